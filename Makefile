@@ -1,0 +1,41 @@
+# Every target creates or refreshes .venv itself, so a fresh machine needs only python3.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP_RUN := $(VENV)/.stamp-run
+STAMP_DEV := $(VENV)/.stamp-dev
+
+.PHONY: demo test bench lint fuzz clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP_RUN): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(STAMP_DEV): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@ $(STAMP_RUN)
+
+demo: $(STAMP_RUN)
+	$(BIN)/otwire inspect
+
+lint: $(STAMP_DEV)
+	$(BIN)/ruff check src tests fuzz benchmarks
+	$(BIN)/ruff format --check src tests fuzz benchmarks
+	$(BIN)/mypy
+
+test: $(STAMP_DEV)
+	$(BIN)/ruff check src tests fuzz benchmarks
+	$(BIN)/python -m pytest -q -p no:cacheprovider --hypothesis-profile=ci
+
+bench: $(STAMP_DEV)
+	$(BIN)/python benchmarks/iec104_decode.py
+
+fuzz: $(STAMP_DEV)
+	$(BIN)/python -m pytest -q fuzz --hypothesis-profile=fuzz
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .hypothesis .pytest_cache .mypy_cache .ruff_cache
