@@ -184,6 +184,9 @@ def _compile_objects_decoder(layout: Layout) -> _ObjectsDecoder:
     source = (
         "def decode(data, start, end, sq, n):\n"
         "    if not sq:\n"
+        "        if n == 1:\n"
+        "            v = S0.unpack_from(data, start)\n"
+        f"            return (IO(v[0] | v[1] << 16, {tuple0}),)\n"
         f"        return tuple([IO(v[0] | v[1] << 16, {tuple0}) for v in S0.iter_unpack(data[start:end])])\n"
         "    ioa = data[start] | data[start + 1] << 8 | data[start + 2] << 16\n"
         f"    return tuple({seq})\n"
@@ -228,19 +231,23 @@ def _need(data: bytes, pos: int, count: int, end: int, what: str) -> None:
         )
 
 
-_DECODERS: dict[int, tuple[int | None, _ObjectsDecoder]] = {
-    int(t): (
-        element_size(layout),
-        _compile_objects_decoder(layout) if element_size(layout) is not None else _decode_segments,
-    )
-    for t, layout in LAYOUTS.items()
+def _decoder_entry(layout: Layout) -> tuple[int, _ObjectsDecoder]:
+    size = element_size(layout)
+    if size is None:
+        return -1, _decode_segments
+    return size, _compile_objects_decoder(layout)
+
+
+#: type_id -> (element octets per object or -1 if variable, objects decoder)
+_DECODERS: dict[int, tuple[int, _ObjectsDecoder]] = {
+    int(t): _decoder_entry(lay) for t, lay in LAYOUTS.items()
 }
 
 
 def information_length(type_id: int, sq: bool, number: int) -> int | None:
     """Return the octets of the information part, or ``None`` if unknown or variable."""
     entry = _DECODERS.get(type_id)
-    if entry is None or entry[0] is None:
+    if entry is None or entry[0] < 0:
         return None
     if number == 0:
         return 0
@@ -279,10 +286,17 @@ def _decode_asdu(frame: bytes, start: int) -> ASDU:
         raw = frame[info:]
     else:
         raw = b""
-        size = information_length(type_id, sq, n)
-        if size is not None and size != end - info:
-            _length_error(frame, type_id, n, sq, info, size)
-        objects = entry[1](frame, info, end, sq, n) if n else ()
+        if n:
+            size = entry[0]
+            if size >= 0:
+                size = IOA_LENGTH + n * size if sq else n * (IOA_LENGTH + size)
+                if size != end - info:
+                    _length_error(frame, type_id, n, sq, info, size)
+            objects = entry[1](frame, info, end, sq, n)
+        else:
+            if end != info:
+                _length_error(frame, type_id, n, sq, info, 0)
+            objects = ()
     return _make_asdu(
         _TYPE_IDS[type_id],
         _COTS[cot & 0x3F],

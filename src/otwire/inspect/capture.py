@@ -1,0 +1,562 @@
+"""Read a capture file as reassembled, per-direction TCP byte streams.
+
+:func:`read_capture` recognises the file by its content, not its name:
+
+* pcap (either byte order, micro- or nanosecond timestamps) and pcapng, read with
+  dpkt. Link types: Ethernet (with 802.1Q/802.1ad tags), Linux cooked capture v1
+  and v2, raw IPv4/IPv6, BSD loopback (NULL and LOOP). IPv4 and IPv6, TCP only.
+  The TCP payload length comes from the IP header, so Ethernet padding after a
+  short segment is never taken for payload.
+* hex dump text: one frame per line, hex digits with optional spaces or colons;
+  ``#`` starts a comment; blank lines are ignored. Each line is one :class:`Data`.
+* anything else: a raw stream, the whole file is one stream.
+
+Flow orientation: the *server* is the endpoint whose port is in ``ports``. When
+both ports are listed, the lower port number is the server; when both ports are
+equal, the endpoint with the lower address (IPv4 before IPv6, then by octets) is.
+The rule depends only on the packet, never on what was captured first.
+
+Records come in capture order. :class:`StreamStart` announces a connection before
+its first record, on its first SYN or payload; a SYN with a new initial sequence
+number, or new payload after both sides closed, starts a new stream on the same
+:class:`Flow` (the consumer must reset its state). At the end of the capture the
+octets still waiting behind a hole are delivered after a :class:`Gap`; a
+connection still open then gets no :class:`StreamEnd`.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import socket
+import struct
+from collections import OrderedDict
+from collections.abc import Collection, Generator, Iterator
+from dataclasses import dataclass
+from typing import IO, Any, Final, Literal, TypeAlias
+
+import dpkt
+
+from otwire.errors import OTWireError
+from otwire.inspect.tcp import (
+    ACK,
+    LINKTYPES,
+    RST,
+    SYN,
+    Closed,
+    Delivered,
+    Duplicate,
+    Event,
+    Missing,
+    Restart,
+    Segment,
+    TCPReassembler,
+    decode_frame,
+)
+
+#: First four octets of a pcap file, read big-endian (micro, nano, modified).
+_PCAP_MAGICS: Final = {0xA1B2C3D4, 0xA1B23C4D, 0xA1B2CD34, 0xD4C3B2A1, 0x4D3CB2A1, 0x34CDB2A1}
+_PCAP_BIG_ENDIAN: Final = {0xA1B2C3D4, 0xA1B23C4D, 0xA1B2CD34}
+_PCAPNG_MAGIC: Final = b"\x0a\x0d\x0d\x0a"
+#: Longest plausible pcap/pcapng record, in octets; longer ones are corruption.
+_MAX_RECORD: Final = 1 << 24
+#: Closed connections remembered (to recognise late retransmissions).
+_MAX_CLOSED: Final = 1024
+_RAW_CHUNK: Final = 1 << 16
+_HEX_LINE_MAX: Final = 1 << 20
+
+
+class CaptureError(OTWireError):
+    """A capture file cannot be read at all (missing, unreadable, not parseable)."""
+
+
+class Direction(enum.StrEnum):
+    """Which way octets travel, relative to the server (JSON-ready string values)."""
+
+    TO_SERVER = "to_server"
+    TO_CLIENT = "to_client"
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    """A TCP conversation, oriented client to server (see the module docstring).
+
+    Attributes:
+        client: Client address (``"10.0.0.1"``, ``"fe80::1"``) or, for a pseudo
+            flow, the file name.
+        client_port: Client TCP port (0 for a pseudo flow).
+        server: Server address, or the file name for a pseudo flow.
+        server_port: Server TCP port, one of ``ports`` (0 for a pseudo flow).
+    """
+
+    client: str
+    client_port: int
+    server: str
+    server_port: int
+
+    @classmethod
+    def pseudo(cls, name: str) -> Flow:
+        """Return the pseudo flow of a hex dump or raw stream file called ``name``."""
+        return cls(name, 0, name, 0)
+
+    @property
+    def is_pseudo(self) -> bool:
+        """Whether this flow stands for a whole non-packet file."""
+        return self.client_port == 0 and self.server_port == 0
+
+    def __str__(self) -> str:
+        """Return ``10.0.0.1:51234 -> 10.0.0.2:2404``, or the file name if pseudo."""
+        if self.is_pseudo and self.client == self.server:
+            return self.client
+        client = _endpoint(self.client, self.client_port)
+        return f"{client} -> {_endpoint(self.server, self.server_port)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Data:
+    """New in-order octets of one direction.
+
+    Attributes:
+        flow: The conversation.
+        direction: Which way the octets travelled.
+        timestamp: Capture time of the packet that completed them, in seconds
+            since the epoch (0.0 for hex dumps and raw streams).
+        data: The octets (never empty).
+        packet_number: 1-based packet number (line number in a hex dump, chunk
+            number in a raw stream).
+    """
+
+    flow: Flow
+    direction: Direction
+    timestamp: float
+    data: bytes
+    packet_number: int
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """Octets that will never arrive; the consumer must resynchronise.
+
+    Attributes:
+        flow: The conversation.
+        direction: The direction with the hole.
+        timestamp: Capture time when the hole was given up on, in seconds since the epoch.
+        missing: Number of missing octets.
+        packet_number: 1-based number of the packet that revealed the hole.
+    """
+
+    flow: Flow
+    direction: Direction
+    timestamp: float
+    missing: int
+    packet_number: int
+
+
+@dataclass(frozen=True, slots=True)
+class Retransmission:
+    """Octets received again and dropped (exact or overlapping retransmission).
+
+    Attributes:
+        flow: The conversation.
+        direction: The direction.
+        timestamp: Capture time, in seconds since the epoch.
+        length: Number of repeated octets.
+        packet_number: 1-based packet number.
+    """
+
+    flow: Flow
+    direction: Direction
+    timestamp: float
+    length: int
+    packet_number: int
+
+
+@dataclass(frozen=True, slots=True)
+class StreamStart:
+    """A new stream starts on ``flow``: reset any state kept for it.
+
+    Attributes:
+        flow: The conversation.
+        timestamp: Capture time, in seconds since the epoch.
+        packet_number: 1-based packet number (line or chunk number for files).
+    """
+
+    flow: Flow
+    timestamp: float
+    packet_number: int
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEnd:
+    """One direction of a stream ended.
+
+    Attributes:
+        flow: The conversation.
+        direction: The direction that ended.
+        timestamp: Capture time, in seconds since the epoch.
+        packet_number: 1-based packet number.
+        reason: ``"fin"`` (all octets up to the FIN accounted for) or ``"rst"``.
+    """
+
+    flow: Flow
+    direction: Direction
+    timestamp: float
+    packet_number: int
+    reason: Literal["fin", "rst"]
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureWarning:
+    """Something in the capture was skipped (truncation, undecodable packet).
+
+    Attributes:
+        timestamp: Capture time, in seconds since the epoch, if known.
+        packet_number: 1-based packet number, if known.
+        message: One-line description.
+    """
+
+    timestamp: float | None
+    packet_number: int | None
+    message: str
+
+
+Record: TypeAlias = Data | Gap | Retransmission | StreamStart | StreamEnd | CaptureWarning
+
+
+def capture_size(path: str | os.PathLike[str]) -> int:
+    """Return the size of a capture file, for a progress bar.
+
+    Args:
+        path: The capture file.
+
+    Returns:
+        The file size in octets.
+
+    Raises:
+        CaptureError: The file does not exist or cannot be examined.
+    """
+    try:
+        return os.stat(path).st_size
+    except OSError as exc:
+        raise CaptureError(f"cannot read {os.fsdecode(path)}: {exc.strerror or exc}") from exc
+
+
+def read_capture(path: str | os.PathLike[str], ports: Collection[int]) -> Iterator[Record]:
+    """Read a capture file as reassembled TCP streams (see the module docstring).
+
+    The file is examined at once; the records are then streamed: memory stays
+    bounded by the out-of-order buffers (64 segments or 1 MiB per direction).
+
+    Args:
+        path: A pcap, pcapng, hex dump or raw stream file.
+        ports: TCP ports of the servers to follow; other segments are skipped.
+            Ignored for hex dumps and raw streams.
+
+    Returns:
+        An iterator of records in capture order.
+
+    Raises:
+        CaptureError: The file is missing or unreadable, or has a pcap/pcapng
+            magic number but dpkt cannot parse its header, or its link type is
+            not supported. Problems inside the capture are yielded as
+            :class:`CaptureWarning` records instead.
+    """
+    name = os.fsdecode(path)
+    with _open(name) as f:
+        head = _read(f, 4, name)
+        f.seek(0)
+        if len(head) == 4 and int.from_bytes(head, "big") in _PCAP_MAGICS:
+            _open_reader(_TrackedFile(f), "pcap", name)
+            return _read_packets(name, "pcap", frozenset(ports))
+        if head == _PCAPNG_MAGIC:
+            _open_reader(_TrackedFile(f), "pcapng", name)
+            return _read_packets(name, "pcapng", frozenset(ports))
+        is_hex = _is_hex_text(f, name)
+    return _read_hex(name) if is_hex else _read_raw(name)
+
+
+def _endpoint(address: str, port: int) -> str:
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+
+def _open(name: str) -> IO[bytes]:
+    try:
+        return open(name, "rb")
+    except OSError as exc:
+        raise CaptureError(f"cannot open {name}: {exc.strerror or exc}") from exc
+
+
+def _read(f: IO[bytes], size: int, name: str) -> bytes:
+    try:
+        return f.read(size)
+    except OSError as exc:
+        raise CaptureError(f"cannot read {name}: {exc.strerror or exc}") from exc
+
+
+class _CorruptRecord(Exception):
+    """A pcap/pcapng record claims an implausible length."""
+
+
+class _TrackedFile:
+    """File wrapper for dpkt that notices short reads and rejects absurd lengths."""
+
+    def __init__(self, f: IO[bytes]) -> None:
+        self._f = f
+        self.name = f.name
+        self.got = 0  # octets returned by the last read
+        self.missing = 0  # octets the last read came short of
+
+    def read(self, size: int = -1) -> bytes:
+        if size < 0 or size > _MAX_RECORD:
+            raise _CorruptRecord(f"record length {size} is implausible")
+        data = self._f.read(size)
+        self.got = len(data)
+        self.missing = size - len(data)
+        return data
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._f.seek(offset, whence)
+
+
+_READER_ERRORS: Final = (
+    dpkt.Error,
+    ValueError,
+    struct.error,
+    IndexError,
+    TypeError,
+    OverflowError,
+    _CorruptRecord,
+)
+
+
+def _open_reader(f: _TrackedFile, kind: str, name: str) -> tuple[Any, int]:
+    """Return a dpkt reader positioned at the first packet, and the link type."""
+    try:
+        if kind == "pcap":
+            head = f.read(24)
+            if len(head) < 24:
+                raise CaptureError(f"{name}: truncated pcap file header")
+            magic = int.from_bytes(head[:4], "big")
+            order: Literal["big", "little"] = "big" if magic in _PCAP_BIG_ENDIAN else "little"
+            major = int.from_bytes(head[4:6], order)
+            if major != 2:
+                raise CaptureError(f"{name}: not a pcap file (version {major})")
+            f.seek(0)
+            reader: Any = dpkt.pcap.Reader(f)
+        else:
+            reader = dpkt.pcapng.Reader(f)
+        linktype = int(reader.datalink()) & 0xFFFF
+    except _READER_ERRORS as exc:
+        raise CaptureError(f"{name}: not a readable {kind} file ({exc})") from exc
+    except OSError as exc:
+        raise CaptureError(f"cannot read {name}: {exc.strerror or exc}") from exc
+    if linktype not in LINKTYPES:
+        raise CaptureError(f"{name}: unsupported {kind} link type {linktype}")
+    return reader, linktype
+
+
+def _read_packets(name: str, kind: str, ports: frozenset[int]) -> Iterator[Record]:
+    with _open(name) as raw:
+        f = _TrackedFile(raw)
+        reader, linktype = _open_reader(f, kind, name)
+        packets = iter(reader)
+        tracker = _Tracker(ports)
+        number, ts = 0, 0.0
+        trailer: CaptureWarning | None = None
+        while trailer is None:
+            try:
+                stamp, frame = next(packets)
+            except StopIteration:
+                if f.missing and f.got:
+                    message = f"capture truncated: {f.got} octets of an incomplete record"
+                    trailer = CaptureWarning(None, number + 1, message)
+                break
+            except _READER_ERRORS as exc:
+                trailer = CaptureWarning(None, number + 1, f"capture truncated or corrupt ({exc})")
+                break
+            except OSError as exc:
+                raise CaptureError(f"cannot read {name}: {exc.strerror or exc}") from exc
+            number, ts = number + 1, float(stamp)
+            yield from tracker.packet(linktype, bytes(frame), ts, number)
+            if f.missing:
+                message = f"capture truncated: the last packet lacks {f.missing} octets"
+                trailer = CaptureWarning(ts, number, message)
+        yield from tracker.finish(ts, number)
+        if trailer is not None:
+            yield trailer
+
+
+_Key: TypeAlias = tuple[bytes, int, bytes, int]  # client, client port, server, server port
+
+
+class _Conn:
+    """Both directions of one TCP connection."""
+
+    __slots__ = ("announced", "flow", "sides")
+
+    def __init__(self, flow: Flow) -> None:
+        self.flow = flow
+        self.announced = False
+        self.sides = {d: TCPReassembler() for d in Direction}
+
+    @property
+    def started(self) -> bool:
+        return any(side.started for side in self.sides.values())
+
+    @property
+    def closed(self) -> bool:
+        sides = self.sides.values()
+        return any(s.closed for s in sides) and all(s.closed or not s.started for s in sides)
+
+
+class _Tracker:
+    """Flow table: orients segments and feeds them to their reassemblers."""
+
+    def __init__(self, ports: frozenset[int]) -> None:
+        self._ports = ports
+        self._conns: dict[_Key, _Conn] = {}
+        self._closed: OrderedDict[_Key, None] = OrderedDict()
+
+    def packet(self, linktype: int, frame: bytes, ts: float, number: int) -> Iterator[Record]:
+        seg = decode_frame(linktype, frame, self._ports)
+        if seg is None:
+            return
+        if isinstance(seg, str):
+            yield CaptureWarning(ts, number, seg)
+            return
+        key, direction = _orient(seg, self._ports)
+        yield from self._segment(key, direction, seg, ts, number)
+        if seg.length > len(seg.payload):
+            message = f"only {len(seg.payload)} of {seg.length} payload octets captured"
+            yield CaptureWarning(ts, number, message)
+
+    def finish(self, ts: float, number: int) -> Iterator[Record]:
+        for conn in self._conns.values():
+            if conn.announced:
+                for direction, side in conn.sides.items():
+                    yield from _records(side.flush(), conn.flow, direction, ts, number)
+
+    def _segment(
+        self, key: _Key, direction: Direction, seg: Segment, ts: float, number: int
+    ) -> Iterator[Record]:
+        conn = self._conns.get(key)
+        if conn is None:
+            flow = Flow(_address(key[0]), key[1], _address(key[2]), key[3])
+            conn = self._conns[key] = _Conn(flow)
+        opposite = Direction.TO_CLIENT if direction is Direction.TO_SERVER else Direction.TO_SERVER
+        syn_only = seg.flags & (SYN | ACK) == SYN
+        if syn_only and conn.started and conn.sides[direction].isn != seg.seq:
+            conn = yield from self._restart(key, conn, ts, number)
+        events = conn.sides[direction].feed(seg.seq, seg.flags, seg.payload, seg.length)
+        if events and isinstance(events[0], Restart):
+            other = conn.sides[opposite]
+            if events[0].cause == "data" and other.started and not other.closed:
+                yield CaptureWarning(ts, number, f"{seg.length} octets after FIN ignored")
+                return
+            conn = yield from self._restart(key, conn, ts, number)
+            events = conn.sides[direction].feed(seg.seq, seg.flags, seg.payload, seg.length)
+        others = conn.sides[opposite].abort() if seg.flags & RST else []
+        if conn.closed:
+            self._closed[key] = None
+            self._closed.move_to_end(key)
+            while len(self._closed) > _MAX_CLOSED:
+                old, _ = self._closed.popitem(last=False)
+                if self._conns[old].closed:
+                    del self._conns[old]
+        if not conn.announced:
+            if not (seg.flags & SYN or seg.length):
+                return  # a connection is announced by its first SYN or payload
+            conn.announced = True
+            yield StreamStart(conn.flow, ts, number)
+        yield from _records(events, conn.flow, direction, ts, number)
+        yield from _records(others, conn.flow, opposite, ts, number)
+
+    def _restart(
+        self, key: _Key, conn: _Conn, ts: float, number: int
+    ) -> Generator[Record, None, _Conn]:
+        """Flush the old connection on ``key`` and return a fresh one."""
+        if conn.announced:
+            for direction, side in conn.sides.items():
+                yield from _records(side.flush(), conn.flow, direction, ts, number)
+        fresh = self._conns[key] = _Conn(conn.flow)
+        self._closed.pop(key, None)
+        return fresh
+
+
+def _records(
+    events: list[Event], flow: Flow, direction: Direction, ts: float, number: int
+) -> Iterator[Record]:
+    for event in events:
+        if isinstance(event, Delivered):
+            yield Data(flow, direction, ts, event.data, number)
+        elif isinstance(event, Missing):
+            yield Gap(flow, direction, ts, event.count, number)
+        elif isinstance(event, Duplicate):
+            yield Retransmission(flow, direction, ts, event.length, number)
+        elif isinstance(event, Closed):
+            yield StreamEnd(flow, direction, ts, number, event.reason)
+
+
+def _address(packed: bytes) -> str:
+    return socket.inet_ntop(socket.AF_INET if len(packed) == 4 else socket.AF_INET6, packed)
+
+
+def _orient(seg: Segment, ports: frozenset[int]) -> tuple[_Key, Direction]:
+    """Return the flow key (client first) and direction of a segment (module docstring)."""
+    src_listed, dst_listed = seg.sport in ports, seg.dport in ports
+    if src_listed and dst_listed:
+        if seg.sport != seg.dport:
+            server_is_src = seg.sport < seg.dport
+        else:
+            server_is_src = (len(seg.src), seg.src) < (len(seg.dst), seg.dst)
+    else:
+        server_is_src = src_listed
+    if server_is_src:
+        return (seg.dst, seg.dport, seg.src, seg.sport), Direction.TO_CLIENT
+    return (seg.src, seg.sport, seg.dst, seg.dport), Direction.TO_SERVER
+
+
+def _hex_line(line: bytes) -> bytes | None:
+    """Return the octets of a hex dump line (empty for blank/comment), ``None`` if not hex."""
+    text = line.split(b"#", 1)[0].translate(None, b" \t:\r\n")
+    try:
+        return bytes.fromhex(text.decode("ascii"))
+    except ValueError:  # includes UnicodeDecodeError
+        return None
+
+
+def _is_hex_text(f: IO[bytes], name: str) -> bool:
+    """Whether every line of ``f`` is hex, blank or a comment."""
+    try:
+        while line := f.readline(_HEX_LINE_MAX):
+            if len(line) == _HEX_LINE_MAX or _hex_line(line) is None:
+                return False
+    except OSError as exc:
+        raise CaptureError(f"cannot read {name}: {exc.strerror or exc}") from exc
+    return True
+
+
+def _read_hex(name: str) -> Iterator[Record]:
+    flow = Flow.pseudo(os.path.basename(name))
+    started = False
+    with _open(name) as f:
+        for number, line in enumerate(f, 1):
+            data = _hex_line(line)
+            if data is None:
+                yield CaptureWarning(None, number, "line is not hex, skipped")
+            elif data:
+                if not started:
+                    started = True
+                    yield StreamStart(flow, 0.0, number)
+                yield Data(flow, Direction.TO_SERVER, 0.0, data, number)
+
+
+def _read_raw(name: str) -> Iterator[Record]:
+    flow = Flow.pseudo(os.path.basename(name))
+    with _open(name) as f:
+        number = 0
+        while chunk := _read(f, _RAW_CHUNK, name):
+            number += 1
+            if number == 1:
+                yield StreamStart(flow, 0.0, number)
+            yield Data(flow, Direction.TO_SERVER, 0.0, chunk, number)
