@@ -253,7 +253,7 @@ class TCPReassembler:
             return
         if start < at:
             events.append(Duplicate(at - start))
-            data = data[at - start :]
+            pass
             start = at
         if start == at:
             _deliver(events, data)

@@ -1,0 +1,112 @@
+"""The ``otwire`` command line: ``otwire inspect [PATH ...]``.
+
+Exit codes: 0 when every input was read (malformed frames inside are reported,
+not fatal); 2 with a one-line message when an input cannot be read or is not a
+capture; 1 on an unexpected internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
+from importlib import resources
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
+from otwire import __version__
+from otwire.errors import OTWireError
+
+#: Captures bundled with otwire (CC BY 4.0, ITI, University of Illinois; see samples/ATTRIBUTION.md).
+SAMPLES = ("iti_090813_diverse.pcap", "iti_JavaRMI_and_IEC_Misc.pcap", "iti_TestDissectIec104.pcap")
+#: Show a progress bar when the inputs are at least this large (octets) and stderr is a terminal.
+PROGRESS_THRESHOLD = 1 << 20
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command != "inspect":
+        parser.print_help()
+        return 2
+    try:
+        return _inspect(args)
+    except OTWireError as exc:
+        print(f"otwire inspect: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="otwire", description="Industrial protocols on the wire.")
+    parser.add_argument("--version", action="version", version=f"otwire {__version__}")
+    sub = parser.add_subparsers(dest="command")
+    inspect = sub.add_parser(
+        "inspect",
+        help="dissect captured traffic (pcap, pcapng, hex dump, raw stream)",
+        description="Dissect IEC 60870-5-104 in captures. With no PATH, dissect the bundled sample captures.",
+    )
+    inspect.add_argument("paths", nargs="*", metavar="PATH", help="pcap, pcapng, hex dump (one APDU per line) or raw stream")
+    inspect.add_argument("--port", type=int, action="append", default=[], metavar="PORT",
+                         help="also dissect IEC 104 on this TCP server port (default 2404; repeatable)")  # fmt: skip
+    inspect.add_argument("--format", choices=("table", "jsonl"), default="table", help="output format")
+    inspect.add_argument("--no-summary", action="store_true", help="do not print the summary")
+    inspect.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
+                         help="progress bar on stderr (auto: terminal and large inputs)")  # fmt: skip
+    return parser
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from otwire.inspect.capture import capture_size
+    from otwire.inspect.dissect import capture_kind, dissect
+    from otwire.inspect.render import Summary, TableWriter, write_jsonl
+
+    with ExitStack() as stack:
+        paths = [Path(p) for p in args.paths] or [
+            stack.enter_context(resources.as_file(resources.files("otwire.inspect") / "samples" / name))
+            for name in SAMPLES
+        ]
+        for path in paths:  # fail fast, before any output, on an unreadable input
+            capture_kind(path)
+        ports = {2404: "iec104", **{p: "iec104" for p in args.port}}
+        out = Console(highlight=False, soft_wrap=True)
+        err = Console(stderr=True, highlight=False, soft_wrap=True)
+        summary = Summary()
+        sizes = [capture_size(p) for p in paths]
+        show = args.progress == "always" or (args.progress == "auto" and err.is_terminal and sum(sizes) >= PROGRESS_THRESHOLD)
+        progress = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), console=err, disable=not show)
+        stack.enter_context(progress)
+        task = progress.add_task("dissecting", total=sum(sizes))
+        table = TableWriter(out)
+        for path, size in zip(paths, sizes, strict=True):
+            source = path.name if not args.paths else str(path)
+            rows = _counted(dissect(path, ports), summary, source, progress, task)
+            if args.format == "jsonl":
+                write_jsonl(rows, source, sys.stdout)
+            else:
+                table.header(source)
+                for row in rows:
+                    table.write(row)
+            progress.advance(task, size)
+        if not args.no_summary:
+            if args.format == "jsonl":
+                err.print(json.dumps({"summary": summary.as_json()}))
+            else:
+                summary.render(out)
+    return 0
+
+
+def _counted(rows: Iterator[object], summary: object, source: str, progress: Progress, task: object) -> Iterator:  # type: ignore[type-arg]
+    for row in rows:
+        summary.add(source, row)  # type: ignore[attr-defined]
+        yield row
+
+
+if __name__ == "__main__":
+    sys.exit(main())

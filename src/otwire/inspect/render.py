@@ -1,0 +1,153 @@
+"""Render dissected rows: a streaming text table, JSON lines, and a summary."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from collections import Counter
+from collections.abc import Iterable
+from typing import IO, Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from otwire.inspect import iec104
+from otwire.inspect.capture import Direction, Flow
+from otwire.inspect.dissect import Row
+
+_ARROW = {Direction.TO_SERVER: "C>S", Direction.TO_CLIENT: "S>C", None: "   "}
+
+
+def row_json(row: Row, source: str) -> dict[str, Any]:
+    """Return the JSON object of a row (keys in :data:`otwire.inspect.iec104.JSON_KEYS`)."""
+    out: dict[str, Any] = {
+        "source": source,
+        "time": row.timestamp,
+        "packet": row.packet_number,
+        "flow": str(row.flow) if row.flow else None,
+        "direction": row.direction.value if row.direction else None,
+        "protocol": row.protocol,
+        "kind": row.kind,
+    }
+    finding = row.finding
+    if finding is not None:
+        out["offset"] = finding.offset
+        out["raw"] = finding.raw.hex()
+        if finding.kind == "apdu":
+            out.update(iec104.apdu_json(finding.message))
+        else:
+            out.update(error=finding.error, error_offset=finding.error_offset)
+    elif row.kind == "gap":
+        out["missing"] = row.missing
+    elif row.kind == "retransmission":
+        out["length"] = row.length
+    elif row.kind == "warning":
+        out["message"] = row.message
+    return out
+
+
+def write_jsonl(rows: Iterable[Row], source: str, out: IO[str]) -> None:
+    """Write one JSON object per row."""
+    for row in rows:
+        out.write(json.dumps(row_json(row, source), separators=(",", ":")) + "\n")
+
+
+class TableWriter:
+    """Print rows as a fixed-width table, streaming (no rows are held)."""
+
+    HEADER = f"{'time':<12} {'str':>3} {'dir':<3} {'fmt':<3} {'ns/nr':>11} {'type':<14} {'cot':<24} {'ca':>5} objects"
+
+    def __init__(self, console: Console) -> None:
+        self._console = console
+        self._streams: dict[Flow, int] = {}
+
+    def header(self, source: str) -> None:
+        """Print the file name and the column header."""
+        self._console.print(f"[bold]== {escape(source)}[/bold]")
+        self._console.print(f"[dim]{self.HEADER}[/dim]")
+
+    def write(self, row: Row) -> None:
+        """Print one row."""
+        stream = self._stream(row)
+        when = _clock(row.timestamp)
+        lead = f"{when:<12} {stream:>3} {_ARROW[row.direction]:<3}"
+        finding = row.finding
+        if finding is not None and finding.kind == "apdu":
+            c = iec104.apdu_columns(finding.message)
+            line = f"{lead} {c['format']:<3} {c['seq']:>11} {c['type']:<14} {c['cot']:<24} {c['ca']:>5} {c['objects']}"
+            self._console.print(escape(line))
+        elif finding is not None:
+            style = "red" if finding.kind == "error" else "yellow"
+            text = f"{lead} {finding.kind.upper():<3} @{finding.offset} {finding.error} | {finding.raw[:32].hex(' ')}"
+            self._console.print(f"[{style}]{escape(text)}[/{style}]")
+        else:
+            detail = {"gap": f"{row.missing} octets missing", "retransmission": f"{row.length} octets repeated"}
+            text = f"{lead} {row.kind.upper()} {detail.get(row.kind, row.message)}"
+            self._console.print(f"[magenta]{escape(text)}[/magenta]")
+
+    def _stream(self, row: Row) -> str:
+        if row.flow is None:
+            return ""
+        number = self._streams.get(row.flow)
+        if number is None:
+            number = self._streams[row.flow] = len(self._streams) + 1
+            day = ""
+            if row.timestamp is not None:
+                day = _dt.datetime.fromtimestamp(row.timestamp, _dt.UTC).strftime(" (%Y-%m-%d UTC)")
+            self._console.print(f"[cyan]stream #{number}: {escape(str(row.flow))}{day}[/cyan]")
+        return f"#{number}"
+
+
+def _clock(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    return _dt.datetime.fromtimestamp(ts, _dt.UTC).strftime("%H:%M:%S.%f")[:12]
+
+
+class Summary:
+    """Counts per input file: APDUs by format and type, errors, junk, gaps."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, Counter[str]] = {}
+        self.types: dict[str, Counter[str]] = {}
+
+    def add(self, source: str, row: Row) -> None:
+        """Count one row."""
+        counts = self.files.setdefault(source, Counter())
+        types = self.types.setdefault(source, Counter())
+        finding = row.finding
+        if finding is None:
+            counts[row.kind + "s"] += 1
+            if row.kind == "gap":
+                counts["missing octets"] += row.missing
+            return
+        if finding.kind == "apdu":
+            columns = iec104.apdu_json(finding.message)
+            counts["APDUs"] += 1
+            counts[f"{columns['format']}-format"] += 1
+            if columns["format"] == "I":
+                types[columns["type"]] += 1
+        elif finding.kind == "junk":
+            counts["junk octets"] += len(finding.raw)
+        else:
+            counts["decode errors"] += 1
+
+    def as_json(self) -> dict[str, Any]:
+        """Return ``{file: {"counts": {...}, "types": {...}}}``."""
+        return {f: {"counts": dict(c), "types": dict(self.types[f])} for f, c in self.files.items()}
+
+    def render(self, console: Console) -> None:
+        """Print one summary table per file."""
+        for source, counts in self.files.items():
+            table = Table(title=f"summary: {source}", show_header=True, title_justify="left")
+            table.add_column("what")
+            table.add_column("count", justify="right")
+            for key in ("APDUs", "I-format", "S-format", "U-format", "decode errors", "junk octets"):
+                table.add_row(key, str(counts.get(key, 0)))
+            for key in ("gaps", "missing octets", "retransmissions", "warnings"):
+                if counts.get(key):
+                    table.add_row(key, str(counts[key]))
+            for name, n in sorted(self.types[source].items(), key=lambda kv: (-kv[1], kv[0])):
+                table.add_row(f"  {name}", str(n))
+            console.print(table)
