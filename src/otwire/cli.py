@@ -52,7 +52,12 @@ def _parser() -> argparse.ArgumentParser:
         help="dissect captured traffic (pcap, pcapng, hex dump, raw stream)",
         description="Dissect IEC 60870-5-104 in captures. With no PATH, dissect the bundled sample captures.",
     )
-    inspect.add_argument("paths", nargs="*", metavar="PATH", help="pcap, pcapng, hex dump (one APDU per line) or raw stream")
+    inspect.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="pcap, pcapng, hex dump (one APDU per line) or raw stream",
+    )
     inspect.add_argument("--port", type=int, action="append", default=[], metavar="PORT",
                          help="also dissect IEC 104 on this TCP server port (default 2404; repeatable)")  # fmt: skip
     inspect.add_argument("--format", choices=("table", "jsonl"), default="table", help="output format")
@@ -79,8 +84,16 @@ def _inspect(args: argparse.Namespace) -> int:
         err = Console(stderr=True, highlight=False, soft_wrap=True)
         summary = Summary()
         sizes = [capture_size(p) for p in paths]
-        show = args.progress == "always" or (args.progress == "auto" and err.is_terminal and sum(sizes) >= PROGRESS_THRESHOLD)
-        progress = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), console=err, disable=not show)
+        show = args.progress == "always" or (
+            args.progress == "auto" and err.is_terminal and sum(sizes) >= PROGRESS_THRESHOLD
+        )
+        progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            console=err,
+            disable=not show,
+        )
         stack.enter_context(progress)
         task = progress.add_task("dissecting", total=sum(sizes))
         table = TableWriter(out)

@@ -79,5 +79,5 @@ def fast_constructor(cls: type[T]) -> Callable[..., T]:
     body = "".join(f"    _s{i}(o, {name})\n" for i, name in enumerate(names))
     source = f"def make({args}):\n    o = _new(_cls)\n{body}    return o\n"
     namespace: dict[str, object] = {"_new": object.__new__, "_cls": cls, **setters}
-    exec(source, namespace)  # noqa: S102 - generated from dataclass field names only
+    exec(source, namespace)
     return namespace["make"]  # type: ignore[return-value]

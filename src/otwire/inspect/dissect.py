@@ -171,7 +171,12 @@ class _Streams:
 
     @staticmethod
     def _rows(
-        findings: Iterator[Finding], ts: float | None, n: int | None, flow: Flow, d: Direction, protocol: str
+        findings: Iterator[Finding],
+        ts: float | None,
+        n: int | None,
+        flow: Flow,
+        d: Direction,
+        protocol: str,
     ) -> Iterator[Row]:
         for finding in findings:
             yield Row(finding.kind, ts, n, flow, d, protocol, finding)

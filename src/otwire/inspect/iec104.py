@@ -65,7 +65,13 @@ class IEC104StreamDissector:
                 case Junk(data=data, offset=offset):
                     yield Finding("junk", offset, data, error=f"{len(data)} junk octets before 0x68")
                 case LengthError(length=length, data=data, offset=offset):
-                    yield Finding("error", offset, data, error=f"APDU length {length} outside 4..253", error_offset=1)
+                    yield Finding(
+                        "error",
+                        offset,
+                        data,
+                        error=f"APDU length {length} outside 4..253",
+                        error_offset=1,
+                    )
 
 
 # --- JSON and text views -------------------------------------------------------------
@@ -125,7 +131,18 @@ def element_json(element: Element) -> dict[str, Any]:
 
 
 def _time_fields(t: CP56Time2a) -> dict[str, Any]:
-    return {"invalid": t.invalid, "summer_time": t.summer_time, "substituted": t.substituted}
+    return {
+        "year": t.year,
+        "month": t.month,
+        "day": t.day,
+        "day_of_week": t.day_of_week,
+        "hour": t.hour,
+        "minute": t.minute,
+        "milliseconds": t.milliseconds,
+        "invalid": t.invalid,
+        "summer_time": t.summer_time,
+        "substituted": t.substituted,
+    }
 
 
 def _iso(t: CP56Time2a) -> str | None:
@@ -157,7 +174,14 @@ def apdu_columns(apdu: APDU) -> dict[str, str]:
         case SFrame(nr=nr):
             return {"format": "S", "seq": f"-/{nr}", "type": "", "cot": "", "ca": "", "objects": ""}
         case UFrame(function=function):
-            return {"format": "U", "seq": "", "type": function.name, "cot": "", "ca": "", "objects": ""}
+            return {
+                "format": "U",
+                "seq": "",
+                "type": function.name,
+                "cot": "",
+                "ca": "",
+                "objects": "",
+            }
         case IFrame(ns=ns, nr=nr, asdu=a):
             cot = _name(a.cot) + (" NEG" if a.negative else "") + (" TEST" if a.test else "")
             objects = "; ".join(_object_text(o) for o in a.objects)
@@ -186,12 +210,19 @@ def element_text(element: Element) -> str:
             return f"{element.value:.5g}"
         case el.SVA(value=v) | el.R32(value=v) | el.BSI(value=v):
             return f"{v:#010x}" if isinstance(element, el.BSI) else f"{v:g}"
+        case el.QOS(ql=ql, select=sel):
+            return ("SELECT" if sel else "EXECUTE") + (f" ql={ql}" if ql else "")
+        case el.QOI(value=v):
+            return f"QOI={v}" + (" station" if v == 20 else f" group {v - 20}" if 21 <= v <= 36 else "")
         case el.SCO(scs=scs, qu=qu, select=sel):
             return ("SELECT " if sel else "") + ("ON" if scs else "OFF") + (f" qu={qu}" if qu else "")
         case el.DCO(dcs=s, qu=qu, select=sel) | el.RCO(rcs=s, qu=qu, select=sel):
             return ("SELECT " if sel else "") + s.name + (f" qu={qu}" if qu else "")
         case CP56Time2a():
-            iso = _iso(element) or f"invalid-fields({element.raw.hex()})"
+            iso = _iso(element) or (
+                f"year={element.year} {element.month:02d}-{element.day:02d} {element.hour:02d}:"
+                f"{element.minute:02d}:{element.milliseconds / 1000:06.3f} (not a valid date)"
+            )
             return iso + (" IV" if element.invalid else "") + (" SU" if element.summer_time else "")
         case CP24Time2a():
             return f"+{element.minute:02d}:{element.milliseconds / 1000:06.3f}" + (" IV" if element.invalid else "")

@@ -76,13 +76,16 @@ class TableWriter:
         if finding is not None and finding.kind == "apdu":
             c = iec104.apdu_columns(finding.message)
             line = f"{lead} {c['format']:<3} {c['seq']:>11} {c['type']:<14} {c['cot']:<24} {c['ca']:>5} {c['objects']}"
-            self._console.print(escape(line))
+            self._console.print(escape(line.rstrip()))
         elif finding is not None:
             style = "red" if finding.kind == "error" else "yellow"
             text = f"{lead} {finding.kind.upper():<3} @{finding.offset} {finding.error} | {finding.raw[:32].hex(' ')}"
             self._console.print(f"[{style}]{escape(text)}[/{style}]")
         else:
-            detail = {"gap": f"{row.missing} octets missing", "retransmission": f"{row.length} octets repeated"}
+            detail = {
+                "gap": f"{row.missing} octets missing",
+                "retransmission": f"{row.length} octets repeated",
+            }
             text = f"{lead} {row.kind.upper()} {detail.get(row.kind, row.message)}"
             self._console.print(f"[magenta]{escape(text)}[/magenta]")
 
@@ -143,7 +146,14 @@ class Summary:
             table = Table(title=f"summary: {source}", show_header=True, title_justify="left")
             table.add_column("what")
             table.add_column("count", justify="right")
-            for key in ("APDUs", "I-format", "S-format", "U-format", "decode errors", "junk octets"):
+            for key in (
+                "APDUs",
+                "I-format",
+                "S-format",
+                "U-format",
+                "decode errors",
+                "junk octets",
+            ):
                 table.add_row(key, str(counts.get(key, 0)))
             for key in ("gaps", "missing octets", "retransmissions", "warnings"):
                 if counts.get(key):

@@ -31,6 +31,7 @@ from otwire.codecs.iec104.asdu import (
     encode_asdu,
 )
 from otwire.codecs.iec104.elements import (
+    AFQ,
     BCR,
     BSI,
     CHS,
@@ -66,7 +67,6 @@ from otwire.codecs.iec104.elements import (
     SVA,
     TSC,
     VTI,
-    AFQ,
     CP16Time2a,
     CP24Time2a,
     CP56Time2a,

@@ -54,9 +54,7 @@ _APCI = Struct(
 
 _OCTET = Int8ul
 # 7.2.6.18 CP56Time2a: ms UI16, then min|RES1|IV, hour|RES2|SU, day|dow, month|RES3, year|RES4
-_CP56 = Struct(
-    "ms" / Int16ul, "o2" / Int8ul, "o3" / Int8ul, "o4" / Int8ul, "o5" / Int8ul, "o6" / Int8ul
-)
+_CP56 = Struct("ms" / Int16ul, "o2" / Int8ul, "o3" / Int8ul, "o4" / Int8ul, "o5" / Int8ul, "o6" / Int8ul)
 # 7.2.6.19 CP24Time2a: the first three octets of CP56Time2a
 _CP24 = Struct("ms" / Int16ul, "o2" / Int8ul)
 # 7.2.6.9 BCR: I32 counter, then SQ|CY|CA|IV
@@ -151,18 +149,12 @@ def element_from_tree(cls: type[el.Element], value: Any) -> el.Element:
         ValueError: a segment is shorter than its LOS says.
     """
     if cls is el.CP56Time2a:
-        return cls(
-            raw=bytes(
-                (value.ms & 0xFF, value.ms >> 8, value.o2, value.o3, value.o4, value.o5, value.o6)
-            )
-        )
+        return cls(raw=bytes((value.ms & 0xFF, value.ms >> 8, value.o2, value.o3, value.o4, value.o5, value.o6)))
     if cls is el.CP24Time2a:
         return cls(raw=bytes((value.ms & 0xFF, value.ms >> 8, value.o2)))
     if cls is el.Segment:
         if len(value.data) != value.los:
-            raise ValueError(
-                f"segment truncated: LOS {value.los}, {len(value.data)} octets present"
-            )
+            raise ValueError(f"segment truncated: LOS {value.los}, {len(value.data)} octets present")
         return el.Segment(data=bytes(value.data))
     if cls is el.LOF:
         return el.LOF(value=value)

@@ -121,13 +121,9 @@ def decode_apdu(frame: bytes | bytearray | memoryview) -> APDU:
             raise DecodeError("I-frame with C3 bit 0 set", data=frame, offset=4)
         if n == 6:
             raise DecodeError("I-frame without ASDU", data=frame, offset=6)
-        return _make_iframe(
-            c1 >> 1 | frame[3] << 7, frame[4] >> 1 | frame[5] << 7, _decode_asdu(frame, 6)
-        )
+        return _make_iframe(c1 >> 1 | frame[3] << 7, frame[4] >> 1 | frame[5] << 7, _decode_asdu(frame, 6))
     if n != 6:
-        raise DecodeError(
-            f"{'S' if c1 & 3 == 1 else 'U'}-frame with L={n - 2}, expected 4", data=frame, offset=6
-        )
+        raise DecodeError(f"{'S' if c1 & 3 == 1 else 'U'}-frame with L={n - 2}, expected 4", data=frame, offset=6)
     if c1 == 0x01:
         if frame[3] or frame[4] & 1:
             raise DecodeError("S-frame with reserved bits set", data=frame, offset=3)
@@ -151,18 +147,14 @@ def _frame_error(frame: bytes) -> None:
         raise DecodeError("APDU truncated before its length octet", data=frame, offset=n)
     length = frame[1]
     if not MIN_LENGTH <= length <= MAX_LENGTH:
-        raise DecodeError(
-            f"APDU length {length} outside {MIN_LENGTH}..{MAX_LENGTH}", data=frame, offset=1
-        )
+        raise DecodeError(f"APDU length {length} outside {MIN_LENGTH}..{MAX_LENGTH}", data=frame, offset=1)
     if n < length + 2:
         raise DecodeError(
             f"APDU truncated: L={length} needs {length + 2} octets, {n} present",
             data=frame,
             offset=n,
         )
-    raise DecodeError(
-        f"{n - length - 2} octets after the APDU (L={length})", data=frame, offset=length + 2
-    )
+    raise DecodeError(f"{n - length - 2} octets after the APDU (L={length})", data=frame, offset=length + 2)
 
 
 def decode_apdu_schema(frame: bytes | bytearray | memoryview) -> APDU:
@@ -216,7 +208,5 @@ def encode_apdu(apdu: APDU) -> bytes:
             body, c = b"", (int(function), 0, 0, 0)
         case _:
             raise EncodeError(f"not an APDU: {apdu!r}")
-    head = _schema.APCI.build(
-        {"length": 4 + len(body), "c1": c[0], "c2": c[1], "c3": c[2], "c4": c[3]}
-    )
+    head = _schema.APCI.build({"length": 4 + len(body), "c1": c[0], "c2": c[1], "c3": c[2], "c4": c[3]})
     return bytes(head) + body

@@ -52,10 +52,7 @@ class InformationObject:
     def __post_init__(self) -> None:
         if not (isinstance(self.ioa, int) and 0 <= self.ioa <= 0xFFFFFF):
             raise EncodeError(f"ioa={self.ioa!r} not in 0..16777215")
-        if not (
-            isinstance(self.elements, tuple)
-            and all(isinstance(e, el.Element) for e in self.elements)
-        ):
+        if not (isinstance(self.elements, tuple) and all(isinstance(e, el.Element) for e in self.elements)):
             raise EncodeError("elements must be a tuple of information elements")
 
 
@@ -103,9 +100,7 @@ class ASDU:
             raise EncodeError(f"number={self.number} not in 0..127")
         if layout is None:
             if self.objects:
-                raise EncodeError(
-                    f"type_id {self.type_id} has no known layout; use raw_information"
-                )
+                raise EncodeError(f"type_id {self.type_id} has no known layout; use raw_information")
             return
         _validate_objects(self, layout)
 
@@ -191,13 +186,11 @@ def _compile_objects_decoder(layout: Layout) -> _ObjectsDecoder:
         "    ioa = data[start] | data[start + 1] << 8 | data[start + 2] << 16\n"
         f"    return tuple({seq})\n"
     )
-    exec(source, env)  # noqa: S102 - generated from the LAYOUTS table only
+    exec(source, env)
     return env["decode"]  # type: ignore[no-any-return]
 
 
-def _decode_segments(
-    data: bytes, start: int, end: int, sq: bool, n: int
-) -> tuple[InformationObject, ...]:
+def _decode_segments(data: bytes, start: int, end: int, sq: bool, n: int) -> tuple[InformationObject, ...]:
     """Decode F_SG_NA_1 objects: NOF, NOS, LOS, LOS segment octets (variable size)."""
     objects = []
     pos = start
@@ -226,9 +219,7 @@ def _decode_segments(
 
 def _need(data: bytes, pos: int, count: int, end: int, what: str) -> None:
     if pos + count > end:
-        raise DecodeError(
-            f"{what} truncated: needs {count} octets, {end - pos} left", data=data, offset=pos
-        )
+        raise DecodeError(f"{what} truncated: needs {count} octets, {end - pos} left", data=data, offset=pos)
 
 
 def _decoder_entry(layout: Layout) -> tuple[int, _ObjectsDecoder]:
@@ -239,9 +230,7 @@ def _decoder_entry(layout: Layout) -> tuple[int, _ObjectsDecoder]:
 
 
 #: type_id -> (element octets per object or -1 if variable, objects decoder)
-_DECODERS: dict[int, tuple[int, _ObjectsDecoder]] = {
-    int(t): _decoder_entry(lay) for t, lay in LAYOUTS.items()
-}
+_DECODERS: dict[int, tuple[int, _ObjectsDecoder]] = {int(t): _decoder_entry(lay) for t, lay in LAYOUTS.items()}
 
 
 def information_length(type_id: int, sq: bool, number: int) -> int | None:
@@ -275,9 +264,7 @@ def _decode_asdu(frame: bytes, start: int) -> ASDU:
     """Decode the ASDU at ``frame[start:]``; error offsets are relative to ``frame``."""
     end = len(frame)
     if end - start < HEADER_LENGTH:
-        raise DecodeError(
-            f"ASDU header needs 6 octets, {end - start} present", data=frame, offset=end
-        )
+        raise DecodeError(f"ASDU header needs 6 octets, {end - start} present", data=frame, offset=end)
     type_id, vsq, cot, oa, ca = _HEADER.unpack_from(frame, start)
     n, sq, info = vsq & 0x7F, vsq > 0x7F, start + HEADER_LENGTH
     entry = _DECODERS.get(type_id)
@@ -370,9 +357,7 @@ def decode_asdu_schema(data: bytes | bytearray | memoryview) -> ASDU:
     )
 
 
-def _objects_from_tree(
-    info: Any, layout: Layout, sq: bool, frame: bytes
-) -> tuple[InformationObject, ...]:
+def _objects_from_tree(info: Any, layout: Layout, sq: bool, frame: bytes) -> tuple[InformationObject, ...]:
     if sq:
         pairs = [((info.ioa + i) & 0xFFFFFF, elements) for i, elements in enumerate(info.elements)]
     else:
@@ -381,9 +366,7 @@ def _objects_from_tree(
     for ioa, tree in pairs:
         values = [tree[f"e{i}"] for i in range(len(layout))]
         try:
-            elements = tuple(
-                _schema.element_from_tree(cls, v) for cls, v in zip(layout, values, strict=True)
-            )
+            elements = tuple(_schema.element_from_tree(cls, v) for cls, v in zip(layout, values, strict=True))
         except ValueError as exc:
             raise DecodeError(str(exc), data=frame, offset=len(frame)) from exc
         objects.append(InformationObject(ioa, elements))

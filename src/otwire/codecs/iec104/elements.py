@@ -26,6 +26,10 @@ from otwire.codecs.iec104.types import (
 from otwire.errors import EncodeError
 
 _FROZEN = {"frozen": True, "slots": True, "kw_only": True}
+# Immutable defaults (enum members): no quality flag, no start event, no output circuit.
+_NO_FLAGS = Quality(0)
+_NO_START = StartEvents(0)
+_NO_CIRCUIT = OutputCircuit(0)
 
 
 def _check(ok: bool, what: str) -> None:
@@ -110,15 +114,13 @@ class SIQ(OctetElement):
 
     spi: bool
     """Single-point information: ``True`` = ON."""
-    quality: Quality = Quality(0)
+    quality: Quality = _NO_FLAGS
     """BL, SB, NT, IV."""
     reserved: int = 0
     """RES bits b1-b3, as in the octet (mask 0x0E)."""
 
     def __post_init__(self) -> None:
-        _check(
-            self.quality & ~0xF0 == 0, f"SIQ quality {self.quality!r} has bits outside BL|SB|NT|IV"
-        )
+        _check(self.quality & ~0xF0 == 0, f"SIQ quality {self.quality!r} has bits outside BL|SB|NT|IV")
         _check(self.reserved & ~0x0E == 0, "SIQ reserved must be within mask 0x0E")
 
     @classmethod
@@ -137,7 +139,7 @@ class DIQ(OctetElement):
 
     dpi: DoublePoint
     """Double-point state: 0 intermediate, 1 OFF, 2 ON, 3 indeterminate."""
-    quality: Quality = Quality(0)
+    quality: Quality = _NO_FLAGS
     """BL, SB, NT, IV."""
     reserved: int = 0
     """RES bits b2-b3 (mask 0x0C)."""
@@ -161,7 +163,7 @@ class DIQ(OctetElement):
 class QDS(OctetElement):
     """Quality descriptor: b0 OV, b1-b3 RES, b4-b7 BL SB NT IV (7.2.6.3)."""
 
-    quality: Quality = Quality(0)
+    quality: Quality = _NO_FLAGS
     """OV, BL, SB, NT, IV."""
     reserved: int = 0
     """RES bits b1-b3 (mask 0x0E)."""
@@ -184,7 +186,7 @@ class QDS(OctetElement):
 class QDP(OctetElement):
     """Quality descriptor for protection events: b0-b2 RES, b3-b7 EI BL SB NT IV (7.2.6.4)."""
 
-    quality: Quality = Quality(0)
+    quality: Quality = _NO_FLAGS
     """EI, BL, SB, NT, IV."""
     reserved: int = 0
     """RES bits b0-b2 (mask 0x07)."""
@@ -232,7 +234,7 @@ class SEP(OctetElement):
 
     es: DoublePoint
     """Event state: 0 indeterminate, 1 OFF, 2 ON, 3 indeterminate."""
-    quality: Quality = Quality(0)
+    quality: Quality = _NO_FLAGS
     """EI, BL, SB, NT, IV."""
     reserved: int = 0
     """RES bit b2 (mask 0x04)."""
@@ -256,7 +258,7 @@ class SEP(OctetElement):
 class SPE(OctetElement):
     """Start events of protection equipment: b0 GS, b1-b3 SL1-3, b4 SIE, b5 SRD (7.2.6.11)."""
 
-    events: StartEvents = StartEvents(0)
+    events: StartEvents = _NO_START
     """Start flags."""
     reserved: int = 0
     """RES bits b6-b7 (mask 0xC0)."""
@@ -279,7 +281,7 @@ class SPE(OctetElement):
 class OCI(OctetElement):
     """Output circuit information: b0 GC, b1-b3 CL1-3, b4-b7 RES (7.2.6.12)."""
 
-    circuits: OutputCircuit = OutputCircuit(0)
+    circuits: OutputCircuit = _NO_CIRCUIT
     """Command flags."""
     reserved: int = 0
     """RES bits b4-b7 (mask 0xF0)."""
@@ -350,9 +352,7 @@ class DCO(OctetElement):
 
     @classmethod
     def _decode_octet(cls, octet: int) -> DCO:
-        return cls(
-            dcs=DoubleCommandState(octet & 3), qu=(octet >> 2) & 0x1F, select=bool(octet & 0x80)
-        )
+        return cls(dcs=DoubleCommandState(octet & 3), qu=(octet >> 2) & 0x1F, select=bool(octet & 0x80))
 
     @property
     def octet(self) -> int:
@@ -377,9 +377,7 @@ class RCO(OctetElement):
 
     @classmethod
     def _decode_octet(cls, octet: int) -> RCO:
-        return cls(
-            rcs=StepCommandState(octet & 3), qu=(octet >> 2) & 0x1F, select=bool(octet & 0x80)
-        )
+        return cls(rcs=StepCommandState(octet & 3), qu=(octet >> 2) & 0x1F, select=bool(octet & 0x80))
 
     @property
     def octet(self) -> int:
@@ -770,7 +768,7 @@ class BCR(Element):
     def from_raw(cls, *raw: int | float | bytes) -> BCR:
         """Build from ``(counter, flags_octet)``."""
         counter, flags = raw
-        assert isinstance(flags, int)  # noqa: S101 - narrowing for mypy only
+        assert isinstance(flags, int)
         return cls(
             counter=counter,  # type: ignore[arg-type]
             sequence=flags & 0x1F,
@@ -963,9 +961,7 @@ class CP24Time2a(Element):
     """The three wire octets."""
 
     def __post_init__(self) -> None:
-        _check(
-            isinstance(self.raw, bytes) and len(self.raw) == 3, "CP24Time2a raw must be 3 octets"
-        )
+        _check(isinstance(self.raw, bytes) and len(self.raw) == 3, "CP24Time2a raw must be 3 octets")
 
     @property
     def milliseconds(self) -> int:
@@ -992,9 +988,7 @@ class CP24Time2a(Element):
         return _dt.timedelta(minutes=self.minute, milliseconds=self.milliseconds)
 
     @classmethod
-    def from_timedelta(
-        cls, delta: _dt.timedelta, *, invalid: bool = False, substituted: bool = False
-    ) -> CP24Time2a:
+    def from_timedelta(cls, delta: _dt.timedelta, *, invalid: bool = False, substituted: bool = False) -> CP24Time2a:
         """Build from the minutes and milliseconds of ``delta`` within the hour.
 
         Raises:
@@ -1034,9 +1028,7 @@ class CP56Time2a(Element):
     """The seven wire octets."""
 
     def __post_init__(self) -> None:
-        _check(
-            isinstance(self.raw, bytes) and len(self.raw) == 7, "CP56Time2a raw must be 7 octets"
-        )
+        _check(isinstance(self.raw, bytes) and len(self.raw) == 7, "CP56Time2a raw must be 7 octets")
 
     milliseconds = CP24Time2a.milliseconds
     minute = CP24Time2a.minute
