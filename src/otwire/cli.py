@@ -68,8 +68,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from otwire.inspect.capture import capture_size
-    from otwire.inspect.dissect import capture_kind, dissect
+    from otwire.inspect.capture import capture_kind, capture_size
+    from otwire.inspect.dissect import dissect
     from otwire.inspect.render import Summary, TableWriter, write_jsonl
 
     with ExitStack() as stack:

@@ -1,12 +1,14 @@
 """Read a capture file as reassembled, per-direction TCP byte streams.
 
-:func:`read_capture` recognises the file by its content, not its name:
+:func:`read_capture` recognises the file by its content, not its name
+(:func:`capture_kind` tells which kind it found):
 
 * pcap (either byte order, micro- or nanosecond timestamps) and pcapng, read with
   dpkt. Link types: Ethernet (with 802.1Q/802.1ad tags), Linux cooked capture v1
   and v2, raw IPv4/IPv6, BSD loopback (NULL and LOOP). IPv4 and IPv6, TCP only.
   The TCP payload length comes from the IP header, so Ethernet padding after a
-  short segment is never taken for payload.
+  short segment is never taken for payload. In a pcapng file every packet is
+  decoded with the link type of the first interface (dpkt reads only that one).
 * hex dump text: one frame per line, hex digits with optional spaces or colons;
   ``#`` starts a comment; blank lines are ignored. Each line is one :class:`Data`.
 * anything else: a raw stream, the whole file is one stream.
@@ -31,7 +33,7 @@ import os
 import socket
 import struct
 from collections import OrderedDict
-from collections.abc import Collection, Generator, Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import IO, Any, Final, Literal, TypeAlias
 
@@ -220,7 +222,10 @@ class CaptureWarning:
     message: str
 
 
+#: Everything :func:`read_capture` yields.
 Record: TypeAlias = Data | Gap | Retransmission | StreamStart | StreamEnd | CaptureWarning
+#: What :func:`capture_kind` finds a file to be.
+CaptureKind: TypeAlias = Literal["pcap", "pcapng", "hex", "raw"]
 
 
 def capture_size(path: str | os.PathLike[str]) -> int:
@@ -241,14 +246,34 @@ def capture_size(path: str | os.PathLike[str]) -> int:
         raise CaptureError(f"cannot read {os.fsdecode(path)}: {exc.strerror or exc}") from exc
 
 
+def capture_kind(path: str | os.PathLike[str]) -> CaptureKind:
+    """Return the kind of a capture file, judged by its content, never its name.
+
+    Args:
+        path: The capture file.
+
+    Returns:
+        ``"pcap"`` or ``"pcapng"`` by magic number, ``"hex"`` for ASCII text whose
+        every line is hex, blank or a comment, else ``"raw"``.
+
+    Raises:
+        CaptureError: The file does not exist or cannot be read.
+    """
+    name = os.fsdecode(path)
+    with _open(name) as f:
+        return _sniff(f, name)
+
+
 def read_capture(path: str | os.PathLike[str], ports: Collection[int]) -> Iterator[Record]:
     """Read a capture file as reassembled TCP streams (see the module docstring).
 
-    The file is examined at once; the records are then streamed: memory stays
-    bounded by the out-of-order buffers (64 segments or 1 MiB per direction).
+    The file kind is detected and a pcap/pcapng header checked at once; the
+    records are then streamed, packet by packet: memory stays bounded by the
+    out-of-order buffers (64 segments or 1 MiB per direction) and the table of
+    open connections.
 
     Args:
-        path: A pcap, pcapng, hex dump or raw stream file.
+        path: A pcap, pcapng, hex dump or raw stream file (a regular file).
         ports: TCP ports of the servers to follow; other segments are skipped.
             Ignored for hex dumps and raw streams.
 
@@ -263,16 +288,30 @@ def read_capture(path: str | os.PathLike[str], ports: Collection[int]) -> Iterat
     """
     name = os.fsdecode(path)
     with _open(name) as f:
-        head = _read(f, 4, name)
+        kind = _sniff(f, name)
+        if kind == "pcap" or kind == "pcapng":
+            _open_reader(_TrackedFile(f), kind, name)
+    if kind == "hex":
+        return _read_hex(name)
+    if kind == "raw":
+        return _read_raw(name)
+    return _read_packets(name, kind, frozenset(ports))
+
+
+def _sniff(f: IO[bytes], name: str) -> CaptureKind:
+    """Return the kind of the open file ``f``, leaving it at its start."""
+    try:
+        head = f.read(4)
         f.seek(0)
         if len(head) == 4 and int.from_bytes(head, "big") in _PCAP_MAGICS:
-            _open_reader(_TrackedFile(f), "pcap", name)
-            return _read_packets(name, "pcap", frozenset(ports))
+            return "pcap"
         if head == _PCAPNG_MAGIC:
-            _open_reader(_TrackedFile(f), "pcapng", name)
-            return _read_packets(name, "pcapng", frozenset(ports))
+            return "pcapng"
         is_hex = _is_hex_text(f, name)
-    return _read_hex(name) if is_hex else _read_raw(name)
+        f.seek(0)
+    except OSError as exc:
+        raise CaptureError(f"cannot read {name}: {exc.strerror or exc}") from exc
+    return "hex" if is_hex else "raw"
 
 
 def _endpoint(address: str, port: int) -> str:
@@ -329,7 +368,7 @@ _READER_ERRORS: Final = (
 )
 
 
-def _open_reader(f: _TrackedFile, kind: str, name: str) -> tuple[Any, int]:
+def _open_reader(f: _TrackedFile, kind: CaptureKind, name: str) -> tuple[Any, int]:
     """Return a dpkt reader positioned at the first packet, and the link type."""
     try:
         if kind == "pcap":
@@ -355,7 +394,7 @@ def _open_reader(f: _TrackedFile, kind: str, name: str) -> tuple[Any, int]:
     return reader, linktype
 
 
-def _read_packets(name: str, kind: str, ports: frozenset[int]) -> Iterator[Record]:
+def _read_packets(name: str, kind: CaptureKind, ports: frozenset[int]) -> Iterator[Record]:
     with _open(name) as raw:
         f = _TrackedFile(raw)
         reader, linktype = _open_reader(f, kind, name)
@@ -377,7 +416,9 @@ def _read_packets(name: str, kind: str, ports: frozenset[int]) -> Iterator[Recor
             except OSError as exc:
                 raise CaptureError(f"cannot read {name}: {exc.strerror or exc}") from exc
             number, ts = number + 1, float(stamp)
-            yield from tracker.packet(linktype, bytes(frame), ts, number)
+            records = tracker.packet(linktype, bytes(frame), ts, number)
+            if records:
+                yield from records
             if f.missing:
                 message = f"capture truncated: the last packet lacks {f.missing} octets"
                 trailer = CaptureWarning(ts, number, message)
@@ -417,46 +458,49 @@ class _Tracker:
         self._conns: dict[_Key, _Conn] = {}
         self._closed: OrderedDict[_Key, None] = OrderedDict()
 
-    def packet(self, linktype: int, frame: bytes, ts: float, number: int) -> Iterator[Record]:
+    def packet(self, linktype: int, frame: bytes, ts: float, number: int) -> list[Record]:
+        """Return the records one captured frame produces."""
         seg = decode_frame(linktype, frame, self._ports)
         if seg is None:
-            return
+            return []
         if isinstance(seg, str):
-            yield CaptureWarning(ts, number, seg)
-            return
+            return [CaptureWarning(ts, number, seg)]
+        out: list[Record] = []
         key, direction = _orient(seg, self._ports)
-        yield from self._segment(key, direction, seg, ts, number)
+        self._segment(key, direction, seg, ts, number, out)
         if seg.length > len(seg.payload):
             message = f"only {len(seg.payload)} of {seg.length} payload octets captured"
-            yield CaptureWarning(ts, number, message)
+            out.append(CaptureWarning(ts, number, message))
+        return out
 
-    def finish(self, ts: float, number: int) -> Iterator[Record]:
+    def finish(self, ts: float, number: int) -> list[Record]:
+        """Return the records of the octets still buffered at the end of the capture."""
+        out: list[Record] = []
         for conn in self._conns.values():
             if conn.announced:
                 for direction, side in conn.sides.items():
-                    yield from _records(side.flush(), conn.flow, direction, ts, number)
+                    _records(side.flush(), conn.flow, direction, ts, number, out)
+        return out
 
-    def _segment(
-        self, key: _Key, direction: Direction, seg: Segment, ts: float, number: int
-    ) -> Iterator[Record]:
+    def _segment(self, key: _Key, direction: Direction, seg: Segment, ts: float, n: int, out: list[Record]) -> None:
         conn = self._conns.get(key)
         if conn is None:
             flow = Flow(_address(key[0]), key[1], _address(key[2]), key[3])
             conn = self._conns[key] = _Conn(flow)
         opposite = Direction.TO_CLIENT if direction is Direction.TO_SERVER else Direction.TO_SERVER
         syn_only = seg.flags & (SYN | ACK) == SYN
-        if syn_only and conn.started and conn.sides[direction].isn != seg.seq:
-            conn = yield from self._restart(key, conn, ts, number)
+        if syn_only and conn.started and conn.sides[direction].isn != seg.seq:  # a new connection
+            conn = self._restart(key, conn, ts, n, out)
         events = conn.sides[direction].feed(seg.seq, seg.flags, seg.payload, seg.length)
         if events and isinstance(events[0], Restart):
             other = conn.sides[opposite]
             if events[0].cause == "data" and other.started and not other.closed:
-                yield CaptureWarning(ts, number, f"{seg.length} octets after FIN ignored")
+                out.append(CaptureWarning(ts, n, f"{seg.length} octets after FIN ignored"))
                 return
-            conn = yield from self._restart(key, conn, ts, number)
+            conn = self._restart(key, conn, ts, n, out)
             events = conn.sides[direction].feed(seg.seq, seg.flags, seg.payload, seg.length)
         others = conn.sides[opposite].abort() if seg.flags & RST else []
-        if conn.closed:
+        if (others or (events and isinstance(events[-1], Closed))) and conn.closed:
             self._closed[key] = None
             self._closed.move_to_end(key)
             while len(self._closed) > _MAX_CLOSED:
@@ -467,34 +511,31 @@ class _Tracker:
             if not (seg.flags & SYN or seg.length):
                 return  # a connection is announced by its first SYN or payload
             conn.announced = True
-            yield StreamStart(conn.flow, ts, number)
-        yield from _records(events, conn.flow, direction, ts, number)
-        yield from _records(others, conn.flow, opposite, ts, number)
+            out.append(StreamStart(conn.flow, ts, n))
+        _records(events, conn.flow, direction, ts, n, out)
+        _records(others, conn.flow, opposite, ts, n, out)
 
-    def _restart(
-        self, key: _Key, conn: _Conn, ts: float, number: int
-    ) -> Generator[Record, None, _Conn]:
+    def _restart(self, key: _Key, conn: _Conn, ts: float, n: int, out: list[Record]) -> _Conn:
         """Flush the old connection on ``key`` and return a fresh one."""
         if conn.announced:
             for direction, side in conn.sides.items():
-                yield from _records(side.flush(), conn.flow, direction, ts, number)
+                _records(side.flush(), conn.flow, direction, ts, n, out)
         fresh = self._conns[key] = _Conn(conn.flow)
         self._closed.pop(key, None)
         return fresh
 
 
-def _records(
-    events: list[Event], flow: Flow, direction: Direction, ts: float, number: int
-) -> Iterator[Record]:
+def _records(events: list[Event], flow: Flow, direction: Direction, ts: float, n: int, out: list[Record]) -> None:
+    """Append the records for reassembler ``events`` to ``out``."""
     for event in events:
         if isinstance(event, Delivered):
-            yield Data(flow, direction, ts, event.data, number)
+            out.append(Data(flow, direction, ts, event.data, n))
         elif isinstance(event, Missing):
-            yield Gap(flow, direction, ts, event.count, number)
+            out.append(Gap(flow, direction, ts, event.count, n))
         elif isinstance(event, Duplicate):
-            yield Retransmission(flow, direction, ts, event.length, number)
+            out.append(Retransmission(flow, direction, ts, event.length, n))
         elif isinstance(event, Closed):
-            yield StreamEnd(flow, direction, ts, number, event.reason)
+            out.append(StreamEnd(flow, direction, ts, n, event.reason))
 
 
 def _address(packed: bytes) -> str:

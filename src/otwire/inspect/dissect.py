@@ -14,9 +14,6 @@ from typing import Any, Literal, Protocol
 
 from otwire.inspect import iec104
 from otwire.inspect.capture import (
-    _PCAP_MAGICS,
-    _PCAPNG_MAGIC,
-    CaptureError,
     CaptureWarning,
     Data,
     Direction,
@@ -25,7 +22,7 @@ from otwire.inspect.capture import (
     Retransmission,
     StreamEnd,
     StreamStart,
-    _is_hex_text,
+    capture_kind,
     read_capture,
 )
 from otwire.inspect.model import Finding
@@ -80,26 +77,6 @@ class Row:
     missing: int = 0
     length: int = 0
     message: str = ""
-
-
-def capture_kind(path: str | os.PathLike[str]) -> Literal["pcap", "pcapng", "hex", "raw"]:
-    """Return the kind of a capture file, judged by content.
-
-    Raises:
-        CaptureError: the file cannot be read.
-    """
-    name = os.fsdecode(path)
-    try:
-        with open(name, "rb") as f:
-            head = f.read(4)
-            if len(head) == 4 and int.from_bytes(head, "big") in _PCAP_MAGICS:
-                return "pcap"
-            if head == _PCAPNG_MAGIC:
-                return "pcapng"
-            f.seek(0)
-            return "hex" if _is_hex_text(f, name) else "raw"
-    except OSError as exc:
-        raise CaptureError(f"cannot read {name}: {exc.strerror or exc}") from exc
 
 
 def dissect(path: str | os.PathLike[str], ports: Mapping[int, str]) -> Iterator[Row]:

@@ -22,7 +22,7 @@ import struct
 from bisect import insort
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Final, Literal, NamedTuple
+from typing import Final, Literal, NamedTuple, TypeAlias
 
 #: TCP header flag bits (RFC 9293, section 3.1).
 FIN: Final = 0x01
@@ -99,7 +99,8 @@ class Restart:
     cause: Literal["syn", "data"]
 
 
-Event = Delivered | Missing | Duplicate | Closed | Restart
+#: Everything :meth:`TCPReassembler.feed` may answer.
+Event: TypeAlias = Delivered | Missing | Duplicate | Closed | Restart
 
 
 class TCPReassembler:
@@ -253,7 +254,7 @@ class TCPReassembler:
             return
         if start < at:
             events.append(Duplicate(at - start))
-            pass
+            data = data[at - start :]
             start = at
         if start == at:
             _deliver(events, data)
@@ -391,9 +392,7 @@ def decode_frame(linktype: int, frame: bytes, ports: Collection[int]) -> Segment
     doff = (off_flags >> 12) * 4
     if doff < 20 or t + doff > end:
         return f"bad TCP data offset {doff}"
-    return Segment(
-        src, sport, dst, dport, seq, off_flags & 0xFF, frame[t + doff : end], end - t - doff
-    )
+    return Segment(src, sport, dst, dport, seq, off_flags & 0xFF, frame[t + doff : end], end - t - doff)
 
 
 def _network_offset(linktype: int, frame: bytes) -> int | None:
