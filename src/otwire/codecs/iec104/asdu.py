@@ -140,7 +140,7 @@ _TYPE_IDS = enum_table(TypeId, 256)
 _COTS = enum_table(Cot, 64)
 _make_asdu = fast_constructor(ASDU)
 _make_object = fast_constructor(InformationObject)
-_ObjectsDecoder = Callable[[bytes, int, int, int], tuple[InformationObject, ...]]
+_ObjectsDecoder = Callable[[bytes, int, int, bool, int], tuple[InformationObject, ...]]
 
 
 def _element_expr(cls: type[el.Element], i: int, k: int, env: dict[str, Any]) -> str:
@@ -300,8 +300,8 @@ def _decode_asdu(frame: bytes, start: int) -> ASDU:
 
 def _length_error(frame: bytes, type_id: int, n: int, sq: bool, info: int, size: int) -> None:
     have = len(frame) - info
-    name = _TYPE_IDS[type_id]
-    name = name.name if isinstance(name, TypeId) else name
+    known = _TYPE_IDS[type_id]
+    name = known.name if isinstance(known, TypeId) else str(known)
     if have < size:
         raise DecodeError(
             f"{name} with {n} objects (SQ={int(sq)}) needs {size} octets of information, {have} present",
@@ -383,14 +383,7 @@ def encode_asdu(asdu: ASDU) -> bytes:
     layout = LAYOUTS.get(asdu.type_id)
     size = information_length(asdu.type_id, asdu.sq, asdu.number)
     if size is None:
-        size = (
-            len(asdu.raw_information)
-            + sum(
-                IOA_LENGTH + 4 + len(o.elements[2].data)  # type: ignore[attr-defined]
-                for o in asdu.objects
-            )
-            - (IOA_LENGTH * (len(asdu.objects) - 1) if asdu.sq and asdu.objects else 0)
-        )
+        size = _variable_length(asdu)
     if HEADER_LENGTH + size > MAX_ASDU_LENGTH:
         raise EncodeError(f"ASDU of {HEADER_LENGTH + size} octets exceeds {MAX_ASDU_LENGTH}")
     information: Any
@@ -415,6 +408,16 @@ def encode_asdu(asdu: ASDU) -> bytes:
         return bytes(_schema.ASDU.build(tree))
     except SCHEMA_ERRORS as exc:
         raise EncodeError(f"cannot encode ASDU: {exc}") from exc
+
+
+def _variable_length(asdu: ASDU) -> int:
+    """Information octets of an unknown type (raw) or of F_SG_NA_1 (segments vary)."""
+    size = len(asdu.raw_information)
+    for i, obj in enumerate(asdu.objects):
+        has_ioa = not asdu.sq or i == 0
+        segment = sum(len(e.data) for e in obj.elements if isinstance(e, el.Segment))
+        size += (IOA_LENGTH if has_ioa else 0) + 4 + segment
+    return size
 
 
 def _elements_tree(obj: InformationObject) -> dict[str, Any]:

@@ -949,19 +949,11 @@ class CP16Time2a(Element):
         return (self.milliseconds,)
 
 
-@dataclass(**_FROZEN)
-class CP24Time2a(Element):
-    """Binary time, 3 octets: milliseconds UI16 LE, then minutes b0-b5, RES1 b6, IV b7 (7.2.6.19).
+class _TimeOctets(Element):
+    """Fields of the first three octets shared by CP24Time2a and CP56Time2a (7.2.6.18-19)."""
 
-    The raw octets are kept; fields are read-only properties.
-    """
-
-    FORMAT = "3s"
+    __slots__ = ()
     raw: bytes
-    """The three wire octets."""
-
-    def __post_init__(self) -> None:
-        _check(isinstance(self.raw, bytes) and len(self.raw) == 3, "CP24Time2a raw must be 3 octets")
 
     @property
     def milliseconds(self) -> int:
@@ -982,6 +974,21 @@ class CP24Time2a(Element):
     def invalid(self) -> bool:
         """IV: the time tag is invalid."""
         return bool(self.raw[2] & 0x80)
+
+
+@dataclass(**_FROZEN)
+class CP24Time2a(_TimeOctets):
+    """Binary time, 3 octets: milliseconds UI16 LE, then minutes b0-b5, RES1 b6, IV b7 (7.2.6.19).
+
+    The raw octets are kept; fields are read-only properties.
+    """
+
+    FORMAT = "3s"
+    raw: bytes
+    """The three wire octets."""
+
+    def __post_init__(self) -> None:
+        _check(isinstance(self.raw, bytes) and len(self.raw) == 3, "CP24Time2a raw must be 3 octets")
 
     def to_timedelta(self) -> _dt.timedelta:
         """Return minutes and milliseconds within the hour as a duration."""
@@ -1011,7 +1018,7 @@ class CP24Time2a(Element):
 
 
 @dataclass(**_FROZEN)
-class CP56Time2a(Element):
+class CP56Time2a(_TimeOctets):
     """Binary time, 7 octets (7.2.6.18).
 
     Layout: octets 0-1 milliseconds UI16 LE (0..59999); octet 2 minutes b0-b5,
@@ -1029,11 +1036,6 @@ class CP56Time2a(Element):
 
     def __post_init__(self) -> None:
         _check(isinstance(self.raw, bytes) and len(self.raw) == 7, "CP56Time2a raw must be 7 octets")
-
-    milliseconds = CP24Time2a.milliseconds
-    minute = CP24Time2a.minute
-    substituted = CP24Time2a.substituted
-    invalid = CP24Time2a.invalid
 
     @property
     def hour(self) -> int:
