@@ -112,16 +112,13 @@ _ASDU = Struct(
     "cot" / Int8ul,
     "originator_address" / Int8ul,
     "common_address" / Int16ul,
-    # An empty VSQ (number 0) carries no information part at all, whatever SQ says.
+    # An empty VSQ (number 0) carries no information part for a known type, whatever SQ
+    # says; an unknown type keeps whatever follows as raw octets.
     "information"
-    / IfThenElse(
-        this.vsq & 0x7F == 0,
-        Bytes(0),
-        Switch(
-            this.type_id,
-            {int(t): _information(layout) for t, layout in LAYOUTS.items()},
-            default=GreedyBytes,
-        ),
+    / Switch(
+        this.type_id,
+        {int(t): IfThenElse(this.vsq & 0x7F == 0, Bytes(0), _information(lay)) for t, lay in LAYOUTS.items()},
+        default=GreedyBytes,
     ),
     "end" / Tell,
 )

@@ -126,7 +126,7 @@ def decode_apdu(frame: bytes | bytearray | memoryview) -> APDU:
         raise DecodeError(f"{'S' if c1 & 3 == 1 else 'U'}-frame with L={n - 2}, expected 4", data=frame, offset=6)
     if c1 == 0x01:
         if frame[3] or frame[4] & 1:
-            raise DecodeError("S-frame with reserved bits set", data=frame, offset=3)
+            raise DecodeError("S-frame with reserved bits set", data=frame, offset=3 if frame[3] else 4)
         return _make_sframe(frame[4] >> 1 | frame[5] << 7)
     u = _U_FRAMES.get(c1)
     if u is None or frame[3] or frame[4] or frame[5]:

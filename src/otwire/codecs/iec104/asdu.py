@@ -337,6 +337,10 @@ def decode_asdu_schema(data: bytes | bytearray | memoryview) -> ASDU:
         )
     vsq, cot, n = tree.vsq, tree.cot, tree.vsq & 0x7F
     layout = LAYOUTS.get(tree.type_id)
+    size = information_length(tree.type_id, vsq > 0x7F, n)
+    if size is not None and size != len(frame) - HEADER_LENGTH:
+        # Compiled construct reads short at the end of input without an error (STYLE.md 3.5).
+        _length_error(frame, tree.type_id, n, vsq > 0x7F, HEADER_LENGTH, size)
     objects: tuple[InformationObject, ...] = ()
     raw = b""
     if layout is None:

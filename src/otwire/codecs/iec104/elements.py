@@ -12,6 +12,7 @@ up in a 256-entry table instead of building a new object.
 from __future__ import annotations
 
 import datetime as _dt
+import math
 from dataclasses import dataclass
 from typing import ClassVar, Self
 
@@ -682,8 +683,9 @@ class NVA(Element):
         """Build from a float in [-1, 1), rounding to the nearest step of 2**-15.
 
         Raises:
-            EncodeError: ``value`` is outside [-1.0, 32767/32768].
+            EncodeError: ``value`` is not finite or is outside [-1.0, 32767/32768].
         """
+        _check(isinstance(value, int | float) and math.isfinite(value), f"NVA value {value!r} is not a finite number")
         raw = round(value * 32768)
         _check(-32768 <= raw <= 32767, f"NVA value {value!r} outside [-1, 1)")
         return cls(raw=raw)

@@ -1,0 +1,244 @@
+"""Round trips, fast path == schema path, and compiled == interpreted schemas (STYLE.md 3.5, 3.6).
+
+Every type identification of ``LAYOUTS`` is a parameter with SQ=0 and SQ=1, so
+each shows in the report. Those 268 tests share the profile's budget: each runs
+``max_examples // 10`` examples (15 under ``ci``, 2000 under ``fuzz``).
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from otwire.codecs import iec104 as c
+from otwire.codecs._base import SCHEMA_ERRORS
+from otwire.codecs.iec104 import _schema
+from otwire.errors import DecodeError
+from strategies.iec104 import (
+    ELEMENT_SIZE,
+    F_SG_NA_1,
+    HEADER,
+    IOA,
+    apdu_frames,
+    apdus,
+    asdu_octets,
+    iframe_octets,
+    known_asdus,
+    mutated,
+    mutated_frames,
+)
+
+PER_TYPE = settings(max_examples=max(5, settings.default.max_examples // 10))
+CASES = [pytest.param(t, sq, id=f"{c.TypeId(t).name}-SQ{int(sq)}") for t in sorted(c.LAYOUTS) for sq in (False, True)]
+_SEQ = st.integers(0, 32767)
+
+
+def assert_same(a: Any, b: Any) -> None:
+    """Equal messages; NaN != NaN, so also compare ``repr`` and the encoded octets."""
+    assert repr(a) == repr(b)
+    assert c.encode_apdu(a) == c.encode_apdu(b)
+    assert a == b or "nan" in repr(a)
+
+
+def outcome(decode: Any, frame: bytes) -> Any:
+    """The decoded APDU, or the DecodeError (any other exception propagates)."""
+    try:
+        return decode(frame)
+    except DecodeError as exc:
+        return exc
+
+
+def known_divergence(asdu: bytes) -> bool:
+    """ASDU octets on which the two decode paths are known to disagree: none any more.
+
+    (Unknown type with N=0 and C_RD_NA_1 with a cut IOA were fixed; their tests below
+    now check the two paths agree.)
+    """
+    return False
+
+
+def is_known_divergence(frame: bytes) -> bool:
+    """``known_divergence`` for a well-framed I-frame."""
+    framed = len(frame) > 6 and frame[0] == 0x68 and frame[1] == len(frame) - 2
+    return framed and not frame[2] & 1 and known_divergence(frame[6:])
+
+
+def assert_paths_agree(frame: bytes, *, skip_known: bool = True) -> None:
+    """``decode_apdu`` and ``decode_apdu_schema``: equal results, or both DecodeError."""
+    if skip_known and is_known_divergence(frame):
+        return
+    fast, slow = outcome(c.decode_apdu, frame), outcome(c.decode_apdu_schema, frame)
+    if isinstance(fast, DecodeError) or isinstance(slow, DecodeError):
+        assert isinstance(fast, DecodeError), (frame.hex(), fast, slow)
+        assert isinstance(slow, DecodeError), (frame.hex(), fast, slow)
+        assert 0 <= fast.offset <= len(frame)
+    else:
+        assert_same(fast, slow)
+
+
+def expected_asdu_length(asdu: c.ASDU) -> int:
+    """Octets of ``asdu`` from the sizes in the research notes (not from the codec)."""
+    n, size = len(asdu.objects), ELEMENT_SIZE[int(asdu.type_id)]
+    if n == 0:
+        return HEADER
+    if size is None:
+        size_sum = sum(4 + len(o.elements[2].data) for o in asdu.objects)
+        return HEADER + size_sum + IOA * (1 if asdu.sq else n)
+    return HEADER + (IOA + n * size if asdu.sq else n * (IOA + size))
+
+
+def test_layouts_cover_the_type_table() -> None:
+    assert set(c.LAYOUTS) == set(ELEMENT_SIZE)
+    assert F_SG_NA_1 in c.LAYOUTS
+
+
+@pytest.mark.parametrize(("type_id", "sq"), CASES)
+@PER_TYPE
+@given(data=st.data())
+def test_message_round_trip(type_id: int, sq: bool, data: st.DataObject) -> None:
+    asdu = data.draw(known_asdus(type_id, sq, max_count=8), label="asdu")
+    apdu = c.IFrame(data.draw(_SEQ), data.draw(_SEQ), asdu)
+    frame = c.encode_apdu(apdu)
+    assert len(frame) == 6 + expected_asdu_length(asdu)
+    assert frame[:2] == bytes([0x68, len(frame) - 2])
+    assert frame[6:8] == bytes([type_id, len(asdu.objects) | (0x80 if sq else 0)])
+    decoded = c.decode_apdu(frame)
+    assert isinstance(decoded.asdu.type_id, c.TypeId)
+    assert type(decoded.asdu.cot) is type(asdu.cot)
+    assert_same(decoded, apdu)
+    assert c.encode_apdu(decoded) == frame
+    assert_same(c.decode_apdu_schema(frame), apdu)
+    assert c.encode_asdu(c.decode_asdu(frame[6:])) == frame[6:]
+
+
+@pytest.mark.parametrize(("type_id", "sq"), CASES)
+@PER_TYPE
+@given(data=st.data())
+def test_octets_round_trip(type_id: int, sq: bool, data: st.DataObject) -> None:
+    asdu = data.draw(asdu_octets(type_id, sq), label="asdu octets")
+    frame = iframe_octets(asdu, data.draw(_SEQ), data.draw(_SEQ))
+    apdu = c.decode_apdu(frame)
+    assert c.encode_apdu(apdu) == frame
+    assert (apdu.asdu.number, apdu.asdu.sq) == (asdu[1] & 0x7F, sq)
+    assert c.encode_asdu(c.decode_asdu(asdu)) == asdu
+    assert_paths_agree(frame)
+    assert_paths_agree(data.draw(mutated(st.just(frame)), label="mutant"))
+
+
+@given(apdus())
+def test_any_apdu_round_trip(apdu: c.IFrame | c.SFrame | c.UFrame) -> None:
+    frame = c.encode_apdu(apdu)
+    assert_same(c.decode_apdu(frame), apdu)
+    assert_same(c.decode_apdu_schema(frame), apdu)
+    assert c.encode_apdu(c.decode_apdu(frame)) == frame
+
+
+@given(mutated_frames())
+def test_paths_agree_on_mutated_frames(frame: bytes) -> None:
+    assert_paths_agree(frame)
+
+
+@given(st.binary(max_size=300))
+def test_paths_agree_on_random_octets(frame: bytes) -> None:
+    assert_paths_agree(frame)
+
+
+@given(st.binary(min_size=4, max_size=253))
+def test_paths_agree_on_random_bodies(body: bytes) -> None:
+    assert_paths_agree(bytes([0x68, len(body)]) + body)
+
+
+def test_unknown_type_number_zero_paths_agree() -> None:
+    # I-frame, type 26 (reserved), SQ=0 N=0, COT 6, CA 1, two octets of information
+    frame = bytes.fromhex("680c00000000 1a00 0600 0100 aabb")
+    assert_paths_agree(frame, skip_known=False)
+
+
+@pytest.mark.parametrize(
+    "hexstr",
+    [
+        pytest.param("680c00000000 6601 0600 0100 0100", id="SQ0-N1-2-IOA-octets"),
+        pytest.param("680b00000000 6681 0600 0100 01", id="SQ1-N1-1-IOA-octet"),
+        pytest.param("681100000000 6603 0600 0100 010000 020000 03", id="SQ0-N3-7-octets"),
+    ],
+)
+def test_truncated_read_command_paths_agree(hexstr: str) -> None:
+    frame = bytes.fromhex(hexstr)
+    assert_paths_agree(frame, skip_known=False)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="codec bug: R32 keeps a Python float, so a signalling NaN (7f800001) comes back "
+    "quiet (7fc00001) and encode(decode(b)) != b",
+)
+def test_r32_signalling_nan_round_trip() -> None:
+    # M_ME_NC_1, IOA 1, R32 octets 01 00 80 7f (signalling NaN), QDS 0
+    frame = bytes.fromhex("681200000000 0d01 0300 0100 010000 0100807f 00")
+    assert c.encode_apdu(c.decode_apdu(frame)) == frame
+
+
+# --- compiled == interpreted construct schemas -------------------------------------------
+
+
+def plain(tree: Any) -> Any:
+    """A parse tree as plain data: no ``_io``, floats as their octets (NaN-safe)."""
+    if isinstance(tree, dict):
+        return {k: plain(v) for k, v in tree.items() if not k.startswith("_")}
+    if isinstance(tree, list):
+        return [plain(v) for v in tree]
+    if isinstance(tree, float):
+        return struct.pack("<d", tree)
+    return tree
+
+
+def parse(schema: Any, data: bytes) -> Any:
+    try:
+        return plain(schema.parse(data))
+    except SCHEMA_ERRORS as exc:
+        return exc
+
+
+def schema_inputs(frame: bytes) -> dict[str, bytes]:
+    return {"APCI": frame, "APDU": frame, "ASDU": frame[6:]}
+
+
+@given(apdu_frames())
+def test_compiled_equals_interpreted_on_valid_frames(frame: bytes) -> None:
+    for key, data in schema_inputs(frame).items():
+        if key == "ASDU" and len(frame) == 6:
+            continue  # S- and U-frames carry no ASDU
+        compiled = _schema.COMPILED[key].parse(data)
+        interpreted = _schema.INTERPRETED[key].parse(data)
+        assert plain(compiled) == plain(interpreted), key
+
+
+@given(mutated_frames())
+def test_compiled_equals_interpreted_on_mutated_frames(frame: bytes) -> None:
+    for key, data in schema_inputs(frame).items():
+        compiled = parse(_schema.COMPILED[key], data)
+        interpreted = parse(_schema.INTERPRETED[key], data)
+        if (key == "ASDU" and known_divergence(data)) or (key == "APDU" and is_known_divergence(data)):
+            continue
+        if isinstance(interpreted, Exception) and not isinstance(compiled, Exception):
+            # construct's compiled Bytes(n) and Int24ul return a short read instead of
+            # raising (STYLE.md 3.5); the codec must still reject the input.
+            assert key == "ASDU", (key, data.hex())
+            with pytest.raises(DecodeError):
+                c.decode_asdu_schema(data)
+        elif isinstance(compiled, Exception) or isinstance(interpreted, Exception):
+            assert isinstance(compiled, Exception), (key, data.hex(), interpreted)
+            assert isinstance(interpreted, Exception), (key, data.hex(), compiled)
+        else:
+            assert compiled == interpreted, (key, data.hex())
+
+
+@pytest.mark.parametrize("key", sorted(_schema.COMPILED))
+def test_no_interpreted_fallback(key: str) -> None:
+    source = _schema.COMPILED[key].source
+    assert "def parseall(" in source  # it is a compiled schema
+    assert "linkedparsers[" not in source

@@ -1,0 +1,174 @@
+"""APDUFramer: the items do not depend on how the stream is split (STYLE.md 3.6, h11 two-mode feeding)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from otwire.codecs import iec104 as c
+from otwire.codecs.iec104.framing import JUNK_CHUNK, FramerItem
+from strategies.iec104 import StreamPart, expected_items, streams
+
+GI = bytes.fromhex("680e00000000640106002f0000000014")
+TESTFR = bytes.fromhex("680443000000")
+
+
+def feed(pieces: Iterable[bytes], *, close: bool = True) -> list[FramerItem]:
+    """Feed ``pieces`` one by one, pulling items after each; then close."""
+    framer = c.APDUFramer()
+    items: list[FramerItem] = []
+    for piece in pieces:
+        framer.receive_data(piece)
+        items.extend(framer)
+    if close:
+        framer.close()
+        items.extend(framer)
+        assert framer.buffered == 0
+    return items
+
+
+def joined(parts: list[StreamPart]) -> bytes:
+    return b"".join(p.data for p in parts)
+
+
+def cut(data: bytes, points: list[int]) -> list[bytes]:
+    """Split at ``points``; no empty pieces, since ``b""`` means end of stream."""
+    edges = [0, *sorted(points), len(data)]
+    return [data[a:b] for a, b in itertools.pairwise(edges) if b > a]
+
+
+@given(streams())
+def test_whole_stream_gives_the_expected_items(parts: list[StreamPart]) -> None:
+    assert feed([joined(parts)]) == expected_items(parts)
+
+
+@given(streams(), st.data())
+def test_any_split_gives_the_same_items(parts: list[StreamPart], data: st.DataObject) -> None:
+    stream = joined(parts)
+    points = data.draw(st.lists(st.integers(0, len(stream)), max_size=12), label="cuts")
+    assert feed(cut(stream, points)) == feed([stream])
+
+
+@given(streams())
+def test_byte_by_byte_gives_the_same_items(parts: list[StreamPart]) -> None:
+    stream = joined(parts)
+    assert feed(stream[k : k + 1] for k in range(len(stream))) == expected_items(parts)
+
+
+@given(st.binary(max_size=400), st.data())
+def test_any_split_of_arbitrary_octets(stream: bytes, data: st.DataObject) -> None:
+    points = data.draw(st.lists(st.integers(0, len(stream)), max_size=8), label="cuts")
+    whole = feed([stream])
+    assert feed(cut(stream, points)) == whole
+    assert b"".join(item.data for item in whole) == stream
+    offsets = [item.offset for item in whole]
+    assert offsets == [sum(len(i.data) for i in whole[:k]) for k in range(len(whole))]
+
+
+def test_junk_before_a_frame_has_its_length_and_offset() -> None:
+    items = feed([TESTFR + b"\x00\x01\x02" + GI])
+    assert items == [c.Frame(TESTFR, 0), c.Junk(b"\x00\x01\x02", 6), c.Frame(GI, 9)]
+
+
+def test_junk_waits_for_the_next_start_octet() -> None:
+    framer = c.APDUFramer()
+    framer.receive_data(b"\x01\x02\x03")
+    assert framer.next_item() is None  # the run may continue
+    framer.receive_data(b"\x04" + TESTFR)
+    assert list(framer) == [c.Junk(b"\x01\x02\x03\x04", 0), c.Frame(TESTFR, 4)]
+
+
+def test_bad_length_is_skipped_and_the_next_frame_found() -> None:
+    for length in (0, 1, 2, 3, 254, 255):
+        bad = bytes([0x68, length]) + b"\x68" * length  # skipped octets may even look like starts
+        assert feed([bad + GI]) == [c.LengthError(length, bad, 0), c.Frame(GI, len(bad))]
+
+
+def test_bad_length_at_end_of_stream() -> None:
+    assert feed([b"\x68\xff\x01"]) == [c.LengthError(255, b"\x68\xff\x01", 0)]
+    assert feed([b"\x68\xff\x01"], close=False) == []
+
+
+def test_junk_in_chunks() -> None:
+    junk = bytes(range(0x69, 0x69 + 100)) * 100  # 10 000 octets without 0x68
+    items = feed([junk + GI])
+    sizes = [len(item.data) for item in items[:-1]]
+    assert sizes == [JUNK_CHUNK, JUNK_CHUNK, len(junk) - 2 * JUNK_CHUNK]
+    assert all(isinstance(item, c.Junk) for item in items[:-1])
+    assert [item.offset for item in items] == [0, JUNK_CHUNK, 2 * JUNK_CHUNK, len(junk)]
+    assert items[-1] == c.Frame(GI, len(junk))
+
+
+def test_close_flushes_a_partial_frame_as_junk() -> None:
+    framer = c.APDUFramer()
+    framer.receive_data(TESTFR + GI[:5])
+    assert list(framer) == [c.Frame(TESTFR, 0)]
+    assert framer.buffered == 5
+    framer.close()
+    assert list(framer) == [c.Junk(GI[:5], 6)]
+    assert framer.next_item() is None
+
+
+def test_empty_data_means_end_of_stream() -> None:
+    framer = c.APDUFramer()
+    framer.receive_data(b"\x68")
+    assert framer.next_item() is None
+    framer.receive_data(b"")
+    assert list(framer) == [c.Junk(b"\x68", 0)]
+
+
+def test_accepts_bytearray_and_memoryview() -> None:
+    framer = c.APDUFramer()
+    framer.receive_data(bytearray(GI[:7]))
+    framer.receive_data(memoryview(GI)[7:])
+    assert list(framer) == [c.Frame(GI, 0)]
+    assert type(framer.next_item()) is type(None)
+
+
+def test_real_capture_with_junk_and_bad_lengths() -> None:
+    # One TCP direction of TestDissectIec104.pcap (ITI, CC BY 4.0), items worked out by hand.
+    stream = bytes.fromhex(
+        "680407000000 0001 68020268 001212 680443000000 030303 680113 131304040404 68021414 14"
+        " 680443000000 0505050505 6803151515 15060606060606 680416161616 1616"
+    )
+    expected = [
+        c.Frame(bytes.fromhex("680407000000"), 0),
+        c.Junk(bytes.fromhex("0001"), 6),
+        c.LengthError(2, bytes.fromhex("68020268"), 8),
+        c.Junk(bytes.fromhex("001212"), 12),
+        c.Frame(TESTFR, 15),
+        c.Junk(bytes.fromhex("030303"), 21),
+        c.LengthError(1, bytes.fromhex("680113"), 24),
+        c.Junk(bytes.fromhex("131304040404"), 27),
+        c.LengthError(2, bytes.fromhex("68021414"), 33),
+        c.Junk(bytes.fromhex("14"), 37),
+        c.Frame(TESTFR, 38),
+        c.Junk(bytes.fromhex("0505050505"), 44),
+        c.LengthError(3, bytes.fromhex("6803151515"), 49),
+        c.Junk(bytes.fromhex("15060606060606"), 54),
+        c.Frame(bytes.fromhex("680416161616"), 61),  # framed, but an I-frame without ASDU
+        c.Junk(bytes.fromhex("1616"), 67),
+    ]
+    assert feed([stream]) == expected
+    assert feed(stream[k : k + 1] for k in range(len(stream))) == expected
+
+
+def test_memory_is_bounded_on_endless_junk() -> None:
+    piece = bytes(range(0x69, 0x69 + 128)) * 8  # 1 KiB without 0x68
+    framer = c.APDUFramer()
+    total = 0
+    for _ in range(1024):  # 1 MiB
+        framer.receive_data(piece)
+        assert framer.buffered <= JUNK_CHUNK + len(piece)
+        for item in framer:
+            assert isinstance(item, c.Junk)
+            assert item.offset == total
+            assert len(item.data) <= JUNK_CHUNK
+            total += len(item.data)
+        assert framer.buffered < JUNK_CHUNK
+    framer.close()
+    total += sum(len(item.data) for item in framer)
+    assert total == 1024 * len(piece)
