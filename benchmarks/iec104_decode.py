@@ -343,9 +343,9 @@ def run_framer(chunks: list[bytes], decode: bool) -> tuple[int, int, int]:
     framer = APDUFramer()
     frames = others = 0
     clock = time.perf_counter_ns
-    start = clock()
-    for chunk in chunks:
-        framer.receive_data(chunk)
+
+    def drain() -> None:
+        nonlocal frames, others
         for item in framer:
             if type(item) is Frame:
                 frames += 1
@@ -353,14 +353,13 @@ def run_framer(chunks: list[bytes], decode: bool) -> tuple[int, int, int]:
                     decoder(item.data)
             else:
                 others += 1
+
+    start = clock()
+    for chunk in chunks:
+        framer.receive_data(chunk)
+        drain()
     framer.close()
-    for item in framer:
-        if type(item) is Frame:
-            frames += 1
-            if decode:
-                decoder(item.data)
-        else:
-            others += 1
+    drain()
     return clock() - start, frames, others
 
 

@@ -14,12 +14,17 @@ from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
 from otwire import __version__
 from otwire.errors import OTWireError
+
+if TYPE_CHECKING:
+    from otwire.inspect.dissect import Row
+    from otwire.inspect.render import Summary
 
 #: Captures bundled with otwire (CC BY 4.0, ITI, University of Illinois; see samples/ATTRIBUTION.md).
 SAMPLES = ("iti_090813_diverse.pcap", "iti_JavaRMI_and_IEC_Misc.pcap", "iti_TestDissectIec104.pcap")
@@ -99,7 +104,7 @@ def _inspect(args: argparse.Namespace) -> int:
         table = TableWriter(out)
         for path, size in zip(paths, sizes, strict=True):
             source = path.name if not args.paths else str(path)
-            rows = _counted(dissect(path, ports), summary, source, progress, task)
+            rows = _counted(dissect(path, ports), summary, source)
             if args.format == "jsonl":
                 write_jsonl(rows, source, sys.stdout)
             else:
@@ -115,9 +120,10 @@ def _inspect(args: argparse.Namespace) -> int:
     return 0
 
 
-def _counted(rows: Iterator[object], summary: object, source: str, progress: Progress, task: object) -> Iterator:  # type: ignore[type-arg]
+def _counted(rows: Iterator[Row], summary: Summary, source: str) -> Iterator[Row]:
+    """Pass rows through, counting each in ``summary``."""
     for row in rows:
-        summary.add(source, row)  # type: ignore[attr-defined]
+        summary.add(source, row)
         yield row
 
 

@@ -10,8 +10,6 @@ from typing import TypeVar
 
 from construct import ConstructError
 
-from otwire.errors import DecodeError
-
 E = TypeVar("E", bound=enum.IntEnum)
 T = TypeVar("T")
 
@@ -42,27 +40,6 @@ def enum_or_int(enum_type: type[E], value: int) -> E | int:
 def enum_table(enum_type: type[E], size: int) -> tuple[E | int, ...]:
     """Precompute :func:`enum_or_int` for ``0..size-1`` (a fast lookup for hot paths)."""
     return tuple(enum_or_int(enum_type, i) for i in range(size))
-
-
-def schema_parse(parse: Callable[[bytes], T], data: bytes, what: str) -> T:
-    """Run a construct parse and turn any schema failure into ``DecodeError``.
-
-    Args:
-        parse: A (compiled) construct ``parse`` method.
-        data: The complete frame.
-        what: What is being decoded, for the message.
-
-    Returns:
-        Whatever ``parse`` returns.
-
-    Raises:
-        DecodeError: ``parse`` failed; chained from the original exception.
-    """
-    try:
-        return parse(data)
-    except SCHEMA_ERRORS as exc:
-        # Compiled construct parsers carry no stream position; the start is the honest offset.
-        raise DecodeError(f"malformed {what}: {exc}", data=data, offset=0) from exc
 
 
 def fast_constructor(cls: type[T]) -> Callable[..., T]:

@@ -105,6 +105,16 @@ def apdu_json(apdu: APDU) -> dict[str, Any]:
     raise TypeError(apdu)
 
 
+def apdu_format(apdu: APDU) -> str:
+    """Return ``"I"``, ``"S"`` or ``"U"``."""
+    return "I" if isinstance(apdu, IFrame) else "S" if isinstance(apdu, SFrame) else "U"
+
+
+def apdu_type_name(apdu: APDU) -> str | None:
+    """Return the type mnemonic of an I-frame's ASDU (or its number if unknown), else ``None``."""
+    return _name(apdu.asdu.type_id) if isinstance(apdu, IFrame) else None
+
+
 def object_json(obj: InformationObject) -> dict[str, Any]:
     """Return ``{"ioa": int, "elements": [...]}``."""
     return {"ioa": obj.ioa, "elements": [element_json(e) for e in obj.elements]}
@@ -208,8 +218,10 @@ def element_text(element: Element) -> str:
             return _quality(q).strip() or "ok"
         case el.NVA():
             return f"{element.value:.5g}"
-        case el.SVA(value=v) | el.R32(value=v) | el.BSI(value=v):
-            return f"{v:#010x}" if isinstance(element, el.BSI) else f"{v:g}"
+        case el.SVA(value=v) | el.R32(value=v):
+            return f"{v:g}"
+        case el.BSI(value=v):
+            return f"{v:#010x}"
         case el.QOS(ql=ql, select=sel):
             return ("SELECT" if sel else "EXECUTE") + (f" ql={ql}" if ql else "")
         case el.QOI(value=v):

@@ -126,11 +126,11 @@ class Summary:
                 counts["missing octets"] += row.missing
             return
         if finding.kind == "apdu":
-            columns = iec104.apdu_json(finding.message)
             counts["APDUs"] += 1
-            counts[f"{columns['format']}-format"] += 1
-            if columns["format"] == "I":
-                types[columns["type"]] += 1
+            counts[f"{iec104.apdu_format(finding.message)}-format"] += 1
+            type_name = iec104.apdu_type_name(finding.message)
+            if type_name is not None:
+                types[type_name] += 1
         elif finding.kind == "junk":
             counts["junk octets"] += len(finding.raw)
         else:

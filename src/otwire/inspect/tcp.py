@@ -246,18 +246,24 @@ class TCPReassembler:
             diff -= _MOD
         return at + diff
 
-    def _accept(self, start: int, data: bytes, events: list[Event]) -> None:
+    def _new_part(self, start: int, data: bytes, events: list[Event]) -> bytes:
+        """Return the octets of ``data`` (at ``start``) not yet delivered; report the rest as a duplicate."""
         at = self._at()
-        end = start + len(data)
-        if end <= at:
+        if start + len(data) <= at:
             events.append(Duplicate(len(data)))
-            return
+            return b""
         if start < at:
             events.append(Duplicate(at - start))
-            data = data[at - start :]
-            start = at
-        if start == at:
-            _deliver(events, data)
+            return data[at - start :]
+        return data
+
+    def _accept(self, start: int, data: bytes, events: list[Event]) -> None:
+        end = start + len(data)
+        fresh = self._new_part(start, data, events)
+        if not fresh:
+            return
+        if len(fresh) < len(data) or start == self._at():
+            _deliver(events, fresh)
             self._next = end
             self._drain(events)
             return
@@ -299,15 +305,10 @@ class TCPReassembler:
             first = self._starts.pop(0)
             data = self._pending.pop(first)
             self._pending_octets -= len(data)
-            at = self._at()
-            end = first + len(data)
-            if end <= at:
-                events.append(Duplicate(len(data)))
-                continue
-            if first < at:
-                events.append(Duplicate(at - first))
-            _deliver(events, data[at - first :])
-            self._next = end
+            fresh = self._new_part(first, data, events)
+            if fresh:
+                _deliver(events, fresh)
+                self._next = first + len(data)
 
     def _check_fin(self, events: list[Event]) -> None:
         if self._fin is not None and not self._closed and self._at() >= self._fin:

@@ -143,16 +143,21 @@ _make_object = fast_constructor(InformationObject)
 _ObjectsDecoder = Callable[[bytes, int, int, bool, int], tuple[InformationObject, ...]]
 
 
+def _raw_count(cls: type[el.Element]) -> int:
+    """Number of raw values ``struct`` yields for one element (``"7s"`` is one value)."""
+    return 1 if cls.FORMAT.endswith("s") else len(cls.FORMAT)
+
+
 def _element_expr(cls: type[el.Element], i: int, k: int, env: dict[str, Any]) -> str:
     """Source of an expression building element ``i`` from raw values ``v[k]...``."""
     if issubclass(cls, el.OctetElement):
         env[f"T{i}"] = cls._TABLE
         return f"T{i}[v[{k}]]"
-    if len(cls.FORMAT) == 1 or cls.FORMAT.endswith("s"):
+    if _raw_count(cls) == 1:
         env[f"F{i}"] = fast_constructor(cls)
         return f"F{i}(v[{k}])"
     env[f"C{i}"] = cls.from_raw
-    return f"C{i}({', '.join(f'v[{k + j}]' for j in range(len(cls.FORMAT)))})"
+    return f"C{i}({', '.join(f'v[{k + j}]' for j in range(_raw_count(cls)))})"
 
 
 def _compile_objects_decoder(layout: Layout) -> _ObjectsDecoder:
@@ -167,8 +172,8 @@ def _compile_objects_decoder(layout: Layout) -> _ObjectsDecoder:
     for i, cls in enumerate(layout):
         exprs0.append(_element_expr(cls, i, k0, env))
         exprs1.append(_element_expr(cls, i, k1, env))
-        k0 += len(cls.FORMAT) if not cls.FORMAT.endswith("s") else 1
-        k1 += len(cls.FORMAT) if not cls.FORMAT.endswith("s") else 1
+        k0 += _raw_count(cls)
+        k1 += _raw_count(cls)
     tuple0 = f"({', '.join(exprs0)}{',' if exprs0 else ''})"
     tuple1 = f"({', '.join(exprs1)}{',' if exprs1 else ''})"
     seq = (

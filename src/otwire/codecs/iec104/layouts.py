@@ -6,6 +6,8 @@ in wire order, without the IOA. Types not listed decode to raw octets.
 
 from __future__ import annotations
 
+import struct
+
 from otwire.codecs.iec104 import elements as el
 from otwire.codecs.iec104.types import TypeId as T
 
@@ -92,6 +94,4 @@ def element_size(layout: Layout) -> int | None:
     """Return the octets of one object's elements, or ``None`` when it varies (F_SG_NA_1)."""
     if el.Segment in layout:
         return None
-    import struct
-
     return struct.calcsize("<" + "".join(cls.FORMAT for cls in layout))
