@@ -1,0 +1,101 @@
+"""The connection lifecycle as a transition table (STYLE.md 4.8; -104 clause 5.3).
+
+Counters (V(S), V(R), V(A), pending acknowledgements) stay outside the table; the
+table only says which input is allowed in which state and where it leads. A missing
+entry is a protocol error: ``LocalProtocolError`` for a local input, and
+``RemoteProtocolError`` for a received one.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from otwire.protocols.iec104.config import Role
+
+__all__ = ["LOCAL_INPUTS", "TRANSITIONS", "Input", "State"]
+
+
+class State(enum.Enum):
+    """Lifecycle of one -104 connection (the TCP connection is already up)."""
+
+    STOPPED = "stopped"
+    """Data transfer stopped: only S-frames and TESTFR may flow (the initial state)."""
+    STARTING = "starting"
+    """Controlling station sent STARTDT act and waits for the con."""
+    STARTED = "started"
+    """Data transfer started: I-frames flow both ways."""
+    STOPPING = "stopping"
+    """STOPDT act sent (controlling), or received while own I-frames are unacknowledged (controlled)."""
+    CLOSED = "closed"
+    """The connection is over."""
+
+
+class Input(enum.Enum):
+    """Everything that can happen to a connection."""
+
+    SEND_STARTDT_ACT = "send STARTDT act"
+    SEND_STOPDT_ACT = "send STOPDT act"
+    SEND_TESTFR_ACT = "send TESTFR act"
+    SEND_I = "send I-frame"
+    RECV_STARTDT_ACT = "receive STARTDT act"
+    RECV_STARTDT_CON = "receive STARTDT con"
+    RECV_STOPDT_ACT = "receive STOPDT act"
+    RECV_STOPDT_CON = "receive STOPDT con"
+    RECV_TESTFR_ACT = "receive TESTFR act"
+    RECV_TESTFR_CON = "receive TESTFR con"
+    RECV_I = "receive I-frame"
+    RECV_S = "receive S-frame"
+    ALL_ACKNOWLEDGED = "all own I-frames acknowledged"
+    CLOSE = "close"
+    EOF = "end of stream"
+    T1_EXPIRED = "t1 expired"
+    PROTOCOL_ERROR = "protocol error"
+
+
+#: Inputs that come from the local user (a missing entry is LocalProtocolError).
+LOCAL_INPUTS = frozenset({Input.SEND_STARTDT_ACT, Input.SEND_STOPDT_ACT, Input.SEND_TESTFR_ACT, Input.SEND_I})
+
+S = State
+_OPEN = (S.STOPPED, S.STARTING, S.STARTED, S.STOPPING)
+
+_CONTROLLING: dict[tuple[State, Input], State] = {
+    (S.STOPPED, Input.SEND_STARTDT_ACT): S.STARTING,
+    (S.STOPPED, Input.SEND_STOPDT_ACT): S.STOPPING,
+    (S.STARTING, Input.RECV_STARTDT_CON): S.STARTED,
+    (S.STARTED, Input.SEND_I): S.STARTED,
+    (S.STARTED, Input.RECV_I): S.STARTED,
+    (S.STARTED, Input.SEND_STOPDT_ACT): S.STOPPING,
+    # I-frames sent by the station before it saw our STOPDT act are still valid.
+    (S.STOPPING, Input.RECV_I): S.STOPPING,
+    (S.STOPPING, Input.RECV_STOPDT_CON): S.STOPPED,
+}
+
+_CONTROLLED: dict[tuple[State, Input], State] = {
+    (S.STOPPED, Input.RECV_STARTDT_ACT): S.STARTED,
+    (S.STOPPED, Input.RECV_STOPDT_ACT): S.STOPPED,
+    (S.STARTED, Input.SEND_I): S.STARTED,
+    (S.STARTED, Input.RECV_I): S.STARTED,
+    (S.STARTED, Input.RECV_STARTDT_ACT): S.STARTED,
+    (S.STARTED, Input.RECV_STOPDT_ACT): S.STOPPING,
+    (S.STOPPING, Input.RECV_I): S.STOPPING,
+    (S.STOPPING, Input.RECV_STOPDT_ACT): S.STOPPING,
+    (S.STOPPING, Input.RECV_STARTDT_ACT): S.STARTED,
+    (S.STOPPING, Input.ALL_ACKNOWLEDGED): S.STOPPED,
+}
+
+
+def _common() -> dict[tuple[State, Input], State]:
+    table: dict[tuple[State, Input], State] = {}
+    for state in _OPEN:
+        for same in (Input.RECV_S, Input.RECV_TESTFR_ACT, Input.RECV_TESTFR_CON, Input.SEND_TESTFR_ACT):
+            table[state, same] = state
+        for end in (Input.CLOSE, Input.EOF, Input.T1_EXPIRED, Input.PROTOCOL_ERROR):
+            table[state, end] = S.CLOSED
+    return table
+
+
+#: ``TRANSITIONS[role][(state, input)] -> new state``.
+TRANSITIONS: dict[Role, dict[tuple[State, Input], State]] = {
+    Role.CONTROLLING: {**_common(), **_CONTROLLING},
+    Role.CONTROLLED: {**_common(), **_CONTROLLED},
+}

@@ -1,0 +1,112 @@
+"""Events reported by :class:`~otwire.protocols.iec104.IEC104Connection` (past tense, STYLE.md 3.2)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from otwire.codecs.iec104 import ASDU
+from otwire.protocols import Event
+
+__all__ = [
+    "ASDUReceived",
+    "ActivationConfirmed",
+    "ActivationRefused",
+    "ActivationTerminated",
+    "ConnectionTerminated",
+    "DataTransferStarted",
+    "DataTransferStopped",
+    "FrameReceived",
+    "FrameSent",
+    "TerminationReason",
+    "TestFrameConfirmed",
+    "TestFrameReceived",
+]
+
+
+class TerminationReason(enum.Enum):
+    """Why a connection ended."""
+
+    LOCAL_CLOSE = "local close"
+    PEER_CLOSED = "peer closed"
+    T1_TIMEOUT = "t1 expired"
+    PROTOCOL_ERROR = "protocol error"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DataTransferStarted(Event):
+    """STARTDT completed: I-frames may flow (controlling: con received; controlled: con sent)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DataTransferStopped(Event):
+    """STOPDT completed: no more I-frames until the next STARTDT."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ASDUReceived(Event):
+    """An I-frame arrived that is not a reply to a tracked activation."""
+
+    asdu: ASDU
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActivationConfirmed(Event):
+    """A positive confirmation (ACT_CON, DEACT_CON, or read data COT 5) of ``request``."""
+
+    request: ASDU
+    """The ASDU this connection sent (the same object passed to ``send``)."""
+    asdu: ASDU
+    """The confirmation as received."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActivationRefused(Event):
+    """A negative confirmation of ``request``: P/N=1, or COT 44-47 (unknown type, COT, CA, IOA)."""
+
+    request: ASDU
+    asdu: ASDU
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActivationTerminated(Event):
+    """ACT_TERM (COT 10) ended ``request`` (interrogations, select-and-execute commands)."""
+
+    request: ASDU
+    asdu: ASDU
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TestFrameReceived(Event):
+    """The peer sent TESTFR act; TESTFR con was queued in reply."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TestFrameConfirmed(Event):
+    """The peer confirmed our TESTFR act."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FrameReceived(Event):
+    """One complete APDU as received (only with ``report_frames=True``)."""
+
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FrameSent(Event):
+    """One complete APDU as queued for sending (only with ``report_frames=True``)."""
+
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConnectionTerminated(Event):
+    """The connection is closed; no input is accepted any more.
+
+    ``error`` is the exception that caused a ``PROTOCOL_ERROR`` (also raised from
+    ``receive_data``), else ``None``.
+    """
+
+    reason: TerminationReason
+    error: Exception | None = None
