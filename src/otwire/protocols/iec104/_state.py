@@ -56,7 +56,11 @@ class Input(enum.Enum):
 LOCAL_INPUTS = frozenset({Input.SEND_STARTDT_ACT, Input.SEND_STOPDT_ACT, Input.SEND_TESTFR_ACT, Input.SEND_I})
 
 S = State
-_OPEN = (S.STOPPED, S.STARTING, S.STARTED, S.STOPPING)
+# A controlled station never sends STARTDT act, so it is never STARTING.
+_OPEN = {
+    Role.CONTROLLING: (S.STOPPED, S.STARTING, S.STARTED, S.STOPPING),
+    Role.CONTROLLED: (S.STOPPED, S.STARTED, S.STOPPING),
+}
 
 _CONTROLLING: dict[tuple[State, Input], State] = {
     (S.STOPPED, Input.SEND_STARTDT_ACT): S.STARTING,
@@ -84,9 +88,9 @@ _CONTROLLED: dict[tuple[State, Input], State] = {
 }
 
 
-def _common() -> dict[tuple[State, Input], State]:
+def _common(role: Role) -> dict[tuple[State, Input], State]:
     table: dict[tuple[State, Input], State] = {}
-    for state in _OPEN:
+    for state in _OPEN[role]:
         for same in (Input.RECV_S, Input.RECV_TESTFR_ACT, Input.RECV_TESTFR_CON, Input.SEND_TESTFR_ACT):
             table[state, same] = state
         for end in (Input.CLOSE, Input.EOF, Input.T1_EXPIRED, Input.PROTOCOL_ERROR):
@@ -96,6 +100,6 @@ def _common() -> dict[tuple[State, Input], State]:
 
 #: ``TRANSITIONS[role][(state, input)] -> new state``.
 TRANSITIONS: dict[Role, dict[tuple[State, Input], State]] = {
-    Role.CONTROLLING: {**_common(), **_CONTROLLING},
-    Role.CONTROLLED: {**_common(), **_CONTROLLED},
+    Role.CONTROLLING: {**_common(Role.CONTROLLING), **_CONTROLLING},
+    Role.CONTROLLED: {**_common(Role.CONTROLLED), **_CONTROLLED},
 }

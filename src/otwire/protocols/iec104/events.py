@@ -80,10 +80,14 @@ class ActivationTerminated(Event):
 class TestFrameReceived(Event):
     """The peer sent TESTFR act; TESTFR con was queued in reply."""
 
+    __test__ = False  # not a pytest class, despite the name
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TestFrameConfirmed(Event):
     """The peer confirmed our TESTFR act."""
+
+    __test__ = False  # not a pytest class, despite the name
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

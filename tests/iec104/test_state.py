@@ -1,0 +1,228 @@
+"""Every (role, state, input) pair of the transition table, and two engines over a lossy, slow link.
+
+The table test drives a real engine into each reachable state and applies each input,
+then checks the result against ``TRANSITIONS``: allowed inputs lead to the listed
+state; refused local inputs raise ``LocalProtocolError`` and change nothing; refused
+received frames raise ``RemoteProtocolError`` and close the connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from engine_pair import drain, single
+from hypothesis import given
+from hypothesis import strategies as st
+
+from otwire.codecs.iec104 import IFrame, SFrame, UFrame, UFunction, encode_apdu
+from otwire.errors import LocalProtocolError, RemoteProtocolError
+from otwire.protocols.iec104 import (
+    ASDUReceived,
+    ConnectionTerminated,
+    IEC104Config,
+    IEC104Connection,
+    Input,
+    Role,
+    State,
+    TerminationReason,
+)
+from otwire.protocols.iec104._state import LOCAL_INPUTS, TRANSITIONS
+
+U = {f: bytes((0x68, 4, int(f), 0, 0, 0)) for f in UFunction}
+
+
+def _fresh(role: Role) -> IEC104Connection:
+    return IEC104Connection(role, now=0.0)
+
+
+def _started(role: Role) -> IEC104Connection:
+    conn = _fresh(role)
+    if role is Role.CONTROLLING:
+        conn.start_data_transfer(0.0)
+        conn.receive_data(U[UFunction.STARTDT_CON], 0.0)
+    else:
+        conn.receive_data(U[UFunction.STARTDT_ACT], 0.0)
+    return conn
+
+
+def _starting(role: Role) -> IEC104Connection:
+    conn = _fresh(role)
+    conn.start_data_transfer(0.0)
+    return conn
+
+
+def _stopping(role: Role) -> IEC104Connection:
+    conn = _started(role)
+    if role is Role.CONTROLLING:
+        conn.stop_data_transfer(0.0)
+    else:
+        conn.send(single(1), 0.0)
+        conn.receive_data(U[UFunction.STOPDT_ACT], 0.0)
+    return conn
+
+
+def _closed(role: Role) -> IEC104Connection:
+    conn = _fresh(role)
+    conn.close(0.0)
+    return conn
+
+
+REACH: dict[tuple[Role, State], Callable[[Role], IEC104Connection]] = {
+    (Role.CONTROLLING, State.STOPPED): _fresh,
+    (Role.CONTROLLING, State.STARTING): _starting,
+    (Role.CONTROLLING, State.STARTED): _started,
+    (Role.CONTROLLING, State.STOPPING): _stopping,
+    (Role.CONTROLLING, State.CLOSED): _closed,
+    (Role.CONTROLLED, State.STOPPED): _fresh,
+    (Role.CONTROLLED, State.STARTED): _started,
+    (Role.CONTROLLED, State.STOPPING): _stopping,
+    (Role.CONTROLLED, State.CLOSED): _closed,
+}
+
+
+def _recv(function: UFunction) -> Callable[[IEC104Connection], None]:
+    return lambda conn: conn.receive_data(U[function], 1.0)
+
+
+def _recv_testfr_con(conn: IEC104Connection) -> None:
+    if not conn.is_closed:
+        conn.send(UFrame(UFunction.TESTFR_ACT), 1.0)  # a con is only valid after our act
+    conn.receive_data(U[UFunction.TESTFR_CON], 1.0)
+
+
+DRIVERS: dict[Input, Callable[[IEC104Connection], None]] = {
+    Input.SEND_STARTDT_ACT: lambda conn: conn.send(UFrame(UFunction.STARTDT_ACT), 1.0),
+    Input.SEND_STOPDT_ACT: lambda conn: conn.send(UFrame(UFunction.STOPDT_ACT), 1.0),
+    Input.SEND_TESTFR_ACT: lambda conn: conn.send(UFrame(UFunction.TESTFR_ACT), 1.0),
+    Input.SEND_I: lambda conn: conn.send(single(1), 1.0),
+    Input.RECV_STARTDT_ACT: _recv(UFunction.STARTDT_ACT),
+    Input.RECV_STARTDT_CON: _recv(UFunction.STARTDT_CON),
+    Input.RECV_STOPDT_ACT: _recv(UFunction.STOPDT_ACT),
+    Input.RECV_STOPDT_CON: _recv(UFunction.STOPDT_CON),
+    Input.RECV_TESTFR_ACT: _recv(UFunction.TESTFR_ACT),
+    Input.RECV_TESTFR_CON: _recv_testfr_con,
+    Input.RECV_I: lambda conn: conn.receive_data(encode_apdu(IFrame(conn.vr, conn.ack, single(2))), 1.0),
+    Input.RECV_S: lambda conn: conn.receive_data(encode_apdu(SFrame(conn.ack)), 1.0),
+    Input.CLOSE: lambda conn: conn.close(1.0),
+    Input.EOF: lambda conn: conn.receive_data(b"", 1.0),
+}
+#: Inputs the engine raises itself (t1, acknowledgements, errors); covered in test_connection.py.
+INTERNAL = {Input.ALL_ACKNOWLEDGED, Input.T1_EXPIRED, Input.PROTOCOL_ERROR}
+
+
+def test_every_input_has_a_driver_and_every_state_is_reached() -> None:
+    assert set(DRIVERS) | INTERNAL == set(Input)
+    assert {state for (_, state) in REACH} == set(State)
+    for role, table in TRANSITIONS.items():
+        assert {(r, s) for (s, _) in table for r in [role]} <= set(REACH)
+
+
+@pytest.mark.parametrize(("role", "state"), list(REACH))
+@pytest.mark.parametrize("event", list(DRIVERS))
+def test_transition_table(role: Role, state: State, event: Input) -> None:
+    conn = REACH[role, state](role)
+    assert conn.state is state
+    expected = TRANSITIONS[role].get((state, event))
+    if state is State.CLOSED:
+        if event is Input.CLOSE:
+            DRIVERS[event](conn)  # closing twice is allowed and changes nothing
+            assert conn.state is State.CLOSED
+            return
+        with pytest.raises(LocalProtocolError, match="in state CLOSED"):
+            DRIVERS[event](conn)
+        return
+    if expected is None:
+        if event in LOCAL_INPUTS:
+            with pytest.raises(LocalProtocolError):
+                DRIVERS[event](conn)
+            assert conn.state is state
+        else:
+            with pytest.raises(RemoteProtocolError):
+                DRIVERS[event](conn)
+            assert conn.state is State.CLOSED
+            assert drain(conn)[-1].reason is TerminationReason.PROTOCOL_ERROR  # type: ignore[attr-defined]
+        return
+    DRIVERS[event](conn)
+    if expected is State.STOPPING and role is Role.CONTROLLED and conn.unacknowledged == 0:
+        expected = TRANSITIONS[role][State.STOPPING, Input.ALL_ACKNOWLEDGED]
+    assert conn.state is expected
+
+
+# -- two engines over a slow, lossy TCP link ----------------------------------------------
+
+OPS = st.one_of(
+    st.tuples(st.just("send"), st.sampled_from(["client", "server"]), st.integers(1, 20)),
+    st.tuples(st.just("deliver"), st.sampled_from(["client", "server"]), st.integers(1, 400)),
+    st.tuples(st.just("wait"), st.just(""), st.integers(1, 40)),  # tenths of a second
+    st.tuples(st.just("lose"), st.sampled_from(["client", "server"]), st.just(0)),
+)
+
+
+@given(st.lists(OPS, max_size=60))
+def test_pair_over_slow_lossy_link(ops: list[tuple[str, str, int]]) -> None:
+    config = IEC104Config(k=4, w=2, t1=3.0, t2=1.0, t3=2.0)
+    now = 0.0
+    ends = {
+        "client": IEC104Connection(Role.CONTROLLING, config, now=now),
+        "server": IEC104Connection(Role.CONTROLLED, config, now=now),
+    }
+    peer = {"client": "server", "server": "client"}
+    wire = {"client": bytearray(), "server": bytearray()}  # bytes in flight from each end
+    lost = {"client": False, "server": False}
+    sent: dict[str, list[int]] = {"client": [], "server": []}
+    received: dict[str, list[int]] = {"client": [], "server": []}
+    ends["client"].start_data_transfer(now)
+
+    def collect(name: str) -> None:
+        conn = ends[name]
+        wire[name] += conn.data_to_send()
+        if lost[name]:
+            wire[name].clear()  # TCP gave up: nothing from this end arrives any more
+        for event in drain(conn):
+            if isinstance(event, ASDUReceived):
+                received[name].append(event.asdu.objects[0].ioa)
+            elif isinstance(event, ConnectionTerminated):
+                assert event.reason is TerminationReason.T1_TIMEOUT, event
+
+    def deliver(name: str, count: int) -> None:
+        target = ends[peer[name]]
+        chunk, wire[name][:] = bytes(wire[name][:count]), wire[name][count:]
+        if chunk and not target.is_closed:
+            target.receive_data(chunk, now)  # in-order TCP bytes never break the protocol
+        collect(peer[name])
+
+    for op, name, n in ops:
+        if op == "send" and ends[name].state is State.STARTED:
+            for _ in range(n):
+                ioa = len(sent[name])
+                ends[name].send(single(ioa), now)
+                sent[name].append(ioa)
+        elif op == "deliver":
+            deliver(name, n)
+        elif op == "wait":
+            now += n / 10
+            for conn in ends.values():
+                if (deadline := conn.get_timer()) is not None and deadline <= now:
+                    conn.handle_timer(now)
+        elif op == "lose":
+            lost[name] = True
+        for side in ends:
+            collect(side)
+            assert ends[side].unacknowledged <= config.k
+            assert received[side] == sent[peer[side]][: len(received[side])]  # in order, no duplicates
+
+    # Heal the link: deliver everything, let t2 acknowledge the rest, deliver again.
+    for _ in range(3):
+        for side in ends:
+            deliver(side, len(wire[side]))
+            deliver(peer[side], len(wire[peer[side]]))
+        now += config.t2
+        for side, conn in ends.items():
+            if not conn.is_closed and (deadline := conn.get_timer()) is not None and deadline <= now:
+                conn.handle_timer(now)
+            collect(side)
+    if not any(lost.values()) and not any(conn.is_closed for conn in ends.values()):
+        for side in ends:
+            assert received[side] == sent[peer[side]][: len(received[side])]
+            assert ends[side].queued + ends[side].unacknowledged == len(sent[side]) - len(received[peer[side]])
