@@ -174,9 +174,11 @@ class IEC104Connection:
         buf += data
         pos, end = 0, len(buf)
         try:
-            while end - pos >= 2:
-                if buf[pos] != _START:
-                    raise DecodeError("expected start octet 0x68", data=bytes(buf[pos : pos + 64]), offset=0)
+            while pos < end:
+                if buf[pos] != _START:  # no resynchronisation in -104: the stream is broken
+                    raise DecodeError(f"expected start octet 0x68, got 0x{buf[pos]:02x}", data=buf[pos : pos + 1])
+                if end - pos < 2:
+                    break
                 stop = pos + 2 + buf[pos + 1]
                 if stop > end:
                     break
