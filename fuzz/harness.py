@@ -17,6 +17,7 @@ import contextlib
 import sys
 from collections.abc import Callable
 
+from otwire.codecs import imb
 from otwire.codecs.iec104 import (
     APDUFramer,
     Frame,
@@ -47,13 +48,20 @@ def _decode(decoder: Callable[[bytes], object], data: bytes) -> None:
         decoder(data)
 
 
-def fuzz_one(data: bytes) -> None:
-    """Decode ``data`` every way the codec allows; only ``DecodeError`` is expected.
+def fuzz_one(data: bytes, proto: str = "iec104") -> None:
+    """Decode ``data`` every way the codec of ``proto`` allows; only ``DecodeError`` is expected.
+
+    Args:
+        data: Arbitrary octets.
+        proto: ``"iec104"`` (the default) or ``"imb"``.
 
     Raises:
         AssertionError: the framer's items depend on the split or lose octets.
         Exception: anything a decoder raises other than ``DecodeError`` (a bug).
     """
+    if proto == "imb":
+        _fuzz_imb(data)
+        return
     whole = frame_items(data, bytewise=False)
     if frame_items(data, bytewise=True) != whole:
         raise AssertionError(f"framer items depend on the split: {data.hex()}")
@@ -65,6 +73,42 @@ def fuzz_one(data: bytes) -> None:
             _decode(decode_apdu_schema, item.data)
     _decode(decode_apdu, data)
     _decode(decode_asdu, data)
+
+
+def _imb_items(data: bytes, *, bytewise: bool) -> list[imb.FramerItem]:
+    framer = imb.IMBFramer()
+    items: list[imb.FramerItem] = []
+    for piece in [data[k : k + 1] for k in range(len(data))] if bytewise else [data]:
+        if piece:  # b"" means end of stream
+            framer.receive_data(piece)
+        items.extend(framer)
+    framer.close()
+    items.extend(framer)
+    return items
+
+
+def _fuzz_imb(data: bytes) -> None:
+    """``fuzz_one`` for the IMB3 codec: the framer, both command paths, both event paths."""
+    whole = _imb_items(data, bytewise=False)
+    if _imb_items(data, bytewise=True) != whole:
+        raise AssertionError(f"IMB framer items depend on the split: {data.hex()}")
+    if b"".join(item.data for item in whole) != data:
+        raise AssertionError(f"IMB framer items do not cover the input: {data.hex()}")
+    for item in whole:
+        if isinstance(item, imb.FrameItem):
+            _decode(imb.decode_command, item.data)
+            _decode(imb.decode_command_schema, item.data)
+            _imb_events(item.frame.payload)
+    for decoder in (imb.decode_frame, imb.decode_frame_schema, imb.decode_command, imb.decode_command_schema):
+        _decode(decoder, data)
+    _imb_events(data)
+
+
+def _imb_events(payload: bytes) -> None:
+    for decoder in (imb.decode_event, imb.decode_event_schema):
+        for focus in (False, True):
+            with contextlib.suppress(DecodeError):
+                decoder(payload, focus=focus)
 
 
 def main() -> None:
