@@ -1,0 +1,12 @@
+"""Ready-made protocol clients built from otwire's codecs, engines and transports.
+
+* :mod:`otwire.clients.iec104`: an IEC 60870-5-104 controlling station (client) with the
+  object model of the c104 library (``Client``, ``Connection``, ``Station``, ``Point``),
+  threaded (:class:`~otwire.clients.iec104.Client`) and asyncio
+  (:class:`~otwire.clients.iec104.AsyncClient`).
+
+Clients hold the policy that engines and transports leave out: reconnects with backoff,
+command timeouts, start-up sequences and the mapping of wire data onto points.
+"""
+
+from __future__ import annotations

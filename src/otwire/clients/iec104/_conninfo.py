@@ -1,0 +1,242 @@
+"""Properties, stations and callback registration of a client connection (no I/O, no engine)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from otwire.clients.iec104._enums import ConnectionState, Init, Umc
+from otwire.clients.iec104._model import IncomingMessage, ProtocolParameters, StationBase
+
+if TYPE_CHECKING:
+    from otwire.clients.iec104._base import ClientBase
+
+__all__ = ["ConnectionInfo", "logger"]
+
+#: Every message of the IEC 104 clients goes to this logger.
+logger = logging.getLogger("otwire.clients.iec104")
+logger.addHandler(logging.NullHandler())  # a library does not print unless the application configures logging
+
+StationT = TypeVar("StationT", bound=StationBase[Any])
+
+
+class ConnectionInfo(Generic[StationT]):
+    """What a connection knows about itself: address, state, stations, parameters and callbacks.
+
+    Args:
+        client: The owning client.
+        ip: Host name or address of the station.
+        port: TCP port.
+        init: Start-up sequence after each connect.
+    """
+
+    def __init__(self, client: ClientBase[Any], ip: str, port: int, init: Init) -> None:
+        self._client = client
+        self._ip = ip
+        self._port = port
+        self._init = init
+        self._stations: dict[int, StationT] = {}
+        self._state = ConnectionState.CLOSED
+        self._originator_address: int | None = None
+        self._parameters = ProtocolParameters()
+        self._connected_at: _dt.datetime | None = None
+        self._disconnected_at: _dt.datetime | None = None
+        self._on_state_change: Callable[[Any, ConnectionState], object] | None = None
+        self._on_receive_raw: Callable[[Any, bytes], object] | None = None
+        self._on_send_raw: Callable[[Any, bytes], object] | None = None
+        self._on_unexpected_message: Callable[[Any, IncomingMessage, Umc], object] | None = None
+
+    def _make_station(self, common_address: int) -> StationT:
+        raise NotImplementedError
+
+    # -- read-only properties ----------------------------------------------------------
+
+    @property
+    def ip(self) -> str:
+        """Host name or address of the station."""
+        return self._ip
+
+    @property
+    def port(self) -> int:
+        """TCP port of the station."""
+        return self._port
+
+    @property
+    def init(self) -> Init:
+        """Start-up sequence run after each connect."""
+        return self._init
+
+    @property
+    def state(self) -> ConnectionState:
+        """Current state."""
+        return self._state
+
+    @property
+    def is_connected(self) -> bool:
+        """True while the TCP connection is up (muted or not)."""
+        return self._state in (ConnectionState.OPEN, ConnectionState.OPEN_MUTED)
+
+    @property
+    def is_muted(self) -> bool:
+        """True while connected with data transfer stopped."""
+        return self._state is ConnectionState.OPEN_MUTED
+
+    @property
+    def connected_at(self) -> _dt.datetime | None:
+        """When the current TCP connection came up (UTC datetime), or ``None`` while closed."""
+        return self._connected_at if self.is_connected else None
+
+    @property
+    def disconnected_at(self) -> _dt.datetime | None:
+        """When the last TCP connection ended (UTC datetime), or ``None``."""
+        return self._disconnected_at
+
+    @property
+    def protocol_parameters(self) -> ProtocolParameters:
+        """k, w and t0..t3 (seconds) used from the next connect."""
+        return self._parameters
+
+    @property
+    def originator_address(self) -> int:
+        """Originator address of this connection's requests (default: the client's)."""
+        oa = self._originator_address
+        return self._client.originator_address if oa is None else oa
+
+    @originator_address.setter
+    def originator_address(self, value: int) -> None:
+        if not (isinstance(value, int) and 0 <= value <= 255):
+            raise ValueError(f"originator_address={value!r} not in 0..255")
+        self._originator_address = value
+
+    # -- stations --------------------------------------------------------------------
+
+    @property
+    def stations(self) -> list[StationT]:
+        """All stations, in the order they were added."""
+        return list(self._stations.values())
+
+    @property
+    def has_stations(self) -> bool:
+        """True when at least one station was added."""
+        return bool(self._stations)
+
+    def add_station(self, common_address: int) -> StationT | None:
+        """Add a station.
+
+        Args:
+            common_address: Its common address, 1..65534.
+
+        Returns:
+            The new station, or ``None`` when it exists already.
+
+        Raises:
+            ValueError: ``common_address`` out of range.
+        """
+        if not (isinstance(common_address, int) and 1 <= common_address <= 65534):
+            raise ValueError(f"common_address={common_address!r} not in 1..65534")
+        if common_address in self._stations:
+            return None
+        station = self._make_station(common_address)
+        self._stations[common_address] = station
+        return station
+
+    def get_station(self, common_address: int) -> StationT | None:
+        """Find a station.
+
+        Args:
+            common_address: Its common address.
+
+        Returns:
+            The station, or ``None``.
+        """
+        return self._stations.get(common_address)
+
+    def remove_station(self, common_address: int) -> bool:
+        """Remove a station (its points stop receiving data).
+
+        Args:
+            common_address: Its common address.
+
+        Returns:
+            False when there was no such station.
+        """
+        return self._stations.pop(common_address, None) is not None
+
+    # -- callbacks -------------------------------------------------------------------
+
+    def on_state_change(self, callable: Callable[[Any, ConnectionState], object]) -> None:  # noqa: A002
+        """Set the function called after every state change.
+
+        Args:
+            callable: ``f(connection, state)``, run on the client thread.
+        """
+        self._on_state_change = callable
+
+    def on_receive_raw(self, callable: Callable[[Any, bytes], object]) -> None:  # noqa: A002
+        """Set the function called with every APDU received (I, S and U frames).
+
+        Frames are reported by the engine only while a raw callback is set.
+
+        Args:
+            callable: ``f(connection, data)``, run on the client thread.
+        """
+        self._on_receive_raw = callable
+        self._update_frame_reports()
+
+    def on_send_raw(self, callable: Callable[[Any, bytes], object]) -> None:  # noqa: A002
+        """Set the function called with every APDU sent.
+
+        Args:
+            callable: ``f(connection, data)``, run on the client thread.
+        """
+        self._on_send_raw = callable
+        self._update_frame_reports()
+
+    def on_unexpected_message(self, callable: Callable[[Any, IncomingMessage, Umc], object]) -> None:  # noqa: A002
+        """Set the function called for received data the client cannot place.
+
+        Reported: unknown common address or IOA (when ``on_new_station``/``on_new_point`` did
+        not add them), a point of another type, a cause of transmission that does not fit,
+        unknown type identifications, and unsolicited COT 44..47 replies.
+
+        Args:
+            callable: ``f(connection, message, cause)`` with ``cause`` a :class:`Umc`.
+        """
+        self._on_unexpected_message = callable
+
+    def _update_frame_reports(self) -> None:
+        """Called when a raw callback changes (the engine reports frames only when needed)."""
+
+    def _wants_frames(self) -> bool:
+        return self._on_receive_raw is not None or self._on_send_raw is not None
+
+    def _invoke(self, callback: Callable[..., object] | None, *args: Any) -> None:
+        if callback is None:
+            return
+        try:
+            callback(*args)
+        except Exception:
+            logger.exception("%s: callback %r raised", self._where(), callback)
+
+    def _safe(self, function: Callable[..., object], *args: Any) -> None:
+        """Run a loop callback; log instead of letting an exception end the loop."""
+        try:
+            function(*args)
+        except Exception:
+            logger.exception("%s: internal error", self._where())
+
+    def _where(self) -> str:
+        return f"{self._ip}:{self._port}"
+
+    def _state_changed(self) -> None:
+        """Called after every state change (wake waiters)."""
+
+    def _set_state(self, state: ConnectionState) -> None:
+        if state is self._state:
+            return
+        self._state = state
+        logger.debug("%s: state %s", self._where(), state.name)
+        self._invoke(self._on_state_change, self, state)
+        self._state_changed()

@@ -1,0 +1,776 @@
+"""The IEC 104 client (threaded and asyncio) against a fake outstation.
+
+The outstation is otwire's sans-IO engine in the controlled role, driven by a small
+select loop in a thread over a loopback socket, with a scripted answering policy. Every
+wait is bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import datetime as dt
+import io
+import logging
+import queue
+import select
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import otwire.clients.iec104 as c104
+from otwire.codecs.iec104 import (
+    ASDU,
+    BCR,
+    COI,
+    DCO,
+    DIQ,
+    QDS,
+    R32,
+    RCO,
+    SCO,
+    SIQ,
+    SVA,
+    Cot,
+    CP56Time2a,
+    DoublePoint,
+    InformationObject,
+    Quality,
+    TypeId,
+)
+from otwire.codecs.iec104.values import COMMAND_TYPES
+from otwire.errors import RemoteProtocolError
+from otwire.protocols.iec104 import ASDUReceived, IEC104Config, IEC104Connection, Role
+from transports.toy import refused_port, tls_contexts
+
+CA = 47
+STAMP = dt.datetime(2024, 2, 29, 13, 37, 42, 123000, tzinfo=dt.UTC)
+POINTS: dict[int, tuple[TypeId, tuple[Any, ...]]] = {
+    101: (TypeId.M_SP_NA_1, (SIQ(spi=True),)),
+    102: (TypeId.M_DP_NA_1, (DIQ(dpi=DoublePoint.ON, quality=Quality.IV),)),
+    103: (TypeId.M_ME_NC_1, (R32(value=12.5), QDS())),
+    104: (TypeId.M_ME_NB_1, (SVA(value=-1234), QDS(quality=Quality.SB))),
+    105: (TypeId.M_SP_TB_1, (SIQ(spi=False), CP56Time2a.from_datetime(STAMP))),
+}
+COUNTERS = {201: (TypeId.M_IT_NA_1, (BCR(counter=1234, sequence=3),))}
+WAIT = 3.0  # seconds any single wait in these tests may take at most
+CLIENT_THREAD = "otwire-iec104-client"
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = WAIT) -> None:
+    end = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > end:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.005)
+
+
+class FakeOutstation:
+    """A controlled station: otwire's engine over a loopback socket, answering by a simple policy."""
+
+    def __init__(self, *, tls: ssl.SSLContext | None = None) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self.listener.getsockname()[1]
+        self.tls = tls
+        self.points = {**POINTS}
+        self.counters = {**COUNTERS}
+        self.refuse: set[int] = set()  # IOAs whose commands get a negative ACT_CON
+        self.silent: set[int] = set()  # type ids left unanswered
+        self.received: list[ASDU] = []
+        self.connections = 0
+        self.open = False
+        self._actions: queue.Queue[Callable[[IEC104Connection, socket.socket], None]] = queue.Queue()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="fake-outstation", daemon=True)
+        self._thread.start()
+
+    # -- test API (any thread) -------------------------------------------------------
+
+    def call(self, action: Callable[[IEC104Connection, socket.socket], None]) -> None:
+        self._actions.put(action)
+        self._wake_w.send(b"\0")
+
+    def send(self, asdu: ASDU) -> None:
+        self.call(lambda engine, sock: engine.send(asdu, time.monotonic()))
+
+    def send_raw(self, data: bytes) -> None:
+        self.call(lambda engine, sock: sock.sendall(data))
+
+    def drop(self) -> None:
+        self.call(lambda engine, sock: sock.shutdown(socket.SHUT_RDWR))
+
+    def of_type(self, type_id: TypeId) -> list[ASDU]:
+        return [a for a in list(self.received) if a.type_id == type_id]
+
+    def close(self) -> None:
+        self._stop.set()
+        self._wake_w.send(b"\0")
+        self._thread.join(WAIT)
+        self.listener.close()
+        self._wake_r.close()
+        self._wake_w.close()
+
+    # -- server thread ---------------------------------------------------------------
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            ready, _, _ = select.select([self.listener, self._wake_r], [], [], 0.1)
+            if self._wake_r in ready:
+                self._wake_r.recv(4096)
+            if self.listener in ready:
+                sock, _ = self.listener.accept()
+                if self.tls is not None:
+                    sock = self.tls.wrap_socket(sock, server_side=True)
+                self.connections += 1
+                try:
+                    self._run(sock)
+                finally:
+                    self.open = False
+                    sock.close()
+
+    def _run(self, sock: socket.socket) -> None:
+        engine = IEC104Connection(Role.CONTROLLED, IEC104Config(t1=2, t2=1, t3=5), now=time.monotonic())
+        self.open = True
+        while not self._stop.is_set() and not engine.is_closed:
+            timer = engine.get_timer()
+            wait = 0.05 if timer is None else min(max(timer - time.monotonic(), 0.0), 0.05)
+            ready, _, _ = select.select([sock, self._wake_r], [], [], wait)
+            now = time.monotonic()
+            if self._wake_r in ready:
+                self._wake_r.recv(4096)
+            while not self._actions.empty():
+                try:
+                    self._actions.get_nowait()(engine, sock)
+                except Exception:  # a failed scripted action must not end the server
+                    logging.getLogger("fake-outstation").exception("action failed")
+            if sock in ready:
+                try:
+                    data = sock.recv(65536)
+                except OSError:
+                    data = b""
+                with contextlib.suppress(RemoteProtocolError):
+                    engine.receive_data(data, now)
+                if not data:
+                    return
+            elif timer is not None and timer <= now and not engine.is_closed:
+                engine.handle_timer(now)
+            while (event := engine.next_event()) is not None:
+                if isinstance(event, ASDUReceived):
+                    self.received.append(event.asdu)
+                    self._answer(engine, event.asdu, now)
+            out = engine.data_to_send()
+            if out:
+                try:
+                    sock.sendall(out)
+                except OSError:
+                    return
+
+    def _answer(self, engine: IEC104Connection, asdu: ASDU, now: float) -> None:
+        type_id = asdu.type_id
+        if type_id in self.silent:
+            return
+
+        def reply(cot: Cot, negative: bool = False) -> None:
+            engine.send(dataclasses.replace(asdu, cot=cot, negative=negative, common_address=CA), now)
+
+        def data(points: dict[int, tuple[TypeId, tuple[Any, ...]]], cot: Cot) -> None:
+            for ioa, (tid, elements) in points.items():
+                engine.send(
+                    ASDU(type_id=tid, cot=cot, common_address=CA, objects=(InformationObject(ioa, elements),)), now
+                )
+
+        confirm = Cot.DEACTIVATION_CON if asdu.cot == Cot.DEACTIVATION else Cot.ACTIVATION_CON
+        if type_id == TypeId.C_IC_NA_1:
+            reply(confirm)
+            if asdu.cot == Cot.ACTIVATION:
+                data(self.points, Cot.INTERROGATED_BY_STATION)
+                reply(Cot.ACTIVATION_TERMINATION)
+        elif type_id == TypeId.C_CI_NA_1:
+            reply(confirm)
+            data(self.counters, Cot.REQUESTED_BY_GENERAL_COUNTER)
+            reply(Cot.ACTIVATION_TERMINATION)
+        elif type_id == TypeId.C_RD_NA_1:
+            ioa = asdu.objects[0].ioa
+            if ioa in self.points:
+                data({ioa: self.points[ioa]}, Cot.REQUEST)
+            else:
+                reply(Cot.UNKNOWN_IOA, negative=True)
+        elif type_id in COMMAND_TYPES:
+            reply(confirm, negative=asdu.objects[0].ioa in self.refuse)
+        elif type_id in (TypeId.C_CS_NA_1, TypeId.C_TS_TA_1, TypeId.C_TS_NA_1):
+            reply(confirm)
+
+
+@pytest.fixture
+def outstation() -> Iterator[FakeOutstation]:
+    station = FakeOutstation()
+    yield station
+    station.close()
+
+
+@pytest.fixture
+def make_client() -> Iterator[Callable[..., c104.Client]]:
+    clients: list[c104.Client] = []
+
+    def make(**kwargs: Any) -> c104.Client:
+        kwargs.setdefault("command_timeout_ms", 1000)
+        kwargs.setdefault("reconnect_delay_ms", 20)
+        client = c104.Client(**kwargs)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.stop()
+        assert client._thread is None or not client._thread.is_alive()
+
+
+def connect(
+    make_client: Callable[..., c104.Client],
+    outstation: FakeOutstation,
+    init: c104.Init = c104.Init.NONE,
+    **kwargs: Any,
+) -> tuple[c104.Client, c104.Connection, c104.Station]:
+    client = make_client(**kwargs)
+    connection = client.add_connection("127.0.0.1", outstation.port, init=init)
+    assert connection is not None
+    station = connection.add_station(CA)
+    assert station is not None
+    for ioa, (type_id, _) in {**POINTS, **COUNTERS}.items():
+        station.add_point(ioa, type_id)
+    client.start()
+    assert connection.wait_for_state(c104.ConnectionState.OPEN, timeout=WAIT)
+    return client, connection, station
+
+
+# -- connection set-up -----------------------------------------------------------------
+
+
+def test_start_runs_startdt_then_interrogation_and_clock_sync(make_client: Any, outstation: FakeOutstation) -> None:
+    client = make_client()
+    connection = client.add_connection("127.0.0.1", outstation.port)  # init=Init.ALL
+    states: list[tuple[c104.ConnectionState, str]] = []
+    connection.on_state_change(lambda con, state: states.append((state, threading.current_thread().name)))
+    assert connection.state is c104.ConnectionState.CLOSED and not client.is_running
+    client.start()
+    assert connection.wait_for_state(c104.ConnectionState.OPEN, timeout=WAIT)
+    wait_until(lambda: outstation.of_type(TypeId.C_IC_NA_1) and outstation.of_type(TypeId.C_CS_NA_1))
+    (gi,) = outstation.of_type(TypeId.C_IC_NA_1)
+    assert gi.common_address == 0xFFFF and gi.cot == Cot.ACTIVATION and gi.objects[0].elements[0].value == 20
+    assert [s for s, _ in states] == [
+        c104.ConnectionState.CLOSED_AWAIT_OPEN,
+        c104.ConnectionState.OPEN_MUTED,
+        c104.ConnectionState.OPEN,
+    ]
+    assert {name for _, name in states} == {CLIENT_THREAD}
+    assert client.is_running and client.has_active_connections and client.active_connection_count == 1
+    assert client.open_connection_count == 1 and connection.is_connected and not connection.is_muted
+    assert connection.connected_at is not None
+    client.stop()
+    assert connection.state is c104.ConnectionState.CLOSED and not client.is_running
+    assert not client.has_open_connections
+
+
+@pytest.mark.parametrize(
+    ("init", "sent"),
+    [
+        (c104.Init.NONE, set()),
+        (c104.Init.INTERROGATION, {TypeId.C_IC_NA_1}),
+        (c104.Init.CLOCK_SYNC, {TypeId.C_CS_NA_1}),
+    ],
+)
+def test_init_modes(make_client: Any, outstation: FakeOutstation, init: c104.Init, sent: set[TypeId]) -> None:
+    connect(make_client, outstation, init)
+    wait_until(lambda: {a.type_id for a in outstation.received} >= sent)
+    time.sleep(0.05)
+    assert {a.type_id for a in outstation.received} == sent
+
+
+def test_init_muted_then_mute_and_unmute(make_client: Any, outstation: FakeOutstation) -> None:
+    client = make_client()
+    connection = client.add_connection("127.0.0.1", outstation.port, init=c104.Init.MUTED)
+    client.start()
+    assert connection.wait_for_state(c104.ConnectionState.OPEN_MUTED, timeout=WAIT)
+    time.sleep(0.05)
+    assert connection.state is c104.ConnectionState.OPEN_MUTED and connection.is_muted
+    assert not connection.interrogation(CA)  # no I-frames while muted
+    assert connection.unmute()
+    assert connection.wait_for_state(c104.ConnectionState.OPEN, timeout=WAIT)
+    assert connection.mute()
+    assert connection.wait_for_state(c104.ConnectionState.OPEN_MUTED, timeout=WAIT)
+    assert connection.unmute()
+    assert connection.wait_for_state(c104.ConnectionState.OPEN, timeout=WAIT)
+    assert outstation.received == []
+
+
+# -- monitor direction -----------------------------------------------------------------
+
+
+def test_interrogation_updates_points_and_calls_on_receive(make_client: Any, outstation: FakeOutstation) -> None:
+    _, connection, station = connect(make_client, outstation)
+    seen: list[tuple[int, Any, Any, str]] = []
+
+    def on_receive(point: c104.Point, previous_info: c104.PointInfo, message: c104.IncomingMessage) -> None:
+        seen.append((point.io_address, previous_info.value, message.cot, threading.current_thread().name))
+
+    for point in station.points:
+        point.on_receive(callable=on_receive)
+    assert connection.interrogation(common_address=CA)
+    # ACT_TERM arrives after the data: everything is processed when interrogation() returns.
+    assert station.get_point(101).value is True
+    assert station.get_point(102).value is c104.Double.ON and station.get_point(102).quality == Quality.IV
+    assert station.get_point(103).value == 12.5 and station.get_point(103).quality == Quality(0)
+    assert station.get_point(104).value == -1234 and station.get_point(104).quality == Quality.SB
+    assert station.get_point(105).recorded_at == STAMP
+    assert sorted(s[0] for s in seen) == sorted(POINTS)
+    assert {s[2] for s in seen} == {Cot.INTERROGATED_BY_STATION} and {s[3] for s in seen} == {CLIENT_THREAD}
+    assert dict((s[0], s[1]) for s in seen)[101] is False  # previous_info: the default value
+
+
+def test_spontaneous_data_and_end_of_initialization(make_client: Any, outstation: FakeOutstation) -> None:
+    client, _connection, station = connect(make_client, outstation)
+    initialized: list[tuple[Any, Any]] = []
+    client.on_station_initialized(lambda cl, st, cause: initialized.append((st, cause)))
+    outstation.send(
+        ASDU(
+            type_id=TypeId.M_ME_NC_1,
+            cot=Cot.SPONTANEOUS,
+            common_address=CA,
+            objects=(InformationObject(103, (R32(value=-7.25), QDS(quality=Quality.NT))),),
+        )
+    )
+    outstation.send(
+        ASDU(
+            type_id=TypeId.M_EI_NA_1,
+            cot=Cot.INITIALIZED,
+            common_address=CA,
+            objects=(InformationObject(0, (COI(cause=2),)),),
+        )
+    )
+    wait_until(lambda: initialized)
+    assert station.get_point(103).value == -7.25 and station.get_point(103).quality == Quality.NT
+    assert initialized == [(station, c104.Coi.REMOTE_RESET)]
+
+
+def test_unknown_stations_and_points(make_client: Any, outstation: FakeOutstation) -> None:
+    client = make_client()
+    connection = client.add_connection("127.0.0.1", outstation.port, init=c104.Init.INTERROGATION)
+    unexpected: list[c104.Umc] = []
+    connection.on_unexpected_message(lambda con, message, cause: unexpected.append(cause))
+    client.start()
+    wait_until(lambda: len(unexpected) == len(POINTS))
+    assert set(unexpected) == {c104.Umc.UNKNOWN_CA} and not connection.stations
+
+    new: list[tuple[int, TypeId]] = []
+
+    def on_new_point(client: c104.Client, station: c104.Station, io_address: int, point_type: TypeId) -> None:
+        new.append((io_address, point_type))
+        if io_address != 104:
+            station.add_point(io_address=io_address, type=point_type)
+
+    client.on_new_station(lambda cl, con, ca: con.add_station(common_address=ca))
+    client.on_new_point(on_new_point)
+    assert connection.interrogation(CA)
+    (station,) = connection.stations
+    assert sorted(new) == sorted((ioa, t) for ioa, (t, _) in POINTS.items())
+    assert sorted(p.io_address for p in station.points) == [101, 102, 103, 105]
+    assert unexpected[-1] is c104.Umc.UNKNOWN_IOA and client.get_connection(common_address=CA) is connection
+
+    station.remove_point(103)
+    station.add_point(103, TypeId.M_ME_NA_1)  # wrong type
+    unexpected.clear()
+    assert connection.interrogation(CA)
+    assert unexpected == [c104.Umc.MISMATCHED_TYPE_ID, c104.Umc.UNKNOWN_IOA]
+
+
+# -- control direction -----------------------------------------------------------------
+
+COMMANDS = [
+    (TypeId.C_SC_NA_1, True, SCO(scs=True)),
+    (TypeId.C_DC_NA_1, c104.Double.ON, DCO(dcs=c104.DoubleCommandState.ON)),
+    (TypeId.C_RC_NA_1, c104.Step.HIGHER, RCO(rcs=c104.Step.HIGHER)),
+    (TypeId.C_SE_NB_1, -300, SVA(value=-300)),
+    (TypeId.C_SE_NC_1, 1.5, R32(value=1.5)),
+]
+
+
+@pytest.mark.parametrize("mode", [c104.CommandMode.DIRECT, c104.CommandMode.SELECT_AND_EXECUTE])
+@pytest.mark.parametrize(("type_id", "value", "element"), COMMANDS)
+def test_commands(
+    make_client: Any, outstation: FakeOutstation, mode: c104.CommandMode, type_id: TypeId, value: Any, element: Any
+) -> None:
+    _, _, station = connect(make_client, outstation)
+    point = station.add_point(io_address=300, type=type_id, command_mode=mode)
+    point.value = value
+    assert point.transmit(cause=c104.Cot.ACTIVATION)
+    sent = outstation.of_type(type_id)
+    assert [_select(a) for a in sent] == ([True, False] if mode else [False])
+    assert sent[-1].objects[0].elements[0] == element  # the execute carries the value
+
+
+def _select(asdu: ASDU) -> bool:
+    """S/E of a command: in SCO/DCO/RCO, or in the QOS of a set-point."""
+    return any(getattr(element, "select", False) for element in asdu.objects[0].elements)
+
+
+def test_time_tagged_command_carries_now(make_client: Any, outstation: FakeOutstation) -> None:
+    _, _, station = connect(make_client, outstation)
+    point = station.add_point(301, TypeId.C_SC_TA_1)
+    point.info = c104.SingleCmd(on=True, qualifier=c104.Qoc.LONG_PULSE)
+    before = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    assert point.transmit()
+    (sent,) = outstation.of_type(TypeId.C_SC_TA_1)
+    sco, stamp = sent.objects[0].elements
+    assert sco.qu == c104.Qoc.LONG_PULSE
+    assert abs(stamp.to_datetime(tzinfo=dt.UTC) - before) < dt.timedelta(seconds=5)
+
+
+def test_refusal_timeout_and_late_confirmation(
+    make_client: Any, outstation: FakeOutstation, caplog: pytest.LogCaptureFixture
+) -> None:
+    _, connection, station = connect(make_client, outstation, command_timeout_ms=200)
+    point = station.add_point(302, TypeId.C_SC_NA_1)
+    outstation.refuse.add(302)
+    with caplog.at_level(logging.INFO, logger="otwire.clients.iec104"):
+        assert not point.transmit()
+    assert "C_SC_NA_1 ACTIVATION ca=47 refused (ACTIVATION_CON P/N=1)" in caplog.text
+    assert "timed out" not in caplog.text
+    outstation.refuse.clear()
+    outstation.silent.add(TypeId.C_SC_NA_1)
+    start = time.monotonic()
+    with caplog.at_level(logging.INFO, logger="otwire.clients.iec104"):
+        assert not point.transmit()
+    assert time.monotonic() - start > 0.19 and "C_SC_NA_1 ACTIVATION ca=47 timed out after 0.200 s" in caplog.text
+    # A confirmation arriving after the timeout is ignored; the connection stays usable.
+    outstation.send(ASDU(type_id=TypeId.C_SC_NA_1, cot=Cot.ACTIVATION_CON, common_address=CA,
+                         objects=(InformationObject(302, (SCO(scs=False),)),)))  # fmt: skip
+    outstation.silent.clear()
+    assert point.transmit() and connection.state is c104.ConnectionState.OPEN
+
+
+def test_read_counter_interrogation_clock_sync_and_test(make_client: Any, outstation: FakeOutstation) -> None:
+    _, connection, station = connect(make_client, outstation)
+    assert station.get_point(103).read() and station.get_point(103).value == 12.5
+    unknown = station.add_point(999, TypeId.M_SP_NA_1)
+    assert not unknown.read()
+    assert connection.counter_interrogation(CA, qualifier=c104.Rqt.GENERAL, freeze=c104.Frz.READ)
+    assert station.get_point(201).value == 1234
+    (qcc,) = outstation.of_type(TypeId.C_CI_NA_1)[0].objects[0].elements
+    assert (qcc.rqt, qcc.frz) == (5, 0)
+    assert connection.clock_sync(CA)
+    (stamp,) = outstation.of_type(TypeId.C_CS_NA_1)[0].objects[0].elements
+    assert abs(stamp.to_datetime(tzinfo=dt.UTC) - dt.datetime.now(dt.UTC)) < dt.timedelta(seconds=5)
+    assert connection.test(CA) and connection.test(CA, with_time=False)
+    assert connection.interrogation(CA, cause=c104.Cot.DEACTIVATION)
+    assert connection.interrogation(CA, wait_for_response=False)
+    with pytest.raises(ValueError, match="qualifier"):
+        connection.interrogation(CA, qualifier=7)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="cause"):
+        connection.clock_sync(CA) and connection.interrogation(CA, cause=c104.Cot.SPONTANEOUS)
+
+
+def test_originator_address(make_client: Any, outstation: FakeOutstation) -> None:
+    client, connection, _ = connect(make_client, outstation)
+    client.originator_address = 7
+    assert connection.clock_sync(CA)
+    connection.originator_address = 9
+    assert connection.test(CA)
+    assert [a.originator_address for a in outstation.received] == [7, 9]
+    with pytest.raises(ValueError):
+        client.originator_address = 256
+
+
+# -- threading -------------------------------------------------------------------------
+
+
+def test_blocking_calls_from_a_callback_send_without_waiting(make_client: Any, outstation: FakeOutstation) -> None:
+    _, connection, station = connect(make_client, outstation)
+    command = station.add_point(303, TypeId.C_SC_NA_1, command_mode=c104.CommandMode.SELECT_AND_EXECUTE)
+    results: list[bool] = []
+
+    def on_receive(point: c104.Point, previous_info: Any, message: c104.IncomingMessage) -> None:
+        if message.cot == Cot.SPONTANEOUS:
+            results.extend([connection.interrogation(CA), command.transmit(), connection.clock_sync(CA)])
+
+    station.get_point(101).on_receive(on_receive)
+    outstation.send(ASDU(type_id=TypeId.M_SP_NA_1, cot=Cot.SPONTANEOUS, common_address=CA,
+                         objects=(InformationObject(101, (SIQ(spi=False),)),)))  # fmt: skip
+    wait_until(lambda: results)
+    assert results == [True, True, True]
+    # The select-and-execute chain completes in the background.
+    wait_until(lambda: len(outstation.of_type(TypeId.C_SC_NA_1)) == 2)
+    assert [a.objects[0].elements[0].select for a in outstation.of_type(TypeId.C_SC_NA_1)] == [True, False]
+    assert outstation.of_type(TypeId.C_IC_NA_1) and outstation.of_type(TypeId.C_CS_NA_1)
+
+
+def test_callback_errors_are_logged_and_do_not_stop_the_client(
+    make_client: Any, outstation: FakeOutstation, caplog: pytest.LogCaptureFixture
+) -> None:
+    _, connection, station = connect(make_client, outstation)
+
+    def broken(point: Any, previous_info: Any, message: Any) -> None:
+        raise RuntimeError("user bug")
+
+    station.get_point(101).on_receive(broken)
+    with caplog.at_level(logging.ERROR, logger="otwire.clients.iec104"):
+        assert connection.interrogation(CA)
+    assert "user bug" in caplog.text
+    assert station.get_point(103).value == 12.5 and connection.interrogation(CA)
+
+
+def test_stop_from_a_callback(make_client: Any, outstation: FakeOutstation) -> None:
+    client = make_client()
+    connection = client.add_connection("127.0.0.1", outstation.port, init=c104.Init.NONE)
+    connection.on_state_change(lambda con, state: state is c104.ConnectionState.OPEN and client.stop())
+    client.start()
+    wait_until(lambda: not client.is_running and client._thread is not None and not client._thread.is_alive())
+    assert connection.state is c104.ConnectionState.CLOSED
+
+
+def test_stop_releases_waiting_threads(make_client: Any, outstation: FakeOutstation) -> None:
+    client, connection, _ = connect(make_client, outstation, command_timeout_ms=10_000)
+    outstation.silent.add(TypeId.C_CS_NA_1)
+    results: list[bool] = []
+    waiter = threading.Thread(target=lambda: results.append(connection.clock_sync(CA)))
+    waiter.start()
+    wait_until(lambda: outstation.of_type(TypeId.C_CS_NA_1))
+    start = time.monotonic()
+    client.stop()
+    waiter.join(WAIT)
+    assert results == [False] and time.monotonic() - start < WAIT  # long before the 10 s timeout
+
+
+# -- faults and reconnects ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("garbage", "reason"),
+    [
+        (bytes.fromhex("690407000000"), "start octet"),
+        (bytes.fromhex("68040a000000"), "without ASDU"),
+        (bytes.fromhex("68020100"), "length 2"),
+        (bytes.fromhex("680e0a000000010103002f0065000001"), "N(S)=5"),  # out of sequence
+    ],
+    ids=["start-octet", "empty-i-frame", "short-apdu", "sequence"],
+)
+def test_hostile_peer_closes_only_that_connection(
+    make_client: Any, outstation: FakeOutstation, caplog: pytest.LogCaptureFixture, garbage: bytes, reason: str
+) -> None:
+    client, connection, _ = connect(make_client, outstation)
+    states: list[c104.ConnectionState] = []
+    connection.on_state_change(lambda con, state: states.append(state))
+    with caplog.at_level(logging.WARNING, logger="otwire.clients.iec104"):
+        outstation.send_raw(garbage)
+        wait_until(lambda: c104.ConnectionState.CLOSED_AWAIT_RECONNECT in states)
+    assert "connection closed" in caplog.text and reason in caplog.text
+    assert connection.wait_for_state(c104.ConnectionState.OPEN, timeout=WAIT)
+    assert outstation.connections == 2 and client._thread.is_alive()
+    assert connection.interrogation(CA)
+
+
+def test_reconnect_after_peer_close_and_backoff(make_client: Any, outstation: FakeOutstation) -> None:
+    _client, connection, _ = connect(make_client, outstation, init=c104.Init.INTERROGATION)
+    outstation.drop()
+    wait_until(lambda: outstation.connections == 2 and connection.state is c104.ConnectionState.OPEN)
+    wait_until(lambda: len(outstation.of_type(TypeId.C_IC_NA_1)) == 2)  # the start-up GI runs again
+    assert connection.disconnected_at is not None
+    delays = [connection._next_delay() for _ in range(12)]
+    assert 0.017 < delays[0] <= 0.02 and delays[4] > delays[3] > delays[0] and max(delays) <= 30.0
+
+
+def test_connect_failures_retry_until_the_station_is_up(make_client: Any) -> None:
+    port = refused_port()
+    client = make_client()
+    connection = client.add_connection("127.0.0.1", port, init=c104.Init.NONE)
+    states: list[c104.ConnectionState] = []
+    connection.on_state_change(lambda con, state: states.append(state))
+    client.start()
+    wait_until(lambda: states.count(c104.ConnectionState.CLOSED_AWAIT_RECONNECT) >= 2)
+    assert not connection.interrogation(CA) and not connection.mute()
+    listener = socket.create_server(("127.0.0.1", port))
+    try:
+        wait_until(lambda: connection.state is c104.ConnectionState.OPEN_MUTED)  # TCP up, STARTDT unanswered
+    finally:
+        listener.close()
+
+
+def test_disconnect_connect_and_reconnect_all(make_client: Any, outstation: FakeOutstation) -> None:
+    client, connection, _ = connect(make_client, outstation)
+    connection.disconnect()
+    assert connection.state is c104.ConnectionState.CLOSED
+    time.sleep(0.1)
+    assert connection.state is c104.ConnectionState.CLOSED and outstation.connections == 1
+    assert not connection.clock_sync(CA)
+    connection.connect()
+    assert connection.wait_for_state(c104.ConnectionState.OPEN, timeout=WAIT)
+    client.reconnect_all()
+    wait_until(lambda: outstation.connections == 3 and connection.state is c104.ConnectionState.OPEN)
+    client.disconnect_all()
+    assert connection.state is c104.ConnectionState.CLOSED and not client.has_open_connections
+
+
+def test_raw_callbacks_and_recording(make_client: Any, outstation: FakeOutstation, tmp_path: Path) -> None:
+    from otwire.inspect.dissect import dissect
+
+    client = make_client()
+    path = tmp_path / "session.pcap"
+    connection = client.add_connection("127.0.0.1", outstation.port, init=c104.Init.NONE, record=path)
+    sent: list[bytes] = []
+    received: list[bytes] = []
+    connection.on_send_raw(lambda con, data: sent.append(data))
+    connection.on_receive_raw(lambda con, data: received.append(data))
+    client.start()
+    assert connection.wait_for_state(c104.ConnectionState.OPEN, timeout=WAIT)
+    assert connection.interrogation(CA)
+    client.stop()
+    assert sent[0] == bytes.fromhex("680407000000") and received[0] == bytes.fromhex("68040b000000")
+    assert len(received) == len(POINTS) + 3
+    rows = list(dissect(path, {outstation.port: "iec104"}))
+    apdus = [r for r in rows if r.kind == "apdu"]
+    assert len(apdus) == len(sent) + len(received)
+    assert not [r for r in rows if r.kind in ("error", "junk", "gap")]
+
+
+def test_tls(make_client: Any, tmp_path: Path) -> None:
+    contexts = tls_contexts(tmp_path)
+    if contexts is None:
+        pytest.skip("openssl is not available")
+    server_context, client_context = contexts
+    outstation = FakeOutstation(tls=server_context)
+    try:
+        _, connection, station = connect(make_client, outstation, transport_security=client_context)
+        assert connection.interrogation(CA) and station.get_point(103).value == 12.5
+    finally:
+        outstation.close()
+
+
+# -- API checks --------------------------------------------------------------------------
+
+
+def test_api_validation(make_client: Any) -> None:
+    client = make_client(tick_rate_ms=50)
+    assert client.tick_rate_ms == 50 and not client.has_connections
+    connection = client.add_connection(ip="127.0.0.1", port=2404, init=c104.Init.ALL)
+    assert client.add_connection("127.0.0.1", 2404) is None and client.has_connections
+    assert client.get_connection(ip="127.0.0.1", port=2404) is connection and client.connections == [connection]
+    assert client.get_connection(common_address=CA) is None
+    with pytest.raises(ValueError):
+        client.add_connection("127.0.0.1", 0)
+    with pytest.raises(TypeError, match="SSLContext"):
+        c104.Client(transport_security=object())  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        c104.Client(command_timeout_ms=0)
+    station = connection.add_station(common_address=CA)
+    assert connection.add_station(CA) is None and connection.get_station(CA) is station and connection.has_stations
+    with pytest.raises(ValueError):
+        connection.add_station(0)
+    point = station.add_point(io_address=1, type=c104.Type.C_SE_NA_1)
+    assert station.add_point(1, c104.Type.M_SP_NA_1) is None and station.get_point(1) is point
+    with pytest.raises(ValueError):
+        station.add_point(2, TypeId.C_IC_NA_1)
+    with pytest.raises(ValueError):
+        station.add_point(2, TypeId.M_SP_NA_1, report_ms=1000)
+    with pytest.raises(ValueError):
+        point.value = 2.0  # normalized set-point: -1..1
+    point.value = 0.5
+    assert point.value == 0.5 and point.station is station and station.connection is connection
+    monitor = station.add_point(3, TypeId.M_SP_NA_1)
+    with pytest.raises(ValueError, match="command"):
+        monitor.transmit()
+    assert not point.transmit()  # not running: False at once
+    params = connection.protocol_parameters
+    params.keep_alive_interval = 5
+    assert params.keep_alive_interval == 5
+    with pytest.raises(ValueError):
+        params.receive_window_size = 100  # w > 2k/3
+    assert c104.Int16(300) == 300 and c104.Byte32(bytes.fromhex("78563412")) == 0x12345678
+    with pytest.raises(ValueError):
+        c104.Int7(64)
+
+
+def test_monitor_prints_points(outstation: FakeOutstation, tmp_path: Path) -> None:
+    out = io.StringIO()
+    assert c104.monitor("127.0.0.1", outstation.port, duration=1.0, out=out, record=tmp_path / "m.pcap") == 0
+    lines = out.getvalue().splitlines()
+    data = [line for line in lines if not line.startswith("#")]
+    assert len(data) == len(POINTS)
+    assert "ca=47 ioa=103 M_ME_NC_1 value=12.5 quality=OK cot=INTERROGATED_BY_STATION" in data
+    assert "ca=47 ioa=102 M_DP_NA_1 value=ON quality=IV cot=INTERROGATED_BY_STATION" in data
+    assert any(line.endswith("time=2024-02-29T13:37:42.123+00:00") for line in data)
+    assert (tmp_path / "m.pcap").stat().st_size > 0
+    assert c104.monitor("127.0.0.1", refused_port(), duration=0.2, out=out) == 1
+
+
+# -- asyncio -----------------------------------------------------------------------------
+
+
+def test_async_client(outstation: FakeOutstation) -> None:
+    async def main() -> None:
+        client = c104.AsyncClient(command_timeout_ms=500, reconnect_delay_ms=20)
+        connection = client.add_connection("127.0.0.1", outstation.port, init=c104.Init.NONE)
+        station = connection.add_station(CA)
+        for ioa, (type_id, _) in POINTS.items():
+            station.add_point(ioa, type_id)
+        command = station.add_point(300, TypeId.C_SE_NC_1, command_mode=c104.CommandMode.SELECT_AND_EXECUTE)
+        events = client.events()
+        async with client:
+            assert await connection.wait_for_state(c104.ConnectionState.OPEN, timeout=WAIT)
+            updates = connection.updates()
+            assert await connection.interrogation(CA)
+            got = [await asyncio.wait_for(anext(updates), WAIT) for _ in POINTS]
+            assert {u.point.io_address for u in got} == set(POINTS)
+            assert {u.cot for u in got} == {Cot.INTERROGATED_BY_STATION}
+            assert station.get_point(103).value == 12.5
+            command.value = 42.0
+            assert await command.transmit()
+            assert [a.objects[0].elements[1].select for a in outstation.of_type(TypeId.C_SE_NC_1)] == [True, False]
+            assert await station.get_point(103).read() and await connection.clock_sync(CA)
+            assert await connection.counter_interrogation(CA) and await connection.test(CA)
+            outstation.refuse.add(300)
+            assert not await command.transmit()
+            outstation.silent.add(TypeId.C_CS_NA_1)
+            assert not await connection.clock_sync(CA)
+            outstation.drop()
+            assert await connection.wait_for_state(c104.ConnectionState.CLOSED_AWAIT_RECONNECT, timeout=WAIT)
+            assert await connection.wait_for_state(c104.ConnectionState.OPEN, timeout=WAIT)
+            outstation.send_raw(bytes.fromhex("690407000000"))  # hostile: closes this connection only
+            assert await connection.wait_for_state(c104.ConnectionState.CLOSED_AWAIT_RECONNECT, timeout=WAIT)
+            assert await connection.wait_for_state(c104.ConnectionState.OPEN, timeout=WAIT)
+            assert await connection.mute()
+            assert await connection.wait_for_state(c104.ConnectionState.OPEN_MUTED, timeout=WAIT)
+            await connection.disconnect()
+            assert connection.state is c104.ConnectionState.CLOSED
+        seen = [e async for e in events]  # the stream ends when the client stops
+        states = [e.state for e in seen if isinstance(e, c104.StateChange)]
+        assert states[:3] == [
+            c104.ConnectionState.CLOSED_AWAIT_OPEN,
+            c104.ConnectionState.OPEN_MUTED,
+            c104.ConnectionState.OPEN,
+        ]
+        assert sum(isinstance(e, c104.PointUpdate) for e in seen) == len(POINTS) + 1  # GI + read
+        assert outstation.connections == 3
+
+    asyncio.run(asyncio.wait_for(main(), 15))
+
+
+def test_async_blocking_wait_is_cancellable(outstation: FakeOutstation) -> None:
+    async def main() -> None:
+        async with c104.AsyncClient(command_timeout_ms=10_000) as client:
+            connection = client.add_connection("127.0.0.1", outstation.port, init=c104.Init.NONE)
+            assert await connection.wait_for_state(c104.ConnectionState.OPEN, timeout=WAIT)
+            outstation.silent.add(TypeId.C_CS_NA_1)
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(connection.clock_sync(CA), 0.1)
+            assert not connection._pending  # the abandoned request is forgotten
+            outstation.silent.clear()
+            assert await connection.clock_sync(CA)
+
+    asyncio.run(asyncio.wait_for(main(), 10))
