@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from otwire.codecs import iec104 as c
 from otwire.codecs._base import SCHEMA_ERRORS
 from otwire.codecs.iec104 import _schema
-from otwire.errors import DecodeError
+from otwire.errors import DecodeError, EncodeError
 from strategies.iec104 import (
     ELEMENT_SIZE,
     F_SG_NA_1,
@@ -26,6 +26,7 @@ from strategies.iec104 import (
     apdu_frames,
     apdus,
     asdu_octets,
+    asdus,
     iframe_octets,
     known_asdus,
     mutated,
@@ -232,3 +233,29 @@ def test_no_interpreted_fallback(key: str) -> None:
     source = _schema.COMPILED[key].source
     assert "def parseall(" in source  # it is a compiled schema
     assert "linkedparsers[" not in source
+
+
+def _encoded(encoder: Any, asdu: c.ASDU) -> bytes | str:
+    try:
+        return encoder(asdu)  # type: ignore[no-any-return]
+    except EncodeError as exc:
+        return f"EncodeError: {type(exc).__name__}"
+
+
+@given(asdus())
+def test_encoder_paths_agree(asdu: c.ASDU) -> None:
+    """The struct encoder equals the construct schema of record, octets and errors."""
+    assert _encoded(c.encode_asdu, asdu) == _encoded(c.encode_asdu_schema, asdu)
+
+
+@pytest.mark.parametrize("value", [1e39, -1e39, float("inf"), float("nan"), 3.4e38])
+def test_encoder_paths_agree_on_float32_range(value: float) -> None:
+    asdu = c.ASDU(
+        type_id=c.TypeId.M_ME_NC_1,
+        cot=c.Cot.SPONTANEOUS,
+        common_address=1,
+        objects=(c.InformationObject(1, (c.R32(value=value), c.QDS())),),
+    )
+    fast, schema = _encoded(c.encode_asdu, asdu), _encoded(c.encode_asdu_schema, asdu)
+    assert fast == schema
+    assert isinstance(fast, str) == (abs(value) > 3.5e38 and value == value and abs(value) != float("inf"))

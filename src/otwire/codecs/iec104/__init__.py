@@ -29,6 +29,7 @@ from otwire.codecs.iec104.asdu import (
     decode_asdu,
     decode_asdu_schema,
     encode_asdu,
+    encode_asdu_schema,
 )
 from otwire.codecs.iec104.elements import (
     AFQ,
@@ -96,5 +97,5 @@ __all__ = [
     "DoublePoint", "Element", "Frame", "IFrame", "InformationObject", "Junk", "LengthError",
     "OctetElement", "OutputCircuit", "Quality", "SFrame", "Segment", "StartEvents",
     "StepCommandState", "TypeId", "UFrame", "UFunction", "decode_apdu", "decode_apdu_schema",
-    "decode_asdu", "decode_asdu_schema", "encode_apdu", "encode_asdu",
+    "decode_asdu", "decode_asdu_schema", "encode_apdu", "encode_asdu", "encode_asdu_schema",
 ]  # fmt: skip

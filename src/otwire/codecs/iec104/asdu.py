@@ -383,6 +383,65 @@ def _objects_from_tree(info: Any, layout: Layout, sq: bool, frame: bytes) -> tup
 
 
 def encode_asdu(asdu: ASDU) -> bytes:
+    """Encode an ASDU (``struct`` fast path; equal to :func:`encode_asdu_schema`, tested).
+
+    Raises:
+        EncodeError: the ASDU would be longer than 249 octets or a value does
+            not fit its wire field.
+    """
+    encoder = _ENCODERS.get(asdu.type_id)
+    if encoder is None:  # unknown types (raw information) and F_SG_NA_1 (variable segments)
+        return encode_asdu_schema(asdu)
+    n = asdu.number
+    size = HEADER_LENGTH + (information_length(asdu.type_id, asdu.sq, n) or 0)
+    if size > MAX_ASDU_LENGTH:
+        raise EncodeError(f"ASDU of {size} octets exceeds {MAX_ASDU_LENGTH}")
+    head = _HEADER.pack(
+        asdu.type_id,
+        n | (0x80 if asdu.sq else 0),
+        asdu.cot | (0x40 if asdu.negative else 0) | (0x80 if asdu.test else 0),
+        asdu.originator_address,
+        asdu.common_address,
+    )
+    if not n:
+        return head
+    try:
+        return head + encoder(asdu.objects, asdu.sq)
+    except (struct.error, OverflowError) as exc:  # e.g. an R32 beyond the float32 range
+        raise EncodeError(f"cannot encode ASDU: {exc}") from exc
+
+
+def _compile_objects_encoder(layout: Layout) -> _ObjectsEncoder:
+    """Generate the objects encoder of one fixed-size layout (mirror of the decoder)."""
+    fmt = "".join(cls.FORMAT for cls in layout)
+    env: dict[str, Any] = {"S0": struct.Struct("<HB" + fmt), "S1": struct.Struct("<" + fmt)}
+    raws = ", ".join(f"*e[{i}].to_raw()" for i in range(len(layout)))
+    tail = f", {raws}" if raws else ""
+    source = (
+        "def encode(objects, sq):\n"
+        "    if sq:\n"
+        "        out = [objects[0].ioa.to_bytes(3, 'little')]\n"
+        "        for o in objects:\n"
+        "            e = o.elements\n"
+        f"            out.append(S1.pack({raws}))\n"
+        "        return b''.join(out)\n"
+        "    out = []\n"
+        "    for o in objects:\n"
+        "        e = o.elements\n"
+        f"        out.append(S0.pack(o.ioa & 0xFFFF, o.ioa >> 16{tail}))\n"
+        "    return b''.join(out)\n"
+    )
+    exec(source, env)
+    return env["encode"]  # type: ignore[no-any-return]
+
+
+_ObjectsEncoder = Callable[[tuple[InformationObject, ...], bool], bytes]
+_ENCODERS: dict[int, _ObjectsEncoder] = {
+    type_id: _compile_objects_encoder(layout) for type_id, layout in LAYOUTS.items() if el.Segment not in layout
+}
+
+
+def encode_asdu_schema(asdu: ASDU) -> bytes:
     """Encode an ASDU with the construct schema of record.
 
     Raises:
