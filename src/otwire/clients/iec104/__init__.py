@@ -26,8 +26,8 @@ Differences from c104 worth knowing:
   ``NOT_PERMITTED_0/3``). ``Int16(300)``, ``NormalizedFloat(0.5)``, ``SingleCmd(True)`` and
   friends exist as helpers returning those values. ``point.info`` is a :class:`PointInfo`.
 * :class:`Quality` is otwire's flag enum: ``Quality.IV``, ``NT``, ``SB``, ``BL``, ``EI``,
-  ``OV`` (c104: ``Invalid``, ``NonTopical``, ``Substituted``, ``Blocked``,
-  ``ElapsedTimeInvalid``, ``Overflow``); "good" is ``Quality(0)`` (falsy).
+  ``OV``; c104's names (``Invalid``, ``NonTopical``, ``Substituted``, ``Blocked``,
+  ``ElapsedTimeInvalid``, ``Overflow``) are aliases. "Good" is ``Quality(0)`` (falsy).
 * ``transport_security`` is an ``ssl.SSLContext``.
 * Callback annotations are not checked; parameters are passed by position.
 * Unknown stations and points are reported through ``on_new_station``/``on_new_point``

@@ -159,6 +159,9 @@ class Quality(enum.IntFlag):
 
     IEC 60870-5-101 7.2.6.1-7.2.6.4: OV overflow (QDS), EI elapsed time invalid
     (QDP, SEP), BL blocked, SB substituted, NT not topical, IV invalid.
+
+    The spelled-out names (``Invalid``, ``NonTopical``, ...) are aliases, so scripts
+    ported from c104 keep working; the mnemonics are the canonical names.
     """
 
     OV = 0x01
@@ -167,6 +170,12 @@ class Quality(enum.IntFlag):
     SB = 0x20
     NT = 0x40
     IV = 0x80
+    Overflow = OV
+    ElapsedTimeInvalid = EI
+    Blocked = BL
+    Substituted = SB
+    NonTopical = NT
+    Invalid = IV
 
 
 class DoublePoint(enum.IntEnum):
