@@ -1,8 +1,12 @@
-"""The ``otwire`` command line: ``otwire inspect [PATH ...]``.
+"""The ``otwire`` command line.
 
-Exit codes: 0 when every input was read (malformed frames inside are reported,
-not fatal); 2 with a one-line message when an input cannot be read or is not a
-capture; 1 on an unexpected internal error.
+* ``otwire inspect [PATH ...]``: dissect captures. Exit codes: 0 when every input was
+  read (malformed frames inside are reported, not fatal); 2 with a one-line message
+  when an input cannot be read or is not a capture; 1 on an unexpected internal error.
+* ``otwire serve iec104 [--host H] [--port N] [--record FILE.pcap]``: run the demo
+  outstation until Ctrl-C (or ``--duration`` seconds).
+* ``otwire client iec104 HOST [--port N] [--record FILE.pcap]``: connect, interrogate,
+  print every point and then the spontaneous updates.
 """
 
 from __future__ import annotations
@@ -36,16 +40,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     parser = _parser()
     args = parser.parse_args(argv)
-    if args.command != "inspect":
+    runners = {"inspect": _inspect, "serve": _serve, "client": _client}
+    if args.command not in runners or (args.command != "inspect" and args.protocol is None):
         parser.print_help()
         return 2
     try:
-        return _inspect(args)
+        return runners[args.command](args)
     except OTWireError as exc:
-        print(f"otwire inspect: error: {exc}", file=sys.stderr)
+        print(f"otwire {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except BrokenPipeError:
-        return 0
+    except OSError as exc:
+        if isinstance(exc, BrokenPipeError):
+            return 0
+        if args.command == "inspect":
+            raise
+        print(f"otwire {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -69,7 +81,46 @@ def _parser() -> argparse.ArgumentParser:
     inspect.add_argument("--no-summary", action="store_true", help="do not print the summary")
     inspect.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
                          help="progress bar on stderr (auto: terminal and large inputs)")  # fmt: skip
+    _serve_parser(sub)
+    _client_parser(sub)
     return parser
+
+
+def _session_options(parser: argparse.ArgumentParser, port: int) -> None:
+    parser.add_argument("--port", type=int, default=port, help=f"TCP port (default {port})")
+    parser.add_argument("--record", metavar="FILE.pcap", help="write the session(s) to a pcap for otwire inspect")
+    parser.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this many seconds")
+
+
+def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = sub.add_parser("serve", help="run a protocol peer with a demo data set",
+                           description="Run a protocol peer (outstation, hub) on loopback until Ctrl-C.")  # fmt: skip
+    protocols = serve.add_subparsers(dest="protocol")
+    iec104 = protocols.add_parser("iec104", help="IEC 60870-5-104 controlled station (outstation) with demo points")
+    iec104.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    _session_options(iec104, 2404)
+
+
+def _client_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    client = sub.add_parser("client", help="connect to a peer and print what it sends")
+    protocols = client.add_subparsers(dest="protocol")
+    iec104 = protocols.add_parser("iec104", help="IEC 60870-5-104 controlling station: interrogate and monitor",
+                                  description="Connect, run a general interrogation, print every point "
+                                  "and then each spontaneous update.")  # fmt: skip
+    iec104.add_argument("host", help="outstation address, e.g. 127.0.0.1")
+    _session_options(iec104, 2404)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from otwire.servers.iec104 import serve
+
+    return serve(args.host, args.port, record=args.record, duration=args.duration)
+
+
+def _client(args: argparse.Namespace) -> int:
+    from otwire.clients.iec104 import monitor
+
+    return monitor(args.host, args.port, record=args.record, duration=args.duration)
 
 
 def _inspect(args: argparse.Namespace) -> int:

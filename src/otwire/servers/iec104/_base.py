@@ -1,0 +1,387 @@
+"""What every outstation server shares: stations, callbacks, client sessions, transmission.
+
+:class:`BaseServer` holds the data model and the callbacks; the running machinery (the
+listening socket, the event loop, the scheduler) is in :mod:`otwire.servers.iec104.server`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import datetime as _dt
+import os
+import ssl
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+from otwire.codecs.iec104 import ASDU, Cot
+from otwire.codecs.iec104.values import PointInfo
+from otwire.errors import LocalProtocolError
+from otwire.protocols.iec104 import IEC104Config
+from otwire.servers.iec104._points import IncomingMessage, Point, PointCallback, ResponseState
+from otwire.servers.iec104._requests import GLOBAL_ADDRESS
+from otwire.servers.iec104._session import LOGGER, Session
+from otwire.servers.iec104._station import Batch, Station
+from otwire.servers.iec104._wire import end_of_init, pack_points, pack_sequence
+from otwire.transports.record import PcapRecorder
+
+__all__ = ["CALL_TIMEOUT", "BaseServer", "ClockSyncCallback", "ConnectCallback", "RawCallback"]
+
+T = TypeVar("T")
+#: ``callback(server, ip, date_time) -> ResponseState`` for clock synchronization.
+ClockSyncCallback = Callable[["BaseServer", str, _dt.datetime], "ResponseState | bool"]
+#: ``callback(server, ip) -> bool``: accept (True) or refuse a new client connection.
+ConnectCallback = Callable[["BaseServer", str], bool]
+#: ``callback(server, data)`` with one complete APDU.
+RawCallback = Callable[["BaseServer", bytes], None]
+
+#: Seconds a foreign thread waits for the event loop to run a transmission.
+CALL_TIMEOUT = 10.0
+
+
+class BaseServer:
+    """Stations, callbacks and client sessions shared by ``Server`` and ``AsyncServer``.
+
+    Args:
+        ip: Address to listen on (default loopback; ``"0.0.0.0"`` for every interface).
+        port: TCP port (2404 is the standard's; 0 picks a free one, see :attr:`port`).
+        tick_rate_ms: Period of the scheduler of periodic transmission, timers and select
+            expiry, milliseconds.
+        select_timeout_ms: Time from a select to its execute, milliseconds.
+        max_connections: Most simultaneous clients (0 = no limit); more are refused.
+        transport_security: A server-side TLS context (IEC 62351-3), or ``None``.
+        protocol_parameters: k, w, t0..t3 of every connection.
+        end_of_init: Send M_EI_NA_1 of every station when a connection first starts data transfer.
+        backlog_limit: Most ASDUs queued for one client beyond the k window; periodic
+            data is skipped above half of it, and a client at the limit is closed.
+        record: Write every connection into this pcap file while running.
+
+    Raises:
+        LocalProtocolError: An argument is out of range.
+    """
+
+    def __init__(
+        self,
+        ip: str = "127.0.0.1",
+        port: int = 2404,
+        tick_rate_ms: int = 100,
+        select_timeout_ms: int = 10_000,
+        max_connections: int = 0,
+        transport_security: ssl.SSLContext | None = None,
+        *,
+        protocol_parameters: IEC104Config | None = None,
+        end_of_init: bool = True,
+        backlog_limit: int = 1000,
+        record: str | os.PathLike[str] | None = None,
+    ) -> None:
+        for name, value, low in (("tick_rate_ms", tick_rate_ms, 1), ("select_timeout_ms", select_timeout_ms, 1),
+                                 ("max_connections", max_connections, 0), ("backlog_limit", backlog_limit, 2),
+                                 ("port", port, 0)):  # fmt: skip
+            if not (isinstance(value, int) and value >= low):
+                raise LocalProtocolError(f"{name}={value!r} must be an int >= {low}")
+        self.lock = threading.RLock()
+        self._ip, self._port = ip, port
+        self._tick_rate_ms, self.select_timeout_ms = tick_rate_ms, select_timeout_ms
+        self.max_connections = max_connections
+        self.transport_security = transport_security
+        self.protocol_parameters = protocol_parameters or IEC104Config()
+        self.end_of_init = end_of_init
+        self.backlog_limit = backlog_limit
+        self.record = record
+        self._stations: dict[int, Station] = {}
+        self._clock_sync: ClockSyncCallback | None = None
+        self._connect: ConnectCallback | None = None
+        self._send_raw: RawCallback | None = None
+        self._receive_raw: RawCallback | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread = 0
+        self._listener: asyncio.Server | None = None
+        self._ticker: asyncio.Task[None] | None = None
+        self._recorder: PcapRecorder | None = None
+        self._sessions: set[Session] = set()
+        self._bound_port = 0
+
+    # -- stations --------------------------------------------------------------------
+
+    def add_station(self, common_address: int) -> Station:
+        """Add a station.
+
+        Args:
+            common_address: Common address of ASDU, 1..65534.
+
+        Returns:
+            The new station.
+
+        Raises:
+            LocalProtocolError: Out of range, or the server already has this address.
+        """
+        station = Station(self, common_address)
+        with self.lock:
+            if common_address in self._stations:
+                raise LocalProtocolError(f"station {common_address} exists")
+            self._stations[common_address] = station
+        return station
+
+    def get_station(self, common_address: int) -> Station | None:
+        """Return the station with ``common_address``, or ``None``."""
+        return self._stations.get(common_address)
+
+    def remove_station(self, common_address: int) -> bool:
+        """Remove a station; return False if there was none."""
+        with self.lock:
+            return self._stations.pop(common_address, None) is not None
+
+    @property
+    def stations(self) -> list[Station]:
+        """The stations, in common address order."""
+        with self.lock:
+            return [self._stations[ca] for ca in sorted(self._stations)]
+
+    @property
+    def has_stations(self) -> bool:
+        """True if the server has at least one station."""
+        return bool(self._stations)
+
+    def stations_for(self, common_address: int, *, broadcast: bool) -> list[Station]:
+        """Return the stations a request addresses (every one for 0xFFFF if ``broadcast``)."""
+        if common_address == GLOBAL_ADDRESS and broadcast:
+            return self.stations
+        station = self._stations.get(common_address)
+        return [station] if station is not None else []
+
+    # -- callbacks -------------------------------------------------------------------
+
+    def on_clock_sync(self, callable: ClockSyncCallback | None) -> None:  # noqa: A002 - c104's name
+        """Set ``callable(server, ip, date_time) -> ResponseState`` for clock synchronization.
+
+        ``date_time`` is the client's time (UTC-aware). Without a callback every clock
+        synchronization is confirmed. It runs in the event loop thread.
+
+        Args:
+            callable: The callback, or ``None``.
+        """
+        self._clock_sync = callable
+
+    def on_connect(self, callable: ConnectCallback | None) -> None:  # noqa: A002 - c104's name
+        """Set ``callable(server, ip) -> bool``, asked to accept each new client connection.
+
+        Args:
+            callable: The callback, or ``None`` (accept every client).
+        """
+        self._connect = callable
+
+    def on_receive_raw(self, callable: RawCallback | None) -> None:  # noqa: A002 - c104's name
+        """Set ``callable(server, data)``, called with every APDU received from any client.
+
+        Args:
+            callable: The callback, or ``None``.
+        """
+        self._receive_raw = callable
+        self._update_frame_reports()
+
+    def on_send_raw(self, callable: RawCallback | None) -> None:  # noqa: A002 - c104's name
+        """Set ``callable(server, data)``, called with every APDU sent to any client.
+
+        Args:
+            callable: The callback, or ``None``.
+        """
+        self._send_raw = callable
+        self._update_frame_reports()
+
+    def _update_frame_reports(self) -> None:
+        wanted = self._send_raw is not None or self._receive_raw is not None
+        for session in list(self._sessions):
+            session.engine.report_frames = wanted
+
+    def raw_received(self, data: bytes) -> None:
+        """Pass one received APDU to the ``on_receive_raw`` callback (errors are logged)."""
+        if self._receive_raw is not None:
+            self._guarded(self._receive_raw, "on_receive_raw", data)
+
+    def raw_sent(self, data: bytes) -> None:
+        """Pass one sent APDU to the ``on_send_raw`` callback (errors are logged)."""
+        if self._send_raw is not None:
+            self._guarded(self._send_raw, "on_send_raw", data)
+
+    def _guarded(self, callback: RawCallback, name: str, data: bytes) -> None:
+        try:
+            callback(self, data)
+        except Exception:
+            LOGGER.exception("%s callback failed", name)
+
+    def clock_sync(self, ip: str, when: _dt.datetime) -> ResponseState:
+        """Ask the ``on_clock_sync`` callback about a clock synchronization from ``ip``."""
+        callback = self._clock_sync
+        if callback is None:
+            return ResponseState.SUCCESS
+        try:
+            return _response(callback(self, ip, when), "on_clock_sync")
+        except Exception:
+            LOGGER.exception("on_clock_sync callback failed; clock synchronization refused")
+            return ResponseState.FAILURE
+
+    def call_receive(self, point: Point, previous: PointInfo, message: IncomingMessage) -> ResponseState:
+        """Ask the point's ``on_receive`` callback about a command (SUCCESS without one)."""
+        callback = point.receive_callback
+        if callback is None:
+            return ResponseState.SUCCESS
+        try:
+            return _response(callback(point, previous, message), "on_receive")
+        except Exception:
+            LOGGER.exception("on_receive callback of IOA %d failed; command refused", point.io_address)
+            return ResponseState.FAILURE
+
+    def call_point_callback(self, point: Point, callback: PointCallback | None, name: str) -> None:
+        """Run a point callback (before read, before periodic, timer); errors are logged."""
+        if callback is None:
+            return
+        try:
+            callback(point)
+        except Exception:
+            LOGGER.exception("%s callback of IOA %d failed", name, point.io_address)
+
+    # -- state -----------------------------------------------------------------------
+
+    @property
+    def ip(self) -> str:
+        """The listening address."""
+        return self._ip
+
+    @property
+    def port(self) -> int:
+        """The listening port (the one picked by the system after starting with port 0)."""
+        return self._bound_port or self._port
+
+    @property
+    def tick_rate_ms(self) -> int:
+        """Scheduler period, milliseconds."""
+        return self._tick_rate_ms
+
+    @property
+    def is_running(self) -> bool:
+        """True while the server listens."""
+        return self._listener is not None
+
+    @property
+    def open_connection_count(self) -> int:
+        """Number of connected clients."""
+        return len(self._sessions)
+
+    @property
+    def active_connection_count(self) -> int:
+        """Number of clients with data transfer started."""
+        return sum(1 for s in list(self._sessions) if s.started)
+
+    @property
+    def has_open_connections(self) -> bool:
+        """True if at least one client is connected."""
+        return bool(self._sessions)
+
+    @property
+    def has_active_connections(self) -> bool:
+        """True if at least one client has data transfer started."""
+        return self.active_connection_count > 0
+
+    # -- transmission ----------------------------------------------------------------
+
+    def transmit_points(self, points: list[Point], cot: Cot) -> bool:
+        """Send monitor points (grouped per station and type) to every started client.
+
+        Thread-safe: from another thread this waits until the event loop has queued them.
+
+        Args:
+            points: Monitor points.
+            cot: Cause of transmission.
+
+        Returns:
+            True if at least one client took them (False when not running).
+
+        Raises:
+            TimeoutError: The event loop did not respond within 10 s.
+        """
+        return bool(self._call(lambda: self._broadcast_points(points, cot) > 0))
+
+    def transmit_batch(self, batch: Batch) -> bool:
+        """Send a batch in as few ASDUs as fit (SQ=1 when the IOAs are consecutive).
+
+        Args:
+            batch: Points of one station and type.
+
+        Returns:
+            True if at least one client took it.
+
+        Raises:
+            TimeoutError: The event loop did not respond within 10 s.
+        """
+        points, ca = batch.points, batch.common_address
+        if not points or ca is None:
+            return False
+        return bool(self._call(lambda: self._broadcast(pack_sequence(points, batch.cot, ca)) > 0))
+
+    def transmit_end_of_init(self, station: Station, cause: int = 0) -> bool:
+        """Send M_EI_NA_1 of ``station`` to every started client (see ``Station.signal_initialized``).
+
+        Raises:
+            EncodeError: ``cause`` out of range 0..127.
+            TimeoutError: The event loop did not respond within 10 s.
+        """
+        asdu = end_of_init(station.common_address, cause)
+        return bool(self._call(lambda: self._broadcast([asdu]) > 0))
+
+    def _broadcast_points(self, points: list[Point], cot: Cot, *, periodic: bool = False) -> int:
+        by_station: dict[int, list[Point]] = {}
+        for point in points:
+            by_station.setdefault(point.station.common_address, []).append(point)
+        asdus = [a for ca, group in by_station.items() for a in pack_points(group, cot, ca)]
+        return self._broadcast(asdus, periodic=periodic)
+
+    def _broadcast(self, asdus: list[ASDU], *, periodic: bool = False) -> int:
+        count = 0
+        for session in list(self._sessions):
+            if session.started and all(session.send(a, periodic=periodic) for a in asdus):
+                count += 1
+        return count
+
+    def _call(self, action: Callable[[], T]) -> T | None:
+        """Run ``action`` in the event loop thread and return its result (``None`` if stopped)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return None
+        if threading.get_ident() == self._loop_thread:
+            return action()
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+        def run() -> None:
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(action())
+                except BaseException as exc:
+                    future.set_exception(exc)
+
+        try:
+            loop.call_soon_threadsafe(run)
+        except RuntimeError:  # the loop closed meanwhile
+            return None
+        try:
+            return future.result(CALL_TIMEOUT)
+        finally:
+            future.cancel()
+
+    def session_closed(self, session: Session) -> None:
+        """Forget a closed session and release the selects it held."""
+        self._sessions.discard(session)
+        for station in self.stations:
+            for point in station.points:
+                if point.selection is not None and point.selection.owner is session:
+                    point.selection = None
+        LOGGER.info("%s: disconnected (%d open)", session.name, len(self._sessions))
+
+
+def _response(result: object, name: str) -> ResponseState:
+    if isinstance(result, ResponseState):
+        return result
+    if isinstance(result, bool):
+        return ResponseState.SUCCESS if result else ResponseState.FAILURE
+    LOGGER.warning("%s callback returned %r, not a ResponseState; refused", name, result)
+    return ResponseState.FAILURE

@@ -1,0 +1,551 @@
+"""A TNO IMB3 hub on asyncio: many clients, routing by :class:`~otwire.protocols.imb.hub.IMBHub`.
+
+:class:`AsyncHub` runs in the caller's event loop (``async with`` or ``await
+hub.serve()``); :class:`Hub` runs the same thing in a daemon thread with blocking
+``start()``/``stop()`` (and ``with``), for tests and scripts; :func:`serve` is
+``otwire serve imb-hub``::
+
+    from otwire.servers.imb import Hub
+
+    with Hub(port=4000) as hub:  # pyimb: imb.Client("127.0.0.1", 4000, 1, "me", "fed")
+        ...
+        print(hub.clients())
+
+This layer only moves octets: each accepted socket gets a
+:class:`~otwire.protocols.imb.hub.HubConnection`; after every input the octets
+queued on *every* connection the input touched are written, once per connection
+(one ``write`` per received chunk, however many events it held).
+
+Slow consumers do not block fast ones: reading is never paused for a subscriber.
+A client whose transport write buffer goes over ``max_queue_bytes`` is
+disconnected (logged as "slow consumer"); the others keep everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import os
+import sys
+import threading
+from collections.abc import Callable
+from typing import TextIO, TypeVar, cast
+
+from otwire.codecs.imb.types import MAX_PAYLOAD_SIZE
+from otwire.errors import LocalProtocolError, OTWireError, RemoteProtocolError, TransportError
+from otwire.protocols import Event
+from otwire.protocols.imb.hub import HubConnection, IMBHub
+from otwire.protocols.imb.hub_events import (
+    ClientIdentified,
+    ClientStatus,
+    CommandRejected,
+    ConnectionTerminated,
+    EventInfo,
+    TerminationReason,
+)
+from otwire.transports._common import Direction
+from otwire.transports.record import PcapRecorder, PcapSession
+
+__all__ = ["DEFAULT_PORT", "AsyncHub", "Hub", "serve"]
+
+LOGGER = logging.getLogger("otwire.servers.imb")
+T = TypeVar("T")
+
+#: The IMB3 hub's TCP port.
+DEFAULT_PORT = 4000
+#: Seconds clients get to close in order when the hub stops, before they are aborted.
+CLOSE_GRACE = 1.0
+#: Seconds a foreign thread waits for the event loop to answer.
+CALL_TIMEOUT = 10.0
+_MIB = 1024 * 1024
+
+
+class _Client(asyncio.Protocol):
+    """One accepted socket: feeds its engine and writes what the engine queues."""
+
+    def __init__(self, hub: BaseHub) -> None:
+        self.hub = hub
+        self.engine: HubConnection | None = None
+        self.transport: asyncio.Transport | None = None
+        self.recording: PcapSession | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.lost = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+        self.hub._accept(self)
+
+    def data_received(self, data: bytes) -> None:
+        engine = self.engine
+        if engine is None or engine.is_closed:
+            return
+        if self.recording is not None:
+            self.recording(Direction.IN, data)
+        try:
+            engine.receive_data(data, self.hub._time())
+        except RemoteProtocolError as exc:
+            LOGGER.warning("%s: protocol error, disconnected: %s", engine.name, exc)
+        self.hub._flush(self)
+
+    def eof_received(self) -> bool:
+        self._end()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._end()
+        if self.timer is not None:
+            self.timer.cancel()
+        if self.recording is not None:
+            self.recording.close()
+        self.hub._forget(self)
+        if not self.lost.done():
+            self.lost.set_result(None)
+
+    def _end(self) -> None:
+        engine = self.engine
+        if engine is not None and not engine.is_closed:
+            engine.receive_data(b"", self.hub._time())
+            self.hub._flush(self)
+
+    def flush(self) -> None:
+        """Log the engine's events, write its octets, close or re-arm the heartbeat."""
+        engine, transport = self.engine, self.transport
+        if engine is None or transport is None:
+            return
+        while (event := engine.next_event()) is not None:
+            _log(engine, event)
+        data = engine.data_to_send()
+        if data and not transport.is_closing():
+            transport.write(data)
+            if self.recording is not None:
+                self.recording(Direction.OUT, data)
+        if engine.is_closed:
+            transport.close()  # what is buffered (an icEndSession) still goes out
+            return
+        queued = transport.get_write_buffer_size()
+        if queued > self.hub.max_queue_bytes:
+            LOGGER.warning(
+                "%s: slow consumer, disconnected (%d octets queued, limit %d)",
+                engine.name,
+                queued,
+                self.hub.max_queue_bytes,
+            )
+            engine.overflow(self.hub._time())
+            while (event := engine.next_event()) is not None:
+                _log(engine, event)
+            transport.abort()
+            return
+        self._arm()
+
+    def _arm(self) -> None:
+        assert self.engine is not None
+        when = self.engine.get_timer()
+        if when is None or (self.timer is not None and self.timer.when() == when):
+            return
+        if self.timer is not None:
+            self.timer.cancel()
+        self.timer = asyncio.get_running_loop().call_at(when, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self.timer = None
+        if self.engine is not None and not self.engine.is_closed:
+            self.engine.handle_timer(self.hub._time())
+            self.hub._flush(self)
+
+
+def _log(engine: HubConnection, event: Event) -> None:
+    name = engine.name
+    if type(event) is ConnectionTerminated:
+        level = logging.WARNING if event.reason is TerminationReason.PROTOCOL_ERROR else logging.INFO
+        detail = f": {event.error}" if event.error is not None else ""
+        LOGGER.log(level, "%s: disconnected (%s)%s", name, event.reason.value, detail)
+    elif type(event) is ClientIdentified:
+        LOGGER.info("%s: client info: owner %d %r", name, event.owner_id, event.owner_name)
+    elif type(event) is CommandRejected:
+        LOGGER.info("%s: command %d rejected: %s", name, event.command_code, event.reason)
+    else:  # subscriptions, publications, variables, ignored commands, drops, junk
+        LOGGER.debug("%s: %s", name, event)
+
+
+class BaseHub:
+    """The listening socket, the routing engine and the client sockets of one hub.
+
+    Args:
+        host: Address to listen on (``"0.0.0.0"`` for every interface).
+        port: TCP port (0 picks a free one, see :attr:`port`).
+        max_queue_bytes: Most octets waiting to be written to one client; over it
+            the client is disconnected as a slow consumer.
+        max_connections: Most clients at once (0: no limit); more are refused.
+        self_delivery: See :class:`~otwire.protocols.imb.hub.IMBHub`.
+        notify: See :class:`~otwire.protocols.imb.hub.IMBHub`.
+        heartbeat_interval: See :class:`~otwire.protocols.imb.hub.IMBHub` (seconds).
+        record: Write every client connection into this pcap file while running.
+
+    Raises:
+        LocalProtocolError: an argument is out of range.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = DEFAULT_PORT,
+        *,
+        max_queue_bytes: int = 32 * _MIB,
+        max_connections: int = 1000,
+        self_delivery: bool = True,
+        notify: bool = True,
+        heartbeat_interval: float | None = None,
+        record: str | os.PathLike[str] | None = None,
+    ) -> None:
+        for name, value, low in (("port", port, 0), ("max_queue_bytes", max_queue_bytes, 1),
+                                 ("max_connections", max_connections, 0)):  # fmt: skip
+            if not (isinstance(value, int) and value >= low):
+                raise LocalProtocolError(f"{name}={value!r} must be an int >= {low}")
+        self._host, self._port = host, port
+        self.max_queue_bytes = max_queue_bytes
+        self.max_connections = max_connections
+        self.record = record
+        self.self_delivery, self.notify, self.heartbeat_interval = self_delivery, notify, heartbeat_interval
+        self.engine = self._new_engine()
+        self.lock = threading.RLock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread = 0
+        self._listener: asyncio.Server | None = None
+        self._recorder: PcapRecorder | None = None
+        self._clients: dict[HubConnection, _Client] = {}
+        self._bound_port = 0
+
+    def _new_engine(self) -> IMBHub:
+        return IMBHub(
+            self_delivery=self.self_delivery,
+            notify=self.notify,
+            heartbeat_interval=self.heartbeat_interval,
+            max_output_bytes=max(self.max_queue_bytes, MAX_PAYLOAD_SIZE + 20) + 4 * _MIB,
+        )
+
+    # -- state -----------------------------------------------------------------------
+
+    @property
+    def host(self) -> str:
+        """The listening address."""
+        return self._host
+
+    @property
+    def port(self) -> int:
+        """The listening port (the one the system picked when started with port 0)."""
+        return self._bound_port or self._port
+
+    @property
+    def is_running(self) -> bool:
+        """True while the hub listens."""
+        return self._listener is not None
+
+    def clients(self) -> list[ClientStatus]:
+        """Return a snapshot of every connected client (thread-safe).
+
+        Raises:
+            TimeoutError: the event loop did not answer within 10 s.
+        """
+        return self._call(lambda: [c.status() for c in self.engine.connections]) or []
+
+    def event_names(self) -> list[EventInfo]:
+        """Return every event name in use, with hub id and member handles (thread-safe).
+
+        Raises:
+            TimeoutError: the event loop did not answer within 10 s.
+        """
+        return self._call(self.engine.event_names) or []
+
+    # -- running ---------------------------------------------------------------------
+
+    async def _open(self) -> None:
+        if self._loop is not None:
+            raise LocalProtocolError("the hub is already running")
+        self._loop, self._loop_thread = asyncio.get_running_loop(), threading.get_ident()
+        self.engine = self._new_engine()
+        try:
+            self._recorder = PcapRecorder(self.record) if self.record is not None else None
+            try:
+                self._listener = await self._loop.create_server(lambda: _Client(self), self._host, self._port)
+            except OSError as exc:
+                raise TransportError(f"cannot listen on {self._host}:{self._port}: {exc}") from exc
+        except BaseException:
+            await self._close()
+            raise
+        self._bound_port = self._listener.sockets[0].getsockname()[1]
+        LOGGER.info("IMB3 hub listening on %s:%d", self._host, self._bound_port)
+
+    async def _close(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.close()
+        clients = list(self._clients.values())
+        self.engine.close(self._time())  # every client gets icEndSession
+        self._flush_pending()
+        if clients:
+            _, pending = await asyncio.wait([c.lost for c in clients], timeout=CLOSE_GRACE)
+            for client in clients:
+                if client.transport is not None and not client.lost.done():
+                    client.transport.abort()
+            if pending:
+                await asyncio.wait(pending, timeout=CLOSE_GRACE)
+        if listener is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(listener.wait_closed(), CLOSE_GRACE)
+        if self._recorder is not None:
+            self._recorder.close()
+            self._recorder = None
+        self._clients.clear()
+        relayed = self.engine.relayed
+        self._loop, self._loop_thread, self._bound_port = None, 0, 0
+        LOGGER.info("IMB3 hub stopped (%d events relayed)", relayed)
+
+    def _time(self) -> float:
+        return (self._loop or asyncio.get_running_loop()).time()
+
+    def _accept(self, client: _Client) -> None:
+        transport = client.transport
+        assert transport is not None
+        peer = transport.get_extra_info("peername") or ("?", 0)
+        name = f"{peer[0]}:{peer[1]}"
+        if self._listener is None or (self.max_connections and len(self._clients) >= self.max_connections):
+            LOGGER.warning("%s: connection refused (max_connections=%d)", name, self.max_connections)
+            transport.abort()
+            return
+        engine = client.engine = self.engine.connect(self._time(), name=name)
+        self._clients[engine] = client
+        if self._recorder is not None:
+            local = transport.get_extra_info("sockname")
+            client.recording = self._recorder.session(
+                (str(local[0]), int(local[1])), (str(peer[0]), int(peer[1])), initiator="remote"
+            )
+        LOGGER.info("%s: connected as client %d (%d open)", name, engine.unique_client_id, len(self._clients))
+        self._flush(client)
+
+    def _forget(self, client: _Client) -> None:
+        if client.engine is not None:
+            self._clients.pop(client.engine, None)
+
+    def _flush(self, client: _Client) -> None:
+        """Write ``client``'s output and that of every connection its input reached."""
+        client.flush()
+        self._flush_pending()
+
+    def _flush_pending(self) -> None:
+        while pending := self.engine.take_pending():
+            for engine in pending:
+                other = self._clients.get(engine)
+                if other is not None:
+                    other.flush()
+                else:  # not (or no longer) attached to a socket
+                    engine.data_to_send()
+                    while engine.next_event() is not None:
+                        pass
+
+    def _call(self, action: Callable[[], T]) -> T | None:
+        """Run ``action`` in the event loop thread and return its result (``None`` if stopped)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return None
+        if threading.get_ident() == self._loop_thread:
+            return action()
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+        def run() -> None:
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(action())
+                except BaseException as exc:
+                    future.set_exception(exc)
+
+        try:
+            loop.call_soon_threadsafe(run)
+        except RuntimeError:  # the loop closed meanwhile
+            return None
+        try:
+            return future.result(CALL_TIMEOUT)
+        finally:
+            future.cancel()
+
+
+class AsyncHub(BaseHub):
+    """The hub in the caller's asyncio event loop (arguments as :class:`BaseHub`).
+
+    >>> async def main() -> None:  # doctest: +SKIP
+    ...     async with AsyncHub(port=4000) as hub:
+    ...         await asyncio.sleep(3600)
+    """
+
+    async def start(self) -> None:
+        """Start listening.
+
+        Raises:
+            LocalProtocolError: already running.
+            TransportError: the address cannot be bound.
+            OSError: the ``record`` file cannot be created.
+        """
+        await self._open()
+
+    async def stop(self) -> None:
+        """Send icEndSession to every client, close them and stop listening; idempotent."""
+        if self._loop is not None:
+            await self._close()
+
+    async def serve(self) -> None:
+        """Run until cancelled (starting first if needed); stops cleanly on cancellation.
+
+        Raises:
+            TransportError: the address cannot be bound.
+        """
+        if self._loop is None:
+            await self.start()
+        try:
+            await asyncio.get_running_loop().create_future()
+        finally:
+            await self.stop()
+
+    async def __aenter__(self) -> AsyncHub:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+
+class Hub(BaseHub):
+    """The hub in a daemon thread of its own, with blocking ``start()``/``stop()`` (arguments as :class:`BaseHub`)."""
+
+    _thread: threading.Thread | None = None
+    _stop_event: asyncio.Event | None = None
+    _start_error: BaseException | None = None
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Start the hub thread and wait until it listens; does nothing when running.
+
+        Args:
+            timeout: Seconds to wait for the listening socket.
+
+        Raises:
+            TransportError: the address cannot be bound, or the thread did not start in time.
+            OSError: the ``record`` file cannot be created.
+        """
+        with self.lock:
+            if self._thread is not None:
+                return
+            ready = threading.Event()
+            self._start_error = None
+            self._thread = threading.Thread(
+                target=self._thread_main, args=(ready,), name=f"otwire-imb-hub:{self._port}", daemon=True
+            )
+            self._thread.start()
+        if not ready.wait(timeout):
+            self.stop()
+            raise TransportError(f"the hub did not start within {timeout} s")
+        if self._start_error is not None:
+            error, self._start_error = self._start_error, None
+            self.stop()
+            raise error
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Close every client (icEndSession first), stop listening and end the thread; idempotent.
+
+        Args:
+            timeout: Seconds to wait for the thread to end.
+        """
+        with self.lock:
+            thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        loop, stop_event = self._loop, self._stop_event
+        if loop is not None and stop_event is not None:
+            with contextlib.suppress(RuntimeError):  # the loop already ended
+                loop.call_soon_threadsafe(stop_event.set)
+        if thread is not threading.current_thread():
+            thread.join(timeout)
+            if thread.is_alive():
+                LOGGER.warning("the hub thread did not end within %s s", timeout)
+
+    def _thread_main(self, ready: threading.Event) -> None:
+        try:
+            asyncio.run(self._thread_serve(ready))
+        except BaseException as exc:
+            if ready.is_set():
+                LOGGER.exception("the hub thread failed")
+            else:  # reported by start()
+                self._start_error = exc
+                ready.set()
+
+    async def _thread_serve(self, ready: threading.Event) -> None:
+        self._stop_event = asyncio.Event()
+        try:
+            await self._open()
+        except BaseException as exc:
+            self._start_error = exc
+            ready.set()
+            return
+        ready.set()
+        try:
+            await self._stop_event.wait()
+        finally:
+            await self._close()
+
+    def __enter__(self) -> Hub:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_PORT,
+    *,
+    duration: float | None = None,
+    record: str | os.PathLike[str] | None = None,
+    out: TextIO = sys.stdout,
+) -> int:
+    """Run an IMB3 hub until Ctrl-C (or for ``duration`` seconds); blocking (``otwire serve imb-hub``).
+
+    Connections, client info and disconnections are logged to ``out`` while it runs.
+
+    Args:
+        host: Address to listen on.
+        port: TCP port (0 picks a free one; the banner shows it).
+        duration: Stop after this many seconds (``None``: run until interrupted).
+        record: Write every connection into this pcap file (``otwire inspect`` reads it).
+        out: Where the banner and the log go.
+
+    Returns:
+        0 after a clean stop, 2 when the hub cannot start (message on stderr).
+    """
+    hub = AsyncHub(host, port, record=record)
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    added = not LOGGER.handlers
+    if added:
+        LOGGER.addHandler(handler)
+        LOGGER.setLevel(logging.INFO)
+    try:
+        asyncio.run(_run(hub, duration, out))
+    except KeyboardInterrupt:
+        pass
+    except (OTWireError, OSError) as exc:
+        print(f"otwire serve imb-hub: error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if added:
+            LOGGER.removeHandler(handler)
+    print("stopped", file=out)
+    return 0
+
+
+async def _run(hub: AsyncHub, duration: float | None, out: TextIO) -> None:
+    async with hub:
+        print(f"otwire IMB3 hub on {hub.host}:{hub.port} (pyimb: imb.Client({hub.host!r}, {hub.port}, ...))", file=out)
+        if duration is None:
+            await asyncio.get_running_loop().create_future()
+        else:
+            await asyncio.sleep(duration)
