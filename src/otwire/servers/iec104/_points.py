@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from otwire.codecs.iec104 import ASDU, Cot, InformationObject, Quality, TypeId
@@ -154,6 +154,18 @@ def _utcnow() -> _dt.datetime:
     return _dt.datetime.now(_dt.UTC)
 
 
+def _changed(info: PointInfo, value: Any, quality: Quality, when: _dt.datetime) -> PointInfo:
+    """``info`` with a new value, quality and time, elements to be rebuilt (``replace`` is slow)."""
+    return PointInfo(
+        value=value,
+        quality=quality,
+        recorded_at=when,
+        transient=info.transient,
+        select=info.select,
+        qualifier=info.qualifier,
+    )
+
+
 class Point:
     """One information object of a station (create it with :meth:`Station.add_point`).
 
@@ -253,7 +265,7 @@ class Point:
 
     @value.setter
     def value(self, value: Any) -> None:
-        self._info = self._build(replace(self._info, value=value, recorded_at=_utcnow(), elements=()))
+        self._info = self._build(_changed(self._info, value, self._info.quality, _utcnow()))
 
     @property
     def quality(self) -> Quality:
@@ -266,7 +278,7 @@ class Point:
 
     @quality.setter
     def quality(self, quality: Quality | int) -> None:
-        self._info = self._build(replace(self._info, quality=Quality(quality), recorded_at=_utcnow(), elements=()))
+        self._info = self._build(_changed(self._info, self._info.value, Quality(quality), _utcnow()))
 
     @property
     def recorded_at(self) -> _dt.datetime | None:
@@ -282,7 +294,16 @@ class Point:
         if when is None and self._type in TIME_TAGGED_TYPES:
             self._elements(info, _CHECK_TIME)  # validate; the time tag is added at transmission
             return info
-        return replace(info, elements=self._elements(info, when))
+        elements = self._elements(info, when)
+        return PointInfo(
+            value=info.value,
+            quality=info.quality,
+            recorded_at=when,
+            elements=elements,
+            transient=info.transient,
+            select=info.select,
+            qualifier=info.qualifier,
+        )
 
     def _elements(self, info: PointInfo, when: _dt.datetime | None) -> tuple[Any, ...]:
         return elements_from_info(
