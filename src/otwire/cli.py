@@ -67,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     inspect = sub.add_parser(
         "inspect",
         help="dissect captured traffic (pcap, pcapng, hex dump, raw stream)",
-        description="Dissect IEC 60870-5-104 in captures. With no PATH, dissect the bundled sample captures.",
+        description="Dissect IEC 60870-5-104 and TNO IMB3 in captures. With no PATH, dissect the bundled samples.",
     )
     inspect.add_argument(
         "paths",
@@ -75,8 +75,9 @@ def _parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="pcap, pcapng, hex dump (one APDU per line) or raw stream",
     )
-    inspect.add_argument("--port", type=int, action="append", default=[], metavar="PORT",
-                         help="also dissect IEC 104 on this TCP server port (default 2404; repeatable)")  # fmt: skip
+    inspect.add_argument("--port", type=_port_spec, action="append", default=[], metavar="[PROTO:]PORT",
+                         help="also dissect PROTO (iec104, imb; default iec104) on this TCP server port; "
+                         "defaults: iec104 on 2404, imb on 4000 (repeatable)")  # fmt: skip
     inspect.add_argument("--format", choices=("table", "jsonl"), default="table", help="output format")
     inspect.add_argument("--no-summary", action="store_true", help="do not print the summary")
     inspect.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
@@ -84,6 +85,23 @@ def _parser() -> argparse.ArgumentParser:
     _serve_parser(sub)
     _client_parser(sub)
     return parser
+
+
+def _port_spec(text: str) -> tuple[int, str]:
+    """Parse ``PORT`` or ``PROTO:PORT`` for ``--port``."""
+    from otwire.inspect.dissect import PROTOCOLS
+
+    protocol, _, port = text.rpartition(":")
+    protocol = protocol or "iec104"
+    if protocol not in PROTOCOLS:
+        raise argparse.ArgumentTypeError(f"unknown protocol {protocol!r} (known: {', '.join(PROTOCOLS)})")
+    try:
+        number = int(port)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {port!r}") from None
+    if not 0 < number < 65536:
+        raise argparse.ArgumentTypeError(f"port {number} outside 1..65535")
+    return number, protocol
 
 
 def _session_options(parser: argparse.ArgumentParser, port: int) -> None:
@@ -125,7 +143,7 @@ def _client(args: argparse.Namespace) -> int:
 
 def _inspect(args: argparse.Namespace) -> int:
     from otwire.inspect.capture import capture_kind, capture_size
-    from otwire.inspect.dissect import dissect
+    from otwire.inspect.dissect import default_ports, dissect
     from otwire.inspect.render import Summary, TableWriter, write_jsonl
 
     with ExitStack() as stack:
@@ -135,7 +153,7 @@ def _inspect(args: argparse.Namespace) -> int:
         ]
         for path in paths:  # fail fast, before any output, on an unreadable input
             capture_kind(path)
-        ports = {2404: "iec104", **{p: "iec104" for p in args.port}}
+        ports = {**default_ports(), **dict(args.port)}
         out = Console(highlight=False, soft_wrap=True)
         err = Console(stderr=True, highlight=False, soft_wrap=True)
         summary = Summary()

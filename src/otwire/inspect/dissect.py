@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from otwire.inspect import iec104
+from otwire.inspect import iec104, imb
 from otwire.inspect.capture import (
     CaptureWarning,
     Data,
@@ -25,7 +25,7 @@ from otwire.inspect.capture import (
     capture_kind,
     read_capture,
 )
-from otwire.inspect.model import Finding
+from otwire.inspect.model import Finding, ProtocolView
 
 RowKind = Literal["apdu", "error", "junk", "gap", "retransmission", "warning"]
 
@@ -47,7 +47,19 @@ class StreamDissector(Protocol):
 #: protocol name -> (default server ports, dissector factory)
 PROTOCOLS: dict[str, tuple[tuple[int, ...], Callable[[], StreamDissector]]] = {
     iec104.PROTOCOL: (iec104.DEFAULT_PORTS, iec104.IEC104StreamDissector),
+    imb.PROTOCOL: (imb.DEFAULT_PORTS, imb.IMBStreamDissector),
 }
+
+#: protocol name -> how its decoded messages are shown
+VIEWS: dict[str, ProtocolView] = {
+    iec104.PROTOCOL: ProtocolView(iec104.apdu_json, iec104.apdu_columns, iec104.apdu_format, iec104.apdu_type_name),
+    imb.PROTOCOL: ProtocolView(imb.command_json, imb.command_columns, imb.command_format, imb.command_type_name),
+}
+
+
+def default_ports() -> dict[int, str]:
+    """Return server port -> protocol for every protocol's default ports."""
+    return {port: name for name, (ports, _) in PROTOCOLS.items() for port in ports}
 
 
 @dataclass(frozen=True, slots=True)

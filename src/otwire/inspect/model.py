@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -27,3 +28,20 @@ class Finding:
     message: Any = None
     error: str | None = None
     error_offset: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolView:
+    """How one protocol's decoded messages are shown: JSON, table columns and summary names.
+
+    Attributes:
+        json: Message -> JSON-ready dict (merged into the record).
+        columns: Message -> the table's ``format``, ``seq``, ``type``, ``cot``, ``ca``, ``objects``.
+        format: Message -> a short format tag counted in the summary (``"I"``, ``"EV"``, ...).
+        type_name: Message -> the type counted in the summary, or ``None``.
+    """
+
+    json: Callable[[Any], dict[str, Any]]
+    columns: Callable[[Any], dict[str, str]]
+    format: Callable[[Any], str]
+    type_name: Callable[[Any], str | None]

@@ -12,15 +12,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from otwire.inspect import iec104
 from otwire.inspect.capture import Direction, Flow
-from otwire.inspect.dissect import Row
+from otwire.inspect.dissect import VIEWS, Row
 
+_IEC104_FORMATS = ("I-format", "S-format", "U-format")
 _ARROW = {Direction.TO_SERVER: "C>S", Direction.TO_CLIENT: "S>C", None: "   "}
 
 
 def row_json(row: Row, source: str) -> dict[str, Any]:
-    """Return the JSON object of a row (keys in :data:`otwire.inspect.iec104.JSON_KEYS`)."""
+    """Return the JSON object of a row (keys in ``otwire.inspect.iec104.JSON_KEYS`` and ``imb.JSON_KEYS``)."""
     out: dict[str, Any] = {
         "source": source,
         "time": row.timestamp,
@@ -35,7 +35,7 @@ def row_json(row: Row, source: str) -> dict[str, Any]:
         out["offset"] = finding.offset
         out["raw"] = finding.raw.hex()
         if finding.kind == "apdu":
-            out.update(iec104.apdu_json(finding.message))
+            out.update(VIEWS[row.protocol or ""].json(finding.message))
         else:
             out.update(error=finding.error, error_offset=finding.error_offset)
     elif row.kind == "gap":
@@ -74,7 +74,7 @@ class TableWriter:
         lead = f"{when:<12} {stream:>3} {_ARROW[row.direction]:<3}"
         finding = row.finding
         if finding is not None and finding.kind == "apdu":
-            c = iec104.apdu_columns(finding.message)
+            c = VIEWS[row.protocol or ""].columns(finding.message)
             line = f"{lead} {c['format']:<3} {c['seq']:>11} {c['type']:<14} {c['cot']:<24} {c['ca']:>5} {c['objects']}"
             self._console.print(escape(line.rstrip()))
         elif finding is not None:
@@ -126,9 +126,10 @@ class Summary:
                 counts["missing octets"] += row.missing
             return
         if finding.kind == "apdu":
+            view = VIEWS[row.protocol or ""]
             counts["APDUs"] += 1
-            counts[f"{iec104.apdu_format(finding.message)}-format"] += 1
-            type_name = iec104.apdu_type_name(finding.message)
+            counts[f"{view.format(finding.message)}-format"] += 1
+            type_name = view.type_name(finding.message)
             if type_name is not None:
                 types[type_name] += 1
         elif finding.kind == "junk":
@@ -146,14 +147,9 @@ class Summary:
             table = Table(title=f"summary: {source}", show_header=True, title_justify="left")
             table.add_column("what")
             table.add_column("count", justify="right")
-            for key in (
-                "APDUs",
-                "I-format",
-                "S-format",
-                "U-format",
-                "decode errors",
-                "junk octets",
-            ):
+            other = sorted(k for k in counts if k.endswith("-format") and k not in _IEC104_FORMATS)
+            iec104 = _IEC104_FORMATS if not other or any(k in counts for k in _IEC104_FORMATS) else ()
+            for key in ("APDUs", *iec104, *other, "decode errors", "junk octets"):
                 table.add_row(key, str(counts.get(key, 0)))
             for key in ("gaps", "missing octets", "retransmissions", "warnings"):
                 if counts.get(key):

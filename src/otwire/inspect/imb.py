@@ -1,0 +1,171 @@
+"""TNO IMB3 stream dissector: octets of one direction -> decoded commands or problems.
+
+Frames are cut by :class:`~otwire.codecs.imb.IMBFramer` (length-based, resynchronising
+on the magic); each frame is decoded with :func:`~otwire.codecs.imb.decode_command`.
+Unknown command codes and event kinds decode to raw messages, not errors. Also the
+JSON and table views of decoded commands (keys in :data:`JSON_KEYS`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import math
+from collections.abc import Iterator
+from typing import Any
+
+from otwire.codecs.imb import (
+    Event,
+    FrameError,
+    FrameItem,
+    IMBFramer,
+    Junk,
+    UnknownCommand,
+    UnknownEvent,
+    decode_command,
+)
+from otwire.codecs.imb.commands import Command
+from otwire.errors import DecodeError
+from otwire.inspect.model import Finding
+
+PROTOCOL = "imb"
+DEFAULT_PORTS = (4000,)
+#: Octets of a byte field shown in tables and JSON before it is cut (``len`` gives the size).
+SHOWN_OCTETS = 64
+
+
+class IMBStreamDissector:
+    """Dissect one direction of one IMB3 stream; sans-IO, bounded memory (one frame)."""
+
+    protocol = PROTOCOL
+
+    def __init__(self) -> None:
+        self._framer = IMBFramer()
+
+    def feed(self, data: bytes) -> Iterator[Finding]:
+        """Consume stream octets and yield what became complete."""
+        self._framer.receive_data(data)
+        return self._drain()
+
+    def close(self) -> Iterator[Finding]:
+        """End of stream: report what is left over."""
+        self._framer.close()
+        return self._drain()
+
+    def _drain(self) -> Iterator[Finding]:
+        for item in self._framer:
+            match item:
+                case FrameItem(frame=frame, data=data, offset=offset):
+                    try:
+                        yield Finding("apdu", offset, data, message=decode_command(frame))
+                    except DecodeError as exc:
+                        yield Finding("error", offset, data, error=str(exc), error_offset=exc.offset)
+                case Junk(data=data, offset=offset):
+                    yield Finding("junk", offset, data, error=f"{len(data)} octets before an IMB magic")
+                case FrameError(reason=reason, data=data, offset=offset, error=error):
+                    yield Finding("error", offset, data, error=reason, error_offset=error.offset)
+
+
+def _name(value: Any) -> str:
+    return value.name if isinstance(value, enum.Enum) and value.name else str(int(value))
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, enum.Flag) and not isinstance(value, enum.IntEnum):
+        return [m.name for m in type(value) if m in value]
+    if isinstance(value, enum.Enum):
+        return value.name
+    if isinstance(value, bytes):
+        return value[:SHOWN_OCTETS].hex()
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _fields_json(value)
+    if isinstance(value, tuple):
+        return [_json_value(v) for v in value]
+    return value
+
+
+def _fields_json(message: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for field in dataclasses.fields(message):
+        value = getattr(message, field.name)
+        out[field.name] = _json_value(value)
+        if isinstance(value, bytes):
+            out[f"{field.name}_length"] = len(value)
+    return out
+
+
+def command_json(command: Command) -> dict[str, Any]:
+    """Return the JSON view of a decoded command (keys in :data:`JSON_KEYS`)."""
+    code = command.command_code
+    out: dict[str, Any] = {"command_code": int(code), "command": _name(code)}
+    if isinstance(command, Event):
+        body = command.body
+        kind = body.event_kind
+        out.update(
+            event_id=command.event_id,
+            tick=command.tick,
+            flags=_json_value(command.flags),
+            event_kind=int(kind),
+            event_kind_name=_name(kind),
+            body=_fields_json(body),
+        )
+        return out
+    out["fields"] = _fields_json(command)
+    return out
+
+
+def command_format(command: Command) -> str:
+    """Return ``"EV"`` for icEvent, ``"CMD"`` otherwise."""
+    return "EV" if isinstance(command, Event) else "CMD"
+
+
+def command_type_name(command: Command) -> str:
+    """Return the command name, or ``EVENT/<kind>`` for events (summary counts)."""
+    if isinstance(command, Event):
+        return f"EVENT/{_name(command.body.event_kind)}"
+    return _name(command.command_code)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes):
+        shown = value[:16].hex(" ")
+        return f"{len(value)}B[{shown}{' ..' if len(value) > 16 else ''}]"
+    if isinstance(value, str):
+        return repr(value if len(value) <= 60 else value[:57] + "...")
+    if isinstance(value, enum.Enum):
+        return _name(value)
+    return str(value)
+
+
+def _fields_text(message: Any, skip: tuple[str, ...] = ()) -> str:
+    parts = []
+    for field in dataclasses.fields(message):
+        if field.name not in skip:
+            parts.append(f"{field.name}={_text(getattr(message, field.name))}")
+    return " ".join(parts)
+
+
+def command_columns(command: Command) -> dict[str, str]:
+    """Return the table columns: format, seq (event id), type (command), cot (event kind), ca, objects."""
+    name = _name(command.command_code)
+    if isinstance(command, Event):
+        body = command.body
+        kind = "UNKNOWN " + str(body.event_kind) if isinstance(body, UnknownEvent) else _name(body.event_kind)
+        flags = f" flags={int(command.flags):#x}" if int(command.flags) else ""
+        return {"format": "EV", "seq": str(command.event_id), "type": name, "cot": kind, "ca": "",
+                "objects": _fields_text(body) + flags}  # fmt: skip
+    if isinstance(command, UnknownCommand):
+        name = f"UNKNOWN {command.command_code}"
+    return {"format": "CMD", "seq": "", "type": name, "cot": "", "ca": "", "objects": _fields_text(command)}
+
+
+JSON_KEYS = """\
+IMB3 records (protocol "imb") have the common keys of every record (see
+otwire.inspect.iec104.JSON_KEYS). kind "apdu" (a decoded frame) adds: command_code
+(int32), command (name, e.g. "SUBSCRIBE"); for icEvent: event_id, tick, flags (list of
+flag names), event_kind (int), event_kind_name, body {<field>: <value>}; for other
+commands: fields {<field>: <value>}. Byte fields show at most 64 octets as hex, with
+<field>_length giving their size.
+"""
