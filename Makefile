@@ -34,6 +34,7 @@ test: $(STAMP_DEV)
 bench: $(STAMP_DEV)
 	$(BIN)/python benchmarks/iec104_decode.py
 	$(BIN)/python benchmarks/iec104_engine.py
+	$(BIN)/python benchmarks/imb.py
 
 fuzz: $(STAMP_DEV)
 	$(BIN)/python -m pytest -q fuzz --hypothesis-profile=fuzz

@@ -5,6 +5,7 @@
   when an input cannot be read or is not a capture; 1 on an unexpected internal error.
 * ``otwire serve iec104 [--host H] [--port N] [--record FILE.pcap]``: run the demo
   outstation until Ctrl-C (or ``--duration`` seconds).
+* ``otwire serve imb-hub [--host H] [--port N] [--record FILE.pcap]``: run an IMB3 hub.
 * ``otwire client iec104 HOST [--port N] [--record FILE.pcap]``: connect, interrogate,
   print every point and then the spontaneous updates.
 """
@@ -117,6 +118,9 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     iec104 = protocols.add_parser("iec104", help="IEC 60870-5-104 controlled station (outstation) with demo points")
     iec104.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     _session_options(iec104, 2404)
+    hub = protocols.add_parser("imb-hub", help="TNO IMB3 hub (routes events between IMB clients)")
+    hub.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    _session_options(hub, 4000)
 
 
 def _client_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -130,6 +134,10 @@ def _client_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 
 
 def _serve(args: argparse.Namespace) -> int:
+    if args.protocol == "imb-hub":
+        from otwire.servers.imb import serve as serve_hub
+
+        return serve_hub(args.host, args.port, record=args.record, duration=args.duration)
     from otwire.servers.iec104 import serve
 
     return serve(args.host, args.port, record=args.record, duration=args.duration)

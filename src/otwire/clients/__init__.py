@@ -4,6 +4,8 @@
   object model of the c104 library (``Client``, ``Connection``, ``Station``, ``Point``),
   threaded (:class:`~otwire.clients.iec104.Client`) and asyncio
   (:class:`~otwire.clients.iec104.AsyncClient`).
+* :mod:`otwire.clients.imb`: a TNO IMB3 client with pyimb's API (``Client``,
+  ``EventDefinition``, ``ek*``/``action*`` constants), threaded, plus ``AsyncClient``.
 
 Clients hold the policy that engines and transports leave out: reconnects with backoff,
 command timeouts, start-up sequences and the mapping of wire data onto points.

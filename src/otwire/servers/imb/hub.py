@@ -1,25 +1,4 @@
-"""A TNO IMB3 hub on asyncio: many clients, routing by :class:`~otwire.protocols.imb.hub.IMBHub`.
-
-:class:`AsyncHub` runs in the caller's event loop (``async with`` or ``await
-hub.serve()``); :class:`Hub` runs the same thing in a daemon thread with blocking
-``start()``/``stop()`` (and ``with``), for tests and scripts; :func:`serve` is
-``otwire serve imb-hub``::
-
-    from otwire.servers.imb import Hub
-
-    with Hub(port=4000) as hub:  # pyimb: imb.Client("127.0.0.1", 4000, 1, "me", "fed")
-        ...
-        print(hub.clients())
-
-This layer only moves octets: each accepted socket gets a
-:class:`~otwire.protocols.imb.hub.HubConnection`; after every input the octets
-queued on *every* connection the input touched are written, once per connection
-(one ``write`` per received chunk, however many events it held).
-
-Slow consumers do not block fast ones: reading is never paused for a subscriber.
-A client whose transport write buffer goes over ``max_queue_bytes`` is
-disconnected (logged as "slow consumer"); the others keep everything.
-"""
+"""The hub server: listening socket, routing engine, client sockets; asyncio and threaded flavours."""
 
 from __future__ import annotations
 
@@ -31,26 +10,17 @@ import os
 import sys
 import threading
 from collections.abc import Callable
-from typing import TextIO, TypeVar, cast
+from typing import TextIO, TypeVar
 
 from otwire.codecs.imb.types import MAX_PAYLOAD_SIZE
-from otwire.errors import LocalProtocolError, OTWireError, RemoteProtocolError, TransportError
-from otwire.protocols import Event
+from otwire.errors import LocalProtocolError, OTWireError, TransportError
 from otwire.protocols.imb.hub import HubConnection, IMBHub
-from otwire.protocols.imb.hub_events import (
-    ClientIdentified,
-    ClientStatus,
-    CommandRejected,
-    ConnectionTerminated,
-    EventInfo,
-    TerminationReason,
-)
-from otwire.transports._common import Direction
-from otwire.transports.record import PcapRecorder, PcapSession
+from otwire.protocols.imb.hub_events import ClientStatus, EventInfo
+from otwire.servers.imb._client import LOGGER, Client
+from otwire.transports.record import PcapRecorder
 
-__all__ = ["DEFAULT_PORT", "AsyncHub", "Hub", "serve"]
+__all__ = ["CLOSE_GRACE", "DEFAULT_PORT", "AsyncHub", "BaseHub", "Hub", "serve"]
 
-LOGGER = logging.getLogger("otwire.servers.imb")
 T = TypeVar("T")
 
 #: The IMB3 hub's TCP port.
@@ -60,113 +30,6 @@ CLOSE_GRACE = 1.0
 #: Seconds a foreign thread waits for the event loop to answer.
 CALL_TIMEOUT = 10.0
 _MIB = 1024 * 1024
-
-
-class _Client(asyncio.Protocol):
-    """One accepted socket: feeds its engine and writes what the engine queues."""
-
-    def __init__(self, hub: BaseHub) -> None:
-        self.hub = hub
-        self.engine: HubConnection | None = None
-        self.transport: asyncio.Transport | None = None
-        self.recording: PcapSession | None = None
-        self.timer: asyncio.TimerHandle | None = None
-        self.lost = asyncio.get_running_loop().create_future()
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)
-        self.hub._accept(self)
-
-    def data_received(self, data: bytes) -> None:
-        engine = self.engine
-        if engine is None or engine.is_closed:
-            return
-        if self.recording is not None:
-            self.recording(Direction.IN, data)
-        try:
-            engine.receive_data(data, self.hub._time())
-        except RemoteProtocolError as exc:
-            LOGGER.warning("%s: protocol error, disconnected: %s", engine.name, exc)
-        self.hub._flush(self)
-
-    def eof_received(self) -> bool:
-        self._end()
-        return False
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._end()
-        if self.timer is not None:
-            self.timer.cancel()
-        if self.recording is not None:
-            self.recording.close()
-        self.hub._forget(self)
-        if not self.lost.done():
-            self.lost.set_result(None)
-
-    def _end(self) -> None:
-        engine = self.engine
-        if engine is not None and not engine.is_closed:
-            engine.receive_data(b"", self.hub._time())
-            self.hub._flush(self)
-
-    def flush(self) -> None:
-        """Log the engine's events, write its octets, close or re-arm the heartbeat."""
-        engine, transport = self.engine, self.transport
-        if engine is None or transport is None:
-            return
-        while (event := engine.next_event()) is not None:
-            _log(engine, event)
-        data = engine.data_to_send()
-        if data and not transport.is_closing():
-            transport.write(data)
-            if self.recording is not None:
-                self.recording(Direction.OUT, data)
-        if engine.is_closed:
-            transport.close()  # what is buffered (an icEndSession) still goes out
-            return
-        queued = transport.get_write_buffer_size()
-        if queued > self.hub.max_queue_bytes:
-            LOGGER.warning(
-                "%s: slow consumer, disconnected (%d octets queued, limit %d)",
-                engine.name,
-                queued,
-                self.hub.max_queue_bytes,
-            )
-            engine.overflow(self.hub._time())
-            while (event := engine.next_event()) is not None:
-                _log(engine, event)
-            transport.abort()
-            return
-        self._arm()
-
-    def _arm(self) -> None:
-        assert self.engine is not None
-        when = self.engine.get_timer()
-        if when is None or (self.timer is not None and self.timer.when() == when):
-            return
-        if self.timer is not None:
-            self.timer.cancel()
-        self.timer = asyncio.get_running_loop().call_at(when, self._on_timer)
-
-    def _on_timer(self) -> None:
-        self.timer = None
-        if self.engine is not None and not self.engine.is_closed:
-            self.engine.handle_timer(self.hub._time())
-            self.hub._flush(self)
-
-
-def _log(engine: HubConnection, event: Event) -> None:
-    name = engine.name
-    if type(event) is ConnectionTerminated:
-        level = logging.WARNING if event.reason is TerminationReason.PROTOCOL_ERROR else logging.INFO
-        detail = f": {event.error}" if event.error is not None else ""
-        LOGGER.log(level, "%s: disconnected (%s)%s", name, event.reason.value, detail)
-    elif type(event) is ClientIdentified:
-        LOGGER.info("%s: client info: owner %d %r", name, event.owner_id, event.owner_name)
-    elif type(event) is CommandRejected:
-        LOGGER.info("%s: command %d rejected: %s", name, event.command_code, event.reason)
-    else:  # subscriptions, publications, variables, ignored commands, drops, junk
-        LOGGER.debug("%s: %s", name, event)
 
 
 class BaseHub:
@@ -214,7 +77,7 @@ class BaseHub:
         self._loop_thread = 0
         self._listener: asyncio.Server | None = None
         self._recorder: PcapRecorder | None = None
-        self._clients: dict[HubConnection, _Client] = {}
+        self._clients: dict[HubConnection, Client] = {}
         self._bound_port = 0
 
     def _new_engine(self) -> IMBHub:
@@ -268,7 +131,7 @@ class BaseHub:
         try:
             self._recorder = PcapRecorder(self.record) if self.record is not None else None
             try:
-                self._listener = await self._loop.create_server(lambda: _Client(self), self._host, self._port)
+                self._listener = await self._loop.create_server(lambda: Client(self), self._host, self._port)
             except OSError as exc:
                 raise TransportError(f"cannot listen on {self._host}:{self._port}: {exc}") from exc
         except BaseException:
@@ -305,7 +168,7 @@ class BaseHub:
     def _time(self) -> float:
         return (self._loop or asyncio.get_running_loop()).time()
 
-    def _accept(self, client: _Client) -> None:
+    def _accept(self, client: Client) -> None:
         transport = client.transport
         assert transport is not None
         peer = transport.get_extra_info("peername") or ("?", 0)
@@ -324,11 +187,11 @@ class BaseHub:
         LOGGER.info("%s: connected as client %d (%d open)", name, engine.unique_client_id, len(self._clients))
         self._flush(client)
 
-    def _forget(self, client: _Client) -> None:
+    def _forget(self, client: Client) -> None:
         if client.engine is not None:
             self._clients.pop(client.engine, None)
 
-    def _flush(self, client: _Client) -> None:
+    def _flush(self, client: Client) -> None:
         """Write ``client``'s output and that of every connection its input reached."""
         client.flush()
         self._flush_pending()

@@ -1,0 +1,281 @@
+"""What the threaded and asyncio IMB clients share: event handlers, stream callbacks, stream sending.
+
+:class:`EventBase` holds pyimb's per-event state (handlers by kind, the stream
+callbacks, the open incoming streams) and turns engine events into handler calls
+with pyimb's argument order (:func:`handler_args`). It never sends: the flavours
+(``client.EventDefinition``, ``aio.AsyncEventDefinition``) add the sending methods.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import zlib
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
+
+from otwire.codecs.imb import (
+    MAX_PAYLOAD_SIZE,
+    BufferEvent,
+    ChangeObjectDataEvent,
+    ChangeObjectEvent,
+    Event,
+    EventKind,
+    FocusEvent,
+    NormalEvent,
+    StreamBody,
+    StreamHeader,
+    StreamTail,
+    TimerStatusRequest,
+    UnknownEvent,
+)
+from otwire.protocols import Event as EngineEvent
+from otwire.protocols.imb.client_events import (
+    EventReceived,
+    StreamAborted,
+    StreamData,
+    StreamEnded,
+    StreamStarted,
+)
+
+__all__ = ["EventBase", "Handler", "handler_args", "logger", "new_stream_id", "stream_events"]
+
+logger = logging.getLogger("otwire.clients.imb")
+
+#: A handler added with ``add_handler``; its arguments depend on the kind (:func:`handler_args`).
+Handler = Callable[..., object]
+_STREAM_KINDS = frozenset({EventKind.STREAM_HEADER, EventKind.STREAM_BODY, EventKind.STREAM_TAIL})
+#: Largest ``chunk_size`` of ``signal_stream``: the payload limit less the event and stream ids (octets).
+MAX_CHUNK_SIZE = MAX_PAYLOAD_SIZE - 16
+
+
+class Writable(Protocol):
+    """What ``create_stream_callback`` returns: a binary file-like object."""
+
+    def write(self, data: bytes, /) -> object:
+        """Write one chunk."""
+
+    def close(self) -> object:
+        """Close after the stream ended."""
+
+
+class Readable(Protocol):
+    """What ``signal_stream`` reads: a binary file-like object."""
+
+    def read(self, size: int, /) -> bytes | bytearray | None:
+        """Read at most ``size`` octets (fewer means the end)."""
+
+
+def handler_args(event: EventReceived) -> tuple[Any, ...]:
+    """Return the arguments a handler of ``event``'s kind is called with.
+
+    pyimb's signatures: ekNormalEvent ``f(payload)`` (the raw body octets);
+    ekChangeObjectEvent ``f(action, object_id, event_name, attribute)`` with the
+    full, federation-prefixed name. pyimb decodes no other kind; otwire passes
+    ekBuffer as ``f(tick, buffer_id, data)`` (the reference clients' order),
+    ekChangeObjectDataEvent as ``f(action, object_id, event_name, attribute,
+    new_values, old_values)``, the Focus event as ``f(x, y)``, kinds without a
+    layout as ``f(data)`` and every other kind as ``f(body)`` (the codec dataclass).
+
+    Args:
+        event: A received event.
+
+    Returns:
+        The positional arguments.
+    """
+    body = event.body
+    if isinstance(body, NormalEvent | UnknownEvent | TimerStatusRequest):
+        return (body.data,)
+    if isinstance(body, ChangeObjectEvent):
+        return (int(body.action), body.object_id, event.event_name, body.attribute)
+    if isinstance(body, BufferEvent):
+        return (event.tick, body.buffer_id, body.data)
+    if isinstance(body, ChangeObjectDataEvent):
+        return (int(body.action), body.object_id, event.event_name, body.attribute, body.new_values, body.old_values)
+    if isinstance(body, FocusEvent):
+        return (body.x, body.y)
+    return (body,)
+
+
+def new_stream_id(name: str, salt: str, counter: int) -> int:
+    """Return a stream id (31 bits) for an outgoing stream.
+
+    pyimb hashes the name and the local address with Python's randomised ``hash``;
+    this is a CRC-32 of the name, ``salt`` (the local address) and a per-client
+    counter, so two streams of one client differ even with the same name.
+    """
+    return zlib.crc32(f"{name}\0{salt}\0{counter}".encode()) & 0x7FFFFFFF
+
+
+def stream_events(event_id: int, stream_id: int, name: str, stream: Readable, chunk_size: int) -> Iterator[Event]:
+    """Yield the icEvents of one outgoing stream: a header, full-size bodies, then the tail.
+
+    As pyimb: every chunk of exactly ``chunk_size`` octets is an ekStreamBody, the
+    first shorter read is the ekStreamTail (empty when the length is a multiple of
+    ``chunk_size``).
+
+    Args:
+        event_id: The client's id of the event.
+        stream_id: The stream id.
+        name: The stream name.
+        stream: Read with ``read(chunk_size)``; ``None`` counts as an empty read.
+        chunk_size: Octets per body, 1..``MAX_CHUNK_SIZE``.
+
+    Yields:
+        Events to send in order.
+
+    Raises:
+        ValueError: ``chunk_size`` is out of range.
+    """
+    if not isinstance(chunk_size, int) or not 1 <= chunk_size <= MAX_CHUNK_SIZE:
+        raise ValueError(f"chunk_size={chunk_size!r} not in 1..{MAX_CHUNK_SIZE}")
+    yield Event(event_id=event_id, body=StreamHeader(stream_id=stream_id, stream_name=name))
+    while True:
+        chunk = bytes(stream.read(chunk_size) or b"")
+        if len(chunk) == chunk_size:
+            yield Event(event_id=event_id, body=StreamBody(stream_id=stream_id, data=chunk))
+        else:
+            yield Event(event_id=event_id, body=StreamTail(stream_id=stream_id, data=chunk))
+            return
+
+
+def _call(function: Callable[..., Any], *args: Any) -> Any:
+    try:
+        return function(*args)
+    except Exception:
+        logger.exception("callback %r failed", function)
+        return None
+
+
+def _end_stream_args(callback: Callable[..., object], definition: EventBase, stream: Writable) -> tuple[Any, ...]:
+    """pyimb documents ``end_stream(stream)`` but calls ``end_stream(event, stream)``: accept both."""
+    try:
+        inspect.signature(callback).bind(definition, stream)
+    except TypeError:
+        return (stream,)
+    except ValueError:  # no signature available (some builtins)
+        pass
+    return (definition, stream)
+
+
+class EventBase:
+    """One named event of a client: handlers, stream callbacks and incoming streams.
+
+    Do not create it yourself: use the client's ``get_event``, ``subscribe`` or ``publish``.
+
+    Args:
+        event_id: The client's id for the event.
+        name: Full (federation-prefixed) event name.
+        client: The owning client.
+    """
+
+    def __init__(self, event_id: int, name: str, client: Any) -> None:
+        self.event_id = event_id
+        """The client's id for the event (sent in icSubscribe, icPublish and icEvent)."""
+        self.name = name
+        """Full event name, ``"<federation>.<name>"``."""
+        self._client = client
+        self._is_subscribed = False
+        self._is_published = False
+        self._handlers: dict[int, dict[Handler, None]] = {}
+        self._streams: dict[int, Writable] = {}
+        self.create_stream_callback: Callable[[int, str], Writable | None] | None = None
+        """``f(stream_id, stream_name)`` called for each incoming stream header; it returns
+        a writable binary object to receive the stream, or ``None`` to ignore it."""
+        self.end_stream_callback: Callable[..., object] | None = None
+        """Called when a stream ended, just before its object is closed: ``f(stream)``
+        (as pyimb documents) or ``f(event_definition, stream)`` (as pyimb calls it)."""
+
+    @property
+    def client(self) -> Any:
+        """The owning client."""
+        return self._client
+
+    @property
+    def is_subscribed(self) -> bool:
+        """True after ``subscribe()`` until ``unsubscribe()``."""
+        return self._is_subscribed
+
+    @property
+    def is_published(self) -> bool:
+        """True after ``publish()`` (or a first signal) until ``unpublish()``."""
+        return self._is_published
+
+    def add_handler(self, event_kind: int, handler: Handler) -> None:
+        """Call ``handler`` for every received event of ``event_kind`` (see :func:`handler_args`).
+
+        Handlers run one at a time on the client's thread (threaded client) or
+        event loop (asyncio client); an exception is logged and does not affect the
+        connection. Adding the same handler twice has no effect.
+
+        Args:
+            event_kind: ``ekNormalEvent``, ``ekChangeObjectEvent``, ... (flags excluded).
+            handler: The callable.
+
+        Raises:
+            RuntimeError: ``event_kind`` is a stream kind; use ``create_stream_callback``.
+        """
+        if event_kind in _STREAM_KINDS:
+            raise RuntimeError("stream kinds are handled through create_stream_callback and end_stream_callback")
+        self._handlers.setdefault(int(event_kind), {})[handler] = None
+
+    def remove_handler(self, handler: Handler) -> None:
+        """Stop calling ``handler`` for every kind it was added for."""
+        for handlers in self._handlers.values():
+            handlers.pop(handler, None)
+
+    def _dispatch(self, event: EngineEvent) -> bool:
+        """Hand one engine event to the handlers or streams; False when nothing took it."""
+        if isinstance(event, EventReceived):
+            handlers = self._handlers.get(int(event.body.event_kind))
+            if not handlers:
+                return False
+            args = handler_args(event)
+            for handler in list(handlers):
+                _call(handler, *args)
+            return True
+        if isinstance(event, StreamStarted):
+            create = self.create_stream_callback
+            stream = _call(create, event.stream_id, event.stream_name) if callable(create) else None
+            if stream is None:
+                return False
+            self._streams[event.stream_id] = stream
+            return True
+        if isinstance(event, StreamData):
+            stream = self._streams.get(event.stream_id)
+            if stream is None:
+                return False
+            try:
+                stream.write(event.data)
+            except Exception:
+                logger.exception("%s: writing stream %r failed; it is dropped", self.name, event.stream_name)
+                self._close_stream(event.stream_id)
+            return True
+        if isinstance(event, StreamEnded):
+            stream = self._streams.get(event.stream_id)
+            if stream is None:
+                return False
+            end = self.end_stream_callback
+            if callable(end):
+                _call(end, *_end_stream_args(end, self, stream))
+            self._close_stream(event.stream_id)
+            return True
+        if isinstance(event, StreamAborted) and event.stream_id in self._streams:
+            logger.warning("%s: stream %r aborted: %s", self.name, event.stream_name, event.reason)
+            self._close_stream(event.stream_id)
+            return True
+        return False
+
+    def _close_stream(self, stream_id: int) -> None:
+        stream = self._streams.pop(stream_id, None)
+        if stream is not None:
+            _call(stream.close)
+
+    def _on_confirmed(self) -> None:
+        """The hub sent the id translation of this event (flavours wake their waiters)."""
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} {self.name!r} id={self.event_id} "
+            f"subscribed={self._is_subscribed} published={self._is_published}>"
+        )

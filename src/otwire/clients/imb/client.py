@@ -1,0 +1,494 @@
+"""Threaded IMB3 client with pyimb's API (``Client``, ``EventDefinition``), without asyncore.
+
+Threading: each :class:`Client` runs one daemon thread (``otwire-imb-client``) with a
+:class:`~otwire.transports.sync.SelectorLoop` that reads from the hub and calls every
+handler and stream callback, one at a time. Sends (``subscribe``, ``signal_string``,
+``signal_stream``, ...) run in the caller's thread: each frame is written whole with a
+blocking ``sendall`` under the transport lock, so sends from several threads never
+interleave and a fast sender is slowed down by TCP instead of filling memory.
+Handlers may send too.
+
+``disconnect()`` half-closes the socket (all sent octets still arrive), keeps reading
+until the hub closes its side (at most :data:`LINGER` seconds), then closes. The
+thread is a daemon and an ``atexit`` hook disconnects, so a script that never calls
+``disconnect()`` still exits promptly.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import itertools
+import socket
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from functools import partial
+
+from otwire.clients.imb._constants import DEFAULT_PORT, DEFAULT_STREAM_BODY_BUFFER_SIZE
+from otwire.clients.imb._event import EventBase, Readable, logger, new_stream_id, stream_events
+from otwire.codecs.imb import (
+    ChangeObjectEvent,
+    Command,
+    Event,
+    NormalEvent,
+    Publish,
+    Subscribe,
+    UniqueClientID,
+    Unpublish,
+    Unsubscribe,
+    encode_string,
+)
+from otwire.errors import OTWireError
+from otwire.protocols import Event as EngineEvent
+from otwire.protocols.imb.client import IMBClientConnection, RawEvent, prefixed_name
+from otwire.protocols.imb.client_events import (
+    ClientIdentified,
+    ConnectionTerminated,
+    EventReceived,
+    MalformedReceived,
+    StreamAborted,
+    StreamData,
+    StreamEnded,
+    StreamStarted,
+    SubscriptionConfirmed,
+)
+from otwire.transports.sync import SelectorLoop, SocketTransport
+
+__all__ = ["ID_WAIT", "LINGER", "Client", "EventDefinition"]
+
+#: Seconds ``disconnect()`` waits for the hub to close after our half-close.
+LINGER = 2.0
+#: Seconds ``unique_client_id`` waits for the hub's icUniqueClientID (pyimb: 10 x 0.5 s).
+ID_WAIT = 5.0
+
+_ROUTED = (EventReceived, StreamStarted, StreamData, StreamEnded, StreamAborted)
+
+
+class EventDefinition(EventBase):
+    """One named event of a :class:`Client` (pyimb's ``EventDefinition``).
+
+    Get it from ``client.get_event``, ``client.subscribe`` or ``client.publish``.
+    Sends raise ``ConnectionLost`` once the connection is closed.
+    """
+
+    def __init__(self, event_id: int, name: str, client: Client) -> None:
+        super().__init__(event_id, name, client)
+        self._confirmed = threading.Event()
+
+    @property
+    def client(self) -> Client:
+        """The owning client."""
+        return self._client  # type: ignore[no-any-return]
+
+    def subscribe(self) -> None:
+        """Subscribe to the event (icSubscribe; nothing if already subscribed)."""
+        if not self._is_subscribed:
+            self._confirmed.clear()
+            self._client._send(Subscribe(event_id=self.event_id, event_name=self.name))
+            self._is_subscribed = True
+
+    def unsubscribe(self) -> None:
+        """Unsubscribe from the event (icUnsubscribe; nothing if not subscribed)."""
+        if self._is_subscribed:
+            self._client._send(Unsubscribe(event_name=self.name))
+            self._is_subscribed = False
+
+    def publish(self) -> None:
+        """Publish the event (icPublish; nothing if already published)."""
+        if not self._is_published:
+            self._client._send(Publish(event_id=self.event_id, event_name=self.name))
+            self._is_published = True
+
+    def unpublish(self) -> None:
+        """Stop publishing the event (icUnpublish; nothing if not published)."""
+        if self._is_published:
+            self._client._send(Unpublish(event_name=self.name))
+            self._is_published = False
+
+    def signal_event(self, event_kind: int, event_payload: bytes) -> None:
+        """Send an event with a raw body (publishing the event first if needed).
+
+        Args:
+            event_kind: ``ekNormalEvent``, ... (flags may be or-ed in, e.g. 0x100).
+            event_payload: The body octets, sent unchanged.
+
+        Raises:
+            EncodeError: ``event_kind`` does not fit 32 bits or the body is too long.
+        """
+        self.publish()
+        self._client._send(RawEvent(event_id=self.event_id, event_kind=int(event_kind), payload=bytes(event_payload)))
+
+    def signal_change_object(self, action: int, object_id: int, attribute: str) -> None:
+        """Send an ekChangeObjectEvent.
+
+        Args:
+            action: ``actionNew``, ``actionDelete`` or ``actionChange`` (any int32).
+            object_id: The object's id (int32).
+            attribute: The changed attribute's name.
+        """
+        self.publish()
+        body = ChangeObjectEvent(action=action, object_id=object_id, attribute=attribute)
+        self._client._send(Event(event_id=self.event_id, body=body))
+
+    def signal_string(self, value: str) -> None:
+        """Send an ekNormalEvent whose body is ``encode_string(value)``.
+
+        Args:
+            value: The text.
+        """
+        self.publish()
+        self._client._send(Event(event_id=self.event_id, body=NormalEvent(data=encode_string(value))))
+
+    def signal_stream(self, name: str, stream: Readable, chunk_size: int = DEFAULT_STREAM_BODY_BUFFER_SIZE) -> None:
+        """Send a stream: a header, ``chunk_size`` bodies read from ``stream``, then the tail.
+
+        Blocks until the last chunk is handed to the kernel; ``stream`` is not closed.
+
+        Args:
+            name: The stream's name (e.g. a file name).
+            stream: A binary file-like object, read with ``read(chunk_size)``.
+            chunk_size: Octets per body (default 16 KiB, at most 10 MiB less 16).
+
+        Raises:
+            ValueError: ``chunk_size`` is out of range.
+        """
+        self.publish()
+        stream_id = self._client._new_stream_id(name)
+        for event in stream_events(self.event_id, stream_id, name, stream, chunk_size):
+            self._client._send(event)
+
+    def wait_subscribed(self, timeout: float = 5.0) -> bool:
+        """Wait until the hub confirmed the subscription (its id translation arrived).
+
+        Not in pyimb: events another client sends before the hub saw the
+        subscription are not delivered, so wait for this before relying on them.
+
+        Args:
+            timeout: Seconds to wait at most.
+
+        Returns:
+            True when confirmed.
+        """
+        return self._confirmed.wait(timeout)
+
+    def _on_confirmed(self) -> None:
+        self._confirmed.set()
+
+
+class Client:
+    """A connection to an IMB3 hub: a drop-in for pyimb's ``imb.Client``.
+
+    Connects at once and sends icSetClientInfo; the hub's ids arrive by themselves.
+
+    Args:
+        host: Host name or address of the hub.
+        port: TCP port (usually 4000).
+        owner_id: Owner id sent to the hub (int32; ``None``: 0).
+        owner_name: Owner name sent to the hub (``None``: empty).
+        federation: Prefix of event names, ``"<federation>.<name>"``; ``None`` or
+            ``""`` adds no prefix (pyimb fails on ``None``).
+        timeout: Seconds allowed for the TCP connect.
+
+    Raises:
+        ConnectTimeout: The connect took longer than ``timeout``.
+        TransportError: The hub cannot be reached.
+        EncodeError: ``owner_id`` or ``owner_name`` cannot be encoded.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int = DEFAULT_PORT,
+        owner_id: int | None = None,
+        owner_name: str | None = None,
+        federation: str | None = None,
+        *,
+        timeout: float | None = 10.0,
+    ) -> None:
+        self._federation = federation
+        self._engine = IMBClientConnection(
+            0 if owner_id is None else owner_id,
+            "" if owner_name is None else owner_name,
+            federation=federation,
+            end_session_on_close=False,
+        )
+        self._lock = threading.RLock()
+        self._by_id: dict[int, EventDefinition] = {}
+        self._by_name: dict[str, EventDefinition] = {}
+        self._identified = threading.Event()
+        self._closed = threading.Event()
+        self._disconnecting = False
+        self._unique_client_id: int | None = None
+        self._client_id: int | None = None
+        self._stream_counter = itertools.count()
+        self.on_unhandled: Callable[[EngineEvent], object] | None = None
+        """Called on the client thread with each engine event nothing else took: an event
+        without a handler, an event on an unmapped hub id, stream data without a stream,
+        a hub notification, a malformed frame. Not in pyimb (which drops the connection)."""
+        logger.info("connecting to %s:%s (owner %s %r, federation %r)", host, port, owner_id, owner_name, federation)
+        self._loop = SelectorLoop()
+        try:
+            self._transport = SocketTransport.connect(
+                self._engine, host, port, timeout=timeout, on_event=self._on_event, on_close=self._on_close
+            )
+        except BaseException:
+            self._loop.close()
+            raise
+        self._loop.add(self._transport)
+        self._thread = threading.Thread(target=self._run, name="otwire-imb-client", daemon=True)
+        self._thread.start()
+        self._atexit: Callable[[], None] | None = partial(_disconnect_at_exit, weakref.ref(self))
+        atexit.register(self._atexit)
+
+    # -- pyimb properties ------------------------------------------------------------------
+
+    @property
+    def federation(self) -> str | None:
+        """The federation given to the constructor."""
+        return self._federation
+
+    @property
+    def unique_client_id(self) -> int:
+        """The unique client id the hub gave this connection.
+
+        As pyimb: when it is not known yet, an icUniqueClientID request is sent and
+        the hub's answer awaited (:data:`ID_WAIT` seconds); without one the value
+        becomes -1 for good. From a handler (the client thread) nothing is awaited.
+        """
+        if not self._unique_client_id and not self._closed.is_set() and not self._in_loop_thread():
+            self._identified.clear()
+            with contextlib.suppress(OTWireError):
+                self._send(UniqueClientID())
+            deadline = time.monotonic() + ID_WAIT
+            while not self._unique_client_id and (left := deadline - time.monotonic()) > 0:
+                if self._closed.is_set():
+                    break
+                self._identified.wait(min(left, 0.5))
+                self._identified.clear()
+            if not self._unique_client_id:
+                self._unique_client_id = -1
+        return self._unique_client_id if self._unique_client_id else -1
+
+    @property
+    def client_id(self) -> int:
+        """The client handle the hub gave this connection.
+
+        Raises:
+            AttributeError: The hub never sent it (as pyimb before the reply).
+        """
+        if self._client_id is None:
+            _ = self.unique_client_id
+        if self._client_id is None:
+            raise AttributeError("client_id: the hub has not sent icUniqueClientID")
+        return self._client_id
+
+    @property
+    def socket(self) -> socket.socket:
+        """The socket, for ``getsockname()``/``getpeername()``; never read or write it."""
+        return self._transport.socket
+
+    @property
+    def is_connected(self) -> bool:
+        """True until the connection closed (either side)."""
+        return not self._closed.is_set()
+
+    # -- events ------------------------------------------------------------------------------
+
+    def get_event(self, event_name: str, prefix: bool = True, create: bool = True) -> EventDefinition | None:
+        """Return the :class:`EventDefinition` of an event (not subscribed or published by this call).
+
+        Args:
+            event_name: The event name.
+            prefix: Prefix it with ``"<federation>."``.
+            create: Create the definition when it does not exist yet (else return ``None``).
+
+        Returns:
+            The definition (the same object for the same full name), or ``None``.
+        """
+        full = prefixed_name(self._federation, event_name, prefix)
+        with self._lock:
+            definition = self._by_name.get(full)
+            if definition is None and create:
+                definition = EventDefinition(len(self._by_id), full, self)  # ids are never reused
+                self._by_id[definition.event_id] = self._by_name[full] = definition
+            return definition
+
+    def subscribe(self, event_name: str, prefix: bool = True) -> EventDefinition:
+        """Get the event's definition and subscribe to it. See :meth:`get_event`."""
+        definition = self._get(event_name, prefix)
+        definition.subscribe()
+        return definition
+
+    def publish(self, event_name: str, prefix: bool = True) -> EventDefinition:
+        """Get the event's definition and publish it. See :meth:`get_event`."""
+        definition = self._get(event_name, prefix)
+        definition.publish()
+        return definition
+
+    def unsubscribe(self, event_name: str, prefix: bool = True) -> EventDefinition | None:
+        """Unsubscribe from an existing event; returns its definition, or ``None`` if unknown."""
+        definition = self.get_event(event_name, prefix, create=False)
+        if definition is not None:
+            definition.unsubscribe()
+        return definition
+
+    def unpublish(self, event_name: str, prefix: bool = True) -> EventDefinition | None:
+        """Stop publishing an existing event; returns its definition, or ``None`` if unknown."""
+        definition = self.get_event(event_name, prefix, create=False)
+        if definition is not None:
+            definition.unpublish()
+        return definition
+
+    # -- pyimb's low-level senders -------------------------------------------------------------
+
+    def signal_subscribe(self, event_id: int, event_entry_type: int, event_name: str) -> None:
+        """Send icSubscribe as given (prefer :meth:`subscribe`)."""
+        self._send(Subscribe(event_id=event_id, event_entry_type=event_entry_type, event_name=event_name))
+
+    def signal_publish(self, event_id: int, event_entry_type: int, event_name: str) -> None:
+        """Send icPublish as given (prefer :meth:`publish`)."""
+        self._send(Publish(event_id=event_id, event_entry_type=event_entry_type, event_name=event_name))
+
+    def signal_unsubscribe(self, event_name: str) -> None:
+        """Send icUnsubscribe (prefer :meth:`unsubscribe`)."""
+        self._send(Unsubscribe(event_name=event_name))
+
+    def signal_unpublish(self, event_name: str) -> None:
+        """Send icUnpublish (prefer :meth:`unpublish`)."""
+        self._send(Unpublish(event_name=event_name))
+
+    def signal_normal_event(self, event_id: int, event_kind: int, event_payload: bytes) -> None:
+        """Send an icEvent with a raw body on a subscribed or published id (prefer ``signal_event``)."""
+        self._send(RawEvent(event_id=event_id, event_kind=int(event_kind), payload=bytes(event_payload)))
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def disconnect(self) -> None:
+        """Close the connection gracefully and stop the client thread. Idempotent.
+
+        Everything sent before arrives: the socket is half-closed, the hub's last
+        events are still handled, and the socket closes when the hub closes its side
+        (or after :data:`LINGER` seconds). Called from a handler it returns at once.
+        """
+        with self._lock:
+            first = not self._disconnecting
+            self._disconnecting = True
+            if self._atexit is not None:
+                atexit.unregister(self._atexit)
+                self._atexit = None
+        in_loop = self._in_loop_thread()
+        if not self._closed.is_set():
+            if in_loop:
+                if first:
+                    self._half_close()
+                return
+            if first:
+                self._loop.call_soon_threadsafe(self._half_close)
+            if not self._closed.wait(LINGER + 1.0):
+                self._transport.close()  # the loop thread is stuck or gone
+        if not in_loop:
+            self._loop.stop()
+            self._thread.join(LINGER)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.disconnect()
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _get(self, event_name: str, prefix: bool) -> EventDefinition:
+        definition = self.get_event(event_name, prefix)
+        assert definition is not None
+        return definition
+
+    def _send(self, message: Command | RawEvent) -> None:
+        self._transport.send(message)
+
+    def _new_stream_id(self, name: str) -> int:
+        try:
+            local = repr(self._transport.socket.getsockname())
+        except OSError:
+            local = ""
+        return new_stream_id(name, local, next(self._stream_counter))
+
+    def _in_loop_thread(self) -> bool:
+        return self._thread.ident == threading.get_ident()
+
+    def _run(self) -> None:
+        try:
+            while True:
+                try:
+                    self._loop.run_forever()
+                    return
+                except Exception:  # a bug must not end the client thread silently
+                    logger.exception("client loop error")
+                    if self._closed.is_set():
+                        return
+        finally:
+            self._loop.close()
+
+    def _half_close(self) -> None:
+        """Loop thread: send FIN after everything queued; close for good after LINGER."""
+        transport = self._transport
+        if transport.closed:
+            return
+        try:
+            transport.socket.shutdown(socket.SHUT_WR)
+        except OSError:
+            transport.close()
+            return
+        self._loop.call_at(time.monotonic() + LINGER, transport.close)
+
+    def _on_close(self, transport: SocketTransport) -> None:
+        if transport.error is not None:
+            logger.warning("connection closed: %s", transport.error)
+        self._closed.set()
+        self._identified.set()
+        self._loop.stop()
+
+    def _on_event(self, event: EngineEvent) -> None:
+        """Client thread: route one engine event to its definition or to ``on_unhandled``."""
+        try:
+            if isinstance(event, _ROUTED):
+                definition = self._by_id.get(event.event_id)
+                if definition is not None and definition._dispatch(event):
+                    return
+            elif isinstance(event, ClientIdentified):
+                self._unique_client_id = event.unique_client_id & 0xFFFFFFFF
+                self._client_id = event.client_id & 0xFFFFFFFF
+                self._identified.set()
+                return
+            elif isinstance(event, SubscriptionConfirmed):
+                definition = self._by_id.get(event.event_id)
+                if definition is not None:
+                    definition._on_confirmed()
+                return
+            elif isinstance(event, ConnectionTerminated):
+                logger.info("connection closed: %s", event.reason.value)
+                return
+            self._unhandled(event)
+        except Exception:
+            logger.exception("error handling %r", event)
+
+    def _unhandled(self, event: EngineEvent) -> None:
+        callback = self.on_unhandled
+        if callback is not None:
+            callback(event)
+        elif isinstance(event, MalformedReceived):
+            logger.warning("malformed data from the hub skipped: %s", event.reason)
+        else:
+            logger.debug("unhandled: %r", event)
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed.is_set() else "open"
+        return f"<imb.Client {state} federation={self._federation!r} events={len(self._by_id)}>"
+
+
+def _disconnect_at_exit(ref: weakref.ref[Client]) -> None:
+    client = ref()
+    if client is not None:
+        client.disconnect()

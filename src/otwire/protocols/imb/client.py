@@ -1,0 +1,522 @@
+"""The sans-IO TNO IMB3 client engine (``specs/imb/notes.md`` §4-§6, §11).
+
+One :class:`IMBClientConnection` is one client connection to a hub. It
+
+* queues the handshake at construction: icSetClientInfo (pyimb's whole handshake),
+  optionally followed by an icUniqueClientID request (what the reference clients do);
+* numbers the client's events (``define_event``: 0, 1, 2, ... in order of first use,
+  never reused, as pyimb) and prefixes names with the federation;
+* sends icSubscribe/icPublish once per event and icUnsubscribe/icUnpublish only
+  when subscribed/published; an event signalled on an unpublished event publishes
+  it first (pyimb's auto-publish);
+* keeps the hub's icSetEventIDTranslation table and translates incoming events to
+  the client's ids; an icEvent for an unmapped id or of an unknown kind is an
+  event for the user (``UnmappedEventReceived``, ``EventReceived`` with an
+  ``UnknownEvent`` body), never a dropped connection;
+* reassembles streams by (event, stream id): header, chunks and tail become
+  ``StreamStarted``/``StreamData``/``StreamEnded``; interleaved streams are kept apart;
+* ends the session: ``close()`` sends icEndSession (unless disabled); an icEndSession
+  from the hub closes the engine.
+
+Framing faults and undecodable commands are reported (``MalformedReceived``) and
+skipped; the framer resynchronises on the next magic, so nothing the hub sends
+raises ``RemoteProtocolError``. There are no timers.
+
+>>> conn = IMBClientConnection(123, "my name", federation="fed")
+>>> len(conn.data_to_send())  # icSetClientInfo(123, "my name")
+35
+>>> event_id = conn.define_event("my event")
+>>> conn.subscribe(event_id, now=0.0)
+>>> conn.event_name(event_id), len(conn.data_to_send())
+('fed.my event', 44)
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from otwire.codecs.imb import (
+    MAX_PAYLOAD_SIZE,
+    Command,
+    CommandCode,
+    EndSession,
+    Event,
+    EventBody,
+    EventFlag,
+    Frame,
+    FrameError,
+    FrameItem,
+    IMBFramer,
+    Publish,
+    SetClientInfo,
+    SetEventIDTranslation,
+    StreamBody,
+    StreamHeader,
+    StreamTail,
+    Subscribe,
+    UniqueClientID,
+    Unpublish,
+    Unsubscribe,
+    decode_command,
+    decode_event,
+    encode_command,
+)
+from otwire.errors import DecodeError, LocalProtocolError
+from otwire.protocols import Buffer
+from otwire.protocols import Event as EngineEvent
+from otwire.protocols.imb._client_state import (
+    EVENT_HEAD,
+    INT32_MAX,
+    LOCAL_INPUTS,
+    TRANSITIONS,
+    Input,
+    RawEvent,
+    State,
+    StreamAssembler,
+    prefixed_name,
+)
+from otwire.protocols.imb.client_events import (
+    ClientIdentified,
+    CommandReceived,
+    ConnectionTerminated,
+    EventReceived,
+    MalformedReceived,
+    SubscriptionConfirmed,
+    TerminationReason,
+    TranslationRemoved,
+    UnmappedEventReceived,
+)
+
+__all__ = ["LOCAL_INPUTS", "TRANSITIONS", "IMBClientConnection", "Input", "RawEvent", "State", "prefixed_name"]
+
+_END_SESSION = encode_command(EndSession())
+
+
+class _Entry:
+    __slots__ = ("name", "published", "subscribed")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.subscribed = False
+        self.published = False
+
+
+class IMBClientConnection:
+    """One IMB3 client connection as a sans-IO state machine.
+
+    Args:
+        owner_id: Application-chosen owner id (int32), sent in icSetClientInfo.
+        owner_name: Owner (model) name, sent in icSetClientInfo.
+        federation: Prefix of event names (``define_event``); ``None``/``""``: none.
+        request_unique_id: Also send an icUniqueClientID request right after the
+            handshake (the reference clients do; pyimb asks only when the id is read).
+        end_session_on_close: ``close()`` sends icEndSession first (C#, Java);
+            pyimb only closes the socket.
+        max_translations: Most hub id translations kept; more are reported as malformed.
+        max_open_streams: Most incoming streams open at once; the oldest is aborted.
+        max_payload_size: Largest payload accepted from the hub (octets, at most 10 MiB).
+
+    Raises:
+        EncodeError: ``owner_id`` or ``owner_name`` cannot be encoded.
+
+    The contract is that of :class:`otwire.protocols.Connection`; nothing from the
+    hub raises: faults become events.
+    """
+
+    def __init__(
+        self,
+        owner_id: int = 0,
+        owner_name: str = "",
+        *,
+        federation: str | None = None,
+        request_unique_id: bool = False,
+        end_session_on_close: bool = True,
+        max_translations: int = 65536,
+        max_open_streams: int = 256,
+        max_payload_size: int = MAX_PAYLOAD_SIZE,
+    ) -> None:
+        self.federation = federation
+        self.end_session_on_close = end_session_on_close
+        self._max_translations = max_translations
+        self._state = State.AWAITING_ID
+        self._framer = IMBFramer(max_payload_size=max_payload_size)
+        self._out = bytearray(encode_command(SetClientInfo(owner_id=owner_id, owner_name=owner_name)))
+        if request_unique_id:
+            self._out += encode_command(UniqueClientID())
+        self._events: deque[EngineEvent] = deque()
+        self._names: dict[str, int] = {}
+        self._entries: dict[int, _Entry] = {}
+        self._next_id = 0
+        self._translation: dict[int, int] = {}
+        self._streams = StreamAssembler(self._events, max_open_streams)
+        self._unique_client_id: int | None = None
+        self._client_id: int | None = None
+        self.junk_octets = 0
+        """Octets skipped because they did not start a frame."""
+
+    # -- observable state ------------------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        """The lifecycle state."""
+        return self._state
+
+    @property
+    def is_closed(self) -> bool:
+        """True once the connection is closed."""
+        return self._state is State.CLOSED
+
+    @property
+    def unique_client_id(self) -> int | None:
+        """The unique client id from the hub, or ``None`` before icUniqueClientID."""
+        return self._unique_client_id
+
+    @property
+    def client_id(self) -> int | None:
+        """The client handle from the hub, or ``None`` before icUniqueClientID."""
+        return self._client_id
+
+    @property
+    def translations(self) -> dict[int, int]:
+        """A copy of the hub id -> client id table."""
+        return dict(self._translation)
+
+    @property
+    def open_streams(self) -> int:
+        """Incoming streams started and not yet ended."""
+        return len(self._streams)
+
+    def full_name(self, name: str, prefix: bool = True) -> str:
+        """Return ``name`` with the federation prefix (see :func:`prefixed_name`)."""
+        return prefixed_name(self.federation, name, prefix)
+
+    def define_event(self, name: str, *, prefix: bool = True, create: bool = True) -> int | None:
+        """Return the client's id for an event, numbering new names 0, 1, 2, ... (pyimb).
+
+        Args:
+            name: Event name.
+            prefix: Prefix ``name`` with the federation.
+            create: Give an unknown name the next free id (else return ``None``).
+
+        Returns:
+            The id, or ``None`` for an unknown name with ``create=False``.
+
+        Raises:
+            LocalProtocolError: ``name`` is not a ``str`` or every int32 id is used.
+        """
+        if not isinstance(name, str):
+            raise LocalProtocolError(f"event name must be a str, got {type(name).__name__}")
+        full = self.full_name(name, prefix)
+        event_id = self._names.get(full)
+        if event_id is None and create:
+            while self._next_id in self._entries:
+                self._next_id += 1
+            if self._next_id > INT32_MAX:
+                raise LocalProtocolError("no free event id left")
+            event_id = self._next_id
+            self._bind(event_id, full)
+        return event_id
+
+    def event_name(self, event_id: int) -> str | None:
+        """Return the full name bound to a client id, or ``None``."""
+        entry = self._entries.get(event_id)
+        return entry.name if entry is not None else None
+
+    def is_subscribed(self, event_id: int) -> bool:
+        """True when icSubscribe was sent for the event and no icUnsubscribe since."""
+        entry = self._entries.get(event_id)
+        return entry is not None and entry.subscribed
+
+    def is_published(self, event_id: int) -> bool:
+        """True when icPublish was sent for the event and no icUnpublish since."""
+        entry = self._entries.get(event_id)
+        return entry is not None and entry.published
+
+    # -- inputs ------------------------------------------------------------------------
+
+    def receive_data(self, data: Buffer, now: float) -> None:
+        """Feed octets from the hub; ``b""`` is end of stream.
+
+        Raises:
+            LocalProtocolError: the connection is already closed.
+        """
+        self._check_open("receive data")
+        framer = self._framer
+        framer.receive_data(data)
+        while self._state is not State.CLOSED and (item := framer.next_item()) is not None:
+            if isinstance(item, FrameItem):
+                self._on_frame(item.frame)
+            elif isinstance(item, FrameError):
+                self._move(Input.RECV_OTHER)
+                self._events.append(MalformedReceived(reason=item.reason, command_code=None, error=item.error))
+            else:
+                self.junk_octets += len(item.data)
+        if not data and self._state is not State.CLOSED:
+            self._move(Input.EOF)
+            self._terminate(TerminationReason.PEER_CLOSED)
+
+    def send(self, message: Command | RawEvent, now: float) -> None:
+        """Send one command.
+
+        icSubscribe/icPublish bind their id to their name (a new pair, or the pair
+        already bound) and go out once; icUnsubscribe/icUnpublish go out only when
+        subscribed/published; an icEvent (or :class:`RawEvent`) needs a bound id and
+        publishes its event first; icEndSession is ``close()``. Other commands are
+        sent as given.
+
+        Raises:
+            EncodeError: the command cannot be encoded (nothing is sent).
+            LocalProtocolError: an id or name conflicts with the bound pairs, an
+                event id is not bound, or the connection is closed.
+        """
+        self._check_open("send")
+        if isinstance(message, EndSession):
+            self.close(now)
+            return
+        if isinstance(message, RawEvent | Event):
+            frame = message.encode() if isinstance(message, RawEvent) else encode_command(message)
+            entry = self._entries.get(message.event_id)
+            if entry is None:
+                raise LocalProtocolError(f"event id {message.event_id} is not bound to a name (subscribe or publish)")
+            self._move(Input.SEND)
+            if not entry.published:
+                self._emit(encode_command(Publish(event_id=message.event_id, event_name=entry.name)))
+                entry.published = True
+            self._emit(frame)
+        elif isinstance(message, Subscribe | Publish):
+            frame = encode_command(message)
+            self._move(Input.SEND)
+            entry = self._bind(message.event_id, message.event_name)
+            attribute = "subscribed" if isinstance(message, Subscribe) else "published"
+            if not getattr(entry, attribute):
+                setattr(entry, attribute, True)
+                self._emit(frame)
+        elif isinstance(message, Unsubscribe | Unpublish):
+            frame = encode_command(message)
+            self._move(Input.SEND)
+            event_id = self._names.get(message.event_name)
+            entry = self._entries[event_id] if event_id is not None else None
+            attribute = "subscribed" if isinstance(message, Unsubscribe) else "published"
+            if entry is not None and getattr(entry, attribute):
+                setattr(entry, attribute, False)
+                self._emit(frame)
+        else:  # encode_command refuses anything that is not a command
+            frame = encode_command(message)
+            self._move(Input.SEND)
+            self._emit(frame)
+
+    def subscribe(self, event_id: int, now: float) -> None:
+        """Send icSubscribe for a bound event (once).
+
+        Raises:
+            LocalProtocolError: the id is not bound, or the connection is closed.
+        """
+        self.send(Subscribe(event_id=event_id, event_name=self._bound_name(event_id)), now)
+
+    def publish(self, event_id: int, now: float) -> None:
+        """Send icPublish for a bound event (once).
+
+        Raises:
+            LocalProtocolError: the id is not bound, or the connection is closed.
+        """
+        self.send(Publish(event_id=event_id, event_name=self._bound_name(event_id)), now)
+
+    def unsubscribe(self, event_id: int, now: float) -> None:
+        """Send icUnsubscribe when the event is subscribed.
+
+        Raises:
+            LocalProtocolError: the id is not bound, or the connection is closed.
+        """
+        self.send(Unsubscribe(event_name=self._bound_name(event_id)), now)
+
+    def unpublish(self, event_id: int, now: float) -> None:
+        """Send icUnpublish when the event is published.
+
+        Raises:
+            LocalProtocolError: the id is not bound, or the connection is closed.
+        """
+        self.send(Unpublish(event_name=self._bound_name(event_id)), now)
+
+    def signal(self, event_id: int, body: EventBody, now: float, *, flags: EventFlag | int = 0, tick: int = 0) -> None:
+        """Send an icEvent on a bound event (publishing it first if needed).
+
+        Args:
+            event_id: The client's id of the event.
+            body: The event body (its class gives the kind).
+            now: Monotonic time, seconds.
+            flags: Bits 8..31 of the kind field (``EventFlag.PRIORITY``).
+            tick: The tick field.
+
+        Raises:
+            EncodeError: the body cannot be encoded.
+            LocalProtocolError: the id is not bound, or the connection is closed.
+        """
+        self.send(Event(event_id=event_id, tick=tick, flags=EventFlag(flags), body=body), now)
+
+    def request_unique_client_id(self, now: float) -> None:
+        """Send icUniqueClientID(0, 0); the hub answers with the connection's ids.
+
+        Raises:
+            LocalProtocolError: the connection is closed.
+        """
+        self.send(UniqueClientID(), now)
+
+    def close(self, now: float) -> None:
+        """Close locally, sending icEndSession first when ``end_session_on_close``. Idempotent."""
+        if self._state is State.CLOSED:
+            return
+        self._move(Input.CLOSE)
+        if self.end_session_on_close:
+            self._out += _END_SESSION
+        self._terminate(TerminationReason.LOCAL_CLOSE)
+
+    def handle_timer(self, now: float) -> None:
+        """Do nothing: the engine has no timers.
+
+        Raises:
+            LocalProtocolError: the connection is already closed.
+        """
+        self._check_open("handle timer")
+
+    # -- outputs -----------------------------------------------------------------------
+
+    def next_event(self) -> EngineEvent | None:
+        """Return the next event, or ``None``."""
+        return self._events.popleft() if self._events else None
+
+    def data_to_send(self) -> bytes:
+        """Return and clear the octets queued for the hub."""
+        out = bytes(self._out)
+        self._out.clear()
+        return out
+
+    def get_timer(self) -> float | None:
+        """Return ``None``: the engine has no timers."""
+        return None
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _move(self, event: Input) -> None:
+        new = TRANSITIONS.get((self._state, event))
+        if new is None:  # only reachable in CLOSED, which every input checks first
+            raise LocalProtocolError(f"{event.value} not allowed in state {self._state.name}")
+        self._state = new
+
+    def _check_open(self, verb: str) -> None:
+        if self._state is State.CLOSED:
+            raise LocalProtocolError(f"can't {verb} in state CLOSED")
+
+    def _terminate(self, reason: TerminationReason) -> None:
+        self._state = State.CLOSED
+        self._framer = IMBFramer()
+        self._streams.abort_all("connection closed")
+        self._events.append(ConnectionTerminated(reason=reason))
+
+    def _emit(self, frame: bytes) -> None:
+        self._out += frame
+
+    def _bind(self, event_id: int, name: str) -> _Entry:
+        if not isinstance(event_id, int) or not 0 <= event_id <= INT32_MAX:
+            raise LocalProtocolError(f"event id {event_id!r} must be in 0..{INT32_MAX}")
+        bound_id = self._names.get(name)
+        entry = self._entries.get(event_id)
+        if bound_id is None and entry is None:
+            entry = self._entries[event_id] = _Entry(name)
+            self._names[name] = event_id
+            return entry
+        if bound_id != event_id or entry is None:
+            other = f"is bound to {entry.name!r}" if entry is not None else "is free"
+            raise LocalProtocolError(f"event {name!r} has id {bound_id}, but id {event_id} {other}")
+        return entry
+
+    def _bound_name(self, event_id: int) -> str:
+        entry = self._entries.get(event_id)
+        if entry is None:
+            raise LocalProtocolError(f"event id {event_id} is not bound to a name (use define_event)")
+        return entry.name
+
+    # -- received frames ---------------------------------------------------------------
+
+    def _on_frame(self, frame: Frame) -> None:
+        code = frame.command_code
+        if code == CommandCode.EVENT:
+            self._move(Input.RECV_EVENT)
+            self._on_event(frame.payload)
+            return
+        try:
+            command = decode_command(frame)
+        except DecodeError as exc:
+            self._move(Input.RECV_OTHER)
+            self._events.append(MalformedReceived(reason=exc.reason, command_code=code, error=exc))
+            return
+        if isinstance(command, UniqueClientID):
+            self._move(Input.RECV_UNIQUE_ID)
+            self._unique_client_id, self._client_id = command.unique_client_id, command.client_id
+            self._events.append(
+                ClientIdentified(unique_client_id=command.unique_client_id, client_id=command.client_id)
+            )
+        elif isinstance(command, SetEventIDTranslation):
+            self._move(Input.RECV_TRANSLATION)
+            self._on_translation(command.hub_event_id, command.client_event_id)
+        elif isinstance(command, EndSession):
+            self._move(Input.RECV_END_SESSION)
+            self._terminate(TerminationReason.SESSION_ENDED)
+        else:
+            self._move(Input.RECV_OTHER)
+            self._events.append(CommandReceived(command=command))
+
+    def _on_translation(self, hub_id: int, client_id: int) -> None:
+        if client_id < 0:
+            self._events.append(TranslationRemoved(hub_event_id=hub_id, event_id=self._translation.pop(hub_id, None)))
+            return
+        if hub_id not in self._translation and len(self._translation) >= self._max_translations:
+            reason = f"translation {hub_id} -> {client_id} ignored: {self._max_translations} translations kept"
+            self._events.append(MalformedReceived(reason=reason, command_code=CommandCode.SET_EVENT_ID_TRANSLATION))
+            return
+        self._translation[hub_id] = client_id
+        self._events.append(
+            SubscriptionConfirmed(event_id=client_id, event_name=self.event_name(client_id), hub_event_id=hub_id)
+        )
+
+    def _on_event(self, payload: bytes) -> None:
+        hub_id = EVENT_HEAD.unpack_from(payload)[0] if len(payload) >= 4 else None
+        client_id = self._translation.get(hub_id) if hub_id is not None else None
+        entry = self._entries.get(client_id) if client_id is not None else None
+        try:
+            try:
+                event = decode_event(payload, focus=entry is not None and _is_focus(entry.name))
+            except DecodeError:
+                if entry is None or not _is_focus(entry.name):
+                    raise
+                event = decode_event(payload)  # a change-object event on a "Focus" name
+        except DecodeError as exc:
+            self._events.append(MalformedReceived(reason=exc.reason, command_code=CommandCode.EVENT, error=exc))
+            return
+        if entry is None or client_id is None:
+            self._events.append(UnmappedEventReceived(hub_event_id=event.event_id, event=event))
+            return
+        body = event.body
+        if isinstance(body, StreamHeader | StreamBody | StreamTail):
+            self._streams.on_chunk(client_id, entry.name, body)
+        else:
+            self._events.append(
+                EventReceived(
+                    event_id=client_id,
+                    event_name=entry.name,
+                    hub_event_id=event.event_id,
+                    tick=event.tick,
+                    flags=event.flags,
+                    body=body,
+                )
+            )
+
+    def __repr__(self) -> str:
+        return (
+            f"<IMBClientConnection {self._state.name} unique_client_id={self._unique_client_id} "
+            f"events={len(self._entries)} translations={len(self._translation)} streams={len(self._streams)}>"
+        )
+
+
+def _is_focus(name: str) -> bool:
+    """True for the Focus event (``"<fed>.Focus"``), whose kind-0 body is two doubles (notes §5)."""
+    return name == "Focus" or name.endswith(".Focus")

@@ -1,0 +1,640 @@
+"""The sans-IO IMB3 hub engine: lifecycle table, routing, translation, notifications, limits.
+
+Raw frames in, raw frames out, a fake clock (plain floats); no sockets.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from otwire.codecs.imb import (
+    MAX_PAYLOAD_SIZE,
+    AllVariables,
+    EndSession,
+    Event,
+    EventNames,
+    Frame,
+    FrameItem,
+    HeartBeat,
+    IMBFramer,
+    Junk,
+    LogWriteLn,
+    NormalEvent,
+    Publish,
+    RequestEventNames,
+    SetClientInfo,
+    SetEventIDTranslation,
+    SetState,
+    SetVariable,
+    SetVariablePrefixed,
+    StreamBody,
+    Subscribe,
+    UniqueClientID,
+    UnknownCommand,
+    Unpublish,
+    Unsubscribe,
+    decode_command,
+    encode_command,
+)
+from otwire.errors import DecodeError, LocalProtocolError
+from otwire.protocols import Connection
+from otwire.protocols.imb._routing import cut_frames
+from otwire.protocols.imb.hub import HubConnection, IMBHub
+from otwire.protocols.imb.hub_events import (
+    HUB_TRANSITIONS,
+    ClientIdentified,
+    CommandIgnored,
+    CommandRejected,
+    ConnectionTerminated,
+    EventsDropped,
+    EventSubscribed,
+    HubInput,
+    HubState,
+    JunkSkipped,
+    TerminationReason,
+    VariableChanged,
+)
+from strategies.imb import MAGIC, TRAILER, mutated_frames, streams, valid_frames
+
+BAD_TRAILER = MAGIC + struct.pack("<ii", -31, 4) + b"\0\0\0\0" + b"\0\0\0\0"
+
+
+def wire(*commands: Any) -> bytes:
+    return b"".join(encode_command(c) for c in commands)
+
+
+def event(client_id: int, data: bytes = b"x") -> bytes:
+    return encode_command(Event(event_id=client_id, body=NormalEvent(data=data)))
+
+
+def inbox(conn: HubConnection) -> list[Any]:
+    """Decode everything queued for ``conn``."""
+    framer = IMBFramer()
+    framer.receive_data(conn.data_to_send())
+    out = []
+    while (frame := framer.next_frame()) is not None:
+        out.append(decode_command(frame))
+    return out
+
+
+def events(conn: HubConnection) -> list[Any]:
+    out = []
+    while (e := conn.next_event()) is not None:
+        out.append(e)
+    return out
+
+
+def fresh(hub: IMBHub, n: int = 1) -> list[HubConnection]:
+    conns = [hub.connect(0.0, name=f"c{i}") for i in range(n)]
+    for c in conns:
+        inbox(c)  # the greeting
+    return conns
+
+
+# --- the lifecycle table: every (state, input) pair ------------------------------------------
+
+INPUTS = {
+    HubInput.RECV_CLIENT_INFO: lambda c: c.receive_data(wire(SetClientInfo(owner_id=1, owner_name="m")), 1.0),
+    HubInput.RECV_COMMAND: lambda c: c.receive_data(wire(Subscribe(event_id=0, event_name="a")), 1.0),
+    HubInput.RECV_END_SESSION: lambda c: c.receive_data(wire(EndSession()), 1.0),
+    HubInput.EOF: lambda c: c.receive_data(b"", 1.0),
+    HubInput.FRAME_ERROR: lambda c: c.receive_data(BAD_TRAILER, 1.0),
+    HubInput.SEND: lambda c: c.send(SetVariable(var_name="v", var_value=b"1"), 1.0),
+    HubInput.TIMER: lambda c: c.handle_timer(1.0),
+    HubInput.CLOSE: lambda c: c.close(1.0),
+    HubInput.OVERFLOW: lambda c: c.overflow(1.0),
+}
+REASONS = {
+    HubInput.RECV_END_SESSION: TerminationReason.END_SESSION,
+    HubInput.EOF: TerminationReason.PEER_CLOSED,
+    HubInput.FRAME_ERROR: TerminationReason.PROTOCOL_ERROR,
+    HubInput.CLOSE: TerminationReason.LOCAL_CLOSE,
+    HubInput.OVERFLOW: TerminationReason.SLOW_CONSUMER,
+}
+
+
+def enter(hub: IMBHub, state: HubState) -> HubConnection:
+    conn = fresh(hub)[0]
+    if state is HubState.IDENTIFIED:
+        INPUTS[HubInput.RECV_CLIENT_INFO](conn)
+    elif state is HubState.CLOSED:
+        conn.close(0.5)
+    events(conn)
+    inbox(conn)
+    assert conn.state is state
+    return conn
+
+
+def test_table_covers_open_states_only() -> None:
+    open_states = {HubState.CONNECTED, HubState.IDENTIFIED}
+    assert set(HUB_TRANSITIONS) == {(s, i) for s in open_states for i in HubInput}
+    assert INPUTS.keys() == set(HubInput)
+
+
+@pytest.mark.parametrize("state", list(HubState), ids=lambda s: s.name)
+@pytest.mark.parametrize("event_", list(HubInput), ids=lambda i: i.name)
+def test_every_state_input_pair(state: HubState, event_: HubInput) -> None:
+    hub = IMBHub(heartbeat_interval=0.5)
+    conn = enter(hub, state)
+    expected = HUB_TRANSITIONS.get((state, event_))
+    if expected is None:  # CLOSED: close/overflow are no-ops, every other input is refused
+        if event_ in (HubInput.CLOSE, HubInput.OVERFLOW):
+            INPUTS[event_](conn)
+        else:
+            with pytest.raises(LocalProtocolError):
+                INPUTS[event_](conn)
+        assert conn.state is HubState.CLOSED
+        assert events(conn) == [] and conn.data_to_send() == b""
+        return
+    if event_ is HubInput.FRAME_ERROR:
+        with pytest.raises(DecodeError):
+            INPUTS[event_](conn)
+    else:
+        INPUTS[event_](conn)
+    assert conn.state is expected
+    seen = events(conn)
+    out = inbox(conn)
+    if expected is HubState.CLOSED:
+        assert isinstance(seen[-1], ConnectionTerminated) and seen[-1].reason is REASONS[event_]
+        assert conn not in hub.connections and conn.get_timer() is None
+        assert out == ([EndSession()] if event_ is HubInput.CLOSE else [])
+    else:
+        assert conn in hub.connections
+        if event_ is HubInput.TIMER:
+            assert out == [HeartBeat()] and conn.get_timer() == 1.5
+        if event_ is HubInput.SEND:
+            assert out == [SetVariable(var_name="v", var_value=b"1")]
+
+
+def test_hub_connection_is_a_connection() -> None:
+    assert isinstance(IMBHub().connect(0.0), Connection)
+
+
+# --- ids --------------------------------------------------------------------------------------
+
+
+def test_greeting_ids_are_unique_and_handles_reused() -> None:
+    hub = IMBHub()
+    a, b = hub.connect(0.0), hub.connect(0.0)
+    assert inbox(a) == [UniqueClientID(unique_client_id=1, client_id=1)]
+    assert inbox(b) == [UniqueClientID(unique_client_id=2, client_id=2)]
+    a.receive_data(b"", 1.0)
+    c = hub.connect(2.0)
+    assert (c.unique_client_id, c.handle) == (3, 1)  # unique ids are never reused, handles are
+    c.receive_data(wire(UniqueClientID()), 3.0)  # pyimb's request (0, 0)
+    assert inbox(c) == [UniqueClientID(unique_client_id=3, client_id=1)] * 2
+    assert hub.connection(3) is c and hub.connection(1) is None
+
+
+def test_client_info_and_status() -> None:
+    hub = IMBHub()
+    (a,) = fresh(hub)
+    a.receive_data(wire(SetClientInfo(owner_id=7, owner_name="model"), SetState(state=2)), 1.0)
+    assert events(a) == [ClientIdentified(owner_id=7, owner_name="model")]
+    status = a.status()
+    assert (status.owner_id, status.owner_name, status.state, status.client_state) == (7, "model", a.state, 2)
+    assert status.commands_in == 2 and status.bytes_in > 0 and a.state is HubState.IDENTIFIED
+
+
+# --- routing ------------------------------------------------------------------------------------
+
+
+def test_translation_then_events_with_hub_id_and_payload_untouched() -> None:
+    hub = IMBHub()
+    pub, sub = fresh(hub, 2)
+    sub.receive_data(wire(Subscribe(event_id=9, event_name="fed.x")), 1.0)
+    assert inbox(sub) == [SetEventIDTranslation(hub_event_id=0, client_event_id=9)]
+    pub.receive_data(wire(Publish(event_id=4, event_name="fed.x")), 1.0)
+    sent = event(4, b"payload \x67\x34\xf1\x10 with trailer and " + MAGIC)
+    pub.receive_data(sent, 1.0)
+    received = sub.data_to_send()
+    publish_note = encode_command(Publish(event_id=9, event_name="fed.x"))
+    assert received == publish_note + sent[:16] + struct.pack("<i", 0) + sent[20:]
+    assert hub.relayed == 1 and pub.data_to_send() == encode_command(Subscribe(event_id=4, event_name="fed.x"))
+
+
+def test_fan_out_and_self_delivery() -> None:
+    hub = IMBHub(notify=False)
+    a, b, c = fresh(hub, 3)
+    for conn, cid in ((a, 1), (b, 2), (c, 3)):
+        conn.receive_data(wire(Subscribe(event_id=cid, event_name="e")), 0.0)
+        inbox(conn)
+    a.receive_data(wire(Publish(event_id=0, event_name="e")) + event(0, b"hi"), 0.0)
+    for conn in (a, b, c):
+        assert inbox(conn) == [Event(event_id=0, body=NormalEvent(data=b"hi"))]
+    assert set(hub.take_pending()) == {a, b, c}
+
+
+def test_no_self_delivery_option() -> None:
+    hub = IMBHub(self_delivery=False, notify=False)
+    a, b = fresh(hub, 2)
+    for conn in (a, b):
+        conn.receive_data(wire(Subscribe(event_id=0, event_name="e")), 0.0)
+        inbox(conn)
+    a.receive_data(wire(Publish(event_id=0, event_name="e")) + event(0), 0.0)
+    assert inbox(a) == [] and len(inbox(b)) == 1
+
+
+def test_client_ids_reused_after_unsubscribe_and_unpublish() -> None:
+    hub = IMBHub(notify=False)
+    pub, sub = fresh(hub, 2)
+    sub.receive_data(wire(Subscribe(event_id=0, event_name="a"), Subscribe(event_id=1, event_name="b")), 0.0)
+    assert inbox(sub) == [SetEventIDTranslation(hub_event_id=0, client_event_id=0),
+                          SetEventIDTranslation(hub_event_id=1, client_event_id=1)]  # fmt: skip
+    pub.receive_data(wire(Publish(event_id=0, event_name="a"), Publish(event_id=1, event_name="b")), 0.0)
+    sub.receive_data(wire(Unsubscribe(event_name="a")), 0.0)
+    assert inbox(sub) == [SetEventIDTranslation(hub_event_id=0, client_event_id=-1)]
+    pub.receive_data(event(0), 0.0)
+    assert inbox(sub) == []  # routing stopped as soon as the unsubscribe was read
+    # the subscriber re-binds its id 0 to "c"; the publisher re-binds its id 0 from "a" to "c"
+    sub.receive_data(wire(Subscribe(event_id=0, event_name="c")), 0.0)
+    assert inbox(sub) == [SetEventIDTranslation(hub_event_id=2, client_event_id=0)]
+    pub.receive_data(wire(Unpublish(event_name="a"), Publish(event_id=0, event_name="c")), 0.0)
+    assert [e.name for e in hub.event_names()] == ["b", "c"]  # "a" is gone, its hub id 0 is free
+    pub.receive_data(event(0, b"c") + event(1, b"b"), 0.0)
+    assert inbox(sub) == [
+        Event(event_id=2, body=NormalEvent(data=b"c")),
+        Event(event_id=1, body=NormalEvent(data=b"b")),
+    ]
+    sub.receive_data(wire(Subscribe(event_id=5, event_name="new")), 0.0)
+    assert inbox(sub) == [SetEventIDTranslation(hub_event_id=0, client_event_id=5)]  # smallest free hub id
+
+
+def test_publish_rebinds_an_id_in_use() -> None:
+    hub = IMBHub(notify=False)
+    pub, sub = fresh(hub, 2)
+    sub.receive_data(wire(Subscribe(event_id=0, event_name="a"), Subscribe(event_id=1, event_name="b")), 0.0)
+    inbox(sub)
+    pub.receive_data(wire(Publish(event_id=0, event_name="a"), Publish(event_id=0, event_name="b")), 0.0)
+    assert pub.status().publications == {"b": 0}
+    pub.receive_data(wire(Publish(event_id=3, event_name="b")) + event(0) + event(3, b"3"), 0.0)
+    assert inbox(sub) == [Event(event_id=1, body=NormalEvent(data=b"3"))]
+    assert events(pub)[-1] == EventsDropped(count=1, client_event_ids=(0,))
+
+
+def test_resubscribe_is_idempotent_and_updates_the_client_id() -> None:
+    hub = IMBHub()
+    (a,) = fresh(hub)
+    a.receive_data(wire(Subscribe(event_id=1, event_name="e"), Subscribe(event_id=2, event_name="e")), 0.0)
+    assert inbox(a) == [SetEventIDTranslation(hub_event_id=0, client_event_id=1),
+                        SetEventIDTranslation(hub_event_id=0, client_event_id=2)]  # fmt: skip
+    assert a.status().subscriptions == {"e": 2}
+
+
+def test_unknown_and_malformed_commands_keep_the_connection() -> None:
+    hub = IMBHub()
+    (a,) = fresh(hub)
+    bad_name = struct.pack("<iii", 0, 0, 2) + b"\xff\xfe"  # invalid UTF-8
+    data = wire(UnknownCommand(command_code=-999, payload=b"zz"), UnknownCommand(command_code=7))
+    a.receive_data(data + encode_command(SetEventIDTranslation(hub_event_id=1, client_event_id=2)), 0.0)
+    a.receive_data(MAGIC + struct.pack("<ii", -45, len(bad_name)) + bad_name + TRAILER, 0.0)
+    a.receive_data(wire(Unsubscribe(event_name="never"), Unpublish(event_name="never")), 0.0)
+    a.receive_data(MAGIC + struct.pack("<ii", -15, 8) + bytes(8) + TRAILER, 0.0)  # icEvent too short
+    seen = events(a)
+    assert [type(e) for e in seen] == [CommandIgnored] * 3 + [CommandRejected] * 4
+    assert [e.command_code for e in seen] == [-999, 7, -49, -45, -46, -48, -15]
+    assert not a.is_closed and inbox(a) == []
+
+
+def test_framing_error_closes_only_that_connection_after_earlier_frames() -> None:
+    hub = IMBHub(notify=False)
+    bad, sub = fresh(hub, 2)
+    sub.receive_data(wire(Subscribe(event_id=0, event_name="e")), 0.0)
+    inbox(sub)
+    with pytest.raises(DecodeError, match="trailer"):
+        bad.receive_data(wire(Publish(event_id=0, event_name="e")) + event(0) + BAD_TRAILER + event(0), 0.0)
+    assert len(inbox(sub)) == 1 and bad.is_closed and not sub.is_closed
+    assert events(bad)[-1].reason is TerminationReason.PROTOCOL_ERROR
+    assert hub.event_names()[0].publishers == ()
+
+
+def test_oversize_and_negative_lengths_close() -> None:
+    hub = IMBHub(max_payload_size=100)
+    a, b = fresh(hub, 2)
+    with pytest.raises(DecodeError, match="exceeds 100"):
+        a.receive_data(MAGIC + struct.pack("<ii", -15, 101), 0.0)
+    with pytest.raises(DecodeError, match="negative"):
+        b.receive_data(MAGIC + struct.pack("<ii", -15, -1), 0.0)
+    assert a.is_closed and b.is_closed
+
+
+def test_junk_is_skipped_and_a_cut_frame_at_eof_is_junk() -> None:
+    hub = IMBHub()
+    (a,) = fresh(hub)
+    a.receive_data(b"garbage" + wire(UniqueClientID()) + b"\x2f\x47" + b"more", 0.0)
+    a.receive_data(wire(UniqueClientID())[:10], 0.0)
+    assert inbox(a) == [UniqueClientID(unique_client_id=1, client_id=1)]
+    a.receive_data(b"", 0.0)
+    assert events(a) == [
+        JunkSkipped(size=7),  # "garbage"
+        JunkSkipped(size=6),  # "\x2f\x47more", reported once the next magic arrived
+        JunkSkipped(size=10),  # the frame cut short by the end of stream
+        ConnectionTerminated(reason=TerminationReason.PEER_CLOSED),
+    ]
+
+
+def test_log_write_ln_gets_the_sender_id() -> None:
+    hub = IMBHub(notify=False)
+    pub, sub = fresh(hub, 2)
+    sub.receive_data(wire(Subscribe(event_id=0, event_name="log")), 0.0)
+    pub.receive_data(wire(Publish(event_id=0, event_name="log")), 0.0)
+    inbox(sub)
+    pub.receive_data(encode_command(Event(event_id=0, body=LogWriteLn(unique_client_id=0, line="hi", level=2))), 0.0)
+    assert inbox(sub) == [Event(event_id=0, body=LogWriteLn(unique_client_id=pub.unique_client_id, line="hi", level=2))]
+
+
+# --- notifications --------------------------------------------------------------------------------
+
+
+def test_notifications_on_first_and_last_members() -> None:
+    hub = IMBHub()
+    p, s1, s2 = fresh(hub, 3)
+    p.receive_data(wire(Publish(event_id=5, event_name="e")), 0.0)
+    assert inbox(p) == []
+    s1.receive_data(wire(Subscribe(event_id=1, event_name="e")), 0.0)
+    assert inbox(p) == [Subscribe(event_id=5, event_name="e")]
+    assert inbox(s1) == [SetEventIDTranslation(hub_event_id=0, client_event_id=1), Publish(event_id=1, event_name="e")]
+    s2.receive_data(wire(Subscribe(event_id=2, event_name="e")), 0.0)
+    assert inbox(p) == []  # not the first subscriber
+    s1.receive_data(wire(Unsubscribe(event_name="e")), 0.0)
+    assert inbox(p) == []
+    s2.receive_data(b"", 0.0)  # the last subscriber leaves by EOF
+    assert inbox(p) == [Unsubscribe(event_name="e")]
+    s1.receive_data(wire(Subscribe(event_id=1, event_name="e")), 0.0)
+    inbox(s1)
+    assert inbox(p) == [Subscribe(event_id=5, event_name="e")]  # a first subscriber again
+    p.receive_data(wire(EndSession()), 0.0)
+    assert inbox(s1) == [Unpublish(event_name="e")]
+    assert hub.event_names()[0].publishers == () and inbox(p) == []
+
+
+def test_notify_off_sends_only_translations() -> None:
+    hub = IMBHub(notify=False)
+    p, s = fresh(hub, 2)
+    p.receive_data(wire(Publish(event_id=5, event_name="e")), 0.0)
+    s.receive_data(wire(Subscribe(event_id=1, event_name="e"), Unsubscribe(event_name="e")), 0.0)
+    assert inbox(p) == [] and [type(c) for c in inbox(s)] == [SetEventIDTranslation] * 2
+
+
+# --- variables and event names -----------------------------------------------------------------------
+
+
+def test_variables_are_stored_broadcast_and_listed() -> None:
+    hub = IMBHub(max_variables=2)
+    a, b = fresh(hub, 2)
+    a.receive_data(wire(SetVariable(var_name="v", var_value=b"1")), 0.0)
+    assert inbox(a) == inbox(b) == [SetVariable(var_name="v", var_value=b"1")]
+    assert VariableChanged(name="v", value=b"1") in events(a)
+    a.receive_data(wire(SetVariablePrefixed(var_prefix=0, var_name="|S", var_value=b"R")), 0.0)
+    a.receive_data(wire(SetVariable(var_name="w", var_value=b"x")), 0.0)  # a third one: refused
+    assert isinstance(events(a)[-1], CommandRejected) and len(inbox(b)) == 1
+    b.receive_data(wire(AllVariables()), 0.0)
+    assert inbox(b) == [SetVariable(var_name="v", var_value=b"1"), SetVariable(var_name="00000001|S", var_value=b"R")]
+    a.receive_data(wire(SetVariable(var_name="v", var_value=b"")), 0.0)  # empty: removed, still broadcast
+    assert inbox(b) == [SetVariable(var_name="v", var_value=b"")] and hub.variables.items() == [("00000001|S", b"R")]
+    hub.set_variable("h", b"hub")
+    assert inbox(a)[1:] == [SetVariable(var_name="v", var_value=b""), SetVariable(var_name="h", var_value=b"hub")]
+
+
+def test_request_event_names() -> None:
+    hub = IMBHub()
+    a, b = fresh(hub, 2)
+    a.receive_data(wire(Publish(event_id=0, event_name="fed.a"), Subscribe(event_id=1, event_name="other.b")), 0.0)
+    b.receive_data(wire(Subscribe(event_id=0, event_name="fed.a")), 0.0)
+    inbox(a)
+    a.receive_data(wire(RequestEventNames(event_name_filter="fed.*", filters=3)), 0.0)
+    (names,) = inbox(a)
+    assert isinstance(names, EventNames)
+    assert [(e.event_name, e.publishers, e.subscribers) for e in names.entries] == [("fed.a", 1, 1)]
+    a.receive_data(wire(RequestEventNames(event_name_filter="", filters=1)), 0.0)
+    assert [e.event_name for e in inbox(a)[0].entries] == ["fed.a"]
+
+
+# --- limits, overflow, heartbeat --------------------------------------------------------------------
+
+
+def test_slow_consumer_is_closed_and_nothing_else_is_lost() -> None:
+    hub = IMBHub(notify=False, max_payload_size=1000, max_output_bytes=2000)
+    pub, slow, fast = fresh(hub, 3)
+    for conn in (slow, fast):
+        conn.receive_data(wire(Subscribe(event_id=0, event_name="e")), 0.0)
+        inbox(conn)
+    pub.receive_data(wire(Publish(event_id=0, event_name="e")), 0.0)
+    got = []
+    for i in range(100):
+        pub.receive_data(event(0, bytes([i]) * 50), 0.0)
+        got += inbox(fast)  # only the fast one drains
+    assert slow.is_closed and events(slow)[-1].reason is TerminationReason.SLOW_CONSUMER
+    assert slow.data_to_send() == b"" and not fast.is_closed and not pub.is_closed
+    assert [e.body.data[0] for e in got] == list(range(100))
+
+
+def test_too_many_event_names_are_refused() -> None:
+    hub = IMBHub(max_event_names=1)
+    (a,) = fresh(hub)
+    a.receive_data(wire(Subscribe(event_id=0, event_name="a"), Subscribe(event_id=1, event_name="b")), 0.0)
+    assert isinstance(events(a)[-1], CommandRejected) and [e.name for e in hub.event_names()] == ["a"]
+
+
+def test_heartbeat_timer() -> None:
+    hub = IMBHub(heartbeat_interval=2.0)
+    (a,) = fresh(hub)
+    assert a.get_timer() == 2.0
+    a.handle_timer(1.0)
+    assert inbox(a) == []
+    a.handle_timer(7.5)  # late: the next one is an interval from now
+    assert inbox(a) == [HeartBeat()] and a.get_timer() == 9.5
+    assert IMBHub().connect(0.0).get_timer() is None
+
+
+def test_hub_close_ends_every_session() -> None:
+    hub = IMBHub()
+    conns = fresh(hub, 3)
+    hub.close(1.0)
+    assert all(inbox(c) == [EndSession()] and c.is_closed for c in conns) and hub.connections == ()
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"heartbeat_interval": 0}, {"max_payload_size": -1}, {"max_output_bytes": 10}, {"max_event_names": 0}]
+)
+def test_bad_arguments(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(LocalProtocolError):
+        IMBHub(**kwargs)
+
+
+def test_send_validates() -> None:
+    (a,) = fresh(IMBHub())
+    with pytest.raises(LocalProtocolError):
+        a.send("not a command", 0.0)  # type: ignore[arg-type]
+    a.send(Frame(command_code=-4), 0.0)
+    a.send(EndSession(), 0.0)
+    assert inbox(a) == [HeartBeat(), EndSession()] and a.is_closed
+
+
+# --- the hot path cuts exactly what the codec's framer cuts --------------------------------------------
+
+
+def framer_view(data: bytes) -> tuple[list[bytes], int, str | None]:
+    framer = IMBFramer()
+    framer.receive_data(data)
+    frames, junk = [], 0
+    for item in framer:
+        if isinstance(item, FrameItem):
+            frames.append(item.data)
+        elif isinstance(item, Junk):
+            junk += len(item.data)
+        else:
+            return frames, junk, item.reason
+    return frames, junk, None
+
+
+@given(
+    st.lists(st.one_of(valid_frames(), mutated_frames(), st.binary(max_size=30)), max_size=8),
+    st.lists(st.integers(1, 200), max_size=10),
+)
+@settings(max_examples=300)
+def test_cut_frames_matches_the_codec_framer_for_any_split(pieces: list[bytes], cuts: list[int]) -> None:
+    data = b"".join(pieces)
+    expected_frames, expected_junk, expected_error = framer_view(data)
+    rx = bytearray()
+    frames: list[bytes] = []
+    junk, error, at = 0, None, 0
+    for size in [*cuts, len(data)]:
+        piece, at = data[at : at + size], at + size
+        rx += piece
+        got, skipped, err = cut_frames(rx, MAX_PAYLOAD_SIZE)
+        frames += [bytes(f) for f in got]
+        junk += skipped
+        if err is not None:
+            error = err.reason
+            break
+    assert frames == expected_frames and error == expected_error
+    if error is None:
+        assert junk == expected_junk
+
+
+@given(streams())
+def test_streams_fed_octet_by_octet_give_the_same_frames(parts: list[Any]) -> None:
+    data = b"".join(p.data for p in parts)
+    rx = bytearray()
+    frames = []
+    for i in range(len(data)):
+        rx += data[i : i + 1]
+        got, _, error = cut_frames(rx, MAX_PAYLOAD_SIZE)
+        assert error is None
+        frames += [bytes(f) for f in got]
+    assert frames == [p.data for p in parts if p.kind == "frame"]
+
+
+# --- stateful: routing against a model, translated like pyimb does -------------------------------------
+
+NAMES = ("a", "b", "c")
+
+
+class Routing(RuleBasedStateMachine):
+    """Random subscribe/publish/signal/leave on 3 clients; every client translates like pyimb."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hub = IMBHub()
+        self.conns = [self.hub.connect(0.0) for _ in range(3)]
+        self.subs: list[dict[str, int]] = [{}, {}, {}]  # model: name -> client id
+        self.pubs: list[dict[int, str]] = [{}, {}, {}]  # model: client id -> name
+        self.translation: list[dict[int, int]] = [{}, {}, {}]  # client side: hub id -> client id
+        self.seq = 0
+        self.drain()
+
+    def drain(self) -> list[list[tuple[int, bytes]]]:
+        """Read every client's output; return the events each got as (client id, data)."""
+        got: list[list[tuple[int, bytes]]] = [[], [], []]
+        for i, conn in enumerate(self.conns):
+            for command in inbox(conn):
+                if isinstance(command, SetEventIDTranslation):
+                    if command.client_event_id < 0:
+                        del self.translation[i][command.hub_event_id]  # pyimb: KeyError if unknown
+                    else:
+                        self.translation[i][command.hub_event_id] = command.client_event_id
+                elif isinstance(command, Event):
+                    got[i].append((self.translation[i][command.event_id], command.body.data))
+            events(conn)
+        return got
+
+    @rule(i=st.integers(0, 2), name=st.sampled_from(NAMES), cid=st.integers(0, 2))
+    def subscribe(self, i: int, name: str, cid: int) -> None:
+        self.conns[i].receive_data(wire(Subscribe(event_id=cid, event_name=name)), 0.0)
+        self.subs[i][name] = cid
+        self.drain()
+
+    @rule(i=st.integers(0, 2), name=st.sampled_from(NAMES))
+    def unsubscribe(self, i: int, name: str) -> None:
+        self.conns[i].receive_data(wire(Unsubscribe(event_name=name)), 0.0)
+        self.subs[i].pop(name, None)
+        self.drain()
+
+    @rule(i=st.integers(0, 2), name=st.sampled_from(NAMES), cid=st.integers(0, 2))
+    def publish(self, i: int, name: str, cid: int) -> None:
+        self.conns[i].receive_data(wire(Publish(event_id=cid, event_name=name)), 0.0)
+        pubs = self.pubs[i]
+        for old in [c for c, n in pubs.items() if n == name]:
+            del pubs[old]
+        pubs[cid] = name
+        self.drain()
+
+    @rule(i=st.integers(0, 2), name=st.sampled_from(NAMES))
+    def unpublish(self, i: int, name: str) -> None:
+        self.conns[i].receive_data(wire(Unpublish(event_name=name)), 0.0)
+        self.pubs[i] = {c: n for c, n in self.pubs[i].items() if n != name}
+        self.drain()
+
+    @rule(i=st.integers(0, 2), cid=st.integers(0, 2))
+    def signal(self, i: int, cid: int) -> None:
+        self.seq += 1
+        data = self.seq.to_bytes(4, "little")
+        self.conns[i].receive_data(event(cid, data), 0.0)
+        got = self.drain()
+        name = self.pubs[i].get(cid)
+        for j in range(3):
+            expected = [(self.subs[j][name], data)] if name is not None and name in self.subs[j] else []
+            assert got[j] == expected
+
+    @rule(i=st.integers(0, 2), how=st.sampled_from(["eof", "end", "close"]))
+    def leave(self, i: int, how: str) -> None:
+        conn = self.conns[i]
+        if how == "close":
+            conn.close(0.0)
+        else:
+            conn.receive_data(b"" if how == "eof" else wire(EndSession()), 0.0)
+        self.conns[i] = self.hub.connect(0.0)
+        self.subs[i], self.pubs[i], self.translation[i] = {}, {}, {}
+        self.drain()
+
+    @invariant()
+    def tables_match(self) -> None:
+        used = {n for s in self.subs for n in s} | {n for p in self.pubs for n in p.values()}
+        assert {e.name for e in self.hub.event_names()} == used
+        for i, conn in enumerate(self.conns):
+            status = conn.status()
+            assert status.subscriptions == self.subs[i]
+            assert status.publications == {n: c for c, n in self.pubs[i].items()}
+
+
+Routing.TestCase.settings = settings(max_examples=60, stateful_step_count=30, deadline=None)
+test_routing_model = Routing.TestCase
+
+
+def test_stream_body_with_flags_is_forwarded_unchanged() -> None:
+    hub = IMBHub(notify=False)
+    pub, sub = fresh(hub, 2)
+    sub.receive_data(wire(Subscribe(event_id=0, event_name="s")), 0.0)
+    pub.receive_data(wire(Publish(event_id=0, event_name="s")), 0.0)
+    inbox(sub)
+    frame = encode_command(Event(event_id=0, flags=0x100, body=StreamBody(stream_id=3, data=b"\0" * 10)))
+    pub.receive_data(frame, 0.0)
+    assert sub.data_to_send() == frame
+    assert [type(e) for e in events(sub)] == [EventSubscribed]
