@@ -31,8 +31,14 @@ if TYPE_CHECKING:
     from otwire.inspect.dissect import Row
     from otwire.inspect.render import Summary
 
-#: Captures bundled with otwire (CC BY 4.0, ITI, University of Illinois; see samples/ATTRIBUTION.md).
-SAMPLES = ("iti_090813_diverse.pcap", "iti_JavaRMI_and_IEC_Misc.pcap", "iti_TestDissectIec104.pcap")
+#: Captures bundled with otwire: IEC 104 from ITI, University of Illinois (CC BY 4.0) and our own
+#: IMB3 hub recording (see samples/ATTRIBUTION.md).
+SAMPLES = (
+    "iti_090813_diverse.pcap",
+    "iti_JavaRMI_and_IEC_Misc.pcap",
+    "iti_TestDissectIec104.pcap",
+    "otwire_imb_hub.pcap",
+)
 #: Show a progress bar when the inputs are at least this large (octets) and stderr is a terminal.
 PROGRESS_THRESHOLD = 1 << 20
 

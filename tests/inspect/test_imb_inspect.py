@@ -110,3 +110,19 @@ def test_port_option_moves_imb(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "SET_CLIENT_INFO" not in capsys.readouterr().out  # port 4100 is not dissected by default
     assert main(["inspect", "--no-summary", "--port", "imb:4100", str(path)]) == 0
     assert "SET_CLIENT_INFO" in capsys.readouterr().out
+
+
+def test_bundled_imb_sample() -> None:
+    """The bundled recording of otwire's hub with two clients dissects cleanly."""
+    from importlib import resources
+
+    with resources.as_file(resources.files("otwire.inspect") / "samples" / "otwire_imb_hub.pcap") as path:
+        rows = list(dissect(path, default_ports()))
+    assert rows and all(r.kind == "apdu" and r.protocol == "imb" for r in rows)
+    seen = {
+        (r.direction.value if r.direction else "", type(r.finding.message.body).__name__)  # type: ignore[union-attr]
+        for r in rows
+        if isinstance(r.finding.message, Event)  # type: ignore[union-attr]
+    }
+    for kind in ("NormalEvent", "ChangeObjectEvent", "StreamHeader", "StreamBody", "StreamTail"):
+        assert ("to_server", kind) in seen and ("to_client", kind) in seen
