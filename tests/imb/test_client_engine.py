@@ -571,3 +571,18 @@ def test_every_state_input_pair(state: State, event: Input) -> None:
         INPUTS[event](c)
         assert c.state is expected
         assert c.is_closed == (expected is State.CLOSED)
+
+
+def test_short_event_payload_is_malformed_not_a_crash() -> None:
+    """Regression (found by fuzz/engine_imb.py): a 4-octet icEvent payload once raised struct.error."""
+    from otwire.codecs.imb import encode_frame
+    from otwire.protocols.imb import IMBClientConnection
+    from otwire.protocols.imb.client_events import MalformedReceived
+
+    conn = IMBClientConnection(7, "fuzz")
+    conn.receive_data(encode_frame(-15, b"\x00\x00\x00\x00"), 0.0)
+    events = []
+    while (event := conn.next_event()) is not None:
+        events.append(event)
+    assert any(isinstance(e, MalformedReceived) for e in events)
+    assert not conn.is_closed

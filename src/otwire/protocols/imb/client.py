@@ -65,7 +65,6 @@ from otwire.errors import DecodeError, LocalProtocolError
 from otwire.protocols import Buffer
 from otwire.protocols import Event as EngineEvent
 from otwire.protocols.imb._client_state import (
-    EVENT_HEAD,
     INT32_MAX,
     LOCAL_INPUTS,
     TRANSITIONS,
@@ -479,7 +478,7 @@ class IMBClientConnection:
         )
 
     def _on_event(self, payload: bytes) -> None:
-        hub_id = EVENT_HEAD.unpack_from(payload)[0] if len(payload) >= 4 else None
+        hub_id = int.from_bytes(payload[:4], "little", signed=True) if len(payload) >= 4 else None
         client_id = self._translation.get(hub_id) if hub_id is not None else None
         entry = self._entries.get(client_id) if client_id is not None else None
         try:
