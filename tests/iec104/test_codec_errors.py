@@ -314,7 +314,6 @@ def test_limits_are_inclusive() -> None:
     assert c.CP56Time2a.from_datetime(dt.datetime(2099, 12, 31)).year == 99
 
 
-@pytest.mark.xfail(strict=True, reason="STYLE 3.5.6: length <= 249 is checked only when encoding")
 def test_asdu_too_long_is_rejected_by_the_constructor() -> None:
     with pytest.raises(EncodeError):
         sp(61)

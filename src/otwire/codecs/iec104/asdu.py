@@ -101,8 +101,12 @@ class ASDU:
         if layout is None:
             if self.objects:
                 raise EncodeError(f"type_id {self.type_id} has no known layout; use raw_information")
-            return
-        _validate_objects(self, layout)
+        else:
+            _validate_objects(self, layout)
+        size = information_length(self.type_id, self.sq, self.number)
+        size = HEADER_LENGTH + (_variable_length(self) if size is None else size)
+        if size > MAX_ASDU_LENGTH:
+            raise EncodeError(f"ASDU of {size} octets exceeds {MAX_ASDU_LENGTH} (-104 clause 5: L <= 253)")
 
 
 def _validate_header(asdu: ASDU) -> None:
