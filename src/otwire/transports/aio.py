@@ -67,6 +67,7 @@ class AioTransport(asyncio.Protocol):
         self._paused = False
         self._drain_waiters: list[asyncio.Future[None]] = []
         self._accept_hook: TransportCallback | None = None
+        self._flush_pending = False
 
     # -- asyncio.Protocol -----------------------------------------------------------------
 
@@ -148,7 +149,9 @@ class AioTransport(asyncio.Protocol):
         return self._transport
 
     def get_write_buffer_size(self) -> int:
-        """Return the octets written but not yet handed to the kernel."""
+        """Return the octets written but not yet handed to the kernel (pending sends included)."""
+        if self._flush_pending:
+            self._flush()
         return self._transport.get_write_buffer_size() if self._transport is not None else 0
 
     def send(self, message: Any) -> None:
@@ -163,7 +166,16 @@ class AioTransport(asyncio.Protocol):
         """
         if self._closed or (self._transport is not None and self._transport.is_closing()):
             raise ConnectionLost("the transport is closed") from self._error
-        self._input(partial(self.connection.send, message))
+        if self._loop is None:
+            self._input(partial(self.connection.send, message))
+            return
+        # Coalesce: a burst of sends in one loop iteration becomes one write (one syscall,
+        # one wake-up of the peer) at the end of the iteration, not one write per message.
+        self.connection.send(message, self._time())
+        self._process_events()
+        if not self._flush_pending:
+            self._flush_pending = True
+            self._loop.call_soon(self._flush)
 
     def close(self) -> None:
         """Close the engine (its goodbye is written), then the transport after its buffer drains."""
@@ -184,6 +196,8 @@ class AioTransport(asyncio.Protocol):
         Raises:
             ConnectionLost: The connection was lost (not closed in order).
         """
+        if self._flush_pending:
+            self._flush()
         if self._paused and not self._closed:
             waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._drain_waiters.append(waiter)
@@ -234,6 +248,10 @@ class AioTransport(asyncio.Protocol):
         self._transmit()
         if self.connection.is_closed and self._transport is not None and not self._transport.is_closing():
             self._transport.close()  # buffered octets (the goodbye) are still written
+
+    def _flush(self) -> None:
+        self._flush_pending = False
+        self._input(None)
 
     def _process_events(self) -> None:
         while (event := self.connection.next_event()) is not None:
