@@ -209,6 +209,23 @@ async def test_observer_sees_exact_bytes_both_ways() -> None:
 
 
 @run
+async def test_sends_in_one_loop_iteration_are_one_write() -> None:
+    async with serving() as peers:
+        writes: list[bytes] = []
+        client = await connect(peers, observer=lambda d, b: writes.append(b) if d is Direction.OUT else None)
+        for line in ("a", "b", "c"):
+            client.send(line)
+        assert writes == []  # not yet: the write happens once, at the end of this iteration
+        await asyncio.sleep(0)
+        assert writes == [b"a\nb\nc\n"]
+        client.send("d")
+        assert client.get_write_buffer_size() >= 0 and writes[-1] == b"d\n"  # a size check flushes first
+        assert await lines(client, 4) == ["a", "b", "c", "d"]
+        client.close()
+        await peers.closing()
+
+
+@run
 async def test_local_protocol_error_is_raised_to_the_sender() -> None:
     async with serving() as peers:
         client = await connect(peers)
