@@ -1,0 +1,187 @@
+"""What :func:`otwire.inspect.capture.read_capture` yields: flows, stream data and stream events."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Literal, TypeAlias
+
+from otwire.errors import OTWireError
+
+__all__ = [
+    "CaptureError",
+    "CaptureKind",
+    "CaptureWarning",
+    "Data",
+    "Direction",
+    "Flow",
+    "Gap",
+    "Record",
+    "Retransmission",
+    "StreamEnd",
+    "StreamStart",
+]
+
+
+class CaptureError(OTWireError):
+    """A capture file cannot be read at all (missing, unreadable, not parseable)."""
+
+
+class Direction(enum.StrEnum):
+    """Which way octets travel, relative to the server (JSON-ready string values)."""
+
+    TO_SERVER = "to_server"
+    TO_CLIENT = "to_client"
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    """A TCP conversation, oriented client to server (see the module docstring).
+
+    Attributes:
+        client: Client address (``"10.0.0.1"``, ``"fe80::1"``) or, for a pseudo
+            flow, the file name.
+        client_port: Client TCP port (0 for a pseudo flow).
+        server: Server address, or the file name for a pseudo flow.
+        server_port: Server TCP port, one of ``ports`` (0 for a pseudo flow).
+    """
+
+    client: str
+    client_port: int
+    server: str
+    server_port: int
+
+    @classmethod
+    def pseudo(cls, name: str) -> Flow:
+        """Return the pseudo flow of a hex dump or raw stream file called ``name``."""
+        return cls(name, 0, name, 0)
+
+    @property
+    def is_pseudo(self) -> bool:
+        """Whether this flow stands for a whole non-packet file."""
+        return self.client_port == 0 and self.server_port == 0
+
+    def __str__(self) -> str:
+        """Return ``10.0.0.1:51234 -> 10.0.0.2:2404``, or the file name if pseudo."""
+        if self.is_pseudo and self.client == self.server:
+            return self.client
+        client = _endpoint(self.client, self.client_port)
+        return f"{client} -> {_endpoint(self.server, self.server_port)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Data:
+    """New in-order octets of one direction.
+
+    Attributes:
+        flow: The conversation.
+        direction: Which way the octets travelled.
+        timestamp: Capture time of the packet that completed them, in seconds
+            since the epoch (0.0 for hex dumps and raw streams).
+        data: The octets (never empty).
+        packet_number: 1-based packet number (line number in a hex dump, chunk
+            number in a raw stream).
+    """
+
+    flow: Flow
+    direction: Direction
+    timestamp: float
+    data: bytes
+    packet_number: int
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """Octets that will never arrive; the consumer must resynchronise.
+
+    Attributes:
+        flow: The conversation.
+        direction: The direction with the hole.
+        timestamp: Capture time when the hole was given up on, in seconds since the epoch.
+        missing: Number of missing octets.
+        packet_number: 1-based number of the packet that revealed the hole.
+    """
+
+    flow: Flow
+    direction: Direction
+    timestamp: float
+    missing: int
+    packet_number: int
+
+
+@dataclass(frozen=True, slots=True)
+class Retransmission:
+    """Octets received again and dropped (exact or overlapping retransmission).
+
+    Attributes:
+        flow: The conversation.
+        direction: The direction.
+        timestamp: Capture time, in seconds since the epoch.
+        length: Number of repeated octets.
+        packet_number: 1-based packet number.
+    """
+
+    flow: Flow
+    direction: Direction
+    timestamp: float
+    length: int
+    packet_number: int
+
+
+@dataclass(frozen=True, slots=True)
+class StreamStart:
+    """A new stream starts on ``flow``: reset any state kept for it.
+
+    Attributes:
+        flow: The conversation.
+        timestamp: Capture time, in seconds since the epoch.
+        packet_number: 1-based packet number (line or chunk number for files).
+    """
+
+    flow: Flow
+    timestamp: float
+    packet_number: int
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEnd:
+    """One direction of a stream ended.
+
+    Attributes:
+        flow: The conversation.
+        direction: The direction that ended.
+        timestamp: Capture time, in seconds since the epoch.
+        packet_number: 1-based packet number.
+        reason: ``"fin"`` (all octets up to the FIN accounted for) or ``"rst"``.
+    """
+
+    flow: Flow
+    direction: Direction
+    timestamp: float
+    packet_number: int
+    reason: Literal["fin", "rst"]
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureWarning:
+    """Something in the capture was skipped (truncation, undecodable packet).
+
+    Attributes:
+        timestamp: Capture time, in seconds since the epoch, if known.
+        packet_number: 1-based packet number, if known.
+        message: One-line description.
+    """
+
+    timestamp: float | None
+    packet_number: int | None
+    message: str
+
+
+#: Everything :func:`read_capture` yields.
+Record: TypeAlias = Data | Gap | Retransmission | StreamStart | StreamEnd | CaptureWarning
+#: What :func:`capture_kind` finds a file to be.
+CaptureKind: TypeAlias = Literal["pcap", "pcapng", "hex", "raw"]
+
+
+def _endpoint(address: str, port: int) -> str:
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
