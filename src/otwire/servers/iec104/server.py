@@ -14,8 +14,9 @@ import contextlib
 import threading
 
 from otwire.codecs.iec104 import Cot
-from otwire.errors import LocalProtocolError, TransportError
+from otwire.errors import LocalProtocolError
 from otwire.protocols.iec104 import IEC104Connection, Role
+from otwire.servers._threaded import ThreadedServing
 from otwire.servers.iec104._base import BaseServer
 from otwire.servers.iec104._points import Point
 from otwire.servers.iec104._session import LOGGER, Session
@@ -207,92 +208,14 @@ class AsyncServer(_Serving):
         await self.stop()
 
 
-class Server(_Serving):
+class Server(ThreadedServing, _Serving):
     """The outstation in a daemon thread of its own, with blocking ``start()``/``stop()``.
 
     Callbacks run in that thread. Point values may be set from any thread; ``transmit``
-    calls wait until the server thread has queued the data.
+    calls wait until the server thread has queued the data. Usable as a context manager.
 
     Arguments as :class:`BaseServer`.
     """
 
-    _thread: threading.Thread | None = None
-    _stop_event: asyncio.Event | None = None
-    _start_error: BaseException | None = None
-
-    def start(self, timeout: float = 10.0) -> None:
-        """Start the server thread and wait until it listens; does nothing when running.
-
-        Args:
-            timeout: Seconds to wait for the listening socket.
-
-        Raises:
-            TransportError: The address cannot be bound, or the thread did not start in time.
-            OSError: The ``record`` file cannot be created.
-        """
-        with self.lock:
-            if self._thread is not None:
-                return
-            ready = threading.Event()
-            self._start_error = None
-            self._thread = threading.Thread(
-                target=self._thread_main, args=(ready,), name=f"otwire-iec104-server:{self._port}", daemon=True
-            )
-            self._thread.start()
-        if not ready.wait(timeout):
-            self.stop()
-            raise TransportError(f"the server did not start within {timeout} s")
-        if self._start_error is not None:
-            error, self._start_error = self._start_error, None
-            self.stop()
-            raise error
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Close every client connection, stop listening and end the thread; idempotent.
-
-        Args:
-            timeout: Seconds to wait for the thread to end.
-        """
-        with self.lock:
-            thread, self._thread = self._thread, None
-        if thread is None:
-            return
-        loop, stop_event = self._loop, self._stop_event
-        if loop is not None and stop_event is not None:
-            with contextlib.suppress(RuntimeError):  # the loop already ended
-                loop.call_soon_threadsafe(stop_event.set)
-        if thread is not threading.current_thread():
-            thread.join(timeout)
-            if thread.is_alive():
-                LOGGER.warning("the server thread did not end within %s s", timeout)
-
-    def _thread_main(self, ready: threading.Event) -> None:
-        try:
-            asyncio.run(self._thread_serve(ready))
-        except BaseException as exc:
-            if ready.is_set():
-                LOGGER.exception("the server thread failed")
-            else:  # reported by start()
-                self._start_error = exc
-                ready.set()
-
-    async def _thread_serve(self, ready: threading.Event) -> None:
-        self._stop_event = asyncio.Event()
-        try:
-            await self._open()
-        except BaseException as exc:
-            self._start_error = exc
-            ready.set()
-            return
-        ready.set()
-        try:
-            await self._stop_event.wait()
-        finally:
-            await self._close()
-
-    def __enter__(self) -> Server:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    _label = "iec104 server"
+    _logger = LOGGER

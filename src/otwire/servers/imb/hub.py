@@ -16,6 +16,7 @@ from otwire.codecs.imb.types import MAX_PAYLOAD_SIZE
 from otwire.errors import LocalProtocolError, OTWireError, TransportError
 from otwire.protocols.imb.hub import HubConnection, IMBHub
 from otwire.protocols.imb.hub_events import ClientStatus, EventInfo
+from otwire.servers._threaded import ThreadedServing
 from otwire.servers.imb._client import LOGGER, Client
 from otwire.transports.record import PcapRecorder
 
@@ -277,89 +278,14 @@ class AsyncHub(BaseHub):
         await self.stop()
 
 
-class Hub(BaseHub):
-    """The hub in a daemon thread of its own, with blocking ``start()``/``stop()`` (arguments as :class:`BaseHub`)."""
+class Hub(ThreadedServing, BaseHub):
+    """The hub in a daemon thread of its own, with blocking ``start()``/``stop()`` (arguments as :class:`BaseHub`).
 
-    _thread: threading.Thread | None = None
-    _stop_event: asyncio.Event | None = None
-    _start_error: BaseException | None = None
+    ``stop()`` sends icEndSession to every client first. Usable as a context manager.
+    """
 
-    def start(self, timeout: float = 10.0) -> None:
-        """Start the hub thread and wait until it listens; does nothing when running.
-
-        Args:
-            timeout: Seconds to wait for the listening socket.
-
-        Raises:
-            TransportError: the address cannot be bound, or the thread did not start in time.
-            OSError: the ``record`` file cannot be created.
-        """
-        with self.lock:
-            if self._thread is not None:
-                return
-            ready = threading.Event()
-            self._start_error = None
-            self._thread = threading.Thread(
-                target=self._thread_main, args=(ready,), name=f"otwire-imb-hub:{self._port}", daemon=True
-            )
-            self._thread.start()
-        if not ready.wait(timeout):
-            self.stop()
-            raise TransportError(f"the hub did not start within {timeout} s")
-        if self._start_error is not None:
-            error, self._start_error = self._start_error, None
-            self.stop()
-            raise error
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Close every client (icEndSession first), stop listening and end the thread; idempotent.
-
-        Args:
-            timeout: Seconds to wait for the thread to end.
-        """
-        with self.lock:
-            thread, self._thread = self._thread, None
-        if thread is None:
-            return
-        loop, stop_event = self._loop, self._stop_event
-        if loop is not None and stop_event is not None:
-            with contextlib.suppress(RuntimeError):  # the loop already ended
-                loop.call_soon_threadsafe(stop_event.set)
-        if thread is not threading.current_thread():
-            thread.join(timeout)
-            if thread.is_alive():
-                LOGGER.warning("the hub thread did not end within %s s", timeout)
-
-    def _thread_main(self, ready: threading.Event) -> None:
-        try:
-            asyncio.run(self._thread_serve(ready))
-        except BaseException as exc:
-            if ready.is_set():
-                LOGGER.exception("the hub thread failed")
-            else:  # reported by start()
-                self._start_error = exc
-                ready.set()
-
-    async def _thread_serve(self, ready: threading.Event) -> None:
-        self._stop_event = asyncio.Event()
-        try:
-            await self._open()
-        except BaseException as exc:
-            self._start_error = exc
-            ready.set()
-            return
-        ready.set()
-        try:
-            await self._stop_event.wait()
-        finally:
-            await self._close()
-
-    def __enter__(self) -> Hub:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    _label = "imb hub"
+    _logger = LOGGER
 
 
 def serve(
