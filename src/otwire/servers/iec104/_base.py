@@ -7,7 +7,6 @@ listening socket, the event loop, the scheduler) is in :mod:`otwire.servers.iec1
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import datetime as _dt
 import os
 import ssl
@@ -19,6 +18,7 @@ from otwire.codecs.iec104 import ASDU, Cot
 from otwire.codecs.iec104.values import PointInfo
 from otwire.errors import LocalProtocolError
 from otwire.protocols.iec104 import IEC104Config
+from otwire.servers._serving import CALL_TIMEOUT, run_in_loop
 from otwire.servers.iec104._points import IncomingMessage, Point, PointCallback, ResponseState
 from otwire.servers.iec104._requests import GLOBAL_ADDRESS
 from otwire.servers.iec104._session import LOGGER, Session
@@ -37,7 +37,6 @@ ConnectCallback = Callable[["BaseServer", str], bool]
 RawCallback = Callable[["BaseServer", bytes], None]
 
 #: Seconds a foreign thread waits for the event loop to run a transmission.
-CALL_TIMEOUT = 10.0
 
 
 class BaseServer:
@@ -345,28 +344,7 @@ class BaseServer:
 
     def _call(self, action: Callable[[], T]) -> T | None:
         """Run ``action`` in the event loop thread and return its result (``None`` if stopped)."""
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return None
-        if threading.get_ident() == self._loop_thread:
-            return action()
-        future: concurrent.futures.Future[T] = concurrent.futures.Future()
-
-        def run() -> None:
-            if future.set_running_or_notify_cancel():
-                try:
-                    future.set_result(action())
-                except BaseException as exc:
-                    future.set_exception(exc)
-
-        try:
-            loop.call_soon_threadsafe(run)
-        except RuntimeError:  # the loop closed meanwhile
-            return None
-        try:
-            return future.result(CALL_TIMEOUT)
-        finally:
-            future.cancel()
+        return run_in_loop(self._loop, self._loop_thread, action, CALL_TIMEOUT)
 
     def session_closed(self, session: Session) -> None:
         """Forget a closed session and release the selects it held."""

@@ -16,7 +16,7 @@ import threading
 from otwire.codecs.iec104 import Cot
 from otwire.errors import LocalProtocolError
 from otwire.protocols.iec104 import IEC104Connection, Role
-from otwire.servers._threaded import ThreadedServing
+from otwire.servers._serving import AsyncServing, ThreadedServing
 from otwire.servers.iec104._base import BaseServer
 from otwire.servers.iec104._points import Point
 from otwire.servers.iec104._session import LOGGER, Session
@@ -160,7 +160,7 @@ def _due(point: Point, attribute: str, interval_ms: int, now: float) -> bool:
     return True
 
 
-class AsyncServer(_Serving):
+class AsyncServer(AsyncServing, _Serving):
     """The outstation in the caller's asyncio event loop.
 
     >>> async def main() -> None:  # doctest: +SKIP
@@ -171,41 +171,6 @@ class AsyncServer(_Serving):
 
     Arguments as :class:`BaseServer`.
     """
-
-    async def start(self) -> None:
-        """Start listening.
-
-        Raises:
-            LocalProtocolError: Already running.
-            TransportError: The address cannot be bound.
-            OSError: The ``record`` file cannot be created.
-        """
-        await self._open()
-
-    async def stop(self) -> None:
-        """Close every client connection and stop listening; does nothing when stopped."""
-        if self._loop is not None:
-            await self._close()
-
-    async def serve(self) -> None:
-        """Run until cancelled (start first if needed); stops cleanly on cancellation.
-
-        Raises:
-            TransportError: The address cannot be bound.
-        """
-        if self._loop is None:
-            await self.start()
-        try:
-            await asyncio.get_running_loop().create_future()
-        finally:
-            await self.stop()
-
-    async def __aenter__(self) -> AsyncServer:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
 
 class Server(ThreadedServing, _Serving):

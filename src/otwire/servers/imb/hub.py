@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import logging
 import os
@@ -16,7 +15,7 @@ from otwire.codecs.imb.types import MAX_PAYLOAD_SIZE
 from otwire.errors import LocalProtocolError, OTWireError, TransportError
 from otwire.protocols.imb.hub import HubConnection, IMBHub
 from otwire.protocols.imb.hub_events import ClientStatus, EventInfo
-from otwire.servers._threaded import ThreadedServing
+from otwire.servers._serving import CALL_TIMEOUT, AsyncServing, ThreadedServing, run_in_loop
 from otwire.servers.imb._client import LOGGER, Client
 from otwire.transports.record import PcapRecorder
 
@@ -29,7 +28,6 @@ DEFAULT_PORT = 4000
 #: Seconds clients get to close in order when the hub stops, before they are aborted.
 CLOSE_GRACE = 1.0
 #: Seconds a foreign thread waits for the event loop to answer.
-CALL_TIMEOUT = 10.0
 _MIB = 1024 * 1024
 
 
@@ -210,72 +208,18 @@ class BaseHub:
 
     def _call(self, action: Callable[[], T]) -> T | None:
         """Run ``action`` in the event loop thread and return its result (``None`` if stopped)."""
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return None
-        if threading.get_ident() == self._loop_thread:
-            return action()
-        future: concurrent.futures.Future[T] = concurrent.futures.Future()
-
-        def run() -> None:
-            if future.set_running_or_notify_cancel():
-                try:
-                    future.set_result(action())
-                except BaseException as exc:
-                    future.set_exception(exc)
-
-        try:
-            loop.call_soon_threadsafe(run)
-        except RuntimeError:  # the loop closed meanwhile
-            return None
-        try:
-            return future.result(CALL_TIMEOUT)
-        finally:
-            future.cancel()
+        return run_in_loop(self._loop, self._loop_thread, action, CALL_TIMEOUT)
 
 
-class AsyncHub(BaseHub):
+class AsyncHub(AsyncServing, BaseHub):
     """The hub in the caller's asyncio event loop (arguments as :class:`BaseHub`).
+
+    ``stop()`` sends icEndSession to every client first.
 
     >>> async def main() -> None:  # doctest: +SKIP
     ...     async with AsyncHub(port=4000) as hub:
     ...         await asyncio.sleep(3600)
     """
-
-    async def start(self) -> None:
-        """Start listening.
-
-        Raises:
-            LocalProtocolError: already running.
-            TransportError: the address cannot be bound.
-            OSError: the ``record`` file cannot be created.
-        """
-        await self._open()
-
-    async def stop(self) -> None:
-        """Send icEndSession to every client, close them and stop listening; idempotent."""
-        if self._loop is not None:
-            await self._close()
-
-    async def serve(self) -> None:
-        """Run until cancelled (starting first if needed); stops cleanly on cancellation.
-
-        Raises:
-            TransportError: the address cannot be bound.
-        """
-        if self._loop is None:
-            await self.start()
-        try:
-            await asyncio.get_running_loop().create_future()
-        finally:
-            await self.stop()
-
-    async def __aenter__(self) -> AsyncHub:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
 
 class Hub(ThreadedServing, BaseHub):

@@ -1,22 +1,115 @@
-"""Run an asyncio server in a daemon thread, with blocking ``start()``/``stop()`` (shared by every server).
+"""How every server runs: in the caller's event loop or in a daemon thread of its own.
 
 A server class supplies ``_open()`` (start listening, in its event loop) and ``_close()``
-(close every connection and stop listening), plus ``lock``, ``_loop`` and ``_port``;
-:class:`ThreadedServing` adds the thread, the start-up hand-over of errors and the
-context manager.
+(close every connection and stop listening), plus ``lock``, ``_loop`` and ``_port``.
+:class:`AsyncServing` adds the coroutine verbs (``start``, ``stop``, ``serve``, ``async
+with``); :class:`ThreadedServing` adds the thread with blocking ``start()``/``stop()``, the
+start-up hand-over of errors and the context manager. :func:`run_in_loop` lets other
+threads call into the server's loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import threading
-from typing import TYPE_CHECKING, ClassVar, Self
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ClassVar, Self, TypeVar
 
 from otwire.errors import TransportError
 
-__all__ = ["ThreadedServing"]
+__all__ = ["CALL_TIMEOUT", "AsyncServing", "ThreadedServing", "run_in_loop"]
+
+T = TypeVar("T")
+
+#: Seconds a call from another thread waits for the server's event loop.
+CALL_TIMEOUT = 10.0
+
+
+def run_in_loop(
+    loop: asyncio.AbstractEventLoop | None, loop_thread: int, action: Callable[[], T], timeout: float = CALL_TIMEOUT
+) -> T | None:
+    """Run ``action`` in ``loop``'s thread and return its result.
+
+    Called from the loop's own thread (``loop_thread``, a ``threading.get_ident()``), it
+    runs at once; from another thread it waits at most ``timeout`` seconds.
+
+    Returns:
+        The result, or ``None`` when the loop is not running (any more).
+
+    Raises:
+        TimeoutError: The loop did not run ``action`` within ``timeout`` seconds.
+        Exception: Whatever ``action`` raised.
+    """
+    if loop is None or loop.is_closed():
+        return None
+    if threading.get_ident() == loop_thread:
+        return action()
+    future: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+    def run() -> None:
+        if future.set_running_or_notify_cancel():
+            try:
+                future.set_result(action())
+            except BaseException as exc:
+                future.set_exception(exc)
+
+    try:
+        loop.call_soon_threadsafe(run)
+    except RuntimeError:  # the loop closed meanwhile
+        return None
+    try:
+        return future.result(timeout)
+    finally:
+        future.cancel()
+
+
+class AsyncServing:
+    """Mixin: the server in the caller's asyncio event loop (put it first in the bases)."""
+
+    if TYPE_CHECKING:
+        _loop: asyncio.AbstractEventLoop | None
+
+        async def _open(self) -> None: ...
+
+        async def _close(self) -> None: ...
+
+    async def start(self) -> None:
+        """Start listening.
+
+        Raises:
+            LocalProtocolError: Already running.
+            TransportError: The address cannot be bound.
+            OSError: The ``record`` file cannot be created.
+        """
+        await self._open()
+
+    async def stop(self) -> None:
+        """Close every client connection and stop listening; does nothing when stopped."""
+        if self._loop is not None:
+            await self._close()
+
+    async def serve(self) -> None:
+        """Run until cancelled (start first if needed); stops cleanly on cancellation.
+
+        Raises:
+            TransportError: The address cannot be bound.
+        """
+        if self._loop is None:
+            await self.start()
+        try:
+            await asyncio.get_running_loop().create_future()
+        finally:
+            await self.stop()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
 
 
 class ThreadedServing:
