@@ -279,14 +279,16 @@ class IEC104Connection:
         """Return the earliest timer deadline (t1, t2 or t3), or ``None`` when closed."""
         if self._state is State.CLOSED:
             return None
-        t1 = self.config.t1
-        candidates = [self._u_deadline, self._test_deadline, self._t2_deadline]
-        if self._sent_at:
-            candidates.append(self._sent_at[0] + t1)
-        if self._test_deadline is None and self._last_rx is not None:
-            candidates.append(self._last_rx + self.config.t3)
-        deadlines = [d for d in candidates if d is not None]
-        return min(deadlines) if deadlines else None
+        earliest = self._t2_deadline
+        for deadline in (
+            self._u_deadline,
+            self._test_deadline,
+            self._sent_at[0] + self.config.t1 if self._sent_at else None,
+            self._last_rx + self.config.t3 if self._test_deadline is None and self._last_rx is not None else None,
+        ):
+            if deadline is not None and (earliest is None or deadline < earliest):
+                earliest = deadline
+        return earliest
 
     # -- transitions -------------------------------------------------------------------
 
