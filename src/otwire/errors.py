@@ -5,12 +5,42 @@
     OTWireError
     ├── ProtocolError
     │   ├── LocalProtocolError      caller misuse (fix your code)
-    │   │   └── EncodeError         a message cannot be encoded
+    │   │   ├── EncodeError         a message cannot be encoded
+    │   │   ├── InvalidArgument     also a ValueError: an argument out of range
+    │   │   ├── InvalidArgumentType also a TypeError: an argument of the wrong type
+    │   │   └── InvalidState        the object is not in a state for this call (not connected, closed)
     │   └── RemoteProtocolError     the peer sent something wrong (drop the peer)
     │       └── DecodeError         malformed bytes, with offset and hex excerpt
+    ├── RequestError                the peer refused a request (carries its status or code)
+    │   └── RequestTimeout          no answer within the request's timeout (also a TimeoutError)
     └── TransportError
         ├── ConnectTimeout
         └── ConnectionLost
+
+Which layer raises what:
+
+============  ===============================================================
+layer         raises
+============  ===============================================================
+codecs        ``DecodeError`` from ``decode_*``; ``EncodeError`` from message
+              constructors and ``encode_*``. Nothing else.
+protocols     ``RemoteProtocolError`` (and subclasses) from ``receive_data`` /
+              ``receive_message`` only, after the engine closed itself;
+              ``LocalProtocolError`` from every input used wrongly. Timeouts,
+              closes and lost connections are *events*
+              (``ConnectionTerminated``), never exceptions.
+transports    ``TransportError``: ``ConnectTimeout`` when a connection cannot be
+              set up in time, ``ConnectionLost`` when it ends under a waiter.
+clients       everything above, plus ``RequestError`` (the peer answered "no":
+              an IEC 104 negative confirmation, an IMB refusal, an HTTP error
+              status) and ``RequestTimeout``. Argument checks raise
+              ``InvalidArgument``/``InvalidArgumentType`` (which are also
+              ``ValueError``/``TypeError``), calls in the wrong state
+              ``InvalidState``. Nothing outside this tree escapes a client.
+servers       ``LocalProtocolError`` for bad arguments, ``TransportError`` when
+              the address cannot be bound. A misbehaving peer never raises in
+              the server: it is disconnected with one logged line.
+============  ===============================================================
 """
 
 from __future__ import annotations
@@ -35,6 +65,18 @@ class EncodeError(LocalProtocolError):
     """A message failed validation before it was encoded (range, length or count)."""
 
 
+class InvalidArgument(LocalProtocolError, ValueError):
+    """An argument is out of range (also a ``ValueError``, as the replaced APIs raise)."""
+
+
+class InvalidArgumentType(LocalProtocolError, TypeError):
+    """An argument has the wrong type (also a ``TypeError``)."""
+
+
+class InvalidState(LocalProtocolError):
+    """The call is not possible in the object's current state (not connected, closed, stopped)."""
+
+
 class RemoteProtocolError(ProtocolError):
     """The peer sent something that breaks the protocol."""
 
@@ -55,6 +97,27 @@ class DecodeError(RemoteProtocolError):
         self.offset = offset
         self.excerpt = hex_excerpt(self.data, offset)
         super().__init__(f"{reason} at offset {offset}: {self.excerpt}")
+
+
+class RequestError(OTWireError):
+    """The peer answered a request with a refusal.
+
+    Attributes:
+        code: The peer's own status or code (IEC 104 COT such as 44..47, an HTTP
+            status, an IMB command code, an MXAccess HRESULT), or ``None``.
+        request: What was sent (protocol message object), when known.
+        reply: The refusal as received, when there is one.
+    """
+
+    def __init__(self, message: str, *, code: int | None = None, request: object = None, reply: object = None):
+        super().__init__(message)
+        self.code = code
+        self.request = request
+        self.reply = reply
+
+
+class RequestTimeout(RequestError, TimeoutError):
+    """No answer arrived within the request's timeout (also a ``TimeoutError``)."""
 
 
 class TransportError(OTWireError):
