@@ -25,11 +25,11 @@ from otwire.inspect.capture import (
     CaptureError,
     CaptureWarning,
     Data,
-    Direction,
     Flow,
     Gap,
     Record,
     Retransmission,
+    Sender,
     StreamEnd,
     StreamStart,
     capture_kind,
@@ -40,7 +40,7 @@ from otwire.inspect.capture import (
 FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
 CLIENT, SERVER = "10.0.0.1", "10.0.0.2"
 CLIENT6, SERVER6 = "2001:db8::1", "2001:db8::2"
-TO_SERVER, TO_CLIENT = Direction.TO_SERVER, Direction.TO_CLIENT
+TO_SERVER, TO_CLIENT = Sender.CLIENT, Sender.SERVER
 T0 = 1_250_000_000.0
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
@@ -132,7 +132,7 @@ def streams(records: Iterable[Record]) -> dict[tuple[str, str], bytes]:
     out: dict[tuple[str, str], bytes] = defaultdict(bytes)
     for r in records:
         if isinstance(r, Data):
-            out[str(r.flow), r.direction.value] += r.data
+            out[str(r.flow), r.sender.direction] += r.data
     return dict(out)
 
 
@@ -240,7 +240,7 @@ def test_exact_retransmission_is_reported_not_delivered(tmp_path: Path) -> None:
     records = read(tmp_path, [*handshake(), c2s(1001, b"abc"), c2s(1001, b"abc"), c2s(1004, b"d")])
     assert streams(records) == {(FLOW, "to_server"): b"abcd"}
     retrans = [r for r in records if isinstance(r, Retransmission)]
-    assert [(r.length, r.packet_number, r.direction) for r in retrans] == [(3, 5, TO_SERVER)]
+    assert [(r.length, r.packet_number, r.sender) for r in retrans] == [(3, 5, TO_SERVER)]
 
 
 def test_overlapping_retransmission_delivers_only_new_octets(tmp_path: Path) -> None:
@@ -308,7 +308,7 @@ def test_new_syn_without_a_captured_fin_starts_a_new_stream(tmp_path: Path) -> N
 
 def test_rst_ends_both_directions(tmp_path: Path) -> None:
     records = read(tmp_path, [*handshake(), c2s(1001, b"x"), s2c(5001, flags=RST | ACK)])
-    ends = [(r.direction, r.reason, r.packet_number) for r in records if isinstance(r, StreamEnd)]
+    ends = [(r.sender, r.reason, r.packet_number) for r in records if isinstance(r, StreamEnd)]
     assert ends == [(TO_CLIENT, "rst", 5), (TO_SERVER, "rst", 5)]
 
 
@@ -333,7 +333,7 @@ def test_orientation_when_both_ports_are_listed(tmp_path: Path) -> None:
     ]
     records = read(tmp_path, packets, ports=[2404, 2405])
     flow = Flow(CLIENT, 2405, SERVER, 2404)
-    assert [(r.flow, r.direction) for r in records if isinstance(r, Data)] == [
+    assert [(r.flow, r.sender) for r in records if isinstance(r, Data)] == [
         (flow, TO_SERVER),
         (flow, TO_CLIENT),
     ]
@@ -344,7 +344,7 @@ def test_orientation_when_both_ports_are_listed(tmp_path: Path) -> None:
     ]
     records = read(tmp_path, packets, ports=[2404])
     flow = Flow("10.0.0.9", 2404, "10.0.0.3", 2404)
-    assert [(r.flow, r.direction, r.data) for r in records if isinstance(r, Data)] == [
+    assert [(r.flow, r.sender, r.data) for r in records if isinstance(r, Data)] == [
         (flow, TO_SERVER, b"c"),
         (flow, TO_CLIENT, b"d"),
     ]
@@ -355,8 +355,9 @@ def test_flow_and_direction_forms() -> None:
     assert str(Flow(CLIENT6, 1, SERVER6, 2404)) == "[2001:db8::1]:1 -> [2001:db8::2]:2404"
     assert str(Flow.pseudo("dump.hex")) == "dump.hex"
     assert Flow.pseudo("dump.hex").is_pseudo
-    assert json.dumps({"d": Direction.TO_CLIENT}) == '{"d": "to_client"}'
-    assert Direction("to_server") is Direction.TO_SERVER
+    assert json.dumps({"s": Sender.SERVER}) == '{"s": "server"}'
+    assert Sender("client") is Sender.CLIENT and Sender.CLIENT.receiver is Sender.SERVER
+    assert (Sender.CLIENT.direction, Sender.SERVER.direction) == ("to_server", "to_client")
 
 
 # --- hex dumps and raw streams -------------------------------------------------
@@ -629,5 +630,5 @@ def test_automayt_pcapng() -> None:
     data = records[1]
     assert isinstance(data, Data)
     assert str(data.flow) == "10.104.99.22:4446 -> 10.204.70.90:2404"
-    assert data.direction is TO_CLIENT
+    assert data.sender is TO_CLIENT and data.direction is TO_CLIENT  # old name kept
     assert len(data.data) == 124 and data.data[0] == 0x68

@@ -23,6 +23,7 @@ from otwire.codecs.imb import (
     encode_command,
     encode_frame,
 )
+from otwire.inspect.capture import Sender
 from otwire.inspect.dissect import default_ports, dissect
 from otwire.transports import Direction
 from otwire.transports.record import PcapRecorder
@@ -70,7 +71,7 @@ def test_dissect_imb_capture(tmp_path: Path) -> None:
     path = tmp_path / "imb.pcap"
     write_capture(path, TO_HUB, [BAD_TRAILER, encode_command(SetClientInfo(owner_id=1, owner_name="after"))])
     rows = list(dissect(path, default_ports()))
-    kinds = [(r.direction.value if r.direction else None, r.kind) for r in rows if r.finding is not None]
+    kinds = [(r.sender.direction if r.sender else None, r.kind) for r in rows if r.finding is not None]
     assert kinds.count(("to_server", "apdu")) == len(TO_HUB) - 1  # all but the garbage
     assert ("to_server", "junk") in kinds
     assert all(r.protocol == "imb" for r in rows if r.finding is not None)
@@ -79,7 +80,7 @@ def test_dissect_imb_capture(tmp_path: Path) -> None:
     assert normal.body.data == b"x" + TRAILER + b"y"
     body = next(m for m in messages if isinstance(m, Event) and isinstance(m.body, StreamBody))
     assert len(body.body.data) == 2048
-    to_client = [r for r in rows if r.direction is not None and r.direction.value == "to_client"]
+    to_client = [r for r in rows if r.sender is Sender.SERVER]
     assert to_client[0].kind == "error" and "trailer" in (to_client[0].finding.error or "")  # type: ignore[union-attr]
     assert to_client[-1].kind == "apdu"  # the frame after the bad one is not lost
 
@@ -120,7 +121,7 @@ def test_bundled_imb_sample() -> None:
         rows = list(dissect(path, default_ports()))
     assert rows and all(r.kind == "apdu" and r.protocol == "imb" for r in rows)
     seen = {
-        (r.direction.value if r.direction else "", type(r.finding.message.body).__name__)  # type: ignore[union-attr]
+        (r.sender.direction if r.sender else "", type(r.finding.message.body).__name__)  # type: ignore[union-attr]
         for r in rows
         if isinstance(r.finding.message, Event)  # type: ignore[union-attr]
     }

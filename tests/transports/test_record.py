@@ -20,24 +20,24 @@ from otwire.inspect.capture import (
     Gap,
     Record,
     Retransmission,
+    Sender,
     StreamEnd,
     StreamStart,
     read_capture,
 )
-from otwire.inspect.capture import Direction as CaptureDirection
 from otwire.transports import Direction, PcapRecorder, SelectorLoop, SocketTransport, open_connection, start_server
 from transports.toy import LineConnection, LineReceived
 
-TO_SERVER, TO_CLIENT = CaptureDirection.TO_SERVER, CaptureDirection.TO_CLIENT
+TO_SERVER, TO_CLIENT = Sender.CLIENT, Sender.SERVER
 
 
-def streams(path: Path, ports: set[int]) -> tuple[dict[tuple[Flow, CaptureDirection], bytes], list[Record]]:
+def streams(path: Path, ports: set[int]) -> tuple[dict[tuple[Flow, Sender], bytes], list[Record]]:
     """Return the reassembled octets per (flow, direction) and the other records."""
-    data: dict[tuple[Flow, CaptureDirection], bytes] = defaultdict(bytes)
+    data: dict[tuple[Flow, Sender], bytes] = defaultdict(bytes)
     others: list[Record] = []
     for record in read_capture(path, ports):
         if isinstance(record, Data):
-            data[record.flow, record.direction] += record.data
+            data[record.flow, record.sender] += record.data
         else:
             others.append(record)
     return dict(data), others

@@ -42,11 +42,11 @@ from otwire.inspect.records import (  # re-exported: the public names of this mo
     CaptureKind,
     CaptureWarning,
     Data,
-    Direction,
     Flow,
     Gap,
     Record,
     Retransmission,
+    Sender,
     StreamEnd,
     StreamStart,
 )
@@ -71,11 +71,11 @@ __all__ = [
     "CaptureKind",
     "CaptureWarning",
     "Data",
-    "Direction",
     "Flow",
     "Gap",
     "Record",
     "Retransmission",
+    "Sender",
     "StreamEnd",
     "StreamStart",
     "capture_kind",
@@ -301,7 +301,7 @@ class _Conn:
     def __init__(self, flow: Flow) -> None:
         self.flow = flow
         self.announced = False
-        self.sides = {d: TCPReassembler() for d in Direction}
+        self.sides = {s: TCPReassembler() for s in Sender}
 
     @property
     def started(self) -> bool:
@@ -329,8 +329,8 @@ class _Tracker:
         if isinstance(seg, str):
             return [CaptureWarning(ts, number, seg)]
         out: list[Record] = []
-        key, direction = _orient(seg, self._ports)
-        self._segment(key, direction, seg, ts, number, out)
+        key, sender = _orient(seg, self._ports)
+        self._segment(key, sender, seg, ts, number, out)
         if seg.length > len(seg.payload):
             message = f"only {len(seg.payload)} of {seg.length} payload octets captured"
             out.append(CaptureWarning(ts, number, message))
@@ -341,27 +341,27 @@ class _Tracker:
         out: list[Record] = []
         for conn in self._conns.values():
             if conn.announced:
-                for direction, side in conn.sides.items():
-                    _records(side.flush(), conn.flow, direction, ts, number, out)
+                for sender, side in conn.sides.items():
+                    _records(side.flush(), conn.flow, sender, ts, number, out)
         return out
 
-    def _segment(self, key: _Key, direction: Direction, seg: Segment, ts: float, n: int, out: list[Record]) -> None:
+    def _segment(self, key: _Key, sender: Sender, seg: Segment, ts: float, n: int, out: list[Record]) -> None:
         conn = self._conns.get(key)
         if conn is None:
             flow = Flow(_address(key[0]), key[1], _address(key[2]), key[3])
             conn = self._conns[key] = _Conn(flow)
-        opposite = Direction.TO_CLIENT if direction is Direction.TO_SERVER else Direction.TO_SERVER
+        opposite = sender.receiver
         syn_only = seg.flags & (SYN | ACK) == SYN
-        if syn_only and conn.started and conn.sides[direction].isn != seg.seq:  # a new connection
+        if syn_only and conn.started and conn.sides[sender].isn != seg.seq:  # a new connection
             conn = self._restart(key, conn, ts, n, out)
-        events = conn.sides[direction].feed(seg.seq, seg.flags, seg.payload, seg.length)
+        events = conn.sides[sender].feed(seg.seq, seg.flags, seg.payload, seg.length)
         if events and isinstance(events[0], Restart):
             other = conn.sides[opposite]
             if events[0].cause == "data" and other.started and not other.closed:
                 out.append(CaptureWarning(ts, n, f"{seg.length} octets after FIN ignored"))
                 return
             conn = self._restart(key, conn, ts, n, out)
-            events = conn.sides[direction].feed(seg.seq, seg.flags, seg.payload, seg.length)
+            events = conn.sides[sender].feed(seg.seq, seg.flags, seg.payload, seg.length)
         others = conn.sides[opposite].abort() if seg.flags & RST else []
         if (others or (events and isinstance(events[-1], Closed))) and conn.closed:
             self._closed[key] = None
@@ -375,38 +375,38 @@ class _Tracker:
                 return  # a connection is announced by its first SYN or payload
             conn.announced = True
             out.append(StreamStart(conn.flow, ts, n))
-        _records(events, conn.flow, direction, ts, n, out)
+        _records(events, conn.flow, sender, ts, n, out)
         _records(others, conn.flow, opposite, ts, n, out)
 
     def _restart(self, key: _Key, conn: _Conn, ts: float, n: int, out: list[Record]) -> _Conn:
         """Flush the old connection on ``key`` and return a fresh one."""
         if conn.announced:
-            for direction, side in conn.sides.items():
-                _records(side.flush(), conn.flow, direction, ts, n, out)
+            for sender, side in conn.sides.items():
+                _records(side.flush(), conn.flow, sender, ts, n, out)
         fresh = self._conns[key] = _Conn(conn.flow)
         self._closed.pop(key, None)
         return fresh
 
 
-def _records(events: list[Event], flow: Flow, direction: Direction, ts: float, n: int, out: list[Record]) -> None:
+def _records(events: list[Event], flow: Flow, sender: Sender, ts: float, n: int, out: list[Record]) -> None:
     """Append the records for reassembler ``events`` to ``out``."""
     for event in events:
         if isinstance(event, Delivered):
-            out.append(Data(flow, direction, ts, event.data, n))
+            out.append(Data(flow, sender, ts, event.data, n))
         elif isinstance(event, Missing):
-            out.append(Gap(flow, direction, ts, event.count, n))
+            out.append(Gap(flow, sender, ts, event.count, n))
         elif isinstance(event, Duplicate):
-            out.append(Retransmission(flow, direction, ts, event.length, n))
+            out.append(Retransmission(flow, sender, ts, event.length, n))
         elif isinstance(event, Closed):
-            out.append(StreamEnd(flow, direction, ts, n, event.reason))
+            out.append(StreamEnd(flow, sender, ts, n, event.reason))
 
 
 def _address(packed: bytes) -> str:
     return socket.inet_ntop(socket.AF_INET if len(packed) == 4 else socket.AF_INET6, packed)
 
 
-def _orient(seg: Segment, ports: frozenset[int]) -> tuple[_Key, Direction]:
-    """Return the flow key (client first) and direction of a segment (module docstring)."""
+def _orient(seg: Segment, ports: frozenset[int]) -> tuple[_Key, Sender]:
+    """Return the flow key (client first) and sender of a segment (module docstring)."""
     src_listed, dst_listed = seg.sport in ports, seg.dport in ports
     if src_listed and dst_listed:
         if seg.sport != seg.dport:
@@ -416,8 +416,8 @@ def _orient(seg: Segment, ports: frozenset[int]) -> tuple[_Key, Direction]:
     else:
         server_is_src = src_listed
     if server_is_src:
-        return (seg.dst, seg.dport, seg.src, seg.sport), Direction.TO_CLIENT
-    return (seg.src, seg.sport, seg.dst, seg.dport), Direction.TO_SERVER
+        return (seg.dst, seg.dport, seg.src, seg.sport), Sender.SERVER
+    return (seg.src, seg.sport, seg.dst, seg.dport), Sender.CLIENT
 
 
 def _hex_line(line: bytes) -> bytes | None:
@@ -452,7 +452,7 @@ def _read_hex(name: str) -> Iterator[Record]:
                 if not started:
                     started = True
                     yield StreamStart(flow, 0.0, number)
-                yield Data(flow, Direction.TO_SERVER, 0.0, data, number)
+                yield Data(flow, Sender.CLIENT, 0.0, data, number)
 
 
 def _read_raw(name: str) -> Iterator[Record]:
@@ -463,4 +463,4 @@ def _read_raw(name: str) -> Iterator[Record]:
             number += 1
             if number == 1:
                 yield StreamStart(flow, 0.0, number)
-            yield Data(flow, Direction.TO_SERVER, 0.0, chunk, number)
+            yield Data(flow, Sender.CLIENT, 0.0, chunk, number)

@@ -16,10 +16,10 @@ from otwire.inspect import iec104, imb
 from otwire.inspect.capture import (
     CaptureWarning,
     Data,
-    Direction,
     Flow,
     Gap,
     Retransmission,
+    Sender,
     StreamEnd,
     StreamStart,
     capture_kind,
@@ -71,7 +71,7 @@ class Row:
         timestamp: Seconds since the epoch, or ``None`` for hex dumps and raw files.
         packet_number: 1-based packet (or line) number, if known.
         flow: The conversation, if any.
-        direction: The direction, if any.
+        sender: Which end sent the octets, if any.
         protocol: Protocol name, if any.
         finding: The dissector's finding for ``apdu``/``error``/``junk``.
         missing: Octets lost, for ``gap``.
@@ -83,7 +83,7 @@ class Row:
     timestamp: float | None
     packet_number: int | None
     flow: Flow | None = None
-    direction: Direction | None = None
+    sender: Sender | None = None
     protocol: str | None = None
     finding: Finding | None = None
     missing: int = 0
@@ -116,25 +116,25 @@ class _Streams:
         self._ports = ports
         self._default = default
         self._per_record = per_record  # hex dump: every line is a stream of its own
-        self._open: dict[tuple[Flow, Direction], StreamDissector] = {}
+        self._open: dict[tuple[Flow, Sender], StreamDissector] = {}
 
     def record(self, record: Any) -> Iterator[Row]:
         match record:
-            case Data(flow=flow, direction=d, timestamp=ts, data=data, packet_number=n):
+            case Data(flow=flow, sender=d, timestamp=ts, data=data, packet_number=n):
                 ts = None if flow.is_pseudo else ts
                 dissector = self._dissector(flow, d)
                 yield from self._rows(dissector.feed(data), ts, n, flow, d, dissector.protocol)
                 if self._per_record:
                     yield from self._close(flow, d, ts, n)
-            case Gap(flow=flow, direction=d, timestamp=ts, missing=missing, packet_number=n):
+            case Gap(flow=flow, sender=d, timestamp=ts, missing=missing, packet_number=n):
                 yield from self._close(flow, d, ts, n)
                 yield Row("gap", ts, n, flow, d, self._protocol(flow), missing=missing)
-            case Retransmission(flow=flow, direction=d, timestamp=ts, length=length, packet_number=n):
+            case Retransmission(flow=flow, sender=d, timestamp=ts, length=length, packet_number=n):
                 yield Row("retransmission", ts, n, flow, d, self._protocol(flow), length=length)
             case StreamStart(flow=flow, timestamp=ts, packet_number=n):
-                for d in Direction:
+                for d in Sender:
                     yield from self._close(flow, d, ts, n)
-            case StreamEnd(flow=flow, direction=d, timestamp=ts, packet_number=n):
+            case StreamEnd(flow=flow, sender=d, timestamp=ts, packet_number=n):
                 yield from self._close(flow, d, ts, n)
             case CaptureWarning(timestamp=ts, packet_number=n, message=message):
                 yield Row("warning", ts, n, message=message)
@@ -146,14 +146,14 @@ class _Streams:
     def _protocol(self, flow: Flow) -> str:
         return self._ports.get(flow.server_port, self._default)
 
-    def _dissector(self, flow: Flow, d: Direction) -> StreamDissector:
+    def _dissector(self, flow: Flow, d: Sender) -> StreamDissector:
         key = (flow, d)
         dissector = self._open.get(key)
         if dissector is None:
             dissector = self._open[key] = PROTOCOLS[self._protocol(flow)][1]()
         return dissector
 
-    def _close(self, flow: Flow, d: Direction, ts: float | None, n: int | None) -> Iterator[Row]:
+    def _close(self, flow: Flow, d: Sender, ts: float | None, n: int | None) -> Iterator[Row]:
         dissector = self._open.pop((flow, d), None)
         if dissector is not None:
             yield from self._rows(dissector.close(), ts, n, flow, d, dissector.protocol)
@@ -164,7 +164,7 @@ class _Streams:
         ts: float | None,
         n: int | None,
         flow: Flow,
-        d: Direction,
+        d: Sender,
         protocol: str,
     ) -> Iterator[Row]:
         for finding in findings:

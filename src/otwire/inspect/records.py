@@ -13,11 +13,11 @@ __all__ = [
     "CaptureKind",
     "CaptureWarning",
     "Data",
-    "Direction",
     "Flow",
     "Gap",
     "Record",
     "Retransmission",
+    "Sender",
     "StreamEnd",
     "StreamStart",
 ]
@@ -27,11 +27,27 @@ class CaptureError(OTWireError):
     """A capture file cannot be read at all (missing, unreadable, not parseable)."""
 
 
-class Direction(enum.StrEnum):
-    """Which way octets travel, relative to the server (JSON-ready string values)."""
+class Sender(enum.StrEnum):
+    """Which end of a TCP conversation sent the octets (JSON-ready string values).
 
-    TO_SERVER = "to_server"
-    TO_CLIENT = "to_client"
+    Not :class:`otwire.transports.Direction` (``IN``/``OUT`` of one socket): a capture
+    is seen from outside, so what matters is who sent a segment. In JSON output the
+    record key ``direction`` says where the octets went (``"to_server"`` for
+    :attr:`CLIENT`, ``"to_client"`` for :attr:`SERVER`).
+    """
+
+    CLIENT = "client"
+    SERVER = "server"
+
+    @property
+    def receiver(self) -> Sender:
+        """The other end."""
+        return Sender.SERVER if self is Sender.CLIENT else Sender.CLIENT
+
+    @property
+    def direction(self) -> str:
+        """Where the octets went: ``"to_server"`` or ``"to_client"`` (the JSON ``direction``)."""
+        return "to_server" if self is Sender.CLIENT else "to_client"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,13 +85,25 @@ class Flow:
         return f"{client} -> {_endpoint(self.server, self.server_port)}"
 
 
+class _SenderAlias:
+    """The old attribute name ``direction`` of the records that carry a :class:`Sender`."""
+
+    __slots__ = ()
+    sender: Sender
+
+    @property
+    def direction(self) -> Sender:
+        """Deprecated alias of ``sender`` (its name before :class:`Sender` existed)."""
+        return self.sender
+
+
 @dataclass(frozen=True, slots=True)
-class Data:
+class Data(_SenderAlias):
     """New in-order octets of one direction.
 
     Attributes:
         flow: The conversation.
-        direction: Which way the octets travelled.
+        sender: Which end sent the octets.
         timestamp: Capture time of the packet that completed them, in seconds
             since the epoch (0.0 for hex dumps and raw streams).
         data: The octets (never empty).
@@ -84,45 +112,45 @@ class Data:
     """
 
     flow: Flow
-    direction: Direction
+    sender: Sender
     timestamp: float
     data: bytes
     packet_number: int
 
 
 @dataclass(frozen=True, slots=True)
-class Gap:
+class Gap(_SenderAlias):
     """Octets that will never arrive; the consumer must resynchronise.
 
     Attributes:
         flow: The conversation.
-        direction: The direction with the hole.
+        sender: The end whose octets are missing.
         timestamp: Capture time when the hole was given up on, in seconds since the epoch.
         missing: Number of missing octets.
         packet_number: 1-based number of the packet that revealed the hole.
     """
 
     flow: Flow
-    direction: Direction
+    sender: Sender
     timestamp: float
     missing: int
     packet_number: int
 
 
 @dataclass(frozen=True, slots=True)
-class Retransmission:
+class Retransmission(_SenderAlias):
     """Octets received again and dropped (exact or overlapping retransmission).
 
     Attributes:
         flow: The conversation.
-        direction: The direction.
+        sender: The end that sent the octets again.
         timestamp: Capture time, in seconds since the epoch.
         length: Number of repeated octets.
         packet_number: 1-based packet number.
     """
 
     flow: Flow
-    direction: Direction
+    sender: Sender
     timestamp: float
     length: int
     packet_number: int
@@ -144,19 +172,19 @@ class StreamStart:
 
 
 @dataclass(frozen=True, slots=True)
-class StreamEnd:
+class StreamEnd(_SenderAlias):
     """One direction of a stream ended.
 
     Attributes:
         flow: The conversation.
-        direction: The direction that ended.
+        sender: The end whose stream ended (it sent a FIN or a RST, or one was sent to it).
         timestamp: Capture time, in seconds since the epoch.
         packet_number: 1-based packet number.
         reason: ``"fin"`` (all octets up to the FIN accounted for) or ``"rst"``.
     """
 
     flow: Flow
-    direction: Direction
+    sender: Sender
     timestamp: float
     packet_number: int
     reason: Literal["fin", "rst"]

@@ -12,11 +12,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from otwire.inspect.capture import Direction, Flow
+from otwire.inspect.capture import Flow, Sender
 from otwire.inspect.dissect import VIEWS, Row
 
 _IEC104_FORMATS = ("I-format", "S-format", "U-format")
-_ARROW = {Direction.TO_SERVER: "C>S", Direction.TO_CLIENT: "S>C", None: "   "}
+_ARROW = {Sender.CLIENT: "C>S", Sender.SERVER: "S>C", None: "   "}
 
 
 def row_json(row: Row, source: str) -> dict[str, Any]:
@@ -26,7 +26,7 @@ def row_json(row: Row, source: str) -> dict[str, Any]:
         "time": row.timestamp,
         "packet": row.packet_number,
         "flow": str(row.flow) if row.flow else None,
-        "direction": row.direction.value if row.direction else None,
+        "direction": row.sender.direction if row.sender else None,
         "protocol": row.protocol,
         "kind": row.kind,
     }
@@ -71,7 +71,7 @@ class TableWriter:
         """Print one row."""
         stream = self._stream(row)
         when = _clock(row.timestamp)
-        lead = f"{when:<12} {stream:>3} {_ARROW[row.direction]:<3}"
+        lead = f"{when:<12} {stream:>3} {_ARROW[row.sender]:<3}"
         finding = row.finding
         if finding is not None and finding.kind == "apdu":
             c = VIEWS[row.protocol or ""].columns(finding.message)
