@@ -1,35 +1,35 @@
-"""The ``otwire`` command line.
+"""The ``otwire`` command line (also ``python -m otwire``).
 
 * ``otwire inspect [PATH ...]``: dissect captures. Exit codes: 0 when every input was
   read (malformed frames inside are reported, not fatal); 2 with a one-line message
   when an input cannot be read or is not a capture; 1 on an unexpected internal error.
-* ``otwire serve iec104 [--host H] [--port N] [--record FILE.pcap]``: run the demo
-  outstation until Ctrl-C (or ``--duration`` seconds).
-* ``otwire serve imb-hub [--host H] [--port N] [--record FILE.pcap]``: run an IMB3 hub.
+* ``otwire serve PROTOCOL [--host H] [--port N] [--record FILE.pcap] [limits]``: run a
+  server (``iec104``: the demo outstation; ``imb-hub``: an IMB3 hub) until Ctrl-C or
+  SIGTERM (or ``--duration`` seconds).
 * ``otwire client iec104 HOST [--port N] [--record FILE.pcap]``: connect, interrogate,
-  print every point and then the spontaneous updates.
+  print every point and then the spontaneous updates, until Ctrl-C or SIGTERM.
+
+The protocols, their default ports and the functions behind ``serve`` and ``client`` come
+from :mod:`otwire.registry`. Every bad argument is reported in one line on stderr, with
+exit code 2.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import re
+import signal
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import ExitStack
-from importlib import resources
-from pathlib import Path
-from typing import TYPE_CHECKING
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
-
-from otwire import __version__
+from otwire import __version__, registry
 from otwire.errors import OTWireError
 
 if TYPE_CHECKING:
-    from otwire.inspect.dissect import Row
-    from otwire.inspect.render import Summary
+    from otwire.servers.limits import ServerLimits
 
 #: Captures bundled with otwire: IEC 104 from ITI, University of Illinois (CC BY 4.0) and our own
 #: IMB3 hub recording (see samples/ATTRIBUTION.md).
@@ -39,175 +39,263 @@ SAMPLES = (
     "iti_TestDissectIec104.pcap",
     "otwire_imb_hub.pcap",
 )
-#: Show a progress bar when the inputs are at least this large (octets) and stderr is a terminal.
-PROGRESS_THRESHOLD = 1 << 20
+
+#: ``otwire serve`` option -> (ServerLimits field, value parser, help).
+LIMIT_OPTIONS: dict[str, tuple[str, str, str]] = {
+    "--max-connections": ("max_connections", "count", "most connections at once (default 1000)"),
+    "--max-per-address": ("max_per_address", "count", "most connections from one IP address (default 64)"),
+    "--handshake-timeout": ("handshake_timeout", "seconds", "seconds to complete the opening exchange (default 30)"),
+    "--idle-timeout": ("idle_timeout", "seconds", "seconds without a complete frame before closing (default: never)"),
+    "--frame-timeout": ("frame_timeout", "seconds", "seconds a begun frame may take to complete (default 30)"),
+    "--max-output": ("max_output_bytes", "octets", "octets queued for one connection (default 16M)"),
+    "--memory-budget": ("memory_budget", "octets", "octets queued over all connections (default 256M)"),
+}
+_SIZE = re.compile(r"(\d+)([KMG]?)", re.IGNORECASE)
+
+
+class UsageError(Exception):
+    """A bad command-line argument (one line, exit code 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (raised, not printed with the usage)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: error: {message} (see {self.prog} --help)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit code."""
+    """Run the command line; return the exit code (0 ok, 1 internal error, 2 bad input, 130 Ctrl-C)."""
     parser = _parser()
-    args = parser.parse_args(argv)
-    runners = {"inspect": _inspect, "serve": _serve, "client": _client}
-    if args.command not in runners or (args.command != "inspect" and args.protocol is None):
-        parser.print_help()
-        return 2
     try:
-        return runners[args.command](args)
-    except OTWireError as exc:
-        print(f"otwire {args.command}: error: {exc}", file=sys.stderr)
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.error("choose a command: inspect, serve or client")
+        if args.command != "inspect" and args.entry is None:
+            args.subparser.error(f"choose a protocol: {', '.join(args.choices)}")
+    except UsageError as exc:
+        print(exc, file=sys.stderr)
         return 2
-    except OSError as exc:
-        if isinstance(exc, BrokenPipeError):
-            return 0
+    except SystemExit as exc:  # --help, --version
+        return exc.code if isinstance(exc.code, int) else 0
+    return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    prefix = f"otwire {args.command}: error:"
+    try:
         if args.command == "inspect":
-            raise
-        print(f"otwire {args.command}: error: {exc}", file=sys.stderr)
+            from otwire.inspect.command import run
+
+            return run(args)
+        with _sigterm_as_interrupt():
+            return _serve(args) if args.command == "serve" else _client(args)
+    except (OTWireError, UsageError) as exc:
+        print(f"{prefix} {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+    except OSError as exc:
+        print(f"{prefix} {exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="otwire", description="Industrial protocols on the wire.")
+    parser = _Parser(prog="otwire", description="Industrial protocols on the wire.")
     parser.add_argument("--version", action="version", version=f"otwire {__version__}")
-    sub = parser.add_subparsers(dest="command")
-    inspect = sub.add_parser(
-        "inspect",
-        help="dissect captured traffic (pcap, pcapng, hex dump, raw stream)",
-        description="Dissect IEC 60870-5-104 and TNO IMB3 in captures. With no PATH, dissect the bundled samples.",
-    )
-    inspect.add_argument(
-        "paths",
-        nargs="*",
-        metavar="PATH",
-        help="pcap, pcapng, hex dump (one APDU per line) or raw stream",
-    )
-    inspect.add_argument("--port", type=_port_spec, action="append", default=[], metavar="[PROTO:]PORT",
-                         help="also dissect PROTO (iec104, imb; default iec104) on this TCP server port; "
-                         "defaults: iec104 on 2404, imb on 4000 (repeatable)")  # fmt: skip
-    inspect.add_argument("--format", choices=("table", "jsonl"), default="table", help="output format")
-    inspect.add_argument("--no-summary", action="store_true", help="do not print the summary")
-    inspect.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
-                         help="progress bar on stderr (auto: terminal and large inputs)")  # fmt: skip
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    _inspect_parser(sub)
     _serve_parser(sub)
     _client_parser(sub)
     return parser
 
 
-def _port_spec(text: str) -> tuple[int, str]:
-    """Parse ``PORT`` or ``PROTO:PORT`` for ``--port``."""
-    from otwire.inspect.dissect import PROTOCOLS
+def _inspect_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
+    names = ", ".join(f"{e.name} on {e.default_port}" for e in registry.PROTOCOLS.values())
+    inspect = sub.add_parser(
+        "inspect",
+        help="dissect captured traffic (pcap, pcapng, gzip-compressed, hex dump, raw stream)",
+        description="Dissect the protocols otwire knows in captures. With no PATH, dissect the bundled samples.",
+    )
+    inspect.add_argument("paths", nargs="*", metavar="PATH",
+                         help="pcap or pcapng (optionally .gz); a hex dump (one frame per line) or raw "
+                         "stream with --proto")  # fmt: skip
+    inspect.add_argument("--port", type=_port_spec, action="append", default=[], metavar="[PROTO:]PORT",
+                         help=f"also dissect PROTO (default iec104) on this TCP server port; defaults: {names} "
+                         "(repeatable)")  # fmt: skip
+    inspect.add_argument("--proto", choices=tuple(registry.PROTOCOLS), metavar="NAME",
+                         help=f"decode hex dumps and raw streams as this protocol ({', '.join(registry.PROTOCOLS)}); "
+                         "without it they are refused")  # fmt: skip
+    inspect.add_argument("--format", choices=("table", "jsonl"), default="table", help="output format")
+    inspect.add_argument("--no-summary", action="store_true", help="do not print the summaries")
+    inspect.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
+                         help="progress bar on stderr (auto: terminal and large inputs)")  # fmt: skip
 
-    protocol, _, port = text.rpartition(":")
-    protocol = protocol or "iec104"
-    if protocol not in PROTOCOLS:
-        raise argparse.ArgumentTypeError(f"unknown protocol {protocol!r} (known: {', '.join(PROTOCOLS)})")
-    try:
-        number = int(port)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {port!r}") from None
-    if not 0 < number < 65536:
-        raise argparse.ArgumentTypeError(f"port {number} outside 1..65535")
-    return number, protocol
 
-
-def _session_options(parser: argparse.ArgumentParser, port: int) -> None:
-    parser.add_argument("--port", type=int, default=port, help=f"TCP port (default {port})")
+def _session_options(parser: argparse.ArgumentParser, port: int, *, allow_zero: bool) -> None:
+    free = " (0: any free port)" if allow_zero else ""
+    parser.add_argument("--port", type=_port_type(allow_zero), default=port, help=f"TCP port (default {port}){free}")
     parser.add_argument("--record", metavar="FILE.pcap", help="write the session(s) to a pcap for otwire inspect")
-    parser.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this many seconds")
+    parser.add_argument("--duration", type=_seconds, metavar="SECONDS", help="stop after this many seconds")
 
 
-def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _protocol_subparsers(
+    parser: argparse.ArgumentParser, kind: str
+) -> tuple[argparse._SubParsersAction[_Parser], list[str]]:
+    choices = [cmd.name for e in registry.PROTOCOLS.values() if (cmd := getattr(e, kind)) is not None]
+    parser.set_defaults(entry=None, subparser=parser, choices=choices)
+    return parser.add_subparsers(dest="protocol", parser_class=_Parser, metavar="{" + ",".join(choices) + "}"), choices
+
+
+def _serve_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     serve = sub.add_parser("serve", help="run a protocol peer with a demo data set",
-                           description="Run a protocol peer (outstation, hub) on loopback until Ctrl-C.")  # fmt: skip
-    protocols = serve.add_subparsers(dest="protocol")
-    iec104 = protocols.add_parser("iec104", help="IEC 60870-5-104 controlled station (outstation) with demo points")
-    iec104.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    _session_options(iec104, 2404)
-    hub = protocols.add_parser("imb-hub", help="TNO IMB3 hub (routes events between IMB clients)")
-    hub.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    _session_options(hub, 4000)
+                           description="Run a protocol peer (outstation, hub) until Ctrl-C or SIGTERM.")  # fmt: skip
+    protocols, _ = _protocol_subparsers(serve, "serve")
+    for entry in registry.PROTOCOLS.values():
+        if entry.serve is not None:
+            one = protocols.add_parser(entry.serve.name, help=entry.serve.help, description=entry.serve.description)
+            one.set_defaults(entry=entry)
+            one.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+            _session_options(one, entry.default_port, allow_zero=True)
+            _limit_options(one)
 
 
-def _client_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _client_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     client = sub.add_parser("client", help="connect to a peer and print what it sends")
-    protocols = client.add_subparsers(dest="protocol")
-    iec104 = protocols.add_parser("iec104", help="IEC 60870-5-104 controlling station: interrogate and monitor",
-                                  description="Connect, run a general interrogation, print every point "
-                                  "and then each spontaneous update.")  # fmt: skip
-    iec104.add_argument("host", help="outstation address, e.g. 127.0.0.1")
-    _session_options(iec104, 2404)
+    protocols, _ = _protocol_subparsers(client, "client")
+    for entry in registry.PROTOCOLS.values():
+        if entry.client is not None:
+            one = protocols.add_parser(entry.client.name, help=entry.client.help, description=entry.client.description)
+            one.set_defaults(entry=entry)
+            one.add_argument("host", help="peer address, e.g. 127.0.0.1")
+            _session_options(one, entry.default_port, allow_zero=False)
+            one.add_argument("--retries", type=_count(0), metavar="N",
+                             help="connection attempts after the first one fails")  # fmt: skip
+            one.add_argument("--retry-delay", type=_seconds, metavar="SECONDS", help="seconds between attempts")
 
 
 def _serve(args: argparse.Namespace) -> int:
-    if args.protocol == "imb-hub":
-        from otwire.servers.imb import serve as serve_hub
-
-        return serve_hub(args.host, args.port, record=args.record, duration=args.duration)
-    from otwire.servers.iec104 import serve
-
-    return serve(args.host, args.port, record=args.record, duration=args.duration)
+    entry: registry.ProtocolEntry = args.entry
+    assert entry.serve is not None
+    extra: dict[str, Any] = {}
+    limits = _server_limits(args)
+    if limits is not None:  # only when asked: servers without limits= keep working
+        extra["limits"] = limits
+    serve = entry.serve.load()
+    return serve(args.host, args.port, record=args.record, duration=args.duration, **extra)
 
 
 def _client(args: argparse.Namespace) -> int:
-    from otwire.clients.iec104 import monitor
-
-    return monitor(args.host, args.port, record=args.record, duration=args.duration)
-
-
-def _inspect(args: argparse.Namespace) -> int:
-    from otwire.inspect.capture import capture_kind, capture_size
-    from otwire.inspect.dissect import default_ports, dissect
-    from otwire.inspect.render import Summary, TableWriter, write_jsonl
-
-    with ExitStack() as stack:
-        paths = [Path(p) for p in args.paths] or [
-            stack.enter_context(resources.as_file(resources.files("otwire.inspect") / "samples" / name))
-            for name in SAMPLES
-        ]
-        for path in paths:  # fail fast, before any output, on an unreadable input
-            capture_kind(path)
-        ports = {**default_ports(), **dict(args.port)}
-        out = Console(highlight=False, soft_wrap=True)
-        err = Console(stderr=True, highlight=False, soft_wrap=True)
-        summary = Summary()
-        sizes = [capture_size(p) for p in paths]
-        show = args.progress == "always" or (
-            args.progress == "auto" and err.is_terminal and sum(sizes) >= PROGRESS_THRESHOLD
-        )
-        progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            DownloadColumn(),
-            console=err,
-            disable=not show,
-        )
-        stack.enter_context(progress)
-        task = progress.add_task("dissecting", total=sum(sizes))
-        table = TableWriter(out)
-        for path, size in zip(paths, sizes, strict=True):
-            source = path.name if not args.paths else str(path)
-            rows = _counted(dissect(path, ports), summary, source)
-            if args.format == "jsonl":
-                write_jsonl(rows, source, sys.stdout)
-            else:
-                table.header(source)
-                for row in rows:
-                    table.write(row)
-            progress.advance(task, size)
-        if not args.no_summary:
-            if args.format == "jsonl":
-                err.print(json.dumps({"summary": summary.as_json()}))
-            else:
-                summary.render(out)
-    return 0
+    entry: registry.ProtocolEntry = args.entry
+    assert entry.client is not None
+    extra = {name: getattr(args, name) for name in ("retries", "retry_delay") if getattr(args, name) is not None}
+    monitor = entry.client.load()
+    return monitor(args.host, args.port, record=args.record, duration=args.duration, **extra)
 
 
-def _counted(rows: Iterator[Row], summary: Summary, source: str) -> Iterator[Row]:
-    """Pass rows through, counting each in ``summary``."""
-    for row in rows:
-        summary.add(source, row)
-        yield row
+# --- option values ---------------------------------------------------------------------
+
+
+def _port_type(allow_zero: bool) -> Callable[[str], int]:
+    low = 0 if allow_zero else 1
+
+    def port(text: str) -> int:
+        number = _integer(text, "port number")
+        if not low <= number <= 65535:
+            raise argparse.ArgumentTypeError(f"port {number} outside {low}..65535")
+        return number
+
+    return port
+
+
+def _port_spec(text: str) -> tuple[int, str]:
+    """Parse ``PORT`` or ``PROTO:PORT`` for ``otwire inspect --port``."""
+    protocol, _, port = text.rpartition(":")
+    protocol = protocol or "iec104"
+    if protocol not in registry.PROTOCOLS:
+        raise argparse.ArgumentTypeError(f"unknown protocol {protocol!r} (known: {', '.join(registry.PROTOCOLS)})")
+    return _port_type(False)(port), protocol
+
+
+def _integer(text: str, what: str) -> int:
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"not a {what}: {text!r}")
+    return int(text)
+
+
+def _count(low: int) -> Callable[[str], int]:
+    def count(text: str) -> int:
+        number = _integer(text, "whole number")
+        if number < low:
+            raise argparse.ArgumentTypeError(f"{number} is below {low}")
+        return number
+
+    return count
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"seconds must be positive and finite, not {text!r}")
+    return value
+
+
+def _octets(text: str) -> int:
+    """Parse a size in octets with an optional K, M or G suffix (powers of 1024)."""
+    match = _SIZE.fullmatch(text.strip())
+    if match is None:
+        raise argparse.ArgumentTypeError(f"not a size in octets (e.g. 65536, 64K, 16M, 1G): {text!r}")
+    return int(match[1]) << 10 * " KMG".index((match[2] or " ").upper())
+
+
+def _limit_options(parser: argparse.ArgumentParser) -> None:
+    types = {"count": _count(1), "seconds": _seconds, "octets": _octets}
+    group = parser.add_argument_group("limits (defaults: otwire.servers.limits.ServerLimits)")
+    for option, (field, kind, text) in LIMIT_OPTIONS.items():
+        metavar = {"count": "N", "seconds": "SECONDS", "octets": "SIZE"}[kind]
+        group.add_argument(option, dest=field, type=types[kind], metavar=metavar, help=text)
+
+
+def _server_limits(args: argparse.Namespace) -> ServerLimits | None:
+    """Return the ServerLimits of the limit options given, or ``None`` when none was.
+
+    Raises:
+        InvalidArgument: The values are inconsistent (e.g. a budget below the per-connection output).
+    """
+    given = {field: value for field, *_ in LIMIT_OPTIONS.values() if (value := getattr(args, field)) is not None}
+    if not given:
+        return None
+    from otwire.servers.limits import ServerLimits
+
+    return ServerLimits(**given)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM as Ctrl-C while a server or client runs, so that it stops cleanly.
+
+    Servers and clients handle SIGTERM themselves inside ``serve()``/``monitor()`` (an
+    asyncio signal handler replaces this one while they run); this handler covers the
+    time around them and any that does not. It is installed only in the main thread and
+    only over the default action, and the previous handler is restored afterwards.
+    """
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+        yield
+        return
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ from otwire.cli import main
 from otwire.codecs.imb import (
     Action,
     ChangeObjectEvent,
-    Event,
     EventFlag,
     NormalEvent,
     SetClientInfo,
@@ -25,6 +24,7 @@ from otwire.codecs.imb import (
 )
 from otwire.inspect.capture import Sender
 from otwire.inspect.dissect import default_ports, dissect
+from otwire.inspect.imb import EventCommand  # the codec's icEvent class, through inspect's one alias
 from otwire.transports import Direction
 from otwire.transports.record import PcapRecorder
 
@@ -45,20 +45,20 @@ TO_HUB = [
     encode_command(SetClientInfo(owner_id=7, owner_name="otwire test")),
     encode_command(Subscribe(event_id=0, event_name="demo.weather")),
     # A normal event whose payload holds the trailer octets: framing is by length.
-    encode_command(Event(event_id=0, body=NormalEvent(data=b"x" + TRAILER + b"y"))),
+    encode_command(EventCommand(event_id=0, body=NormalEvent(data=b"x" + TRAILER + b"y"))),
     b"garbage!",
     encode_command(
-        Event(
+        EventCommand(
             event_id=0,
             flags=EventFlag.PRIORITY,
             body=ChangeObjectEvent(action=Action.CHANGE, object_id=42, attribute="temperature"),
         )
     ),
-    encode_command(Event(event_id=0, body=StreamHeader(stream_id=5, stream_name="file.bin"))),
-    encode_command(Event(event_id=0, body=StreamBody(stream_id=5, data=bytes(range(256)) * 8))),
-    encode_command(Event(event_id=0, body=StreamTail(stream_id=5, data=b"end"))),
+    encode_command(EventCommand(event_id=0, body=StreamHeader(stream_id=5, stream_name="file.bin"))),
+    encode_command(EventCommand(event_id=0, body=StreamBody(stream_id=5, data=bytes(range(256)) * 8))),
+    encode_command(EventCommand(event_id=0, body=StreamTail(stream_id=5, data=b"end"))),
     encode_frame(-999, b"\x01\x02"),  # unknown command code: a raw message, not an error
-    encode_command(Event(event_id=0, body=UnknownEvent(event_kind=77, data=b"\xaa"))),
+    encode_command(EventCommand(event_id=0, body=UnknownEvent(event_kind=77, data=b"\xaa"))),
 ]
 BAD_TRAILER = encode_frame(-15, b"\x00" * 12)[:-4] + b"\x00\x00\x00\x00"
 
@@ -76,9 +76,9 @@ def test_dissect_imb_capture(tmp_path: Path) -> None:
     assert ("to_server", "junk") in kinds
     assert all(r.protocol == "imb" for r in rows if r.finding is not None)
     messages = [r.finding.message for r in rows if r.finding is not None and r.finding.kind == "apdu"]
-    normal = next(m for m in messages if isinstance(m, Event) and isinstance(m.body, NormalEvent))
+    normal = next(m for m in messages if isinstance(m, EventCommand) and isinstance(m.body, NormalEvent))
     assert normal.body.data == b"x" + TRAILER + b"y"
-    body = next(m for m in messages if isinstance(m, Event) and isinstance(m.body, StreamBody))
+    body = next(m for m in messages if isinstance(m, EventCommand) and isinstance(m.body, StreamBody))
     assert len(body.body.data) == 2048
     to_client = [r for r in rows if r.sender is Sender.SERVER]
     assert to_client[0].kind == "error" and "trailer" in (to_client[0].finding.error or "")  # type: ignore[union-attr]
@@ -123,7 +123,7 @@ def test_bundled_imb_sample() -> None:
     seen = {
         (r.sender.direction if r.sender else "", type(r.finding.message.body).__name__)  # type: ignore[union-attr]
         for r in rows
-        if isinstance(r.finding.message, Event)  # type: ignore[union-attr]
+        if isinstance(r.finding.message, EventCommand)  # type: ignore[union-attr]
     }
     for kind in ("NormalEvent", "ChangeObjectEvent", "StreamHeader", "StreamBody", "StreamTail"):
         assert ("to_server", kind) in seen and ("to_client", kind) in seen

@@ -1,18 +1,20 @@
-"""Drive stream dissectors over a capture: records in, rows out (capture order).
+"""Drive dissectors over a capture: records in, rows out (capture order).
 
-One dissector per flow and direction, chosen by the server port. A gap or a new
-stream on the same flow resets the dissector (what was buffered is reported as
-junk first), so one bad stretch never hides the frames after it.
+One :class:`~otwire.inspect.model.Dissector` per TCP conversation, chosen by the server
+port through :mod:`otwire.registry`; it sees both directions. A gap makes the dissector
+end that sender's stream (what was buffered is reported as junk first) and a new
+stream on the same flow replaces the dissector, so one bad stretch never hides the
+frames after it.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
-from otwire.inspect import iec104, imb
+from otwire import registry
 from otwire.inspect.capture import (
     CaptureWarning,
     Data,
@@ -25,41 +27,14 @@ from otwire.inspect.capture import (
     capture_kind,
     read_capture,
 )
-from otwire.inspect.model import Finding, ProtocolView
+from otwire.inspect.model import Dissector, Finding
 
 RowKind = Literal["apdu", "error", "junk", "gap", "retransmission", "warning"]
 
 
-class StreamDissector(Protocol):
-    """One direction of one stream of one protocol."""
-
-    protocol: str
-
-    def feed(self, data: bytes) -> Iterator[Finding]:
-        """Consume octets; yield complete findings."""
-        ...
-
-    def close(self) -> Iterator[Finding]:
-        """End of stream; yield leftovers."""
-        ...
-
-
-#: protocol name -> (default server ports, dissector factory)
-PROTOCOLS: dict[str, tuple[tuple[int, ...], Callable[[], StreamDissector]]] = {
-    iec104.PROTOCOL: (iec104.DEFAULT_PORTS, iec104.IEC104StreamDissector),
-    imb.PROTOCOL: (imb.DEFAULT_PORTS, imb.IMBStreamDissector),
-}
-
-#: protocol name -> how its decoded messages are shown
-VIEWS: dict[str, ProtocolView] = {
-    iec104.PROTOCOL: ProtocolView(iec104.apdu_json, iec104.apdu_columns, iec104.apdu_format, iec104.apdu_type_name),
-    imb.PROTOCOL: ProtocolView(imb.command_json, imb.command_columns, imb.command_format, imb.command_type_name),
-}
-
-
 def default_ports() -> dict[int, str]:
-    """Return server port -> protocol for every protocol's default ports."""
-    return {port: name for name, (ports, _) in PROTOCOLS.items() for port in ports}
+    """Return server port -> protocol for every protocol's default port (see :mod:`otwire.registry`)."""
+    return registry.default_ports()
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,14 +71,17 @@ def dissect(path: str | os.PathLike[str], ports: Mapping[int, str]) -> Iterator[
 
     Args:
         path: pcap, pcapng, hex dump (one APDU per line) or raw stream file.
-        ports: server port -> protocol name (a key of :data:`PROTOCOLS`).
+        ports: server port -> protocol name (a key of :data:`otwire.registry.PROTOCOLS`).
             Hex dumps and raw streams are dissected with the first protocol.
 
     Raises:
         CaptureError: the file cannot be read or is not a capture.
+        InvalidArgument: a protocol name is unknown.
     """
+    for name in ports.values():
+        registry.get(name)
     kind = capture_kind(path)
-    default = next(iter(ports.values()), iec104.PROTOCOL)
+    default = next(iter(ports.values()), "iec104")
     records = read_capture(path, list(ports))
     state = _Streams(ports, default, per_record=kind == "hex")
     for record in records:
@@ -116,56 +94,60 @@ class _Streams:
         self._ports = ports
         self._default = default
         self._per_record = per_record  # hex dump: every line is a stream of its own
-        self._open: dict[tuple[Flow, Sender], StreamDissector] = {}
+        self._open: dict[Flow, tuple[str, Dissector]] = {}
 
     def record(self, record: Any) -> Iterator[Row]:
         match record:
-            case Data(flow=flow, sender=d, timestamp=ts, data=data, packet_number=n):
+            case Data(flow=flow, sender=s, timestamp=ts, data=data, packet_number=n):
                 ts = None if flow.is_pseudo else ts
-                dissector = self._dissector(flow, d)
-                yield from self._rows(dissector.feed(data), ts, n, flow, d, dissector.protocol)
+                protocol, dissector = self._dissector(flow)
+                yield from self._rows(dissector.feed(s, data), ts, n, flow, s, protocol)
                 if self._per_record:
-                    yield from self._close(flow, d, ts, n)
-            case Gap(flow=flow, sender=d, timestamp=ts, missing=missing, packet_number=n):
-                yield from self._close(flow, d, ts, n)
-                yield Row("gap", ts, n, flow, d, self._protocol(flow), missing=missing)
-            case Retransmission(flow=flow, sender=d, timestamp=ts, length=length, packet_number=n):
-                yield Row("retransmission", ts, n, flow, d, self._protocol(flow), length=length)
+                    yield from self._end(flow, s, ts, n)
+            case Gap(flow=flow, sender=s, timestamp=ts, missing=missing, packet_number=n):
+                yield from self._end(flow, s, ts, n)
+                yield Row("gap", ts, n, flow, s, self._protocol(flow), missing=missing)
+            case Retransmission(flow=flow, sender=s, timestamp=ts, length=length, packet_number=n):
+                yield Row("retransmission", ts, n, flow, s, self._protocol(flow), length=length)
             case StreamStart(flow=flow, timestamp=ts, packet_number=n):
-                for d in Sender:
-                    yield from self._close(flow, d, ts, n)
-            case StreamEnd(flow=flow, sender=d, timestamp=ts, packet_number=n):
-                yield from self._close(flow, d, ts, n)
+                yield from self._close(flow, ts, n)
+            case StreamEnd(flow=flow, sender=s, timestamp=ts, packet_number=n):
+                yield from self._end(flow, s, ts, n)
             case CaptureWarning(timestamp=ts, packet_number=n, message=message):
                 yield Row("warning", ts, n, message=message)
 
     def finish(self) -> Iterator[Row]:
-        for flow, d in list(self._open):
-            yield from self._close(flow, d, None, None)
+        for flow in list(self._open):
+            yield from self._close(flow, None, None)
 
     def _protocol(self, flow: Flow) -> str:
         return self._ports.get(flow.server_port, self._default)
 
-    def _dissector(self, flow: Flow, d: Sender) -> StreamDissector:
-        key = (flow, d)
-        dissector = self._open.get(key)
-        if dissector is None:
-            dissector = self._open[key] = PROTOCOLS[self._protocol(flow)][1]()
-        return dissector
+    def _dissector(self, flow: Flow) -> tuple[str, Dissector]:
+        entry = self._open.get(flow)
+        if entry is None:
+            protocol = self._protocol(flow)
+            entry = self._open[flow] = (protocol, registry.get(protocol).new_dissector())
+        return entry
 
-    def _close(self, flow: Flow, d: Sender, ts: float | None, n: int | None) -> Iterator[Row]:
-        dissector = self._open.pop((flow, d), None)
-        if dissector is not None:
-            yield from self._rows(dissector.close(), ts, n, flow, d, dissector.protocol)
+    def _end(self, flow: Flow, s: Sender, ts: float | None, n: int | None) -> Iterator[Row]:
+        entry = self._open.get(flow)
+        if entry is not None:
+            yield from self._rows(entry[1].end(s), ts, n, flow, s, entry[0])
+
+    def _close(self, flow: Flow, ts: float | None, n: int | None) -> Iterator[Row]:
+        for s in Sender:
+            yield from self._end(flow, s, ts, n)
+        self._open.pop(flow, None)
 
     @staticmethod
     def _rows(
-        findings: Iterator[Finding],
+        findings: Iterable[Finding],
         ts: float | None,
         n: int | None,
         flow: Flow,
-        d: Sender,
+        s: Sender,
         protocol: str,
     ) -> Iterator[Row]:
         for finding in findings:
-            yield Row(finding.kind, ts, n, flow, d, protocol, finding)
+            yield Row(finding.kind, ts, n, flow, finding.sender or s, protocol, finding)

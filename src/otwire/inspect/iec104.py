@@ -1,7 +1,8 @@
-"""IEC 104 stream dissector: octets of one direction -> decoded APDUs or problems.
+"""IEC 104 dissector: octets of each direction -> decoded APDUs or problems.
 
-Also turns decoded APDUs into JSON-ready dicts and short text for tables. The
-JSON keys are documented in ``docs``-style in :data:`JSON_KEYS`.
+Each direction is framed on its own (:class:`IEC104StreamDissector`); :class:`IEC104Dissector`
+is the conversation dissector the registry (:mod:`otwire.registry`) names. Also the JSON and
+table views of decoded APDUs (:data:`VIEW`; JSON keys in :data:`JSON_KEYS`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from otwire.codecs.iec104 import (
     CP24Time2a,
     CP56Time2a,
     Element,
-    Frame,
     IFrame,
     Junk,
     LengthError,
@@ -26,20 +26,16 @@ from otwire.codecs.iec104 import (
     UFrame,
     decode_apdu,
 )
+from otwire.codecs.iec104 import Frame as RawAPDU  # the framer's result; renamed RawAPDU: switch here
 from otwire.codecs.iec104 import elements as el
 from otwire.codecs.iec104.apci import APDU
 from otwire.codecs.iec104.asdu import InformationObject
 from otwire.errors import DecodeError
-from otwire.inspect.model import Finding
-
-PROTOCOL = "iec104"
-DEFAULT_PORTS = (2404,)
+from otwire.inspect.model import Column, Finding, PerSender, ProtocolView
 
 
 class IEC104StreamDissector:
     """Dissect one direction of one IEC 104 stream; sans-IO, bounded memory."""
-
-    protocol = PROTOCOL
 
     def __init__(self) -> None:
         self._framer = APDUFramer()
@@ -57,7 +53,7 @@ class IEC104StreamDissector:
     def _drain(self) -> Iterator[Finding]:
         for item in self._framer:
             match item:
-                case Frame(data=data, offset=offset):
+                case RawAPDU(data=data, offset=offset):
                     try:
                         yield Finding("apdu", offset, data, message=decode_apdu(data))
                     except DecodeError as exc:
@@ -72,6 +68,12 @@ class IEC104StreamDissector:
                         error=f"APDU length {length} outside 4..253",
                         error_offset=1,
                     )
+
+
+class IEC104Dissector(PerSender):
+    """Dissect both directions of an IEC 104 conversation, each on its own."""
+
+    stream = IEC104StreamDissector
 
 
 # --- JSON and text views -------------------------------------------------------------
@@ -178,28 +180,31 @@ def _name(value: enum.IntEnum | int) -> str:
     return value.name if isinstance(value, enum.Enum) else str(value)
 
 
-def apdu_columns(apdu: APDU) -> dict[str, str]:
-    """Return the table columns of an APDU: format, seq, type, cot, ca, objects."""
+#: The table columns of IEC 104 rows (after time, stream and direction).
+COLUMNS = (
+    Column("fmt", 3),
+    Column("ns/nr", 11, ">"),
+    Column("type", 14),
+    Column("cot", 24),
+    Column("ca", 5, ">"),
+    Column("objects"),
+)
+
+
+def apdu_cells(apdu: APDU) -> tuple[str, ...]:
+    """Return the table cells of an APDU, one per column of :data:`COLUMNS`."""
     match apdu:
         case SFrame(nr=nr):
-            return {"format": "S", "seq": f"-/{nr}", "type": "", "cot": "", "ca": "", "objects": ""}
+            return ("S", f"-/{nr}", "", "", "", "")
         case UFrame(function=function):
-            return {
-                "format": "U",
-                "seq": "",
-                "type": function.name,
-                "cot": "",
-                "ca": "",
-                "objects": "",
-            }
+            return ("U", "", function.name, "", "", "")
         case IFrame(ns=ns, nr=nr, asdu=a):
             cot = _name(a.cot) + (" NEG" if a.negative else "") + (" TEST" if a.test else "")
             objects = "; ".join(_object_text(o) for o in a.objects)
             if a.raw_information:
                 objects = f"raw {a.raw_information.hex(' ')}"
             sq = " SQ" if a.sq else ""
-            return {"format": "I", "seq": f"{ns}/{nr}", "type": _name(a.type_id) + sq, "cot": cot,
-                    "ca": str(a.common_address), "objects": objects}  # fmt: skip
+            return ("I", f"{ns}/{nr}", _name(a.type_id) + sq, cot, str(a.common_address), objects)
     raise TypeError(apdu)
 
 
@@ -263,3 +268,7 @@ kind "error" and "junk" add: error (message), error_offset (offset in raw).
 kind "gap" adds: missing (octets); "retransmission": length (octets);
 "warning": message.
 """
+
+
+#: How IEC 104 APDUs are shown (named by :mod:`otwire.registry`).
+VIEW = ProtocolView(apdu_json, COLUMNS, apdu_cells, apdu_format, apdu_type_name)

@@ -1,9 +1,10 @@
-"""TNO IMB3 stream dissector: octets of one direction -> decoded commands or problems.
+"""TNO IMB3 dissector: octets of each direction -> decoded commands or problems.
 
 Frames are cut by :class:`~otwire.codecs.imb.IMBFramer` (length-based, resynchronising
 on the magic); each frame is decoded with :func:`~otwire.codecs.imb.decode_command`.
 Unknown command codes and event kinds decode to raw messages, not errors. Also the
-JSON and table views of decoded commands (keys in :data:`JSON_KEYS`).
+JSON and table views of decoded commands (:data:`VIEW`; keys in :data:`JSON_KEYS`).
+:class:`IMBDissector` is the conversation dissector the registry (:mod:`otwire.registry`) names.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
+from otwire.codecs.imb import Event as EventCommand  # icEvent; renamed EventCommand: switch here
 from otwire.codecs.imb import (
-    Event,
     FrameError,
     FrameItem,
     IMBFramer,
@@ -26,18 +27,14 @@ from otwire.codecs.imb import (
 )
 from otwire.codecs.imb.commands import Command
 from otwire.errors import DecodeError
-from otwire.inspect.model import Finding
+from otwire.inspect.model import Column, Finding, PerSender, ProtocolView
 
-PROTOCOL = "imb"
-DEFAULT_PORTS = (4000,)
 #: Octets of a byte field shown in tables and JSON before it is cut (``len`` gives the size).
 SHOWN_OCTETS = 64
 
 
 class IMBStreamDissector:
     """Dissect one direction of one IMB3 stream; sans-IO, bounded memory (one frame)."""
-
-    protocol = PROTOCOL
 
     def __init__(self) -> None:
         self._framer = IMBFramer()
@@ -64,6 +61,12 @@ class IMBStreamDissector:
                     yield Finding("junk", offset, data, error=f"{len(data)} octets before an IMB magic")
                 case FrameError(reason=reason, data=data, offset=offset, error=error):
                     yield Finding("error", offset, data, error=reason, error_offset=error.offset)
+
+
+class IMBDissector(PerSender):
+    """Dissect both directions of an IMB3 conversation, each on its own."""
+
+    stream = IMBStreamDissector
 
 
 def _name(value: Any) -> str:
@@ -100,7 +103,7 @@ def command_json(command: Command) -> dict[str, Any]:
     """Return the JSON view of a decoded command (keys in :data:`JSON_KEYS`)."""
     code = command.command_code
     out: dict[str, Any] = {"command_code": int(code), "command": _name(code)}
-    if isinstance(command, Event):
+    if isinstance(command, EventCommand):
         body = command.body
         kind = body.event_kind
         out.update(
@@ -118,12 +121,12 @@ def command_json(command: Command) -> dict[str, Any]:
 
 def command_format(command: Command) -> str:
     """Return ``"EV"`` for icEvent, ``"CMD"`` otherwise."""
-    return "EV" if isinstance(command, Event) else "CMD"
+    return "EV" if isinstance(command, EventCommand) else "CMD"
 
 
 def command_type_name(command: Command) -> str:
     """Return the command name, or ``EVENT/<kind>`` for events (summary counts)."""
-    if isinstance(command, Event):
+    if isinstance(command, EventCommand):
         return f"EVENT/{_name(command.body.event_kind)}"
     return _name(command.command_code)
 
@@ -147,18 +150,27 @@ def _fields_text(message: Any, skip: tuple[str, ...] = ()) -> str:
     return " ".join(parts)
 
 
-def command_columns(command: Command) -> dict[str, str]:
-    """Return the table columns: format, seq (event id), type (command), cot (event kind), ca, objects."""
+#: The table columns of IMB3 rows (after time, stream and direction).
+COLUMNS = (
+    Column("fmt", 3),
+    Column("event_id", 8, ">"),
+    Column("command", 24),
+    Column("event_kind", 19),
+    Column("fields"),
+)
+
+
+def command_cells(command: Command) -> tuple[str, ...]:
+    """Return the table cells of a command, one per column of :data:`COLUMNS`."""
     name = _name(command.command_code)
-    if isinstance(command, Event):
+    if isinstance(command, EventCommand):
         body = command.body
         kind = "UNKNOWN " + str(body.event_kind) if isinstance(body, UnknownEvent) else _name(body.event_kind)
         flags = f" flags={int(command.flags):#x}" if int(command.flags) else ""
-        return {"format": "EV", "seq": str(command.event_id), "type": name, "cot": kind, "ca": "",
-                "objects": _fields_text(body) + flags}  # fmt: skip
+        return ("EV", str(command.event_id), name, kind, _fields_text(body) + flags)
     if isinstance(command, UnknownCommand):
         name = f"UNKNOWN {command.command_code}"
-    return {"format": "CMD", "seq": "", "type": name, "cot": "", "ca": "", "objects": _fields_text(command)}
+    return ("CMD", "", name, "", _fields_text(command))
 
 
 JSON_KEYS = """\
@@ -169,3 +181,7 @@ flag names), event_kind (int), event_kind_name, body {<field>: <value>}; for oth
 commands: fields {<field>: <value>}. Byte fields show at most 64 octets as hex, with
 <field>_length giving their size.
 """
+
+
+#: How IMB3 commands are shown (named by :mod:`otwire.registry`).
+VIEW = ProtocolView(command_json, COLUMNS, command_cells, command_format, command_type_name)

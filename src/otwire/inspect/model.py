@@ -1,10 +1,18 @@
-"""What a stream dissector reports, independent of the protocol."""
+"""What a dissector is and reports, independent of the protocol.
+
+A :class:`Dissector` is given both directions of one TCP conversation, in capture order
+(an HTTP dissector needs the request to read its response). Protocols whose frames stand
+alone in each direction (IEC 104, IMB3) write a :class:`StreamDissector` for one direction
+and get the conversation dissector from :class:`PerSender`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, Protocol
+
+from otwire.inspect.records import Sender
 
 FindingKind = Literal["apdu", "error", "junk"]
 
@@ -15,11 +23,13 @@ class Finding:
 
     Attributes:
         kind: ``"apdu"`` (decoded), ``"error"`` (malformed frame) or ``"junk"``.
-        offset: Stream offset of the first octet (octets since the stream started).
+        offset: Stream offset of the first octet (octets the sender sent since the stream started).
         raw: The octets.
         message: The decoded message for ``"apdu"``.
         error: One-line description for ``"error"`` and ``"junk"``.
         error_offset: Offset within ``raw`` where decoding failed.
+        sender: Who sent the octets when it is not the sender whose octets were being
+            fed (a conversation dissector may report a request only once its response arrives).
     """
 
     kind: FindingKind
@@ -28,6 +38,75 @@ class Finding:
     message: Any = None
     error: str | None = None
     error_offset: int | None = None
+    sender: Sender | None = None
+
+
+class Dissector(Protocol):
+    """Both directions of one TCP conversation of one protocol; sans-IO, bounded memory."""
+
+    def feed(self, sender: Sender, data: bytes) -> Iterable[Finding]:
+        """Consume the next octets ``sender`` sent; return the findings they complete."""
+        ...
+
+    def end(self, sender: Sender) -> Iterable[Finding]:
+        """``sender``'s stream ended or broke (gap): report leftovers; its next octets start afresh."""
+        ...
+
+
+class StreamDissector(Protocol):
+    """One direction of one conversation, for protocols whose directions are independent."""
+
+    def feed(self, data: bytes) -> Iterator[Finding]:
+        """Consume octets; yield complete findings."""
+        ...
+
+    def close(self) -> Iterator[Finding]:
+        """End of stream; yield leftovers."""
+        ...
+
+
+class PerSender:
+    """A :class:`Dissector` made of one :class:`StreamDissector` per sender.
+
+    Subclasses set :attr:`stream`; each sender gets its own on its first octets, and
+    again after :meth:`end` (so a gap resynchronises that direction only).
+    """
+
+    stream: ClassVar[Callable[[], StreamDissector]]
+
+    def __init__(self) -> None:
+        self._streams: dict[Sender, StreamDissector] = {}
+
+    def feed(self, sender: Sender, data: bytes) -> Iterator[Finding]:
+        """Feed ``sender``'s stream dissector."""
+        stream = self._streams.get(sender)
+        if stream is None:
+            stream = self._streams[sender] = type(self).stream()
+        return stream.feed(data)
+
+    def end(self, sender: Sender) -> Iterator[Finding]:
+        """Close ``sender``'s stream dissector, if it has one."""
+        stream = self._streams.pop(sender, None)
+        return stream.close() if stream is not None else iter(())
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One protocol-specific column of the text table.
+
+    Attributes:
+        label: The header text.
+        width: Characters, the cell padded to it; 0 for the last column (never padded).
+        align: ``"<"`` (left) or ``">"`` (right).
+    """
+
+    label: str
+    width: int = 0
+    align: Literal["<", ">"] = "<"
+
+    def cell(self, text: str) -> str:
+        """Return ``text`` padded to the column (longer text is kept whole)."""
+        return f"{text:{self.align}{self.width}}" if self.width else text
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,12 +115,14 @@ class ProtocolView:
 
     Attributes:
         json: Message -> JSON-ready dict (merged into the record).
-        columns: Message -> the table's ``format``, ``seq``, ``type``, ``cot``, ``ca``, ``objects``.
+        columns: The table columns after the common ``time``, ``str``, ``dir``.
+        cells: Message -> one text per column.
         format: Message -> a short format tag counted in the summary (``"I"``, ``"EV"``, ...).
         type_name: Message -> the type counted in the summary, or ``None``.
     """
 
     json: Callable[[Any], dict[str, Any]]
-    columns: Callable[[Any], dict[str, str]]
+    columns: tuple[Column, ...]
+    cells: Callable[[Any], tuple[str, ...]]
     format: Callable[[Any], str]
     type_name: Callable[[Any], str | None]

@@ -6,17 +6,31 @@ import datetime as _dt
 import json
 from collections import Counter
 from collections.abc import Iterable
+from functools import cache
 from typing import IO, Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from otwire import registry
 from otwire.inspect.capture import Flow, Sender
-from otwire.inspect.dissect import VIEWS, Row
+from otwire.inspect.dissect import Row
+from otwire.inspect.model import ProtocolView
 
 _IEC104_FORMATS = ("I-format", "S-format", "U-format")
 _ARROW = {Sender.CLIENT: "C>S", Sender.SERVER: "S>C", None: "   "}
+_LEAD = f"{'time':<12} {'str':>3} {'dir':<3}"
+
+
+@cache
+def view(protocol: str) -> ProtocolView:
+    """Return how ``protocol``'s messages are shown (from :mod:`otwire.registry`, imported once).
+
+    Raises:
+        InvalidArgument: The protocol is unknown.
+    """
+    return registry.get(protocol).load_view()
 
 
 def row_json(row: Row, source: str) -> dict[str, Any]:
@@ -35,7 +49,7 @@ def row_json(row: Row, source: str) -> dict[str, Any]:
         out["offset"] = finding.offset
         out["raw"] = finding.raw.hex()
         if finding.kind == "apdu":
-            out.update(VIEWS[row.protocol or ""].json(finding.message))
+            out.update(view(row.protocol or "").json(finding.message))
         else:
             out.update(error=finding.error, error_offset=finding.error_offset)
     elif row.kind == "gap":
@@ -54,29 +68,38 @@ def write_jsonl(rows: Iterable[Row], source: str, out: IO[str]) -> None:
 
 
 class TableWriter:
-    """Print rows as a fixed-width table, streaming (no rows are held)."""
+    """Print rows as a fixed-width table, streaming (no rows are held).
 
-    HEADER = f"{'time':<12} {'str':>3} {'dir':<3} {'fmt':<3} {'ns/nr':>11} {'type':<14} {'cot':<24} {'ca':>5} objects"
+    The columns after ``time``, ``str`` (stream) and ``dir`` are the protocol's own
+    (:attr:`ProtocolView.columns`); their header is printed before the first row of a
+    protocol, and again whenever the protocol changes.
+    """
 
     def __init__(self, console: Console) -> None:
         self._console = console
         self._streams: dict[Flow, int] = {}
+        self._columns_of: str | None = None
 
     def header(self, source: str) -> None:
-        """Print the file name and the column header."""
+        """Print the file name and start numbering streams afresh; the column header follows with the first row."""
         self._console.print(f"[bold]== {escape(source)}[/bold]")
-        self._console.print(f"[dim]{self.HEADER}[/dim]")
+        self._columns_of = None
+        self._streams.clear()
 
     def write(self, row: Row) -> None:
         """Print one row."""
+        if row.protocol is not None and row.protocol != self._columns_of:
+            self._columns_of = row.protocol
+            labels = (c.cell(c.label) for c in view(row.protocol).columns)
+            self._console.print(f"[dim]{escape(' '.join((_LEAD, *labels)))}[/dim]")
         stream = self._stream(row)
         when = _clock(row.timestamp)
         lead = f"{when:<12} {stream:>3} {_ARROW[row.sender]:<3}"
         finding = row.finding
         if finding is not None and finding.kind == "apdu":
-            c = VIEWS[row.protocol or ""].columns(finding.message)
-            line = f"{lead} {c['format']:<3} {c['seq']:>11} {c['type']:<14} {c['cot']:<24} {c['ca']:>5} {c['objects']}"
-            self._console.print(escape(line.rstrip()))
+            protocol = view(row.protocol or "")
+            cells = (c.cell(t) for c, t in zip(protocol.columns, protocol.cells(finding.message), strict=True))
+            self._console.print(escape(" ".join((lead, *cells)).rstrip()))
         elif finding is not None:
             style = "red" if finding.kind == "error" else "yellow"
             text = f"{lead} {finding.kind.upper():<3} @{finding.offset} {finding.error} | {finding.raw[:32].hex(' ')}"
@@ -126,10 +149,10 @@ class Summary:
                 counts["missing octets"] += row.missing
             return
         if finding.kind == "apdu":
-            view = VIEWS[row.protocol or ""]
+            shown = view(row.protocol or "")
             counts["APDUs"] += 1
-            counts[f"{view.format(finding.message)}-format"] += 1
-            type_name = view.type_name(finding.message)
+            counts[f"{shown.format(finding.message)}-format"] += 1
+            type_name = shown.type_name(finding.message)
             if type_name is not None:
                 types[type_name] += 1
         elif finding.kind == "junk":
@@ -144,7 +167,7 @@ class Summary:
     def render(self, console: Console) -> None:
         """Print one summary table per file."""
         for source, counts in self.files.items():
-            table = Table(title=f"summary: {source}", show_header=True, title_justify="left")
+            table = Table(title=f"summary: {escape(source)}", show_header=True, title_justify="left")
             table.add_column("what")
             table.add_column("count", justify="right")
             other = sorted(k for k in counts if k.endswith("-format") and k not in _IEC104_FORMATS)

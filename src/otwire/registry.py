@@ -1,0 +1,155 @@
+"""The protocols otwire knows: one entry each feeds ``otwire inspect``, ``serve`` and ``client``.
+
+A new protocol is added here, in one :class:`ProtocolEntry`: its name (``--port NAME:PORT``,
+``--proto NAME``), its default TCP server port, its dissector and table view for
+``otwire inspect``, and optionally the function behind ``otwire serve COMMAND`` and
+``otwire client COMMAND``. Entries name their code as ``"module:attribute"`` strings and
+import it on first use, so the command line starts without importing any codec.
+
+The entry points have fixed shapes:
+
+* dissector: a class (or any zero-argument callable) returning a
+  :class:`otwire.inspect.model.Dissector`;
+* view: a :class:`otwire.inspect.model.ProtocolView`;
+* serve: ``serve(host, port, *, duration=None, record=None, limits=None, out=sys.stdout) -> int``;
+* client: ``monitor(host, port, *, record=None, duration=None, out=sys.stdout,
+  retries=..., retry_delay=...) -> int``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from otwire.errors import InvalidArgument
+
+if TYPE_CHECKING:
+    from otwire.inspect.model import Dissector, ProtocolView
+
+__all__ = ["PROTOCOLS", "Command", "ProtocolEntry", "default_ports", "get", "load"]
+
+
+def load(target: str) -> Any:
+    """Import ``"package.module:attribute"`` and return the attribute.
+
+    Raises:
+        ImportError: The module cannot be imported.
+        AttributeError: The module has no such attribute.
+    """
+    module, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Command:
+    """A subcommand of ``otwire serve`` or ``otwire client`` run by one function.
+
+    Attributes:
+        name: The subcommand (``otwire serve NAME``).
+        target: ``"module:function"`` of the function (shapes in the module docstring).
+        help: One line for ``otwire serve --help``.
+        description: A paragraph for ``otwire serve NAME --help``.
+    """
+
+    name: str
+    target: str
+    help: str
+    description: str = ""
+
+    def load(self) -> Callable[..., int]:
+        """Import and return the function."""
+        function: Callable[..., int] = load(self.target)
+        return function
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProtocolEntry:
+    """Everything the command line knows about one protocol.
+
+    Attributes:
+        name: Short name (``"iec104"``): in ``--port NAME:PORT``, ``--proto NAME`` and JSON ``protocol``.
+        title: Human name (``"IEC 60870-5-104"``).
+        default_port: The TCP server port ``otwire inspect`` follows, and servers and clients default to.
+        dissector: ``"module:attribute"`` of the dissector factory.
+        view: ``"module:attribute"`` of the :class:`~otwire.inspect.model.ProtocolView`.
+        serve: ``otwire serve`` subcommand, if the protocol has a server.
+        client: ``otwire client`` subcommand, if the protocol has a command-line client.
+    """
+
+    name: str
+    title: str
+    default_port: int
+    dissector: str
+    view: str
+    serve: Command | None = None
+    client: Command | None = None
+
+    def new_dissector(self) -> Dissector:
+        """Return a fresh dissector for one TCP conversation of this protocol."""
+        factory: Callable[[], Dissector] = load(self.dissector)
+        return factory()
+
+    def load_view(self) -> ProtocolView:
+        """Return how this protocol's decoded messages are shown."""
+        view: ProtocolView = load(self.view)
+        return view
+
+
+#: Every protocol, by name, in the order help texts list them.
+PROTOCOLS: Mapping[str, ProtocolEntry] = MappingProxyType(
+    {
+        "iec104": ProtocolEntry(
+            name="iec104",
+            title="IEC 60870-5-104",
+            default_port=2404,
+            dissector="otwire.inspect.iec104:IEC104Dissector",
+            view="otwire.inspect.iec104:VIEW",
+            serve=Command(
+                name="iec104",
+                target="otwire.servers.iec104:serve",
+                help="IEC 60870-5-104 controlled station (outstation) with demo points",
+                description="Run the demo outstation (2 stations, 29 points) until Ctrl-C or SIGTERM.",
+            ),
+            client=Command(
+                name="iec104",
+                target="otwire.clients.iec104:monitor",
+                help="IEC 60870-5-104 controlling station: interrogate and monitor",
+                description="Connect, run a general interrogation, print every point and then each "
+                "spontaneous update, until Ctrl-C or SIGTERM.",
+            ),
+        ),
+        "imb": ProtocolEntry(
+            name="imb",
+            title="TNO IMB3",
+            default_port=4000,
+            dissector="otwire.inspect.imb:IMBDissector",
+            view="otwire.inspect.imb:VIEW",
+            serve=Command(
+                name="imb-hub",
+                target="otwire.servers.imb:serve",
+                help="TNO IMB3 hub (routes events between IMB clients)",
+                description="Run an IMB3 hub until Ctrl-C or SIGTERM.",
+            ),
+        ),
+    }
+)
+
+
+def get(name: str) -> ProtocolEntry:
+    """Return the entry of protocol ``name``.
+
+    Raises:
+        InvalidArgument: No protocol has this name (the message lists the known ones).
+    """
+    entry = PROTOCOLS.get(name)
+    if entry is None:
+        raise InvalidArgument(f"unknown protocol {name!r} (known: {', '.join(PROTOCOLS)})")
+    return entry
+
+
+def default_ports() -> dict[int, str]:
+    """Return TCP server port -> protocol name for every protocol's default port."""
+    return {entry.default_port: name for name, entry in PROTOCOLS.items()}

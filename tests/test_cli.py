@@ -1,0 +1,163 @@
+"""The ``otwire`` command line: the protocol registry, bad arguments, server limits, client retries."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from otwire import cli, registry
+from otwire.errors import InvalidArgument
+from otwire.inspect.model import Dissector, ProtocolView
+from otwire.inspect.records import Sender
+from otwire.servers.limits import ServerLimits
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# -- the registry ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("entry", registry.PROTOCOLS.values(), ids=list(registry.PROTOCOLS))
+def test_every_entry_loads(entry: registry.ProtocolEntry) -> None:
+    dissector: Dissector = entry.new_dissector()
+    assert list(dissector.feed(Sender.CLIENT, b"")) == []
+    assert isinstance(entry.load_view(), ProtocolView)
+    assert entry.load_view().columns[-1].width == 0  # the last column is never padded
+    for command in (entry.serve, entry.client):
+        if command is not None:
+            assert callable(command.load())
+
+
+def test_registry_lookup_and_ports() -> None:
+    assert registry.get("imb").default_port == 4000
+    assert registry.default_ports() == {2404: "iec104", 4000: "imb"}
+    with pytest.raises(InvalidArgument, match="known: iec104, imb"):
+        registry.get("modbus")
+
+
+def test_start_up_imports_no_protocol_code() -> None:
+    code = (
+        "import sys, otwire.cli; otwire.cli._parser();"
+        "print(sorted(m for m in sys.modules if m.startswith(('otwire.codecs', 'otwire.inspect', 'otwire.servers',"
+        " 'otwire.clients', 'dpkt', 'rich'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_subcommands_come_from_the_registry(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "serve", "--help")
+    assert code == 0 and "{iec104,imb-hub}" in out
+    code, out, _ = run(capsys, "client", "--help")
+    assert code == 0 and "{iec104}" in out
+
+
+# -- every bad argument: one line, exit 2 --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        ((), "choose a command"),
+        (("bogus",), "invalid choice"),
+        (("serve",), "choose a protocol: iec104, imb-hub"),
+        (("client",), "choose a protocol: iec104"),
+        (("serve", "iec104", "--port", "65536"), "port 65536 outside 0..65535"),
+        (("serve", "imb-hub", "--port", "-1"), "not a port number"),
+        (("client", "iec104", "h", "--port", "0"), "port 0 outside 1..65535"),
+        (("client", "iec104", "h", "--port", "x"), "not a port number"),
+        (("client", "iec104"), "required: host"),
+        (("client", "iec104", "h", "--retries", "many"), "not a whole number"),
+        (("client", "iec104", "h", "--retry-delay", "0"), "positive"),
+        (("serve", "iec104", "--duration", "nan"), "positive"),
+        (("inspect", "--port", "modbus:502"), "unknown protocol 'modbus'"),
+        (("inspect", "--port", "iec104:"), "not a port number"),
+        (("inspect", "--port", "99999"), "outside 1..65535"),
+        (("inspect", "--proto", "http", "x"), "invalid choice"),
+        (("serve", "imb-hub", "--max-output", "12Q"), "not a size in octets"),
+        (("serve", "imb-hub", "--max-connections", "0"), "below 1"),
+        (("serve", "imb-hub", "--max-output", "1K"), "max_output_bytes=1024"),
+        (("serve", "imb-hub", "--max-output", "64M", "--memory-budget", "32M"), "below max_output_bytes"),
+    ],
+)
+def test_bad_argument_is_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str], argv: tuple[str, ...], words: str
+) -> None:
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and words in err and "Traceback" not in err
+
+
+def test_missing_file_and_markup_in_names(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "inspect", str(tmp_path / "[bold]nope.pcap"))
+    assert code == 2 and err.count("\n") == 1 and "[bold]nope.pcap" in err
+
+
+def test_bad_arguments_in_a_subprocess_never_traceback() -> None:
+    for argv in (["serve", "iec104", "--port", "99999"], ["inspect", "--port", ":"], ["client", "iec104", "h", "-x"]):
+        done = subprocess.run([sys.executable, "-m", "otwire.cli", *argv], capture_output=True, text=True)
+        assert done.returncode == 2 and done.stdout == ""
+        assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+
+
+# -- options passed to serve() and monitor() -----------------------------------------------
+
+
+class Recorder:
+    """Stands for a serve() or monitor() function: records its arguments."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+
+    def __call__(self, *args: Any, **kwargs: Any) -> int:
+        self.calls.append((args, kwargs))
+        return 0
+
+
+@pytest.fixture
+def recorder(monkeypatch: pytest.MonkeyPatch) -> Recorder:
+    fake = Recorder()
+    monkeypatch.setattr(registry.Command, "load", lambda self: fake)
+    return fake
+
+
+def test_serve_passes_limits_only_when_given(recorder: Recorder, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "serve", "imb-hub", "--port", "0")[0] == 0
+    assert recorder.calls[-1] == (("127.0.0.1", 0), {"record": None, "duration": None})
+    argv = ["--max-connections", "5", "--max-per-address", "2", "--handshake-timeout", "1.5", "--idle-timeout", "60",
+            "--frame-timeout", "2", "--max-output", "64k", "--memory-budget", "1G"]  # fmt: skip
+    assert run(capsys, "serve", "iec104", "--host", "::1", *argv)[0] == 0
+    args, kwargs = recorder.calls[-1]
+    assert args == ("::1", 2404)
+    assert kwargs["limits"] == ServerLimits(
+        max_connections=5,
+        max_per_address=2,
+        handshake_timeout=1.5,
+        idle_timeout=60.0,
+        frame_timeout=2.0,
+        max_output_bytes=65536,
+        memory_budget=1 << 30,
+    )
+    assert set(cli.LIMIT_OPTIONS) == set(argv[::2])  # every option was given
+    fields = {field for field, *_ in cli.LIMIT_OPTIONS.values()}
+    assert fields == set(ServerLimits.__dataclass_fields__)
+
+
+def test_one_limit_keeps_the_other_defaults(recorder: Recorder, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "serve", "imb-hub", "--idle-timeout", "9")[0] == 0
+    assert recorder.calls[-1][1]["limits"] == ServerLimits(idle_timeout=9.0)
+
+
+def test_client_passes_retries_only_when_given(recorder: Recorder, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "client", "iec104", "10.0.0.1", "--record", "x.pcap", "--duration", "3")[0] == 0
+    assert recorder.calls[-1] == (("10.0.0.1", 2404), {"record": "x.pcap", "duration": 3.0})
+    assert run(capsys, "client", "iec104", "h", "--port", "2405", "--retries", "3", "--retry-delay", "0.5")[0] == 0
+    assert recorder.calls[-1] == (("h", 2405), {"record": None, "duration": None, "retries": 3, "retry_delay": 0.5})
