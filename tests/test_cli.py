@@ -161,3 +161,17 @@ def test_client_passes_retries_only_when_given(recorder: Recorder, capsys: pytes
     assert recorder.calls[-1] == (("10.0.0.1", 2404), {"record": "x.pcap", "duration": 3.0})
     assert run(capsys, "client", "iec104", "h", "--port", "2405", "--retries", "3", "--retry-delay", "0.5")[0] == 0
     assert recorder.calls[-1] == (("h", 2405), {"record": None, "duration": None, "retries": 3, "retry_delay": 0.5})
+
+
+@pytest.mark.parametrize("name", ["[bold]x.pcap", "[red]z.pcap", "[link=http:]y.pcap", "a[b.pcap"])
+def test_markup_in_file_names_is_shown_as_is(tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str) -> None:
+    from importlib import resources
+
+    sample = resources.files("otwire.inspect") / "samples" / "iti_090813_diverse.pcap"
+    path = tmp_path / name
+    path.write_bytes(sample.read_bytes())
+    code, out, err = run(capsys, "inspect", str(path))
+    assert code == 0 and err == ""
+    assert f"== {path}\n" in out and f"summary: {path}" in out
+    code, out, err = run(capsys, "inspect", "--format", "jsonl", str(path))
+    assert code == 0 and f'{{"summary": {{"{path}": ' in err
