@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import random
 import threading
 import time
@@ -205,3 +206,30 @@ def test_records_a_live_asyncio_session(tmp_path: Path) -> None:
     data, _ = streams(path, set(ports))
     flow = Flow("127.0.0.1", 55555, "127.0.0.1", ports[0])
     assert data == {(flow, TO_SERVER): b"hi\nbye\n", (flow, TO_CLIENT): b"hi\n"}
+
+
+def test_a_live_recording_is_readable_before_close(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Every write is flushed: otwire inspect of a file still being written shows the session so far."""
+    from otwire.cli import main
+    from otwire.codecs.iec104 import UFrame, UFunction, encode_apdu
+
+    path = tmp_path / "live.pcap"
+    recorder = PcapRecorder(path, local=("10.0.0.1", 50123), remote=("10.0.0.2", 2404))
+    try:
+        recorder.record(Direction.OUT, encode_apdu(UFrame(UFunction.STARTDT_ACT)), timestamp=1.0)
+        recorder.record(Direction.IN, encode_apdu(UFrame(UFunction.STARTDT_CON)), timestamp=2.0)
+        with path.open("rb") as f:
+            assert len(list(dpkt.pcap.Reader(f))) == 3 + 2  # handshake and both segments
+        data, others = streams(path, {2404})
+        flow = Flow("10.0.0.1", 50123, "10.0.0.2", 2404)
+        assert data[flow, TO_SERVER] == encode_apdu(UFrame(UFunction.STARTDT_ACT))
+        assert [type(r) for r in others] == [StreamStart]  # open: no FIN yet
+        assert main(["inspect", "--format", "jsonl", "--no-summary", str(path)]) == 0
+        records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        assert [r["u_function"] for r in records] == ["STARTDT_ACT", "STARTDT_CON"]
+        session = recorder.session(("10.0.0.1", 50124), ("10.0.0.2", 2404), timestamp=3.0)
+        session.record(Direction.OUT, b"\x68\x04\x43\x00\x00\x00", timestamp=4.0)
+        data, _ = streams(path, {2404})
+        assert data[Flow("10.0.0.1", 50124, "10.0.0.2", 2404), TO_SERVER] == b"\x68\x04\x43\x00\x00\x00"
+    finally:
+        recorder.close()

@@ -6,6 +6,10 @@ numbers that let any dissector (Wireshark, :func:`otwire.inspect.capture.read_ca
 reassemble both directions. Opening a session writes a SYN, SYN-ACK, ACK handshake; closing
 it writes FIN-ACK, FIN-ACK, ACK.
 
+The file is flushed after every call that writes packets, so ``otwire inspect`` of a recording
+still being written shows the sessions so far, and a process killed without closing the
+recorder leaves a readable file.
+
 A recorder or a session is a :data:`~otwire.transports._common.RawObserver`: pass it as the
 ``observer`` of :class:`~otwire.transports.sync.SocketTransport` or
 :class:`~otwire.transports.aio.AioTransport`. A server records every peer into one file
@@ -72,6 +76,7 @@ class PcapRecorder:
         self._file: BinaryIO = open(file, "wb") if isinstance(file, str | os.PathLike) else file  # noqa: SIM115
         self._lock = threading.Lock()
         self._writer = dpkt.pcap.Writer(self._file, snaplen=65535, linktype=dpkt.pcap.DLT_EN10MB)
+        self._file.flush()
         self._sessions: list[PcapSession] = []
         self._closed = False
         self.mss = mss
@@ -106,6 +111,7 @@ class PcapRecorder:
             self._check_open()
             self._sessions.append(session)
             session._open(initiator, _now(timestamp))
+            self._file.flush()
         return session
 
     def record(self, direction: Direction, data: bytes, timestamp: float | None = None) -> None:
@@ -196,6 +202,7 @@ class PcapSession:
             mss = self._recorder.mss
             for start in range(0, len(view), mss):
                 self._segment(Direction(direction), _PSH | _ACK, bytes(view[start : start + mss]), stamp)
+            self._recorder._file.flush()
 
     def __call__(self, direction: Direction, data: bytes) -> None:
         """Record octets now (the observer signature)."""
@@ -210,6 +217,7 @@ class PcapSession:
         with self._recorder._lock:
             if not self._recorder._closed:
                 self._close(_now(timestamp))
+                self._recorder._file.flush()
 
     def _open(self, initiator: Literal["local", "remote"], stamp: float) -> None:
         first = Direction.OUT if initiator == "local" else Direction.IN
