@@ -27,8 +27,8 @@ SAMPLE_DIR = resources.files("otwire.inspect") / "samples"
 DATA = Path(__file__).parent.parent / "data"
 
 
-def _rows(path: Path | str, ports: dict[int, str] | None = None) -> list[Row]:
-    return list(dissect(path, ports or {2404: "iec104"}))
+def _rows(path: Path | str, ports: dict[int, str] | None = None, proto: str | None = None) -> list[Row]:
+    return list(dissect(path, ports or {2404: "iec104"}, proto=proto))
 
 
 def _kinds(rows: list[Row]) -> Counter[str]:
@@ -98,7 +98,7 @@ def test_hex_dump_one_apdu_per_line_with_a_bad_line(tmp_path: Path) -> None:
     ]
     path = tmp_path / "dump.txt"
     path.write_text("\n".join(lines) + "\n")
-    rows = _rows(path)
+    rows = _rows(path, proto="iec104")
     decoded = [r.finding.message for r in rows if r.kind == "apdu"]
     assert decoded == [UFrame(UFunction.STARTDT_ACT), IFrame(0, 0, decoded[1].asdu), SFrame(1)]
     assert _kinds(rows)["error"] == 1
@@ -107,13 +107,13 @@ def test_hex_dump_one_apdu_per_line_with_a_bad_line(tmp_path: Path) -> None:
 def test_raw_stream_file(tmp_path: Path) -> None:
     path = tmp_path / "stream.bin"
     path.write_bytes(b"".join(_sample_frames()) * 3)
-    assert _kinds(_rows(path))["apdu"] == 9
+    assert _kinds(_rows(path, proto="iec104"))["apdu"] == 9
 
 
 def test_jsonl_keys_and_values(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "stream.bin"
     path.write_bytes(b"".join(_sample_frames()))
-    assert main(["inspect", "--format", "jsonl", str(path)]) == 0
+    assert main(["inspect", "--format", "jsonl", "--proto", "iec104", str(path)]) == 0
     out, err = capsys.readouterr()
     records = [json.loads(line) for line in out.splitlines()]
     assert [r["format"] for r in records] == ["U", "I", "S"]
@@ -147,7 +147,7 @@ def test_extra_port(tmp_path: Path) -> None:
         ip = dpkt.ip.IP(src=b"\x0a\x00\x00\x01", dst=b"\x0a\x00\x00\x02", p=dpkt.ip.IP_PROTO_TCP, data=tcp)
         ip.len = len(bytes(ip))
         writer.writepkt(bytes(dpkt.ethernet.Ethernet(src=b"\x00" * 6, dst=b"\x00" * 6, data=ip)), ts=1.0)
-    assert _kinds(_rows(path))["apdu"] == 0
+    assert _kinds(_rows(path))["apdu"] == 0  # and a notice says which port was seen
     assert _kinds(_rows(path, {2404: "iec104", 2405: "iec104"}))["apdu"] == 1
 
 

@@ -13,6 +13,8 @@
   ``#`` starts a comment; blank lines are ignored. Each line is one :class:`Data`.
 * anything else: a raw stream, the whole file is one stream.
 
+Any of these may be gzip-compressed (recognised by the gzip magic, not the ``.gz`` name).
+
 Flow orientation: the *server* is the endpoint whose port is in ``ports``. When
 both ports are listed, the lower port number is the server; when both ports are
 equal, the endpoint with the lower address (IPv4 before IPv6, then by octets) is.
@@ -33,13 +35,15 @@ import socket
 import struct
 from collections import OrderedDict
 from collections.abc import Collection, Iterator
-from typing import IO, Any, Final, Literal, TypeAlias
+from typing import Any, Final, Literal, TypeAlias
 
 import dpkt
 
+from otwire.inspect.files import Source, Truncated, is_hex_text, read_hex, read_raw
 from otwire.inspect.records import (  # re-exported: the public names of this module
     CaptureError,
     CaptureKind,
+    CaptureStats,
     CaptureWarning,
     Data,
     Flow,
@@ -69,6 +73,7 @@ from otwire.inspect.tcp import (
 __all__ = [
     "CaptureError",
     "CaptureKind",
+    "CaptureStats",
     "CaptureWarning",
     "Data",
     "Flow",
@@ -91,8 +96,6 @@ _PCAPNG_MAGIC: Final = b"\x0a\x0d\x0d\x0a"
 _MAX_RECORD: Final = 1 << 24
 #: Closed connections remembered (to recognise late retransmissions).
 _MAX_CLOSED: Final = 1024
-_RAW_CHUNK: Final = 1 << 16
-_HEX_LINE_MAX: Final = 1 << 20
 
 
 def capture_size(path: str | os.PathLike[str]) -> int:
@@ -121,17 +124,19 @@ def capture_kind(path: str | os.PathLike[str]) -> CaptureKind:
 
     Returns:
         ``"pcap"`` or ``"pcapng"`` by magic number, ``"hex"`` for ASCII text whose
-        every line is hex, blank or a comment, else ``"raw"``.
+        every line is hex, blank or a comment, else ``"raw"`` (judged after
+        decompression for a gzip file).
 
     Raises:
         CaptureError: The file does not exist or cannot be read.
     """
-    name = os.fsdecode(path)
-    with _open(name) as f:
-        return _sniff(f, name)
+    with Source(path) as source:
+        return _sniff(source)
 
 
-def read_capture(path: str | os.PathLike[str], ports: Collection[int]) -> Iterator[Record]:
+def read_capture(
+    path: str | os.PathLike[str], ports: Collection[int], *, stats: CaptureStats | None = None
+) -> Iterator[Record]:
     """Read a capture file as reassembled TCP streams (see the module docstring).
 
     The file kind is detected and a pcap/pcapng header checked at once; the
@@ -140,9 +145,10 @@ def read_capture(path: str | os.PathLike[str], ports: Collection[int]) -> Iterat
     open connections.
 
     Args:
-        path: A pcap, pcapng, hex dump or raw stream file (a regular file).
+        path: A pcap, pcapng, hex dump or raw stream file (a regular file), gzip-compressed or not.
         ports: TCP ports of the servers to follow; other segments are skipped.
             Ignored for hex dumps and raw streams.
+        stats: Filled in while the records are read (packets, other ports, progress).
 
     Returns:
         An iterator of records in capture order.
@@ -150,49 +156,42 @@ def read_capture(path: str | os.PathLike[str], ports: Collection[int]) -> Iterat
     Raises:
         CaptureError: The file is missing or unreadable, or has a pcap/pcapng
             magic number but dpkt cannot parse its header, or its link type is
-            not supported. Problems inside the capture are yielded as
-            :class:`CaptureWarning` records instead.
+            not supported. Problems inside the capture (truncation, corrupt
+            compressed data) are yielded as :class:`CaptureWarning` records instead.
     """
-    name = os.fsdecode(path)
-    with _open(name) as f:
-        kind = _sniff(f, name)
+    with Source(path) as source:
+        kind = _sniff(source)
         if kind == "pcap" or kind == "pcapng":
-            _open_reader(_TrackedFile(f), kind, name)
-    if kind == "hex":
-        return _read_hex(name)
-    if kind == "raw":
-        return _read_raw(name)
-    return _read_packets(name, kind, frozenset(ports))
+            _open_reader(_TrackedFile(source), kind, source.name)
+    return _read(path, kind, frozenset(ports), stats or CaptureStats())
 
 
-def _sniff(f: IO[bytes], name: str) -> CaptureKind:
-    """Return the kind of the open file ``f``, leaving it at its start."""
+def _read(
+    path: str | os.PathLike[str], kind: CaptureKind, ports: frozenset[int], stats: CaptureStats
+) -> Iterator[Record]:
+    with Source(path) as source:
+        if kind == "hex":
+            yield from read_hex(source, stats)
+        elif kind == "raw":
+            yield from read_raw(source, stats)
+        else:
+            yield from _read_packets(source, kind, ports, stats)
+
+
+def _sniff(source: Source) -> CaptureKind:
+    """Return the kind of the open file, leaving it at its start."""
     try:
-        head = f.read(4)
-        f.seek(0)
-        if len(head) == 4 and int.from_bytes(head, "big") in _PCAP_MAGICS:
-            return "pcap"
-        if head == _PCAPNG_MAGIC:
-            return "pcapng"
-        is_hex = _is_hex_text(f, name)
-        f.seek(0)
-    except OSError as exc:
-        raise CaptureError(f"cannot read {name}: {exc.strerror or exc}") from exc
+        head = source.read(4)
+    except Truncated as exc:
+        raise CaptureError(f"{source.name}: {exc}") from exc
+    source.rewind()
+    if len(head) == 4 and int.from_bytes(head, "big") in _PCAP_MAGICS:
+        return "pcap"
+    if head == _PCAPNG_MAGIC:
+        return "pcapng"
+    is_hex = is_hex_text(source)
+    source.rewind()
     return "hex" if is_hex else "raw"
-
-
-def _open(name: str) -> IO[bytes]:
-    try:
-        return open(name, "rb")
-    except OSError as exc:
-        raise CaptureError(f"cannot open {name}: {exc.strerror or exc}") from exc
-
-
-def _read(f: IO[bytes], size: int, name: str) -> bytes:
-    try:
-        return f.read(size)
-    except OSError as exc:
-        raise CaptureError(f"cannot read {name}: {exc.strerror or exc}") from exc
 
 
 class _CorruptRecord(Exception):
@@ -202,22 +201,28 @@ class _CorruptRecord(Exception):
 class _TrackedFile:
     """File wrapper for dpkt that notices short reads and rejects absurd lengths."""
 
-    def __init__(self, f: IO[bytes]) -> None:
-        self._f = f
-        self.name = f.name
+    def __init__(self, source: Source) -> None:
+        self._source = source
+        self.name = source.name
         self.got = 0  # octets returned by the last read
         self.missing = 0  # octets the last read came short of
 
     def read(self, size: int = -1) -> bytes:
         if size < 0 or size > _MAX_RECORD:
             raise _CorruptRecord(f"record length {size} is implausible")
-        data = self._f.read(size)
+        try:
+            data = self._source.read(size)
+        except Truncated as exc:
+            raise _CorruptRecord(str(exc)) from exc
         self.got = len(data)
         self.missing = size - len(data)
         return data
 
     def seek(self, offset: int, whence: int = 0) -> int:
-        return self._f.seek(offset, whence)
+        if (offset, whence) != (0, 0):
+            raise _CorruptRecord("only rewinding is supported")
+        self._source.rewind()
+        return 0
 
 
 _READER_ERRORS: Final = (
@@ -257,37 +262,40 @@ def _open_reader(f: _TrackedFile, kind: CaptureKind, name: str) -> tuple[Any, in
     return reader, linktype
 
 
-def _read_packets(name: str, kind: CaptureKind, ports: frozenset[int]) -> Iterator[Record]:
-    with _open(name) as raw:
-        f = _TrackedFile(raw)
-        reader, linktype = _open_reader(f, kind, name)
-        packets = iter(reader)
-        tracker = _Tracker(ports)
-        number, ts = 0, 0.0
-        trailer: CaptureWarning | None = None
-        while trailer is None:
-            try:
-                stamp, frame = next(packets)
-            except StopIteration:
-                if f.missing and f.got:
-                    message = f"capture truncated: {f.got} octets of an incomplete record"
-                    trailer = CaptureWarning(None, number + 1, message)
-                break
-            except _READER_ERRORS as exc:
-                trailer = CaptureWarning(None, number + 1, f"capture truncated or corrupt ({exc})")
-                break
-            except OSError as exc:
-                raise CaptureError(f"cannot read {name}: {exc.strerror or exc}") from exc
-            number, ts = number + 1, float(stamp)
-            records = tracker.packet(linktype, bytes(frame), ts, number)
-            if records:
-                yield from records
-            if f.missing:
-                message = f"capture truncated: the last packet lacks {f.missing} octets"
-                trailer = CaptureWarning(ts, number, message)
-        yield from tracker.finish(ts, number)
-        if trailer is not None:
-            yield trailer
+def _read_packets(source: Source, kind: CaptureKind, ports: frozenset[int], stats: CaptureStats) -> Iterator[Record]:
+    f = _TrackedFile(source)
+    reader, linktype = _open_reader(f, kind, source.name)
+    packets = iter(reader)
+    tracker = _Tracker(ports, stats)
+    number, ts = 0, 0.0
+    trailer: CaptureWarning | None = None
+    while trailer is None:
+        try:
+            stamp, frame = next(packets)
+        except StopIteration:
+            if f.missing and f.got:
+                message = f"capture truncated: {f.got} octets of an incomplete record"
+                trailer = CaptureWarning(None, number + 1, message)
+            break
+        except _READER_ERRORS as exc:
+            trailer = CaptureWarning(None, number + 1, f"capture truncated or corrupt ({exc})")
+            break
+        except OSError as exc:
+            raise CaptureError(f"cannot read {source.name}: {exc.strerror or exc}") from exc
+        number, ts = number + 1, float(stamp)
+        stats.packets = number
+        if not number % 256:
+            stats.advance(source.position)
+        records = tracker.packet(linktype, bytes(frame), ts, number)
+        if records:
+            yield from records
+        if f.missing:
+            message = f"capture truncated: the last packet lacks {f.missing} octets"
+            trailer = CaptureWarning(ts, number, message)
+    yield from tracker.finish(ts, number)
+    stats.advance(source.position)
+    if trailer is not None:
+        yield trailer
 
 
 _Key: TypeAlias = tuple[bytes, int, bytes, int]  # client, client port, server, server port
@@ -316,18 +324,20 @@ class _Conn:
 class _Tracker:
     """Flow table: orients segments and feeds them to their reassemblers."""
 
-    def __init__(self, ports: frozenset[int]) -> None:
+    def __init__(self, ports: frozenset[int], stats: CaptureStats) -> None:
         self._ports = ports
+        self._stats = stats
         self._conns: dict[_Key, _Conn] = {}
         self._closed: OrderedDict[_Key, None] = OrderedDict()
 
     def packet(self, linktype: int, frame: bytes, ts: float, number: int) -> list[Record]:
         """Return the records one captured frame produces."""
-        seg = decode_frame(linktype, frame, self._ports)
+        seg = decode_frame(linktype, frame, self._ports, self._stats.other_ports)
         if seg is None:
             return []
         if isinstance(seg, str):
             return [CaptureWarning(ts, number, seg)]
+        self._stats.segments += 1
         out: list[Record] = []
         key, sender = _orient(seg, self._ports)
         self._segment(key, sender, seg, ts, number, out)
@@ -418,49 +428,3 @@ def _orient(seg: Segment, ports: frozenset[int]) -> tuple[_Key, Sender]:
     if server_is_src:
         return (seg.dst, seg.dport, seg.src, seg.sport), Sender.SERVER
     return (seg.src, seg.sport, seg.dst, seg.dport), Sender.CLIENT
-
-
-def _hex_line(line: bytes) -> bytes | None:
-    """Return the octets of a hex dump line (empty for blank/comment), ``None`` if not hex."""
-    text = line.split(b"#", 1)[0].translate(None, b" \t:\r\n")
-    try:
-        return bytes.fromhex(text.decode("ascii"))
-    except ValueError:  # includes UnicodeDecodeError
-        return None
-
-
-def _is_hex_text(f: IO[bytes], name: str) -> bool:
-    """Whether every line of ``f`` is hex, blank or a comment."""
-    try:
-        while line := f.readline(_HEX_LINE_MAX):
-            if len(line) == _HEX_LINE_MAX or _hex_line(line) is None:
-                return False
-    except OSError as exc:
-        raise CaptureError(f"cannot read {name}: {exc.strerror or exc}") from exc
-    return True
-
-
-def _read_hex(name: str) -> Iterator[Record]:
-    flow = Flow.pseudo(os.path.basename(name))
-    started = False
-    with _open(name) as f:
-        for number, line in enumerate(f, 1):
-            data = _hex_line(line)
-            if data is None:
-                yield CaptureWarning(None, number, "line is not hex, skipped")
-            elif data:
-                if not started:
-                    started = True
-                    yield StreamStart(flow, 0.0, number)
-                yield Data(flow, Sender.CLIENT, 0.0, data, number)
-
-
-def _read_raw(name: str) -> Iterator[Record]:
-    flow = Flow.pseudo(os.path.basename(name))
-    with _open(name) as f:
-        number = 0
-        while chunk := _read(f, _RAW_CHUNK, name):
-            number += 1
-            if number == 1:
-                yield StreamStart(flow, 0.0, number)
-            yield Data(flow, Sender.CLIENT, 0.0, chunk, number)

@@ -13,8 +13,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
-from otwire.inspect.capture import capture_kind, capture_size
-from otwire.inspect.dissect import Row, default_ports, dissect
+from otwire.inspect.capture import CaptureStats, capture_size
+from otwire.inspect.dissect import Row, check_input, default_ports, dissect
 from otwire.inspect.render import Summary, TableWriter, write_jsonl
 
 #: Show a progress bar when the inputs are at least this large (octets) and stderr is a terminal.
@@ -34,12 +34,10 @@ def run(args: argparse.Namespace) -> int:
             stack.enter_context(resources.as_file(resources.files("otwire.inspect") / "samples" / name))
             for name in SAMPLES
         ]
-        for path in paths:  # fail fast, before any output, on an unreadable input
-            capture_kind(path)
-        ports = {**default_ports(), **dict(args.port)}
-        out = Console(highlight=False, soft_wrap=True)
-        err = Console(stderr=True, highlight=False, soft_wrap=True)
+        for path in paths:  # fail fast, before any output, on an input that cannot be dissected
+            check_input(path, args.proto)
         sizes = [capture_size(p) for p in paths]
+        err = Console(stderr=True, highlight=False, soft_wrap=True)
         show = args.progress == "always" or (
             args.progress == "auto" and err.is_terminal and sum(sizes) >= PROGRESS_THRESHOLD
         )
@@ -47,24 +45,33 @@ def run(args: argparse.Namespace) -> int:
                             disable=not show)  # fmt: skip
         stack.enter_context(progress)
         task = progress.add_task("dissecting", total=sum(sizes))
-        table = TableWriter(out)
+        done = 0
         for path, size in zip(paths, sizes, strict=True):
-            source = path.name if not args.paths else str(path)
-            summary = Summary()
-            rows = _counted(dissect(path, ports), summary, source)
-            if args.format == "jsonl":
-                write_jsonl(rows, source, sys.stdout)
-            else:
-                table.header(source)
-                for row in rows:
-                    table.write(row)
-            progress.advance(task, size)
-            if not args.no_summary:
-                if args.format == "jsonl":
-                    print(json.dumps({"summary": summary.as_json()}), file=sys.stderr)
-                else:
-                    summary.render(out)
+            stats = CaptureStats(progress=lambda position, base=done: progress.update(task, completed=base + position))
+            _one_file(args, path, path.name if not args.paths else str(path), stats)
+            done += size
+            progress.update(task, completed=done)
     return 0
+
+
+def _one_file(args: argparse.Namespace, path: Path, source: str, stats: CaptureStats) -> None:
+    """Dissect one file and print its rows, then its summary."""
+    ports = {**default_ports(), **dict(args.port)}
+    out = Console(highlight=False, soft_wrap=True)
+    summary = Summary()
+    rows = _counted(dissect(path, ports, proto=args.proto, stats=stats), summary, source)
+    if args.format == "jsonl":
+        write_jsonl(rows, source, sys.stdout)
+    else:
+        table = TableWriter(out)
+        table.header(source)
+        for row in rows:
+            table.write(row)
+    if not args.no_summary and summary.files:
+        if args.format == "jsonl":
+            print(json.dumps({"summary": summary.as_json()}), file=sys.stderr)
+        else:
+            summary.render(out)
 
 
 def _counted(rows: Iterator[Row], summary: Summary, source: str) -> Iterator[Row]:

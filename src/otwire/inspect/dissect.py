@@ -5,17 +5,26 @@ port through :mod:`otwire.registry`; it sees both directions. A gap makes the di
 end that sender's stream (what was buffered is reported as junk first) and a new
 stream on the same flow replaces the dissector, so one bad stretch never hides the
 frames after it.
+
+Hex dumps and raw streams carry no port, so they are decoded only as a protocol named
+explicitly (``proto``). When nothing at all is decoded, a last ``notice`` row says why
+(empty file, no packets, no traffic on the followed ports and which ports were seen, or
+traffic that did not decode) and what to try.
 """
 
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from otwire import registry
 from otwire.inspect.capture import (
+    CaptureError,
+    CaptureKind,
+    CaptureStats,
     CaptureWarning,
     Data,
     Flow,
@@ -25,11 +34,12 @@ from otwire.inspect.capture import (
     StreamEnd,
     StreamStart,
     capture_kind,
+    capture_size,
     read_capture,
 )
 from otwire.inspect.model import Dissector, Finding
 
-RowKind = Literal["apdu", "error", "junk", "gap", "retransmission", "warning"]
+RowKind = Literal["apdu", "error", "junk", "gap", "retransmission", "warning", "notice"]
 
 
 def default_ports() -> dict[int, str]:
@@ -51,7 +61,7 @@ class Row:
         finding: The dissector's finding for ``apdu``/``error``/``junk``.
         missing: Octets lost, for ``gap``.
         length: Octets repeated, for ``retransmission``.
-        message: Text of a ``warning``.
+        message: Text of a ``warning`` or ``notice``.
     """
 
     kind: RowKind
@@ -66,27 +76,94 @@ class Row:
     message: str = ""
 
 
-def dissect(path: str | os.PathLike[str], ports: Mapping[int, str]) -> Iterator[Row]:
+def check_input(path: str | os.PathLike[str], proto: str | None = None) -> CaptureKind:
+    """Return the kind of a capture file after checking that it can be dissected.
+
+    Args:
+        path: The file.
+        proto: The protocol of a hex dump or raw stream (``None``: refuse them).
+
+    Raises:
+        CaptureError: The file cannot be read, or is a hex dump or raw stream (not
+            empty) and ``proto`` is ``None``.
+        InvalidArgument: ``proto`` is not a known protocol.
+    """
+    if proto is not None:
+        registry.get(proto)
+    kind = capture_kind(path)
+    if kind in ("hex", "raw") and proto is None and capture_size(path):
+        names = "|".join(registry.PROTOCOLS)
+        raise CaptureError(
+            f"{os.fsdecode(path)}: not a pcap or pcapng capture; to decode it as a "
+            f"{'hex dump' if kind == 'hex' else 'raw stream'} of one protocol, name it (--proto {names})"
+        )
+    return kind
+
+
+def dissect(
+    path: str | os.PathLike[str],
+    ports: Mapping[int, str],
+    *,
+    proto: str | None = None,
+    stats: CaptureStats | None = None,
+) -> Iterator[Row]:
     """Dissect every stream of a capture file.
 
     Args:
-        path: pcap, pcapng, hex dump (one APDU per line) or raw stream file.
+        path: pcap or pcapng, or with ``proto`` a hex dump (one frame per line) or raw
+            stream; gzip-compressed or not.
         ports: server port -> protocol name (a key of :data:`otwire.registry.PROTOCOLS`).
-            Hex dumps and raw streams are dissected with the first protocol.
+        proto: The protocol of a hex dump or raw stream.
+        stats: Filled in while reading (its ``progress`` callback follows the octets read).
 
     Raises:
-        CaptureError: the file cannot be read or is not a capture.
+        CaptureError: the file cannot be read, or is a hex dump or raw stream without ``proto``.
         InvalidArgument: a protocol name is unknown.
     """
     for name in ports.values():
         registry.get(name)
-    kind = capture_kind(path)
-    default = next(iter(ports.values()), "iec104")
-    records = read_capture(path, list(ports))
-    state = _Streams(ports, default, per_record=kind == "hex")
+    kind = check_input(path, proto)
+    stats = stats or CaptureStats()
+    records = read_capture(path, list(ports), stats=stats)
+    state = _Streams(ports, proto or "", per_record=kind == "hex")
+    kinds: Counter[str] = Counter()
     for record in records:
-        yield from state.record(record)
-    yield from state.finish()
+        for row in state.record(record):
+            kinds[row.kind] += 1
+            yield row
+    for row in state.finish():
+        kinds[row.kind] += 1
+        yield row
+    if not kinds["apdu"]:
+        yield Row("notice", None, None, message=_notice(path, kind, ports, proto, stats, kinds))
+
+
+def _notice(
+    path: str | os.PathLike[str],
+    kind: CaptureKind,
+    ports: Mapping[int, str],
+    proto: str | None,
+    stats: CaptureStats,
+    kinds: Counter[str],
+) -> str:
+    """Say why nothing was decoded, and what to try."""
+    if not capture_size(path):
+        return "empty file"
+    if kind in ("hex", "raw"):
+        return f"nothing decoded as {proto} ({_problems(kinds)}); another protocol? (--proto NAME)"
+    if not stats.packets:
+        return "no packets in this capture"
+    if stats.segments:
+        return f"nothing decoded ({_problems(kinds)}); another protocol on this port? (--port PROTO:PORT)"
+    followed = ", ".join(f"{name} on {port}" for port, name in sorted(ports.items()))
+    if not stats.other_ports:
+        return f"no TCP traffic in {stats.packets} packets"
+    seen = ", ".join(str(port) for port, _ in stats.other_ports.most_common(8))
+    return f"no traffic on the followed ports ({followed}); TCP ports seen: {seen}; dissect one with --port PROTO:PORT"
+
+
+def _problems(kinds: Counter[str]) -> str:
+    return f"{kinds['error']} decode errors, {kinds['junk']} junk stretches, {kinds['gap']} gaps"
 
 
 class _Streams:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
 from otwire.errors import OTWireError
@@ -11,6 +13,7 @@ from otwire.errors import OTWireError
 __all__ = [
     "CaptureError",
     "CaptureKind",
+    "CaptureStats",
     "CaptureWarning",
     "Data",
     "Flow",
@@ -203,6 +206,33 @@ class CaptureWarning:
     timestamp: float | None
     packet_number: int | None
     message: str
+
+
+@dataclass(slots=True)
+class CaptureStats:
+    """What :func:`~otwire.inspect.capture.read_capture` saw, filled in as it reads.
+
+    Attributes:
+        progress: Called with :attr:`position` as reading advances (every 256 packets,
+            lines or chunks, and at the end), e.g. to move a progress bar.
+        position: Octets read from disk so far (compressed octets for a gzip file).
+        packets: Packets (or hex lines, raw chunks) read.
+        segments: TCP segments on the followed ports.
+        other_ports: TCP segments on other ports, by the lower of their two ports
+            (most often the server's).
+    """
+
+    progress: Callable[[int], None] | None = None
+    position: int = 0
+    packets: int = 0
+    segments: int = 0
+    other_ports: Counter[int] = field(default_factory=Counter)
+
+    def advance(self, position: int) -> None:
+        """Record the octets read so far and report them to :attr:`progress`."""
+        self.position = position
+        if self.progress is not None:
+            self.progress(position)
 
 
 #: Everything :func:`read_capture` yields.

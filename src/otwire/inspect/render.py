@@ -56,7 +56,7 @@ def row_json(row: Row, source: str) -> dict[str, Any]:
         out["missing"] = row.missing
     elif row.kind == "retransmission":
         out["length"] = row.length
-    elif row.kind == "warning":
+    elif row.kind in ("warning", "notice"):
         out["message"] = row.message
     return out
 
@@ -88,6 +88,9 @@ class TableWriter:
 
     def write(self, row: Row) -> None:
         """Print one row."""
+        if row.kind == "notice":
+            self._console.print(f"[yellow]{escape('notice: ' + row.message)}[/yellow]")
+            return
         if row.protocol is not None and row.protocol != self._columns_of:
             self._columns_of = row.protocol
             labels = (c.cell(c.label) for c in view(row.protocol).columns)
@@ -139,7 +142,9 @@ class Summary:
         self.types: dict[str, Counter[str]] = {}
 
     def add(self, source: str, row: Row) -> None:
-        """Count one row."""
+        """Count one row (notices are not counted)."""
+        if row.kind == "notice":
+            return
         counts = self.files.setdefault(source, Counter())
         types = self.types.setdefault(source, Counter())
         finding = row.finding

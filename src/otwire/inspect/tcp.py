@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import struct
 from bisect import insort
+from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Final, Literal, NamedTuple, TypeAlias
@@ -352,13 +353,17 @@ class Segment(NamedTuple):
     length: int
 
 
-def decode_frame(linktype: int, frame: bytes, ports: Collection[int]) -> Segment | str | None:
+def decode_frame(
+    linktype: int, frame: bytes, ports: Collection[int], skipped: Counter[int] | None = None
+) -> Segment | str | None:
     """Extract the TCP segment from a captured frame.
 
     Args:
         linktype: The capture's link type, one of :data:`LINKTYPES`.
         frame: The captured octets of the frame.
         ports: Keep only segments from or to one of these TCP ports.
+        skipped: If given, counts each TCP segment skipped for its ports under the
+            lower of its two ports (most often the server's).
 
     Returns:
         The segment; a one-line warning when the frame is an IP packet whose
@@ -382,6 +387,8 @@ def decode_frame(linktype: int, frame: bytes, ports: Collection[int]) -> Segment
         return "truncated TCP header"
     sport, dport = struct.unpack_from("!HH", frame, t)
     if sport not in ports and dport not in ports:
+        if skipped is not None:
+            skipped[min(sport, dport)] += 1
         return None
     if fragment:
         return "fragmented IP packet skipped (no IP reassembly)"
