@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from importlib import resources
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn
 
 from otwire.inspect.capture import CaptureStats, capture_size
 from otwire.inspect.dissect import Row, check_input, default_ports, dissect
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         task = progress.add_task("dissecting", total=sum(sizes))
         done = 0
         for path, size in zip(paths, sizes, strict=True):
-            stats = CaptureStats(progress=lambda position, base=done: progress.update(task, completed=base + position))
+            stats = CaptureStats(progress=_advance(progress, task, done))
             _one_file(args, path, path.name if not args.paths else str(path), stats)
             done += size
             progress.update(task, completed=done)
@@ -72,6 +72,11 @@ def _one_file(args: argparse.Namespace, path: Path, source: str, stats: CaptureS
             print(json.dumps({"summary": summary.as_json()}), file=sys.stderr)
         else:
             summary.render(out)
+
+
+def _advance(progress: Progress, task: TaskID, base: int) -> Callable[[int], None]:
+    """Return a callback moving the bar to ``base`` plus the octets read of the current file."""
+    return lambda position: progress.update(task, completed=base + position)
 
 
 def _counted(rows: Iterator[Row], summary: Summary, source: str) -> Iterator[Row]:
