@@ -18,6 +18,7 @@ import os
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Literal
 
 from otwire import registry
@@ -37,7 +38,7 @@ from otwire.inspect.capture import (
     capture_size,
     read_capture,
 )
-from otwire.inspect.model import Dissector, Finding
+from otwire.inspect.model import Dissector, Finding, ProtocolView
 
 RowKind = Literal["apdu", "error", "junk", "gap", "retransmission", "warning", "notice"]
 
@@ -74,6 +75,35 @@ class Row:
     missing: int = 0
     length: int = 0
     message: str = ""
+
+
+def read(
+    path: str | os.PathLike[str], *, ports: Mapping[int, str] | None = None, proto: str | None = None
+) -> Iterator[Row]:
+    """Yield the records of a capture, decoded: what ``otwire inspect --format jsonl`` prints.
+
+    Example::
+
+        import otwire.inspect
+
+        for row in otwire.inspect.read("capture.pcap", ports={2405: "iec104"}):
+            if row.kind == "apdu":
+                print(row.timestamp, row.sender, row.finding.message)
+
+    Args:
+        path: pcap or pcapng, or with ``proto`` a hex dump or raw stream; gzip-compressed or not.
+        ports: Server port -> protocol name, followed besides every protocol's default
+            port (as ``--port PROTO:PORT``).
+        proto: The protocol of a hex dump or raw stream (as ``--proto``).
+
+    Returns:
+        The rows, in capture order; :func:`row_json` gives the JSON object of one.
+
+    Raises:
+        CaptureError: The file cannot be read, or is a hex dump or raw stream without ``proto``.
+        InvalidArgument: A protocol name is unknown.
+    """
+    return dissect(path, {**default_ports(), **(ports or {})}, proto=proto)
 
 
 def check_input(path: str | os.PathLike[str], proto: str | None = None) -> CaptureKind:
@@ -228,3 +258,41 @@ class _Streams:
     ) -> Iterator[Row]:
         for finding in findings:
             yield Row(finding.kind, ts, n, flow, finding.sender or s, protocol, finding)
+
+
+@cache
+def view(protocol: str) -> ProtocolView:
+    """Return how ``protocol``'s messages are shown (from :mod:`otwire.registry`, imported once).
+
+    Raises:
+        InvalidArgument: The protocol is unknown.
+    """
+    return registry.get(protocol).load_view()
+
+
+def row_json(row: Row, source: str) -> dict[str, Any]:
+    """Return the JSON object of a row (keys in ``otwire.inspect.iec104.JSON_KEYS`` and ``imb.JSON_KEYS``)."""
+    out: dict[str, Any] = {
+        "source": source,
+        "time": row.timestamp,
+        "packet": row.packet_number,
+        "flow": str(row.flow) if row.flow else None,
+        "direction": row.sender.direction if row.sender else None,
+        "protocol": row.protocol,
+        "kind": row.kind,
+    }
+    finding = row.finding
+    if finding is not None:
+        out["offset"] = finding.offset
+        out["raw"] = finding.raw.hex()
+        if finding.kind == "apdu":
+            out.update(view(row.protocol or "").json(finding.message))
+        else:
+            out.update(error=finding.error, error_offset=finding.error_offset)
+    elif row.kind == "gap":
+        out["missing"] = row.missing
+    elif row.kind == "retransmission":
+        out["length"] = row.length
+    elif row.kind in ("warning", "notice"):
+        out["message"] = row.message
+    return out

@@ -256,17 +256,19 @@ def _quality(q: enum.Flag) -> str:
 
 
 JSON_KEYS = """\
-Common keys of every record: time (float seconds since the epoch, or null),
-packet (1-based packet/line number), flow ("client:port -> server:port" or the
-file name), direction ("to_server" | "to_client"), protocol ("iec104"), offset
-(stream offset of the first octet), kind ("apdu" | "error" | "junk" | "gap" |
-"retransmission" | "warning"), raw (hex of the octets, when there are any).
+Common keys of every record: source (the file), time (float seconds since the
+epoch, or null), packet (1-based packet/line number), flow ("client:port ->
+server:port" or the file name), direction ("to_server" | "to_client"),
+protocol ("iec104", "imb", ...), kind ("apdu" | "error" | "junk" | "gap" |
+"retransmission" | "warning" | "notice"), offset (stream offset of the first
+octet) and raw (hex of the octets), when there are any.
 kind "apdu" adds: format ("I" | "S" | "U"); S: nr; U: u_function; I: ns, nr,
 type_id, type, sq, number, cot, cot_name, negative, test, originator_address,
 common_address, objects [{ioa, elements [{element, <fields>}]}], raw_information.
 kind "error" and "junk" add: error (message), error_offset (offset in raw).
 kind "gap" adds: missing (octets); "retransmission": length (octets);
-"warning": message.
+"warning" and "notice" (the last record of a file where nothing was decoded, saying
+why): message.
 """
 
 

@@ -6,59 +6,18 @@ import datetime as _dt
 import json
 from collections import Counter
 from collections.abc import Iterable
-from functools import cache
 from typing import IO, Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from otwire import registry
 from otwire.inspect.capture import Flow, Sender
-from otwire.inspect.dissect import Row
-from otwire.inspect.model import ProtocolView
+from otwire.inspect.dissect import Row, row_json, view
 
 _IEC104_FORMATS = ("I-format", "S-format", "U-format")
 _ARROW = {Sender.CLIENT: "C>S", Sender.SERVER: "S>C", None: "   "}
 _LEAD = f"{'time':<12} {'str':>3} {'dir':<3}"
-
-
-@cache
-def view(protocol: str) -> ProtocolView:
-    """Return how ``protocol``'s messages are shown (from :mod:`otwire.registry`, imported once).
-
-    Raises:
-        InvalidArgument: The protocol is unknown.
-    """
-    return registry.get(protocol).load_view()
-
-
-def row_json(row: Row, source: str) -> dict[str, Any]:
-    """Return the JSON object of a row (keys in ``otwire.inspect.iec104.JSON_KEYS`` and ``imb.JSON_KEYS``)."""
-    out: dict[str, Any] = {
-        "source": source,
-        "time": row.timestamp,
-        "packet": row.packet_number,
-        "flow": str(row.flow) if row.flow else None,
-        "direction": row.sender.direction if row.sender else None,
-        "protocol": row.protocol,
-        "kind": row.kind,
-    }
-    finding = row.finding
-    if finding is not None:
-        out["offset"] = finding.offset
-        out["raw"] = finding.raw.hex()
-        if finding.kind == "apdu":
-            out.update(view(row.protocol or "").json(finding.message))
-        else:
-            out.update(error=finding.error, error_offset=finding.error_offset)
-    elif row.kind == "gap":
-        out["missing"] = row.missing
-    elif row.kind == "retransmission":
-        out["length"] = row.length
-    elif row.kind in ("warning", "notice"):
-        out["message"] = row.message
-    return out
 
 
 def write_jsonl(rows: Iterable[Row], source: str, out: IO[str]) -> None:
