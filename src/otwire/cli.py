@@ -141,18 +141,17 @@ def _session_options(parser: argparse.ArgumentParser, port: int, *, allow_zero: 
     parser.add_argument("--duration", type=_seconds, metavar="SECONDS", help="stop after this many seconds")
 
 
-def _protocol_subparsers(
-    parser: argparse.ArgumentParser, kind: str
-) -> tuple[argparse._SubParsersAction[_Parser], list[str]]:
+def _protocol_subparsers(parser: argparse.ArgumentParser, kind: str) -> argparse._SubParsersAction[_Parser]:
+    """Add the protocol subcommands' action; ``kind`` is ``"serve"`` or ``"client"``."""
     choices = [cmd.name for e in registry.PROTOCOLS.values() if (cmd := getattr(e, kind)) is not None]
     parser.set_defaults(entry=None, subparser=parser, choices=choices)
-    return parser.add_subparsers(dest="protocol", parser_class=_Parser, metavar="{" + ",".join(choices) + "}"), choices
+    return parser.add_subparsers(dest="protocol", parser_class=_Parser, metavar="{" + ",".join(choices) + "}")
 
 
 def _serve_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     serve = sub.add_parser("serve", help="run a protocol peer with a demo data set",
                            description="Run a protocol peer (outstation, hub) until Ctrl-C or SIGTERM.")  # fmt: skip
-    protocols, _ = _protocol_subparsers(serve, "serve")
+    protocols = _protocol_subparsers(serve, "serve")
     for entry in registry.PROTOCOLS.values():
         if entry.serve is not None:
             one = protocols.add_parser(entry.serve.name, help=entry.serve.help, description=entry.serve.description)
@@ -164,7 +163,7 @@ def _serve_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
 
 def _client_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     client = sub.add_parser("client", help="connect to a peer and print what it sends")
-    protocols, _ = _protocol_subparsers(client, "client")
+    protocols = _protocol_subparsers(client, "client")
     for entry in registry.PROTOCOLS.values():
         if entry.client is not None:
             one = protocols.add_parser(entry.client.name, help=entry.client.help, description=entry.client.description)
