@@ -175,3 +175,19 @@ def test_markup_in_file_names_is_shown_as_is(tmp_path: Path, capsys: pytest.Capt
     assert f"== {path}\n" in out and f"summary: {path}" in out
     code, out, err = run(capsys, "inspect", "--format", "jsonl", str(path))
     assert code == 0 and f'{{"summary": {{"{path}": ' in err
+
+
+@pytest.mark.parametrize("output", ["table", "jsonl"])
+def test_a_closed_pipe_ends_inspect_quietly(output: str) -> None:
+    """``otwire inspect | head -1``: exit status 0 and nothing on stderr."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "otwire", "inspect", "--format", output],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout.readline()
+    process.stdout.close()
+    assert process.wait(timeout=60) == 0
+    assert process.stderr.read() == b""
+    process.stderr.close()

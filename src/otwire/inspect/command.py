@@ -21,6 +21,16 @@ from otwire.inspect.render import Summary, TableWriter, write_jsonl
 PROGRESS_THRESHOLD = 1 << 20
 
 
+class _Console(Console):
+    """A console whose closed pipe (``otwire inspect | head``) ends the command like any other."""
+
+    def on_broken_pipe(self) -> None:
+        try:
+            super().on_broken_pipe()  # points stdout at /dev/null, then exits with status 1
+        except SystemExit:
+            raise BrokenPipeError from None  # otwire.cli.main: exit status 0, as for --format jsonl
+
+
 def run(args: argparse.Namespace) -> int:
     """Dissect ``args.paths`` (or the bundled samples) as ``args`` says; return the exit code.
 
@@ -57,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
 def _one_file(args: argparse.Namespace, path: Path, source: str, stats: CaptureStats) -> None:
     """Dissect one file and print its rows, then its summary."""
     ports = {**default_ports(), **dict(args.port)}
-    out = Console(highlight=False, soft_wrap=True)
+    out = _Console(highlight=False, soft_wrap=True)
     summary = Summary()
     rows = _counted(dissect(path, ports, proto=args.proto, stats=stats), summary, source)
     if args.format == "jsonl":
