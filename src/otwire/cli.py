@@ -274,8 +274,13 @@ def _server_limits(args: argparse.Namespace) -> ServerLimits | None:
     return ServerLimits(**given)
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+def _interrupt(signum: int, frame: Any) -> None:
+    """Handle SIGTERM as SIGINT is handled now (asyncio.run cancels its main task; else KeyboardInterrupt)."""
+    handler = signal.getsignal(signal.SIGINT)
+    if callable(handler):
+        handler(signal.SIGINT, frame)
+    else:
+        raise KeyboardInterrupt
 
 
 @contextmanager
@@ -284,8 +289,10 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
     Servers and clients handle SIGTERM themselves inside ``serve()``/``monitor()`` (an
     asyncio signal handler replaces this one while they run); this handler covers the
-    time around them and any that does not. It is installed only in the main thread and
-    only over the default action, and the previous handler is restored afterwards.
+    time around them and any that does not. It does what the SIGINT handler of the moment
+    does: inside ``asyncio.run`` that cancels the main task (so no KeyboardInterrupt lands
+    in the middle of a write), elsewhere it raises KeyboardInterrupt. It is installed only
+    in the main thread and only over the default action, and the default is restored afterwards.
     """
     if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
         yield

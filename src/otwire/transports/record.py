@@ -242,7 +242,6 @@ class PcapSession:
         receiver = _other(sender)
         seq = self._next[sender] & 0xFFFFFFFF
         ack_no = self._next[receiver] & 0xFFFFFFFF if ack is None else ack
-        self._next[sender] += len(payload)
         tcp = dpkt.tcp.TCP(
             sport=self._port[sender], dport=self._port[receiver], seq=seq, ack=ack_no, flags=flags, win=_WINDOW
         )
@@ -256,6 +255,7 @@ class PcapSession:
             eth_type = dpkt.ethernet.ETH_TYPE_IP
         frame = dpkt.ethernet.Ethernet(src=self._mac[sender], dst=self._mac[receiver], type=eth_type, data=ip)
         self._recorder._write(bytes(frame), stamp)
+        self._next[sender] += len(payload)  # after the write: an interrupted write leaves no hole in the stream
 
 
 def _other(direction: Direction) -> Direction:
