@@ -43,6 +43,15 @@ def test_registry_lookup_and_ports() -> None:
         registry.get("modbus")
 
 
+def test_default_ports_agree_with_the_servers() -> None:
+    import importlib
+
+    for entry in registry.PROTOCOLS.values():
+        if entry.serve is not None:
+            module = importlib.import_module(entry.serve.target.partition(":")[0])
+            assert getattr(module, "DEFAULT_PORT", entry.default_port) == entry.default_port
+
+
 def test_start_up_imports_no_protocol_code() -> None:
     code = (
         "import sys, otwire.cli; otwire.cli._parser();"
