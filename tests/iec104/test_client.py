@@ -769,7 +769,7 @@ def test_async_blocking_wait_is_cancellable(outstation: FakeOutstation) -> None:
             outstation.silent.add(TypeId.C_CS_NA_1)
             with pytest.raises(TimeoutError):
                 await asyncio.wait_for(connection.clock_sync(CA), 0.1)
-            assert not connection._pending  # the abandoned request is forgotten
+            assert not len(connection._requests)  # the abandoned request is forgotten
             outstation.silent.clear()
             assert await connection.clock_sync(CA)
 

@@ -49,6 +49,7 @@ from otwire.clients.iec104._enums import (
     Rqt,
     Umc,
 )
+from otwire.clients.iec104._failures import ConnectionFailure, FailureReason
 from otwire.clients.iec104._info import (
     BinaryCmd,
     Byte32,
@@ -65,8 +66,9 @@ from otwire.clients.iec104._info import (
     UInt7,
     UInt16,
 )
-from otwire.clients.iec104._model import IncomingMessage, ProtocolParameters
+from otwire.clients.iec104._model import IncomingMessage
 from otwire.clients.iec104._monitor import format_update, monitor
+from otwire.clients.iec104._parameters import ProtocolParameters
 from otwire.clients.iec104.aio import (
     AsyncClient,
     AsyncConnection,
@@ -112,6 +114,7 @@ __all__ = [
     "Coi",
     "CommandMode",
     "Connection",
+    "ConnectionFailure",
     "ConnectionState",
     "Cot",
     "Double",
@@ -120,6 +123,7 @@ __all__ = [
     "DoublePoint",
     "EventState",
     "EventStream",
+    "FailureReason",
     "Frz",
     "IncomingMessage",
     "Init",

@@ -10,8 +10,8 @@ import threading
 import time
 from typing import Any, TextIO
 
-from otwire.clients.iec104._conninfo import logger
 from otwire.clients.iec104._enums import ConnectionState, Init
+from otwire.clients.iec104._log import logger
 from otwire.clients.iec104._model import IncomingMessage
 from otwire.clients.iec104.client import Client, Connection, Point, Station
 from otwire.codecs.iec104 import Quality, TypeId
