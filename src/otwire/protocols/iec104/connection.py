@@ -22,8 +22,20 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 
-from otwire.codecs.iec104 import ASDU, IFrame, SFrame, UFrame, UFunction, decode_apdu, encode_asdu
-from otwire.errors import DecodeError, LocalProtocolError, RemoteProtocolError
+from otwire.codecs.iec104 import (
+    ASDU,
+    IFrame,
+    SFrame,
+    UFrame,
+    UFunction,
+    decode_apdu,
+    encode_asdu,
+    encode_iframe,
+    encode_sframe,
+    encode_uframe,
+)
+from otwire.codecs.iec104.framing import apdu_size, apdu_size_error
+from otwire.errors import LocalProtocolError, RemoteProtocolError
 from otwire.protocols import Buffer
 from otwire.protocols._base import EngineBase
 from otwire.protocols.iec104._activation import ActivationTracker
@@ -42,9 +54,6 @@ from otwire.protocols.iec104.events import (
 __all__ = ["IEC104Connection", "SequenceError"]
 
 _MOD = 0x7FFF  # sequence numbers are 15 bits: arithmetic modulo 32768 is "& _MOD"
-_START = 0x68
-_S_FRAME = b"\x68\x04\x01\x00"
-_U_BYTES = {f: bytes((_START, 4, int(f), 0, 0, 0)) for f in UFunction}
 _RECEIVED_U = {
     UFunction.STARTDT_ACT: Input.RECV_STARTDT_ACT,
     UFunction.STARTDT_CON: Input.RECV_STARTDT_CON,
@@ -169,13 +178,12 @@ class IEC104Connection(EngineBase[State, Input]):
         pos, end = 0, len(buf)
         try:
             while pos < end:
-                if buf[pos] != _START:  # no resynchronisation in -104: the stream is broken
-                    raise DecodeError(f"expected start octet 0x68, got 0x{buf[pos]:02x}", data=buf[pos : pos + 1])
-                if end - pos < 2:
+                size = apdu_size(buf, pos, end)
+                if size <= 0:
+                    if size:  # no resynchronisation in -104: the stream is broken
+                        raise apdu_size_error(buf, pos, size)
                     break
-                stop = pos + 2 + buf[pos + 1]
-                if stop > end:
-                    break
+                stop = pos + size
                 frame = bytes(buf[pos:stop])
                 pos = stop
                 self._on_frame(frame, now)
@@ -387,8 +395,8 @@ class IEC104Connection(EngineBase[State, Input]):
             self._emit_i(queue.popleft(), now)
 
     def _emit_i(self, body: bytes, now: float) -> None:
-        vs, vr = self._vs, self._vr
-        frame = bytes((_START, 4 + len(body), vs << 1 & 0xFE, vs >> 7, vr << 1 & 0xFE, vr >> 7)) + body
+        vs = self._vs
+        frame = encode_iframe(vs, self._vr, body)
         self._out += frame
         self._vs = (vs + 1) & _MOD
         self._sent_at.append(now)
@@ -398,8 +406,7 @@ class IEC104Connection(EngineBase[State, Input]):
             self._events.append(FrameSent(data=frame))
 
     def _send_s(self) -> None:
-        vr = self._vr
-        frame = _S_FRAME + bytes((vr << 1 & 0xFE, vr >> 7))
+        frame = encode_sframe(self._vr)
         self._out += frame
         self._unacked = 0
         self._t2_deadline = None
@@ -424,7 +431,7 @@ class IEC104Connection(EngineBase[State, Input]):
         self._emit_u(function)
 
     def _emit_u(self, function: UFunction) -> None:
-        frame = _U_BYTES[function]
+        frame = encode_uframe(function)
         self._out += frame
         if self.report_frames:
             self._events.append(FrameSent(data=frame))
