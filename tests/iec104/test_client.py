@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 
 import otwire.clients.iec104 as c104
+from helpers import wait_event, wait_until
 from otwire.codecs.iec104 import (
     ASDU,
     BCR,
@@ -62,14 +63,20 @@ POINTS: dict[int, tuple[TypeId, tuple[Any, ...]]] = {
 COUNTERS = {201: (TypeId.M_IT_NA_1, (BCR(counter=1234, sequence=3),))}
 WAIT = 3.0  # seconds any single wait in these tests may take at most
 CLIENT_THREAD = "otwire-iec104-client"
+STARTDT_ACT = bytes.fromhex("680407000000")
 
 
-def wait_until(predicate: Callable[[], object], timeout: float = WAIT) -> None:
-    end = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > end:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.005)
+def loop_barrier(client: c104.Client, delay: float = 0.0) -> None:
+    """Return once the client thread ran a timer ``delay`` seconds from now.
+
+    The loop runs due timers in deadline order, so every timer of the client due before
+    that one (command timeouts, reconnect delays) has run by then: no sleep needed.
+    """
+    ran = threading.Event()
+    loop = client._runner.loop
+    assert loop is not None
+    loop.call_soon_threadsafe(lambda: client._runner.call_later(delay, ran.set))
+    wait_event(ran, WAIT, what="client loop timer")
 
 
 class FakeOutstation:
@@ -288,20 +295,24 @@ def test_start_runs_startdt_then_interrogation_and_clock_sync(make_client: Any, 
     ],
 )
 def test_init_modes(make_client: Any, outstation: FakeOutstation, init: c104.Init, sent: set[TypeId]) -> None:
-    connect(make_client, outstation, init)
-    wait_until(lambda: {a.type_id for a in outstation.received} >= sent)
-    time.sleep(0.05)
-    assert {a.type_id for a in outstation.received} == sent
+    _, connection, _ = connect(make_client, outstation, init)
+    # The start-up requests are sent on the client thread right after STARTDT_CON; a test
+    # command posted afterwards goes out after them, so once it is confirmed the station
+    # has received every start-up request there is.
+    assert connection.test(CA, with_time=False)
+    assert {a.type_id for a in outstation.received} == sent | {TypeId.C_TS_NA_1}
 
 
 def test_init_muted_then_mute_and_unmute(make_client: Any, outstation: FakeOutstation) -> None:
     client = make_client()
     connection = client.add_connection("127.0.0.1", outstation.port, init=c104.Init.MUTED)
+    sent: list[bytes] = []
+    connection.on_send_raw(lambda con, data: sent.append(data))
     client.start()
     assert connection.wait_for_state(c104.ConnectionState.OPEN_MUTED, timeout=WAIT)
-    time.sleep(0.05)
+    assert not connection.interrogation(CA)  # no I-frames while muted; runs after the start-up
     assert connection.state is c104.ConnectionState.OPEN_MUTED and connection.is_muted
-    assert not connection.interrogation(CA)  # no I-frames while muted
+    assert STARTDT_ACT not in sent
     assert connection.unmute()
     assert connection.wait_for_state(c104.ConnectionState.OPEN, timeout=WAIT)
     assert connection.mute()
@@ -606,8 +617,10 @@ def test_disconnect_connect_and_reconnect_all(make_client: Any, outstation: Fake
     client, connection, _ = connect(make_client, outstation)
     connection.disconnect()
     assert connection.state is c104.ConnectionState.CLOSED
-    time.sleep(0.1)
+    loop_barrier(client, 0.1)  # well past the 20 ms reconnect delay
     assert connection.state is c104.ConnectionState.CLOSED and outstation.connections == 1
+    assert connection.last_failure is not None
+    assert connection.last_failure.reason is c104.FailureReason.LOCAL_CLOSE
     assert not connection.clock_sync(CA)
     connection.connect()
     assert connection.wait_for_state(c104.ConnectionState.OPEN, timeout=WAIT)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from otwire.clients.iec104 import _requests as requests
+from otwire.clients.iec104._checks import require_timeout
 from otwire.clients.iec104._connection_base import ConnectionBase
 from otwire.clients.iec104._enums import Coi, ConnectionState, Frz, Init, Qoi, Rqt
 from otwire.clients.iec104._failures import ConnectionFailure, connect_failure
@@ -306,7 +307,11 @@ class AsyncConnection(ConnectionBase[AsyncStation]):
 
         Returns:
             True when reached, False on timeout.
+
+        Raises:
+            InvalidArgumentType: ``timeout`` is not a number.
         """
+        require_timeout(timeout)
         try:
             async with asyncio.timeout(timeout):
                 while self._state not in states:

@@ -6,7 +6,7 @@ import datetime as _dt
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from otwire.clients.iec104._checks import require_callable
+from otwire.clients.iec104._checks import require_callable, require_int
 from otwire.clients.iec104._enums import ConnectionState, Init, Umc
 from otwire.clients.iec104._failures import ConnectionFailure
 from otwire.clients.iec104._log import logger
@@ -164,8 +164,11 @@ class ConnectionModel(Generic[StationT]):
 
         Returns:
             The station, or ``None``.
+
+        Raises:
+            InvalidArgumentType: ``common_address`` is not an ``int``.
         """
-        return self._stations.get(common_address)
+        return self._stations.get(require_int(common_address, "common_address"))
 
     def remove_station(self, common_address: int) -> bool:
         """Remove a station (its points stop receiving data).
@@ -175,8 +178,11 @@ class ConnectionModel(Generic[StationT]):
 
         Returns:
             False when there was no such station.
+
+        Raises:
+            InvalidArgumentType: ``common_address`` is not an ``int``.
         """
-        return self._stations.pop(common_address, None) is not None
+        return self._stations.pop(require_int(common_address, "common_address"), None) is not None
 
     # -- callbacks -------------------------------------------------------------------
 

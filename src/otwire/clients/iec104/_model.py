@@ -12,7 +12,7 @@ import datetime as _dt
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from otwire.clients.iec104._checks import require_callable
+from otwire.clients.iec104._checks import require_callable, require_int
 from otwire.clients.iec104._enums import CommandMode
 from otwire.codecs.iec104 import ASDU, Cot, Quality, TypeId, encode_asdu
 from otwire.codecs.iec104.values import (
@@ -51,11 +51,17 @@ class IncomingMessage:
     Args:
         asdu: The decoded ASDU.
         index: The information object the properties ``io_address`` and ``info`` refer to.
+
+    Raises:
+        InvalidArgumentType: ``asdu`` is not an ``ASDU`` or ``index`` not an ``int``.
     """
 
     __slots__ = ("_index", "asdu")
 
     def __init__(self, asdu: ASDU, index: int = 0) -> None:
+        if not isinstance(asdu, ASDU):
+            raise InvalidArgumentType(f"asdu must be an ASDU, not {type(asdu).__name__}")
+        require_int(index, "index")
         self.asdu = asdu
         self._index = index
 
@@ -353,7 +359,7 @@ class StationBase(Generic[PointT]):
         """
         if not (isinstance(io_address, int) and 0 <= io_address <= _MAX_IOA):
             raise InvalidArgument(f"io_address={io_address!r} not in 0..{_MAX_IOA}")
-        if type not in POINT_TYPES:
+        if not isinstance(type, int) or type not in POINT_TYPES:
             raise InvalidArgument(f"type {type!r} is not a monitor or command type with a value")
         if report_ms:
             raise InvalidArgument("report_ms is a server-side option; a client point must use 0")
@@ -379,8 +385,11 @@ class StationBase(Generic[PointT]):
 
         Returns:
             The point, or ``None``.
+
+        Raises:
+            InvalidArgumentType: ``io_address`` is not an ``int``.
         """
-        return self._points.get(io_address)
+        return self._points.get(require_int(io_address, "io_address"))
 
     def remove_point(self, io_address: int) -> bool:
         """Remove a point (its data is then reported as unexpected).
@@ -390,8 +399,11 @@ class StationBase(Generic[PointT]):
 
         Returns:
             False when there was no such point.
+
+        Raises:
+            InvalidArgumentType: ``io_address`` is not an ``int``.
         """
-        return self._points.pop(io_address, None) is not None
+        return self._points.pop(require_int(io_address, "io_address"), None) is not None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} ca={self._common_address} points={len(self._points)}>"

@@ -6,7 +6,7 @@ import ssl
 from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar
 
-from otwire.clients.iec104._checks import require_callable
+from otwire.clients.iec104._checks import require_callable, require_int
 from otwire.clients.iec104._enums import Coi, ConnectionState, Init
 from otwire.codecs.iec104 import TypeId
 from otwire.errors import InvalidArgument, InvalidArgumentType
@@ -165,6 +165,9 @@ class ClientSettings(Generic[ConnT]):
         Args:
             callable: ``f(client, station, cause)`` with cause a :class:`Coi` (or ``int``
                 for values outside the enumeration).
+
+        Raises:
+            InvalidArgumentType: ``callable`` cannot be called.
         """
         self._on_station_initialized = require_callable(callable)
 
@@ -180,8 +183,14 @@ class ClientSettings(Generic[ConnT]):
 
         Returns:
             The connection, or ``None``.
+
+        Raises:
+            InvalidArgumentType: ``ip`` is not a ``str`` or ``port``/``common_address`` not an ``int``.
         """
-        if common_address:
+        if not isinstance(ip, str):
+            raise InvalidArgumentType(f"ip must be a str, not {type(ip).__name__}")
+        require_int(port, "port")
+        if require_int(common_address, "common_address"):
             for connection in self._connections.values():
                 if connection.get_station(common_address) is not None:
                     return connection
