@@ -15,8 +15,12 @@ import io
 import logging
 import queue
 import select
+import signal
 import socket
 import ssl
+import struct
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -47,7 +51,13 @@ from otwire.codecs.iec104 import (
     TypeId,
 )
 from otwire.codecs.iec104.values import COMMAND_TYPES
-from otwire.errors import RemoteProtocolError
+from otwire.errors import (
+    InvalidArgument,
+    InvalidArgumentType,
+    InvalidState,
+    OTWireError,
+    RemoteProtocolError,
+)
 from otwire.protocols.iec104 import ASDUReceived, IEC104Config, IEC104Connection, Role
 from transports.toy import refused_port, tls_contexts
 
@@ -577,12 +587,20 @@ def test_hostile_peer_closes_only_that_connection(
 ) -> None:
     client, connection, _ = connect(make_client, outstation)
     states: list[c104.ConnectionState] = []
-    connection.on_state_change(lambda con, state: states.append(state))
+    failures: list[c104.ConnectionFailure] = []
+
+    def on_state(con: c104.Connection, state: c104.ConnectionState) -> None:
+        states.append(state)
+        if state is c104.ConnectionState.CLOSED_AWAIT_RECONNECT and con.last_failure is not None:
+            failures.append(con.last_failure)
+
+    connection.on_state_change(on_state)
     with caplog.at_level(logging.WARNING, logger="otwire.clients.iec104"):
         outstation.send_raw(garbage)
         wait_until(lambda: c104.ConnectionState.CLOSED_AWAIT_RECONNECT in states)
     assert "connection closed" in caplog.text and reason in caplog.text
     assert connection.wait_for_state(c104.ConnectionState.OPEN, timeout=WAIT)
+    assert [f.reason for f in failures] == [c104.FailureReason.PROTOCOL_ERROR]
     assert outstation.connections == 2 and client._thread.is_alive()
     assert connection.interrogation(CA)
 
@@ -787,3 +805,235 @@ def test_async_blocking_wait_is_cancellable(outstation: FakeOutstation) -> None:
             assert await connection.clock_sync(CA)
 
     asyncio.run(asyncio.wait_for(main(), 10))
+
+
+# -- why a connection fails ----------------------------------------------------------------
+
+
+def _first_failure(
+    make_client: Any, port: int, init: c104.Init = c104.Init.NONE, **parameters: float
+) -> tuple[c104.Client, c104.ConnectionFailure]:
+    """Start a client towards ``port``; return the failure its state callback saw first."""
+    client = make_client()
+    connection = client.add_connection("127.0.0.1", port, init=init)
+    for name, value in parameters.items():
+        setattr(connection.protocol_parameters, name, value)
+    seen: queue.Queue[c104.ConnectionFailure | None] = queue.Queue()
+
+    def on_state(con: c104.Connection, state: c104.ConnectionState) -> None:
+        if state is c104.ConnectionState.CLOSED_AWAIT_RECONNECT:
+            seen.put(con.last_failure)
+
+    connection.on_state_change(on_state)
+    client.start()
+    failure = seen.get(timeout=WAIT)
+    assert failure is not None
+    return client, failure
+
+
+def test_failure_reason_refused(make_client: Any) -> None:
+    _, failure = _first_failure(make_client, refused_port())
+    assert failure.reason is c104.FailureReason.REFUSED and str(failure).startswith("refused: ")
+    assert isinstance(failure.error, OTWireError | ConnectionRefusedError)
+
+
+def test_failure_reason_no_startdt_con_within_t1(make_client: Any) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts TCP, never answers STARTDT
+        _, failure = _first_failure(make_client, silent.getsockname()[1], confirm_interval=0.05, message_timeout=0.1)
+    assert failure.reason is c104.FailureReason.STARTDT_TIMEOUT and str(failure) == "no STARTDT_CON within t1"
+
+
+def test_failure_reason_peer_closed(make_client: Any, outstation: FakeOutstation) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = make_client()
+        connection = client.add_connection("127.0.0.1", listener.getsockname()[1], init=c104.Init.MUTED)
+        client.start()
+        peer, _ = listener.accept()
+        assert connection.wait_for_state(c104.ConnectionState.OPEN_MUTED, timeout=WAIT)
+        peer.close()  # FIN
+        assert connection.wait_for_state(c104.ConnectionState.CLOSED_AWAIT_RECONNECT, timeout=WAIT)
+    assert connection.last_failure is not None
+    assert connection.last_failure.reason is c104.FailureReason.PEER_CLOSED
+
+
+def test_failure_reason_connection_lost(make_client: Any) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = make_client()
+        connection = client.add_connection("127.0.0.1", listener.getsockname()[1], init=c104.Init.MUTED)
+        client.start()
+        peer, _ = listener.accept()
+        assert connection.wait_for_state(c104.ConnectionState.OPEN_MUTED, timeout=WAIT)
+        peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        peer.close()  # RST
+        assert connection.wait_for_state(c104.ConnectionState.CLOSED_AWAIT_RECONNECT, timeout=WAIT)
+    failure = connection.last_failure
+    assert failure is not None and failure.reason is c104.FailureReason.CONNECTION_LOST
+    assert str(failure).startswith("connection lost")
+
+
+def test_monitor_reports_each_failure_and_gives_up_after_retries() -> None:
+    out = io.StringIO()
+    port = refused_port()
+    assert c104.monitor("127.0.0.1", port, out=out, retries=1, retry_delay=0.01) == 1
+    lines = [line for line in out.getvalue().splitlines() if "CLOSED_AWAIT_RECONNECT" in line]
+    assert len(lines) == 2  # the first attempt and one retry
+    assert all(line.startswith(f"# 127.0.0.1:{port} CLOSED_AWAIT_RECONNECT (refused: ") for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"retries": -1}, InvalidArgument),
+        ({"retries": 1.5}, InvalidArgumentType),
+        ({"retry_delay": 0}, InvalidArgument),
+        ({"duration": "x"}, InvalidArgument),
+        ({"record": "/nonexistent-dir/x.pcap"}, InvalidArgument),
+    ],
+)
+def test_monitor_argument_checks(kwargs: dict[str, Any], error: type[Exception]) -> None:
+    with pytest.raises(error):
+        c104.monitor("127.0.0.1", refused_port(), out=io.StringIO(), **{"duration": 0.0, **kwargs})
+
+
+_MONITOR = (
+    "import sys; from otwire.clients.iec104 import monitor; "
+    "sys.exit(monitor('127.0.0.1', int(sys.argv[1]), record=sys.argv[2]))"
+)
+
+
+def test_monitor_stops_on_sigterm_with_a_complete_recording(outstation: FakeOutstation, tmp_path: Path) -> None:
+    from otwire.inspect.dissect import dissect
+
+    path = tmp_path / "sigterm.pcap"
+    command = [sys.executable, "-c", _MONITOR, str(outstation.port), str(path)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout or ()], daemon=True)
+    reader.start()
+    try:
+        data = 0
+        while data < len(POINTS):  # every answer to the general interrogation was printed
+            data += not lines.get(timeout=3 * WAIT).startswith("#")
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=3 * WAIT)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    rows = list(dissect(path, {outstation.port: "iec104"}))
+    assert not [r for r in rows if r.kind in ("error", "junk", "gap")]
+    assert len([r for r in rows if r.kind == "apdu"]) >= len(POINTS) + 4  # STARTDT act/con, GI, data, ...
+
+
+# -- one error tree ------------------------------------------------------------------------
+
+
+def _misuse(make_client: Any) -> dict[str, tuple[Callable[[], object], type[Exception]]]:
+    client = make_client()
+    connection = client.add_connection("127.0.0.1", 2404, init=c104.Init.NONE)
+    station = connection.add_station(CA)
+    command = station.add_point(1, TypeId.C_SC_NA_1)
+    measured = station.add_point(2, TypeId.M_SP_NA_1)
+    setpoint = station.add_point(3, TypeId.C_SE_NC_1)
+    params = connection.protocol_parameters
+    return {
+        "timeout type": (lambda: c104.Client(command_timeout_ms=None), InvalidArgument),  # type: ignore[arg-type]
+        "ssl type": (lambda: c104.Client(transport_security=1), InvalidArgumentType),  # type: ignore[arg-type]
+        "ip": (lambda: client.add_connection(""), InvalidArgument),
+        "init": (lambda: client.add_connection("h", 1, init=99), InvalidArgument),  # type: ignore[arg-type]
+        "record": (lambda: client.add_connection("h", 2, record="/nonexistent-dir/x.pcap"), InvalidArgument),
+        "get_connection": (lambda: client.get_connection(ip=[]), InvalidArgumentType),  # type: ignore[arg-type]
+        "on_new_point": (lambda: client.on_new_point(5), InvalidArgumentType),  # type: ignore[arg-type]
+        "client oa": (lambda: setattr(client, "originator_address", 300), InvalidArgument),
+        "add_station": (lambda: connection.add_station("x"), InvalidArgument),  # type: ignore[arg-type]
+        "get_station": (lambda: connection.get_station([]), InvalidArgumentType),  # type: ignore[arg-type]
+        "on_state_change": (lambda: connection.on_state_change(None), InvalidArgumentType),  # type: ignore[arg-type]
+        "cause": (lambda: connection.interrogation(CA, cause=[]), InvalidArgument),  # type: ignore[arg-type]
+        "qualifier": (lambda: connection.interrogation(CA, qualifier="x"), InvalidArgument),  # type: ignore[arg-type]
+        "freeze": (lambda: connection.counter_interrogation(CA, freeze="x"), InvalidArgument),  # type: ignore[arg-type]
+        "ca": (lambda: connection.clock_sync(-1), InvalidArgument),
+        "wait timeout": (lambda: connection.wait_for_state(timeout="x"), InvalidArgumentType),  # type: ignore[arg-type]
+        "parameter": (lambda: setattr(params, "send_window_size", "x"), InvalidArgument),
+        "ioa": (lambda: station.add_point("x", TypeId.M_SP_NA_1), InvalidArgument),  # type: ignore[arg-type]
+        "type": (lambda: station.add_point(4, []), InvalidArgument),  # type: ignore[arg-type]
+        "command_mode": (lambda: station.add_point(4, TypeId.C_SC_NA_1, command_mode=9), InvalidArgument),  # type: ignore[arg-type]
+        "get_point": (lambda: station.get_point([]), InvalidArgumentType),  # type: ignore[arg-type]
+        "value": (lambda: setattr(setpoint, "value", None), InvalidArgument),
+        "quality": (lambda: setattr(measured, "quality", 2), InvalidArgument),
+        "info": (lambda: setattr(command, "info", 5), InvalidArgumentType),
+        "on_receive": (lambda: command.on_receive(None), InvalidArgumentType),  # type: ignore[arg-type]
+        "not a command": (lambda: measured.transmit(), InvalidArgument),
+        "Int16": (lambda: c104.Int16("x"), InvalidArgument),  # type: ignore[arg-type]
+        "NormalizedFloat": (lambda: c104.NormalizedFloat("x"), InvalidArgument),  # type: ignore[arg-type]
+        "DoubleCmd": (lambda: c104.DoubleCmd(9), InvalidArgument),
+        "SingleCmd": (lambda: c104.SingleCmd(True, qualifier=99), InvalidArgument),  # type: ignore[arg-type]
+        "ShortCmd": (lambda: c104.ShortCmd("x"), InvalidArgument),  # type: ignore[arg-type]
+        "IncomingMessage": (lambda: c104.IncomingMessage(None), InvalidArgumentType),  # type: ignore[arg-type]
+    }
+
+
+def test_misuse_raises_only_from_the_error_tree(make_client: Any) -> None:
+    cases = _misuse(make_client)
+    for name, (call, error) in cases.items():
+        with pytest.raises(OTWireError) as info:
+            call()
+        assert isinstance(info.value, error), (name, info.value)
+        # c104 raised ValueError/TypeError: code catching those keeps working
+        assert isinstance(info.value, ValueError | TypeError | InvalidState), name
+
+
+def test_wait_for_state_from_a_callback_is_invalid_state(make_client: Any, outstation: FakeOutstation) -> None:
+    client = make_client()
+    connection = client.add_connection("127.0.0.1", outstation.port, init=c104.Init.NONE)
+    raised: queue.Queue[BaseException] = queue.Queue()
+
+    def on_state(con: c104.Connection, state: c104.ConnectionState) -> None:
+        if state is c104.ConnectionState.OPEN:
+            try:
+                con.wait_for_state(c104.ConnectionState.OPEN, timeout=0)
+            except Exception as exc:
+                raised.put(exc)
+
+    connection.on_state_change(on_state)
+    client.start()
+    assert isinstance(raised.get(timeout=WAIT), InvalidState)
+
+
+def test_async_add_connection_off_the_loop_is_invalid_state() -> None:
+    client = c104.AsyncClient()
+    asyncio.run(client.start())  # runs, on a loop that is gone now
+    with pytest.raises(InvalidState):
+        client.add_connection("127.0.0.1", 2404)
+
+
+# -- asyncio back-pressure -----------------------------------------------------------------
+
+
+async def _until(predicate: Callable[[], object], timeout: float = WAIT) -> None:
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.002)
+
+
+def test_async_updates_hold_the_station_back_instead_of_dropping(outstation: FakeOutstation) -> None:
+    count = 60
+    values = [bool(i % 3) for i in range(count)]
+
+    async def main() -> None:
+        client = c104.AsyncClient(command_timeout_ms=1000, reconnect_delay_ms=20)
+        connection = client.add_connection("127.0.0.1", outstation.port, init=c104.Init.NONE)
+        connection.add_station(CA).add_point(101, TypeId.M_SP_NA_1)
+        async with client:
+            assert await connection.wait_for_state(c104.ConnectionState.OPEN, timeout=WAIT)
+            updates = client.updates(maxsize=4)
+            for value in values:
+                outstation.send(
+                    ASDU(type_id=TypeId.M_SP_NA_1, cot=Cot.SPONTANEOUS, common_address=CA,
+                         objects=(InformationObject(101, (SIQ(spi=value),)),))
+                )  # fmt: skip
+            await _until(lambda: connection.reading_paused)  # the full stream stopped the reading
+            got = [(await asyncio.wait_for(anext(updates), WAIT)).info.value for _ in values]
+            assert got == values and updates.dropped == 0
+            assert not connection.reading_paused
+            assert connection.state is c104.ConnectionState.OPEN
+
+    asyncio.run(asyncio.wait_for(main(), 15))

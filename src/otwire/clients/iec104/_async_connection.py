@@ -145,7 +145,7 @@ class AsyncConnection(ConnectionBase[AsyncStation]):
     ) -> None:
         super().__init__(client, ip, port, init, record, AsyncReplyMatcher[int, Event]())
         self._hub = hub
-        self._reading = True
+        self._reading = not hub.paused  # a full stream holds back new connections too
         self._transport: AioTransport | None = None
         self._task: asyncio.Task[None] | None = None
         self._state_event = asyncio.Event()
