@@ -787,6 +787,14 @@ def test_async_client(outstation: FakeOutstation) -> None:
             c104.ConnectionState.OPEN,
         ]
         assert sum(isinstance(e, c104.PointUpdate) for e in seen) == len(POINTS) + 1  # GI + read
+        closes = [
+            e.failure for e in seen if isinstance(e, c104.StateChange) and e.state.name.startswith("CLOSED_AWAIT_R")
+        ]
+        assert [f.reason for f in closes if f is not None] == [
+            c104.FailureReason.PEER_CLOSED,
+            c104.FailureReason.PROTOCOL_ERROR,
+        ]
+        assert len(closes) == 2
         assert outstation.connections == 3
 
     asyncio.run(asyncio.wait_for(main(), 15))
