@@ -33,6 +33,18 @@ Differences from c104 worth knowing:
 * Unknown stations and points are reported through ``on_new_station``/``on_new_point``
   (add them there to accept the data) and otherwise ``on_unexpected_message``.
 * Log messages go to the ``logging`` logger ``"otwire.clients.iec104"``.
+* Errors come from :mod:`otwire.errors` only: argument checks raise ``InvalidArgument``
+  (also a ``ValueError``, as c104 raises) or ``InvalidArgumentType`` (also a
+  ``TypeError``); a call in the wrong state (``wait_for_state()`` from a callback) raises
+  ``InvalidState``. Requests keep c104's ``bool`` results: False on refusal, timeout or
+  when not connected.
+* ``connection.last_failure`` (a :class:`ConnectionFailure`) says why the connection last
+  failed or closed: refused, connect timeout, no STARTDT_CON within t1, t1 expired, peer
+  closed, connection lost, protocol error (:class:`FailureReason`); read it in
+  ``on_state_change``. The asyncio :class:`StateChange` carries it as ``failure``.
+* :class:`AsyncClient` streams (``events()``, ``updates()``) never drop data for a slow
+  consumer: a full stream pauses reading, which holds the station back (see
+  :class:`EventStream`).
 """
 
 from __future__ import annotations
