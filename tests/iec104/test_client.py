@@ -466,10 +466,9 @@ def test_refusal_timeout_and_late_confirmation(
     assert "timed out" not in caplog.text
     outstation.refuse.clear()
     outstation.silent.add(TypeId.C_SC_NA_1)
-    start = time.monotonic()
     with caplog.at_level(logging.INFO, logger="otwire.clients.iec104"):
         assert not point.transmit()
-    assert time.monotonic() - start > 0.19 and "C_SC_NA_1 ACTIVATION ca=47 timed out after 0.200 s" in caplog.text
+    assert "C_SC_NA_1 ACTIVATION ca=47 timed out after 0.200 s" in caplog.text  # failed by the timer
     # A confirmation arriving after the timeout is ignored; the connection stays usable.
     outstation.send(ASDU(type_id=TypeId.C_SC_NA_1, cot=Cot.ACTIVATION_CON, common_address=CA,
                          objects=(InformationObject(302, (SCO(scs=False),)),)))  # fmt: skip
@@ -563,10 +562,9 @@ def test_stop_releases_waiting_threads(make_client: Any, outstation: FakeOutstat
     waiter = threading.Thread(target=lambda: results.append(connection.clock_sync(CA)))
     waiter.start()
     wait_until(lambda: outstation.of_type(TypeId.C_CS_NA_1))
-    start = time.monotonic()
     client.stop()
-    waiter.join(WAIT)
-    assert results == [False] and time.monotonic() - start < WAIT  # long before the 10 s timeout
+    waiter.join(WAIT)  # WAIT is well below the 10 s command timeout
+    assert not waiter.is_alive() and results == [False]
 
 
 # -- faults and reconnects ---------------------------------------------------------------
@@ -851,7 +849,7 @@ def test_failure_reason_no_startdt_con_within_t1(make_client: Any) -> None:
     assert failure.reason is c104.FailureReason.STARTDT_TIMEOUT and str(failure) == "no STARTDT_CON within t1"
 
 
-def test_failure_reason_peer_closed(make_client: Any, outstation: FakeOutstation) -> None:
+def test_failure_reason_peer_closed(make_client: Any) -> None:
     with socket.create_server(("127.0.0.1", 0)) as listener:
         client = make_client()
         connection = client.add_connection("127.0.0.1", listener.getsockname()[1], init=c104.Init.MUTED)
