@@ -324,10 +324,14 @@ class AsyncConnection(ConnectionBase[AsyncStation]):
         """Stream this connection's point updates, state changes and initializations.
 
         Args:
-            maxsize: Events kept for a slow consumer before the oldest are dropped.
+            maxsize: Events queued before the client stops reading from its stations
+                (back-pressure on every connection of the client, see :class:`EventStream`).
 
         Returns:
             An async iterator, subscribed from now on; it ends when the client stops.
+
+        Raises:
+            InvalidArgument: ``maxsize`` is less than 1.
         """
         return EventStream(self._hub, maxsize, lambda e: _connection_of(e) is self)
 
@@ -335,11 +339,15 @@ class AsyncConnection(ConnectionBase[AsyncStation]):
         """Stream this connection's point updates.
 
         Args:
-            maxsize: Updates kept for a slow consumer before the oldest are dropped.
+            maxsize: Updates queued before the client stops reading from its stations
+                (back-pressure on every connection of the client, see :class:`EventStream`).
 
         Returns:
             An async iterator of :class:`PointUpdate`, subscribed from now on; it ends when
             the client stops.
+
+        Raises:
+            InvalidArgument: ``maxsize`` is less than 1.
         """
         return EventStream(self._hub, maxsize, lambda e: type(e) is PointUpdate and _connection_of(e) is self)
 
