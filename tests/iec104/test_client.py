@@ -851,6 +851,7 @@ def test_failure_reason_no_startdt_con_within_t1(make_client: Any) -> None:
 
 def test_failure_reason_peer_closed(make_client: Any) -> None:
     with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(WAIT)
         client = make_client()
         connection = client.add_connection("127.0.0.1", listener.getsockname()[1], init=c104.Init.MUTED)
         client.start()
@@ -864,6 +865,7 @@ def test_failure_reason_peer_closed(make_client: Any) -> None:
 
 def test_failure_reason_connection_lost(make_client: Any) -> None:
     with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(WAIT)
         client = make_client()
         connection = client.add_connection("127.0.0.1", listener.getsockname()[1], init=c104.Init.MUTED)
         client.start()
