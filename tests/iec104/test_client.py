@@ -30,7 +30,8 @@ from typing import Any
 import pytest
 
 import otwire.clients.iec104 as c104
-from helpers import wait_event, wait_until
+from helpers import Pair, drain, wait_event, wait_until
+from otwire.clients.iec104._operations import Operation, RequestRunner
 from otwire.codecs.iec104 import (
     ASDU,
     BCR,
@@ -38,6 +39,7 @@ from otwire.codecs.iec104 import (
     DCO,
     DIQ,
     QDS,
+    QOI,
     R32,
     RCO,
     SCO,
@@ -57,8 +59,11 @@ from otwire.errors import (
     InvalidState,
     OTWireError,
     RemoteProtocolError,
+    RequestError,
+    RequestTimeout,
 )
 from otwire.protocols.iec104 import ASDUReceived, IEC104Config, IEC104Connection, Role
+from otwire.transports import AsyncReplyMatcher, ReplyMatcher
 from transports.toy import refused_port, tls_contexts
 
 CA = 47
@@ -1045,3 +1050,116 @@ def test_async_updates_hold_the_station_back_instead_of_dropping(outstation: Fak
             assert connection.state is c104.ConnectionState.OPEN
 
     asyncio.run(asyncio.wait_for(main(), 15))
+
+
+# -- the no-I/O request core, on two engines and a fake clock ------------------------------
+
+
+class _Handle:
+    def __init__(self, callback: Callable[[], None]) -> None:
+        self.callback = callback
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+def _core() -> tuple[Pair, RequestRunner, list[_Handle], ReplyMatcher[int, Any]]:
+    """A started controlling/controlled engine pair and a runner over the controlling end."""
+    pair = Pair(IEC104Connection(Role.CONTROLLING, now=0.0), IEC104Connection(Role.CONTROLLED, now=0.0))
+    pair.client.start_data_transfer(pair.now)
+    pair.pump()
+    pair.events()
+    timers: list[_Handle] = []
+
+    def call_later(delay: float, callback: Callable[[], None]) -> _Handle:
+        timers.append(_Handle(callback))
+        return timers[-1]
+
+    replies: ReplyMatcher[int, Any] = ReplyMatcher()
+    runner = RequestRunner(replies, lambda asdu: pair.client.send(asdu, pair.now), call_later, lambda: "core")
+    runner.engine = pair.client
+    return pair, runner, timers, replies
+
+
+def _deliver(pair: Pair, runner: RequestRunner) -> list[ASDU]:
+    """Move the octets, hand the controlling end's events to the runner; return what the station got."""
+    pair.pump()
+    for event in drain(pair.client):
+        runner.dispatch(event)
+    pair.pump()  # what the runner sent in reply (an execute after its select)
+    return [e.asdu for e in drain(pair.server) if isinstance(e, ASDUReceived)]
+
+
+_COMMAND = ASDU(type_id=TypeId.C_SC_NA_1, cot=Cot.ACTIVATION, common_address=CA,
+                objects=(InformationObject(5001, (SCO(scs=True),)),))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("cot", "negative"), [(Cot.ACTIVATION_CON, True), (Cot.UNKNOWN_IOA, True), (Cot.UNKNOWN_CA, False)]
+)
+def test_core_refusal_is_a_request_error_with_the_cot(cot: Cot, negative: bool) -> None:
+    pair, runner, _, _ = _core()
+    results: list[BaseException | None] = []
+    runner.begin(Operation([_COMMAND], until_term=False, timeout=1.0, on_done=results.append), ready=True)
+    (request,) = _deliver(pair, runner)
+    pair.server.send(dataclasses.replace(request, cot=cot, negative=negative), pair.now)
+    _deliver(pair, runner)
+    (error,) = results
+    assert isinstance(error, RequestError) and not isinstance(error, RequestTimeout)
+    assert error.code == cot and error.request is _COMMAND
+    assert isinstance(error.reply, ASDU) and error.reply.cot == cot
+    assert len(runner) == 0 and len(pair.client.activations) == 0  # no second table, nothing left
+
+
+def test_core_timeout_is_request_timeout_and_the_engine_forgets_the_activation() -> None:
+    pair, runner, timers, _ = _core()
+    results: list[BaseException | None] = []
+    runner.begin(Operation([_COMMAND], until_term=False, timeout=1.0, on_done=results.append), ready=True)
+    _deliver(pair, runner)
+    assert len(pair.client.activations) == 1
+    (timer,) = timers
+    timer.callback()  # the client's command timeout
+    assert isinstance(results[0], RequestTimeout) and results[0].request is _COMMAND
+    assert len(runner) == 0 and len(pair.client.activations) == 0
+
+
+def test_core_select_then_execute_and_not_ready() -> None:
+    pair, runner, timers, _ = _core()
+    select = dataclasses.replace(_COMMAND, objects=(InformationObject(5001, (SCO(scs=True, select=True),)),))
+    results: list[BaseException | None] = []
+    runner.begin(Operation([select, _COMMAND], until_term=False, timeout=1.0, on_done=results.append), ready=True)
+    (got,) = _deliver(pair, runner)
+    assert got.objects[0].elements[0].select
+    pair.server.send(dataclasses.replace(got, cot=Cot.ACTIVATION_CON), pair.now)
+    (execute,) = _deliver(pair, runner)  # the execute goes out only after the select's confirmation
+    assert not execute.objects[0].elements[0].select and results == []
+    pair.server.send(dataclasses.replace(execute, cot=Cot.ACTIVATION_CON), pair.now)
+    _deliver(pair, runner)
+    assert results == [None] and timers[0].cancelled
+    runner.begin(Operation([_COMMAND], until_term=False, timeout=1.0, on_done=results.append), ready=False)
+    assert isinstance(results[-1], InvalidState)
+
+
+def test_core_interrogation_con_and_term_in_one_segment_on_asyncio() -> None:
+    """ACT_CON and ACT_TERM dispatched back to back: asyncio callbacks run later, nothing is lost."""
+
+    async def main() -> None:
+        pair, _, _, _ = _core()
+        runner = RequestRunner(
+            AsyncReplyMatcher(), lambda asdu: pair.client.send(asdu, pair.now), asyncio.get_running_loop().call_later,
+            lambda: "core",
+        )  # fmt: skip
+        runner.engine = pair.client
+        done: asyncio.Future[BaseException | None] = asyncio.get_running_loop().create_future()
+        gi = ASDU(type_id=TypeId.C_IC_NA_1, cot=Cot.ACTIVATION, common_address=CA,
+                  objects=(InformationObject(0, (QOI(value=20),)),))  # fmt: skip
+        runner.begin(Operation([gi], until_term=True, timeout=5.0, on_done=done.set_result), ready=True)
+        (request,) = _deliver(pair, runner)
+        pair.server.send(dataclasses.replace(request, cot=Cot.ACTIVATION_CON), pair.now)
+        pair.server.send(dataclasses.replace(request, cot=Cot.ACTIVATION_TERMINATION), pair.now)
+        _deliver(pair, runner)  # both dispatched before any callback ran
+        assert await asyncio.wait_for(done, WAIT) is None
+        assert len(runner) == 0 and len(pair.client.activations) == 0
+
+    asyncio.run(main())
