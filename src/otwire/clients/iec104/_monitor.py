@@ -107,8 +107,8 @@ def _check(duration: float | None, retries: int, retry_delay: float) -> None:
         raise InvalidArgumentType(f"retries must be an int, not {type(retries).__name__}")
     if retries < 0:
         raise InvalidArgument(f"retries={retries} must be >= 0")
-    if not (isinstance(retry_delay, int | float) and retry_delay >= 0.001):
-        raise InvalidArgument(f"retry_delay={retry_delay!r} must be a number of seconds >= 0.001")
+    if not (isinstance(retry_delay, int | float) and 0 < retry_delay < float("inf")):
+        raise InvalidArgument(f"retry_delay={retry_delay!r} must be a positive number of seconds")
 
 
 @contextlib.contextmanager
@@ -180,7 +180,8 @@ def monitor(
         duration: Seconds to watch; ``None`` runs until SIGINT or SIGTERM.
         out: Where to print.
         retries: Consecutive failed connects or lost connections tolerated before giving up.
-        retry_delay: Seconds between a failure and the next attempt (>= 0.001).
+        retry_delay: Seconds between a failure and the next attempt (> 0; used in whole
+            milliseconds, at least 1).
 
     Returns:
         0 after ``duration``, SIGINT or SIGTERM once the station was reached; 1 when it gave
