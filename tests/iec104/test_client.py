@@ -15,8 +15,12 @@ import io
 import logging
 import queue
 import select
+import signal
 import socket
 import ssl
+import struct
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,6 +30,8 @@ from typing import Any
 import pytest
 
 import otwire.clients.iec104 as c104
+from helpers import Pair, drain, wait_event, wait_until
+from otwire.clients.iec104._operations import Operation, RequestRunner
 from otwire.codecs.iec104 import (
     ASDU,
     BCR,
@@ -33,6 +39,7 @@ from otwire.codecs.iec104 import (
     DCO,
     DIQ,
     QDS,
+    QOI,
     R32,
     RCO,
     SCO,
@@ -46,8 +53,17 @@ from otwire.codecs.iec104 import (
     TypeId,
 )
 from otwire.codecs.iec104.values import COMMAND_TYPES
-from otwire.errors import RemoteProtocolError
+from otwire.errors import (
+    InvalidArgument,
+    InvalidArgumentType,
+    InvalidState,
+    OTWireError,
+    RemoteProtocolError,
+    RequestError,
+    RequestTimeout,
+)
 from otwire.protocols.iec104 import ASDUReceived, IEC104Config, IEC104Connection, Role
+from otwire.transports import AsyncReplyMatcher, ReplyMatcher
 from transports.toy import refused_port, tls_contexts
 
 CA = 47
@@ -62,14 +78,20 @@ POINTS: dict[int, tuple[TypeId, tuple[Any, ...]]] = {
 COUNTERS = {201: (TypeId.M_IT_NA_1, (BCR(counter=1234, sequence=3),))}
 WAIT = 3.0  # seconds any single wait in these tests may take at most
 CLIENT_THREAD = "otwire-iec104-client"
+STARTDT_ACT = bytes.fromhex("680407000000")
 
 
-def wait_until(predicate: Callable[[], object], timeout: float = WAIT) -> None:
-    end = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > end:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.005)
+def loop_barrier(client: c104.Client, delay: float = 0.0) -> None:
+    """Return once the client thread ran a timer ``delay`` seconds from now.
+
+    The loop runs due timers in deadline order, so every timer of the client due before
+    that one (command timeouts, reconnect delays) has run by then: no sleep needed.
+    """
+    ran = threading.Event()
+    loop = client._runner.loop
+    assert loop is not None
+    loop.call_soon_threadsafe(lambda: client._runner.call_later(delay, ran.set))
+    wait_event(ran, WAIT, what="client loop timer")
 
 
 class FakeOutstation:
@@ -288,20 +310,24 @@ def test_start_runs_startdt_then_interrogation_and_clock_sync(make_client: Any, 
     ],
 )
 def test_init_modes(make_client: Any, outstation: FakeOutstation, init: c104.Init, sent: set[TypeId]) -> None:
-    connect(make_client, outstation, init)
-    wait_until(lambda: {a.type_id for a in outstation.received} >= sent)
-    time.sleep(0.05)
-    assert {a.type_id for a in outstation.received} == sent
+    _, connection, _ = connect(make_client, outstation, init)
+    # The start-up requests are sent on the client thread right after STARTDT_CON; a test
+    # command posted afterwards goes out after them, so once it is confirmed the station
+    # has received every start-up request there is.
+    assert connection.test(CA, with_time=False)
+    assert {a.type_id for a in outstation.received} == sent | {TypeId.C_TS_NA_1}
 
 
 def test_init_muted_then_mute_and_unmute(make_client: Any, outstation: FakeOutstation) -> None:
     client = make_client()
     connection = client.add_connection("127.0.0.1", outstation.port, init=c104.Init.MUTED)
+    sent: list[bytes] = []
+    connection.on_send_raw(lambda con, data: sent.append(data))
     client.start()
     assert connection.wait_for_state(c104.ConnectionState.OPEN_MUTED, timeout=WAIT)
-    time.sleep(0.05)
+    assert not connection.interrogation(CA)  # no I-frames while muted; runs after the start-up
     assert connection.state is c104.ConnectionState.OPEN_MUTED and connection.is_muted
-    assert not connection.interrogation(CA)  # no I-frames while muted
+    assert STARTDT_ACT not in sent
     assert connection.unmute()
     assert connection.wait_for_state(c104.ConnectionState.OPEN, timeout=WAIT)
     assert connection.mute()
@@ -445,10 +471,9 @@ def test_refusal_timeout_and_late_confirmation(
     assert "timed out" not in caplog.text
     outstation.refuse.clear()
     outstation.silent.add(TypeId.C_SC_NA_1)
-    start = time.monotonic()
     with caplog.at_level(logging.INFO, logger="otwire.clients.iec104"):
         assert not point.transmit()
-    assert time.monotonic() - start > 0.19 and "C_SC_NA_1 ACTIVATION ca=47 timed out after 0.200 s" in caplog.text
+    assert "C_SC_NA_1 ACTIVATION ca=47 timed out after 0.200 s" in caplog.text  # failed by the timer
     # A confirmation arriving after the timeout is ignored; the connection stays usable.
     outstation.send(ASDU(type_id=TypeId.C_SC_NA_1, cot=Cot.ACTIVATION_CON, common_address=CA,
                          objects=(InformationObject(302, (SCO(scs=False),)),)))  # fmt: skip
@@ -542,10 +567,9 @@ def test_stop_releases_waiting_threads(make_client: Any, outstation: FakeOutstat
     waiter = threading.Thread(target=lambda: results.append(connection.clock_sync(CA)))
     waiter.start()
     wait_until(lambda: outstation.of_type(TypeId.C_CS_NA_1))
-    start = time.monotonic()
     client.stop()
-    waiter.join(WAIT)
-    assert results == [False] and time.monotonic() - start < WAIT  # long before the 10 s timeout
+    waiter.join(WAIT)  # WAIT is well below the 10 s command timeout
+    assert not waiter.is_alive() and results == [False]
 
 
 # -- faults and reconnects ---------------------------------------------------------------
@@ -566,12 +590,20 @@ def test_hostile_peer_closes_only_that_connection(
 ) -> None:
     client, connection, _ = connect(make_client, outstation)
     states: list[c104.ConnectionState] = []
-    connection.on_state_change(lambda con, state: states.append(state))
+    failures: list[c104.ConnectionFailure] = []
+
+    def on_state(con: c104.Connection, state: c104.ConnectionState) -> None:
+        states.append(state)
+        if state is c104.ConnectionState.CLOSED_AWAIT_RECONNECT and con.last_failure is not None:
+            failures.append(con.last_failure)
+
+    connection.on_state_change(on_state)
     with caplog.at_level(logging.WARNING, logger="otwire.clients.iec104"):
         outstation.send_raw(garbage)
         wait_until(lambda: c104.ConnectionState.CLOSED_AWAIT_RECONNECT in states)
     assert "connection closed" in caplog.text and reason in caplog.text
     assert connection.wait_for_state(c104.ConnectionState.OPEN, timeout=WAIT)
+    assert [f.reason for f in failures] == [c104.FailureReason.PROTOCOL_ERROR]
     assert outstation.connections == 2 and client._thread.is_alive()
     assert connection.interrogation(CA)
 
@@ -606,8 +638,10 @@ def test_disconnect_connect_and_reconnect_all(make_client: Any, outstation: Fake
     client, connection, _ = connect(make_client, outstation)
     connection.disconnect()
     assert connection.state is c104.ConnectionState.CLOSED
-    time.sleep(0.1)
+    loop_barrier(client, 0.1)  # well past the 20 ms reconnect delay
     assert connection.state is c104.ConnectionState.CLOSED and outstation.connections == 1
+    assert connection.last_failure is not None
+    assert connection.last_failure.reason is c104.FailureReason.LOCAL_CLOSE
     assert not connection.clock_sync(CA)
     connection.connect()
     assert connection.wait_for_state(c104.ConnectionState.OPEN, timeout=WAIT)
@@ -756,6 +790,14 @@ def test_async_client(outstation: FakeOutstation) -> None:
             c104.ConnectionState.OPEN,
         ]
         assert sum(isinstance(e, c104.PointUpdate) for e in seen) == len(POINTS) + 1  # GI + read
+        closes = [
+            e.failure for e in seen if isinstance(e, c104.StateChange) and e.state.name.startswith("CLOSED_AWAIT_R")
+        ]
+        assert [f.reason for f in closes if f is not None] == [
+            c104.FailureReason.PEER_CLOSED,
+            c104.FailureReason.PROTOCOL_ERROR,
+        ]
+        assert len(closes) == 2
         assert outstation.connections == 3
 
     asyncio.run(asyncio.wait_for(main(), 15))
@@ -769,8 +811,355 @@ def test_async_blocking_wait_is_cancellable(outstation: FakeOutstation) -> None:
             outstation.silent.add(TypeId.C_CS_NA_1)
             with pytest.raises(TimeoutError):
                 await asyncio.wait_for(connection.clock_sync(CA), 0.1)
-            assert not connection._pending  # the abandoned request is forgotten
+            assert not len(connection._requests)  # the abandoned request is forgotten
             outstation.silent.clear()
             assert await connection.clock_sync(CA)
 
     asyncio.run(asyncio.wait_for(main(), 10))
+
+
+# -- why a connection fails ----------------------------------------------------------------
+
+
+def _first_failure(
+    make_client: Any, port: int, init: c104.Init = c104.Init.NONE, **parameters: float
+) -> tuple[c104.Client, c104.ConnectionFailure]:
+    """Start a client towards ``port``; return the failure its state callback saw first."""
+    client = make_client()
+    connection = client.add_connection("127.0.0.1", port, init=init)
+    for name, value in parameters.items():
+        setattr(connection.protocol_parameters, name, value)
+    seen: queue.Queue[c104.ConnectionFailure | None] = queue.Queue()
+
+    def on_state(con: c104.Connection, state: c104.ConnectionState) -> None:
+        if state is c104.ConnectionState.CLOSED_AWAIT_RECONNECT:
+            seen.put(con.last_failure)
+
+    connection.on_state_change(on_state)
+    client.start()
+    failure = seen.get(timeout=WAIT)
+    assert failure is not None
+    return client, failure
+
+
+def test_failure_reason_refused(make_client: Any) -> None:
+    _, failure = _first_failure(make_client, refused_port())
+    assert failure.reason is c104.FailureReason.REFUSED and str(failure).startswith("refused: ")
+    assert isinstance(failure.error, OTWireError | ConnectionRefusedError)
+
+
+def test_failure_reason_no_startdt_con_within_t1(make_client: Any) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts TCP, never answers STARTDT
+        _, failure = _first_failure(make_client, silent.getsockname()[1], confirm_interval=0.05, message_timeout=0.1)
+    assert failure.reason is c104.FailureReason.STARTDT_TIMEOUT and str(failure) == "no STARTDT_CON within t1"
+
+
+def test_failure_reason_peer_closed(make_client: Any) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(WAIT)
+        client = make_client()
+        connection = client.add_connection("127.0.0.1", listener.getsockname()[1], init=c104.Init.MUTED)
+        client.start()
+        peer, _ = listener.accept()
+        assert connection.wait_for_state(c104.ConnectionState.OPEN_MUTED, timeout=WAIT)
+        peer.close()  # FIN
+        assert connection.wait_for_state(c104.ConnectionState.CLOSED_AWAIT_RECONNECT, timeout=WAIT)
+    assert connection.last_failure is not None
+    assert connection.last_failure.reason is c104.FailureReason.PEER_CLOSED
+
+
+def test_failure_reason_connection_lost(make_client: Any) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(WAIT)
+        client = make_client()
+        connection = client.add_connection("127.0.0.1", listener.getsockname()[1], init=c104.Init.MUTED)
+        client.start()
+        peer, _ = listener.accept()
+        assert connection.wait_for_state(c104.ConnectionState.OPEN_MUTED, timeout=WAIT)
+        peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        peer.close()  # RST
+        assert connection.wait_for_state(c104.ConnectionState.CLOSED_AWAIT_RECONNECT, timeout=WAIT)
+    failure = connection.last_failure
+    assert failure is not None and failure.reason is c104.FailureReason.CONNECTION_LOST
+    assert str(failure).startswith("connection lost")
+
+
+def test_monitor_reports_each_failure_and_gives_up_after_retries() -> None:
+    out = io.StringIO()
+    port = refused_port()
+    assert c104.monitor("127.0.0.1", port, out=out, retries=1, retry_delay=0.01) == 1
+    lines = [line for line in out.getvalue().splitlines() if "CLOSED_AWAIT_RECONNECT" in line]
+    assert len(lines) == 2  # the first attempt and one retry
+    assert all(line.startswith(f"# 127.0.0.1:{port} CLOSED_AWAIT_RECONNECT (refused: ") for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"retries": -1}, InvalidArgument),
+        ({"retries": 1.5}, InvalidArgumentType),
+        ({"retry_delay": 0}, InvalidArgument),
+        ({"duration": "x"}, InvalidArgument),
+        ({"record": "/nonexistent-dir/x.pcap"}, InvalidArgument),
+    ],
+)
+def test_monitor_argument_checks(kwargs: dict[str, Any], error: type[Exception]) -> None:
+    with pytest.raises(error):
+        c104.monitor("127.0.0.1", refused_port(), out=io.StringIO(), **{"duration": 0.0, **kwargs})
+
+
+_MONITOR = (
+    "import sys; from otwire.clients.iec104 import monitor; "
+    "sys.exit(monitor('127.0.0.1', int(sys.argv[1]), record=sys.argv[2]))"
+)
+
+
+def test_monitor_stops_on_sigterm_with_a_complete_recording(outstation: FakeOutstation, tmp_path: Path) -> None:
+    from otwire.inspect.dissect import dissect
+
+    path = tmp_path / "sigterm.pcap"
+    command = [sys.executable, "-c", _MONITOR, str(outstation.port), str(path)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout or ()], daemon=True)
+    reader.start()
+    try:
+        data = 0
+        while data < len(POINTS):  # every answer to the general interrogation was printed
+            data += not lines.get(timeout=3 * WAIT).startswith("#")
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=3 * WAIT)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    rows = list(dissect(path, {outstation.port: "iec104"}))
+    assert not [r for r in rows if r.kind in ("error", "junk", "gap")]
+    assert len([r for r in rows if r.kind == "apdu"]) >= len(POINTS) + 4  # STARTDT act/con, GI, data, ...
+
+
+# -- one error tree ------------------------------------------------------------------------
+
+
+def _misuse(make_client: Any) -> dict[str, tuple[Callable[[], object], type[Exception]]]:
+    client = make_client()
+    connection = client.add_connection("127.0.0.1", 2404, init=c104.Init.NONE)
+    station = connection.add_station(CA)
+    command = station.add_point(1, TypeId.C_SC_NA_1)
+    measured = station.add_point(2, TypeId.M_SP_NA_1)
+    setpoint = station.add_point(3, TypeId.C_SE_NC_1)
+    params = connection.protocol_parameters
+    return {
+        "timeout type": (lambda: c104.Client(command_timeout_ms=None), InvalidArgument),  # type: ignore[arg-type]
+        "ssl type": (lambda: c104.Client(transport_security=1), InvalidArgumentType),  # type: ignore[arg-type]
+        "ip": (lambda: client.add_connection(""), InvalidArgument),
+        "init": (lambda: client.add_connection("h", 1, init=99), InvalidArgument),  # type: ignore[arg-type]
+        "record": (lambda: client.add_connection("h", 2, record="/nonexistent-dir/x.pcap"), InvalidArgument),
+        "get_connection": (lambda: client.get_connection(ip=[]), InvalidArgumentType),  # type: ignore[arg-type]
+        "on_new_point": (lambda: client.on_new_point(5), InvalidArgumentType),  # type: ignore[arg-type]
+        "client oa": (lambda: setattr(client, "originator_address", 300), InvalidArgument),
+        "add_station": (lambda: connection.add_station("x"), InvalidArgument),  # type: ignore[arg-type]
+        "get_station": (lambda: connection.get_station([]), InvalidArgumentType),  # type: ignore[arg-type]
+        "on_state_change": (lambda: connection.on_state_change(None), InvalidArgumentType),  # type: ignore[arg-type]
+        "cause": (lambda: connection.interrogation(CA, cause=[]), InvalidArgument),  # type: ignore[arg-type]
+        "qualifier": (lambda: connection.interrogation(CA, qualifier="x"), InvalidArgument),  # type: ignore[arg-type]
+        "freeze": (lambda: connection.counter_interrogation(CA, freeze="x"), InvalidArgument),  # type: ignore[arg-type]
+        "ca": (lambda: connection.clock_sync(-1), InvalidArgument),
+        "wait timeout": (lambda: connection.wait_for_state(timeout="x"), InvalidArgumentType),  # type: ignore[arg-type]
+        "parameter": (lambda: setattr(params, "send_window_size", "x"), InvalidArgument),
+        "ioa": (lambda: station.add_point("x", TypeId.M_SP_NA_1), InvalidArgument),  # type: ignore[arg-type]
+        "type": (lambda: station.add_point(4, []), InvalidArgument),  # type: ignore[arg-type]
+        "command_mode": (lambda: station.add_point(4, TypeId.C_SC_NA_1, command_mode=9), InvalidArgument),  # type: ignore[arg-type]
+        "get_point": (lambda: station.get_point([]), InvalidArgumentType),  # type: ignore[arg-type]
+        "value": (lambda: setattr(setpoint, "value", None), InvalidArgument),
+        "quality": (lambda: setattr(measured, "quality", 2), InvalidArgument),
+        "info": (lambda: setattr(command, "info", 5), InvalidArgumentType),
+        "on_receive": (lambda: command.on_receive(None), InvalidArgumentType),  # type: ignore[arg-type]
+        "not a command": (lambda: measured.transmit(), InvalidArgument),
+        "Int16": (lambda: c104.Int16("x"), InvalidArgument),  # type: ignore[arg-type]
+        "NormalizedFloat": (lambda: c104.NormalizedFloat("x"), InvalidArgument),  # type: ignore[arg-type]
+        "DoubleCmd": (lambda: c104.DoubleCmd(9), InvalidArgument),
+        "SingleCmd": (lambda: c104.SingleCmd(True, qualifier=99), InvalidArgument),  # type: ignore[arg-type]
+        "ShortCmd": (lambda: c104.ShortCmd("x"), InvalidArgument),  # type: ignore[arg-type]
+        "IncomingMessage": (lambda: c104.IncomingMessage(None), InvalidArgumentType),  # type: ignore[arg-type]
+    }
+
+
+def test_misuse_raises_only_from_the_error_tree(make_client: Any) -> None:
+    cases = _misuse(make_client)
+    for name, (call, error) in cases.items():
+        with pytest.raises(OTWireError) as info:
+            call()
+        assert isinstance(info.value, error), (name, info.value)
+        # c104 raised ValueError/TypeError: code catching those keeps working
+        assert isinstance(info.value, ValueError | TypeError | InvalidState), name
+
+
+def test_wait_for_state_from_a_callback_is_invalid_state(make_client: Any, outstation: FakeOutstation) -> None:
+    client = make_client()
+    connection = client.add_connection("127.0.0.1", outstation.port, init=c104.Init.NONE)
+    raised: queue.Queue[BaseException] = queue.Queue()
+
+    def on_state(con: c104.Connection, state: c104.ConnectionState) -> None:
+        if state is c104.ConnectionState.OPEN:
+            try:
+                con.wait_for_state(c104.ConnectionState.OPEN, timeout=0)
+            except Exception as exc:
+                raised.put(exc)
+
+    connection.on_state_change(on_state)
+    client.start()
+    assert isinstance(raised.get(timeout=WAIT), InvalidState)
+
+
+def test_async_add_connection_off_the_loop_is_invalid_state() -> None:
+    client = c104.AsyncClient()
+    asyncio.run(client.start())  # runs, on a loop that is gone now
+    with pytest.raises(InvalidState):
+        client.add_connection("127.0.0.1", 2404)
+
+
+# -- asyncio back-pressure -----------------------------------------------------------------
+
+
+async def _until(predicate: Callable[[], object], timeout: float = WAIT) -> None:
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.002)
+
+
+def test_async_updates_hold_the_station_back_instead_of_dropping(outstation: FakeOutstation) -> None:
+    count = 60
+    values = [bool(i % 3) for i in range(count)]
+
+    async def main() -> None:
+        client = c104.AsyncClient(command_timeout_ms=1000, reconnect_delay_ms=20)
+        connection = client.add_connection("127.0.0.1", outstation.port, init=c104.Init.NONE)
+        connection.add_station(CA).add_point(101, TypeId.M_SP_NA_1)
+        async with client:
+            assert await connection.wait_for_state(c104.ConnectionState.OPEN, timeout=WAIT)
+            updates = client.updates(maxsize=4)
+            for value in values:
+                outstation.send(
+                    ASDU(type_id=TypeId.M_SP_NA_1, cot=Cot.SPONTANEOUS, common_address=CA,
+                         objects=(InformationObject(101, (SIQ(spi=value),)),))
+                )  # fmt: skip
+            await _until(lambda: connection.reading_paused)  # the full stream stopped the reading
+            got = [(await asyncio.wait_for(anext(updates), WAIT)).info.value for _ in values]
+            assert got == values and updates.dropped == 0
+            assert not connection.reading_paused
+            assert connection.state is c104.ConnectionState.OPEN
+
+    asyncio.run(asyncio.wait_for(main(), 15))
+
+
+# -- the no-I/O request core, on two engines and a fake clock ------------------------------
+
+
+class _Handle:
+    def __init__(self, callback: Callable[[], None]) -> None:
+        self.callback = callback
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+def _core() -> tuple[Pair, RequestRunner, list[_Handle], ReplyMatcher[int, Any]]:
+    """A started controlling/controlled engine pair and a runner over the controlling end."""
+    pair = Pair(IEC104Connection(Role.CONTROLLING, now=0.0), IEC104Connection(Role.CONTROLLED, now=0.0))
+    pair.client.start_data_transfer(pair.now)
+    pair.pump()
+    pair.events()
+    timers: list[_Handle] = []
+
+    def call_later(delay: float, callback: Callable[[], None]) -> _Handle:
+        timers.append(_Handle(callback))
+        return timers[-1]
+
+    replies: ReplyMatcher[int, Any] = ReplyMatcher()
+    runner = RequestRunner(replies, lambda asdu: pair.client.send(asdu, pair.now), call_later, lambda: "core")
+    runner.engine = pair.client
+    return pair, runner, timers, replies
+
+
+def _deliver(pair: Pair, runner: RequestRunner) -> list[ASDU]:
+    """Move the octets, hand the controlling end's events to the runner; return what the station got."""
+    pair.pump()
+    for event in drain(pair.client):
+        runner.dispatch(event)
+    pair.pump()  # what the runner sent in reply (an execute after its select)
+    return [e.asdu for e in drain(pair.server) if isinstance(e, ASDUReceived)]
+
+
+_COMMAND = ASDU(type_id=TypeId.C_SC_NA_1, cot=Cot.ACTIVATION, common_address=CA,
+                objects=(InformationObject(5001, (SCO(scs=True),)),))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("cot", "negative"), [(Cot.ACTIVATION_CON, True), (Cot.UNKNOWN_IOA, True), (Cot.UNKNOWN_CA, False)]
+)
+def test_core_refusal_is_a_request_error_with_the_cot(cot: Cot, negative: bool) -> None:
+    pair, runner, _, _ = _core()
+    results: list[BaseException | None] = []
+    runner.begin(Operation([_COMMAND], until_term=False, timeout=1.0, on_done=results.append), ready=True)
+    (request,) = _deliver(pair, runner)
+    pair.server.send(dataclasses.replace(request, cot=cot, negative=negative), pair.now)
+    _deliver(pair, runner)
+    (error,) = results
+    assert isinstance(error, RequestError) and not isinstance(error, RequestTimeout)
+    assert error.code == cot and error.request is _COMMAND
+    assert isinstance(error.reply, ASDU) and error.reply.cot == cot
+    assert len(runner) == 0 and len(pair.client.activations) == 0  # no second table, nothing left
+
+
+def test_core_timeout_is_request_timeout_and_the_engine_forgets_the_activation() -> None:
+    pair, runner, timers, _ = _core()
+    results: list[BaseException | None] = []
+    runner.begin(Operation([_COMMAND], until_term=False, timeout=1.0, on_done=results.append), ready=True)
+    _deliver(pair, runner)
+    assert len(pair.client.activations) == 1
+    (timer,) = timers
+    timer.callback()  # the client's command timeout
+    assert isinstance(results[0], RequestTimeout) and results[0].request is _COMMAND
+    assert len(runner) == 0 and len(pair.client.activations) == 0
+
+
+def test_core_select_then_execute_and_not_ready() -> None:
+    pair, runner, timers, _ = _core()
+    select = dataclasses.replace(_COMMAND, objects=(InformationObject(5001, (SCO(scs=True, select=True),)),))
+    results: list[BaseException | None] = []
+    runner.begin(Operation([select, _COMMAND], until_term=False, timeout=1.0, on_done=results.append), ready=True)
+    (got,) = _deliver(pair, runner)
+    assert got.objects[0].elements[0].select
+    pair.server.send(dataclasses.replace(got, cot=Cot.ACTIVATION_CON), pair.now)
+    (execute,) = _deliver(pair, runner)  # the execute goes out only after the select's confirmation
+    assert not execute.objects[0].elements[0].select and results == []
+    pair.server.send(dataclasses.replace(execute, cot=Cot.ACTIVATION_CON), pair.now)
+    _deliver(pair, runner)
+    assert results == [None] and timers[0].cancelled
+    runner.begin(Operation([_COMMAND], until_term=False, timeout=1.0, on_done=results.append), ready=False)
+    assert isinstance(results[-1], InvalidState)
+
+
+def test_core_interrogation_con_and_term_in_one_segment_on_asyncio() -> None:
+    """ACT_CON and ACT_TERM dispatched back to back: asyncio callbacks run later, nothing is lost."""
+
+    async def main() -> None:
+        pair, _, _, _ = _core()
+        runner = RequestRunner(
+            AsyncReplyMatcher(), lambda asdu: pair.client.send(asdu, pair.now), asyncio.get_running_loop().call_later,
+            lambda: "core",
+        )  # fmt: skip
+        runner.engine = pair.client
+        done: asyncio.Future[BaseException | None] = asyncio.get_running_loop().create_future()
+        gi = ASDU(type_id=TypeId.C_IC_NA_1, cot=Cot.ACTIVATION, common_address=CA,
+                  objects=(InformationObject(0, (QOI(value=20),)),))  # fmt: skip
+        runner.begin(Operation([gi], until_term=True, timeout=5.0, on_done=done.set_result), ready=True)
+        (request,) = _deliver(pair, runner)
+        pair.server.send(dataclasses.replace(request, cot=Cot.ACTIVATION_CON), pair.now)
+        pair.server.send(dataclasses.replace(request, cot=Cot.ACTIVATION_TERMINATION), pair.now)
+        _deliver(pair, runner)  # both dispatched before any callback ran
+        assert await asyncio.wait_for(done, WAIT) is None
+        assert len(runner) == 0 and len(pair.client.activations) == 0
+
+    asyncio.run(main())

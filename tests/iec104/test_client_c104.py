@@ -18,8 +18,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import socket
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -27,6 +26,7 @@ import pytest
 c104_lib = pytest.importorskip("c104")
 
 import otwire.clients.iec104 as c104  # noqa: E402 - after the importorskip
+from helpers import wait_until  # noqa: E402
 from iec104.c104_server_peer import (  # noqa: E402
     COMMANDS,
     COUNTER_IOA,
@@ -42,14 +42,6 @@ from otwire.codecs.iec104 import Quality, TypeId  # noqa: E402
 WAIT = 3.0
 UNKNOWN_IOA = 2999  # a command point the server does not have
 TIME2 = dt.datetime(2025, 6, 1, 8, 0, 0, 250000, tzinfo=dt.UTC)
-
-
-def wait_until(predicate: Callable[[], object], timeout: float = WAIT) -> None:
-    end = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > end:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.005)
 
 
 def _free_port() -> int:

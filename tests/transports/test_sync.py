@@ -23,9 +23,21 @@ from otwire.transports import (
     deadline_to_timeout,
     timeout_to_deadline,
 )
-from transports.toy import Closed, LineConnection, LineReceived, PingSent, refused_port, tls_contexts
+from transports.toy import Closed, LineReceived, PingSent, refused_port, tls_contexts
+from transports.toy import LineConnection as _ToyLine
 
 WAIT = 3.0  # upper bound of every blocking wait, in seconds
+
+
+class LineConnection(_ToyLine):
+    """The toy line engine with the ``connection_lost`` input of the contract (STYLE.md 3.3 rule 11)."""
+
+    lost_with: BaseException | None = None
+
+    def connection_lost(self, now: float, exc: BaseException | None = None) -> None:
+        if not self.is_closed:
+            self.lost_with = exc
+            self._finish("lost")
 
 
 class Server:
@@ -245,8 +257,32 @@ def test_send_error_marks_connection_lost() -> None:
                 client.send("x" * 1000)
                 time.sleep(0.005)
     assert client.closed and isinstance(client.error, ConnectionLost)
-    assert client.next_event(timeout=WAIT) == Closed(reason="eof")  # the engine was told the stream ended
+    assert client.next_event(timeout=WAIT) == Closed(reason="lost")  # a failure, not the peer's EOF
     assert client.next_event(timeout=WAIT) is None
+    assert client.connection.lost_with is client.error  # type: ignore[attr-defined]
+
+
+def test_receive_error_is_connection_lost_not_eof() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        engine = LineConnection()
+        client = SocketTransport.connect(engine, "127.0.0.1", listener.getsockname()[1], timeout=WAIT)
+        peer, _ = listener.accept()
+        peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        peer.close()  # RST: recv fails with ECONNRESET
+        assert client.next_event(timeout=WAIT) == Closed(reason="lost")
+    assert isinstance(client.error, ConnectionLost)
+    assert isinstance(client.error.__cause__, ConnectionResetError)
+    assert engine.lost_with is client.error
+
+
+def test_orderly_eof_is_not_connection_lost() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        engine = LineConnection()
+        client = SocketTransport.connect(engine, "127.0.0.1", listener.getsockname()[1], timeout=WAIT)
+        peer, _ = listener.accept()
+        peer.close()  # FIN
+        assert client.next_event(timeout=WAIT) == Closed(reason="eof")
+    assert client.error is None and engine.lost_with is None
 
 
 def test_connect_refused() -> None:
@@ -312,6 +348,7 @@ def test_tls_untrusted_certificate(tls: tuple[ssl.SSLContext, ssl.SSLContext]) -
         assert isinstance(info.value.__cause__, ssl.SSLError)
         peer = srv.closed.get(timeout=WAIT)
         assert isinstance(peer.error, TransportError)
+        assert isinstance(peer.connection, LineConnection) and peer.connection.lost_with is peer.error
     finally:
         srv.stop()
 

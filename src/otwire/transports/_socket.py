@@ -190,7 +190,9 @@ class SocketTransport:
         """Read once and feed the engine; for a loop, when the socket is readable.
 
         Never raises for network or peer faults: they close the transport and are kept in
-        :attr:`error`. ``b""`` (EOF) is fed to the engine, then the transport closes.
+        :attr:`error`. An orderly EOF is fed to the engine as ``receive_data(b"")``; a
+        failed read (reset, TLS error) as ``connection_lost(now, exc)``; then the transport
+        closes.
         """
         with self._lock:
             if self._closed or (self._handshaking and not self._handshake()):
@@ -333,8 +335,10 @@ class SocketTransport:
         self._closed = True
         self._error = self._error or error
         if error is not None and not self.connection.is_closed:
-            with contextlib.suppress(ProtocolError):  # so the engine reports its own termination event
-                self.connection.receive_data(b"", time.monotonic())
+            # A failure is its own input (STYLE.md 3.3 rule 11): the engine reports
+            # CONNECTION_LOST, not the peer's orderly close that receive_data(b"") means.
+            with contextlib.suppress(ProtocolError):
+                self.connection.connection_lost(time.monotonic(), error)
             self.connection.data_to_send()  # nowhere to send it
         self._drain()
         with contextlib.suppress(OSError):

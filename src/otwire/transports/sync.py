@@ -11,7 +11,11 @@ drains the engine's events, sends its queued octets with ``sendall`` and re-arms
 Every engine call happens under the transport's lock, so a user thread may call
 :meth:`~SocketTransport.send` while the loop thread reads. Reads never block (the socket is
 non-blocking); a write blocks for at most ``write_timeout`` seconds, after which the peer is
-declared lost. No parsing, retries or reconnects here: policy belongs to ``otwire.clients``.
+declared lost. An orderly end of stream from the peer is fed to the engine as
+``receive_data(b"")``; a failed socket (reset, send or receive error, TLS failure, TLS
+handshake timeout) as ``connection_lost(now, exc)`` (STYLE.md 3.3 rule 11), so the engine's
+events say which one happened. No parsing, retries or reconnects here: policy belongs to
+``otwire.clients``.
 """
 
 from __future__ import annotations

@@ -33,6 +33,18 @@ Differences from c104 worth knowing:
 * Unknown stations and points are reported through ``on_new_station``/``on_new_point``
   (add them there to accept the data) and otherwise ``on_unexpected_message``.
 * Log messages go to the ``logging`` logger ``"otwire.clients.iec104"``.
+* Errors come from :mod:`otwire.errors` only: argument checks raise ``InvalidArgument``
+  (also a ``ValueError``, as c104 raises) or ``InvalidArgumentType`` (also a
+  ``TypeError``); a call in the wrong state (``wait_for_state()`` from a callback) raises
+  ``InvalidState``. Requests keep c104's ``bool`` results: False on refusal, timeout or
+  when not connected.
+* ``connection.last_failure`` (a :class:`ConnectionFailure`) says why the connection last
+  failed or closed: refused, connect timeout, no STARTDT_CON within t1, t1 expired, peer
+  closed, connection lost, protocol error (:class:`FailureReason`); read it in
+  ``on_state_change``. The asyncio :class:`StateChange` carries it as ``failure``.
+* :class:`AsyncClient` streams (``events()``, ``updates()``) never drop data for a slow
+  consumer: a full stream pauses reading, which holds the station back (see
+  :class:`EventStream`).
 """
 
 from __future__ import annotations
@@ -49,6 +61,7 @@ from otwire.clients.iec104._enums import (
     Rqt,
     Umc,
 )
+from otwire.clients.iec104._failures import ConnectionFailure, FailureReason
 from otwire.clients.iec104._info import (
     BinaryCmd,
     Byte32,
@@ -65,8 +78,9 @@ from otwire.clients.iec104._info import (
     UInt7,
     UInt16,
 )
-from otwire.clients.iec104._model import IncomingMessage, ProtocolParameters
+from otwire.clients.iec104._model import IncomingMessage
 from otwire.clients.iec104._monitor import format_update, monitor
+from otwire.clients.iec104._parameters import ProtocolParameters
 from otwire.clients.iec104.aio import (
     AsyncClient,
     AsyncConnection,
@@ -112,6 +126,7 @@ __all__ = [
     "Coi",
     "CommandMode",
     "Connection",
+    "ConnectionFailure",
     "ConnectionState",
     "Cot",
     "Double",
@@ -120,6 +135,7 @@ __all__ = [
     "DoublePoint",
     "EventState",
     "EventStream",
+    "FailureReason",
     "Frz",
     "IncomingMessage",
     "Init",

@@ -10,8 +10,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
+from otwire.clients.iec104._checks import require_callable, require_int
 from otwire.clients.iec104._enums import CommandMode
 from otwire.codecs.iec104 import ASDU, Cot, Quality, TypeId, encode_asdu
 from otwire.codecs.iec104.values import (
@@ -23,18 +24,15 @@ from otwire.codecs.iec104.values import (
     elements_from_info,
     info_from_elements,
 )
-from otwire.errors import EncodeError, LocalProtocolError
-from otwire.protocols.iec104 import IEC104Config
+from otwire.errors import EncodeError, InvalidArgument, InvalidArgumentType
 
-if TYPE_CHECKING:
-    from otwire.clients.iec104._core import ConnectionBase
-
-__all__ = ["POINT_TYPES", "IncomingMessage", "PointBase", "ProtocolParameters", "ReceiveCallback", "StationBase"]
+__all__ = ["POINT_TYPES", "IncomingMessage", "PointBase", "ReceiveCallback", "StationBase", "coerce_info", "utc_now"]
 
 #: Types a point may have: every monitor and command type with a process value.
 POINT_TYPES: frozenset[TypeId] = (MONITOR_TYPES | COMMAND_TYPES) - {TypeId.M_EI_NA_1}
 
 _MAX_IOA = 0xFFFFFF
+_QUALITY_BITS = sum(int(flag) for flag in Quality)
 
 PointT = TypeVar("PointT", bound="PointBase")
 
@@ -47,100 +45,23 @@ def utc_now() -> _dt.datetime:
     return _dt.datetime.now(_dt.UTC)
 
 
-class ProtocolParameters:
-    """The IEC 104 link parameters of one connection, under c104's property names.
-
-    Times are in seconds (c104 uses whole seconds; fractions are accepted here). Changes
-    apply from the next connect. Setters raise ``ValueError`` for values the standard does
-    not allow (e.g. ``w > 2k/3`` or ``t2 >= t1``).
-    """
-
-    __slots__ = ("_config",)
-
-    def __init__(self, config: IEC104Config | None = None) -> None:
-        self._config = config if config is not None else IEC104Config()
-
-    @property
-    def config(self) -> IEC104Config:
-        """The parameters as an engine configuration."""
-        return self._config
-
-    def _replace(self, **changes: Any) -> None:
-        try:
-            self._config = dataclasses.replace(self._config, **changes)
-        except LocalProtocolError as exc:
-            raise ValueError(str(exc)) from exc
-
-    @property
-    def send_window_size(self) -> int:
-        """k: own I-frames that may be unacknowledged before sending pauses."""
-        return self._config.k
-
-    @send_window_size.setter
-    def send_window_size(self, value: int) -> None:
-        self._replace(k=value)
-
-    @property
-    def receive_window_size(self) -> int:
-        """w: received I-frames after which an acknowledgement is sent at the latest."""
-        return self._config.w
-
-    @receive_window_size.setter
-    def receive_window_size(self, value: int) -> None:
-        self._replace(w=value)
-
-    @property
-    def connection_timeout(self) -> float:
-        """t0: seconds a TCP (and TLS) connect may take."""
-        return self._config.t0
-
-    @connection_timeout.setter
-    def connection_timeout(self, value: float) -> None:
-        self._replace(t0=value)
-
-    @property
-    def message_timeout(self) -> float:
-        """t1: seconds a sent I-frame or U-frame act may wait for its acknowledgement."""
-        return self._config.t1
-
-    @message_timeout.setter
-    def message_timeout(self, value: float) -> None:
-        self._replace(t1=value)
-
-    @property
-    def confirm_interval(self) -> float:
-        """t2: seconds after which received I-frames are acknowledged at the latest."""
-        return self._config.t2
-
-    @confirm_interval.setter
-    def confirm_interval(self, value: float) -> None:
-        self._replace(t2=value)
-
-    @property
-    def keep_alive_interval(self) -> float:
-        """t3: idle seconds after which a TESTFR act is sent."""
-        return self._config.t3
-
-    @keep_alive_interval.setter
-    def keep_alive_interval(self, value: float) -> None:
-        self._replace(t3=value)
-
-    def __repr__(self) -> str:
-        c = self._config
-        return f"<ProtocolParameters k={c.k} w={c.w} t0={c.t0} t1={c.t1} t2={c.t2} t3={c.t3}>"
-
-
 class IncomingMessage:
     """A received ASDU, positioned at one of its information objects.
 
     Args:
         asdu: The decoded ASDU.
         index: The information object the properties ``io_address`` and ``info`` refer to.
+
+    Raises:
+        InvalidArgumentType: ``asdu`` is not an ``ASDU`` or ``index`` not an ``int``.
     """
 
     __slots__ = ("_index", "asdu")
 
     def __init__(self, asdu: ASDU, index: int = 0) -> None:
+        if not isinstance(asdu, ASDU):
+            raise InvalidArgumentType(f"asdu must be an ASDU, not {type(asdu).__name__}")
+        require_int(index, "index")
         self.asdu = asdu
         self._index = index
 
@@ -235,7 +156,7 @@ def coerce_info(type_id: TypeId, info: PointInfo) -> PointInfo:
     """Check that ``info`` can be sent as ``type_id`` and return it with its value normalised.
 
     Raises:
-        ValueError: The value does not fit the type (the message says why).
+        InvalidArgument: The value does not fit the type (the message says why).
     """
     stamp = info.recorded_at
     if stamp is None and type_id in TIME_TAGGED_TYPES:
@@ -251,7 +172,7 @@ def coerce_info(type_id: TypeId, info: PointInfo) -> PointInfo:
             qualifier=info.qualifier,
         )
     except EncodeError as exc:
-        raise ValueError(str(exc)) from exc
+        raise InvalidArgument(str(exc)) from exc
     return dataclasses.replace(info, value=info_from_elements(type_id, elements).value, elements=elements)
 
 
@@ -302,7 +223,7 @@ class PointBase:
     @info.setter
     def info(self, value: PointInfo) -> None:
         if not isinstance(value, PointInfo):
-            raise ValueError(f"info must be a PointInfo, not {type(value).__name__}")
+            raise InvalidArgumentType(f"info must be a PointInfo, not {type(value).__name__}")
         self._info = coerce_info(self._type, value)
         self._processed_at = utc_now()
 
@@ -310,8 +231,8 @@ class PointBase:
     def value(self) -> Any:
         """The process value (``bool``, :class:`DoublePoint`, ``int``, ``float``, ...).
 
-        Setting it checks the value against the type (``ValueError`` if it does not fit)
-        and keeps quality and qualifier.
+        Setting it checks the value against the type (:class:`~otwire.errors.InvalidArgument`,
+        a ``ValueError``, if it does not fit) and keeps quality and qualifier.
         """
         return self._info.value
 
@@ -326,6 +247,8 @@ class PointBase:
 
     @quality.setter
     def quality(self, value: Quality | int) -> None:
+        if not (isinstance(value, int) and value == value & _QUALITY_BITS):
+            raise InvalidArgument(f"quality={value!r} is not a combination of Quality flags")
         self.info = dataclasses.replace(self._info, quality=Quality(value), elements=())
 
     @property
@@ -354,8 +277,11 @@ class PointBase:
         Args:
             callable: ``f(point, previous_info, message)``; runs on the client thread (or the
                 asyncio loop); its return value (c104: a ``ResponseState``) is ignored.
+
+        Raises:
+            InvalidArgumentType: ``callable`` cannot be called.
         """
-        self._on_receive = callable
+        self._on_receive = require_callable(callable)
 
     def _update(self, info: PointInfo) -> PointInfo:
         previous, self._info = self._info, info
@@ -377,7 +303,7 @@ class StationBase(Generic[PointT]):
 
     def __init__(
         self,
-        connection: ConnectionBase[Any],
+        connection: object,
         common_address: int,
         point_factory: Callable[..., PointT],
     ) -> None:
@@ -429,16 +355,20 @@ class StationBase(Generic[PointT]):
             The new point, or ``None`` when the address is already taken.
 
         Raises:
-            ValueError: Invalid address, type or ``report_ms``.
+            InvalidArgument: Invalid address, type, ``report_ms`` or ``command_mode``.
         """
         if not (isinstance(io_address, int) and 0 <= io_address <= _MAX_IOA):
-            raise ValueError(f"io_address={io_address!r} not in 0..{_MAX_IOA}")
-        if type not in POINT_TYPES:
-            raise ValueError(f"type {type!r} is not a monitor or command type with a value")
+            raise InvalidArgument(f"io_address={io_address!r} not in 0..{_MAX_IOA}")
+        if not isinstance(type, int) or type not in POINT_TYPES:
+            raise InvalidArgument(f"type {type!r} is not a monitor or command type with a value")
         if report_ms:
-            raise ValueError("report_ms is a server-side option; a client point must use 0")
-        if related_io_address is not None and not 0 <= related_io_address <= _MAX_IOA:
-            raise ValueError(f"related_io_address={related_io_address!r} not in 0..{_MAX_IOA}")
+            raise InvalidArgument("report_ms is a server-side option; a client point must use 0")
+        if related_io_address is not None and not (
+            isinstance(related_io_address, int) and 0 <= related_io_address <= _MAX_IOA
+        ):
+            raise InvalidArgument(f"related_io_address={related_io_address!r} not in 0..{_MAX_IOA}")
+        if command_mode not in tuple(CommandMode):
+            raise InvalidArgument(f"command_mode={command_mode!r} is not a CommandMode")
         if io_address in self._points:
             return None
         point = self._point_factory(
@@ -455,8 +385,11 @@ class StationBase(Generic[PointT]):
 
         Returns:
             The point, or ``None``.
+
+        Raises:
+            InvalidArgumentType: ``io_address`` is not an ``int``.
         """
-        return self._points.get(io_address)
+        return self._points.get(require_int(io_address, "io_address"))
 
     def remove_point(self, io_address: int) -> bool:
         """Remove a point (its data is then reported as unexpected).
@@ -466,8 +399,11 @@ class StationBase(Generic[PointT]):
 
         Returns:
             False when there was no such point.
+
+        Raises:
+            InvalidArgumentType: ``io_address`` is not an ``int``.
         """
-        return self._points.pop(io_address, None) is not None
+        return self._points.pop(require_int(io_address, "io_address"), None) is not None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} ca={self._common_address} points={len(self._points)}>"

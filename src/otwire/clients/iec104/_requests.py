@@ -1,7 +1,7 @@
 """The ASDUs a controlling station sends: interrogations, clock sync, test, read and commands.
 
-Pure functions: they check the arguments (``ValueError`` like c104) and build ASDUs; the
-time tags use the current UTC time.
+Pure functions: they check the arguments (:class:`~otwire.errors.InvalidArgument`, a
+``ValueError`` as in c104) and build ASDUs; the time tags use the current UTC time.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from otwire.clients.iec104._enums import CommandMode, Frz, Qoi, Rqt
 from otwire.clients.iec104._model import PointBase, utc_now
 from otwire.codecs.iec104 import ASDU, FBP, QCC, QOI, TSC, Cot, CP56Time2a, InformationObject, TypeId
 from otwire.codecs.iec104.values import COMMAND_TYPES, TIME_TAGGED_TYPES, elements_from_info
-from otwire.errors import EncodeError
+from otwire.errors import EncodeError, InvalidArgument
 
 __all__ = [
     "GLOBAL_ADDRESS",
@@ -42,13 +42,13 @@ def _asdu(type_id: TypeId, cot: Cot, ca: int, ioa: int, elements: tuple[Any, ...
 
 def _target(common_address: int) -> int:
     if not (isinstance(common_address, int) and 0 <= common_address <= GLOBAL_ADDRESS):
-        raise ValueError(f"common_address={common_address!r} not in 0..65535")
+        raise InvalidArgument(f"common_address={common_address!r} not in 0..65535")
     return common_address or GLOBAL_ADDRESS  # c104: 0 and 65535 both mean "every station"
 
 
 def _request_cot(cause: Cot | int) -> Cot:
-    if cause not in _REQUESTS:
-        raise ValueError(f"cause must be ACTIVATION or DEACTIVATION, not {cause!r}")
+    if not isinstance(cause, int) or cause not in _REQUESTS:
+        raise InvalidArgument(f"cause must be ACTIVATION or DEACTIVATION, not {cause!r}")
     return Cot(cause)
 
 
@@ -65,10 +65,10 @@ def interrogation(common_address: int, cause: Cot | int, qualifier: Qoi | int, o
         The request.
 
     Raises:
-        ValueError: An argument is out of range.
+        InvalidArgument: An argument is out of range.
     """
     if not (isinstance(qualifier, int) and 20 <= qualifier <= 36):
-        raise ValueError(f"qualifier={qualifier!r} is not a Qoi (20..36)")
+        raise InvalidArgument(f"qualifier={qualifier!r} is not a Qoi (20..36)")
     cot = _request_cot(cause)
     return _asdu(TypeId.C_IC_NA_1, cot, _target(common_address), 0, (QOI(value=int(qualifier)),), oa)
 
@@ -89,13 +89,15 @@ def counter_interrogation(
         The request.
 
     Raises:
-        ValueError: An argument is out of range.
+        InvalidArgument: An argument is out of range.
     """
     cot = _request_cot(cause)
+    if qualifier not in tuple(Rqt) or freeze not in tuple(Frz):
+        raise InvalidArgument(f"qualifier={qualifier!r} is not an Rqt or freeze={freeze!r} is not a Frz")
     try:
-        qcc = QCC(rqt=int(Rqt(qualifier)), frz=int(Frz(freeze)))
-    except (ValueError, EncodeError) as exc:
-        raise ValueError(f"invalid counter interrogation qualifier: {exc}") from exc
+        qcc = QCC(rqt=int(qualifier), frz=int(freeze))
+    except EncodeError as exc:
+        raise InvalidArgument(f"invalid counter interrogation qualifier: {exc}") from exc
     return _asdu(TypeId.C_CI_NA_1, cot, _target(common_address), 0, (qcc,), oa)
 
 
@@ -103,7 +105,7 @@ def clock_sync(common_address: int, oa: int) -> ASDU:
     """Build a C_CS_NA_1 carrying the current UTC time.
 
     Raises:
-        ValueError: ``common_address`` out of range.
+        InvalidArgument: ``common_address`` out of range.
     """
     stamp = CP56Time2a.from_datetime(utc_now())
     return _asdu(TypeId.C_CS_NA_1, Cot.ACTIVATION, _target(common_address), 0, (stamp,), oa)
@@ -113,7 +115,7 @@ def test_command(common_address: int, with_time: bool, counter: int, oa: int) ->
     """Build a C_TS_TA_1 (test sequence ``counter`` and the UTC time) or a C_TS_NA_1.
 
     Raises:
-        ValueError: ``common_address`` out of range.
+        InvalidArgument: ``common_address`` out of range.
     """
     ca = _target(common_address)
     if not with_time:
@@ -123,7 +125,7 @@ def test_command(common_address: int, with_time: bool, counter: int, oa: int) ->
 
 
 def read(point: PointBase, oa: int) -> ASDU:
-    """Build a C_RD_NA_1 for ``point``."""
+    """Build a C_RD_NA_1 for ``point`` (any point may be read)."""
     return _asdu(TypeId.C_RD_NA_1, Cot.REQUEST, point._station.common_address, point.io_address, (), oa)
 
 
@@ -139,10 +141,10 @@ def command(point: PointBase, cause: Cot | int, oa: int) -> list[ASDU]:
         ``[execute]`` in direct mode; ``[select, execute]`` in select-and-execute mode.
 
     Raises:
-        ValueError: Not a command point, another cause, or a value that does not fit.
+        InvalidArgument: Not a command point, another cause, or a value that does not fit.
     """
     if point.type not in COMMAND_TYPES:
-        raise ValueError(f"{point.type.name} is not a command type; a client transmits commands only")
+        raise InvalidArgument(f"{point.type.name} is not a command type; a client transmits commands only")
     cot = _request_cot(cause)
     info = point.info
     stamp = utc_now() if point.type in TIME_TAGGED_TYPES else None
@@ -154,7 +156,7 @@ def command(point: PointBase, cause: Cot | int, oa: int) -> list[ASDU]:
                 point.type, info.value, recorded_at=stamp, select=select, qualifier=info.qualifier
             )
         except EncodeError as exc:
-            raise ValueError(str(exc)) from exc
+            raise InvalidArgument(str(exc)) from exc
         return _asdu(point.type, cot, ca, point.io_address, elements, oa)
 
     if point.command_mode is CommandMode.SELECT_AND_EXECUTE:

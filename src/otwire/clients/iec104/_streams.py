@@ -1,87 +1,106 @@
-"""Event records and bounded event streams of the asyncio client."""
+"""Bounded event streams of the asyncio client, and the hub that applies back-pressure.
+
+A stream never drops what the station sent because its consumer is slow: when any stream
+holds ``maxsize`` events, the hub asks the client to stop reading from its connections
+(``on_pressure(True)``). Frames that are not read are not acknowledged, so the station's
+send window (k, IEC 60870-5-104 5.5) fills and the station waits. Reading resumes once
+every stream is down to half its ``maxsize``. Events decoded from octets already read when
+the pause began are still queued, so a stream may briefly hold more than ``maxsize``; only
+beyond a hard cap (a consumer that stopped reading for good) is the oldest event dropped,
+counted in :attr:`EventStream.dropped` and logged.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
-from otwire.clients.iec104._conninfo import logger
-from otwire.clients.iec104._enums import Coi, ConnectionState
-from otwire.clients.iec104._model import IncomingMessage
-from otwire.codecs.iec104 import Cot
-from otwire.codecs.iec104.values import PointInfo
+from otwire.clients.iec104._log import logger
+from otwire.errors import InvalidArgument
 
-if TYPE_CHECKING:
-    from otwire.clients.iec104.aio import AsyncConnection, AsyncPoint, AsyncStation
-
-__all__ = ["ClientEvent", "EventStream", "PointUpdate", "StateChange", "StationInitialized"]
+__all__ = ["EventStream", "StreamHub"]
 
 E = TypeVar("E")
 
-
-class _Hub(Protocol):
-    """What a stream needs of its client: the set of subscribed streams."""
-
-    _streams: set[EventStream[Any]]
+#: Events a stream may hold beyond ``maxsize`` (decoded from octets read before the pause).
+_SLACK = 8192
 
 
-@dataclass(frozen=True, slots=True)
-class PointUpdate:
-    """A point took new information from received data."""
+class StreamHub:
+    """The streams subscribed to one client; publishes events and reports back-pressure.
 
-    point: AsyncPoint
-    info: PointInfo
-    """The information received (the point may hold newer information by the time you look)."""
-    previous_info: PointInfo
-    message: IncomingMessage
+    Args:
+        on_pressure: Called with True when a stream became full (stop reading) and with
+            False when every stream has room again (resume reading).
+    """
 
-    @property
-    def cot(self) -> Cot | int:
-        """Cause of transmission of the data."""
-        return self.message.cot
+    def __init__(self, on_pressure: Callable[[bool], None] | None = None) -> None:
+        self.streams: set[EventStream[Any]] = set()
+        self.on_pressure = on_pressure
+        self.paused = False
 
+    def publish(self, event: object) -> None:
+        """Offer ``event`` to every stream, then update the back-pressure."""
+        for stream in list(self.streams):
+            stream._push(event)
+        self.check()
 
-@dataclass(frozen=True, slots=True)
-class StateChange:
-    """A connection changed state."""
+    def check(self) -> None:
+        """Pause when a stream is full; resume when every stream is at most half full."""
+        if not self.paused and any(s.full for s in self.streams):
+            self._set_paused(True)
+        elif self.paused and all(s.low for s in self.streams):
+            self._set_paused(False)
 
-    connection: AsyncConnection
-    state: ConnectionState
-
-
-@dataclass(frozen=True, slots=True)
-class StationInitialized:
-    """A station reported end of initialization (M_EI_NA_1)."""
-
-    station: AsyncStation
-    cause: Coi | int
-
-
-ClientEvent = PointUpdate | StateChange | StationInitialized
+    def _set_paused(self, paused: bool) -> None:
+        self.paused = paused
+        if self.on_pressure is not None:
+            self.on_pressure(paused)
 
 
 class EventStream(Generic[E]):
-    """An async iterator over client events, bounded: when full, the oldest event is dropped.
+    """An async iterator over client events with back-pressure (see the module documentation).
 
     Iteration ends after the client stops (once the queued events are taken) or after
     :meth:`close`. Use ``async with`` or ``close()`` to unsubscribe early.
+
+    Args:
+        hub: The client's stream hub.
+        maxsize: Events queued before the client stops reading from the stations.
+        accept: Selects the events of this stream.
+
+    Raises:
+        InvalidArgument: ``maxsize`` is less than 1.
     """
 
-    def __init__(self, client: _Hub, maxsize: int, accept: Callable[[object], bool]) -> None:
-        if maxsize < 1:
-            raise ValueError(f"maxsize={maxsize} must be at least 1")
-        self._client = client
+    def __init__(self, hub: StreamHub, maxsize: int, accept: Callable[[object], bool]) -> None:
+        if not (isinstance(maxsize, int) and maxsize >= 1):
+            raise InvalidArgument(f"maxsize={maxsize!r} must be at least 1")
+        self._hub = hub
         self._queue: deque[E] = deque()
         self._maxsize = maxsize
         self._accept = accept
         self._ready = asyncio.Event()
         self._closed = False
         self.dropped = 0
-        """Events dropped because the consumer was too slow."""
-        client._streams.add(cast("EventStream[Any]", self))
+        """Events dropped because the consumer stopped reading (more than ``maxsize`` + 8192 queued)."""
+        hub.streams.add(cast("EventStream[Any]", self))
+
+    @property
+    def full(self) -> bool:
+        """True when ``maxsize`` events are queued (the client stops reading)."""
+        return len(self._queue) >= self._maxsize
+
+    @property
+    def low(self) -> bool:
+        """True when at most half of ``maxsize`` is queued (reading may resume)."""
+        return len(self._queue) <= self._maxsize // 2
+
+    def __len__(self) -> int:
+        """Return the number of queued events."""
+        return len(self._queue)
 
     def __aiter__(self) -> EventStream[E]:
         return self
@@ -92,13 +111,17 @@ class EventStream(Generic[E]):
                 raise StopAsyncIteration
             self._ready.clear()
             await self._ready.wait()
-        return self._queue.popleft()
+        event = self._queue.popleft()
+        if self._hub.paused:
+            self._hub.check()
+        return event
 
     def close(self) -> None:
         """Unsubscribe; iteration ends after the queued events."""
         self._closed = True
-        self._client._streams.discard(cast("EventStream[Any]", self))
+        self._hub.streams.discard(cast("EventStream[Any]", self))
         self._ready.set()
+        self._hub.check()
 
     async def aclose(self) -> None:
         """Same as :meth:`close` (for ``contextlib.aclosing``)."""
@@ -113,10 +136,10 @@ class EventStream(Generic[E]):
     def _push(self, event: object) -> None:
         if self._closed or not self._accept(event):
             return
-        if len(self._queue) >= self._maxsize:
+        if len(self._queue) >= self._maxsize + _SLACK:
             self._queue.popleft()
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 1000 == 0:
-                logger.warning("event stream full: %d event(s) dropped so far", self.dropped)
+                logger.warning("event stream not read: %d event(s) dropped so far", self.dropped)
         self._queue.append(cast(E, event))
         self._ready.set()

@@ -18,30 +18,22 @@ confirmation triggered by a callback.
 from __future__ import annotations
 
 import atexit
-import concurrent.futures
 import os
 import ssl
 import threading
 import weakref
 from collections.abc import Callable
 from functools import partial
-from typing import TypeVar
 
-from otwire.clients.iec104._base import ClientBase
-from otwire.clients.iec104._connection import Connection, Point, Station
-from otwire.clients.iec104._core import logger
 from otwire.clients.iec104._enums import Init
-from otwire.transports.sync import SelectorLoop
+from otwire.clients.iec104._loop_thread import SHUTDOWN_WAIT, LoopThread
+from otwire.clients.iec104._settings import ClientSettings
+from otwire.clients.iec104._threaded import Connection, Point, Station
 
-__all__ = ["Client", "Connection", "Point", "Station"]
-
-#: Seconds ``stop()``, ``disconnect()``, ``mute()`` and ``unmute()`` wait for the loop thread.
-SHUTDOWN_WAIT = 5.0
-
-T = TypeVar("T")
+__all__ = ["SHUTDOWN_WAIT", "Client", "Connection", "Point", "Station"]
 
 
-class Client(ClientBase[Connection]):
+class Client(ClientSettings[Connection]):
     """Threaded IEC 104 controlling station: a drop-in for ``c104.Client``.
 
     One background thread runs every connection and every callback. Blocking calls made
@@ -61,8 +53,8 @@ class Client(ClientBase[Connection]):
         max_reconnect_delay_ms: Largest reconnect delay (milliseconds).
 
     Raises:
-        ValueError: A time is not positive.
-        TypeError: ``transport_security`` is not an ``ssl.SSLContext``.
+        InvalidArgument: A time is not positive (also a ``ValueError``).
+        InvalidArgumentType: ``transport_security`` is not an ``ssl.SSLContext`` (also a ``TypeError``).
     """
 
     def __init__(
@@ -77,8 +69,7 @@ class Client(ClientBase[Connection]):
         super().__init__(
             tick_rate_ms, command_timeout_ms, transport_security, reconnect_delay_ms, max_reconnect_delay_ms
         )
-        self._loop: SelectorLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._runner = LoopThread("otwire-iec104-client")
         self._lock = threading.RLock()
         self._atexit: Callable[[], None] | None = None
 
@@ -104,17 +95,17 @@ class Client(ClientBase[Connection]):
             The connection, or ``None`` when one to ``ip:port`` exists already.
 
         Raises:
-            ValueError: Invalid ``ip`` or ``port``.
-            OSError: The ``record`` file cannot be created.
+            InvalidArgument: Invalid ``ip``, ``port`` or ``init``, or the ``record`` file
+                cannot be created (the ``OSError`` is its cause).
         """
         with self._lock:
             checked = self._check_address(ip, port, init)
             if (ip, port) in self._connections:
                 return None
-            connection = Connection(self, ip, port, checked, record)
+            connection = Connection(self, self._runner, ip, port, checked, record)
             self._connections[(ip, port)] = connection
             if self._running:
-                self._post(connection._open)
+                self._runner.post(connection._open)
             return connection
 
     def start(self) -> None:
@@ -122,20 +113,15 @@ class Client(ClientBase[Connection]):
         with self._lock:
             if self._running:
                 return
-            loop = SelectorLoop()
-            self._loop = loop
             self._running = True
-            self._thread = threading.Thread(
-                target=self._run_loop, args=(loop,), name="otwire-iec104-client", daemon=True
-            )
-            self._thread.start()
+            self._runner.start()
             ref = weakref.ref(self)
             self._atexit = partial(_stop_at_exit, ref)
             atexit.register(self._atexit)
             for connection in self._connections.values():
                 connection._wanted = True
                 connection._ensure_recorder()
-                self._post(connection._open)
+                self._runner.post(connection._open)
 
     def stop(self) -> None:
         """Close every connection and stop the client thread.
@@ -146,101 +132,30 @@ class Client(ClientBase[Connection]):
             if not self._running:
                 return
             self._running = False
-            loop, thread = self._loop, self._thread
             if self._atexit is not None:
                 atexit.unregister(self._atexit)
                 self._atexit = None
-        assert loop is not None and thread is not None
-        if self._in_loop_thread():
-            self._shutdown(loop)
-            return
-        done = threading.Event()
-
-        def shutdown() -> None:
-            try:
-                self._shutdown(loop)
-            finally:
-                done.set()
-
-        loop.call_soon_threadsafe(shutdown)
-        done.wait(SHUTDOWN_WAIT)
-        thread.join(SHUTDOWN_WAIT)
+        self._runner.stop(self._shutdown)
 
     def reconnect_all(self) -> None:
         """Close every connection and connect it again at once."""
         for connection in self.connections:
-            self._post(connection._reconnect_now)
+            self._runner.post(connection._reconnect_now)
 
     def disconnect_all(self) -> None:
         """Close every connection (they stay closed until ``connect()`` or ``start()``)."""
         for connection in self.connections:
             connection.disconnect()
 
-    # -- loop thread plumbing ----------------------------------------------------------
+    @property
+    def _thread(self) -> threading.Thread | None:
+        """The loop thread of the last ``start()`` (tests check that it ended)."""
+        return self._runner.thread
 
-    def _run_loop(self, loop: SelectorLoop) -> None:
-        try:
-            while True:
-                try:
-                    loop.run_forever()
-                    break
-                except Exception:  # a bug must not end the client thread silently
-                    logger.exception("client loop error")
-                    if not self._running:
-                        break
-        finally:
-            loop.close()
-
-    def _shutdown(self, loop: SelectorLoop) -> None:
+    def _shutdown(self) -> None:
         for connection in self.connections:
             connection._safe(connection._close_now)
             connection._close_recording(final=True)
-        with self._lock:
-            if self._loop is loop:
-                self._loop = None
-        loop.stop()
-
-    def _in_loop_thread(self) -> bool:
-        thread = self._thread
-        return thread is not None and thread.ident == threading.get_ident()
-
-    def _post(self, function: Callable[[], object]) -> None:
-        """Run ``function`` on the loop thread (now, if this is the loop thread)."""
-        loop = self._loop
-        if loop is None or not self._running:
-            return
-        if self._in_loop_thread():
-            function()
-        else:
-            loop.call_soon_threadsafe(partial(_guard, function))
-
-    def _post_and_wait(self, function: Callable[[], T], default: T | None = None) -> T | None:
-        """Run ``function`` on the loop thread and return its result (``default`` if the loop is gone)."""
-        loop = self._loop
-        if loop is None or not self._running:
-            return default
-        if self._in_loop_thread():
-            return function()
-        future: concurrent.futures.Future[T] = concurrent.futures.Future()
-
-        def run() -> None:
-            try:
-                future.set_result(function())
-            except BaseException as exc:
-                future.set_exception(exc)
-
-        loop.call_soon_threadsafe(run)
-        try:
-            return future.result(SHUTDOWN_WAIT)
-        except concurrent.futures.TimeoutError:
-            return default
-
-
-def _guard(function: Callable[[], object]) -> None:
-    try:
-        function()
-    except Exception:
-        logger.exception("internal error")
 
 
 def _stop_at_exit(ref: weakref.ref[Client]) -> None:

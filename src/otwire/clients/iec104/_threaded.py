@@ -1,4 +1,9 @@
-"""Point, station and connection of the threaded client (see :mod:`otwire.clients.iec104.client`)."""
+"""Point, station and connection of the threaded client (see :mod:`otwire.clients.iec104.client`).
+
+A thin face over :class:`~otwire.clients.iec104._connection_base.ConnectionBase`: it adds the
+socket transport, the loop thread's timers, a :class:`~otwire.transports.ReplyMatcher` and
+blocking waits.
+"""
 
 from __future__ import annotations
 
@@ -10,18 +15,23 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, cast
+from typing import Any, cast
 
 from otwire.clients.iec104 import _requests as requests
-from otwire.clients.iec104._core import ConnectionBase, Operation, logger
+from otwire.clients.iec104._checks import require_timeout
+from otwire.clients.iec104._connection_base import ConnectionBase
 from otwire.clients.iec104._enums import ConnectionState, Frz, Init, Qoi, Rqt
+from otwire.clients.iec104._failures import ConnectionFailure, FailureReason, connect_failure
+from otwire.clients.iec104._log import logger
+from otwire.clients.iec104._loop_thread import LoopThread
 from otwire.clients.iec104._model import PointBase, StationBase
+from otwire.clients.iec104._operations import Operation
+from otwire.clients.iec104._settings import ClientSettings
 from otwire.codecs.iec104 import ASDU, Cot, UFrame, UFunction
-from otwire.errors import ConnectionLost
+from otwire.errors import ConnectionLost, InvalidState
+from otwire.protocols import Event
+from otwire.transports import ReplyMatcher
 from otwire.transports.sync import SelectorLoop, SocketTransport, TimerHandle
-
-if TYPE_CHECKING:
-    from otwire.clients.iec104.client import Client
 
 __all__ = ["Connection", "Point", "Station"]
 
@@ -52,7 +62,7 @@ class Point(PointBase):
             callback: True when the command was sent (no waiting).
 
         Raises:
-            ValueError: Not a command point, another cause, or a value that does not fit.
+            InvalidArgument: Not a command point, another cause, or a value that does not fit.
         """
         connection = self.station.connection
         return connection._run(
@@ -82,9 +92,17 @@ class Station(StationBase[Point]):
 class Connection(ConnectionBase[Station]):
     """One connection of a :class:`Client` to a controlled station (create with ``add_connection``)."""
 
-    def __init__(self, client: Client, ip: str, port: int, init: Init, record: str | os.PathLike[str] | None) -> None:
-        super().__init__(client, ip, port, init, record)
-        self._sync_client = client
+    def __init__(
+        self,
+        client: ClientSettings[Any],
+        runner: LoopThread,
+        ip: str,
+        port: int,
+        init: Init,
+        record: str | os.PathLike[str] | None,
+    ) -> None:
+        super().__init__(client, ip, port, init, record, ReplyMatcher[int, Event]())
+        self._runner = runner
         self._transport: SocketTransport | None = None
         self._attempt = 0  # generation of the connect attempt in flight (stale results are dropped)
         self._connecting = False
@@ -103,9 +121,7 @@ class Connection(ConnectionBase[Station]):
         transport.send(message)
 
     def _call_later(self, delay: float, callback: Callable[[], None]) -> TimerHandle:
-        loop = self._sync_client._loop
-        assert loop is not None
-        return loop.call_at(time.monotonic() + delay, partial(self._safe, callback))
+        return self._runner.call_later(delay, partial(self._safe, callback))
 
     def _state_changed(self) -> None:
         with self._state_cond:
@@ -116,7 +132,7 @@ class Connection(ConnectionBase[Station]):
     def connect(self) -> None:
         """Connect (in the background) and keep reconnecting while the client runs."""
         self._wanted = True
-        self._sync_client._post(self._open)
+        self._runner.post(self._open)
 
     def disconnect(self) -> None:
         """Close the connection and stop reconnecting (until ``connect()`` or ``client.start()``).
@@ -124,7 +140,7 @@ class Connection(ConnectionBase[Station]):
         Waits until the connection is closed, unless called from a callback.
         """
         self._wanted = False
-        self._sync_client._post_and_wait(self._close_now)
+        self._runner.post_and_wait(self._close_now, None)
 
     def interrogation(
         self,
@@ -147,7 +163,7 @@ class Connection(ConnectionBase[Station]):
             ``command_timeout_ms``, or when the connection is not open.
 
         Raises:
-            ValueError: Invalid address, cause or qualifier.
+            InvalidArgument: Invalid address, cause or qualifier.
         """
         request = requests.interrogation(common_address, cause, qualifier, self.originator_address)
         return self._run([request], until_term=cause == Cot.ACTIVATION, wait=wait_for_response)
@@ -173,7 +189,7 @@ class Connection(ConnectionBase[Station]):
             As :meth:`interrogation`.
 
         Raises:
-            ValueError: Invalid address, cause or qualifier.
+            InvalidArgument: Invalid address, cause or qualifier.
         """
         request = requests.counter_interrogation(common_address, cause, qualifier, freeze, self.originator_address)
         return self._run([request], until_term=cause == Cot.ACTIVATION, wait=wait_for_response)
@@ -189,7 +205,7 @@ class Connection(ConnectionBase[Station]):
             True on positive confirmation (or, without waiting, when sent); False otherwise.
 
         Raises:
-            ValueError: Invalid address.
+            InvalidArgument: Invalid address.
         """
         request = requests.clock_sync(common_address, self.originator_address)
         return self._run([request], until_term=False, wait=wait_for_response)
@@ -206,7 +222,7 @@ class Connection(ConnectionBase[Station]):
             True on positive confirmation (or, without waiting, when sent); False otherwise.
 
         Raises:
-            ValueError: Invalid address.
+            InvalidArgument: Invalid address.
         """
         self._test_counter += 1
         request = requests.test_command(common_address, with_time, self._test_counter, self.originator_address)
@@ -218,7 +234,7 @@ class Connection(ConnectionBase[Station]):
         Returns:
             True when the act was sent; False when not connected or another act is pending.
         """
-        return bool(self._sync_client._post_and_wait(partial(self._send_u, UFunction.STOPDT_ACT), default=False))
+        return self._runner.post_and_wait(partial(self._send_u, UFunction.STOPDT_ACT), False)
 
     def unmute(self) -> bool:
         """Start data transfer (STARTDT act); the state becomes ``OPEN`` once confirmed.
@@ -226,7 +242,7 @@ class Connection(ConnectionBase[Station]):
         Returns:
             True when the act was sent; False when not connected or another act is pending.
         """
-        return bool(self._sync_client._post_and_wait(partial(self._send_u, UFunction.STARTDT_ACT), default=False))
+        return self._runner.post_and_wait(partial(self._send_u, UFunction.STARTDT_ACT), False)
 
     def wait_for_state(self, *states: ConnectionState, timeout: float | None = None) -> bool:
         """Block until the connection is in one of ``states`` (an otwire extension).
@@ -239,40 +255,47 @@ class Connection(ConnectionBase[Station]):
             True when reached, False on timeout.
 
         Raises:
-            RuntimeError: Called from a callback (it would stall the client thread).
+            InvalidState: Called from a callback (it would stall the client thread).
+            InvalidArgumentType: ``timeout`` is not a number.
         """
-        if self._sync_client._in_loop_thread():
-            raise RuntimeError("wait_for_state() would block the client thread; call it from another thread")
+        require_timeout(timeout)
+        if self._runner.in_thread():
+            raise InvalidState("wait_for_state() would block the client thread; call it from another thread")
         with self._state_cond:
             return self._state_cond.wait_for(lambda: self._state in states, timeout)
 
     # -- requests (any thread) -------------------------------------------------------
 
     def _run(self, steps: Sequence[ASDU], *, until_term: bool, wait: bool) -> bool:
-        client = self._sync_client
-        loop = client._loop
+        """Run a request; True when confirmed (``wait``) or sent, False otherwise (c104's bools)."""
+        loop = self._runner.loop
         if loop is None:
             return False
-        timeout = client._command_timeout
+        timeout = self._client._command_timeout
         sent: concurrent.futures.Future[bool] = concurrent.futures.Future()
-        done: concurrent.futures.Future[bool] = concurrent.futures.Future()
+        done: concurrent.futures.Future[BaseException | None] = concurrent.futures.Future()
         op = Operation(steps, until_term=until_term, timeout=timeout, on_done=done.set_result, on_sent=sent.set_result)
-        if client._in_loop_thread():
+        if self._runner.in_thread():
             self._safe(self._begin, op)
             return sent.done() and sent.result()
         loop.call_soon_threadsafe(partial(self._safe, self._begin, op))
         try:
-            return (done if wait else sent).result(timeout + _WAIT_MARGIN)
+            if wait:
+                return done.result(timeout + _WAIT_MARGIN) is None
+            return sent.result(timeout + _WAIT_MARGIN)
         except concurrent.futures.TimeoutError:
-            loop.call_soon_threadsafe(partial(self._safe, self._abandon, op))
+            loop.call_soon_threadsafe(partial(self._safe, self._requests.abandon, op))
             return False
 
     # -- lifecycle (loop thread) ------------------------------------------------------
 
     def _open(self) -> None:
         """Start a connect attempt unless connected or already trying."""
-        client = self._sync_client
+        client = self._client
+        loop = self._runner.loop
         if not client._running or not self._wanted or self._transport is not None or self._connecting:
+            return
+        if loop is None:
             return
         if self._reconnect_timer is not None:
             self._reconnect_timer.cancel()
@@ -282,7 +305,7 @@ class Connection(ConnectionBase[Station]):
         self._set_state(ConnectionState.CLOSED_AWAIT_OPEN)
         worker = threading.Thread(
             target=self._connect_worker,
-            args=(self._attempt, client._loop, self._parameters.connection_timeout, client._ssl),
+            args=(self._attempt, loop, self._parameters.connection_timeout, client._ssl),
             name=f"otwire-iec104-connect-{self._ip}:{self._port}",
             daemon=True,
         )
@@ -296,7 +319,7 @@ class Connection(ConnectionBase[Station]):
             sock = _open_socket(self._ip, self._port, timeout, context)
         except (OSError, ValueError) as exc:
             error = exc
-        if self._sync_client._loop is not loop:  # the client stopped meanwhile
+        if self._runner.loop is not loop:  # the client stopped meanwhile
             if sock is not None:
                 sock.close()
             return
@@ -309,10 +332,11 @@ class Connection(ConnectionBase[Station]):
             return
         self._connecting = False
         if sock is None:
-            logger.warning("%s: connect failed: %s", self._where(), error)
+            self._last_failure = connect_failure(error or OSError("no socket"))
+            logger.warning("%s: connect failed: %s", self._where(), self._last_failure)
             self._schedule_reconnect()
             return
-        if not self._sync_client._running or not self._wanted:
+        if not self._client._running or not self._wanted:
             sock.close()
             self._set_state(ConnectionState.CLOSED)
             return
@@ -320,6 +344,7 @@ class Connection(ConnectionBase[Station]):
             local, remote = sock.getsockname(), sock.getpeername()
         except OSError as exc:
             sock.close()
+            self._last_failure = ConnectionFailure(FailureReason.CONNECTION_LOST, str(exc), exc)
             logger.warning("%s: connection lost at once: %s", self._where(), exc)
             self._schedule_reconnect()
             return
@@ -329,8 +354,10 @@ class Connection(ConnectionBase[Station]):
             engine, sock, on_event=self._on_engine_event, on_close=self._on_transport_closed, observer=observer
         )
         self._transport = transport
-        loop = self._sync_client._loop
-        assert loop is not None
+        loop = self._runner.loop
+        if loop is None:  # stopped meanwhile (cannot happen on the loop thread; kept for safety)
+            transport.close()
+            return
         loop.add(transport)
         logger.info("%s: connected", self._where())
         self._attached()
@@ -343,14 +370,13 @@ class Connection(ConnectionBase[Station]):
         self._schedule_reconnect()
 
     def _schedule_reconnect(self) -> None:
-        client = self._sync_client
-        if not (client._running and self._wanted) or client._loop is None:
+        if not (self._client._running and self._wanted) or self._runner.loop is None:
             self._set_state(ConnectionState.CLOSED)
             return
         delay = self._next_delay()
         logger.info("%s: reconnecting in %.2f s", self._where(), delay)
         self._set_state(ConnectionState.CLOSED_AWAIT_RECONNECT)
-        self._reconnect_timer = client._loop.call_at(time.monotonic() + delay, partial(self._safe, self._open))
+        self._reconnect_timer = self._runner.call_later(delay, partial(self._safe, self._open))
 
     def _close_now(self) -> None:
         """Close the connection and cancel reconnects and connect attempts."""

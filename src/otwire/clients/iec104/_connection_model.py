@@ -1,29 +1,30 @@
-"""Properties, stations and callback registration of a client connection (no I/O, no engine)."""
+"""The model of one client connection: address, state, stations, parameters, callbacks (no I/O, no engine)."""
 
 from __future__ import annotations
 
 import datetime as _dt
-import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
+from otwire.clients.iec104._checks import require_callable, require_int
 from otwire.clients.iec104._enums import ConnectionState, Init, Umc
-from otwire.clients.iec104._model import IncomingMessage, ProtocolParameters, StationBase
+from otwire.clients.iec104._failures import ConnectionFailure
+from otwire.clients.iec104._log import logger
+from otwire.clients.iec104._model import IncomingMessage, StationBase
+from otwire.clients.iec104._parameters import ProtocolParameters
+from otwire.clients.iec104._settings import ClientSettings
+from otwire.errors import InvalidArgument
 
-if TYPE_CHECKING:
-    from otwire.clients.iec104._base import ClientBase
-
-__all__ = ["ConnectionInfo", "logger"]
-
-#: Every message of the IEC 104 clients goes to this logger.
-logger = logging.getLogger("otwire.clients.iec104")
-logger.addHandler(logging.NullHandler())  # a library does not print unless the application configures logging
+__all__ = ["ConnectionModel"]
 
 StationT = TypeVar("StationT", bound=StationBase[Any])
 
 
-class ConnectionInfo(Generic[StationT]):
-    """What a connection knows about itself: address, state, stations, parameters and callbacks.
+class ConnectionModel(Generic[StationT]):
+    """Base class of a client connection: what it knows about itself, without I/O or engine.
+
+    Address, state, stations, protocol parameters and the registered callbacks; the
+    subclass :class:`~otwire.clients.iec104._connection_base.ConnectionBase` adds the engine.
 
     Args:
         client: The owning client.
@@ -32,7 +33,7 @@ class ConnectionInfo(Generic[StationT]):
         init: Start-up sequence after each connect.
     """
 
-    def __init__(self, client: ClientBase[Any], ip: str, port: int, init: Init) -> None:
+    def __init__(self, client: ClientSettings[Any], ip: str, port: int, init: Init) -> None:
         self._client = client
         self._ip = ip
         self._port = port
@@ -43,6 +44,7 @@ class ConnectionInfo(Generic[StationT]):
         self._parameters = ProtocolParameters()
         self._connected_at: _dt.datetime | None = None
         self._disconnected_at: _dt.datetime | None = None
+        self._last_failure: ConnectionFailure | None = None
         self._on_state_change: Callable[[Any, ConnectionState], object] | None = None
         self._on_receive_raw: Callable[[Any, bytes], object] | None = None
         self._on_send_raw: Callable[[Any, bytes], object] | None = None
@@ -94,6 +96,18 @@ class ConnectionInfo(Generic[StationT]):
         return self._disconnected_at
 
     @property
+    def last_failure(self) -> ConnectionFailure | None:
+        """Why the last connect attempt failed or the last connection ended (an otwire extension).
+
+        Set before the state change to ``CLOSED_AWAIT_RECONNECT`` or ``CLOSED`` is reported
+        (read it in the ``on_state_change`` callback), cleared when a TCP connection comes
+        up. ``str()`` gives one line, e.g. ``refused: [Errno 111] Connection refused``,
+        ``no STARTDT_CON within t1``, ``peer closed``, ``connection lost: ...``,
+        ``protocol error: ...``; ``reason`` is a :class:`FailureReason`.
+        """
+        return self._last_failure
+
+    @property
     def protocol_parameters(self) -> ProtocolParameters:
         """k, w and t0..t3 (seconds) used from the next connect."""
         return self._parameters
@@ -107,7 +121,7 @@ class ConnectionInfo(Generic[StationT]):
     @originator_address.setter
     def originator_address(self, value: int) -> None:
         if not (isinstance(value, int) and 0 <= value <= 255):
-            raise ValueError(f"originator_address={value!r} not in 0..255")
+            raise InvalidArgument(f"originator_address={value!r} not in 0..255")
         self._originator_address = value
 
     # -- stations --------------------------------------------------------------------
@@ -132,10 +146,10 @@ class ConnectionInfo(Generic[StationT]):
             The new station, or ``None`` when it exists already.
 
         Raises:
-            ValueError: ``common_address`` out of range.
+            InvalidArgument: ``common_address`` out of range.
         """
         if not (isinstance(common_address, int) and 1 <= common_address <= 65534):
-            raise ValueError(f"common_address={common_address!r} not in 1..65534")
+            raise InvalidArgument(f"common_address={common_address!r} not in 1..65534")
         if common_address in self._stations:
             return None
         station = self._make_station(common_address)
@@ -150,8 +164,11 @@ class ConnectionInfo(Generic[StationT]):
 
         Returns:
             The station, or ``None``.
+
+        Raises:
+            InvalidArgumentType: ``common_address`` is not an ``int``.
         """
-        return self._stations.get(common_address)
+        return self._stations.get(require_int(common_address, "common_address"))
 
     def remove_station(self, common_address: int) -> bool:
         """Remove a station (its points stop receiving data).
@@ -161,8 +178,11 @@ class ConnectionInfo(Generic[StationT]):
 
         Returns:
             False when there was no such station.
+
+        Raises:
+            InvalidArgumentType: ``common_address`` is not an ``int``.
         """
-        return self._stations.pop(common_address, None) is not None
+        return self._stations.pop(require_int(common_address, "common_address"), None) is not None
 
     # -- callbacks -------------------------------------------------------------------
 
@@ -170,9 +190,14 @@ class ConnectionInfo(Generic[StationT]):
         """Set the function called after every state change.
 
         Args:
-            callable: ``f(connection, state)``, run on the client thread.
+            callable: ``f(connection, state)``, run on the client thread. When the state
+                becomes ``CLOSED_AWAIT_RECONNECT`` or ``CLOSED``, ``connection.last_failure``
+                says why.
+
+        Raises:
+            InvalidArgumentType: ``callable`` cannot be called.
         """
-        self._on_state_change = callable
+        self._on_state_change = require_callable(callable)
 
     def on_receive_raw(self, callable: Callable[[Any, bytes], object]) -> None:  # noqa: A002
         """Set the function called with every APDU received (I, S and U frames).
@@ -182,7 +207,7 @@ class ConnectionInfo(Generic[StationT]):
         Args:
             callable: ``f(connection, data)``, run on the client thread.
         """
-        self._on_receive_raw = callable
+        self._on_receive_raw = require_callable(callable)
         self._update_frame_reports()
 
     def on_send_raw(self, callable: Callable[[Any, bytes], object]) -> None:  # noqa: A002
@@ -191,7 +216,7 @@ class ConnectionInfo(Generic[StationT]):
         Args:
             callable: ``f(connection, data)``, run on the client thread.
         """
-        self._on_send_raw = callable
+        self._on_send_raw = require_callable(callable)
         self._update_frame_reports()
 
     def on_unexpected_message(self, callable: Callable[[Any, IncomingMessage, Umc], object]) -> None:  # noqa: A002
@@ -204,7 +229,7 @@ class ConnectionInfo(Generic[StationT]):
         Args:
             callable: ``f(connection, message, cause)`` with ``cause`` a :class:`Umc`.
         """
-        self._on_unexpected_message = callable
+        self._on_unexpected_message = require_callable(callable)
 
     def _update_frame_reports(self) -> None:
         """Called when a raw callback changes (the engine reports frames only when needed)."""

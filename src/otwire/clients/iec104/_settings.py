@@ -4,20 +4,32 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
+from otwire.clients.iec104._checks import require_callable, require_int
 from otwire.clients.iec104._enums import Coi, ConnectionState, Init
 from otwire.codecs.iec104 import TypeId
+from otwire.errors import InvalidArgument, InvalidArgumentType
 
-if TYPE_CHECKING:
-    from otwire.clients.iec104._core import ConnectionBase
-
-__all__ = ["ClientBase"]
-
-ConnT = TypeVar("ConnT", bound="ConnectionBase[Any]")
+__all__ = ["ClientSettings", "RegisteredConnection"]
 
 
-class ClientBase(Generic[ConnT]):
+class RegisteredConnection(Protocol):
+    """What the registry needs of a connection (both clients' connections have it)."""
+
+    @property
+    def is_connected(self) -> bool: ...
+
+    @property
+    def state(self) -> ConnectionState: ...
+
+    def get_station(self, common_address: int) -> object | None: ...
+
+
+ConnT = TypeVar("ConnT", bound=RegisteredConnection)
+
+
+class ClientSettings(Generic[ConnT]):
     """Settings, callbacks and connection registry common to both clients.
 
     Args:
@@ -32,8 +44,8 @@ class ClientBase(Generic[ConnT]):
         max_reconnect_delay_ms: Upper bound of the reconnect delay (milliseconds).
 
     Raises:
-        ValueError: A time is not positive.
-        TypeError: ``transport_security`` is not an ``ssl.SSLContext``.
+        InvalidArgument: A time is not positive (also a ``ValueError``).
+        InvalidArgumentType: ``transport_security`` is not an ``ssl.SSLContext`` (also a ``TypeError``).
     """
 
     def __init__(
@@ -51,9 +63,11 @@ class ClientBase(Generic[ConnT]):
             ("max_reconnect_delay_ms", max_reconnect_delay_ms),
         ):
             if not (isinstance(value, int | float) and value >= 1):
-                raise ValueError(f"{name}={value!r} must be a positive number of milliseconds")
+                raise InvalidArgument(f"{name}={value!r} must be a positive number of milliseconds")
         if transport_security is not None and not isinstance(transport_security, ssl.SSLContext):
-            raise TypeError("transport_security must be an ssl.SSLContext (build it from c104's TransportSecurity)")
+            raise InvalidArgumentType(
+                "transport_security must be an ssl.SSLContext (build it from c104's TransportSecurity)"
+            )
         self._tick_rate_ms = int(tick_rate_ms)
         self._command_timeout = command_timeout_ms / 1000
         self._ssl = transport_security
@@ -116,7 +130,7 @@ class ClientBase(Generic[ConnT]):
     @originator_address.setter
     def originator_address(self, value: int) -> None:
         if not (isinstance(value, int) and 0 <= value <= 255):
-            raise ValueError(f"originator_address={value!r} not in 0..255")
+            raise InvalidArgument(f"originator_address={value!r} not in 0..255")
         self._originator_address = value
 
     # -- callbacks -------------------------------------------------------------------
@@ -127,8 +141,11 @@ class ClientBase(Generic[ConnT]):
         Args:
             callable: ``f(client, connection, common_address)``; it may call
                 ``connection.add_station(common_address)`` to accept the data.
+
+        Raises:
+            InvalidArgumentType: ``callable`` cannot be called.
         """
-        self._on_new_station = callable
+        self._on_new_station = require_callable(callable)
 
     def on_new_point(self, callable: Callable[[Any, Any, int, TypeId], object]) -> None:  # noqa: A002
         """Set the function called when data arrives for an unknown information object address.
@@ -136,8 +153,11 @@ class ClientBase(Generic[ConnT]):
         Args:
             callable: ``f(client, station, io_address, point_type)``; it may call
                 ``station.add_point(io_address, point_type)`` to accept the data.
+
+        Raises:
+            InvalidArgumentType: ``callable`` cannot be called.
         """
-        self._on_new_point = callable
+        self._on_new_point = require_callable(callable)
 
     def on_station_initialized(self, callable: Callable[[Any, Any, Coi | int], object]) -> None:  # noqa: A002
         """Set the function called when a station reports end of initialization (M_EI_NA_1).
@@ -145,8 +165,11 @@ class ClientBase(Generic[ConnT]):
         Args:
             callable: ``f(client, station, cause)`` with cause a :class:`Coi` (or ``int``
                 for values outside the enumeration).
+
+        Raises:
+            InvalidArgumentType: ``callable`` cannot be called.
         """
-        self._on_station_initialized = callable
+        self._on_station_initialized = require_callable(callable)
 
     # -- registry --------------------------------------------------------------------
 
@@ -160,8 +183,14 @@ class ClientBase(Generic[ConnT]):
 
         Returns:
             The connection, or ``None``.
+
+        Raises:
+            InvalidArgumentType: ``ip`` is not a ``str`` or ``port``/``common_address`` not an ``int``.
         """
-        if common_address:
+        if not isinstance(ip, str):
+            raise InvalidArgumentType(f"ip must be a str, not {type(ip).__name__}")
+        require_int(port, "port")
+        if require_int(common_address, "common_address"):
             for connection in self._connections.values():
                 if connection.get_station(common_address) is not None:
                     return connection
@@ -171,7 +200,9 @@ class ClientBase(Generic[ConnT]):
     @staticmethod
     def _check_address(ip: str, port: int, init: Init | None) -> Init:
         if not (isinstance(ip, str) and ip):
-            raise ValueError(f"ip={ip!r} must be a non-empty host name or address")
+            raise InvalidArgument(f"ip={ip!r} must be a non-empty host name or address")
         if not (isinstance(port, int) and 1 <= port <= 65535):
-            raise ValueError(f"port={port!r} not in 1..65535")
+            raise InvalidArgument(f"port={port!r} not in 1..65535")
+        if init is not None and init not in tuple(Init):
+            raise InvalidArgument(f"init={init!r} is not an Init")
         return Init.ALL if init is None else Init(init)
