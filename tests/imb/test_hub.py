@@ -9,21 +9,18 @@ import struct
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from otwire.codecs.imb import (
-    MAX_PAYLOAD_SIZE,
     AllVariables,
     EndSession,
     Event,
     EventNames,
     Frame,
-    FrameItem,
     HeartBeat,
     IMBFramer,
-    Junk,
     LogWriteLn,
     NormalEvent,
     Publish,
@@ -42,7 +39,6 @@ from otwire.codecs.imb import (
     decode_command,
     encode_command,
 )
-from otwire.codecs.imb import split_frames as cut_frames
 from otwire.errors import DecodeError, LocalProtocolError
 from otwire.protocols import Connection, ConnectionTerminated, TerminationReason
 from otwire.protocols.imb import HubConnection, HubInput, HubState, IMBHub
@@ -56,7 +52,7 @@ from otwire.protocols.imb.events import (
     JunkSkipped,
     VariableChanged,
 )
-from strategies.imb import MAGIC, TRAILER, mutated_frames, streams, valid_frames
+from strategies.imb import MAGIC, TRAILER
 
 BAD_TRAILER = MAGIC + struct.pack("<ii", -31, 4) + b"\0\0\0\0" + b"\0\0\0\0"
 
@@ -507,61 +503,6 @@ def test_send_validates() -> None:
     a.send(Frame(command_code=-4), 0.0)
     a.send(EndSession(), 0.0)
     assert inbox(a) == [HeartBeat(), EndSession()] and a.is_closed
-
-
-# --- the hot path cuts exactly what the codec's framer cuts --------------------------------------------
-
-
-def framer_view(data: bytes) -> tuple[list[bytes], int, str | None]:
-    framer = IMBFramer()
-    framer.receive_data(data)
-    frames, junk = [], 0
-    for item in framer:
-        if isinstance(item, FrameItem):
-            frames.append(item.data)
-        elif isinstance(item, Junk):
-            junk += len(item.data)
-        else:
-            return frames, junk, item.reason
-    return frames, junk, None
-
-
-@given(
-    st.lists(st.one_of(valid_frames(), mutated_frames(), st.binary(max_size=30)), max_size=8),
-    st.lists(st.integers(1, 200), max_size=10),
-)
-@settings(max_examples=300)
-def test_cut_frames_matches_the_codec_framer_for_any_split(pieces: list[bytes], cuts: list[int]) -> None:
-    data = b"".join(pieces)
-    expected_frames, expected_junk, expected_error = framer_view(data)
-    rx = bytearray()
-    frames: list[bytes] = []
-    junk, error, at = 0, None, 0
-    for size in [*cuts, len(data)]:
-        piece, at = data[at : at + size], at + size
-        rx += piece
-        got, skipped, err = cut_frames(rx, MAX_PAYLOAD_SIZE)
-        frames += [bytes(f) for f in got]
-        junk += skipped
-        if err is not None:
-            error = err.reason
-            break
-    assert frames == expected_frames and error == expected_error
-    if error is None:
-        assert junk == expected_junk
-
-
-@given(streams())
-def test_streams_fed_octet_by_octet_give_the_same_frames(parts: list[Any]) -> None:
-    data = b"".join(p.data for p in parts)
-    rx = bytearray()
-    frames = []
-    for i in range(len(data)):
-        rx += data[i : i + 1]
-        got, _, error = cut_frames(rx, MAX_PAYLOAD_SIZE)
-        assert error is None
-        frames += [bytes(f) for f in got]
-    assert frames == [p.data for p in parts if p.kind == "frame"]
 
 
 # --- stateful: routing against a model, translated like pyimb does -------------------------------------
