@@ -301,11 +301,11 @@ def test_no_interpreted_fallback(key: str) -> None:
     assert "def parseall(" in source  # it is a compiled schema
 
 
-# --- encode_event_frame (RawEvent's fast path) equals encode_command(Event) ----------------------
+# --- encode_event_frame (RawEvent's fast path) equals encode_command(EventCommand) ----------------------
 
 
 @given(event_messages())
-def test_event_frame_fast_path_equals_encode_command(event: imb.Event) -> None:
+def test_event_frame_fast_path_equals_encode_command(event: imb.EventCommand) -> None:
     kind = int(event.flags) | int(event.body.event_kind)
     body = imb.encode_event(event)[12:]
     assert imb.encode_event_frame(event.event_id, event.tick, kind, body) == imb.encode_command(event)

@@ -16,7 +16,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from otwire.codecs.imb import (
     AllVariables,
     EndSession,
-    Event,
+    EventCommand,
     EventNames,
     Frame,
     HeartBeat,
@@ -62,7 +62,7 @@ def wire(*commands: Any) -> bytes:
 
 
 def event(client_id: int, data: bytes = b"x") -> bytes:
-    return encode_command(Event(event_id=client_id, body=NormalEvent(data=data)))
+    return encode_command(EventCommand(event_id=client_id, body=NormalEvent(data=data)))
 
 
 def inbox(conn: HubConnection) -> list[Any]:
@@ -229,7 +229,7 @@ def test_fan_out_and_self_delivery() -> None:
         inbox(conn)
     a.receive_data(wire(Publish(event_id=0, event_name="e")) + event(0, b"hi"), 0.0)
     for conn in (a, b, c):
-        assert inbox(conn) == [Event(event_id=0, body=NormalEvent(data=b"hi"))]
+        assert inbox(conn) == [EventCommand(event_id=0, body=NormalEvent(data=b"hi"))]
     assert set(hub.take_pending()) == {a, b, c}
 
 
@@ -261,8 +261,8 @@ def test_client_ids_reused_after_unsubscribe_and_unpublish() -> None:
     assert [e.name for e in hub.event_names()] == ["b", "c"]  # "a" is gone, its hub id 0 is free
     pub.receive_data(event(0, b"c") + event(1, b"b"), 0.0)
     assert inbox(sub) == [
-        Event(event_id=2, body=NormalEvent(data=b"c")),
-        Event(event_id=1, body=NormalEvent(data=b"b")),
+        EventCommand(event_id=2, body=NormalEvent(data=b"c")),
+        EventCommand(event_id=1, body=NormalEvent(data=b"b")),
     ]
     sub.receive_data(wire(Subscribe(event_id=5, event_name="new")), 0.0)
     assert inbox(sub) == [SetEventIDTranslation(hub_event_id=0, client_event_id=5)]  # smallest free hub id
@@ -276,7 +276,7 @@ def test_publish_rebinds_an_id_in_use() -> None:
     pub.receive_data(wire(Publish(event_id=0, event_name="a"), Publish(event_id=0, event_name="b")), 0.0)
     assert pub.status().publications == {"b": 0}
     pub.receive_data(wire(Publish(event_id=3, event_name="b")) + event(0) + event(3, b"3"), 0.0)
-    assert inbox(sub) == [Event(event_id=1, body=NormalEvent(data=b"3"))]
+    assert inbox(sub) == [EventCommand(event_id=1, body=NormalEvent(data=b"3"))]
     assert events(pub)[-1] == EventsDropped(count=1, client_event_ids=(0,))
 
 
@@ -373,8 +373,12 @@ def test_log_write_ln_gets_the_sender_id() -> None:
     sub.receive_data(wire(Subscribe(event_id=0, event_name="log")), 0.0)
     pub.receive_data(wire(Publish(event_id=0, event_name="log")), 0.0)
     inbox(sub)
-    pub.receive_data(encode_command(Event(event_id=0, body=LogWriteLn(unique_client_id=0, line="hi", level=2))), 0.0)
-    assert inbox(sub) == [Event(event_id=0, body=LogWriteLn(unique_client_id=pub.unique_client_id, line="hi", level=2))]
+    pub.receive_data(
+        encode_command(EventCommand(event_id=0, body=LogWriteLn(unique_client_id=0, line="hi", level=2))), 0.0
+    )
+    assert inbox(sub) == [
+        EventCommand(event_id=0, body=LogWriteLn(unique_client_id=pub.unique_client_id, line="hi", level=2))
+    ]
 
 
 # --- notifications --------------------------------------------------------------------------------
@@ -533,7 +537,7 @@ class Routing(RuleBasedStateMachine):
                         del self.translation[i][command.hub_event_id]  # pyimb: KeyError if unknown
                     else:
                         self.translation[i][command.hub_event_id] = command.client_event_id
-                elif isinstance(command, Event):
+                elif isinstance(command, EventCommand):
                     got[i].append((self.translation[i][command.event_id], command.body.data))
             events(conn)
         return got
@@ -607,7 +611,7 @@ def test_stream_body_with_flags_is_forwarded_unchanged() -> None:
     sub.receive_data(wire(Subscribe(event_id=0, event_name="s")), 0.0)
     pub.receive_data(wire(Publish(event_id=0, event_name="s")), 0.0)
     inbox(sub)
-    frame = encode_command(Event(event_id=0, flags=0x100, body=StreamBody(stream_id=3, data=b"\0" * 10)))
+    frame = encode_command(EventCommand(event_id=0, flags=0x100, body=StreamBody(stream_id=3, data=b"\0" * 10)))
     pub.receive_data(frame, 0.0)
     assert sub.data_to_send() == frame
     assert [type(e) for e in events(sub)] == [EventSubscribed]

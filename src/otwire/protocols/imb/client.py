@@ -50,8 +50,8 @@ from otwire.codecs.imb import (
     Command,
     CommandCode,
     EndSession,
-    Event,
     EventBody,
+    EventCommand,
     EventFlag,
     Frame,
     FrameItem,
@@ -313,7 +313,7 @@ class IMBClientConnection(EngineBase[ClientState, ClientInput]):
         self._check_open("send")
         if isinstance(message, EndSession):
             self.close(now)
-        elif isinstance(message, RawEvent | Event):
+        elif isinstance(message, RawEvent | EventCommand):
             self._send_event(message)
         elif isinstance(message, Subscribe | Publish | Unsubscribe | Unpublish):
             self._send_membership(message)
@@ -322,7 +322,7 @@ class IMBClientConnection(EngineBase[ClientState, ClientInput]):
             self._move(In.SEND)
             self._out += frame
 
-    def _send_event(self, message: RawEvent | Event) -> None:
+    def _send_event(self, message: RawEvent | EventCommand) -> None:
         """Queue an icEvent on a bound id, publishing the event first when it is not published."""
         frame = message.encode() if isinstance(message, RawEvent) else encode_command(message)
         binding = self._bindings.get(message.event_id)
@@ -403,7 +403,7 @@ class IMBClientConnection(EngineBase[ClientState, ClientInput]):
             EncodeError: the body cannot be encoded.
             LocalProtocolError: the id is not bound, or the connection is closed.
         """
-        self.send(Event(event_id=event_id, tick=tick, flags=EventFlag(flags), body=body), now)
+        self.send(EventCommand(event_id=event_id, tick=tick, flags=EventFlag(flags), body=body), now)
 
     def request_unique_client_id(self, now: float) -> None:
         """Send icUniqueClientID(0, 0); the hub answers with the connection's ids.

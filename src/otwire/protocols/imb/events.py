@@ -17,8 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from otwire.codecs.imb import Command, EventBody, EventFlag
-from otwire.codecs.imb import Event as EventCommand
+from otwire.codecs.imb import Command, EventBody, EventCommand, EventFlag
 from otwire.protocols import ConnectionTerminated, TerminationReason
 from otwire.protocols import Event as EngineEvent
 from otwire.protocols.imb._state import HubState
