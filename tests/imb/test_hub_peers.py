@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from helpers import drain
 from otwire.codecs.imb import (
     EndSession,
     EventCommand,
@@ -37,13 +38,6 @@ def decoded(data: bytes) -> list[Any]:
     out = []
     while (frame := framer.next_frame()) is not None:
         out.append(decode_command(frame))
-    return out
-
-
-def all_events(hub: IMBHub) -> list[tuple[Hashable, Any]]:
-    out = []
-    while (item := hub.next_event()) is not None:
-        out.append(item)
     return out
 
 
@@ -87,7 +81,7 @@ def test_routing_happens_inside_the_engine(hub: IMBHub) -> None:
     hub.receive_data("pub", wire(EventCommand(event_id=0, body=NormalEvent(data=b"hi"))), 1.0)
     assert hub.peers_with_output() == [sub]
     assert decoded(hub.data_to_send(sub)) == [EventCommand(event_id=0, body=NormalEvent(data=b"hi"))]
-    assert all_events(hub) == [
+    assert drain(hub) == [
         (sub, EventSubscribed(event_name="fed.x", client_event_id=3, hub_event_id=0)),
         ("pub", EventPublished(event_name="fed.x", client_event_id=0, hub_event_id=0)),
     ]
@@ -100,7 +94,7 @@ def test_is_established_after_the_first_complete_frame(hub: IMBHub) -> None:
     assert not hub.is_established("pub") and hub.frames_received("pub") == 0
     hub.receive_data("pub", data[10:], 0.0)
     assert hub.is_established("pub")
-    assert all_events(hub) == [("pub", ClientInfoReceived(owner_id=1, owner_name="model"))]
+    assert drain(hub) == [("pub", ClientInfoReceived(owner_id=1, owner_name="model"))]
     assert not hub.is_established("nobody")
 
 
@@ -119,11 +113,11 @@ def test_unknown_or_closed_peer_is_refused(hub: IMBHub) -> None:
 
 def test_close_queues_end_session_and_frees_the_peer(hub: IMBHub) -> None:
     hub.receive_data("pub", wire(Publish(event_id=0, event_name="x")), 0.0)
-    all_events(hub)
+    drain(hub)
     flush(hub)
     hub.close("pub", 1.0)
     assert hub.is_closed("pub") and hub.peers_with_output() == ["pub"]
-    assert all_events(hub) == [("pub", ConnectionTerminated(reason=TerminationReason.LOCAL_CLOSE))]
+    assert drain(hub) == [("pub", ConnectionTerminated(reason=TerminationReason.LOCAL_CLOSE))]
     assert decoded(hub.data_to_send("pub")) == [EndSession()]
     assert hub.connection_of("pub") is None  # drained: forgotten
     assert hub.event_names() == []
@@ -134,10 +128,10 @@ def test_close_queues_end_session_and_frees_the_peer(hub: IMBHub) -> None:
 def test_connection_lost_reports_the_error(hub: IMBHub) -> None:
     error = ConnectionResetError("reset by peer")
     hub.connection_lost("pub", 1.0, error)
-    assert all_events(hub) == [("pub", ConnectionTerminated(reason=TerminationReason.CONNECTION_LOST, error=error))]
+    assert drain(hub) == [("pub", ConnectionTerminated(reason=TerminationReason.CONNECTION_LOST, error=error))]
     assert hub.is_closed("pub") and hub.data_to_send("pub") == b""
     hub.connection_lost("pub", 1.0, error)  # reported again after the close: nothing
-    assert all_events(hub) == []
+    assert drain(hub) == []
 
 
 @pytest.mark.parametrize(
@@ -149,7 +143,7 @@ def test_abort_drops_the_output(hub: IMBHub, reason: TerminationReason) -> None:
     assert hub.queued("pub") == 16
     hub.abort("pub", 1.0, reason)
     assert hub.queued("pub") == 0 and hub.is_closed("pub")
-    assert all_events(hub) == [("pub", ConnectionTerminated(reason=reason))]
+    assert drain(hub) == [("pub", ConnectionTerminated(reason=reason))]
     with pytest.raises(InvalidArgument):
         hub.abort(("10.0.0.2", 4711), 1.0, TerminationReason.T1_TIMEOUT)
 
@@ -158,7 +152,7 @@ def test_protocol_error_closes_only_that_peer(hub: IMBHub) -> None:
     with pytest.raises(DecodeError):
         hub.receive_data("pub", b"\x2f\x47\x61\x71\x95\xad\xc5\xfb" + b"\xf1\xff\xff\xff\xff\xff\xff\xff", 0.0)
     assert hub.is_closed("pub") and not hub.is_closed(("10.0.0.2", 4711))
-    (peer, event), *_ = all_events(hub)
+    (peer, event), *_ = drain(hub)
     assert peer == "pub" and event.reason is TerminationReason.PROTOCOL_ERROR
 
 
