@@ -388,6 +388,9 @@ class IMBHub(CommandHandlers):
     def _route_frames(self, connection: HubConnection, frames: list[bytearray]) -> None:
         """Apply commands and relay icEvents, in order (the hot path); stop when the connection closes.
 
+        An icEvent is the table's ``RECV_COMMAND`` self-loop of an open state; the
+        caller checked the connection is open, so the hot path skips ``_move``.
+
         Raises:
             DecodeError: a command payload is malformed, or an icEvent is shorter than its head.
         """
