@@ -5,25 +5,24 @@ Raw frames in, raw frames out, a fake clock (plain floats); no sockets.
 
 from __future__ import annotations
 
+import itertools
 import struct
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from helpers import drain
 from otwire.codecs.imb import (
-    MAX_PAYLOAD_SIZE,
     AllVariables,
     EndSession,
-    Event,
+    EventCommand,
     EventNames,
     Frame,
-    FrameItem,
     HeartBeat,
     IMBFramer,
-    Junk,
     LogWriteLn,
     NormalEvent,
     Publish,
@@ -43,24 +42,19 @@ from otwire.codecs.imb import (
     encode_command,
 )
 from otwire.errors import DecodeError, LocalProtocolError
-from otwire.protocols import Connection
-from otwire.protocols.imb._routing import cut_frames
-from otwire.protocols.imb.hub import HubConnection, IMBHub
-from otwire.protocols.imb.hub_events import (
-    HUB_TRANSITIONS,
-    ClientIdentified,
+from otwire.protocols import Connection, ConnectionTerminated, TerminationReason
+from otwire.protocols.imb import HubConnection, HubInput, HubState, IMBHub
+from otwire.protocols.imb._state import HUB_TRANSITIONS
+from otwire.protocols.imb.events import (
+    ClientInfoReceived,
     CommandIgnored,
     CommandRejected,
-    ConnectionTerminated,
     EventsDropped,
     EventSubscribed,
-    HubInput,
-    HubState,
     JunkSkipped,
-    TerminationReason,
     VariableChanged,
 )
-from strategies.imb import MAGIC, TRAILER, mutated_frames, streams, valid_frames
+from strategies.imb import MAGIC, TRAILER
 
 BAD_TRAILER = MAGIC + struct.pack("<ii", -31, 4) + b"\0\0\0\0" + b"\0\0\0\0"
 
@@ -70,7 +64,7 @@ def wire(*commands: Any) -> bytes:
 
 
 def event(client_id: int, data: bytes = b"x") -> bytes:
-    return encode_command(Event(event_id=client_id, body=NormalEvent(data=data)))
+    return encode_command(EventCommand(event_id=client_id, body=NormalEvent(data=data)))
 
 
 def inbox(conn: HubConnection) -> list[Any]:
@@ -83,15 +77,20 @@ def inbox(conn: HubConnection) -> list[Any]:
     return out
 
 
-def events(conn: HubConnection) -> list[Any]:
-    out = []
-    while (e := conn.next_event()) is not None:
-        out.append(e)
-    return out
+def new(hub: IMBHub, peer: Any, now: float = 0.0) -> HubConnection:
+    """Connect ``peer`` (the PeerEngine verb) and return its per-peer state object."""
+    hub.connect(peer, now, name=str(peer))
+    connection = hub.connection_of(peer)
+    assert connection is not None
+    return connection
+
+
+PEER_IDS = itertools.count()
 
 
 def fresh(hub: IMBHub, n: int = 1) -> list[HubConnection]:
-    conns = [hub.connect(0.0, name=f"c{i}") for i in range(n)]
+    """``n`` new peers whose greeting was read."""
+    conns = [new(hub, f"c{next(PEER_IDS)}") for _ in range(n)]
     for c in conns:
         inbox(c)  # the greeting
     return conns
@@ -104,18 +103,24 @@ INPUTS = {
     HubInput.RECV_COMMAND: lambda c: c.receive_data(wire(Subscribe(event_id=0, event_name="a")), 1.0),
     HubInput.RECV_END_SESSION: lambda c: c.receive_data(wire(EndSession()), 1.0),
     HubInput.EOF: lambda c: c.receive_data(b"", 1.0),
-    HubInput.FRAME_ERROR: lambda c: c.receive_data(BAD_TRAILER, 1.0),
+    HubInput.PROTOCOL_ERROR: lambda c: c.receive_data(BAD_TRAILER, 1.0),
     HubInput.SEND: lambda c: c.send(SetVariable(var_name="v", var_value=b"1"), 1.0),
     HubInput.TIMER: lambda c: c.handle_timer(1.0),
     HubInput.CLOSE: lambda c: c.close(1.0),
     HubInput.OVERFLOW: lambda c: c.overflow(1.0),
+    HubInput.CONNECTION_LOST: lambda c: c.connection_lost(1.0, ConnectionResetError("reset")),
+    HubInput.TIMEOUT: lambda c: c._hub.abort(c.peer, 1.0, TerminationReason.IDLE_TIMEOUT),
+    HubInput.LIMIT: lambda c: c._hub.abort(c.peer, 1.0, TerminationReason.LIMIT_EXCEEDED),
 }
 REASONS = {
     HubInput.RECV_END_SESSION: TerminationReason.END_SESSION,
     HubInput.EOF: TerminationReason.PEER_CLOSED,
-    HubInput.FRAME_ERROR: TerminationReason.PROTOCOL_ERROR,
+    HubInput.PROTOCOL_ERROR: TerminationReason.PROTOCOL_ERROR,
     HubInput.CLOSE: TerminationReason.LOCAL_CLOSE,
     HubInput.OVERFLOW: TerminationReason.SLOW_CONSUMER,
+    HubInput.CONNECTION_LOST: TerminationReason.CONNECTION_LOST,
+    HubInput.TIMEOUT: TerminationReason.IDLE_TIMEOUT,
+    HubInput.LIMIT: TerminationReason.LIMIT_EXCEEDED,
 }
 
 
@@ -125,7 +130,7 @@ def enter(hub: IMBHub, state: HubState) -> HubConnection:
         INPUTS[HubInput.RECV_CLIENT_INFO](conn)
     elif state is HubState.CLOSED:
         conn.close(0.5)
-    events(conn)
+    drain(conn)
     inbox(conn)
     assert conn.state is state
     return conn
@@ -143,22 +148,22 @@ def test_every_state_input_pair(state: HubState, event_: HubInput) -> None:
     hub = IMBHub(heartbeat_interval=0.5)
     conn = enter(hub, state)
     expected = HUB_TRANSITIONS.get((state, event_))
-    if expected is None:  # CLOSED: close/overflow are no-ops, every other input is refused
-        if event_ in (HubInput.CLOSE, HubInput.OVERFLOW):
+    if expected is None:  # CLOSED: close, loss and aborts are no-ops, every other input is refused
+        if event_ in (HubInput.CLOSE, HubInput.OVERFLOW, HubInput.CONNECTION_LOST, HubInput.TIMEOUT, HubInput.LIMIT):
             INPUTS[event_](conn)
         else:
             with pytest.raises(LocalProtocolError):
                 INPUTS[event_](conn)
         assert conn.state is HubState.CLOSED
-        assert events(conn) == [] and conn.data_to_send() == b""
+        assert drain(conn) == [] and conn.data_to_send() == b""
         return
-    if event_ is HubInput.FRAME_ERROR:
+    if event_ is HubInput.PROTOCOL_ERROR:
         with pytest.raises(DecodeError):
             INPUTS[event_](conn)
     else:
         INPUTS[event_](conn)
     assert conn.state is expected
-    seen = events(conn)
+    seen = drain(conn)
     out = inbox(conn)
     if expected is HubState.CLOSED:
         assert isinstance(seen[-1], ConnectionTerminated) and seen[-1].reason is REASONS[event_]
@@ -173,7 +178,7 @@ def test_every_state_input_pair(state: HubState, event_: HubInput) -> None:
 
 
 def test_hub_connection_is_a_connection() -> None:
-    assert isinstance(IMBHub().connect(0.0), Connection)
+    assert isinstance(fresh(IMBHub())[0], Connection)
 
 
 # --- ids --------------------------------------------------------------------------------------
@@ -181,11 +186,11 @@ def test_hub_connection_is_a_connection() -> None:
 
 def test_greeting_ids_are_unique_and_handles_reused() -> None:
     hub = IMBHub()
-    a, b = hub.connect(0.0), hub.connect(0.0)
+    a, b = new(hub, "a"), new(hub, "b")
     assert inbox(a) == [UniqueClientID(unique_client_id=1, client_id=1)]
     assert inbox(b) == [UniqueClientID(unique_client_id=2, client_id=2)]
     a.receive_data(b"", 1.0)
-    c = hub.connect(2.0)
+    c = new(hub, "c", 2.0)
     assert (c.unique_client_id, c.handle) == (3, 1)  # unique ids are never reused, handles are
     c.receive_data(wire(UniqueClientID()), 3.0)  # pyimb's request (0, 0)
     assert inbox(c) == [UniqueClientID(unique_client_id=3, client_id=1)] * 2
@@ -196,7 +201,7 @@ def test_client_info_and_status() -> None:
     hub = IMBHub()
     (a,) = fresh(hub)
     a.receive_data(wire(SetClientInfo(owner_id=7, owner_name="model"), SetState(state=2)), 1.0)
-    assert events(a) == [ClientIdentified(owner_id=7, owner_name="model")]
+    assert drain(a) == [ClientInfoReceived(owner_id=7, owner_name="model")]
     status = a.status()
     assert (status.owner_id, status.owner_name, status.state, status.client_state) == (7, "model", a.state, 2)
     assert status.commands_in == 2 and status.bytes_in > 0 and a.state is HubState.IDENTIFIED
@@ -227,8 +232,8 @@ def test_fan_out_and_self_delivery() -> None:
         inbox(conn)
     a.receive_data(wire(Publish(event_id=0, event_name="e")) + event(0, b"hi"), 0.0)
     for conn in (a, b, c):
-        assert inbox(conn) == [Event(event_id=0, body=NormalEvent(data=b"hi"))]
-    assert set(hub.take_pending()) == {a, b, c}
+        assert inbox(conn) == [EventCommand(event_id=0, body=NormalEvent(data=b"hi"))]
+    assert set(hub.peers_with_output()) == {a.peer, b.peer, c.peer}
 
 
 def test_no_self_delivery_option() -> None:
@@ -259,8 +264,8 @@ def test_client_ids_reused_after_unsubscribe_and_unpublish() -> None:
     assert [e.name for e in hub.event_names()] == ["b", "c"]  # "a" is gone, its hub id 0 is free
     pub.receive_data(event(0, b"c") + event(1, b"b"), 0.0)
     assert inbox(sub) == [
-        Event(event_id=2, body=NormalEvent(data=b"c")),
-        Event(event_id=1, body=NormalEvent(data=b"b")),
+        EventCommand(event_id=2, body=NormalEvent(data=b"c")),
+        EventCommand(event_id=1, body=NormalEvent(data=b"b")),
     ]
     sub.receive_data(wire(Subscribe(event_id=5, event_name="new")), 0.0)
     assert inbox(sub) == [SetEventIDTranslation(hub_event_id=0, client_event_id=5)]  # smallest free hub id
@@ -274,8 +279,8 @@ def test_publish_rebinds_an_id_in_use() -> None:
     pub.receive_data(wire(Publish(event_id=0, event_name="a"), Publish(event_id=0, event_name="b")), 0.0)
     assert pub.status().publications == {"b": 0}
     pub.receive_data(wire(Publish(event_id=3, event_name="b")) + event(0) + event(3, b"3"), 0.0)
-    assert inbox(sub) == [Event(event_id=1, body=NormalEvent(data=b"3"))]
-    assert events(pub)[-1] == EventsDropped(count=1, client_event_ids=(0,))
+    assert inbox(sub) == [EventCommand(event_id=1, body=NormalEvent(data=b"3"))]
+    assert drain(pub)[-1] == EventsDropped(count=1, client_event_ids=(0,))
 
 
 def test_resubscribe_is_idempotent_and_updates_the_client_id() -> None:
@@ -287,19 +292,45 @@ def test_resubscribe_is_idempotent_and_updates_the_client_id() -> None:
     assert a.status().subscriptions == {"e": 2}
 
 
-def test_unknown_and_malformed_commands_keep_the_connection() -> None:
+def test_unknown_and_refused_commands_keep_the_connection() -> None:
     hub = IMBHub()
     (a,) = fresh(hub)
-    bad_name = struct.pack("<iii", 0, 0, 2) + b"\xff\xfe"  # invalid UTF-8
     data = wire(UnknownCommand(command_code=-999, payload=b"zz"), UnknownCommand(command_code=7))
     a.receive_data(data + encode_command(SetEventIDTranslation(hub_event_id=1, client_event_id=2)), 0.0)
-    a.receive_data(MAGIC + struct.pack("<ii", -45, len(bad_name)) + bad_name + TRAILER, 0.0)
     a.receive_data(wire(Unsubscribe(event_name="never"), Unpublish(event_name="never")), 0.0)
-    a.receive_data(MAGIC + struct.pack("<ii", -15, 8) + bytes(8) + TRAILER, 0.0)  # icEvent too short
-    seen = events(a)
-    assert [type(e) for e in seen] == [CommandIgnored] * 3 + [CommandRejected] * 4
-    assert [e.command_code for e in seen] == [-999, 7, -49, -45, -46, -48, -15]
+    seen = drain(a)
+    assert [type(e) for e in seen] == [CommandIgnored] * 3 + [CommandRejected] * 2
+    assert [e.command_code for e in seen] == [-999, 7, -49, -46, -48]
     assert not a.is_closed and inbox(a) == []
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        (-45, struct.pack("<iii", 0, 0, 2) + b"\xff\xfe"),  # icSubscribe, invalid UTF-8
+        (-45, struct.pack("<iii", 0, 0, 99) + b"ab"),  # icSubscribe, string longer than the payload
+        (-15, bytes(8)),  # icEvent shorter than its 12-octet head
+    ],
+    ids=["bad utf-8", "short string", "short event"],
+)
+def test_malformed_payload_is_a_decode_error_after_closing(payload: tuple[int, bytes]) -> None:
+    """A framed command whose payload is malformed closes that peer, then raises (notes "Peer violations")."""
+    hub = IMBHub()
+    a, b = fresh(hub, 2)
+    code, body = payload
+    with pytest.raises(DecodeError) as info:
+        a.receive_data(
+            wire(SetClientInfo(owner_id=1, owner_name="m"))
+            + MAGIC
+            + struct.pack("<ii", code, len(body))
+            + body
+            + TRAILER,
+            0.0,
+        )
+    seen = drain(a)
+    assert [type(e) for e in seen] == [ClientInfoReceived, ConnectionTerminated]  # the frame before it was applied
+    assert seen[-1] == ConnectionTerminated(reason=TerminationReason.PROTOCOL_ERROR, error=info.value)
+    assert a.is_closed and not b.is_closed
 
 
 def test_framing_error_closes_only_that_connection_after_earlier_frames() -> None:
@@ -310,7 +341,7 @@ def test_framing_error_closes_only_that_connection_after_earlier_frames() -> Non
     with pytest.raises(DecodeError, match="trailer"):
         bad.receive_data(wire(Publish(event_id=0, event_name="e")) + event(0) + BAD_TRAILER + event(0), 0.0)
     assert len(inbox(sub)) == 1 and bad.is_closed and not sub.is_closed
-    assert events(bad)[-1].reason is TerminationReason.PROTOCOL_ERROR
+    assert drain(bad)[-1].reason is TerminationReason.PROTOCOL_ERROR
     assert hub.event_names()[0].publishers == ()
 
 
@@ -331,7 +362,7 @@ def test_junk_is_skipped_and_a_cut_frame_at_eof_is_junk() -> None:
     a.receive_data(wire(UniqueClientID())[:10], 0.0)
     assert inbox(a) == [UniqueClientID(unique_client_id=1, client_id=1)]
     a.receive_data(b"", 0.0)
-    assert events(a) == [
+    assert drain(a) == [
         JunkSkipped(size=7),  # "garbage"
         JunkSkipped(size=6),  # "\x2f\x47more", reported once the next magic arrived
         JunkSkipped(size=10),  # the frame cut short by the end of stream
@@ -345,8 +376,12 @@ def test_log_write_ln_gets_the_sender_id() -> None:
     sub.receive_data(wire(Subscribe(event_id=0, event_name="log")), 0.0)
     pub.receive_data(wire(Publish(event_id=0, event_name="log")), 0.0)
     inbox(sub)
-    pub.receive_data(encode_command(Event(event_id=0, body=LogWriteLn(unique_client_id=0, line="hi", level=2))), 0.0)
-    assert inbox(sub) == [Event(event_id=0, body=LogWriteLn(unique_client_id=pub.unique_client_id, line="hi", level=2))]
+    pub.receive_data(
+        encode_command(EventCommand(event_id=0, body=LogWriteLn(unique_client_id=0, line="hi", level=2))), 0.0
+    )
+    assert inbox(sub) == [
+        EventCommand(event_id=0, body=LogWriteLn(unique_client_id=pub.unique_client_id, line="hi", level=2))
+    ]
 
 
 # --- notifications --------------------------------------------------------------------------------
@@ -390,10 +425,10 @@ def test_variables_are_stored_broadcast_and_listed() -> None:
     a, b = fresh(hub, 2)
     a.receive_data(wire(SetVariable(var_name="v", var_value=b"1")), 0.0)
     assert inbox(a) == inbox(b) == [SetVariable(var_name="v", var_value=b"1")]
-    assert VariableChanged(name="v", value=b"1") in events(a)
+    assert VariableChanged(name="v", value=b"1") in drain(a)
     a.receive_data(wire(SetVariablePrefixed(var_prefix=0, var_name="|S", var_value=b"R")), 0.0)
     a.receive_data(wire(SetVariable(var_name="w", var_value=b"x")), 0.0)  # a third one: refused
-    assert isinstance(events(a)[-1], CommandRejected) and len(inbox(b)) == 1
+    assert isinstance(drain(a)[-1], CommandRejected) and len(inbox(b)) == 1
     b.receive_data(wire(AllVariables()), 0.0)
     assert inbox(b) == [SetVariable(var_name="v", var_value=b"1"), SetVariable(var_name="00000001|S", var_value=b"R")]
     a.receive_data(wire(SetVariable(var_name="v", var_value=b"")), 0.0)  # empty: removed, still broadcast
@@ -430,7 +465,7 @@ def test_slow_consumer_is_closed_and_nothing_else_is_lost() -> None:
     for i in range(100):
         pub.receive_data(event(0, bytes([i]) * 50), 0.0)
         got += inbox(fast)  # only the fast one drains
-    assert slow.is_closed and events(slow)[-1].reason is TerminationReason.SLOW_CONSUMER
+    assert slow.is_closed and drain(slow)[-1].reason is TerminationReason.SLOW_CONSUMER
     assert slow.data_to_send() == b"" and not fast.is_closed and not pub.is_closed
     assert [e.body.data[0] for e in got] == list(range(100))
 
@@ -439,7 +474,7 @@ def test_too_many_event_names_are_refused() -> None:
     hub = IMBHub(max_event_names=1)
     (a,) = fresh(hub)
     a.receive_data(wire(Subscribe(event_id=0, event_name="a"), Subscribe(event_id=1, event_name="b")), 0.0)
-    assert isinstance(events(a)[-1], CommandRejected) and [e.name for e in hub.event_names()] == ["a"]
+    assert isinstance(drain(a)[-1], CommandRejected) and [e.name for e in hub.event_names()] == ["a"]
 
 
 def test_heartbeat_timer() -> None:
@@ -450,13 +485,13 @@ def test_heartbeat_timer() -> None:
     assert inbox(a) == []
     a.handle_timer(7.5)  # late: the next one is an interval from now
     assert inbox(a) == [HeartBeat()] and a.get_timer() == 9.5
-    assert IMBHub().connect(0.0).get_timer() is None
+    assert fresh(IMBHub())[0].get_timer() is None
 
 
 def test_hub_close_ends_every_session() -> None:
     hub = IMBHub()
     conns = fresh(hub, 3)
-    hub.close(1.0)
+    hub.close_all(1.0)
     assert all(inbox(c) == [EndSession()] and c.is_closed for c in conns) and hub.connections == ()
 
 
@@ -477,61 +512,6 @@ def test_send_validates() -> None:
     assert inbox(a) == [HeartBeat(), EndSession()] and a.is_closed
 
 
-# --- the hot path cuts exactly what the codec's framer cuts --------------------------------------------
-
-
-def framer_view(data: bytes) -> tuple[list[bytes], int, str | None]:
-    framer = IMBFramer()
-    framer.receive_data(data)
-    frames, junk = [], 0
-    for item in framer:
-        if isinstance(item, FrameItem):
-            frames.append(item.data)
-        elif isinstance(item, Junk):
-            junk += len(item.data)
-        else:
-            return frames, junk, item.reason
-    return frames, junk, None
-
-
-@given(
-    st.lists(st.one_of(valid_frames(), mutated_frames(), st.binary(max_size=30)), max_size=8),
-    st.lists(st.integers(1, 200), max_size=10),
-)
-@settings(max_examples=300)
-def test_cut_frames_matches_the_codec_framer_for_any_split(pieces: list[bytes], cuts: list[int]) -> None:
-    data = b"".join(pieces)
-    expected_frames, expected_junk, expected_error = framer_view(data)
-    rx = bytearray()
-    frames: list[bytes] = []
-    junk, error, at = 0, None, 0
-    for size in [*cuts, len(data)]:
-        piece, at = data[at : at + size], at + size
-        rx += piece
-        got, skipped, err = cut_frames(rx, MAX_PAYLOAD_SIZE)
-        frames += [bytes(f) for f in got]
-        junk += skipped
-        if err is not None:
-            error = err.reason
-            break
-    assert frames == expected_frames and error == expected_error
-    if error is None:
-        assert junk == expected_junk
-
-
-@given(streams())
-def test_streams_fed_octet_by_octet_give_the_same_frames(parts: list[Any]) -> None:
-    data = b"".join(p.data for p in parts)
-    rx = bytearray()
-    frames = []
-    for i in range(len(data)):
-        rx += data[i : i + 1]
-        got, _, error = cut_frames(rx, MAX_PAYLOAD_SIZE)
-        assert error is None
-        frames += [bytes(f) for f in got]
-    assert frames == [p.data for p in parts if p.kind == "frame"]
-
-
 # --- stateful: routing against a model, translated like pyimb does -------------------------------------
 
 NAMES = ("a", "b", "c")
@@ -543,7 +523,7 @@ class Routing(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.hub = IMBHub()
-        self.conns = [self.hub.connect(0.0) for _ in range(3)]
+        self.conns = [new(self.hub, ("first", i)) for i in range(3)]
         self.subs: list[dict[str, int]] = [{}, {}, {}]  # model: name -> client id
         self.pubs: list[dict[int, str]] = [{}, {}, {}]  # model: client id -> name
         self.translation: list[dict[int, int]] = [{}, {}, {}]  # client side: hub id -> client id
@@ -560,9 +540,9 @@ class Routing(RuleBasedStateMachine):
                         del self.translation[i][command.hub_event_id]  # pyimb: KeyError if unknown
                     else:
                         self.translation[i][command.hub_event_id] = command.client_event_id
-                elif isinstance(command, Event):
+                elif isinstance(command, EventCommand):
                     got[i].append((self.translation[i][command.event_id], command.body.data))
-            events(conn)
+            drain(conn)
         return got
 
     @rule(i=st.integers(0, 2), name=st.sampled_from(NAMES), cid=st.integers(0, 2))
@@ -610,7 +590,7 @@ class Routing(RuleBasedStateMachine):
             conn.close(0.0)
         else:
             conn.receive_data(b"" if how == "eof" else wire(EndSession()), 0.0)
-        self.conns[i] = self.hub.connect(0.0)
+        self.conns[i] = new(self.hub, f"c{next(PEER_IDS)}")
         self.subs[i], self.pubs[i], self.translation[i] = {}, {}, {}
         self.drain()
 
@@ -634,7 +614,7 @@ def test_stream_body_with_flags_is_forwarded_unchanged() -> None:
     sub.receive_data(wire(Subscribe(event_id=0, event_name="s")), 0.0)
     pub.receive_data(wire(Publish(event_id=0, event_name="s")), 0.0)
     inbox(sub)
-    frame = encode_command(Event(event_id=0, flags=0x100, body=StreamBody(stream_id=3, data=b"\0" * 10)))
+    frame = encode_command(EventCommand(event_id=0, flags=0x100, body=StreamBody(stream_id=3, data=b"\0" * 10)))
     pub.receive_data(frame, 0.0)
     assert sub.data_to_send() == frame
-    assert [type(e) for e in events(sub)] == [EventSubscribed]
+    assert [type(e) for e in drain(sub)] == [EventSubscribed]

@@ -34,10 +34,17 @@ Differences from pyimb worth knowing:
   ``(event_definition, stream)`` (as pyimb calls it).
 * Stream ids are a CRC-32 of the name, the local address and a counter (pyimb: Python's
   randomised ``hash``), so interleaved streams of one client never share an id.
-* Sends block until the frame is handed to the kernel; after the connection closed they
-  raise ``ConnectionLost`` (pyimb drops them silently). ``disconnect()`` does not send
+* Sends block until the frame is handed to the kernel, at most ``send_timeout`` seconds
+  (10 s; both clients); after that, or once the connection closed, they raise
+  ``ConnectionLost`` (pyimb drops them silently or blocks). ``disconnect()`` does not send
   icEndSession (as pyimb) but half-closes so every sent octet arrives.
+* Errors come from :mod:`otwire.errors`: a bad argument is ``InvalidArgument`` (also a
+  ``ValueError``; a stream kind given to ``add_handler`` too, pyimb: ``RuntimeError``),
+  ``client_id`` before the hub sent it is ``InvalidState`` (pyimb: ``AttributeError``).
+  A hub that breaks the framing ends the connection (``DecodeError`` in the log).
 * ``EventDefinition.wait_subscribed()`` waits for the hub's id translation.
+* Event ids, names and subscribed/published flags live in the engine
+  (``IMBClientConnection``); definitions only hold handlers.
 * otwire's decoders are strict where pyimb's are lenient (``DecodeError``), importing the
   module does not configure logging, and log messages go to ``"otwire.clients.imb"``.
 """
@@ -50,12 +57,11 @@ from otwire.clients.imb._event import handler_args
 from otwire.clients.imb.aio import AsyncClient, AsyncEventDefinition
 from otwire.clients.imb.client import Client, EventDefinition
 from otwire.codecs.imb import decode_int, decode_string, decode_uint, encode_int32, encode_string, encode_uint32
-from otwire.protocols.imb.client_events import (
-    ClientIdentified,
+from otwire.protocols.imb.events import (
     CommandReceived,
     ConnectionTerminated,
     EventReceived,
-    MalformedReceived,
+    JunkSkipped,
     StreamAborted,
     StreamData,
     StreamEnded,
@@ -63,13 +69,14 @@ from otwire.protocols.imb.client_events import (
     SubscriptionConfirmed,
     TranslationRemoved,
     UnexpectedStreamData,
+    UniqueClientIDReceived,
     UnmappedEventReceived,
 )
 
 __all__ = [
     *_constant_names,
-    "AsyncClient", "AsyncEventDefinition", "Client", "ClientIdentified", "CommandReceived",
-    "ConnectionTerminated", "EventDefinition", "EventReceived", "MalformedReceived", "StreamAborted",
+    "AsyncClient", "AsyncEventDefinition", "Client", "UniqueClientIDReceived", "CommandReceived",
+    "ConnectionTerminated", "EventDefinition", "EventReceived", "JunkSkipped", "StreamAborted",
     "StreamData", "StreamEnded", "StreamStarted", "SubscriptionConfirmed", "TranslationRemoved",
     "UnexpectedStreamData", "UnmappedEventReceived", "decode_int", "decode_string", "decode_uint",
     "encode_int32", "encode_string", "encode_uint32", "handler_args",

@@ -19,7 +19,7 @@ from otwire.codecs.imb import (
     BufferEvent,
     ChangeObjectDataEvent,
     ChangeObjectEvent,
-    Event,
+    EventCommand,
     EventKind,
     FocusEvent,
     NormalEvent,
@@ -29,8 +29,9 @@ from otwire.codecs.imb import (
     TimerStatusRequest,
     UnknownEvent,
 )
+from otwire.errors import InvalidArgument, InvalidArgumentType
 from otwire.protocols import Event as EngineEvent
-from otwire.protocols.imb.client_events import (
+from otwire.protocols.imb.events import (
     EventReceived,
     StreamAborted,
     StreamData,
@@ -38,13 +39,15 @@ from otwire.protocols.imb.client_events import (
     StreamStarted,
 )
 
-__all__ = ["EventBase", "Handler", "handler_args", "logger", "new_stream_id", "stream_events"]
+__all__ = ["SEND_TIMEOUT", "EventBase", "Handler", "handler_args", "logger", "new_stream_id", "stream_events"]
 
 logger = logging.getLogger("otwire.clients.imb")
 
 #: A handler added with ``add_handler``; its arguments depend on the kind (:func:`handler_args`).
 Handler = Callable[..., object]
 _STREAM_KINDS = frozenset({EventKind.STREAM_HEADER, EventKind.STREAM_BODY, EventKind.STREAM_TAIL})
+#: Seconds one send may wait for a hub that does not read (both clients), then ``ConnectionLost``.
+SEND_TIMEOUT = 10.0
 #: Largest ``chunk_size`` of ``signal_stream``: the payload limit less the event and stream ids (octets).
 MAX_CHUNK_SIZE = MAX_PAYLOAD_SIZE - 16
 
@@ -107,7 +110,9 @@ def new_stream_id(name: str, salt: str, counter: int) -> int:
     return zlib.crc32(f"{name}\0{salt}\0{counter}".encode()) & 0x7FFFFFFF
 
 
-def stream_events(event_id: int, stream_id: int, name: str, stream: Readable, chunk_size: int) -> Iterator[Event]:
+def stream_events(
+    event_id: int, stream_id: int, name: str, stream: Readable, chunk_size: int
+) -> Iterator[EventCommand]:
     """Yield the icEvents of one outgoing stream: a header, full-size bodies, then the tail.
 
     As pyimb: every chunk of exactly ``chunk_size`` octets is an ekStreamBody, the
@@ -125,17 +130,20 @@ def stream_events(event_id: int, stream_id: int, name: str, stream: Readable, ch
         Events to send in order.
 
     Raises:
-        ValueError: ``chunk_size`` is out of range.
+        InvalidArgument: ``chunk_size`` is out of range (also a ``ValueError``).
+        InvalidArgumentType: ``chunk_size`` is not an int (also a ``TypeError``).
     """
-    if not isinstance(chunk_size, int) or not 1 <= chunk_size <= MAX_CHUNK_SIZE:
-        raise ValueError(f"chunk_size={chunk_size!r} not in 1..{MAX_CHUNK_SIZE}")
-    yield Event(event_id=event_id, body=StreamHeader(stream_id=stream_id, stream_name=name))
+    if not isinstance(chunk_size, int) or isinstance(chunk_size, bool):
+        raise InvalidArgumentType(f"chunk_size must be an int, got {type(chunk_size).__name__}")
+    if not 1 <= chunk_size <= MAX_CHUNK_SIZE:
+        raise InvalidArgument(f"chunk_size={chunk_size!r} not in 1..{MAX_CHUNK_SIZE}")
+    yield EventCommand(event_id=event_id, body=StreamHeader(stream_id=stream_id, stream_name=name))
     while True:
         chunk = bytes(stream.read(chunk_size) or b"")
         if len(chunk) == chunk_size:
-            yield Event(event_id=event_id, body=StreamBody(stream_id=stream_id, data=chunk))
+            yield EventCommand(event_id=event_id, body=StreamBody(stream_id=stream_id, data=chunk))
         else:
-            yield Event(event_id=event_id, body=StreamTail(stream_id=stream_id, data=chunk))
+            yield EventCommand(event_id=event_id, body=StreamTail(stream_id=stream_id, data=chunk))
             return
 
 
@@ -175,8 +183,6 @@ class EventBase:
         self.name = name
         """Full event name, ``"<federation>.<name>"``."""
         self._client = client
-        self._is_subscribed = False
-        self._is_published = False
         self._handlers: dict[int, dict[Handler, None]] = {}
         self._streams: dict[int, Writable] = {}
         self.create_stream_callback: Callable[[int, str], Writable | None] | None = None
@@ -193,13 +199,13 @@ class EventBase:
 
     @property
     def is_subscribed(self) -> bool:
-        """True after ``subscribe()`` until ``unsubscribe()``."""
-        return self._is_subscribed
+        """True after ``subscribe()`` until ``unsubscribe()`` (the engine's state)."""
+        return bool(self._client._engine.is_subscribed(self.event_id))
 
     @property
     def is_published(self) -> bool:
-        """True after ``publish()`` (or a first signal) until ``unpublish()``."""
-        return self._is_published
+        """True after ``publish()`` (or a first signal) until ``unpublish()`` (the engine's state)."""
+        return bool(self._client._engine.is_published(self.event_id))
 
     def add_handler(self, event_kind: int, handler: Handler) -> None:
         """Call ``handler`` for every received event of ``event_kind`` (see :func:`handler_args`).
@@ -213,10 +219,10 @@ class EventBase:
             handler: The callable.
 
         Raises:
-            RuntimeError: ``event_kind`` is a stream kind; use ``create_stream_callback``.
+            InvalidArgument: ``event_kind`` is a stream kind; use ``create_stream_callback``.
         """
         if event_kind in _STREAM_KINDS:
-            raise RuntimeError("stream kinds are handled through create_stream_callback and end_stream_callback")
+            raise InvalidArgument("stream kinds are handled through create_stream_callback and end_stream_callback")
         self._handlers.setdefault(int(event_kind), {})[handler] = None
 
     def remove_handler(self, handler: Handler) -> None:
@@ -277,5 +283,5 @@ class EventBase:
     def __repr__(self) -> str:
         return (
             f"<{type(self).__name__} {self.name!r} id={self.event_id} "
-            f"subscribed={self._is_subscribed} published={self._is_published}>"
+            f"subscribed={self.is_subscribed} published={self.is_published}>"
         )

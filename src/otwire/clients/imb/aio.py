@@ -29,11 +29,11 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 
 from otwire.clients.imb._constants import DEFAULT_PORT, DEFAULT_STREAM_BODY_BUFFER_SIZE
-from otwire.clients.imb._event import EventBase, Readable, logger, new_stream_id, stream_events
+from otwire.clients.imb._event import SEND_TIMEOUT, EventBase, Readable, logger, new_stream_id, stream_events
 from otwire.codecs.imb import (
     ChangeObjectEvent,
     Command,
-    Event,
+    EventCommand,
     NormalEvent,
     Publish,
     Subscribe,
@@ -42,19 +42,19 @@ from otwire.codecs.imb import (
     Unsubscribe,
     encode_string,
 )
-from otwire.errors import ConnectionLost, LocalProtocolError, OTWireError
+from otwire.errors import ConnectionLost, InvalidArgument, InvalidState, OTWireError
 from otwire.protocols import Event as EngineEvent
-from otwire.protocols.imb.client import IMBClientConnection, RawEvent, prefixed_name
-from otwire.protocols.imb.client_events import (
-    ClientIdentified,
+from otwire.protocols.imb.client import IMBClientConnection, RawEvent
+from otwire.protocols.imb.events import (
     ConnectionTerminated,
     EventReceived,
-    MalformedReceived,
+    JunkSkipped,
     StreamAborted,
     StreamData,
     StreamEnded,
     StreamStarted,
     SubscriptionConfirmed,
+    UniqueClientIDReceived,
 )
 from otwire.transports.aio import AioTransport, open_connection
 
@@ -82,27 +82,23 @@ class AsyncEventDefinition(EventBase):
 
     async def subscribe(self) -> None:
         """Subscribe to the event (icSubscribe; nothing if already subscribed)."""
-        if not self._is_subscribed:
+        if not self.is_subscribed:
             self._confirmed.clear()
-            self._is_subscribed = True
             await self._client._send(Subscribe(event_id=self.event_id, event_name=self.name))
 
     async def unsubscribe(self) -> None:
         """Unsubscribe from the event (icUnsubscribe; nothing if not subscribed)."""
-        if self._is_subscribed:
-            self._is_subscribed = False
+        if self.is_subscribed:
             await self._client._send(Unsubscribe(event_name=self.name))
 
     async def publish(self) -> None:
         """Publish the event (icPublish; nothing if already published)."""
-        if not self._is_published:
-            self._is_published = True
+        if not self.is_published:
             await self._client._send(Publish(event_id=self.event_id, event_name=self.name))
 
     async def unpublish(self) -> None:
         """Stop publishing the event (icUnpublish; nothing if not published)."""
-        if self._is_published:
-            self._is_published = False
+        if self.is_published:
             await self._client._send(Unpublish(event_name=self.name))
 
     async def signal_event(self, event_kind: int, event_payload: bytes) -> None:
@@ -120,12 +116,12 @@ class AsyncEventDefinition(EventBase):
         """Send an ekChangeObjectEvent (``actionNew``/``actionDelete``/``actionChange``, object id, attribute)."""
         await self.publish()
         body = ChangeObjectEvent(action=action, object_id=object_id, attribute=attribute)
-        await self._client._send(Event(event_id=self.event_id, body=body))
+        await self._client._send(EventCommand(event_id=self.event_id, body=body))
 
     async def signal_string(self, value: str) -> None:
         """Send an ekNormalEvent whose body is ``encode_string(value)``."""
         await self.publish()
-        await self._client._send(Event(event_id=self.event_id, body=NormalEvent(data=encode_string(value))))
+        await self._client._send(EventCommand(event_id=self.event_id, body=NormalEvent(data=encode_string(value))))
 
     async def signal_stream(
         self, name: str, stream: Readable, chunk_size: int = DEFAULT_STREAM_BODY_BUFFER_SIZE
@@ -136,7 +132,8 @@ class AsyncEventDefinition(EventBase):
         is not closed.
 
         Raises:
-            ValueError: ``chunk_size`` is out of range.
+            InvalidArgument: ``chunk_size`` is out of range.
+            ConnectionLost: the connection is closed, or the hub did not read for ``send_timeout`` seconds.
         """
         await self.publish()
         stream_id = self._client._new_stream_id(name)
@@ -166,10 +163,16 @@ class AsyncClient:
         timeout: Seconds allowed for the TCP connect.
         queue_events: Queue every engine event for :meth:`events`/:meth:`next_event`.
         max_queue: Events queued before reading pauses (at least 2).
+        send_timeout: Seconds one send may wait for a hub that does not read (as the
+            threaded client); then the connection is dropped and the send raises
+            ``ConnectionLost`` (``None``: no limit).
 
     Raises:
         EncodeError: ``owner_id`` or ``owner_name`` cannot be encoded.
-        ValueError: ``max_queue`` is below 2.
+        InvalidArgument: ``max_queue`` is below 2 (also a ``ValueError``).
+
+    Event ids, names and the subscribed/published flags are the engine's; the client
+    keeps only the :class:`AsyncEventDefinition` objects (handlers) by event id.
     """
 
     def __init__(
@@ -183,11 +186,12 @@ class AsyncClient:
         timeout: float | None = 10.0,
         queue_events: bool = True,
         max_queue: int = 10_000,
+        send_timeout: float | None = SEND_TIMEOUT,
     ) -> None:
-        if max_queue < 2:
-            raise ValueError(f"max_queue={max_queue} must be at least 2")
+        if not isinstance(max_queue, int) or max_queue < 2:
+            raise InvalidArgument(f"max_queue={max_queue!r} must be an int >= 2")
         self.host, self.port, self._timeout = host, port, timeout
-        self._federation = federation
+        self._send_timeout = send_timeout
         self._engine = IMBClientConnection(
             0 if owner_id is None else owner_id,
             "" if owner_name is None else owner_name,
@@ -202,10 +206,8 @@ class AsyncClient:
         self._paused = False
         self._transport: AioTransport | None = None
         self._closing = False
-        self._by_id: dict[int, AsyncEventDefinition] = {}
-        self._by_name: dict[str, AsyncEventDefinition] = {}
-        self._unique_client_id: int | None = None
-        self._client_id: int | None = None
+        self._definitions: dict[int, AsyncEventDefinition] = {}  # engine event id -> handlers
+        self._id_wait_failed = False
         self._stream_counter = itertools.count()
         self.on_unhandled: Callable[[EngineEvent], object] | None = None
         """Called on the loop with each engine event no handler or stream took (see ``Client.on_unhandled``)."""
@@ -219,11 +221,11 @@ class AsyncClient:
         Raises:
             ConnectTimeout: The connect took longer than ``timeout``.
             TransportError: The hub cannot be reached.
-            LocalProtocolError: Already connected.
+            InvalidState: Already connected.
         """
         if self._transport is not None:
-            raise LocalProtocolError("already connected once; create a new AsyncClient")
-        logger.info("connecting to %s:%s (federation %r)", self.host, self.port, self._federation)
+            raise InvalidState("already connected once; create a new AsyncClient")
+        logger.info("connecting to %s:%s (federation %r)", self.host, self.port, self.federation)
         self._transport = await open_connection(
             self._engine, self.host, self.port, timeout=self._timeout, on_event=self._on_event, on_close=self._on_close
         )
@@ -240,12 +242,13 @@ class AsyncClient:
     @property
     def federation(self) -> str | None:
         """The federation given to the constructor."""
-        return self._federation
+        return self._engine.federation
 
     @property
     def client_id(self) -> int | None:
-        """The client handle from the hub, or ``None`` before it arrived."""
-        return self._client_id
+        """The client handle from the hub (unsigned), or ``None`` before it arrived."""
+        handle = self._engine.client_id
+        return None if handle is None else handle & 0xFFFFFFFF
 
     @property
     def is_connected(self) -> bool:
@@ -256,43 +259,43 @@ class AsyncClient:
         """Return the unique client id, asking the hub and waiting if it is not known (-1 without one).
 
         Args:
-            timeout: Seconds to wait for the hub's answer.
+            timeout: Seconds to wait for the hub's answer (only the first time it does not come).
         """
-        if not self._unique_client_id and self.is_connected:
+        if not self._engine.unique_client_id and not self._id_wait_failed and self.is_connected:
             self._identified.clear()
             with contextlib.suppress(OTWireError):
                 await self._send(UniqueClientID())
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(timeout):
-                    while not self._unique_client_id and self.is_connected:
+                    while not self._engine.unique_client_id and self.is_connected:
                         await self._identified.wait()
                         self._identified.clear()
-            if not self._unique_client_id:
-                self._unique_client_id = -1
-        return self._unique_client_id if self._unique_client_id else -1
+            self._id_wait_failed = not self._engine.unique_client_id
+        uid = self._engine.unique_client_id
+        return uid & 0xFFFFFFFF if uid else -1
 
     # -- events --------------------------------------------------------------------------------
 
     def get_event(self, event_name: str, prefix: bool = True, create: bool = True) -> AsyncEventDefinition | None:
         """Return the definition of an event (see ``Client.get_event``); no I/O."""
-        full = prefixed_name(self._federation, event_name, prefix)
-        definition = self._by_name.get(full)
-        if definition is None and create:
-            definition = AsyncEventDefinition(len(self._by_id), full, self)
-            self._by_id[definition.event_id] = self._by_name[full] = definition
+        event_id = self._engine.define_event(event_name, prefix=prefix, create=create)
+        if event_id is None:
+            return None
+        definition = self._definitions.get(event_id)
+        if definition is None:
+            name = self._engine.event_name(event_id) or event_name
+            definition = self._definitions[event_id] = AsyncEventDefinition(event_id, name, self)
         return definition
 
     async def subscribe(self, event_name: str, prefix: bool = True) -> AsyncEventDefinition:
         """Get the event's definition and subscribe to it."""
-        definition = self.get_event(event_name, prefix)
-        assert definition is not None
+        definition = self._definition(event_name, prefix)
         await definition.subscribe()
         return definition
 
     async def publish(self, event_name: str, prefix: bool = True) -> AsyncEventDefinition:
         """Get the event's definition and publish it."""
-        definition = self.get_event(event_name, prefix)
-        assert definition is not None
+        definition = self._definition(event_name, prefix)
         await definition.publish()
         return definition
 
@@ -363,12 +366,31 @@ class AsyncClient:
 
     # -- internals ---------------------------------------------------------------------------
 
+    def _definition(self, event_name: str, prefix: bool) -> AsyncEventDefinition:
+        definition = self.get_event(event_name, prefix)
+        if definition is None:  # pragma: no cover - create=True always gives one
+            raise InvalidState(f"no definition for {event_name!r}")
+        return definition
+
     async def _send(self, message: Command | RawEvent) -> None:
+        """Send one message and wait (at most ``send_timeout``) until the write buffer drained.
+
+        Raises:
+            ConnectionLost: not connected, or the hub did not read for ``send_timeout``
+                seconds (the connection is dropped then).
+        """
         transport = self._transport
         if transport is None or self._closing:
             raise ConnectionLost("not connected")
         transport.send(message)
-        await transport.drain()
+        try:
+            async with asyncio.timeout(self._send_timeout):
+                await transport.drain()
+        except TimeoutError as exc:
+            raw = transport.transport
+            if raw is not None:
+                raw.abort()
+            raise ConnectionLost(f"the hub did not read for {self._send_timeout} s") from exc
 
     def _new_stream_id(self, name: str) -> int:
         raw = self._transport.transport if self._transport is not None else None
@@ -398,15 +420,13 @@ class AsyncClient:
         taken = False
         try:
             if isinstance(event, _ROUTED):
-                definition = self._by_id.get(event.event_id)
+                definition = self._definitions.get(event.event_id)
                 taken = definition is not None and definition._dispatch(event)
-            elif isinstance(event, ClientIdentified):
-                self._unique_client_id = event.unique_client_id & 0xFFFFFFFF
-                self._client_id = event.client_id & 0xFFFFFFFF
+            elif isinstance(event, UniqueClientIDReceived):
                 self._identified.set()
                 taken = True
             elif isinstance(event, SubscriptionConfirmed):
-                definition = self._by_id.get(event.event_id)
+                definition = self._definitions.get(event.event_id)
                 if definition is not None:
                     definition._on_confirmed()
                 taken = True
@@ -427,11 +447,11 @@ class AsyncClient:
         callback = self.on_unhandled
         if callback is not None:
             callback(event)
-        elif isinstance(event, MalformedReceived):
-            logger.warning("malformed data from the hub skipped: %s", event.reason)
+        elif isinstance(event, JunkSkipped):
+            logger.warning("%d octets of junk from the hub skipped", event.size)
         elif not self._queue_events:
             logger.debug("unhandled: %r", event)
 
     def __repr__(self) -> str:
         state = "open" if self.is_connected else "closed"
-        return f"<imb.AsyncClient {state} federation={self._federation!r} events={len(self._by_id)}>"
+        return f"<imb.AsyncClient {state} federation={self.federation!r} events={len(self._definitions)}>"

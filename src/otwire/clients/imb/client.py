@@ -27,11 +27,11 @@ from collections.abc import Callable
 from functools import partial
 
 from otwire.clients.imb._constants import DEFAULT_PORT, DEFAULT_STREAM_BODY_BUFFER_SIZE
-from otwire.clients.imb._event import EventBase, Readable, logger, new_stream_id, stream_events
+from otwire.clients.imb._event import SEND_TIMEOUT, EventBase, Readable, logger, new_stream_id, stream_events
 from otwire.codecs.imb import (
     ChangeObjectEvent,
     Command,
-    Event,
+    EventCommand,
     NormalEvent,
     Publish,
     Subscribe,
@@ -40,19 +40,19 @@ from otwire.codecs.imb import (
     Unsubscribe,
     encode_string,
 )
-from otwire.errors import OTWireError
+from otwire.errors import InvalidState, OTWireError
 from otwire.protocols import Event as EngineEvent
-from otwire.protocols.imb.client import IMBClientConnection, RawEvent, prefixed_name
-from otwire.protocols.imb.client_events import (
-    ClientIdentified,
+from otwire.protocols.imb.client import IMBClientConnection, RawEvent
+from otwire.protocols.imb.events import (
     ConnectionTerminated,
     EventReceived,
-    MalformedReceived,
+    JunkSkipped,
     StreamAborted,
     StreamData,
     StreamEnded,
     StreamStarted,
     SubscriptionConfirmed,
+    UniqueClientIDReceived,
 )
 from otwire.transports.sync import SelectorLoop, SocketTransport
 
@@ -84,28 +84,24 @@ class EventDefinition(EventBase):
 
     def subscribe(self) -> None:
         """Subscribe to the event (icSubscribe; nothing if already subscribed)."""
-        if not self._is_subscribed:
+        if not self.is_subscribed:
             self._confirmed.clear()
             self._client._send(Subscribe(event_id=self.event_id, event_name=self.name))
-            self._is_subscribed = True
 
     def unsubscribe(self) -> None:
         """Unsubscribe from the event (icUnsubscribe; nothing if not subscribed)."""
-        if self._is_subscribed:
+        if self.is_subscribed:
             self._client._send(Unsubscribe(event_name=self.name))
-            self._is_subscribed = False
 
     def publish(self) -> None:
         """Publish the event (icPublish; nothing if already published)."""
-        if not self._is_published:
+        if not self.is_published:
             self._client._send(Publish(event_id=self.event_id, event_name=self.name))
-            self._is_published = True
 
     def unpublish(self) -> None:
         """Stop publishing the event (icUnpublish; nothing if not published)."""
-        if self._is_published:
+        if self.is_published:
             self._client._send(Unpublish(event_name=self.name))
-            self._is_published = False
 
     def signal_event(self, event_kind: int, event_payload: bytes) -> None:
         """Send an event with a raw body (publishing the event first if needed).
@@ -130,7 +126,7 @@ class EventDefinition(EventBase):
         """
         self.publish()
         body = ChangeObjectEvent(action=action, object_id=object_id, attribute=attribute)
-        self._client._send(Event(event_id=self.event_id, body=body))
+        self._client._send(EventCommand(event_id=self.event_id, body=body))
 
     def signal_string(self, value: str) -> None:
         """Send an ekNormalEvent whose body is ``encode_string(value)``.
@@ -139,7 +135,7 @@ class EventDefinition(EventBase):
             value: The text.
         """
         self.publish()
-        self._client._send(Event(event_id=self.event_id, body=NormalEvent(data=encode_string(value))))
+        self._client._send(EventCommand(event_id=self.event_id, body=NormalEvent(data=encode_string(value))))
 
     def signal_stream(self, name: str, stream: Readable, chunk_size: int = DEFAULT_STREAM_BODY_BUFFER_SIZE) -> None:
         """Send a stream: a header, ``chunk_size`` bodies read from ``stream``, then the tail.
@@ -152,7 +148,8 @@ class EventDefinition(EventBase):
             chunk_size: Octets per body (default 16 KiB, at most 10 MiB less 16).
 
         Raises:
-            ValueError: ``chunk_size`` is out of range.
+            InvalidArgument: ``chunk_size`` is out of range.
+            ConnectionLost: the connection is closed, or the hub did not read for ``send_timeout`` seconds.
         """
         self.publish()
         stream_id = self._client._new_stream_id(name)
@@ -190,11 +187,17 @@ class Client:
         federation: Prefix of event names, ``"<federation>.<name>"``; ``None`` or
             ``""`` adds no prefix (pyimb fails on ``None``).
         timeout: Seconds allowed for the TCP connect.
+        send_timeout: Seconds one send may block on a hub that does not read; then the
+            connection is dropped and the send raises ``ConnectionLost`` (``None``: no limit).
 
     Raises:
         ConnectTimeout: The connect took longer than ``timeout``.
         TransportError: The hub cannot be reached.
         EncodeError: ``owner_id`` or ``owner_name`` cannot be encoded.
+
+    Event ids, names and the subscribed/published flags are the engine's
+    (:class:`~otwire.protocols.imb.client.IMBClientConnection`); the client keeps only
+    the :class:`EventDefinition` objects (handlers) by event id.
     """
 
     def __init__(
@@ -206,8 +209,8 @@ class Client:
         federation: str | None = None,
         *,
         timeout: float | None = 10.0,
+        send_timeout: float | None = SEND_TIMEOUT,
     ) -> None:
-        self._federation = federation
         self._engine = IMBClientConnection(
             0 if owner_id is None else owner_id,
             "" if owner_name is None else owner_name,
@@ -215,13 +218,11 @@ class Client:
             end_session_on_close=False,
         )
         self._lock = threading.RLock()
-        self._by_id: dict[int, EventDefinition] = {}
-        self._by_name: dict[str, EventDefinition] = {}
+        self._definitions: dict[int, EventDefinition] = {}  # engine event id -> handlers
         self._identified = threading.Event()
         self._closed = threading.Event()
         self._disconnecting = False
-        self._unique_client_id: int | None = None
-        self._client_id: int | None = None
+        self._id_wait_failed = False
         self._stream_counter = itertools.count()
         self.on_unhandled: Callable[[EngineEvent], object] | None = None
         """Called on the client thread with each engine event nothing else took: an event
@@ -231,13 +232,19 @@ class Client:
         self._loop = SelectorLoop()
         try:
             self._transport = SocketTransport.connect(
-                self._engine, host, port, timeout=timeout, on_event=self._on_event, on_close=self._on_close
+                self._engine,
+                host,
+                port,
+                timeout=timeout,
+                on_event=self._on_event,
+                on_close=self._on_close,
+                write_timeout=send_timeout,
             )
         except BaseException:
             self._loop.close()
             raise
         self._loop.add(self._transport)
-        self._thread = threading.Thread(target=self._run, name="otwire-imb-client", daemon=True)
+        self._thread = threading.Thread(target=self._run_loop, name="otwire-imb-client", daemon=True)
         self._thread.start()
         self._atexit: Callable[[], None] | None = partial(_disconnect_at_exit, weakref.ref(self))
         atexit.register(self._atexit)
@@ -247,42 +254,47 @@ class Client:
     @property
     def federation(self) -> str | None:
         """The federation given to the constructor."""
-        return self._federation
+        return self._engine.federation
 
     @property
     def unique_client_id(self) -> int:
-        """The unique client id the hub gave this connection.
+        """The unique client id the hub gave this connection (unsigned), or -1.
 
         As pyimb: when it is not known yet, an icUniqueClientID request is sent and
-        the hub's answer awaited (:data:`ID_WAIT` seconds); without one the value
-        becomes -1 for good. From a handler (the client thread) nothing is awaited.
+        the hub's answer awaited (:data:`ID_WAIT` seconds); without one, later reads
+        do not wait again. From a handler (the client thread) nothing is awaited.
         """
-        if not self._unique_client_id and not self._closed.is_set() and not self._in_loop_thread():
+        known = bool(self._engine.unique_client_id)
+        if not known and not self._id_wait_failed and not self._closed.is_set() and not self._in_loop_thread():
+            self._request_unique_id()
+        uid = self._engine.unique_client_id
+        return uid & 0xFFFFFFFF if uid else -1
+
+    def _request_unique_id(self) -> None:
+        self._identified.clear()
+        with contextlib.suppress(OTWireError):
+            self._send(UniqueClientID())
+        deadline = time.monotonic() + ID_WAIT
+        while not self._engine.unique_client_id and (left := deadline - time.monotonic()) > 0:
+            if self._closed.is_set():
+                break
+            self._identified.wait(min(left, 0.5))  # set on icUniqueClientID and on close
             self._identified.clear()
-            with contextlib.suppress(OTWireError):
-                self._send(UniqueClientID())
-            deadline = time.monotonic() + ID_WAIT
-            while not self._unique_client_id and (left := deadline - time.monotonic()) > 0:
-                if self._closed.is_set():
-                    break
-                self._identified.wait(min(left, 0.5))
-                self._identified.clear()
-            if not self._unique_client_id:
-                self._unique_client_id = -1
-        return self._unique_client_id if self._unique_client_id else -1
+        self._id_wait_failed = not self._engine.unique_client_id
 
     @property
     def client_id(self) -> int:
-        """The client handle the hub gave this connection.
+        """The client handle the hub gave this connection (unsigned).
 
         Raises:
-            AttributeError: The hub never sent it (as pyimb before the reply).
+            InvalidState: The hub never sent it (pyimb raises ``AttributeError`` then).
         """
-        if self._client_id is None:
+        if self._engine.client_id is None:
             _ = self.unique_client_id
-        if self._client_id is None:
-            raise AttributeError("client_id: the hub has not sent icUniqueClientID")
-        return self._client_id
+        handle = self._engine.client_id
+        if handle is None:
+            raise InvalidState("client_id: the hub has not sent icUniqueClientID")
+        return handle & 0xFFFFFFFF
 
     @property
     def socket(self) -> socket.socket:
@@ -307,23 +319,25 @@ class Client:
         Returns:
             The definition (the same object for the same full name), or ``None``.
         """
-        full = prefixed_name(self._federation, event_name, prefix)
-        with self._lock:
-            definition = self._by_name.get(full)
-            if definition is None and create:
-                definition = EventDefinition(len(self._by_id), full, self)  # ids are never reused
-                self._by_id[definition.event_id] = self._by_name[full] = definition
+        with self._lock:  # the loop thread only reads the engine's event table
+            event_id = self._engine.define_event(event_name, prefix=prefix, create=create)
+            if event_id is None:
+                return None
+            definition = self._definitions.get(event_id)
+            if definition is None:
+                name = self._engine.event_name(event_id) or event_name
+                definition = self._definitions[event_id] = EventDefinition(event_id, name, self)
             return definition
 
     def subscribe(self, event_name: str, prefix: bool = True) -> EventDefinition:
         """Get the event's definition and subscribe to it. See :meth:`get_event`."""
-        definition = self._get(event_name, prefix)
+        definition = self._definition(event_name, prefix)
         definition.subscribe()
         return definition
 
     def publish(self, event_name: str, prefix: bool = True) -> EventDefinition:
         """Get the event's definition and publish it. See :meth:`get_event`."""
-        definition = self._get(event_name, prefix)
+        definition = self._definition(event_name, prefix)
         definition.publish()
         return definition
 
@@ -400,9 +414,10 @@ class Client:
 
     # -- internals ------------------------------------------------------------------------------
 
-    def _get(self, event_name: str, prefix: bool) -> EventDefinition:
+    def _definition(self, event_name: str, prefix: bool) -> EventDefinition:
         definition = self.get_event(event_name, prefix)
-        assert definition is not None
+        if definition is None:  # pragma: no cover - create=True always gives one
+            raise InvalidState(f"no definition for {event_name!r}")
         return definition
 
     def _send(self, message: Command | RawEvent) -> None:
@@ -418,7 +433,7 @@ class Client:
     def _in_loop_thread(self) -> bool:
         return self._thread.ident == threading.get_ident()
 
-    def _run(self) -> None:
+    def _run_loop(self) -> None:
         try:
             while True:
                 try:
@@ -454,16 +469,14 @@ class Client:
         """Client thread: route one engine event to its definition or to ``on_unhandled``."""
         try:
             if isinstance(event, _ROUTED):
-                definition = self._by_id.get(event.event_id)
+                definition = self._definitions.get(event.event_id)
                 if definition is not None and definition._dispatch(event):
                     return
-            elif isinstance(event, ClientIdentified):
-                self._unique_client_id = event.unique_client_id & 0xFFFFFFFF
-                self._client_id = event.client_id & 0xFFFFFFFF
+            elif isinstance(event, UniqueClientIDReceived):
                 self._identified.set()
                 return
             elif isinstance(event, SubscriptionConfirmed):
-                definition = self._by_id.get(event.event_id)
+                definition = self._definitions.get(event.event_id)
                 if definition is not None:
                     definition._on_confirmed()
                 return
@@ -478,14 +491,14 @@ class Client:
         callback = self.on_unhandled
         if callback is not None:
             callback(event)
-        elif isinstance(event, MalformedReceived):
-            logger.warning("malformed data from the hub skipped: %s", event.reason)
+        elif isinstance(event, JunkSkipped):
+            logger.warning("%d octets of junk from the hub skipped", event.size)
         else:
             logger.debug("unhandled: %r", event)
 
     def __repr__(self) -> str:
         state = "closed" if self._closed.is_set() else "open"
-        return f"<imb.Client {state} federation={self._federation!r} events={len(self._by_id)}>"
+        return f"<imb.Client {state} federation={self.federation!r} events={len(self._definitions)}>"
 
 
 def _disconnect_at_exit(ref: weakref.ref[Client]) -> None:
