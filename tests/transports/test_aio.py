@@ -159,7 +159,7 @@ async def test_peer_close_is_eof() -> None:
         peer = await peers.peer()
         peer.close()
         assert await lines(client, 1) == ["bye"]
-        assert [event async for event in client.events()] == [Closed(reason="lost")]  # a reset is not an EOF
+        assert [event async for event in client.events()] == [Closed(reason="eof")]
         assert client.closed and client.error is None
         assert await peers.closing() is peer
 
