@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import wait_until
 from otwire.codecs.iec104 import (
     ASDU,
     BCR,
@@ -40,7 +41,7 @@ from otwire.codecs.iec104 import (
 )
 from otwire.codecs.iec104.asdu import MAX_ASDU_LENGTH
 from otwire.codecs.iec104.values import PointInfo, elements_from_info, info_from_elements
-from otwire.errors import EncodeError, LocalProtocolError
+from otwire.errors import EncodeError, InvalidArgument, LocalProtocolError
 from otwire.inspect.dissect import dissect
 from otwire.protocols import Event
 from otwire.protocols.iec104 import DataTransferStarted, IEC104Config, IEC104Connection, Role
@@ -55,6 +56,7 @@ from otwire.servers.iec104 import (
     populate,
     serve,
 )
+from otwire.servers.limits import ServerLimits
 
 T = TypeId
 CA = 7
@@ -789,3 +791,45 @@ def test_serve_reports_a_busy_port(capsys: pytest.CaptureFixture[str]) -> None:
         busy.listen()
         assert serve(port=busy.getsockname()[1], duration=0.1, out=io.StringIO()) == 2
     assert "cannot listen" in capsys.readouterr().err
+
+
+def test_a_testfr_flood_from_a_client_that_never_reads_is_dropped(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="otwire.servers.iec104")
+    with Server(port=0, limits=ServerLimits(max_output_bytes=64 * 1024)) as srv:
+        flood = socket.socket()
+        flood.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        flood.connect(("127.0.0.1", srv.port))
+        burst = bytes.fromhex("680443000000") * 10_000  # TESTFR act
+        sent = 0
+        try:
+            with pytest.raises(OSError):  # the server drops it: reset or broken pipe
+                while sent < 200 * 1024 * 1024:
+                    flood.sendall(burst)
+                    sent += len(burst)
+        finally:
+            flood.close()
+        wait_until(lambda: srv.open_connection_count == 0, what="the flooding client dropped")
+    assert any("slow consumer" in r.getMessage() for r in caplog.records)
+
+
+def test_transmit_is_true_only_for_queued_asdus() -> None:
+    with Server(port=0, backlog_limit=10, end_of_init=False) as srv:
+        point = srv.add_station(CA).add_point(1, T.M_ME_NB_1)
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT) as slow:
+            slow.sendall(bytes.fromhex("680407000000"))  # STARTDT act, then never acknowledges
+            wait_until(lambda: srv.active_connection_count == 1, what="data transfer started")
+            results = []
+            for i in range(40):
+                point.value = i
+                results.append(point.transmit())
+            k = IEC104Config().k
+            # k ASDUs go out, `backlog_limit` wait behind the window, the next one finds it
+            # full: not queued (False), and the client is dropped as a slow consumer.
+            assert results == [True] * (k + 10) + [False] * (40 - k - 10)
+            wait_until(lambda: srv.open_connection_count == 0, what="the slow client dropped")
+
+
+def test_ports_out_of_range_are_invalid_arguments() -> None:
+    for port in (-1, 65536, "2404"):
+        with pytest.raises(InvalidArgument):
+            Server(port=port)  # type: ignore[arg-type]
