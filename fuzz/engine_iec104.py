@@ -4,6 +4,7 @@
 fresh and with data transfer started, whole and one octet at a time. Only
 ``RemoteProtocolError`` may escape ``receive_data``; after it the engine must be
 CLOSED with no timer, and both splits must give the same events, bytes and error.
+Whatever state the engine is left in, ``connection_lost`` must close it.
 
 Runs under hypothesis (``fuzz/test_fuzz_iec104_engine.py``, ``make fuzz``; the ``ci``
 profile through ``tests/iec104/test_fuzz_engine.py``) and, when installed, atheris::
@@ -48,7 +49,11 @@ def _run(role: Role, started: bool, pieces: list[bytes]) -> tuple[list[str], byt
         events.append(repr(event))  # exceptions inside events compare by identity; their text does not
     if not conn.is_closed:
         conn.handle_timer(1e6)  # every timer at once must not raise either
-    return events, conn.data_to_send(), error, conn.state
+    state, out = conn.state, conn.data_to_send()
+    conn.connection_lost(1e6, OSError("fuzz"))  # any state ends through the table's CONNECTION_LOST row
+    if conn.state is not State.CLOSED or conn.get_timer() is not None:
+        raise AssertionError(f"engine not closed after connection_lost in {state.name}")
+    return events, out, error, state
 
 
 def fuzz_engine(data: bytes) -> None:

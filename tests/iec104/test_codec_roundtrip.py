@@ -121,6 +121,37 @@ def test_any_apdu_round_trip(apdu: c.IFrame | c.SFrame | c.UFrame) -> None:
     assert c.encode_apdu(c.decode_apdu(frame)) == frame
 
 
+@given(apdus())
+def test_fast_apci_encoders_equal_encode_apdu(apdu: c.IFrame | c.SFrame | c.UFrame) -> None:
+    """The engine's encoders (encode_iframe/sframe/uframe) build what the schema of record builds."""
+    match apdu:
+        case c.IFrame(ns=ns, nr=nr, asdu=asdu):
+            fast = c.encode_iframe(ns, nr, c.encode_asdu(asdu))
+        case c.SFrame(nr=nr):
+            fast = c.encode_sframe(nr)
+        case c.UFrame(function=function):
+            fast = c.encode_uframe(function)
+    assert fast == c.encode_apdu(apdu)
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: c.encode_iframe(32768, 0, b"\x01" * 6),
+        lambda: c.encode_iframe(0, -1, b"\x01" * 6),
+        lambda: c.encode_iframe(0, 0, b""),
+        lambda: c.encode_iframe(0, 0, b"\x01" * 250),
+        lambda: c.encode_sframe(32768),
+        lambda: c.encode_sframe(-1),
+        lambda: c.encode_uframe(0x05),  # type: ignore[arg-type]
+        lambda: c.encode_uframe("STARTDT"),  # type: ignore[arg-type]
+    ],
+)
+def test_fast_apci_encoders_refuse_bad_fields(build: Any) -> None:
+    with pytest.raises(EncodeError):
+        build()
+
+
 @given(mutated_frames())
 def test_paths_agree_on_mutated_frames(frame: bytes) -> None:
     assert_paths_agree(frame)

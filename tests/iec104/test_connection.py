@@ -446,6 +446,35 @@ class TestErrorsAndClose:
         assert drain(conn) == [ConnectionTerminated(reason=TerminationReason.PEER_CLOSED)]
         assert conn.get_timer() is None
 
+    @pytest.mark.parametrize("role", list(Role))
+    def test_connection_lost_carries_the_error_and_is_idempotent(self, role: Role) -> None:
+        conn = started(role)
+        conn.send(single(1), 0.0)
+        conn.receive_data(i_frame(0, 0), 0.0)
+        conn.data_to_send()
+        drain(conn)
+        error = ConnectionResetError("reset by peer")
+        conn.connection_lost(0.5, error)
+        events = drain(conn)
+        assert events == [ConnectionTerminated(reason=TerminationReason.CONNECTION_LOST, error=error)]
+        assert events[0].error is error  # type: ignore[attr-defined]
+        assert conn.state is State.CLOSED
+        assert (conn.get_timer(), conn.queued, conn.data_to_send()) == (None, 0, b"")  # nothing queued on a dead link
+        conn.connection_lost(0.6, None)
+        conn.close(0.7)
+        assert drain(conn) == []
+        with pytest.raises(LocalProtocolError, match="CLOSED"):
+            conn.receive_data(TESTFR_ACT, 1.0)
+
+    def test_connection_lost_without_exception_and_after_close(self) -> None:
+        conn = IEC104Connection(Role.CONTROLLED)
+        conn.connection_lost(0.0)
+        assert drain(conn) == [ConnectionTerminated(reason=TerminationReason.CONNECTION_LOST)]
+        closed = IEC104Connection(Role.CONTROLLING)
+        closed.close(0.0)
+        closed.connection_lost(0.1, OSError("late report"))
+        assert drain(closed) == [ConnectionTerminated(reason=TerminationReason.LOCAL_CLOSE)]
+
     def test_close_acknowledges_and_is_idempotent(self) -> None:
         conn = started(Role.CONTROLLING)
         conn.receive_data(i_frame(0, 0), 0.0)

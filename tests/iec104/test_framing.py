@@ -1,19 +1,28 @@
-"""APDUFramer: the items do not depend on how the stream is split (STYLE.md 3.6, h11 two-mode feeding)."""
+"""APDUFramer: the items do not depend on how the stream is split (STYLE.md 3.6, h11 two-mode feeding).
+
+The connection engine frames with the same rule (``framing.apdu_size``); a differential
+test at the end proves that it cuts the same APDUs for any split.
+"""
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable
 
+from engine_pair import single
 from hypothesis import given
 from hypothesis import strategies as st
 
+from helpers import drain
 from otwire.codecs import iec104 as c
 from otwire.codecs.iec104.framing import JUNK_CHUNK, FramerItem
+from otwire.errors import DecodeError
+from otwire.protocols.iec104 import FrameReceived, IEC104Connection, Role, State
 from strategies.iec104 import StreamPart, expected_items, streams
 
 GI = bytes.fromhex("680e00000000640106002f0000000014")
 TESTFR = bytes.fromhex("680443000000")
+STARTDT_ACT = bytes.fromhex("680407000000")
 
 
 def feed(pieces: Iterable[bytes], *, close: bool = True) -> list[FramerItem]:
@@ -172,3 +181,65 @@ def test_memory_is_bounded_on_endless_junk() -> None:
     framer.close()
     total += sum(len(item.data) for item in framer)
     assert total == 1024 * len(piece)
+
+
+# --- the engine frames with the same rule (framing.apdu_size) -----------------------------
+
+_FRAME_KINDS = st.lists(st.sampled_from(["i", "s", "testfr", "startdt"]), max_size=12)
+#: What follows the valid frames: nothing, a partial APDU, a bad start octet, a bad length.
+_TAILS = st.one_of(
+    st.just(b""),
+    st.integers(1, len(GI) - 1).map(lambda n: GI[:n]),
+    st.binary(min_size=1, max_size=12).filter(lambda b: b[0] != 0x68),
+    st.tuples(st.sampled_from([0, 1, 2, 3, 254, 255]), st.binary(max_size=12)).map(
+        lambda t: bytes([0x68, t[0]]) + t[1]
+    ),
+)
+
+
+def _valid_frames(kinds: list[str]) -> list[bytes]:
+    """Frames a started controlled station accepts in any order (I-frames numbered 0, 1, ...)."""
+    frames, ns = [], 0
+    for kind in kinds:
+        if kind == "i":
+            frames.append(c.encode_iframe(ns, 0, c.encode_asdu(single(ns))))
+            ns += 1
+        else:
+            frames.append({"s": c.encode_sframe(0), "testfr": TESTFR, "startdt": STARTDT_ACT}[kind])
+    return frames
+
+
+def _started_controlled() -> IEC104Connection:
+    conn = IEC104Connection(Role.CONTROLLED, now=0.0, report_frames=True)
+    conn.receive_data(STARTDT_ACT, 0.0)
+    drain(conn)
+    return conn
+
+
+@given(_FRAME_KINDS, _TAILS, st.data())
+def test_engine_frames_as_the_framer_for_any_split(kinds: list[str], tail: bytes, data: st.DataObject) -> None:
+    """Differential: the engine sees the framer's APDUs, and fails at once where the framer resynchronises."""
+    stream = b"".join(_valid_frames(kinds)) + tail
+    framer_items = feed([stream], close=False)
+    cut_at = next((k for k, item in enumerate(framer_items) if not isinstance(item, c.Frame)), len(framer_items))
+    expected = [item.data for item in framer_items[:cut_at]]
+    broken = bool(tail) and (tail[0] != 0x68 or (len(tail) > 1 and not 4 <= tail[1] <= 253))
+    bad_octet = len(stream) - len(tail) + (0 if tail[:1] != b"\x68" else 1)  # the start or the L octet
+
+    points = data.draw(st.lists(st.integers(0, len(stream)), max_size=12), label="cuts")
+    conn, fed, error_at = _started_controlled(), 0, None
+    for piece in cut(stream, points):
+        try:
+            conn.receive_data(piece, 1.0)
+        except DecodeError:
+            error_at = fed + len(piece)
+            break
+        fed += len(piece)
+    received = [e.data for e in drain(conn) if isinstance(e, FrameReceived)]
+    assert received == expected
+    if broken:
+        assert error_at is not None and error_at - len(piece) <= bad_octet < error_at  # in the call that brought it
+        assert conn.state is State.CLOSED
+    else:
+        assert error_at is None
+        assert conn.state is State.STARTED

@@ -27,7 +27,7 @@ from otwire.protocols.iec104 import (
     State,
     TerminationReason,
 )
-from otwire.protocols.iec104._state import LOCAL_INPUTS, TRANSITIONS
+from otwire.protocols.iec104._state import END_INPUTS, LOCAL_INPUTS, TRANSITIONS
 
 U = {f: bytes((0x68, 4, int(f), 0, 0, 0)) for f in UFunction}
 
@@ -106,7 +106,10 @@ DRIVERS: dict[Input, Callable[[IEC104Connection], None]] = {
     Input.RECV_S: lambda conn: conn.receive_data(encode_apdu(SFrame(conn.ack)), 1.0),
     Input.CLOSE: lambda conn: conn.close(1.0),
     Input.EOF: lambda conn: conn.receive_data(b"", 1.0),
+    Input.CONNECTION_LOST: lambda conn: conn.connection_lost(1.0, ConnectionResetError("reset")),
 }
+#: Inputs that do nothing once closed (the transport may report a loss after a close).
+IDEMPOTENT = {Input.CLOSE, Input.CONNECTION_LOST}
 #: Inputs the engine raises itself (t1, acknowledgements, errors); covered in test_connection.py.
 INTERNAL = {Input.ALL_ACKNOWLEDGED, Input.T1_EXPIRED, Input.PROTOCOL_ERROR}
 
@@ -125,9 +128,11 @@ def test_transition_table(role: Role, state: State, event: Input) -> None:
     assert conn.state is state
     expected = TRANSITIONS[role].get((state, event))
     if state is State.CLOSED:
-        if event is Input.CLOSE:
+        if event in IDEMPOTENT:
+            drain(conn)
             DRIVERS[event](conn)  # closing twice is allowed and changes nothing
             assert conn.state is State.CLOSED
+            assert drain(conn) == []
             return
         with pytest.raises(LocalProtocolError, match="in state CLOSED"):
             DRIVERS[event](conn)
@@ -144,6 +149,9 @@ def test_transition_table(role: Role, state: State, event: Input) -> None:
             assert drain(conn)[-1].reason is TerminationReason.PROTOCOL_ERROR  # type: ignore[attr-defined]
         return
     DRIVERS[event](conn)
+    if expected is State.CLOSED:
+        reason = {v: k for k, v in END_INPUTS.items()}[event]
+        assert drain(conn)[-1].reason is reason  # type: ignore[attr-defined]
     if expected is State.STOPPING and role is Role.CONTROLLED and conn.unacknowledged == 0:
         expected = TRANSITIONS[role][State.STOPPING, Input.ALL_ACKNOWLEDGED]
     assert conn.state is expected

@@ -22,6 +22,9 @@ from otwire.codecs.iec104.apci import (
     decode_apdu,
     decode_apdu_schema,
     encode_apdu,
+    encode_iframe,
+    encode_sframe,
+    encode_uframe,
 )
 from otwire.codecs.iec104.asdu import (
     ASDU,
@@ -98,4 +101,5 @@ __all__ = [
     "OctetElement", "OutputCircuit", "Quality", "SFrame", "Segment", "StartEvents",
     "StepCommandState", "TypeId", "UFrame", "UFunction", "decode_apdu", "decode_apdu_schema",
     "decode_asdu", "decode_asdu_schema", "encode_apdu", "encode_asdu", "encode_asdu_schema",
+    "encode_iframe", "encode_sframe", "encode_uframe",
 ]  # fmt: skip

@@ -10,6 +10,10 @@ The result does not depend on how the stream was split:
   in pieces of at most ``JUNK_CHUNK`` octets, or by :meth:`APDUFramer.close`;
 * a start octet with L outside 4..253 is a :class:`LengthError`; its 2 + L
   octets are skipped (as Wireshark does) so the next APDU is found again.
+
+The boundary rule itself is one function, :func:`apdu_size`, shared by the framer
+and by the connection engine (which does not resynchronise: for it a bad start
+octet or length is a ``DecodeError`` at once, see :func:`apdu_size_error`).
 """
 
 from __future__ import annotations
@@ -17,9 +21,43 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from otwire.codecs.iec104.apci import MAX_LENGTH, MIN_LENGTH, START
+from otwire.errors import DecodeError
 
 #: Largest junk run held before it is reported (octets).
 JUNK_CHUNK = 4096
+
+#: :func:`apdu_size` results other than a size.
+NEED_MORE = 0
+BAD_START = -1
+BAD_LENGTH = -2
+
+
+def apdu_size(buffer: bytes | bytearray, pos: int, end: int) -> int:
+    """Classify the octets ``buffer[pos:end]`` (``pos < end``) as the start of an APDU (-104 5).
+
+    Returns:
+        The APDU's size in octets (2 + L) when it is complete; ``NEED_MORE`` (0) when
+        more octets are needed to tell; ``BAD_START`` when ``buffer[pos]`` is not 0x68;
+        ``BAD_LENGTH`` when L is outside 4..253.
+    """
+    if buffer[pos] != START:
+        return BAD_START
+    if end - pos < 2:
+        return NEED_MORE
+    length = buffer[pos + 1]
+    if length < MIN_LENGTH or length > MAX_LENGTH:
+        return BAD_LENGTH
+    return length + 2 if end - pos >= length + 2 else NEED_MORE
+
+
+def apdu_size_error(buffer: bytes | bytearray, pos: int, status: int) -> DecodeError:
+    """The ``DecodeError`` for a ``BAD_START`` or ``BAD_LENGTH`` result of :func:`apdu_size` at ``pos``."""
+    if status == BAD_START:
+        return DecodeError(f"expected start octet 0x68, got 0x{buffer[pos]:02x}", data=bytes(buffer[pos : pos + 1]))
+    length = buffer[pos + 1]
+    return DecodeError(
+        f"APDU length {length} outside {MIN_LENGTH}..{MAX_LENGTH}", data=bytes(buffer[pos : pos + 2]), offset=1
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,20 +127,15 @@ class APDUFramer:
         buf = self._buffer
         if not buf:
             return None
-        if buf[0] != START:
+        size = apdu_size(buf, 0, len(buf))
+        if size > 0:
+            data = self._take(size)
+            return Frame(data, self._offset - size)
+        if size == BAD_START:
             return self._junk()
-        if len(buf) < 2:
-            return self._at_end(len(buf))
-        length = buf[1]
-        if not MIN_LENGTH <= length <= MAX_LENGTH:
-            if len(buf) < length + 2 and not self._closed:
-                return None
-            data = self._take(min(length + 2, len(buf)))
-            return LengthError(length, data, self._offset - len(data))
-        if len(buf) < length + 2:
-            return self._at_end(len(buf))
-        data = self._take(length + 2)
-        return Frame(data, self._offset - len(data))
+        if size == BAD_LENGTH:
+            return self._length_error()
+        return self._at_end(len(buf))
 
     def __iter__(self) -> FramerIterator:
         """Iterate over the items available now."""
@@ -117,6 +150,14 @@ class APDUFramer:
         end = min(end, JUNK_CHUNK)
         data = self._take(end)
         return Junk(data, self._offset - len(data))
+
+    def _length_error(self) -> LengthError | None:
+        """Skip 2 + L octets (fewer at end of stream) after a bad length octet."""
+        length = self._buffer[1]
+        if len(self._buffer) < length + 2 and not self._closed:
+            return None
+        data = self._take(min(length + 2, len(self._buffer)))
+        return LengthError(length, data, self._offset - len(data))
 
     def _at_end(self, count: int) -> Junk | None:
         """A partial APDU: wait, or at end of stream report it as junk."""

@@ -3,16 +3,19 @@
 Counters (V(S), V(R), V(A), pending acknowledgements) stay outside the table; the
 table only says which input is allowed in which state and where it leads. A missing
 entry is a protocol error: ``LocalProtocolError`` for a local input, and
-``RemoteProtocolError`` for a received one.
+``RemoteProtocolError`` for a received one. Every way to end (close, end of stream,
+t1, a protocol error, a lost transport) is a row too: ``END_INPUTS`` maps each
+``TerminationReason`` to its input, and every open state leads to ``CLOSED`` on it.
 """
 
 from __future__ import annotations
 
 import enum
 
+from otwire.protocols import TerminationReason
 from otwire.protocols.iec104.config import Role
 
-__all__ = ["LOCAL_INPUTS", "TRANSITIONS", "Input", "State"]
+__all__ = ["END_INPUTS", "LOCAL_INPUTS", "TRANSITIONS", "Input", "State"]
 
 
 class State(enum.Enum):
@@ -50,10 +53,23 @@ class Input(enum.Enum):
     EOF = "end of stream"
     T1_EXPIRED = "t1 expired"
     PROTOCOL_ERROR = "protocol error"
+    CONNECTION_LOST = "connection lost"
+
+
+#: The table input through which each way of ending goes (``EngineBase.END_INPUTS``).
+END_INPUTS: dict[TerminationReason, Input] = {
+    TerminationReason.LOCAL_CLOSE: Input.CLOSE,
+    TerminationReason.PEER_CLOSED: Input.EOF,
+    TerminationReason.T1_TIMEOUT: Input.T1_EXPIRED,
+    TerminationReason.PROTOCOL_ERROR: Input.PROTOCOL_ERROR,
+    TerminationReason.CONNECTION_LOST: Input.CONNECTION_LOST,
+}
 
 
 #: Inputs that come from the local user (a missing entry is LocalProtocolError).
-LOCAL_INPUTS = frozenset({Input.SEND_STARTDT_ACT, Input.SEND_STOPDT_ACT, Input.SEND_TESTFR_ACT, Input.SEND_I})
+LOCAL_INPUTS = frozenset(
+    {Input.SEND_STARTDT_ACT, Input.SEND_STOPDT_ACT, Input.SEND_TESTFR_ACT, Input.SEND_I, Input.CLOSE}
+)
 
 S = State
 # A controlled station never sends STARTDT act, so it is never STARTING.
@@ -93,7 +109,7 @@ def _common(role: Role) -> dict[tuple[State, Input], State]:
     for state in _OPEN[role]:
         for same in (Input.RECV_S, Input.RECV_TESTFR_ACT, Input.RECV_TESTFR_CON, Input.SEND_TESTFR_ACT):
             table[state, same] = state
-        for end in (Input.CLOSE, Input.EOF, Input.T1_EXPIRED, Input.PROTOCOL_ERROR):
+        for end in END_INPUTS.values():
             table[state, end] = S.CLOSED
     return table
 

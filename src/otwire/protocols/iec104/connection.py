@@ -22,14 +22,26 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 
-from otwire.codecs.iec104 import ASDU, IFrame, SFrame, UFrame, UFunction, decode_apdu, encode_asdu
-from otwire.errors import DecodeError, LocalProtocolError, RemoteProtocolError
-from otwire.protocols import Buffer, Event
+from otwire.codecs.iec104 import (
+    ASDU,
+    IFrame,
+    SFrame,
+    UFrame,
+    UFunction,
+    decode_apdu,
+    encode_asdu,
+    encode_iframe,
+    encode_sframe,
+    encode_uframe,
+)
+from otwire.codecs.iec104.framing import apdu_size, apdu_size_error
+from otwire.errors import LocalProtocolError, RemoteProtocolError
+from otwire.protocols import Buffer
+from otwire.protocols._base import EngineBase
 from otwire.protocols.iec104._activation import ActivationTracker
-from otwire.protocols.iec104._state import LOCAL_INPUTS, TRANSITIONS, Input, State
+from otwire.protocols.iec104._state import END_INPUTS, LOCAL_INPUTS, TRANSITIONS, Input, State
 from otwire.protocols.iec104.config import IEC104Config, Role
 from otwire.protocols.iec104.events import (
-    ConnectionTerminated,
     DataTransferStarted,
     DataTransferStopped,
     FrameReceived,
@@ -42,9 +54,6 @@ from otwire.protocols.iec104.events import (
 __all__ = ["IEC104Connection", "SequenceError"]
 
 _MOD = 0x7FFF  # sequence numbers are 15 bits: arithmetic modulo 32768 is "& _MOD"
-_START = 0x68
-_S_FRAME = b"\x68\x04\x01\x00"
-_U_BYTES = {f: bytes((_START, 4, int(f), 0, 0, 0)) for f in UFunction}
 _RECEIVED_U = {
     UFunction.STARTDT_ACT: Input.RECV_STARTDT_ACT,
     UFunction.STARTDT_CON: Input.RECV_STARTDT_CON,
@@ -64,7 +73,7 @@ class SequenceError(RemoteProtocolError):
     """The peer broke the numbering rules: N(S) != V(R), or N(R) outside V(A)..V(S) (-104 5.1)."""
 
 
-class IEC104Connection:
+class IEC104Connection(EngineBase[State, Input]):
     """One IEC 104 connection (either role) as a sans-IO state machine.
 
     Args:
@@ -76,8 +85,15 @@ class IEC104Connection:
         queue_limit: Most ASDUs held back by the k window before ``send`` refuses.
         activation_limit: Most activations tracked at once.
 
-    The contract is that of :class:`otwire.protocols.Connection`.
+    The contract is that of :class:`otwire.protocols.Connection`; the event queue, the
+    output buffer and the table-driven lifecycle come from
+    :class:`~otwire.protocols._base.EngineBase` (``connection_lost(now, exc)`` ends with
+    ``ConnectionTerminated(CONNECTION_LOST, error=exc)``).
     """
+
+    CLOSED = State.CLOSED
+    LOCAL_INPUTS = LOCAL_INPUTS
+    END_INPUTS = END_INPUTS
 
     def __init__(
         self,
@@ -92,8 +108,7 @@ class IEC104Connection:
         self.role = role
         self.config = config if config is not None else IEC104Config()
         self.report_frames = report_frames
-        self._table = TRANSITIONS[role]
-        self._state = State.STOPPED
+        super().__init__(State.STOPPED, TRANSITIONS[role])
         self._vs = self._vr = self._ack = 0
         self._sent_at: deque[float] = deque()  # send time of each unacknowledged own I-frame
         self._queue: deque[bytes] = deque()  # encoded ASDUs held back by the k window
@@ -105,8 +120,6 @@ class IEC104Connection:
         self._test_deadline: float | None = None  # our TESTFR act awaiting its con
         self._last_rx = now
         self._buffer = bytearray()
-        self._out = bytearray()
-        self._events: deque[Event] = deque()
         self.activations = ActivationTracker(activation_limit)
         self._on_u: dict[UFunction, Callable[[float, State], None]] = {
             UFunction.STARTDT_ACT: self._on_startdt_act,
@@ -118,16 +131,6 @@ class IEC104Connection:
         }
 
     # -- observable state ------------------------------------------------------------
-
-    @property
-    def state(self) -> State:
-        """The lifecycle state."""
-        return self._state
-
-    @property
-    def is_closed(self) -> bool:
-        """True once the connection is closed."""
-        return self._state is State.CLOSED
 
     @property
     def vs(self) -> int:
@@ -175,13 +178,12 @@ class IEC104Connection:
         pos, end = 0, len(buf)
         try:
             while pos < end:
-                if buf[pos] != _START:  # no resynchronisation in -104: the stream is broken
-                    raise DecodeError(f"expected start octet 0x68, got 0x{buf[pos]:02x}", data=buf[pos : pos + 1])
-                if end - pos < 2:
+                size = apdu_size(buf, pos, end)
+                if size <= 0:
+                    if size:  # no resynchronisation in -104: the stream is broken
+                        raise apdu_size_error(buf, pos, size)
                     break
-                stop = pos + 2 + buf[pos + 1]
-                if stop > end:
-                    break
+                stop = pos + size
                 frame = bytes(buf[pos:stop])
                 pos = stop
                 self._on_frame(frame, now)
@@ -265,16 +267,6 @@ class IEC104Connection:
 
     # -- outputs -----------------------------------------------------------------------
 
-    def next_event(self) -> Event | None:
-        """Return the next event, or ``None``."""
-        return self._events.popleft() if self._events else None
-
-    def data_to_send(self) -> bytes:
-        """Return and clear the octets queued for the peer."""
-        out = bytes(self._out)
-        self._out.clear()
-        return out
-
     def get_timer(self) -> float | None:
         """Return the earliest timer deadline (t1, t2 or t3), or ``None`` when closed."""
         if self._state is State.CLOSED:
@@ -290,32 +282,16 @@ class IEC104Connection:
                 earliest = deadline
         return earliest
 
-    # -- transitions -------------------------------------------------------------------
+    # -- lifecycle hooks (EngineBase) ----------------------------------------------------
 
-    def _move(self, event: Input) -> None:
-        new = self._table.get((self._state, event))
-        if new is None:
-            message = f"{event.value} not allowed in state {self._state.name} ({self.role.value} station)"
-            if event in LOCAL_INPUTS:
-                raise LocalProtocolError(message)
-            raise RemoteProtocolError(message)
-        self._state = new
+    def _describe(self) -> str:
+        return f"{self.role.value} station"
 
-    def _check_open(self, verb: str) -> None:
-        if self._state is State.CLOSED:
-            raise LocalProtocolError(f"can't {verb} in state CLOSED")
-
-    def _terminate(self, reason: TerminationReason, error: Exception | None) -> None:
-        self._state = State.CLOSED
+    def _on_terminate(self, reason: TerminationReason) -> None:
         self._buffer.clear()
         self._queue.clear()
         self._sent_at.clear()
         self._t2_deadline = self._u_deadline = self._test_deadline = None
-        self._events.append(ConnectionTerminated(reason=reason, error=error))
-
-    def _fail(self, exc: RemoteProtocolError) -> None:
-        if self._state is not State.CLOSED:
-            self._terminate(TerminationReason.PROTOCOL_ERROR, exc)
 
     # -- received frames ---------------------------------------------------------------
 
@@ -419,8 +395,8 @@ class IEC104Connection:
             self._emit_i(queue.popleft(), now)
 
     def _emit_i(self, body: bytes, now: float) -> None:
-        vs, vr = self._vs, self._vr
-        frame = bytes((_START, 4 + len(body), vs << 1 & 0xFE, vs >> 7, vr << 1 & 0xFE, vr >> 7)) + body
+        vs = self._vs
+        frame = encode_iframe(vs, self._vr, body)
         self._out += frame
         self._vs = (vs + 1) & _MOD
         self._sent_at.append(now)
@@ -430,8 +406,7 @@ class IEC104Connection:
             self._events.append(FrameSent(data=frame))
 
     def _send_s(self) -> None:
-        vr = self._vr
-        frame = _S_FRAME + bytes((vr << 1 & 0xFE, vr >> 7))
+        frame = encode_sframe(self._vr)
         self._out += frame
         self._unacked = 0
         self._t2_deadline = None
@@ -456,7 +431,7 @@ class IEC104Connection:
         self._emit_u(function)
 
     def _emit_u(self, function: UFunction) -> None:
-        frame = _U_BYTES[function]
+        frame = encode_uframe(function)
         self._out += frame
         if self.report_frames:
             self._events.append(FrameSent(data=frame))

@@ -1,12 +1,16 @@
-"""Events reported by :class:`~otwire.protocols.iec104.IEC104Connection` (past tense, STYLE.md 3.2)."""
+"""Events reported by :class:`~otwire.protocols.iec104.IEC104Connection` (past tense, STYLE.md 3.2).
+
+``ConnectionTerminated`` and ``TerminationReason`` are the shared ones of
+:mod:`otwire.protocols`, re-exported here (this engine ends with ``LOCAL_CLOSE``,
+``PEER_CLOSED``, ``CONNECTION_LOST``, ``T1_TIMEOUT`` and ``PROTOCOL_ERROR``).
+"""
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 
 from otwire.codecs.iec104 import ASDU
-from otwire.protocols import Event
+from otwire.protocols import ConnectionTerminated, Event, TerminationReason
 
 __all__ = [
     "ASDUReceived",
@@ -22,15 +26,6 @@ __all__ = [
     "TestFrameConfirmed",
     "TestFrameReceived",
 ]
-
-
-class TerminationReason(enum.Enum):
-    """Why a connection ended."""
-
-    LOCAL_CLOSE = "local close"
-    PEER_CLOSED = "peer closed"
-    T1_TIMEOUT = "t1 expired"
-    PROTOCOL_ERROR = "protocol error"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -102,15 +97,3 @@ class FrameSent(Event):
     """One complete APDU as queued for sending (only with ``report_frames=True``)."""
 
     data: bytes
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ConnectionTerminated(Event):
-    """The connection is closed; no input is accepted any more.
-
-    ``error`` is the exception that caused a ``PROTOCOL_ERROR`` (also raised from
-    ``receive_data``), else ``None``.
-    """
-
-    reason: TerminationReason
-    error: Exception | None = None
