@@ -43,9 +43,8 @@ LOGGER = logging.getLogger("otwire.servers.iec104")
 #: Octets of the longest APDU: an ASDU held back by the k window counts this much.
 APDU_OCTETS = MAX_LENGTH + 2
 
-#: Ends logged as warnings (the others are orderly). Compared by name: the engine's own enum
-#: becomes the shared ``TerminationReason`` when branch iec104-engine is merged.
-_WARNED_ENDS = frozenset({"PROTOCOL_ERROR", "T1_TIMEOUT"})
+#: Ends logged as warnings (the others are orderly, or limits the driver logged already).
+_WARNED_ENDS = frozenset({TerminationReason.PROTOCOL_ERROR, TerminationReason.T1_TIMEOUT})
 
 #: The outstation's many-peer engine: one controlled-station engine per client.
 OutstationPeers = ConnectionPeers[int, IEC104Connection]
@@ -165,7 +164,7 @@ class Session:
     def _log_end(self, event: ConnectionTerminated) -> None:
         self.closing = True
         reason = event.reason.value
-        if event.reason.name in _WARNED_ENDS:
+        if event.reason in _WARNED_ENDS:
             detail = f": {event.error}" if event.error is not None else ""
             LOGGER.warning("%s: connection closed, %s%s", self.name, reason, detail)
         else:
