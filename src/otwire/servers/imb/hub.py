@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 import sys
 import threading
 from collections.abc import Callable
-from typing import TextIO, TypeVar
+from typing import Any, TextIO, TypeVar
 
 from otwire.codecs.imb.types import MAX_PAYLOAD_SIZE
-from otwire.errors import LocalProtocolError, OTWireError, TransportError
+from otwire.errors import LocalProtocolError, TransportError
 from otwire.protocols.imb.hub import HubConnection, IMBHub
 from otwire.protocols.imb.hub_events import ClientStatus, EventInfo
-from otwire.servers._serving import CALL_TIMEOUT, AsyncServing, ThreadedServing, run_in_loop
+from otwire.servers._base import check_port
+from otwire.servers._serving import CALL_TIMEOUT, AsyncServing, ThreadedServing, run_in_loop, run_until_signal
 from otwire.servers.imb._client import LOGGER, Client
+from otwire.transports.limits import ServerLimits
 from otwire.transports.record import PcapRecorder
 
 __all__ = ["CLOSE_GRACE", "DEFAULT_PORT", "AsyncHub", "BaseHub", "Hub", "serve"]
@@ -60,12 +61,16 @@ class BaseHub:
         notify: bool = True,
         heartbeat_interval: float | None = None,
         record: str | os.PathLike[str] | None = None,
+        limits: ServerLimits | None = None,
     ) -> None:
-        for name, value, low in (("port", port, 0), ("max_queue_bytes", max_queue_bytes, 1),
+        for name, value, low in (("max_queue_bytes", max_queue_bytes, 1),
                                  ("max_connections", max_connections, 0)):  # fmt: skip
             if not (isinstance(value, int) and value >= low):
                 raise LocalProtocolError(f"{name}={value!r} must be an int >= {low}")
-        self._host, self._port = host, port
+        if limits is not None:
+            max_queue_bytes, max_connections = limits.max_output_bytes, limits.max_connections
+        self.limits = limits
+        self._host, self._port = host, check_port(port)
         self.max_queue_bytes = max_queue_bytes
         self.max_connections = max_connections
         self.record = record
@@ -238,47 +243,36 @@ def serve(
     *,
     duration: float | None = None,
     record: str | os.PathLike[str] | None = None,
+    limits: ServerLimits | None = None,
     out: TextIO = sys.stdout,
+    **proto_opts: Any,
 ) -> int:
-    """Run an IMB3 hub until Ctrl-C (or for ``duration`` seconds); blocking (``otwire serve imb-hub``).
+    """Run an IMB3 hub until SIGINT or SIGTERM (or for ``duration`` seconds); blocking (``otwire serve imb-hub``).
 
-    Connections, client info and disconnections are logged to ``out`` while it runs.
+    Connections, client info and disconnections are logged to ``out`` while it runs; both
+    signals stop it cleanly (every client gets icEndSession, the capture is completed).
 
     Args:
         host: Address to listen on.
         port: TCP port (0 picks a free one; the banner shows it).
-        duration: Stop after this many seconds (``None``: run until interrupted).
+        duration: Stop after this many seconds (``None``: run until a signal).
         record: Write every connection into this pcap file (``otwire inspect`` reads it).
+        limits: Connection, time and memory limits (defaults when ``None``).
         out: Where the banner and the log go.
+        **proto_opts: More :class:`AsyncHub` arguments (``self_delivery``, ``notify``,
+            ``heartbeat_interval``).
 
     Returns:
         0 after a clean stop, 2 when the hub cannot start (message on stderr).
+
+    Raises:
+        InvalidArgument: ``port`` is not in 0..65535.
     """
-    hub = AsyncHub(host, port, record=record)
-    handler = logging.StreamHandler(out)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
-    added = not LOGGER.handlers
-    if added:
-        LOGGER.addHandler(handler)
-        LOGGER.setLevel(logging.INFO)
-    try:
-        asyncio.run(_run(hub, duration, out))
-    except KeyboardInterrupt:
-        pass
-    except (OTWireError, OSError) as exc:
-        print(f"otwire serve imb-hub: error: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        if added:
-            LOGGER.removeHandler(handler)
-    print("stopped", file=out)
-    return 0
+    hub = AsyncHub(host, port, record=record, limits=limits, **proto_opts)
 
+    def banner() -> str:
+        return f"otwire IMB3 hub on {hub.host}:{hub.port} (pyimb: imb.Client({hub.host!r}, {hub.port}, ...))"
 
-async def _run(hub: AsyncHub, duration: float | None, out: TextIO) -> None:
-    async with hub:
-        print(f"otwire IMB3 hub on {hub.host}:{hub.port} (pyimb: imb.Client({hub.host!r}, {hub.port}, ...))", file=out)
-        if duration is None:
-            await asyncio.get_running_loop().create_future()
-        else:
-            await asyncio.sleep(duration)
+    return run_until_signal(
+        hub, command="otwire serve imb-hub", banner=banner, duration=duration, out=out, logger=LOGGER
+    )
