@@ -10,7 +10,7 @@ at the end of the loop iteration for spontaneous and periodic data.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from otwire.codecs.iec104 import ASDU
 from otwire.codecs.iec104.apci import MAX_LENGTH
@@ -29,14 +29,13 @@ from otwire.protocols.iec104 import (
     State,
     TestFrameReceived,
 )
-from otwire.servers.iec104._requests import handle_asdu
+from otwire.servers.iec104._requests import RequestServer, handle_asdu
+from otwire.servers.iec104._station import Station
 from otwire.servers.iec104._wire import end_of_init
 from otwire.transports.aio_server import PeerServer, PeerSocket
+from otwire.transports.limits import ServerLimits
 
-if TYPE_CHECKING:
-    from otwire.servers.iec104._base import BaseServer
-
-__all__ = ["APDU_OCTETS", "LOGGER", "APDUCounter", "OutstationPeers", "Session"]
+__all__ = ["APDU_OCTETS", "LOGGER", "APDUCounter", "OutstationPeers", "Session", "SessionServer"]
 
 LOGGER = logging.getLogger("otwire.servers.iec104")
 
@@ -74,6 +73,25 @@ def held_octets(engine: IEC104Connection) -> int:
     return engine.queued * APDU_OCTETS
 
 
+class SessionServer(RequestServer, Protocol):
+    """What a session needs from its server (:class:`~otwire.servers.iec104.BaseServer` is one)."""
+
+    peers: OutstationPeers | None
+    limits: ServerLimits
+    end_of_init: bool
+    backlog_limit: int
+
+    @property
+    def driver(self) -> PeerServer | None: ...
+
+    @property
+    def stations(self) -> list[Station]: ...
+
+    def raw_received(self, data: bytes) -> None: ...
+
+    def raw_sent(self, data: bytes) -> None: ...
+
+
 class Session:
     """The outstation side of one client connection.
 
@@ -82,7 +100,7 @@ class Session:
         sock: The accepted socket (peer id, address) from the server driver.
     """
 
-    def __init__(self, server: BaseServer, sock: PeerSocket) -> None:
+    def __init__(self, server: SessionServer, sock: PeerSocket) -> None:
         self.server = server
         self.sock = sock
         self.peer = sock.peer
