@@ -150,6 +150,13 @@ class Client:
         got, self._read = self.asdus[self._read :], len(self.asdus)
         return got
 
+    def pump_until(self, condition: Callable[[], object], what: str, timeout: float = TIMEOUT) -> None:
+        """Keep pumping (answering the server) until ``condition()`` holds; fail after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while not condition():
+            assert time.monotonic() < deadline, f"{what} not reached within {timeout} s"
+            self.pump()
+
     def wait_closed(self, timeout: float = TIMEOUT) -> None:
         deadline = time.monotonic() + timeout
         while not self.eof:
@@ -438,7 +445,7 @@ def test_select_before_execute(server: Server, clients: list[Client]) -> None:
     assert point.value == on and point.selected_by is None
     assert confirm(client, command(T.C_DC_NA_1, 300, off)).negative  # execute without select
     assert not confirm(client, command(T.C_DC_NA_1, 300, off, select=True)).negative
-    time.sleep(0.7)  # select_timeout_ms=600
+    wait_until(lambda: point.selected_by is None, what="the select expired")  # select_timeout_ms=600
     assert confirm(client, command(T.C_DC_NA_1, 300, off)).negative and point.value == on
     assert not confirm(client, command(T.C_DC_NA_1, 300, off, select=True)).negative
     cancel = client.request(
@@ -506,10 +513,7 @@ def test_spontaneous_data_goes_to_every_started_connection(server: Server, clien
     assert idle.idle(0.2) == []
     second.conn.stop_data_transfer(time.monotonic())
     second.pump()
-    deadline = time.monotonic() + TIMEOUT
-    while server.active_connection_count != 1:
-        assert time.monotonic() < deadline
-        second.pump()
+    second.pump_until(lambda: server.active_connection_count == 1, "data transfer stopped")
     point.value = 4.5
     assert point.transmit() is True
     assert values(first.collect(cot_is(Cot.SPONTANEOUS)))[1].value == 4.5
@@ -548,10 +552,7 @@ def test_timer_callback_and_batch(server: Server, clients: list[Client]) -> None
     assert {ioa: i.value for ioa, i in values([asdu]).items()} == {40: 0, 41: 10, 42: 20}
     with pytest.raises(LocalProtocolError):
         batch.add_point(station.add_point(43, T.M_SP_NA_1))
-    deadline = time.monotonic() + TIMEOUT
-    while len(ticks) < 3:
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    wait_until(lambda: len(ticks) >= 3, what="three timer callbacks")
     assert ticks[2] - ticks[0] >= 0.09  # 50 ms apart
 
 
@@ -584,24 +585,15 @@ def test_slow_consumer_is_closed_and_others_keep_working(
         slow = socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT)
         try:
             slow.sendall(bytes.fromhex("680407000000"))  # STARTDT act, then never acknowledges
-            deadline = time.monotonic() + TIMEOUT
-            while srv.active_connection_count < 2:
-                assert time.monotonic() < deadline
-                good.pump()
+            good.pump_until(lambda: srv.active_connection_count == 2, "both connections started")
             # Periodic data fills k=12, then half the backlog: from then on it is skipped.
-            deadline = time.monotonic() + TIMEOUT
-            while not any("periodic data skipped" in r.getMessage() for r in caplog.records):
-                assert time.monotonic() < deadline
-                good.pump()
+            good.pump_until(lambda: "periodic data skipped" in caplog.text, "periodic data skipped")
             assert srv.open_connection_count == 2
             for i in range(40):
                 point.value = i
                 point.transmit()
                 good.collect(lambda a, i=i: a.cot == Cot.SPONTANEOUS and values([a])[1].value == i)  # type: ignore[misc]
-            deadline = time.monotonic() + TIMEOUT
-            while srv.open_connection_count != 1:
-                assert time.monotonic() < deadline
-                good.pump()
+            good.pump_until(lambda: srv.open_connection_count == 1, "the slow consumer dropped")
         finally:
             slow.close()
         point.value = 99
@@ -641,10 +633,7 @@ def test_max_connections_and_on_connect(clients: list[Client]) -> None:
         second.wait_closed()
         assert asked == ["127.0.0.1"] and srv.open_connection_count == 1
         first.close()
-        deadline = time.monotonic() + TIMEOUT
-        while srv.open_connection_count:
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
+        wait_until(lambda: srv.open_connection_count == 0, what="the first client gone")
         srv.on_connect(lambda s, ip: False)
         third = Client(srv.port, start=False)
         clients.append(third)
@@ -734,9 +723,10 @@ def test_async_server_serves_in_the_callers_loop() -> None:
 def test_async_serve_stops_on_cancel() -> None:
     async def main() -> bool:
         srv = AsyncServer(port=0)
-        task = asyncio.create_task(srv.serve())
-        while not srv.is_running:
-            await asyncio.sleep(0.01)
+        await srv.start()
+        task = asyncio.create_task(srv.serve())  # keeps it running until cancelled
+        await asyncio.sleep(0)  # let serve() begin waiting
+        assert srv.is_running
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -754,10 +744,7 @@ def test_serve_runs_the_demo(clients: list[Client]) -> None:
     thread = threading.Thread(target=lambda: result.append(serve(port=port, duration=2.0, out=out)))
     thread.start()
     try:
-        deadline = time.monotonic() + TIMEOUT
-        while "Ctrl-C" not in out.getvalue():
-            assert time.monotonic() < deadline and thread.is_alive()
-            time.sleep(0.01)
+        wait_until(lambda: "Ctrl-C" in out.getvalue() or not thread.is_alive(), what="the banner")
         client = Client(port)
         clients.append(client)
         replies = client.request(gi(ca=1), cot_is(Cot.ACTIVATION_TERMINATION))

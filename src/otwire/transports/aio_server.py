@@ -210,7 +210,7 @@ class PeerServer:
         except OSError as exc:
             raise TransportError(f"cannot listen on {host}:{port}: {exc}") from exc
         self._previous_handler = loop.get_exception_handler()
-        loop.set_exception_handler(self._loop_exception)
+        loop.set_exception_handler(self._report_accept_failure)
         return int(self._server.sockets[0].getsockname()[1])
 
     @property
@@ -239,7 +239,7 @@ class PeerServer:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(server.wait_closed(), grace)
         self._cancel_timer()
-        if self._loop is not None and self._loop.get_exception_handler() == self._loop_exception:
+        if self._loop is not None and self._loop.get_exception_handler() == self._report_accept_failure:
             self._loop.set_exception_handler(self._previous_handler)
 
     # -- feeding the engine from outside -----------------------------------------------
@@ -481,7 +481,7 @@ class PeerServer:
 
     # -- accept failures -----------------------------------------------------------------
 
-    def _loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    def _report_accept_failure(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         """Report accept failures at the fd limit once per burst; pass everything else on."""
         exc = context.get("exception")
         server, sock = self._server, context.get("socket")

@@ -31,7 +31,7 @@ from otwire.servers.iec104._points import (
 from otwire.servers.iec104._station import Station
 from otwire.servers.iec104._wire import mirror, pack_points
 
-__all__ = ["GLOBAL_ADDRESS", "RequestServer", "Requester", "handle_asdu"]
+__all__ = ["GLOBAL_ADDRESS", "RequestServer", "Requester", "answer_request"]
 
 LOGGER = logging.getLogger("otwire.servers.iec104")
 GLOBAL_ADDRESS = 0xFFFF
@@ -76,7 +76,7 @@ _ACT_DEACT = frozenset({Cot.ACTIVATION, Cot.DEACTIVATION})
 _BROADCAST = frozenset({TypeId.C_IC_NA_1, TypeId.C_CI_NA_1, TypeId.C_CS_NA_1, TypeId.C_RP_NA_1, TypeId.C_TS_TA_1})
 
 
-def handle_asdu(session: Requester, asdu: ASDU) -> None:
+def answer_request(session: Requester, asdu: ASDU) -> None:
     """Answer one ASDU received from a client.
 
     Args:

@@ -29,7 +29,7 @@ from otwire.protocols.iec104 import (
     State,
     TestFrameReceived,
 )
-from otwire.servers.iec104._requests import RequestServer, handle_asdu
+from otwire.servers.iec104._requests import RequestServer, answer_request
 from otwire.servers.iec104._station import Station
 from otwire.servers.iec104._wire import end_of_init
 from otwire.transports.aio_server import PeerServer, PeerSocket
@@ -146,15 +146,16 @@ class Session:
     def on_event(self, event: Event) -> None:
         """Handle one engine event; never raises (an internal error drops the connection)."""
         try:
-            self._dispatch(event)
+            self._react(event)
         except Exception:
             LOGGER.exception("%s: internal error while handling %r", self.name, event)
             self.abort("internal error", TerminationReason.LOCAL_CLOSE)
 
-    def _dispatch(self, event: Event) -> None:
+    def _react(self, event: Event) -> None:
+        """Answer requests, pass raw frames to the callbacks, log the lifecycle."""
         if isinstance(event, ASDUReceived):
             if not self.closing:
-                handle_asdu(self, event.asdu)
+                answer_request(self, event.asdu)
         elif isinstance(event, FrameReceived):
             self.server.raw_received(event.data)
         elif isinstance(event, FrameSent):
