@@ -443,7 +443,7 @@ def test_async_client(hub: Hub) -> None:
             assert imb.TranslationRemoved(hub_event_id=0, event_id=0) in rest  # the hub's answer to icUnsubscribe
         assert not a.is_connected and not b.is_connected
         left = [event async for event in a.events()]  # what nobody took, up to the end
-        assert isinstance(left[0], imb.ClientIdentified) and isinstance(left[-1], imb.ConnectionTerminated)
+        assert isinstance(left[0], imb.UniqueClientIDReceived) and isinstance(left[-1], imb.ConnectionTerminated)
         assert await a.next_event(timeout=0.05) is None
         await a.disconnect()  # idempotent
 

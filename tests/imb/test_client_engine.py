@@ -8,39 +8,44 @@ plain number.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from helpers import drain
 from otwire.codecs import imb
 from otwire.codecs.imb import Action, EventFlag, encode_command, encode_frame
-from otwire.errors import EncodeError, LocalProtocolError
-from otwire.protocols import Connection
-from otwire.protocols.imb.client import (
-    LOCAL_INPUTS,
-    TRANSITIONS,
-    IMBClientConnection,
-    Input,
-    RawEvent,
-    State,
-    prefixed_name,
+from otwire.errors import (
+    DecodeError,
+    EncodeError,
+    InvalidArgument,
+    InvalidArgumentType,
+    LocalProtocolError,
+    RemoteProtocolError,
 )
-from otwire.protocols.imb.client_events import (
-    ClientIdentified,
+from otwire.protocols import Connection, ConnectionTerminated, TerminationReason
+from otwire.protocols.imb._state import CLIENT_LOCAL_INPUTS as LOCAL_INPUTS
+from otwire.protocols.imb._state import CLIENT_TRANSITIONS as TRANSITIONS
+from otwire.protocols.imb._state import ClientInput as Input
+from otwire.protocols.imb._state import ClientState as State
+from otwire.protocols.imb.client import IMBClientConnection, RawEvent, prefixed_name
+from otwire.protocols.imb.config import IMBClientConfig
+from otwire.protocols.imb.events import (
     CommandReceived,
-    ConnectionTerminated,
     EventReceived,
-    MalformedReceived,
+    JunkSkipped,
     StreamAborted,
     StreamData,
     StreamEnded,
     StreamStarted,
     SubscriptionConfirmed,
-    TerminationReason,
+    TranslationIgnored,
     TranslationRemoved,
     UnexpectedStreamData,
+    UniqueClientIDReceived,
     UnmappedEventReceived,
 )
 from strategies.imb import VECTORS, read_vectors
@@ -55,13 +60,6 @@ def vectors(file: str) -> dict[str, bytes]:
 
 C2H = vectors("client_to_hub.hex")
 H2C = vectors("hub_to_client.hex")
-
-
-def drain(conn: IMBClientConnection) -> list[Any]:
-    events = []
-    while (event := conn.next_event()) is not None:
-        events.append(event)
-    return events
 
 
 def frames(*commands: imb.Command) -> bytes:
@@ -286,7 +284,7 @@ def test_hub_vectors() -> None:
     c.receive_data(H2C["set_event_id_translation"] + H2C["event_hello"], NOW)
     c.receive_data(H2C["translation_removal"] + H2C["event_hello"], NOW)
     assert drain(c) == [
-        ClientIdentified(unique_client_id=0x1234, client_id=5),
+        UniqueClientIDReceived(unique_client_id=0x1234, client_id=5),
         SubscriptionConfirmed(event_id=0, event_name="fed.my event", hub_event_id=7),
         EventReceived(
             event_id=0, event_name="fed.my event", hub_event_id=7, tick=0, flags=EventFlag(0),
@@ -300,8 +298,20 @@ def test_hub_vectors() -> None:
 
 def test_garbage_before_a_frame_is_skipped(conn: IMBClientConnection) -> None:
     conn.receive_data(b"garbage" + H2C["event_hello"], NOW)
-    assert [type(e) for e in drain(conn)] == [EventReceived]
-    assert conn.junk_octets == 7
+    got = drain(conn)
+    assert [type(e) for e in got] == [EventReceived, JunkSkipped]  # junk: once per call, at its end
+    assert got[-1] == JunkSkipped(size=7) and conn.junk_octets == 7
+
+
+def test_junk_is_bounded() -> None:
+    c = IMBClientConnection(max_junk_bytes=10)
+    c.receive_data(b"x" * 8 + H2C["unique_client_id"] + b"y" * 8, NOW)  # a frame resets the count
+    assert not c.is_closed
+    with pytest.raises(RemoteProtocolError, match="max_junk_bytes=10"):
+        c.receive_data(b"z" * 4096, NOW)  # the framer reports junk runs in 4096-octet pieces
+    got = drain(c)
+    assert got[-1].reason is TerminationReason.PROTOCOL_ERROR and isinstance(got[-1].error, RemoteProtocolError)
+    assert c.is_closed
 
 
 def test_translation_bookkeeping(conn: IMBClientConnection) -> None:
@@ -322,7 +332,7 @@ def test_translation_table_is_bounded() -> None:
     c = IMBClientConnection(max_translations=2)
     c.receive_data(translation(1, 0) + translation(2, 0) + translation(1, 0) + translation(3, 0), NOW)
     got = drain(c)
-    assert [type(e) for e in got] == [SubscriptionConfirmed] * 3 + [MalformedReceived]
+    assert [type(e) for e in got] == [SubscriptionConfirmed] * 3 + [TranslationIgnored]
     assert c.translations == {1: 0, 2: 0}
 
 
@@ -358,17 +368,24 @@ def test_focus_event_is_decoded_by_name() -> None:
     assert bodies == [imb.FocusEvent(x=1.5, y=-2.0), change]
 
 
-def test_malformed_input_is_reported_and_skipped(conn: IMBClientConnection) -> None:
-    bad_trailer = H2C["event_hello"][:-1] + b"\x00"
-    bad_event = encode_frame(imb.CommandCode.EVENT, b"\x07\0\0\0\0\0\0\0\0\0\0\0\xff\xff")  # change object, truncated
-    short_event = encode_frame(imb.CommandCode.EVENT, b"\x07\0")
-    bad_notify = encode_frame(imb.CommandCode.SUBSCRIBE, b"\0\0\0\0\0\0\0\0\xff\0\0\0")  # string longer than payload
-    conn.receive_data(bad_trailer + bad_event + short_event + bad_notify + H2C["event_hello"], NOW)
+MALFORMED = {
+    "bad trailer": H2C["event_hello"][:-1] + b"\x00",
+    "negative length": encode_frame(imb.CommandCode.EVENT, b"")[:12] + b"\xff\xff\xff\xff",
+    "truncated change object": encode_frame(imb.CommandCode.EVENT, b"\x07\0\0\0\0\0\0\0\0\0\0\0\xff\xff"),
+    "short event": encode_frame(imb.CommandCode.EVENT, b"\x07\0"),
+    "string longer than payload": encode_frame(imb.CommandCode.SUBSCRIBE, b"\0\0\0\0\0\0\0\0\xff\0\0\0"),
+}
+
+
+@pytest.mark.parametrize("bad", MALFORMED.values(), ids=MALFORMED.keys())
+def test_malformed_input_is_a_decode_error_after_closing(conn: IMBClientConnection, bad: bytes) -> None:
+    """Framing errors and malformed payloads close the engine, then raise (notes "Peer violations")."""
+    with pytest.raises(DecodeError) as info:
+        conn.receive_data(H2C["event_hello"] + bad + H2C["event_hello"], NOW)
     got = drain(conn)
-    assert [type(e) for e in got] == [MalformedReceived] * 4 + [EventReceived]
-    assert [e.command_code for e in got[:4]] == [None, imb.CommandCode.EVENT, imb.CommandCode.EVENT, -45]
-    assert all(e.error is not None for e in got[:4])
-    assert not conn.is_closed
+    assert [type(e) for e in got] == [EventReceived, ConnectionTerminated]  # the frame before it was applied
+    assert got[-1] == ConnectionTerminated(reason=TerminationReason.PROTOCOL_ERROR, error=info.value)
+    assert conn.is_closed
 
 
 def test_other_hub_commands_are_reported(conn: IMBClientConnection) -> None:
@@ -493,7 +510,7 @@ def test_hub_ends_the_session(conn: IMBClientConnection) -> None:
     conn.receive_data(C2H["end_session"] + H2C["event_hello"], NOW)  # nothing after icEndSession is used
     got = drain(conn)
     assert [type(e) for e in got] == [StreamStarted, StreamAborted, ConnectionTerminated]
-    assert got[-1].reason is TerminationReason.SESSION_ENDED
+    assert got[-1].reason is TerminationReason.END_SESSION
     assert conn.is_closed and conn.data_to_send() == b""  # no reply to icEndSession
 
 
@@ -501,7 +518,8 @@ def test_end_of_stream(conn: IMBClientConnection) -> None:
     conn.receive_data(H2C["event_hello"][:20], NOW)
     conn.receive_data(b"", NOW)
     got = drain(conn)
-    assert [type(e) for e in got] == [MalformedReceived, ConnectionTerminated]
+    assert got[0] == JunkSkipped(size=20)  # a frame cut by the end of stream, as the hub reports it
+    assert [type(e) for e in got] == [JunkSkipped, ConnectionTerminated]
     assert got[-1].reason is TerminationReason.PEER_CLOSED
 
 
@@ -539,7 +557,16 @@ INPUTS: dict[Input, Callable[[IMBClientConnection], None]] = {
     Input.RECV_OTHER: lambda c: c.receive_data(frames(imb.AllVariables()), NOW),
     Input.CLOSE: lambda c: c.close(NOW),
     Input.EOF: lambda c: c.receive_data(b"", NOW),
+    Input.CONNECTION_LOST: lambda c: c.connection_lost(NOW, ConnectionResetError("reset")),
+    Input.PROTOCOL_ERROR: lambda c: _swallow(c.receive_data, MALFORMED["bad trailer"], NOW),
 }
+
+
+def _swallow(action: Callable[..., None], *args: Any) -> None:
+    with contextlib.suppress(RemoteProtocolError):
+        action(*args)
+
+
 REACH: dict[State, Callable[[IMBClientConnection], None]] = {
     State.AWAITING_ID: lambda c: None,
     State.READY: INPUTS[Input.RECV_UNIQUE_ID],
@@ -561,8 +588,8 @@ def test_every_state_input_pair(state: State, event: Input) -> None:
     expected = TRANSITIONS.get((state, event))
     if expected is None:
         assert state is State.CLOSED
-        if event is Input.CLOSE:
-            INPUTS[event](c)  # closing twice is allowed and does nothing
+        if event in (Input.CLOSE, Input.CONNECTION_LOST):
+            INPUTS[event](c)  # closing twice or losing a closed connection does nothing
         else:
             with pytest.raises(LocalProtocolError):
                 INPUTS[event](c)
@@ -573,16 +600,30 @@ def test_every_state_input_pair(state: State, event: Input) -> None:
         assert c.is_closed == (expected is State.CLOSED)
 
 
-def test_short_event_payload_is_malformed_not_a_crash() -> None:
+def test_short_event_payload_is_a_decode_error_not_a_crash() -> None:
     """Regression (found by fuzz/engine_imb.py): a 4-octet icEvent payload once raised struct.error."""
-    from otwire.codecs.imb import encode_frame
-    from otwire.protocols.imb import IMBClientConnection
-    from otwire.protocols.imb.client_events import MalformedReceived
-
     conn = IMBClientConnection(7, "fuzz")
-    conn.receive_data(encode_frame(-15, b"\x00\x00\x00\x00"), 0.0)
-    events = []
-    while (event := conn.next_event()) is not None:
-        events.append(event)
-    assert any(isinstance(e, MalformedReceived) for e in events)
-    assert not conn.is_closed
+    with pytest.raises(DecodeError):
+        conn.receive_data(encode_frame(-15, b"\x00\x00\x00\x00"), 0.0)
+    assert conn.is_closed and drain(conn)[-1].reason is TerminationReason.PROTOCOL_ERROR
+
+
+def test_connection_lost() -> None:
+    c = IMBClientConnection()
+    error = ConnectionResetError("reset")
+    c.connection_lost(NOW, error)
+    assert drain(c) == [ConnectionTerminated(reason=TerminationReason.CONNECTION_LOST, error=error)]
+    assert c.is_closed
+    c.connection_lost(NOW, error)  # every loss is reported, even after a close: nothing happens
+    c.close(NOW)
+    assert drain(c) == [] and c.data_to_send() == encode_command(imb.SetClientInfo(owner_id=0, owner_name=""))
+
+
+def test_config_object_and_options() -> None:
+    config = IMBClientConfig(max_open_streams=3, end_session_on_close=False)
+    c = IMBClientConnection(config=config, max_open_streams=4)
+    assert c.config == IMBClientConfig(max_open_streams=4, end_session_on_close=False)
+    with pytest.raises(InvalidArgument):
+        IMBClientConnection(max_payload_size=-1)
+    with pytest.raises(InvalidArgumentType):
+        IMBClientConnection(no_such_option=1)

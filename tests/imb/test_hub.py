@@ -42,22 +42,18 @@ from otwire.codecs.imb import (
     decode_command,
     encode_command,
 )
+from otwire.codecs.imb import split_frames as cut_frames
 from otwire.errors import DecodeError, LocalProtocolError
-from otwire.protocols import Connection
-from otwire.protocols.imb._routing import cut_frames
-from otwire.protocols.imb.hub import HubConnection, IMBHub
-from otwire.protocols.imb.hub_events import (
-    HUB_TRANSITIONS,
-    ClientIdentified,
+from otwire.protocols import Connection, ConnectionTerminated, TerminationReason
+from otwire.protocols.imb import HubConnection, HubInput, HubState, IMBHub
+from otwire.protocols.imb._state import HUB_TRANSITIONS
+from otwire.protocols.imb.events import (
+    ClientInfoReceived,
     CommandIgnored,
     CommandRejected,
-    ConnectionTerminated,
     EventsDropped,
     EventSubscribed,
-    HubInput,
-    HubState,
     JunkSkipped,
-    TerminationReason,
     VariableChanged,
 )
 from strategies.imb import MAGIC, TRAILER, mutated_frames, streams, valid_frames
@@ -91,7 +87,11 @@ def events(conn: HubConnection) -> list[Any]:
 
 
 def fresh(hub: IMBHub, n: int = 1) -> list[HubConnection]:
-    conns = [hub.connect(0.0, name=f"c{i}") for i in range(n)]
+    start = len(hub._peers)
+    conns = []
+    for i in range(start, start + n):
+        hub.connect(f"c{i}", 0.0, name=f"c{i}")
+        conns.append(hub.connection_of(f"c{i}"))
     for c in conns:
         inbox(c)  # the greeting
     return conns
@@ -104,18 +104,24 @@ INPUTS = {
     HubInput.RECV_COMMAND: lambda c: c.receive_data(wire(Subscribe(event_id=0, event_name="a")), 1.0),
     HubInput.RECV_END_SESSION: lambda c: c.receive_data(wire(EndSession()), 1.0),
     HubInput.EOF: lambda c: c.receive_data(b"", 1.0),
-    HubInput.FRAME_ERROR: lambda c: c.receive_data(BAD_TRAILER, 1.0),
+    HubInput.PROTOCOL_ERROR: lambda c: c.receive_data(BAD_TRAILER, 1.0),
     HubInput.SEND: lambda c: c.send(SetVariable(var_name="v", var_value=b"1"), 1.0),
     HubInput.TIMER: lambda c: c.handle_timer(1.0),
     HubInput.CLOSE: lambda c: c.close(1.0),
     HubInput.OVERFLOW: lambda c: c.overflow(1.0),
+    HubInput.CONNECTION_LOST: lambda c: c.connection_lost(1.0, ConnectionResetError("reset")),
+    HubInput.TIMEOUT: lambda c: c._hub.abort(c.peer, 1.0, TerminationReason.IDLE_TIMEOUT),
+    HubInput.LIMIT: lambda c: c._hub.abort(c.peer, 1.0, TerminationReason.LIMIT_EXCEEDED),
 }
 REASONS = {
     HubInput.RECV_END_SESSION: TerminationReason.END_SESSION,
     HubInput.EOF: TerminationReason.PEER_CLOSED,
-    HubInput.FRAME_ERROR: TerminationReason.PROTOCOL_ERROR,
+    HubInput.PROTOCOL_ERROR: TerminationReason.PROTOCOL_ERROR,
     HubInput.CLOSE: TerminationReason.LOCAL_CLOSE,
     HubInput.OVERFLOW: TerminationReason.SLOW_CONSUMER,
+    HubInput.CONNECTION_LOST: TerminationReason.CONNECTION_LOST,
+    HubInput.TIMEOUT: TerminationReason.IDLE_TIMEOUT,
+    HubInput.LIMIT: TerminationReason.LIMIT_EXCEEDED,
 }
 
 
@@ -143,8 +149,8 @@ def test_every_state_input_pair(state: HubState, event_: HubInput) -> None:
     hub = IMBHub(heartbeat_interval=0.5)
     conn = enter(hub, state)
     expected = HUB_TRANSITIONS.get((state, event_))
-    if expected is None:  # CLOSED: close/overflow are no-ops, every other input is refused
-        if event_ in (HubInput.CLOSE, HubInput.OVERFLOW):
+    if expected is None:  # CLOSED: close, loss and aborts are no-ops, every other input is refused
+        if event_ in (HubInput.CLOSE, HubInput.OVERFLOW, HubInput.CONNECTION_LOST, HubInput.TIMEOUT, HubInput.LIMIT):
             INPUTS[event_](conn)
         else:
             with pytest.raises(LocalProtocolError):
@@ -152,7 +158,7 @@ def test_every_state_input_pair(state: HubState, event_: HubInput) -> None:
         assert conn.state is HubState.CLOSED
         assert events(conn) == [] and conn.data_to_send() == b""
         return
-    if event_ is HubInput.FRAME_ERROR:
+    if event_ is HubInput.PROTOCOL_ERROR:
         with pytest.raises(DecodeError):
             INPUTS[event_](conn)
     else:
@@ -196,7 +202,7 @@ def test_client_info_and_status() -> None:
     hub = IMBHub()
     (a,) = fresh(hub)
     a.receive_data(wire(SetClientInfo(owner_id=7, owner_name="model"), SetState(state=2)), 1.0)
-    assert events(a) == [ClientIdentified(owner_id=7, owner_name="model")]
+    assert events(a) == [ClientInfoReceived(owner_id=7, owner_name="model")]
     status = a.status()
     assert (status.owner_id, status.owner_name, status.state, status.client_state) == (7, "model", a.state, 2)
     assert status.commands_in == 2 and status.bytes_in > 0 and a.state is HubState.IDENTIFIED
@@ -287,19 +293,45 @@ def test_resubscribe_is_idempotent_and_updates_the_client_id() -> None:
     assert a.status().subscriptions == {"e": 2}
 
 
-def test_unknown_and_malformed_commands_keep_the_connection() -> None:
+def test_unknown_and_refused_commands_keep_the_connection() -> None:
     hub = IMBHub()
     (a,) = fresh(hub)
-    bad_name = struct.pack("<iii", 0, 0, 2) + b"\xff\xfe"  # invalid UTF-8
     data = wire(UnknownCommand(command_code=-999, payload=b"zz"), UnknownCommand(command_code=7))
     a.receive_data(data + encode_command(SetEventIDTranslation(hub_event_id=1, client_event_id=2)), 0.0)
-    a.receive_data(MAGIC + struct.pack("<ii", -45, len(bad_name)) + bad_name + TRAILER, 0.0)
     a.receive_data(wire(Unsubscribe(event_name="never"), Unpublish(event_name="never")), 0.0)
-    a.receive_data(MAGIC + struct.pack("<ii", -15, 8) + bytes(8) + TRAILER, 0.0)  # icEvent too short
     seen = events(a)
-    assert [type(e) for e in seen] == [CommandIgnored] * 3 + [CommandRejected] * 4
-    assert [e.command_code for e in seen] == [-999, 7, -49, -45, -46, -48, -15]
+    assert [type(e) for e in seen] == [CommandIgnored] * 3 + [CommandRejected] * 2
+    assert [e.command_code for e in seen] == [-999, 7, -49, -46, -48]
     assert not a.is_closed and inbox(a) == []
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        (-45, struct.pack("<iii", 0, 0, 2) + b"\xff\xfe"),  # icSubscribe, invalid UTF-8
+        (-45, struct.pack("<iii", 0, 0, 99) + b"ab"),  # icSubscribe, string longer than the payload
+        (-15, bytes(8)),  # icEvent shorter than its 12-octet head
+    ],
+    ids=["bad utf-8", "short string", "short event"],
+)
+def test_malformed_payload_is_a_decode_error_after_closing(payload: tuple[int, bytes]) -> None:
+    """A framed command whose payload is malformed closes that peer, then raises (notes "Peer violations")."""
+    hub = IMBHub()
+    a, b = fresh(hub, 2)
+    code, body = payload
+    with pytest.raises(DecodeError) as info:
+        a.receive_data(
+            wire(SetClientInfo(owner_id=1, owner_name="m"))
+            + MAGIC
+            + struct.pack("<ii", code, len(body))
+            + body
+            + TRAILER,
+            0.0,
+        )
+    seen = events(a)
+    assert [type(e) for e in seen] == [ClientInfoReceived, ConnectionTerminated]  # the frame before it was applied
+    assert seen[-1] == ConnectionTerminated(reason=TerminationReason.PROTOCOL_ERROR, error=info.value)
+    assert a.is_closed and not b.is_closed
 
 
 def test_framing_error_closes_only_that_connection_after_earlier_frames() -> None:

@@ -50,12 +50,11 @@ from otwire.clients.imb._event import handler_args
 from otwire.clients.imb.aio import AsyncClient, AsyncEventDefinition
 from otwire.clients.imb.client import Client, EventDefinition
 from otwire.codecs.imb import decode_int, decode_string, decode_uint, encode_int32, encode_string, encode_uint32
-from otwire.protocols.imb.client_events import (
-    ClientIdentified,
+from otwire.protocols.imb.events import (
     CommandReceived,
     ConnectionTerminated,
     EventReceived,
-    MalformedReceived,
+    JunkSkipped,
     StreamAborted,
     StreamData,
     StreamEnded,
@@ -63,13 +62,14 @@ from otwire.protocols.imb.client_events import (
     SubscriptionConfirmed,
     TranslationRemoved,
     UnexpectedStreamData,
+    UniqueClientIDReceived,
     UnmappedEventReceived,
 )
 
 __all__ = [
     *_constant_names,
-    "AsyncClient", "AsyncEventDefinition", "Client", "ClientIdentified", "CommandReceived",
-    "ConnectionTerminated", "EventDefinition", "EventReceived", "MalformedReceived", "StreamAborted",
+    "AsyncClient", "AsyncEventDefinition", "Client", "UniqueClientIDReceived", "CommandReceived",
+    "ConnectionTerminated", "EventDefinition", "EventReceived", "JunkSkipped", "StreamAborted",
     "StreamData", "StreamEnded", "StreamStarted", "SubscriptionConfirmed", "TranslationRemoved",
     "UnexpectedStreamData", "UnmappedEventReceived", "decode_int", "decode_string", "decode_uint",
     "encode_int32", "encode_string", "encode_uint32", "handler_args",

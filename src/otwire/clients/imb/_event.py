@@ -30,7 +30,7 @@ from otwire.codecs.imb import (
     UnknownEvent,
 )
 from otwire.protocols import Event as EngineEvent
-from otwire.protocols.imb.client_events import (
+from otwire.protocols.imb.events import (
     EventReceived,
     StreamAborted,
     StreamData,

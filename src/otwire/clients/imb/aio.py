@@ -45,16 +45,16 @@ from otwire.codecs.imb import (
 from otwire.errors import ConnectionLost, LocalProtocolError, OTWireError
 from otwire.protocols import Event as EngineEvent
 from otwire.protocols.imb.client import IMBClientConnection, RawEvent, prefixed_name
-from otwire.protocols.imb.client_events import (
-    ClientIdentified,
+from otwire.protocols.imb.events import (
     ConnectionTerminated,
     EventReceived,
-    MalformedReceived,
+    JunkSkipped,
     StreamAborted,
     StreamData,
     StreamEnded,
     StreamStarted,
     SubscriptionConfirmed,
+    UniqueClientIDReceived,
 )
 from otwire.transports.aio import AioTransport, open_connection
 
@@ -400,7 +400,7 @@ class AsyncClient:
             if isinstance(event, _ROUTED):
                 definition = self._by_id.get(event.event_id)
                 taken = definition is not None and definition._dispatch(event)
-            elif isinstance(event, ClientIdentified):
+            elif isinstance(event, UniqueClientIDReceived):
                 self._unique_client_id = event.unique_client_id & 0xFFFFFFFF
                 self._client_id = event.client_id & 0xFFFFFFFF
                 self._identified.set()
@@ -427,8 +427,8 @@ class AsyncClient:
         callback = self.on_unhandled
         if callback is not None:
             callback(event)
-        elif isinstance(event, MalformedReceived):
-            logger.warning("malformed data from the hub skipped: %s", event.reason)
+        elif isinstance(event, JunkSkipped):
+            logger.warning("%d octets of junk from the hub skipped", event.size)
         elif not self._queue_events:
             logger.debug("unhandled: %r", event)
 

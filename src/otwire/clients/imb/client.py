@@ -43,16 +43,16 @@ from otwire.codecs.imb import (
 from otwire.errors import OTWireError
 from otwire.protocols import Event as EngineEvent
 from otwire.protocols.imb.client import IMBClientConnection, RawEvent, prefixed_name
-from otwire.protocols.imb.client_events import (
-    ClientIdentified,
+from otwire.protocols.imb.events import (
     ConnectionTerminated,
     EventReceived,
-    MalformedReceived,
+    JunkSkipped,
     StreamAborted,
     StreamData,
     StreamEnded,
     StreamStarted,
     SubscriptionConfirmed,
+    UniqueClientIDReceived,
 )
 from otwire.transports.sync import SelectorLoop, SocketTransport
 
@@ -457,7 +457,7 @@ class Client:
                 definition = self._by_id.get(event.event_id)
                 if definition is not None and definition._dispatch(event):
                     return
-            elif isinstance(event, ClientIdentified):
+            elif isinstance(event, UniqueClientIDReceived):
                 self._unique_client_id = event.unique_client_id & 0xFFFFFFFF
                 self._client_id = event.client_id & 0xFFFFFFFF
                 self._identified.set()
@@ -478,8 +478,8 @@ class Client:
         callback = self.on_unhandled
         if callback is not None:
             callback(event)
-        elif isinstance(event, MalformedReceived):
-            logger.warning("malformed data from the hub skipped: %s", event.reason)
+        elif isinstance(event, JunkSkipped):
+            logger.warning("%d octets of junk from the hub skipped", event.size)
         else:
             logger.debug("unhandled: %r", event)
 

@@ -46,6 +46,7 @@ from otwire.codecs.imb.codec import (
     decode_event_schema,
     encode_command,
     encode_event,
+    encode_event_frame,
     encode_payload,
 )
 from otwire.codecs.imb.commands import (
@@ -109,6 +110,7 @@ from otwire.codecs.imb.framing import (
     decode_frame,
     decode_frame_schema,
     encode_frame,
+    split_frames,
 )
 from otwire.codecs.imb.primitives import (
     decode_int,
@@ -152,6 +154,6 @@ __all__ = [
     "UniqueClientID", "UnknownCommand", "UnknownEvent", "Unpublish", "Unsubscribe",
     "decode_command", "decode_command_schema", "decode_event", "decode_event_schema",
     "decode_frame", "decode_frame_schema", "decode_int", "decode_string", "decode_uint",
-    "encode_command", "encode_event", "encode_frame", "encode_int32", "encode_payload",
-    "encode_string", "encode_uint32",
+    "encode_command", "encode_event", "encode_event_frame", "encode_frame", "encode_int32", "encode_payload",
+    "encode_string", "encode_uint32", "split_frames",
 ]  # fmt: skip

@@ -14,6 +14,7 @@ Encoding always goes through the schemas of record.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from typing import Any, overload
 
@@ -71,7 +72,7 @@ from otwire.codecs.imb.events import (
     UnknownEvent,
 )
 from otwire.codecs.imb.framing import Frame, decode_frame, decode_frame_schema, encode_frame
-from otwire.codecs.imb.primitives import Buffer, Reader
+from otwire.codecs.imb.primitives import Buffer, Reader, check_int32
 from otwire.codecs.imb.types import (
     EVENT_KIND_MASK,
     HEADER_SIZE,
@@ -180,6 +181,35 @@ def encode_event(event: Event) -> bytes:
         raise EncodeError(f"not an Event: {event!r}")
     schema = _schema.FOCUS_EVENT if type(event.body) is FocusEvent else _schema.EVENT
     return bytes(schema.build(event_tree(event)))
+
+
+_EVENT_HEAD = struct.Struct("<iiI")
+
+
+def encode_event_frame(event_id: int, tick: int, event_kind: int, body: Buffer) -> bytes:
+    """Encode a whole icEvent frame from its raw fields (the fast path for bodies sent as given).
+
+    ``encode_command(Event(...))`` gives the same octets for any event it accepts
+    (``tests/imb/test_codec_roundtrip.py`` proves it); this one does not check the body.
+
+    Args:
+        event_id: The sender's event id (int32).
+        tick: The tick field (int32).
+        event_kind: The whole kind field: kind in bits 0..7, flags above
+            (-2**31..2**32-1, sent as its low 32 bits, as pyimb sends it signed).
+        body: The body octets.
+
+    Raises:
+        EncodeError: a field is out of range, ``body`` is not bytes, or the
+            payload exceeds 10 MiB.
+    """
+    if not isinstance(body, bytes | bytearray | memoryview):
+        raise EncodeError(f"body must be bytes, got {type(body).__name__}")
+    check_int32("event_id", event_id)
+    check_int32("tick", tick)
+    if not isinstance(event_kind, int) or not -(2**31) <= event_kind <= 0xFFFFFFFF:
+        raise EncodeError(f"event_kind={event_kind!r} not in {-(2**31)}..{0xFFFFFFFF}")
+    return encode_frame(C.EVENT, _EVENT_HEAD.pack(event_id, tick, event_kind & 0xFFFFFFFF) + bytes(body))
 
 
 def event_tree(event: Event) -> dict[str, Any]:

@@ -48,6 +48,7 @@ from otwire.errors import DecodeError, EncodeError
 JUNK_CHUNK = 4096
 _MAGIC_SIZE = len(MAGIC_BYTES)
 _HEADER = struct.Struct("<ii")  # command_code, payload_length at offset 8
+_LENGTH = struct.Struct("<i")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -317,6 +318,73 @@ class IMBFramer:
         del self._buffer[:count]
         self._offset += count
         return data
+
+
+def split_frames(buffer: bytearray, max_payload_size: int) -> tuple[list[bytearray], int, DecodeError | None]:
+    """Cut the complete frames off the front of ``buffer``: ``(frames, junk octets, framing error)``.
+
+    The fast path of a receiver that owns its buffer (the hub): it gives the same
+    frames, junk and first error as :class:`IMBFramer` fed with the same octets
+    (``tests/imb/test_framing.py`` proves it for any split). Well-formed frames are
+    cut here directly; from the first octet that is not the start of one, the rest
+    goes through an :class:`IMBFramer`. What may still become a frame (or junk) stays
+    in ``buffer``; after a framing error ``buffer`` is emptied and the frames before
+    it are returned.
+
+    Args:
+        buffer: Received octets not yet cut (changed in place).
+        max_payload_size: Largest payload accepted (octets).
+
+    Returns:
+        The frames (magic to trailer, each a new ``bytearray`` the caller may
+        patch), the number of junk octets skipped, and the first framing error.
+    """
+    frames: list[bytearray] = []
+    pos, end = 0, len(buffer)
+    irregular = False
+    while pos < end:
+        rest = end - pos
+        if rest < HEADER_SIZE:  # a frame header in progress, or junk
+            irregular = not (
+                MAGIC_BYTES.startswith(buffer[pos:end]) if rest < _MAGIC_SIZE else buffer.startswith(MAGIC_BYTES, pos)
+            )
+            break
+        if not buffer.startswith(MAGIC_BYTES, pos):
+            irregular = True
+            break
+        length = _LENGTH.unpack_from(buffer, pos + 12)[0]
+        size = length + HEADER_SIZE + TRAILER_SIZE if length else HEADER_SIZE
+        if not 0 <= length <= max_payload_size or (
+            length and rest >= size and not buffer.startswith(END_PAYLOAD_MAGIC_BYTES, pos + size - TRAILER_SIZE)
+        ):
+            irregular = True
+            break
+        if rest < size:
+            break
+        frames.append(buffer[pos : pos + size])
+        pos += size
+    junk, error = 0, None
+    if irregular:
+        pos, junk, error = _split_irregular(buffer, pos, max_payload_size, frames)
+    del buffer[:pos]
+    return frames, junk, error
+
+
+def _split_irregular(
+    buffer: bytearray, pos: int, max_payload_size: int, frames: list[bytearray]
+) -> tuple[int, int, DecodeError | None]:
+    """Run ``buffer[pos:]`` through an :class:`IMBFramer`; return the new position, junk and error."""
+    framer = IMBFramer(max_payload_size=max_payload_size)
+    framer.receive_data(bytes(buffer[pos:]))
+    junk = 0
+    for item in framer:
+        if type(item) is FrameItem:
+            frames.append(bytearray(item.data))
+        elif type(item) is Junk:
+            junk += len(item.data)
+        else:
+            return len(buffer), junk, item.error  # type: ignore[union-attr]
+    return len(buffer) - framer.buffered, junk, None
 
 
 def _partial_magic(buf: bytearray) -> int:

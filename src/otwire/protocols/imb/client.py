@@ -18,9 +18,19 @@ One :class:`IMBClientConnection` is one client connection to a hub. It
 * ends the session: ``close()`` sends icEndSession (unless disabled); an icEndSession
   from the hub closes the engine.
 
-Framing faults and undecodable commands are reported (``MalformedReceived``) and
-skipped; the framer resynchronises on the next magic, so nothing the hub sends
-raises ``RemoteProtocolError``. There are no timers.
+Peer violations (``specs/imb/notes.md`` "Peer violations", the same rule as the hub
+and IEC 104):
+
+* octets between frames that do not start one are skipped and reported
+  (``JunkSkipped``, once per ``receive_data``); more than ``max_junk_bytes`` in a
+  row is a ``RemoteProtocolError`` (the engine closes first);
+* a framing error (negative or oversize length, wrong trailer) and a framed command
+  or icEvent whose payload is malformed are a ``DecodeError`` raised from
+  ``receive_data`` after the engine closed (``ConnectionTerminated(PROTOCOL_ERROR)``);
+* unknown command codes and event kinds are not errors: ``CommandReceived`` with an
+  ``UnknownCommand``, ``EventReceived`` with an ``UnknownEvent`` body.
+
+A transport failure is ``connection_lost(now, exc)`` (``CONNECTION_LOST``). There are no timers.
 
 >>> conn = IMBClientConnection(123, "my name", federation="fed")
 >>> len(conn.data_to_send())  # icSetClientInfo(123, "my name")
@@ -33,10 +43,10 @@ raises ``RemoteProtocolError``. There are no timers.
 
 from __future__ import annotations
 
-from collections import deque
+from dataclasses import dataclass
+from typing import Any
 
 from otwire.codecs.imb import (
-    MAX_PAYLOAD_SIZE,
     Command,
     CommandCode,
     EndSession,
@@ -44,9 +54,9 @@ from otwire.codecs.imb import (
     EventBody,
     EventFlag,
     Frame,
-    FrameError,
     FrameItem,
     IMBFramer,
+    Junk,
     Publish,
     SetClientInfo,
     SetEventIDTranslation,
@@ -60,35 +70,77 @@ from otwire.codecs.imb import (
     decode_command,
     decode_event,
     encode_command,
+    encode_event_frame,
 )
-from otwire.errors import DecodeError, LocalProtocolError
-from otwire.protocols import Buffer
-from otwire.protocols import Event as EngineEvent
-from otwire.protocols.imb._client_state import (
-    INT32_MAX,
-    LOCAL_INPUTS,
-    TRANSITIONS,
-    Input,
-    RawEvent,
-    State,
-    StreamAssembler,
-    prefixed_name,
+from otwire.codecs.imb.types import INT32_MAX
+from otwire.errors import DecodeError, LocalProtocolError, RemoteProtocolError
+from otwire.protocols import Buffer, TerminationReason
+from otwire.protocols._base import EngineBase
+from otwire.protocols.imb._state import (
+    CLIENT_END_INPUTS,
+    CLIENT_LOCAL_INPUTS,
+    CLIENT_TRANSITIONS,
+    ClientInput,
+    ClientState,
 )
-from otwire.protocols.imb.client_events import (
-    ClientIdentified,
+from otwire.protocols.imb._streams import StreamAssembler
+from otwire.protocols.imb.config import IMBClientConfig, merge_config
+from otwire.protocols.imb.events import (
     CommandReceived,
-    ConnectionTerminated,
     EventReceived,
-    MalformedReceived,
+    JunkSkipped,
     SubscriptionConfirmed,
-    TerminationReason,
+    TranslationIgnored,
     TranslationRemoved,
+    UniqueClientIDReceived,
     UnmappedEventReceived,
 )
 
-__all__ = ["LOCAL_INPUTS", "TRANSITIONS", "IMBClientConnection", "Input", "RawEvent", "State", "prefixed_name"]
+__all__ = ["IMBClientConnection", "RawEvent", "prefixed_name"]
 
 _END_SESSION = encode_command(EndSession())
+S, In = ClientState, ClientInput
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RawEvent:
+    """An icEvent whose body is sent as given, unchecked (pyimb ``signal_event(kind, payload)``).
+
+    Raises:
+        EncodeError: a field is out of range or ``payload`` is not bytes (from ``send``).
+    """
+
+    event_id: int
+    """The client's id of a bound event."""
+    event_kind: int
+    """The whole kind field: kind in bits 0..7, flags above (-2**31..2**32-1, sent as 32 bits)."""
+    payload: bytes
+    """The body octets."""
+    tick: int = 0
+    """The tick field (0 from every public client)."""
+
+    def encode(self) -> bytes:
+        """Return the whole icEvent frame (:func:`otwire.codecs.imb.encode_event_frame`).
+
+        Raises:
+            EncodeError: a field is out of range, or the payload is too long.
+        """
+        return encode_event_frame(self.event_id, self.tick, self.event_kind, self.payload)
+
+
+def prefixed_name(federation: str | None, name: str, prefix: bool = True) -> str:
+    """Return the full event name: ``"<federation>.<name>"`` (notes §6.1).
+
+    Args:
+        federation: The federation; ``None`` or ``""`` adds no prefix (as the
+            reference clients; pyimb fails on ``None`` and gives ``".name"`` for ``""``).
+        name: The event name.
+        prefix: False returns ``name`` unchanged.
+
+    Returns:
+        The full name.
+    """
+    return f"{federation}.{name}" if prefix and federation else name
 
 
 class _Entry:
@@ -100,27 +152,33 @@ class _Entry:
         self.published = False
 
 
-class IMBClientConnection:
+class IMBClientConnection(EngineBase[ClientState, ClientInput]):
     """One IMB3 client connection as a sans-IO state machine.
 
     Args:
         owner_id: Application-chosen owner id (int32), sent in icSetClientInfo.
         owner_name: Owner (model) name, sent in icSetClientInfo.
         federation: Prefix of event names (``define_event``); ``None``/``""``: none.
-        request_unique_id: Also send an icUniqueClientID request right after the
-            handshake (the reference clients do; pyimb asks only when the id is read).
-        end_session_on_close: ``close()`` sends icEndSession first (C#, Java);
-            pyimb only closes the socket.
-        max_translations: Most hub id translations kept; more are reported as malformed.
-        max_open_streams: Most incoming streams open at once; the oldest is aborted.
-        max_payload_size: Largest payload accepted from the hub (octets, at most 10 MiB).
+        config: Settings and limits (:class:`~otwire.protocols.imb.config.IMBClientConfig`).
+        **options: Fields of ``IMBClientConfig`` that replace those of ``config``
+            (``request_unique_id=True``, ``max_open_streams=8``, ...).
 
     Raises:
         EncodeError: ``owner_id`` or ``owner_name`` cannot be encoded.
+        InvalidArgument: a setting is out of range.
+        InvalidArgumentType: ``config`` or an option is not one of ``IMBClientConfig``.
 
-    The contract is that of :class:`otwire.protocols.Connection`; nothing from the
-    hub raises: faults become events.
+    The contract is that of :class:`otwire.protocols.Connection`; peer violations
+    follow the rule in the module docstring.
     """
+
+    __slots__ = ("_client_id", "_entries", "_framer", "_junk_run", "_names", "_next_id", "_streams",
+                 "_translation", "_unique_client_id", "config", "end_session_on_close", "federation",
+                 "junk_octets")  # fmt: skip
+
+    CLOSED = S.CLOSED
+    LOCAL_INPUTS = CLIENT_LOCAL_INPUTS
+    END_INPUTS = CLIENT_END_INPUTS
 
     def __init__(
         self,
@@ -128,42 +186,29 @@ class IMBClientConnection:
         owner_name: str = "",
         *,
         federation: str | None = None,
-        request_unique_id: bool = False,
-        end_session_on_close: bool = True,
-        max_translations: int = 65536,
-        max_open_streams: int = 256,
-        max_payload_size: int = MAX_PAYLOAD_SIZE,
+        config: IMBClientConfig | None = None,
+        **options: Any,
     ) -> None:
+        super().__init__(S.AWAITING_ID, CLIENT_TRANSITIONS)
+        self.config = config = merge_config(IMBClientConfig, config, options)
         self.federation = federation
-        self.end_session_on_close = end_session_on_close
-        self._max_translations = max_translations
-        self._state = State.AWAITING_ID
-        self._framer = IMBFramer(max_payload_size=max_payload_size)
-        self._out = bytearray(encode_command(SetClientInfo(owner_id=owner_id, owner_name=owner_name)))
-        if request_unique_id:
+        self.end_session_on_close = config.end_session_on_close
+        self._framer = IMBFramer(max_payload_size=config.max_payload_size)
+        self._out += encode_command(SetClientInfo(owner_id=owner_id, owner_name=owner_name))
+        if config.request_unique_id:
             self._out += encode_command(UniqueClientID())
-        self._events: deque[EngineEvent] = deque()
         self._names: dict[str, int] = {}
         self._entries: dict[int, _Entry] = {}
         self._next_id = 0
         self._translation: dict[int, int] = {}
-        self._streams = StreamAssembler(self._events, max_open_streams)
+        self._streams = StreamAssembler(self._events, config.max_open_streams)
         self._unique_client_id: int | None = None
         self._client_id: int | None = None
+        self._junk_run = 0  # junk octets since the last complete frame
         self.junk_octets = 0
         """Octets skipped because they did not start a frame."""
 
     # -- observable state ------------------------------------------------------------
-
-    @property
-    def state(self) -> State:
-        """The lifecycle state."""
-        return self._state
-
-    @property
-    def is_closed(self) -> bool:
-        """True once the connection is closed."""
-        return self._state is State.CLOSED
 
     @property
     def unique_client_id(self) -> int | None:
@@ -236,23 +281,51 @@ class IMBClientConnection:
     def receive_data(self, data: Buffer, now: float) -> None:
         """Feed octets from the hub; ``b""`` is end of stream.
 
+        A frame cut short by the end of stream is reported as junk (a hub killed
+        mid-frame), then the connection ends with ``PEER_CLOSED``.
+
         Raises:
+            DecodeError: a framing error (negative or oversize length, wrong
+                trailer) or a command or icEvent whose payload is malformed; the
+                frames before it were applied and the engine is closed.
+            RemoteProtocolError: more than ``max_junk_bytes`` octets in a row started no frame.
             LocalProtocolError: the connection is already closed.
         """
         self._check_open("receive data")
         framer = self._framer
-        framer.receive_data(data)
-        while self._state is not State.CLOSED and (item := framer.next_item()) is not None:
-            if isinstance(item, FrameItem):
-                self._on_frame(item.frame)
-            elif isinstance(item, FrameError):
-                self._move(Input.RECV_OTHER)
-                self._events.append(MalformedReceived(reason=item.reason, command_code=None, error=item.error))
-            else:
-                self.junk_octets += len(item.data)
-        if not data and self._state is not State.CLOSED:
-            self._move(Input.EOF)
-            self._terminate(TerminationReason.PEER_CLOSED)
+        if data:
+            framer.receive_data(data)
+        junk = 0
+        try:
+            while self._state is not S.CLOSED and (item := framer.next_item()) is not None:
+                if type(item) is FrameItem:
+                    self._junk_run = 0
+                    self._apply_frame(item.frame)
+                elif type(item) is Junk:
+                    junk += len(item.data)
+                    self._count_junk(len(item.data))
+                else:
+                    raise item.error  # type: ignore[union-attr]
+        except RemoteProtocolError as exc:
+            self._report_junk(junk)
+            self._fail(exc)
+            raise
+        if not data and self._state is not S.CLOSED:
+            junk += framer.buffered  # a frame cut short by the end of stream
+        self._report_junk(junk)
+        if not data and self._state is not S.CLOSED:
+            self._terminate(TerminationReason.PEER_CLOSED, None)
+
+    def _count_junk(self, size: int) -> None:
+        self.junk_octets += size
+        self._junk_run += size
+        if self._junk_run > self.config.max_junk_bytes:
+            limit = self.config.max_junk_bytes
+            raise RemoteProtocolError(f"{self._junk_run} octets in a row start no frame (max_junk_bytes={limit})")
+
+    def _report_junk(self, size: int) -> None:
+        if size:
+            self._events.append(JunkSkipped(size=size))
 
     def send(self, message: Command | RawEvent, now: float) -> None:
         """Send one command.
@@ -277,14 +350,14 @@ class IMBClientConnection:
             entry = self._entries.get(message.event_id)
             if entry is None:
                 raise LocalProtocolError(f"event id {message.event_id} is not bound to a name (subscribe or publish)")
-            self._move(Input.SEND)
+            self._move(In.SEND)
             if not entry.published:
                 self._emit(encode_command(Publish(event_id=message.event_id, event_name=entry.name)))
                 entry.published = True
             self._emit(frame)
         elif isinstance(message, Subscribe | Publish):
             frame = encode_command(message)
-            self._move(Input.SEND)
+            self._move(In.SEND)
             entry = self._bind(message.event_id, message.event_name)
             attribute = "subscribed" if isinstance(message, Subscribe) else "published"
             if not getattr(entry, attribute):
@@ -292,7 +365,7 @@ class IMBClientConnection:
                 self._emit(frame)
         elif isinstance(message, Unsubscribe | Unpublish):
             frame = encode_command(message)
-            self._move(Input.SEND)
+            self._move(In.SEND)
             event_id = self._names.get(message.event_name)
             entry = self._entries[event_id] if event_id is not None else None
             attribute = "subscribed" if isinstance(message, Unsubscribe) else "published"
@@ -301,7 +374,7 @@ class IMBClientConnection:
                 self._emit(frame)
         else:  # encode_command refuses anything that is not a command
             frame = encode_command(message)
-            self._move(Input.SEND)
+            self._move(In.SEND)
             self._emit(frame)
 
     def subscribe(self, event_id: int, now: float) -> None:
@@ -362,12 +435,11 @@ class IMBClientConnection:
 
     def close(self, now: float) -> None:
         """Close locally, sending icEndSession first when ``end_session_on_close``. Idempotent."""
-        if self._state is State.CLOSED:
+        if self._state is S.CLOSED:
             return
-        self._move(Input.CLOSE)
         if self.end_session_on_close:
             self._out += _END_SESSION
-        self._terminate(TerminationReason.LOCAL_CLOSE)
+        self._terminate(TerminationReason.LOCAL_CLOSE, None)
 
     def handle_timer(self, now: float) -> None:
         """Do nothing: the engine has no timers.
@@ -377,39 +449,15 @@ class IMBClientConnection:
         """
         self._check_open("handle timer")
 
-    # -- outputs -----------------------------------------------------------------------
-
-    def next_event(self) -> EngineEvent | None:
-        """Return the next event, or ``None``."""
-        return self._events.popleft() if self._events else None
-
-    def data_to_send(self) -> bytes:
-        """Return and clear the octets queued for the hub."""
-        out = bytes(self._out)
-        self._out.clear()
-        return out
-
     def get_timer(self) -> float | None:
         """Return ``None``: the engine has no timers."""
         return None
 
     # -- internals ---------------------------------------------------------------------
 
-    def _move(self, event: Input) -> None:
-        new = TRANSITIONS.get((self._state, event))
-        if new is None:  # only reachable in CLOSED, which every input checks first
-            raise LocalProtocolError(f"{event.value} not allowed in state {self._state.name}")
-        self._state = new
-
-    def _check_open(self, verb: str) -> None:
-        if self._state is State.CLOSED:
-            raise LocalProtocolError(f"can't {verb} in state CLOSED")
-
-    def _terminate(self, reason: TerminationReason) -> None:
-        self._state = State.CLOSED
+    def _on_terminate(self, reason: TerminationReason) -> None:
         self._framer = IMBFramer()
         self._streams.abort_all("connection closed")
-        self._events.append(ConnectionTerminated(reason=reason))
 
     def _emit(self, frame: bytes) -> None:
         self._out += frame
@@ -436,78 +484,72 @@ class IMBClientConnection:
 
     # -- received frames ---------------------------------------------------------------
 
-    def _on_frame(self, frame: Frame) -> None:
+    def _apply_frame(self, frame: Frame) -> None:
+        """Decode one received frame and act on it (raises ``DecodeError`` for a malformed payload)."""
         code = frame.command_code
         if code == CommandCode.EVENT:
-            self._move(Input.RECV_EVENT)
-            self._on_event(frame.payload)
+            self._move(In.RECV_EVENT)
+            self._report_event(frame.payload)
             return
-        try:
-            command = decode_command(frame)
-        except DecodeError as exc:
-            self._move(Input.RECV_OTHER)
-            self._events.append(MalformedReceived(reason=exc.reason, command_code=code, error=exc))
-            return
-        if isinstance(command, UniqueClientID):
-            self._move(Input.RECV_UNIQUE_ID)
+        command = decode_command(frame)
+        if type(command) is UniqueClientID:
+            self._move(In.RECV_UNIQUE_ID)
             self._unique_client_id, self._client_id = command.unique_client_id, command.client_id
             self._events.append(
-                ClientIdentified(unique_client_id=command.unique_client_id, client_id=command.client_id)
+                UniqueClientIDReceived(unique_client_id=command.unique_client_id, client_id=command.client_id)
             )
-        elif isinstance(command, SetEventIDTranslation):
-            self._move(Input.RECV_TRANSLATION)
-            self._on_translation(command.hub_event_id, command.client_event_id)
-        elif isinstance(command, EndSession):
-            self._move(Input.RECV_END_SESSION)
-            self._terminate(TerminationReason.SESSION_ENDED)
+        elif type(command) is SetEventIDTranslation:
+            self._move(In.RECV_TRANSLATION)
+            self._apply_translation(command.hub_event_id, command.client_event_id)
+        elif type(command) is EndSession:
+            self._terminate(TerminationReason.END_SESSION, None)
         else:
-            self._move(Input.RECV_OTHER)
+            self._move(In.RECV_OTHER)
             self._events.append(CommandReceived(command=command))
 
-    def _on_translation(self, hub_id: int, client_id: int) -> None:
+    def _apply_translation(self, hub_id: int, client_id: int) -> None:
+        """Record (client id >= 0) or remove (< 0) the hub's translation of ``hub_id``."""
         if client_id < 0:
             self._events.append(TranslationRemoved(hub_event_id=hub_id, event_id=self._translation.pop(hub_id, None)))
             return
-        if hub_id not in self._translation and len(self._translation) >= self._max_translations:
-            reason = f"translation {hub_id} -> {client_id} ignored: {self._max_translations} translations kept"
-            self._events.append(MalformedReceived(reason=reason, command_code=CommandCode.SET_EVENT_ID_TRANSLATION))
+        limit = self.config.max_translations
+        if hub_id not in self._translation and len(self._translation) >= limit:
+            reason = f"{limit} translations kept (max_translations)"
+            self._events.append(TranslationIgnored(hub_event_id=hub_id, event_id=client_id, reason=reason))
             return
         self._translation[hub_id] = client_id
         self._events.append(
             SubscriptionConfirmed(event_id=client_id, event_name=self.event_name(client_id), hub_event_id=hub_id)
         )
 
-    def _on_event(self, payload: bytes) -> None:
+    def _report_event(self, payload: bytes) -> None:
+        """Decode an icEvent, translate its id and report it (stream chunks go to the assembler)."""
         hub_id = int.from_bytes(payload[:4], "little", signed=True) if len(payload) >= 4 else None
         client_id = self._translation.get(hub_id) if hub_id is not None else None
         entry = self._entries.get(client_id) if client_id is not None else None
         try:
-            try:
-                event = decode_event(payload, focus=entry is not None and _is_focus(entry.name))
-            except DecodeError:
-                if entry is None or not _is_focus(entry.name):
-                    raise
-                event = decode_event(payload)  # a change-object event on a "Focus" name
-        except DecodeError as exc:
-            self._events.append(MalformedReceived(reason=exc.reason, command_code=CommandCode.EVENT, error=exc))
-            return
+            event = decode_event(payload, focus=entry is not None and _is_focus(entry.name))
+        except DecodeError:
+            if entry is None or not _is_focus(entry.name):
+                raise
+            event = decode_event(payload)  # a change-object event on a "Focus" name
         if entry is None or client_id is None:
             self._events.append(UnmappedEventReceived(hub_event_id=event.event_id, event=event))
             return
         body = event.body
         if isinstance(body, StreamHeader | StreamBody | StreamTail):
             self._streams.on_chunk(client_id, entry.name, body)
-        else:
-            self._events.append(
-                EventReceived(
-                    event_id=client_id,
-                    event_name=entry.name,
-                    hub_event_id=event.event_id,
-                    tick=event.tick,
-                    flags=event.flags,
-                    body=body,
-                )
+            return
+        self._events.append(
+            EventReceived(
+                event_id=client_id,
+                event_name=entry.name,
+                hub_event_id=event.event_id,
+                tick=event.tick,
+                flags=event.flags,
+                body=body,
             )
+        )
 
     def __repr__(self) -> str:
         return (

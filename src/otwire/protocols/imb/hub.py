@@ -1,43 +1,48 @@
-"""The sans-IO IMB3 hub: routing between many client connections (``specs/imb/notes.md`` "Hub behaviour").
+"""The sans-IO IMB3 hub: one engine for many client connections (``specs/imb/notes.md`` "Hub behaviour").
 
-A hub is many-to-many, so the engine is two objects:
-
-* :class:`IMBHub` holds what every connection shares: event names with hub ids,
-  subscribers and publishers (with each connection's own event ids), unique
-  client ids and handles, global variables, and the set of connections that got
-  output or events from another connection's input (:meth:`IMBHub.take_pending`).
-* :class:`HubConnection` is one client connection and implements the
-  :class:`otwire.protocols.Connection` contract: it cuts the byte stream into
-  frames (well-formed ones directly, anything irregular through the codec's
-  :class:`~otwire.codecs.imb.IMBFramer`), decodes commands and applies them to
-  the shared tables, and queues octets on itself and on other connections.
-
-A driver feeds each connection's received octets to its ``receive_data``, then
-writes ``data_to_send()`` of that connection **and of every connection returned by
-``take_pending()``**.
+:class:`IMBHub` implements :class:`otwire.protocols.PeerEngine`: the driver picks a
+hashable id per accepted socket, calls ``connect(peer, now, name=)`` and tags every
+input with it; routing from one client to the others happens inside the engine, and
+``peers_with_output()`` says whose octets to write. It holds what every connection
+shares (event names with hub ids, subscribers and publishers with each connection's
+own event ids, unique client ids and handles, global variables) and one
+:class:`~otwire.protocols.imb._connection.HubConnection` per peer.
 
 >>> from otwire.codecs.imb import Event, NormalEvent, Publish, Subscribe, encode_command
 >>> hub = IMBHub()
->>> a, b = hub.connect(0.0), hub.connect(0.0)
->>> b.receive_data(encode_command(Subscribe(event_id=7, event_name="fed.x")), 0.0)
->>> a.receive_data(encode_command(Publish(event_id=0, event_name="fed.x")), 0.0)
->>> a.receive_data(encode_command(Event(event_id=0, body=NormalEvent(data=b"hi"))), 0.0)
->>> [c.unique_client_id for c in hub.take_pending()]
-[2, 1]
->>> b.data_to_send()[-18:].hex(" ")  # hub id 0, tick 0, kind 5, b"hi", trailer
+>>> hub.connect("a", 0.0); hub.connect("b", 0.0)
+>>> hub.receive_data("b", encode_command(Subscribe(event_id=7, event_name="fed.x")), 0.0)
+>>> hub.receive_data("a", encode_command(Publish(event_id=0, event_name="fed.x")), 0.0)
+>>> hub.receive_data("a", encode_command(Event(event_id=0, body=NormalEvent(data=b"hi"))), 0.0)
+>>> hub.peers_with_output()
+['a', 'b']
+>>> hub.data_to_send("b")[-18:].hex(" ")  # hub id 0, tick 0, kind 5, b"hi", trailer
 '00 00 00 00 00 00 00 00 05 00 00 00 68 69 67 34 f1 10'
 
 Relayed icEvents are not decoded: the hub reads the sender's event id (payload
 offset 0), looks up its publication, and appends one copy of the frame with the
 hub id patched in to every subscriber's output (ekLogWriteLn also gets the
 sender's unique client id patched into its body).
+
+Peer violations (the same rule as the client engine and IEC 104; notes "Peer violations"):
+
+* octets between frames that do not start one are skipped and reported
+  (``JunkSkipped``, once per ``receive_data``); more than ``max_junk_bytes`` in a
+  row closes the peer with a ``RemoteProtocolError``;
+* a framing error (negative or oversize length, wrong trailer) and a framed command
+  whose payload is malformed (an icEvent shorter than its 12-octet head included)
+  are a ``DecodeError`` raised from ``receive_data`` after that peer was closed;
+* unknown command codes are ``CommandIgnored``; a command a limit or rule refuses is
+  ``CommandRejected`` (the peer stays); icEvents on unpublished ids are
+  ``EventsDropped``. The hub does not decode event bodies, so unknown kinds are relayed.
 """
 
 from __future__ import annotations
 
 import heapq
 import struct
-from collections import deque
+from collections.abc import Hashable
+from typing import Any, overload
 
 from otwire.codecs.imb import (
     Command,
@@ -45,116 +50,95 @@ from otwire.codecs.imb import (
     EndSession,
     Frame,
     SetVariable,
-    UniqueClientID,
     encode_command,
     encode_frame,
+    split_frames,
 )
-from otwire.codecs.imb.types import END_PAYLOAD_MAGIC_BYTES, INT32_MAX, MAX_PAYLOAD_SIZE, EventKind
-from otwire.errors import LocalProtocolError
-from otwire.protocols import Buffer, Event
-from otwire.protocols.imb import _routing as routing
-from otwire.protocols.imb._routing import CommandRefused, EventEntry, RoutingTable, VariableStore
-from otwire.protocols.imb.hub_events import (
-    END_INPUTS,
-    HUB_TRANSITIONS,
-    ClientStatus,
-    CommandRejected,
-    ConnectionTerminated,
-    EventInfo,
-    EventsDropped,
-    HubInput,
-    HubState,
-    JunkSkipped,
-    TerminationReason,
-)
+from otwire.codecs.imb.types import INT32_MAX, EventKind
+from otwire.errors import DecodeError, InvalidArgument, LocalProtocolError, RemoteProtocolError
+from otwire.protocols import Buffer, Event, TerminationReason
+from otwire.protocols.imb._connection import HubConnection
+from otwire.protocols.imb._routing import CommandHandlers
+from otwire.protocols.imb._state import HUB_END_INPUTS, HubInput, HubState
+from otwire.protocols.imb._tables import CommandRefused, RoutingTable, VariableStore
+from otwire.protocols.imb.config import IMBHubConfig, merge_config
+from otwire.protocols.imb.events import EventInfo, EventsDropped, JunkSkipped
 
-__all__ = ["ClientStatus", "EventInfo", "HubConnection", "IMBHub"]
+__all__ = ["HubConnection", "IMBHub"]
 
 _I32 = struct.Struct("<i")
 _EVENT = int(CommandCode.EVENT)
-_TRAILER = END_PAYLOAD_MAGIC_BYTES
 _LOG_KIND = int(EventKind.LOG_WRITE_LN)
 _MIN_EVENT_FRAME = 16 + 12 + 4  # header, event_id/tick/kind, trailer
 _HEARTBEAT = encode_frame(CommandCode.HEART_BEAT)
 _END_SESSION = encode_frame(CommandCode.END_SESSION)
-_MIB = 1024 * 1024
 
 
-class IMBHub:
-    """Routing state shared by all connections of one hub.
+class IMBHub(CommandHandlers):
+    """The hub engine: a :class:`~otwire.protocols.PeerEngine` over IMB3 client connections.
 
     Args:
-        self_delivery: Deliver a client's events to itself when it also
-            subscribes (what pyimb's own tests expect).
-        notify: Tell publishers when their event gains its first or loses its
-            last subscriber (icSubscribe/icUnsubscribe) and subscribers when it
-            gains or loses publishers (icPublish/icUnpublish); the event id in a
-            notification is the receiver's own id. pyimb ignores them.
-        heartbeat_interval: Send an empty icHeartBeat to every client this often
-            (seconds); ``None`` sends none. No public client needs it.
-        max_payload_size: Largest frame payload accepted (octets, at most 10 MiB);
-            a longer one is a framing error that closes the connection.
-        max_output_bytes: Most octets queued on one connection and not yet taken
-            by ``data_to_send``; over it the connection is closed as a slow consumer.
-        max_event_names: Most distinct event names in use at once.
-        max_variables: Most global variables stored.
-        max_variable_bytes: Most octets of variable names and values together.
+        config: Settings and limits (:class:`~otwire.protocols.imb.config.IMBHubConfig`).
+        **options: Fields of ``IMBHubConfig`` that replace those of ``config``
+            (``self_delivery=False``, ``heartbeat_interval=5.0``, ...).
 
     Raises:
-        LocalProtocolError: an argument is out of range.
+        InvalidArgument: a setting is out of range.
+        InvalidArgumentType: ``config`` or an option is not one of ``IMBHubConfig``.
     """
 
-    def __init__(
-        self,
-        *,
-        self_delivery: bool = True,
-        notify: bool = True,
-        heartbeat_interval: float | None = None,
-        max_payload_size: int = MAX_PAYLOAD_SIZE,
-        max_output_bytes: int = 64 * _MIB,
-        max_event_names: int = 65_536,
-        max_variables: int = 10_000,
-        max_variable_bytes: int = 16 * _MIB,
-    ) -> None:
-        if heartbeat_interval is not None and not heartbeat_interval > 0:
-            raise LocalProtocolError(f"heartbeat_interval={heartbeat_interval!r} must be > 0 or None")
-        if not 0 <= max_payload_size <= MAX_PAYLOAD_SIZE:
-            raise LocalProtocolError(f"max_payload_size={max_payload_size} not in 0..{MAX_PAYLOAD_SIZE}")
-        if max_output_bytes < max_payload_size + 20:
-            raise LocalProtocolError(
-                f"max_output_bytes={max_output_bytes} must hold one frame ({max_payload_size + 20})"
-            )
-        try:
-            self.routes: RoutingTable[HubConnection] = RoutingTable(max_event_names)
-            self.variables = VariableStore(max_variables, max_variable_bytes)
-        except ValueError as exc:
-            raise LocalProtocolError(str(exc)) from exc
-        self.self_delivery = self_delivery
-        self.notify = notify
-        self.heartbeat_interval = heartbeat_interval
-        self.max_payload_size = max_payload_size
-        self.max_output_bytes = max_output_bytes
+    def __init__(self, *, config: IMBHubConfig | None = None, **options: Any) -> None:
+        self.config = config = merge_config(IMBHubConfig, config, options)
+        self.routes = RoutingTable(config.max_event_names)
+        self.variables = VariableStore(config.max_variables, config.max_variable_bytes)
         #: icEvent frames handed to subscribers so far.
         self.relayed = 0
-        self._connections: dict[int, HubConnection] = {}  # unique client id -> connection
-        self._pending: dict[HubConnection, None] = {}  # ordered set
+        self._peers: dict[Hashable, HubConnection] = {}  # every peer not yet drained after its close
+        self._connections: dict[int, HubConnection] = {}  # unique client id -> open connection
+        self._pending: dict[HubConnection, None] = {}  # got output or closed (ordered set)
+        self._with_events: dict[HubConnection, None] = {}  # may have events queued (ordered set)
         self._overflowed: dict[HubConnection, None] = {}
         self._next_uid = 1
         self._free_handles: list[int] = []
         self._next_handle = 1
 
-    # -- connections -----------------------------------------------------------------
+    @property
+    def self_delivery(self) -> bool:
+        """``config.self_delivery``."""
+        return self.config.self_delivery
 
-    def connect(self, now: float, *, name: str = "") -> HubConnection:
-        """Create the engine of a newly accepted client; it greets with icUniqueClientID.
+    @property
+    def heartbeat_interval(self) -> float | None:
+        """``config.heartbeat_interval`` (seconds)."""
+        return self.config.heartbeat_interval
+
+    # -- PeerEngine: inputs ------------------------------------------------------------------
+
+    @overload
+    def connect(self, peer: Hashable, now: float, *, name: str = "") -> None: ...
+    @overload
+    def connect(self, peer: float, *, name: str = "") -> HubConnection: ...
+
+    def connect(self, peer: Hashable, now: float | None = None, *, name: str = "") -> HubConnection | None:
+        """Admit a client; its greeting (icUniqueClientID with its ids) is queued for it.
+
+        ``connect(now, name=)`` without a peer id (temporary, for drivers written
+        before the PeerEngine contract; removed after the merge) uses the new
+        :class:`HubConnection` as its own peer id and returns it.
 
         Args:
+            peer: The driver's id for the peer (any hashable).
             now: Current time (monotonic seconds); starts the heartbeat timer.
-            name: A label for logs and :meth:`HubConnection.status` (e.g. ``"127.0.0.1:50123"``).
+            name: A label for logs and ``ClientStatus`` (e.g. ``"127.0.0.1:50123"``).
 
-        Returns:
-            The new connection (its greeting is queued in ``data_to_send``).
+        Raises:
+            LocalProtocolError: ``peer`` is already connected.
         """
+        legacy = now is None
+        if now is None:
+            now = float(peer)  # type: ignore[arg-type]
+        elif peer in self._peers and not self._peers[peer].is_closed:
+            raise LocalProtocolError(f"peer {peer!r} is already connected")
         uid = self._next_uid
         while uid in self._connections:  # only after 2**31 clients
             uid = uid % INT32_MAX + 1
@@ -163,9 +147,189 @@ class IMBHub:
             handle = heapq.heappop(self._free_handles)
         else:
             handle, self._next_handle = self._next_handle, self._next_handle + 1
-        connection = HubConnection(self, uid, handle, now, name)
-        self._connections[uid] = connection
-        return connection
+        connection = HubConnection(self, peer, uid, handle, now, name)
+        if legacy:
+            connection.peer = peer = connection
+        interval = self.config.heartbeat_interval
+        connection._next_beat = None if interval is None else now + interval
+        self._peers[peer] = self._connections[uid] = connection
+        self._pending[connection] = None
+        return connection if legacy else None
+
+    def receive_data(self, peer: Hashable, data: Buffer, now: float) -> None:
+        """Feed octets from ``peer``; ``b""`` is its end of stream.
+
+        Every complete frame is applied at once; icEvents are relayed to the
+        subscribers' outputs. A frame cut short by the end of stream is junk (a
+        client killed mid-frame).
+
+        Raises:
+            DecodeError: a framing error or a malformed payload (the peer is closed
+                first; the frames before it were applied).
+            RemoteProtocolError: more than ``max_junk_bytes`` octets in a row started no frame.
+            LocalProtocolError: ``peer`` is unknown or closed.
+        """
+        connection = self._open(peer, "receive data")
+        self._with_events[connection] = None
+        if not data:
+            if connection._rx:
+                connection._events.append(JunkSkipped(size=len(connection._rx)))
+            connection._terminate(TerminationReason.PEER_CLOSED, None)
+            self._settle()
+            return
+        connection.bytes_in += len(data)
+        rx = connection._rx
+        rx += data
+        frames, junk, error = split_frames(rx, self.config.max_payload_size)
+        failure: RemoteProtocolError | None = error
+        try:
+            self._route_frames(connection, frames)
+        except DecodeError as exc:
+            failure = exc
+        finally:
+            self._count_junk(connection, junk, bool(frames))
+            self._settle()
+        if failure is None and connection._junk_run > self.config.max_junk_bytes:
+            limit = self.config.max_junk_bytes
+            failure = RemoteProtocolError(f"{connection._junk_run} octets in a row start no frame ({limit=})")
+        if failure is not None and connection._state is not HubState.CLOSED:
+            connection._fail(failure)
+            self._settle()
+            raise failure
+
+    def send(self, peer: Hashable, message: Command | Frame, now: float) -> None:
+        """Queue a command (any IMB command dataclass, or a ``Frame``) for ``peer``.
+
+        Sending ``EndSession`` is the same as :meth:`close`.
+
+        Raises:
+            LocalProtocolError: ``peer`` is unknown or closed, or the message cannot be encoded.
+        """
+        connection = self._open(peer, "send")
+        if type(message) is EndSession:
+            self.close(peer, now)
+            return
+        if isinstance(message, Frame):
+            data = encode_frame(message.command_code, message.payload)
+        else:
+            data = encode_command(message)
+        connection._move(HubInput.SEND)
+        self._deliver(connection, data)
+        self._settle()
+
+    @overload
+    def close(self, peer: Hashable, now: float) -> None: ...
+    @overload
+    def close(self, peer: float) -> None: ...
+
+    def close(self, peer: Hashable, now: float | None = None) -> None:
+        """Close ``peer`` locally: queue icEndSession, leave its subscriptions and publications.
+
+        Closing a closed or unknown peer does nothing. ``close(now)`` without a
+        peer (temporary, removed after the merge) is :meth:`close_all`.
+        """
+        if now is None:
+            self.close_all(float(peer))  # type: ignore[arg-type]
+            return
+        connection = self._peers.get(peer)
+        if connection is None or connection._state is HubState.CLOSED:
+            return
+        connection._out += _END_SESSION
+        self._with_events[connection] = None
+        connection._terminate(TerminationReason.LOCAL_CLOSE, None)
+        self._settle()
+
+    def close_all(self, now: float) -> None:
+        """Close every open peer: each gets icEndSession (clients close on it)."""
+        for connection in list(self._connections.values()):
+            self.close(connection.peer, now)
+
+    def connection_lost(self, peer: Hashable, now: float, exc: BaseException | None = None) -> None:
+        """Report that ``peer``'s transport failed (nothing when it is closed or unknown)."""
+        connection = self._peers.get(peer)
+        if connection is not None and connection._state is not HubState.CLOSED:
+            self._with_events[connection] = None
+            connection._terminate(TerminationReason.CONNECTION_LOST, exc)
+            self._settle()
+
+    def abort(self, peer: Hashable, now: float, reason: TerminationReason) -> None:
+        """Close ``peer`` at once for a driver limit: its queued output is dropped, no icEndSession.
+
+        Raises:
+            InvalidArgument: ``reason`` is not a way a hub connection ends.
+        """
+        if reason not in HUB_END_INPUTS:
+            raise InvalidArgument(f"{reason} is not a reason to end a hub connection")
+        connection = self._peers.get(peer)
+        if connection is not None and connection._state is not HubState.CLOSED:
+            connection._out.clear()
+            self._with_events[connection] = None
+            connection._terminate(reason, None)
+            self._settle()
+
+    def handle_timer(self, now: float) -> None:
+        """Send the heartbeat to every client whose beat is due at ``now``."""
+        interval = self.config.heartbeat_interval
+        if interval is None:
+            return
+        for connection in list(self._connections.values()):
+            beat = connection._next_beat
+            if beat is not None and now >= beat:
+                connection._next_beat = beat + interval if now < beat + interval else now + interval
+                connection._move(HubInput.TIMER)
+                self._deliver(connection, _HEARTBEAT)
+        self._settle()
+
+    # -- PeerEngine: outputs -----------------------------------------------------------------
+
+    def get_timer(self) -> float | None:
+        """Return the earliest heartbeat deadline over all clients, or ``None``."""
+        if self.config.heartbeat_interval is None or not self._connections:
+            return None
+        return min(c._next_beat for c in self._connections.values() if c._next_beat is not None)
+
+    def next_event(self) -> tuple[Hashable, Event] | None:
+        """Return the next ``(peer, event)``, or ``None``."""
+        with_events = self._with_events
+        while with_events:
+            connection = next(iter(with_events))
+            if connection._events:
+                return connection.peer, connection._events.popleft()
+            del with_events[connection]
+            self._forget_if_drained(connection)
+        return None
+
+    def peers_with_output(self) -> list[Hashable]:
+        """Return (and forget) the peers that got output or closed since the last call."""
+        pending = [c.peer for c in self._pending]
+        self._pending.clear()
+        return pending
+
+    def data_to_send(self, peer: Hashable) -> bytes:
+        """Return and clear the octets queued for ``peer`` (``b""`` for an unknown peer)."""
+        connection = self._peers.get(peer)
+        return b"" if connection is None else connection.data_to_send()
+
+    def is_closed(self, peer: Hashable) -> bool:
+        """True once ``peer`` is closed (or unknown): its socket should be closed."""
+        connection = self._peers.get(peer)
+        return connection is None or connection._state is HubState.CLOSED
+
+    def frames_received(self, peer: Hashable) -> int:
+        """Complete frames received from ``peer`` so far (0 for an unknown peer)."""
+        connection = self._peers.get(peer)
+        return 0 if connection is None else connection.commands_in
+
+    def is_established(self, peer: Hashable) -> bool:
+        """True once ``peer`` sent its first complete frame (every public client starts with icSetClientInfo)."""
+        return self.frames_received(peer) > 0
+
+    def queued(self, peer: Hashable) -> int:
+        """Octets queued for ``peer`` and not yet taken by ``data_to_send``."""
+        connection = self._peers.get(peer)
+        return 0 if connection is None else len(connection._out)
+
+    # -- tables and monitoring ---------------------------------------------------------------
 
     @property
     def connections(self) -> tuple[HubConnection, ...]:
@@ -176,22 +340,15 @@ class IMBHub:
         """Return the open connection with ``unique_client_id``, or ``None``."""
         return self._connections.get(unique_client_id)
 
-    def take_pending(self) -> list[HubConnection]:
-        """Return (and forget) the connections that got output or events since the last call.
+    def connection_of(self, peer: Hashable) -> HubConnection | None:
+        """Return the connection of ``peer`` (open, or closed and not yet drained), or ``None``."""
+        return self._peers.get(peer)
 
-        A driver writes their ``data_to_send()`` and drains their ``next_event()``;
-        closed ones are in the list too (their termination event is queued).
-        """
+    def take_pending(self) -> list[HubConnection]:
+        """Return (and forget) the connections that got output or closed (temporary: use ``peers_with_output``)."""
         pending = list(self._pending)
         self._pending.clear()
         return pending
-
-    def close(self, now: float) -> None:
-        """Close every connection: each gets icEndSession (clients close on it)."""
-        for connection in self.connections:
-            connection.close(now)
-
-    # -- tables ------------------------------------------------------------------------
 
     def event_names(self) -> list[EventInfo]:
         """Return every event name in use, with its hub id and members (handles)."""
@@ -219,149 +376,37 @@ class IMBHub:
         self._broadcast(frame)
         self._settle()
 
-    # -- internals (used by HubConnection) ---------------------------------------------
+    # -- internals -------------------------------------------------------------------------------
 
-    def _deliver(self, connection: HubConnection, data: bytes) -> None:
-        out = connection._out
-        out += data
-        self._pending[connection] = None
-        if len(out) > self.max_output_bytes:
-            self._overflowed[connection] = None
+    def _open(self, peer: Hashable, verb: str) -> HubConnection:
+        connection = self._peers.get(peer)
+        if connection is None:
+            raise LocalProtocolError(f"can't {verb}: unknown peer {peer!r}")
+        connection._check_open(verb)
+        return connection
 
-    def _broadcast(self, data: bytes) -> None:
-        for connection in self._connections.values():
-            self._deliver(connection, data)
-
-    def _settle(self) -> None:
-        """Close the connections whose output went over the limit (that may notify others)."""
-        while self._overflowed:
-            connection = next(iter(self._overflowed))
-            del self._overflowed[connection]
-            connection._overflow()
-
-    def _remove(self, connection: HubConnection) -> None:
-        if self._connections.pop(connection.unique_client_id, None) is not None:
-            heapq.heappush(self._free_handles, connection.handle)
-        self._overflowed.pop(connection, None)
-        self._pending[connection] = None
-
-
-class HubConnection:
-    """One client connection of an :class:`IMBHub` (create it with :meth:`IMBHub.connect`).
-
-    Implements :class:`otwire.protocols.Connection`. ``send`` queues any IMB
-    command (or a ``Frame``) to this client; ``close`` sends icEndSession.
-    """
-
-    __slots__ = ("_events", "_hub", "_next_beat", "_out", "_pubs", "_rx", "_state", "_subs", "_uid_bytes",
-                 "bytes_in", "bytes_out", "client_state", "commands_in", "connected_at", "events_dropped", "handle",
-                 "name", "owner_id", "owner_name", "throttle", "unique_client_id")  # fmt: skip
-
-    def __init__(self, hub: IMBHub, unique_client_id: int, handle: int, now: float, name: str) -> None:
-        self._hub = hub
-        self.unique_client_id = unique_client_id
-        self.handle = handle
-        self.name = name or f"client {unique_client_id}"
-        self.connected_at = now
-        self.owner_id: int | None = None
-        self.owner_name: str | None = None
-        self.client_state: int | None = None
-        self.throttle: int | None = None
-        self.commands_in = self.bytes_in = self.bytes_out = self.events_dropped = 0
-        self._state = HubState.CONNECTED
-        self._rx = bytearray()  # received octets not yet cut into frames
-        self._out = bytearray(encode_command(UniqueClientID(unique_client_id=unique_client_id, client_id=handle)))
-        self._events: deque[Event] = deque()
-        self._pubs: dict[int, EventEntry[HubConnection]] = {}  # client event id -> published entry
-        self._subs: dict[str, EventEntry[HubConnection]] = {}  # name -> subscribed entry
-        self._uid_bytes = _I32.pack(unique_client_id)
-        interval = hub.heartbeat_interval
-        self._next_beat = None if interval is None else now + interval
-
-    # -- observable state ----------------------------------------------------------------
-
-    @property
-    def state(self) -> HubState:
-        """The lifecycle state."""
-        return self._state
-
-    @property
-    def is_closed(self) -> bool:
-        """True once the connection is closed."""
-        return self._state is HubState.CLOSED
-
-    @property
-    def queued(self) -> int:
-        """Octets queued for this client and not yet taken by ``data_to_send``."""
-        return len(self._out)
-
-    def status(self) -> ClientStatus:
-        """Return a snapshot of this connection's counters, ids and subscriptions."""
-        return ClientStatus(
-            handle=self.handle,
-            unique_client_id=self.unique_client_id,
-            name=self.name,
-            state=self._state,
-            owner_id=self.owner_id,
-            owner_name=self.owner_name,
-            connected_at=self.connected_at,
-            commands_in=self.commands_in,
-            bytes_in=self.bytes_in,
-            bytes_out=self.bytes_out,
-            events_dropped=self.events_dropped,
-            queued=len(self._out),
-            subscriptions={n: e.subscribers[self] for n, e in self._subs.items()},
-            publications={e.name: cid for cid, e in self._pubs.items()},
-            client_state=self.client_state,
-            throttle=self.throttle,
-        )
-
-    def __repr__(self) -> str:
-        return f"<HubConnection {self.name} uid={self.unique_client_id} handle={self.handle} {self._state.name}>"
-
-    # -- inputs --------------------------------------------------------------------------
-
-    def receive_data(self, data: Buffer, now: float) -> None:
-        """Feed octets from the client; ``b""`` is end of stream.
-
-        Every complete frame is applied at once; icEvents are relayed to the
-        subscribers' outputs (see :meth:`IMBHub.take_pending`). Junk between
-        frames is skipped (reported once per call); a frame cut short by the end
-        of stream is junk too (a client killed mid-frame).
+    def _route_frames(self, connection: HubConnection, frames: list[bytearray]) -> None:
+        """Apply commands and relay icEvents, in order (the hot path); stop when the connection closes.
 
         Raises:
-            DecodeError: a framing error (negative or oversize length, wrong
-                trailer); the connection is closed first, the frames before it
-                were applied.
-            LocalProtocolError: the connection is already closed.
+            DecodeError: a command payload is malformed, or an icEvent is shorter than its head.
         """
-        self._check_open("receive data")
-        if not data:
-            if self._rx:
-                self._events.append(JunkSkipped(size=len(self._rx)))
-            self._terminate(TerminationReason.PEER_CLOSED, None)
-            return
-        self.bytes_in += len(data)
-        self._rx += data
-        hub = self._hub
-        frames, junk, error = routing.cut_frames(self._rx, hub.max_payload_size)
-        pending, overflowed = hub._pending, hub._overflowed
-        limit = hub.max_output_bytes
-        pubs = self._pubs
-        skip_self = not hub.self_delivery
+        pubs = connection._pubs
+        pending, overflowed, limit = self._pending, self._overflowed, self.config.max_output_bytes
+        skip_self = not self.config.self_delivery
         dropped = relayed = 0
         dropped_ids: dict[int, None] = {}
         try:
             for raw in frames:
-                if _I32.unpack_from(raw, 8)[0] != _EVENT:
-                    routing.dispatch(self, raw)
-                    if self._state is HubState.CLOSED:
+                code = _I32.unpack_from(raw, 8)[0]
+                if code != _EVENT:
+                    self.apply_command(connection, code, raw[16:-4] if len(raw) > 16 else b"")
+                    if connection._state is HubState.CLOSED:
                         break
                     continue
                 if len(raw) < _MIN_EVENT_FRAME:
                     reason = f"icEvent payload of {max(len(raw) - 20, 0)} octets, at least 12 needed"
-                    self._events.append(CommandRejected(command_code=_EVENT, reason=reason))
-                    continue
+                    raise DecodeError(reason, data=raw, offset=len(raw) - 4 if len(raw) > 16 else 16)
                 client_id = _I32.unpack_from(raw, 16)[0]
                 entry = pubs.get(client_id)
                 if entry is None:
@@ -374,129 +419,62 @@ class HubConnection:
                     continue
                 raw[16:20] = entry.id_bytes  # the frame is ours: patch the hub id in place
                 if raw[24] == _LOG_KIND and len(raw) >= _MIN_EVENT_FRAME + 4:
-                    raw[28:32] = self._uid_bytes  # ekLogWriteLn: the hub fills in the sender
-                for connection in subscribers:
-                    if connection is self and skip_self:
+                    raw[28:32] = connection._uid_bytes  # ekLogWriteLn: the hub fills in the sender
+                for receiver in subscribers:
+                    if receiver is connection and skip_self:
                         continue
-                    buffer = connection._out
+                    buffer = receiver._out
                     buffer += raw
-                    pending[connection] = None
+                    pending[receiver] = None
                     relayed += 1
                     if len(buffer) > limit:
-                        overflowed[connection] = None
+                        overflowed[receiver] = None
         finally:
-            self.commands_in += len(frames)
-            self.events_dropped += dropped
-            hub.relayed += relayed
-            if junk:
-                self._events.append(JunkSkipped(size=junk))
+            connection.commands_in += len(frames)
+            connection.events_dropped += dropped
+            self.relayed += relayed
             if dropped:
-                self._events.append(EventsDropped(count=dropped, client_event_ids=tuple(dropped_ids)))
-            hub._settle()
-        if error is not None and self._state is not HubState.CLOSED:
-            self._terminate(TerminationReason.PROTOCOL_ERROR, error)
-            raise error
+                connection._events.append(EventsDropped(count=dropped, client_event_ids=tuple(dropped_ids)))
 
-    def send(self, message: Command | Frame, now: float) -> None:
-        """Queue a command (any IMB command dataclass, or a ``Frame``) for this client.
+    def _count_junk(self, connection: HubConnection, junk: int, got_frames: bool) -> None:
+        if junk:
+            connection._events.append(JunkSkipped(size=junk))
+        connection._junk_run = junk if got_frames else connection._junk_run + junk
 
-        Sending ``EndSession`` is the same as :meth:`close`.
+    def _deliver(self, connection: HubConnection, data: bytes) -> None:
+        out = connection._out
+        out += data
+        self._pending[connection] = None
+        if len(out) > self.config.max_output_bytes:
+            self._overflowed[connection] = None
 
-        Raises:
-            LocalProtocolError: the connection is closed, or the message cannot be encoded.
-        """
-        self._check_open("send")
-        if type(message) is EndSession:
-            self.close(now)
-            return
-        data = (
-            encode_frame(message.command_code, message.payload)
-            if isinstance(message, Frame)
-            else encode_command(message)
-        )
-        self._hub._deliver(self, data)
-        self._hub._settle()
+    def _broadcast(self, data: bytes) -> None:
+        for connection in self._connections.values():
+            self._deliver(connection, data)
 
-    def close(self, now: float) -> None:
-        """Close locally: queue icEndSession, leave every subscription and publication.
+    def _settle(self) -> None:
+        """Close the connections whose output went over the limit (that may notify others)."""
+        while self._overflowed:
+            connection = next(iter(self._overflowed))
+            del self._overflowed[connection]
+            connection._out.clear()  # the client cannot take it
+            self._with_events[connection] = None
+            connection._terminate(TerminationReason.SLOW_CONSUMER, None)
 
-        Closing a closed connection does nothing.
-        """
-        if self._state is HubState.CLOSED:
-            return
-        self._out += _END_SESSION
-        self._terminate(TerminationReason.LOCAL_CLOSE, None)
+    def _connection_closed(self, connection: HubConnection) -> None:
+        """Called by a connection as it closes: leave the tables, free its ids, report it."""
+        connection._rx.clear()
+        connection._next_beat = None
+        self._leave_all(connection)
+        if self._connections.pop(connection.unique_client_id, None) is not None:
+            heapq.heappush(self._free_handles, connection.handle)
+        self._overflowed.pop(connection, None)
+        self._pending[connection] = None
+        self._with_events[connection] = None
 
-    def overflow(self, now: float) -> None:
-        """Close as a slow consumer (a driver's own write buffer for this client is over its limit).
-
-        What was queued is dropped, every subscription and publication ends
-        (others are notified) and ``ConnectionTerminated(SLOW_CONSUMER)`` is
-        reported; no icEndSession is queued. Does nothing when closed.
-        """
-        if self._state is not HubState.CLOSED:
-            self._overflow()
-            self._hub._settle()
-
-    def handle_timer(self, now: float) -> None:
-        """Send the heartbeat if it is due at ``now``.
-
-        Raises:
-            LocalProtocolError: the connection is already closed.
-        """
-        self._check_open("handle timer")
-        beat = self._next_beat
-        interval = self._hub.heartbeat_interval
-        if beat is None or interval is None or now < beat:
-            return
-        self._next_beat = beat + interval if now < beat + interval else now + interval
-        self._hub._deliver(self, _HEARTBEAT)
-        self._hub._settle()
-
-    # -- outputs ---------------------------------------------------------------------------
-
-    def next_event(self) -> Event | None:
-        """Return the next queued event, or ``None``."""
-        return self._events.popleft() if self._events else None
-
-    def data_to_send(self) -> bytes:
-        """Return and clear the octets queued for this client."""
-        if not self._out:
-            return b""
-        data = bytes(self._out)
-        self._out.clear()
-        self.bytes_out += len(data)
-        return data
-
-    def get_timer(self) -> float | None:
-        """Return the next heartbeat deadline, or ``None`` (no heartbeat, or closed)."""
-        return None if self._state is HubState.CLOSED else self._next_beat
-
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    def _check_open(self, verb: str) -> None:
-        if self._state is HubState.CLOSED:
-            raise LocalProtocolError(f"can't {verb} in state CLOSED")
-
-    def _move(self, event: HubInput) -> None:
-        """Apply a state-changing input through the table (a missing pair is refused)."""
-        new = HUB_TRANSITIONS.get((self._state, event))
-        if new is None:
-            raise LocalProtocolError(f"{event.value} not allowed in state {self._state.name}")
-        self._state = new
-
-    def _terminate(self, reason: TerminationReason, error: Exception | None) -> None:
-        """Close: leave every subscription and publication (others are notified), report why."""
-        if self._state is HubState.CLOSED:
-            return
-        self._move(END_INPUTS[reason])
-        self._rx.clear()
-        self._next_beat = None
-        routing.leave_all(self)
-        self._hub._remove(self)
-        self._events.append(ConnectionTerminated(reason=reason, error=error))
-
-    def _overflow(self) -> None:
-        """Close as a slow consumer: what was queued is dropped (the client cannot take it)."""
-        self._out.clear()
-        self._terminate(TerminationReason.SLOW_CONSUMER, None)
+    def _forget_if_drained(self, connection: HubConnection) -> None:
+        """Drop a closed connection once its output and events were taken."""
+        if connection._state is HubState.CLOSED and not connection._out and not connection._events:
+            if self._peers.get(connection.peer) is connection:
+                del self._peers[connection.peer]
+            self._with_events.pop(connection, None)
