@@ -93,7 +93,7 @@ class ServerBase:
 
     # -- hooks -------------------------------------------------------------------------------
 
-    def _new_engine(self) -> PeerEngine[int]:
+    def _new_engine(self) -> PeerEngine[Any]:
         raise NotImplementedError
 
     def _new_session(self, sock: PeerSocket) -> Any | None:

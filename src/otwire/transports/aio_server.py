@@ -72,6 +72,7 @@ class PeerSocket(asyncio.Protocol):
         local: The listening socket's ``(address, port)``.
         observer: Sees every octet received and written (e.g. a pcap session).
         context: Free slot for the server (e.g. its session object).
+        dropped: The limit the driver dropped it for (already logged), else ``None``.
     """
 
     def __init__(self, driver: PeerServer, peer: int) -> None:
@@ -88,6 +89,8 @@ class PeerSocket(asyncio.Protocol):
         self.partial_since: float | None = None
         self.frames = 0
         self.held = 0  # octets queued for it at the last measurement
+        #: Set when the driver dropped it for a limit (and logged why).
+        self.dropped: TerminationReason | None = None
         self.lost = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -188,6 +191,8 @@ class PeerServer:
         self._timer_at: float | None = None
         self._check_at: float | None = None  # no limit deadline falls before this
         self._held_total = 0
+        #: Most octets held over all peers after a pass (engine queues and socket buffers).
+        self.held_peak = 0
         self._processing = self._again = self._scheduled = False
         self._refusals = _Burst(logger, "connection refused")
         self._accept_failures = _Burst(logger, "accept failed (file descriptor limit?), listener paused")
@@ -263,6 +268,7 @@ class PeerServer:
         if sock.lost.done() or self.sockets.get(sock.peer) is not sock:
             return
         self.logger.warning("%s: disconnected, %s: %s", sock.name, reason.value, detail)
+        sock.dropped = reason
         self.engine.abort(sock.peer, self.now(), reason)
         self._forget_held(sock)
         sock.abort()
@@ -399,6 +405,7 @@ class PeerServer:
                 self.drop(sock, TerminationReason.SLOW_CONSUMER, f"{held} octets queued, limit {cap}")
         if self._held_total > self.limits.memory_budget:
             self._enforce_budget()
+        self.held_peak = max(self.held_peak, self._held_total)
 
     def _enforce_budget(self) -> None:
         """Re-measure every peer; drop the one holding most until the total fits the budget."""
