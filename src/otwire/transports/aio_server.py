@@ -193,7 +193,7 @@ class PeerServer:
         self._held_total = 0
         #: Most octets held over all peers after a pass (engine queues and socket buffers).
         self.held_peak = 0
-        self._processing = self._again = self._scheduled = False
+        self._processing = self._again = self._scheduled = self._accepting = False
         self._refusals = _Burst(logger, "connection refused")
         self._accept_failures = _Burst(logger, "accept failed (file descriptor limit?), listener paused")
         self._previous_handler: Any = None
@@ -210,9 +210,11 @@ class PeerServer:
         if self._server is not None:
             raise LocalProtocolError("the server is already listening")
         loop = self._loop = asyncio.get_running_loop()
+        self._accepting = True  # connections may arrive before create_server returns
         try:
             self._server = await loop.create_server(self._new_socket, host, port, ssl=ssl, backlog=backlog)
         except OSError as exc:
+            self._accepting = False
             raise TransportError(f"cannot listen on {host}:{port}: {exc}") from exc
         self._previous_handler = loop.get_exception_handler()
         loop.set_exception_handler(self._report_accept_failure)
@@ -225,7 +227,7 @@ class PeerServer:
 
     async def close(self, grace: float = 1.0) -> None:
         """Stop listening, close every peer in order, abort those still open after ``grace`` seconds."""
-        server, self._server = self._server, None
+        server, self._server, self._accepting = self._server, None, False
         if server is not None:
             server.close()
         now = self.now()
@@ -258,7 +260,10 @@ class PeerServer:
 
         A burst of ``send`` calls in one iteration becomes one write per peer.
         """
-        if self._scheduled or self._processing or self._loop is None:
+        if self._processing:
+            self._again = True  # the running pass goes round once more
+            return
+        if self._scheduled or self._loop is None:
             return
         self._scheduled = True
         self._loop.call_soon(self.process)
@@ -315,7 +320,7 @@ class PeerServer:
 
     def _refusal(self, sock: PeerSocket) -> str | None:
         limits = self.limits
-        if self._server is None:
+        if not self._accepting:
             return "the server is stopping"
         if len(self.sockets) >= limits.max_connections:
             return f"max_connections={limits.max_connections} reached"
