@@ -7,6 +7,7 @@ socket through :class:`IEC104Connection`; every wait is bounded.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import io
 import logging
@@ -820,3 +821,20 @@ def test_ports_out_of_range_are_invalid_arguments() -> None:
     for port in (-1, 65536, "2404"):
         with pytest.raises(InvalidArgument):
             Server(port=port)  # type: ignore[arg-type]
+
+
+def test_a_client_that_never_starts_talking_is_dropped_at_the_handshake_deadline(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="otwire.servers.iec104")
+    with (
+        Server(port=0, limits=ServerLimits(handshake_timeout=0.2)) as srv,
+        socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT) as talker,
+        socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT) as silent,
+    ):
+        talker.sendall(bytes.fromhex("680443000000"))  # TESTFR act: one frame, no STARTDT
+        assert talker.recv(6) == bytes.fromhex("680483000000")  # TESTFR con
+        with contextlib.suppress(ConnectionResetError):  # a reset is a close too
+            assert silent.recv(10) == b""  # closed by the server at the deadline
+        assert srv.open_connection_count == 1  # one frame is enough: a standby connection stays
+    assert "handshake timeout" in caplog.text

@@ -286,7 +286,10 @@ class BaseServer(ServerBase):
             cot: Cause of transmission.
 
         Returns:
-            True if at least one client took them (False when not running).
+            True if at least one client connection queued every one of them: each is then
+            sent unless that connection ends first (the client closes it, t1 expires, or it
+            is dropped as a slow consumer). False when none queued them (not running, no
+            client started, or every backlog full); nothing is queued then for a full backlog.
 
         Raises:
             TimeoutError: The event loop did not respond within 10 s.
@@ -300,7 +303,7 @@ class BaseServer(ServerBase):
             batch: Points of one station and type.
 
         Returns:
-            True if at least one client took it.
+            True if at least one client connection queued it all (see :meth:`transmit_points`).
 
         Raises:
             TimeoutError: The event loop did not respond within 10 s.

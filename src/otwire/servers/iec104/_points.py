@@ -428,7 +428,8 @@ class Point:
             cause: Cause of transmission (SPONTANEOUS, PERIODIC, RETURN_INFO_REMOTE, ...).
 
         Returns:
-            True if at least one client connection took it.
+            True if at least one client connection queued it (see
+            :meth:`~otwire.servers.iec104.BaseServer.transmit_points` for what that promises).
 
         Raises:
             LocalProtocolError: The point is a command point, or has been removed.

@@ -122,7 +122,7 @@ class Station:
                 2 remote reset.
 
         Returns:
-            True if at least one client connection took it.
+            True if at least one client connection queued it (see ``BaseServer.transmit_points``).
         """
         return self._server.transmit_end_of_init(self, int(cause))
 
