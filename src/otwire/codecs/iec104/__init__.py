@@ -78,7 +78,13 @@ from otwire.codecs.iec104.elements import (
     OctetElement,
     Segment,
 )
-from otwire.codecs.iec104.framing import APDUFramer, Frame, Junk, LengthError
+from otwire.codecs.iec104.framing import (
+    APDUFramer,
+    Frame,  # deprecated alias of RawAPDU, removed after the merge
+    Junk,
+    LengthError,
+    RawAPDU,
+)
 from otwire.codecs.iec104.layouts import LAYOUTS
 from otwire.codecs.iec104.types import (
     Cot,
@@ -98,7 +104,7 @@ __all__ = [
     "QRP", "R32", "RCO", "SCD", "SCO", "SCQ", "SEP", "SIQ", "SOF", "SPE", "SRQ", "SVA", "TSC",
     "VTI", "APDUFramer", "CP16Time2a", "CP24Time2a", "CP56Time2a", "Cot", "DoubleCommandState",
     "DoublePoint", "Element", "Frame", "IFrame", "InformationObject", "Junk", "LengthError",
-    "OctetElement", "OutputCircuit", "Quality", "SFrame", "Segment", "StartEvents",
+    "OctetElement", "OutputCircuit", "Quality", "RawAPDU", "SFrame", "Segment", "StartEvents",
     "StepCommandState", "TypeId", "UFrame", "UFunction", "decode_apdu", "decode_apdu_schema",
     "decode_asdu", "decode_asdu_schema", "encode_apdu", "encode_asdu", "encode_asdu_schema",
     "encode_iframe", "encode_sframe", "encode_uframe",
