@@ -432,6 +432,39 @@ class TestErrorsAndClose:
         assert conn.is_closed
         assert isinstance(drain(conn)[-1], ConnectionTerminated)
 
+    @pytest.mark.parametrize(
+        ("bad", "error"),
+        [
+            (bytes.fromhex("69"), DecodeError),  # bad start octet: fails at once
+            (bytes.fromhex("6802"), DecodeError),  # bad length octet: fails at once
+            (bytes.fromhex("680401010000"), DecodeError),  # S-frame with reserved bits set
+            (i_frame(5, 0), SequenceError),  # N(S) skips ahead
+            (TESTFR_CON, RemoteProtocolError),  # a con without an act
+        ],
+    )
+    def test_violation_after_good_frames_keeps_their_events_and_output(self, bad: bytes, error: type) -> None:
+        conn = started(Role.CONTROLLED)
+        with pytest.raises(error) as info:
+            conn.receive_data(TESTFR_ACT + i_frame(0, 0) + bad, 1.0)
+        assert conn.state is State.CLOSED
+        assert drain(conn) == [
+            TestFrameReceived(),
+            ASDUReceived(asdu=single(1)),
+            ConnectionTerminated(reason=TerminationReason.PROTOCOL_ERROR, error=info.value),
+        ]
+        assert conn.data_to_send() == TESTFR_CON  # queued before the violation; no goodbye in -104
+        assert conn.get_timer() is None
+
+    def test_unknown_type_id_and_cot_are_events_not_errors(self) -> None:
+        conn = started(Role.CONTROLLING)
+        private = ASDU(type_id=200, cot=3, common_address=1, number=1, raw_information=b"\x01\x00\x00\x2a")
+        unassigned_cot = ASDU(type_id=TypeId.M_SP_NA_1, cot=42, common_address=1, objects=single(1).objects)
+        conn.receive_data(i_frame(0, 0, private) + i_frame(1, 0, unassigned_cot), 1.0)
+        events = drain(conn)
+        assert events == [ASDUReceived(asdu=private), ASDUReceived(asdu=unassigned_cot)]
+        assert type(events[0].asdu.type_id) is int and type(events[1].asdu.cot) is int  # type: ignore[attr-defined]
+        assert conn.state is State.STARTED
+
     def test_split_frames_are_reassembled(self) -> None:
         conn = started(Role.CONTROLLING)
         data = i_frame(0, 0) + i_frame(1, 0) + TESTFR_ACT
