@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from engine_pair import Pair, drain, interrogation, single
+from engine_pair import interrogation, single, started_pair
 
+from helpers import drain
 from otwire.codecs.iec104 import (
     ASDU,
     SCO,
@@ -113,8 +114,7 @@ class TestHandshakes:
         assert drain(client) == [DataTransferStarted()]
 
     def test_stopdt_controlling(self) -> None:
-        pair = Pair()
-        pair.start()
+        pair = started_pair()
         pair.client.stop_data_transfer(1.0)
         assert pair.client.state is State.STOPPING
         pair.pump()
@@ -210,8 +210,7 @@ class TestNumbering:
             conn.receive_data(s_frame(nr), 0.0)
 
     def test_ack_window_test_wraps_modulo_32768(self) -> None:
-        pair = Pair(IEC104Config(k=12, w=8))
-        pair.start()
+        pair = started_pair(IEC104Config(k=12, w=8))
         for i in range(32768 + 40):
             pair.server.send(single(i % 1000), pair.now)
             pair.pump()
@@ -325,8 +324,7 @@ class TestTimers:
         assert conn.get_timer() == 120.0
 
     def test_pair_idles_with_testframes(self) -> None:
-        pair = Pair(IEC104Config(t1=2.0, t2=1.0, t3=3.0))
-        pair.start()
+        pair = started_pair(IEC104Config(t1=2.0, t2=1.0, t3=3.0))
         for _ in range(10):
             pair.advance(1.0)
         assert not pair.client.is_closed and not pair.server.is_closed
@@ -335,8 +333,7 @@ class TestTimers:
 
 class TestActivations:
     def test_interrogation_confirmed_then_terminated(self) -> None:
-        pair = Pair()
-        pair.start()
+        pair = started_pair()
         request = interrogation(ca=0xFFFF)
         pair.client.send(request, 0.0)
         pair.pump()

@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from engine_pair import drain, single
+from engine_pair import single
 from hypothesis import given
 from hypothesis import strategies as st
 
+from helpers import drain
 from otwire.codecs.iec104 import IFrame, SFrame, UFrame, UFunction, encode_apdu
 from otwire.errors import LocalProtocolError, RemoteProtocolError
 from otwire.protocols.iec104 import (
