@@ -6,14 +6,13 @@ test at the end proves that it cuts the same APDUs for any split.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable
 
 from engine_pair import single
 from hypothesis import given
 from hypothesis import strategies as st
 
-from helpers import drain
+from helpers import drain, splits
 from otwire.codecs import iec104 as c
 from otwire.codecs.iec104.framing import JUNK_CHUNK, FramerItem
 from otwire.errors import DecodeError
@@ -44,9 +43,8 @@ def joined(parts: list[StreamPart]) -> bytes:
 
 
 def cut(data: bytes, points: list[int]) -> list[bytes]:
-    """Split at ``points``; no empty pieces, since ``b""`` means end of stream."""
-    edges = [0, *sorted(points), len(data)]
-    return [data[a:b] for a, b in itertools.pairwise(edges) if b > a]
+    """:func:`helpers.splits` without empty pieces, since ``b""`` means end of stream."""
+    return [piece for piece in splits(data, points) if piece]
 
 
 @given(streams())
