@@ -144,6 +144,8 @@ def test_fast_apci_encoders_equal_encode_apdu(apdu: c.IFrame | c.SFrame | c.UFra
         lambda: c.encode_iframe(0, 0, b"\x01" * 250),
         lambda: c.encode_sframe(32768),
         lambda: c.encode_sframe(-1),
+        lambda: c.encode_sframe(1.0),  # type: ignore[arg-type]
+        lambda: c.encode_iframe(0, "1", b"\x01" * 6),  # type: ignore[arg-type]
         lambda: c.encode_uframe(0x05),  # type: ignore[arg-type]
         lambda: c.encode_uframe("STARTDT"),  # type: ignore[arg-type]
     ],

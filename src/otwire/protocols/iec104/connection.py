@@ -103,6 +103,27 @@ class IEC104Connection(EngineBase[State, Input]):
     ``ConnectionTerminated(CONNECTION_LOST, error=exc)``).
     """
 
+    __slots__ = (
+        "_ack",
+        "_buffer",
+        "_last_rx",
+        "_on_u",
+        "_queue",
+        "_queue_limit",
+        "_sent_at",
+        "_t2_deadline",
+        "_test_deadline",
+        "_u_deadline",
+        "_u_pending",
+        "_unacked",
+        "_vr",
+        "_vs",
+        "activations",
+        "config",
+        "report_frames",
+        "role",
+    )
+
     CLOSED = State.CLOSED
     LOCAL_INPUTS = LOCAL_INPUTS
     END_INPUTS = END_INPUTS
