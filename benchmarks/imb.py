@@ -199,16 +199,16 @@ def rate(label: str, call: Callable[[Any], object], arg: Any, n: int) -> None:
 
 
 def codec_rates() -> None:
-    from otwire.codecs.imb import Event, IMBFramer, NormalEvent, decode_command, decode_event, encode_command
+    from otwire.codecs.imb import EventCommand, IMBFramer, NormalEvent, decode_command, decode_event, encode_command
     from otwire.codecs.imb import encode_event as enc_event
 
-    event = Event(event_id=0, body=NormalEvent(data=bytes(BODY)))
+    event = EventCommand(event_id=0, body=NormalEvent(data=bytes(BODY)))
     frame = encode_command(event)
     payload = enc_event(event)
     print(f"\n== codec, icEvent with a {BODY}-octet body ({len(frame)}-octet frame; best of 3) ==")
-    rate("encode_command(Event)", encode_command, event, 20_000)
+    rate("encode_command(EventCommand)", encode_command, event, 20_000)
     rate("decode_command(frame)", decode_command, frame, 50_000)
-    rate("encode_event(Event) (payload only)", enc_event, event, 20_000)
+    rate("encode_event(EventCommand) (payload only)", enc_event, event, 20_000)
     rate("decode_event(payload)", decode_event, payload, 50_000)
     stream = frame * 100_000
 

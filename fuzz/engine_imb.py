@@ -1,7 +1,7 @@
 """Fuzz harness for the IMB3 engines: the client connection and one hub connection.
 
 ``fuzz_imb_engines(data)`` feeds arbitrary octets, whole and one octet at a time, to an
-``IMBClientConnection`` and to a ``HubConnection`` of an ``IMBHub`` (with a second,
+``IMBClientConnection`` and to one peer of an ``IMBHub`` (with a second,
 subscribed connection so that routing runs too). Only ``RemoteProtocolError`` may escape
 ``receive_data``; after it the connection must be closed; both splits must end in the
 same state with the same output. Runs under hypothesis (``fuzz/test_fuzz_imb_engines.py``).
@@ -21,13 +21,13 @@ def _client(pieces: list[bytes]) -> tuple[list[str], bytes, bool, str | None]:
 
 def _hub(pieces: list[bytes]) -> tuple[list[str], bytes, bool, str | None]:
     hub = IMBHub()
-    listener = hub.connect(0.0, name="listener")
-    listener.receive_data(encode_command(SetClientInfo(owner_id=1, owner_name="listener")), 0.0)
-    listener.receive_data(encode_command(Subscribe(event_id=0, event_name="fuzz")), 0.0)
-    conn = hub.connect(0.0, name="fuzzed")
-    result = _feed(conn, pieces)
-    listener.data_to_send()  # routing to the other connection must not raise either
-    while listener.next_event() is not None:
+    hub.connect("listener", 0.0, name="listener")
+    hub.receive_data("listener", encode_command(SetClientInfo(owner_id=1, owner_name="listener")), 0.0)
+    hub.receive_data("listener", encode_command(Subscribe(event_id=0, event_name="fuzz")), 0.0)
+    hub.connect("fuzzed", 0.0, name="fuzzed")
+    result = _feed(hub.connection_of("fuzzed"), pieces)
+    hub.data_to_send("listener")  # routing to the other connection must not raise either
+    while hub.next_event() is not None:
         pass
     return result
 

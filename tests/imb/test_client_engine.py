@@ -67,7 +67,7 @@ def frames(*commands: imb.Command) -> bytes:
 
 
 def hub_event(hub_id: int, body: imb.EventBody, *, flags: int = 0, tick: int = 0) -> bytes:
-    return encode_command(imb.Event(event_id=hub_id, tick=tick, flags=EventFlag(flags), body=body))
+    return encode_command(imb.EventCommand(event_id=hub_id, tick=tick, flags=EventFlag(flags), body=body))
 
 
 def translation(hub_id: int, client_id: int) -> bytes:

@@ -218,19 +218,23 @@ BAD_MESSAGES: list[Any] = [
     pytest.param(lambda: imb.UnknownEvent(event_kind=5), "unknown kind", id="unknown-known-kind"),
     pytest.param(lambda: imb.UnknownEvent(event_kind=256), "unknown kind", id="unknown-kind-range"),
     pytest.param(
-        lambda: imb.Event(event_id=0, flags=0x104, body=imb.NormalEvent(data=b"")), "bits 0..7", id="flags-low"
+        lambda: imb.EventCommand(event_id=0, flags=0x104, body=imb.NormalEvent(data=b"")), "bits 0..7", id="flags-low"
     ),
-    pytest.param(lambda: imb.Event(event_id=0, flags=2**32, body=imb.NormalEvent(data=b"")), "flags", id="flags-high"),
     pytest.param(
-        lambda: imb.Event(event_id=0, body=imb.SetClientInfo(owner_id=1, owner_name="")), "event body", id="body"
+        lambda: imb.EventCommand(event_id=0, flags=2**32, body=imb.NormalEvent(data=b"")), "flags", id="flags-high"
+    ),
+    pytest.param(
+        lambda: imb.EventCommand(event_id=0, body=imb.SetClientInfo(owner_id=1, owner_name="")), "event body", id="body"
     ),
     pytest.param(
         lambda: imb.Frame(command_code=-15, payload=b"x" * (imb.MAX_PAYLOAD_SIZE + 1)), "exceeds", id="frame-size"
     ),
     pytest.param(lambda: imb.encode_command(imb.NormalEvent(data=b"")), "not an IMB command", id="body-as-command"),
-    pytest.param(lambda: imb.encode_event(imb.NormalEvent(data=b"")), "not an Event", id="body-as-event"),
+    pytest.param(lambda: imb.encode_event(imb.NormalEvent(data=b"")), "not an EventCommand", id="body-as-event"),
     pytest.param(
-        lambda: imb.encode_command(imb.Event(event_id=0, body=imb.NormalEvent(data=bytes(imb.MAX_PAYLOAD_SIZE)))),
+        lambda: imb.encode_command(
+            imb.EventCommand(event_id=0, body=imb.NormalEvent(data=bytes(imb.MAX_PAYLOAD_SIZE)))
+        ),
         "exceeds",
         id="payload-over-10MiB",
     ),
@@ -249,7 +253,7 @@ def test_enum_fields_become_members() -> None:
     assert imb.ChangeObjectEvent(action=1, object_id=0, attribute="").action is imb.Action.DELETE
     assert imb.ChangeObjectEvent(action=9, object_id=0, attribute="").action == 9
     assert imb.LogWriteLn(line="", level=11).level is imb.LogLevel.OK
-    assert imb.Event(event_id=0, flags=0x100, body=imb.NormalEvent(data=b"")).flags is imb.EventFlag.PRIORITY
+    assert imb.EventCommand(event_id=0, flags=0x100, body=imb.NormalEvent(data=b"")).flags is imb.EventFlag.PRIORITY
 
 
 def test_decode_command_misuse_is_a_local_error() -> None:

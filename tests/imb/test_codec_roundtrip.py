@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from otwire.codecs import imb
 from otwire.codecs._base import SCHEMA_ERRORS
 from otwire.codecs.imb import _schema, codec
-from otwire.errors import DecodeError
+from otwire.errors import DecodeError, EncodeError
 from strategies.imb import (
     BODY_CLASSES,
     COMMAND_CLASSES,
@@ -299,3 +299,40 @@ def test_no_interpreted_fallback(key: str) -> None:
     source = _schema.COMPILED[key].source
     assert "linkedparsers[" not in source
     assert "def parseall(" in source  # it is a compiled schema
+
+
+# --- encode_event_frame (RawEvent's fast path) equals encode_command(EventCommand) ----------------------
+
+
+@given(event_messages())
+def test_event_frame_fast_path_equals_encode_command(event: imb.EventCommand) -> None:
+    kind = int(event.flags) | int(event.body.event_kind)
+    body = imb.encode_event(event)[12:]
+    assert imb.encode_event_frame(event.event_id, event.tick, kind, body) == imb.encode_command(event)
+
+
+@given(
+    st.integers(-(2**31), 2**31 - 1),
+    st.integers(-(2**31), 2**31 - 1),
+    st.integers(-(2**31), 2**32 - 1),
+    st.binary(max_size=40),
+)
+def test_event_frame_fast_path_decodes_to_its_fields(event_id: int, tick: int, kind: int, body: bytes) -> None:
+    frame = imb.decode_frame(imb.encode_event_frame(event_id, tick, kind, body))
+    assert frame.command_code == imb.CommandCode.EVENT
+    assert frame.payload == struct.pack("<iiI", event_id, tick, kind & 0xFFFFFFFF) + body
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        (2**31, 0, 5, b""),
+        (0, -(2**31) - 1, 5, b""),
+        (0, 0, 2**32, b""),
+        (0, 0, 5, "text"),
+        (0, 0, 5, bytes(2**20 * 10)),
+    ],
+)
+def test_event_frame_fast_path_refuses_out_of_range(fields: tuple[Any, ...]) -> None:
+    with pytest.raises(EncodeError):
+        imb.encode_event_frame(*fields)

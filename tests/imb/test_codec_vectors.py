@@ -19,8 +19,8 @@ FED = "fed.my event"
 HELLO = b"\x05\x00\x00\x00hello"  # encode_string("hello")
 
 
-def ev(event_id: int, body: Any, *, tick: int = 0, flags: int = 0) -> imb.Event:
-    return imb.Event(event_id=event_id, tick=tick, flags=EventFlag(flags), body=body)
+def ev(event_id: int, body: Any, *, tick: int = 0, flags: int = 0) -> imb.EventCommand:
+    return imb.EventCommand(event_id=event_id, tick=tick, flags=EventFlag(flags), body=body)
 
 
 EXPECTED: dict[str, dict[str, Any]] = {
@@ -114,7 +114,7 @@ def test_vector(vector: Vector) -> None:
     assert imb.encode_frame(frame.command_code, frame.payload) == vector.octets
     assert imb.decode_command(frame) == expected
     assert imb.decode_command(int(frame.command_code), frame.payload) == expected
-    if isinstance(expected, imb.Event):
+    if isinstance(expected, imb.EventCommand):
         assert imb.decode_event(frame.payload) == expected
         assert imb.decode_event_schema(frame.payload) == expected
         assert imb.encode_event(expected) == frame.payload
@@ -122,7 +122,7 @@ def test_vector(vector: Vector) -> None:
 
 def test_vectors_give_enum_members_where_known() -> None:
     change = imb.decode_command(next(v for v in VECTORS if v.name == "change_object").octets)
-    assert isinstance(change, imb.Event)
+    assert isinstance(change, imb.EventCommand)
     assert type(change.body.action) is Action  # type: ignore[union-attr]
     assert change.event_kind is imb.EventKind.CHANGE_OBJECT_EVENT
     frame = imb.decode_frame(next(v for v in VECTORS if v.name == "subscribe").octets)
@@ -133,7 +133,7 @@ def test_vectors_give_enum_members_where_known() -> None:
 
 def test_priority_flag_is_kept_apart_from_the_kind() -> None:
     event = imb.decode_command(next(v for v in VECTORS if v.name == "buffer_priority").octets)
-    assert isinstance(event, imb.Event)
+    assert isinstance(event, imb.EventCommand)
     assert event.event_kind == imb.EventKind.BUFFER
     assert event.flags == EventFlag.PRIORITY
     assert imb.encode_event(event)[8:12] == bytes.fromhex("04010000")
@@ -141,7 +141,7 @@ def test_priority_flag_is_kept_apart_from_the_kind() -> None:
 
 def test_signal_string_body_is_an_imb_string() -> None:
     event = imb.decode_command(next(v for v in VECTORS if v.name == "signal_string").octets)
-    assert isinstance(event, imb.Event) and isinstance(event.body, imb.NormalEvent)
+    assert isinstance(event, imb.EventCommand) and isinstance(event.body, imb.NormalEvent)
     assert imb.decode_string(event.body.data) == "hello"
 
 
@@ -149,6 +149,6 @@ def test_pyimb_stream_chunks_reassemble() -> None:
     """The §10 stream: header, body "ab", tail "c" (chunk size 2) carry "abc" on stream id 1."""
     names = ["stream_header", "stream_body", "stream_tail"]
     events = [imb.decode_command(next(v for v in VECTORS if v.name == n).octets) for n in names]
-    bodies = [e.body for e in events if isinstance(e, imb.Event)]
+    bodies = [e.body for e in events if isinstance(e, imb.EventCommand)]
     assert {b.stream_id for b in bodies} == {1}  # type: ignore[union-attr]
     assert b"".join(b.data for b in bodies[1:]) == b"abc"  # type: ignore[union-attr]

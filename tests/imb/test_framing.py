@@ -7,13 +7,22 @@ import struct
 from collections.abc import Iterable
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from otwire.codecs import imb
 from otwire.codecs.imb import JUNK_CHUNK, MAX_PAYLOAD_SIZE, FrameError, FrameItem, Junk
 from otwire.errors import DecodeError, EncodeError
-from strategies.imb import MAGIC, TRAILER, StreamPart, expected_items, frame_octets, streams
+from strategies.imb import (
+    MAGIC,
+    TRAILER,
+    StreamPart,
+    expected_items,
+    frame_octets,
+    mutated_frames,
+    streams,
+    valid_frames,
+)
 
 HELLO = frame_octets(-15, bytes.fromhex("07000000 00000000 05000000 05000000 68656c6c6f".replace(" ", "")))
 END = frame_octets(-5, b"")
@@ -332,3 +341,58 @@ def test_memory_is_bounded_by_one_maximal_frame() -> None:
     got = framer.next_item()
     assert isinstance(got, FrameItem) and got.offset == 0
     assert framer.buffered == len(END)
+
+
+# --- split_frames (the hub's fast path) cuts exactly what IMBFramer cuts --------------------------------------------
+
+
+def framer_view(data: bytes) -> tuple[list[bytes], int, str | None]:
+    framer = imb.IMBFramer()
+    framer.receive_data(data)
+    frames, junk = [], 0
+    for item in framer:
+        if isinstance(item, FrameItem):
+            frames.append(item.data)
+        elif isinstance(item, Junk):
+            junk += len(item.data)
+        else:
+            return frames, junk, item.reason
+    return frames, junk, None
+
+
+@given(
+    st.lists(st.one_of(valid_frames(), mutated_frames(), st.binary(max_size=30)), max_size=8),
+    st.lists(st.integers(1, 200), max_size=10),
+)
+@settings(max_examples=300)
+def test_split_frames_matches_the_codec_framer_for_any_split(pieces: list[bytes], cuts: list[int]) -> None:
+    data = b"".join(pieces)
+    expected_frames, expected_junk, expected_error = framer_view(data)
+    rx = bytearray()
+    frames: list[bytes] = []
+    junk, error, at = 0, None, 0
+    for size in [*cuts, len(data)]:
+        piece, at = data[at : at + size], at + size
+        rx += piece
+        got, skipped, err = imb.split_frames(rx, MAX_PAYLOAD_SIZE)
+        frames += [bytes(f) for f in got]
+        junk += skipped
+        if err is not None:
+            error = err.reason
+            break
+    assert frames == expected_frames and error == expected_error
+    if error is None:
+        assert junk == expected_junk
+
+
+@given(streams())
+def test_split_frames_octet_by_octet(parts: list[StreamPart]) -> None:
+    data = b"".join(p.data for p in parts)
+    rx = bytearray()
+    frames = []
+    for i in range(len(data)):
+        rx += data[i : i + 1]
+        got, _, error = imb.split_frames(rx, MAX_PAYLOAD_SIZE)
+        assert error is None
+        frames += [bytes(f) for f in got]
+    assert frames == [p.data for p in parts if p.kind == "frame"]

@@ -9,21 +9,18 @@ import struct
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from otwire.codecs.imb import (
-    MAX_PAYLOAD_SIZE,
     AllVariables,
     EndSession,
-    Event,
+    EventCommand,
     EventNames,
     Frame,
-    FrameItem,
     HeartBeat,
     IMBFramer,
-    Junk,
     LogWriteLn,
     NormalEvent,
     Publish,
@@ -42,7 +39,6 @@ from otwire.codecs.imb import (
     decode_command,
     encode_command,
 )
-from otwire.codecs.imb import split_frames as cut_frames
 from otwire.errors import DecodeError, LocalProtocolError
 from otwire.protocols import Connection, ConnectionTerminated, TerminationReason
 from otwire.protocols.imb import HubConnection, HubInput, HubState, IMBHub
@@ -56,7 +52,7 @@ from otwire.protocols.imb.events import (
     JunkSkipped,
     VariableChanged,
 )
-from strategies.imb import MAGIC, TRAILER, mutated_frames, streams, valid_frames
+from strategies.imb import MAGIC, TRAILER
 
 BAD_TRAILER = MAGIC + struct.pack("<ii", -31, 4) + b"\0\0\0\0" + b"\0\0\0\0"
 
@@ -66,7 +62,7 @@ def wire(*commands: Any) -> bytes:
 
 
 def event(client_id: int, data: bytes = b"x") -> bytes:
-    return encode_command(Event(event_id=client_id, body=NormalEvent(data=data)))
+    return encode_command(EventCommand(event_id=client_id, body=NormalEvent(data=data)))
 
 
 def inbox(conn: HubConnection) -> list[Any]:
@@ -233,7 +229,7 @@ def test_fan_out_and_self_delivery() -> None:
         inbox(conn)
     a.receive_data(wire(Publish(event_id=0, event_name="e")) + event(0, b"hi"), 0.0)
     for conn in (a, b, c):
-        assert inbox(conn) == [Event(event_id=0, body=NormalEvent(data=b"hi"))]
+        assert inbox(conn) == [EventCommand(event_id=0, body=NormalEvent(data=b"hi"))]
     assert set(hub.take_pending()) == {a, b, c}
 
 
@@ -265,8 +261,8 @@ def test_client_ids_reused_after_unsubscribe_and_unpublish() -> None:
     assert [e.name for e in hub.event_names()] == ["b", "c"]  # "a" is gone, its hub id 0 is free
     pub.receive_data(event(0, b"c") + event(1, b"b"), 0.0)
     assert inbox(sub) == [
-        Event(event_id=2, body=NormalEvent(data=b"c")),
-        Event(event_id=1, body=NormalEvent(data=b"b")),
+        EventCommand(event_id=2, body=NormalEvent(data=b"c")),
+        EventCommand(event_id=1, body=NormalEvent(data=b"b")),
     ]
     sub.receive_data(wire(Subscribe(event_id=5, event_name="new")), 0.0)
     assert inbox(sub) == [SetEventIDTranslation(hub_event_id=0, client_event_id=5)]  # smallest free hub id
@@ -280,7 +276,7 @@ def test_publish_rebinds_an_id_in_use() -> None:
     pub.receive_data(wire(Publish(event_id=0, event_name="a"), Publish(event_id=0, event_name="b")), 0.0)
     assert pub.status().publications == {"b": 0}
     pub.receive_data(wire(Publish(event_id=3, event_name="b")) + event(0) + event(3, b"3"), 0.0)
-    assert inbox(sub) == [Event(event_id=1, body=NormalEvent(data=b"3"))]
+    assert inbox(sub) == [EventCommand(event_id=1, body=NormalEvent(data=b"3"))]
     assert events(pub)[-1] == EventsDropped(count=1, client_event_ids=(0,))
 
 
@@ -377,8 +373,12 @@ def test_log_write_ln_gets_the_sender_id() -> None:
     sub.receive_data(wire(Subscribe(event_id=0, event_name="log")), 0.0)
     pub.receive_data(wire(Publish(event_id=0, event_name="log")), 0.0)
     inbox(sub)
-    pub.receive_data(encode_command(Event(event_id=0, body=LogWriteLn(unique_client_id=0, line="hi", level=2))), 0.0)
-    assert inbox(sub) == [Event(event_id=0, body=LogWriteLn(unique_client_id=pub.unique_client_id, line="hi", level=2))]
+    pub.receive_data(
+        encode_command(EventCommand(event_id=0, body=LogWriteLn(unique_client_id=0, line="hi", level=2))), 0.0
+    )
+    assert inbox(sub) == [
+        EventCommand(event_id=0, body=LogWriteLn(unique_client_id=pub.unique_client_id, line="hi", level=2))
+    ]
 
 
 # --- notifications --------------------------------------------------------------------------------
@@ -509,61 +509,6 @@ def test_send_validates() -> None:
     assert inbox(a) == [HeartBeat(), EndSession()] and a.is_closed
 
 
-# --- the hot path cuts exactly what the codec's framer cuts --------------------------------------------
-
-
-def framer_view(data: bytes) -> tuple[list[bytes], int, str | None]:
-    framer = IMBFramer()
-    framer.receive_data(data)
-    frames, junk = [], 0
-    for item in framer:
-        if isinstance(item, FrameItem):
-            frames.append(item.data)
-        elif isinstance(item, Junk):
-            junk += len(item.data)
-        else:
-            return frames, junk, item.reason
-    return frames, junk, None
-
-
-@given(
-    st.lists(st.one_of(valid_frames(), mutated_frames(), st.binary(max_size=30)), max_size=8),
-    st.lists(st.integers(1, 200), max_size=10),
-)
-@settings(max_examples=300)
-def test_cut_frames_matches_the_codec_framer_for_any_split(pieces: list[bytes], cuts: list[int]) -> None:
-    data = b"".join(pieces)
-    expected_frames, expected_junk, expected_error = framer_view(data)
-    rx = bytearray()
-    frames: list[bytes] = []
-    junk, error, at = 0, None, 0
-    for size in [*cuts, len(data)]:
-        piece, at = data[at : at + size], at + size
-        rx += piece
-        got, skipped, err = cut_frames(rx, MAX_PAYLOAD_SIZE)
-        frames += [bytes(f) for f in got]
-        junk += skipped
-        if err is not None:
-            error = err.reason
-            break
-    assert frames == expected_frames and error == expected_error
-    if error is None:
-        assert junk == expected_junk
-
-
-@given(streams())
-def test_streams_fed_octet_by_octet_give_the_same_frames(parts: list[Any]) -> None:
-    data = b"".join(p.data for p in parts)
-    rx = bytearray()
-    frames = []
-    for i in range(len(data)):
-        rx += data[i : i + 1]
-        got, _, error = cut_frames(rx, MAX_PAYLOAD_SIZE)
-        assert error is None
-        frames += [bytes(f) for f in got]
-    assert frames == [p.data for p in parts if p.kind == "frame"]
-
-
 # --- stateful: routing against a model, translated like pyimb does -------------------------------------
 
 NAMES = ("a", "b", "c")
@@ -592,7 +537,7 @@ class Routing(RuleBasedStateMachine):
                         del self.translation[i][command.hub_event_id]  # pyimb: KeyError if unknown
                     else:
                         self.translation[i][command.hub_event_id] = command.client_event_id
-                elif isinstance(command, Event):
+                elif isinstance(command, EventCommand):
                     got[i].append((self.translation[i][command.event_id], command.body.data))
             events(conn)
         return got
@@ -666,7 +611,7 @@ def test_stream_body_with_flags_is_forwarded_unchanged() -> None:
     sub.receive_data(wire(Subscribe(event_id=0, event_name="s")), 0.0)
     pub.receive_data(wire(Publish(event_id=0, event_name="s")), 0.0)
     inbox(sub)
-    frame = encode_command(Event(event_id=0, flags=0x100, body=StreamBody(stream_id=3, data=b"\0" * 10)))
+    frame = encode_command(EventCommand(event_id=0, flags=0x100, body=StreamBody(stream_id=3, data=b"\0" * 10)))
     pub.receive_data(frame, 0.0)
     assert sub.data_to_send() == frame
     assert [type(e) for e in events(sub)] == [EventSubscribed]

@@ -9,7 +9,7 @@ import pytest
 
 from otwire.codecs.imb import (
     EndSession,
-    Event,
+    EventCommand,
     HeartBeat,
     IMBFramer,
     NormalEvent,
@@ -84,9 +84,9 @@ def test_routing_happens_inside_the_engine(hub: IMBHub) -> None:
         sub: [Publish(event_id=3, event_name="fed.x")],
         "pub": [Subscribe(event_id=0, event_name="fed.x")],
     }
-    hub.receive_data("pub", wire(Event(event_id=0, body=NormalEvent(data=b"hi"))), 1.0)
+    hub.receive_data("pub", wire(EventCommand(event_id=0, body=NormalEvent(data=b"hi"))), 1.0)
     assert hub.peers_with_output() == [sub]
-    assert decoded(hub.data_to_send(sub)) == [Event(event_id=0, body=NormalEvent(data=b"hi"))]
+    assert decoded(hub.data_to_send(sub)) == [EventCommand(event_id=0, body=NormalEvent(data=b"hi"))]
     assert all_events(hub) == [
         (sub, EventSubscribed(event_name="fed.x", client_event_id=3, hub_event_id=0)),
         ("pub", EventPublished(event_name="fed.x", client_event_id=0, hub_event_id=0)),

@@ -133,7 +133,7 @@ def messages(cls: type) -> St[Any]:
         for f in dataclasses.fields(cls)
         if f.name not in ("flags", "body")
     }
-    if cls is imb.Event:
+    if cls is imb.EventCommand:
         return st.builds(cls, body=event_bodies(), flags=flags(), **kwargs)
     return st.builds(cls, **kwargs)
 
@@ -145,13 +145,13 @@ def flags() -> St[int]:
 
 #: Every event body class (FocusEvent decodes only with ``focus=True``).
 BODY_CLASSES: list[type] = list(events.BODY_TYPES)
-#: Every command class but ``Event`` (covered by the body classes).
-COMMAND_CLASSES: list[type] = [c for c in commands.Command.__args__ if c is not imb.Event]
+#: Every command class but ``EventCommand`` (covered by the body classes).
+COMMAND_CLASSES: list[type] = [c for c in commands.Command.__args__ if c is not imb.EventCommand]
 ADMIN_CLASSES = [c for c in COMMAND_CLASSES if c.__module__ == admin.__name__]
 
 
 def event_bodies(*, focus: bool = False) -> St[Any]:
-    """Event bodies of every kind decodable with ``decode_event(..., focus=focus)``.
+    """EventCommand bodies of every kind decodable with ``decode_event(..., focus=focus)``.
 
     Kind 0 is a ``ChangeObjectEvent`` without ``focus`` and a ``FocusEvent`` with it.
     """
@@ -159,10 +159,10 @@ def event_bodies(*, focus: bool = False) -> St[Any]:
     return st.one_of([messages(c) for c in BODY_CLASSES if c is not excluded])
 
 
-def event_messages(body_class: type | None = None, *, focus: bool = False) -> St[imb.Event]:
-    """``Event`` messages, with a body of ``body_class`` when given."""
+def event_messages(body_class: type | None = None, *, focus: bool = False) -> St[imb.EventCommand]:
+    """``EventCommand`` messages, with a body of ``body_class`` when given."""
     body = event_bodies(focus=focus) if body_class is None else messages(body_class)
-    return st.builds(imb.Event, event_id=INT32, tick=INT32, flags=flags(), body=body)
+    return st.builds(imb.EventCommand, event_id=INT32, tick=INT32, flags=flags(), body=body)
 
 
 def any_commands() -> St[Any]:

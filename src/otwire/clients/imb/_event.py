@@ -19,7 +19,7 @@ from otwire.codecs.imb import (
     BufferEvent,
     ChangeObjectDataEvent,
     ChangeObjectEvent,
-    Event,
+    EventCommand,
     EventKind,
     FocusEvent,
     NormalEvent,
@@ -107,7 +107,9 @@ def new_stream_id(name: str, salt: str, counter: int) -> int:
     return zlib.crc32(f"{name}\0{salt}\0{counter}".encode()) & 0x7FFFFFFF
 
 
-def stream_events(event_id: int, stream_id: int, name: str, stream: Readable, chunk_size: int) -> Iterator[Event]:
+def stream_events(
+    event_id: int, stream_id: int, name: str, stream: Readable, chunk_size: int
+) -> Iterator[EventCommand]:
     """Yield the icEvents of one outgoing stream: a header, full-size bodies, then the tail.
 
     As pyimb: every chunk of exactly ``chunk_size`` octets is an ekStreamBody, the
@@ -129,13 +131,13 @@ def stream_events(event_id: int, stream_id: int, name: str, stream: Readable, ch
     """
     if not isinstance(chunk_size, int) or not 1 <= chunk_size <= MAX_CHUNK_SIZE:
         raise ValueError(f"chunk_size={chunk_size!r} not in 1..{MAX_CHUNK_SIZE}")
-    yield Event(event_id=event_id, body=StreamHeader(stream_id=stream_id, stream_name=name))
+    yield EventCommand(event_id=event_id, body=StreamHeader(stream_id=stream_id, stream_name=name))
     while True:
         chunk = bytes(stream.read(chunk_size) or b"")
         if len(chunk) == chunk_size:
-            yield Event(event_id=event_id, body=StreamBody(stream_id=stream_id, data=chunk))
+            yield EventCommand(event_id=event_id, body=StreamBody(stream_id=stream_id, data=chunk))
         else:
-            yield Event(event_id=event_id, body=StreamTail(stream_id=stream_id, data=chunk))
+            yield EventCommand(event_id=event_id, body=StreamTail(stream_id=stream_id, data=chunk))
             return
 
 

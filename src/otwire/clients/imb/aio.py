@@ -33,7 +33,7 @@ from otwire.clients.imb._event import EventBase, Readable, logger, new_stream_id
 from otwire.codecs.imb import (
     ChangeObjectEvent,
     Command,
-    Event,
+    EventCommand,
     NormalEvent,
     Publish,
     Subscribe,
@@ -120,12 +120,12 @@ class AsyncEventDefinition(EventBase):
         """Send an ekChangeObjectEvent (``actionNew``/``actionDelete``/``actionChange``, object id, attribute)."""
         await self.publish()
         body = ChangeObjectEvent(action=action, object_id=object_id, attribute=attribute)
-        await self._client._send(Event(event_id=self.event_id, body=body))
+        await self._client._send(EventCommand(event_id=self.event_id, body=body))
 
     async def signal_string(self, value: str) -> None:
         """Send an ekNormalEvent whose body is ``encode_string(value)``."""
         await self.publish()
-        await self._client._send(Event(event_id=self.event_id, body=NormalEvent(data=encode_string(value))))
+        await self._client._send(EventCommand(event_id=self.event_id, body=NormalEvent(data=encode_string(value))))
 
     async def signal_stream(
         self, name: str, stream: Readable, chunk_size: int = DEFAULT_STREAM_BODY_BUFFER_SIZE

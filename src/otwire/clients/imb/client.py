@@ -31,7 +31,7 @@ from otwire.clients.imb._event import EventBase, Readable, logger, new_stream_id
 from otwire.codecs.imb import (
     ChangeObjectEvent,
     Command,
-    Event,
+    EventCommand,
     NormalEvent,
     Publish,
     Subscribe,
@@ -130,7 +130,7 @@ class EventDefinition(EventBase):
         """
         self.publish()
         body = ChangeObjectEvent(action=action, object_id=object_id, attribute=attribute)
-        self._client._send(Event(event_id=self.event_id, body=body))
+        self._client._send(EventCommand(event_id=self.event_id, body=body))
 
     def signal_string(self, value: str) -> None:
         """Send an ekNormalEvent whose body is ``encode_string(value)``.
@@ -139,7 +139,7 @@ class EventDefinition(EventBase):
             value: The text.
         """
         self.publish()
-        self._client._send(Event(event_id=self.event_id, body=NormalEvent(data=encode_string(value))))
+        self._client._send(EventCommand(event_id=self.event_id, body=NormalEvent(data=encode_string(value))))
 
     def signal_stream(self, name: str, stream: Readable, chunk_size: int = DEFAULT_STREAM_BODY_BUFFER_SIZE) -> None:
         """Send a stream: a header, ``chunk_size`` bodies read from ``stream``, then the tail.

@@ -52,7 +52,7 @@ from otwire.codecs.imb.events import (
     ChangeObjectEvent,
     ChildEventAdd,
     ChildEventRemove,
-    Event,
+    EventCommand,
     FocusEvent,
     LogWriteLn,
     NormalEvent,
@@ -129,11 +129,11 @@ EVENT_LAYOUTS: dict[int, tuple[type[Any], Layout]] = {
 }
 FOCUS_LAYOUT: tuple[type[Any], Layout] = (FocusEvent, (R.float64, R.float64))
 _MAKE_BODY = {cls: fast_constructor(cls) for cls in BODY_TYPES}
-_make_event = fast_constructor(Event)
+_make_event = fast_constructor(EventCommand)
 _make_unknown = _MAKE_BODY[UnknownEvent]
 
 
-def read_event(r: Reader, *, focus: bool = False) -> Event:
+def read_event(r: Reader, *, focus: bool = False) -> EventCommand:
     """Read an icEvent payload from ``r`` up to its end (used by ``decode_command`` too).
 
     Raises:
@@ -152,7 +152,7 @@ def read_event(r: Reader, *, focus: bool = False) -> Event:
     return _make_event(event_id, tick, flags, body)
 
 
-def decode_event(payload: Buffer, *, focus: bool = False) -> Event:
+def decode_event(payload: Buffer, *, focus: bool = False) -> EventCommand:
     """Decode an icEvent payload (the frame payload of command -15).
 
     Args:
@@ -171,14 +171,14 @@ def decode_event(payload: Buffer, *, focus: bool = False) -> Event:
     return read_event(Reader(bytes(payload)), focus=focus)
 
 
-def encode_event(event: Event) -> bytes:
+def encode_event(event: EventCommand) -> bytes:
     """Encode the icEvent payload of ``event`` with the schema of record.
 
     Raises:
-        EncodeError: ``event`` is not an ``Event``.
+        EncodeError: ``event`` is not an ``EventCommand``.
     """
-    if not isinstance(event, Event):
-        raise EncodeError(f"not an Event: {event!r}")
+    if not isinstance(event, EventCommand):
+        raise EncodeError(f"not an EventCommand: {event!r}")
     schema = _schema.FOCUS_EVENT if type(event.body) is FocusEvent else _schema.EVENT
     return bytes(schema.build(event_tree(event)))
 
@@ -189,7 +189,7 @@ _EVENT_HEAD = struct.Struct("<iiI")
 def encode_event_frame(event_id: int, tick: int, event_kind: int, body: Buffer) -> bytes:
     """Encode a whole icEvent frame from its raw fields (the fast path for bodies sent as given).
 
-    ``encode_command(Event(...))`` gives the same octets for any event it accepts
+    ``encode_command(EventCommand(...))`` gives the same octets for any event it accepts
     (``tests/imb/test_codec_roundtrip.py`` proves it); this one does not check the body.
 
     Args:
@@ -212,7 +212,7 @@ def encode_event_frame(event_id: int, tick: int, event_kind: int, body: Buffer) 
     return encode_frame(C.EVENT, _EVENT_HEAD.pack(event_id, tick, event_kind & 0xFFFFFFFF) + bytes(body))
 
 
-def event_tree(event: Event) -> dict[str, Any]:
+def event_tree(event: EventCommand) -> dict[str, Any]:
     """Return the schema value of ``event`` (the inverse of :func:`event_from_tree`)."""
     body = event.body
     return {
@@ -223,16 +223,16 @@ def event_tree(event: Event) -> dict[str, Any]:
     }
 
 
-def event_from_tree(tree: Any, *, focus: bool = False) -> Event:
-    """Build an ``Event`` from what ``EVENT`` (or ``FOCUS_EVENT``) parsed."""
+def event_from_tree(tree: Any, *, focus: bool = False) -> EventCommand:
+    """Build an ``EventCommand`` from what ``EVENT`` (or ``FOCUS_EVENT``) parsed."""
     kind = tree.event_kind & EVENT_KIND_MASK
     cls = FocusEvent if focus and kind == 0 else EVENT_LAYOUTS[kind][0] if kind in EVENT_LAYOUTS else None
     body = UnknownEvent(event_kind=kind, data=tree.body) if cls is None else cls(**_schema.tree_fields(tree.body))
     flags = EventFlag(tree.event_kind & ~EVENT_KIND_MASK)
-    return Event(event_id=tree.event_id, tick=tree.tick, flags=flags, body=body)
+    return EventCommand(event_id=tree.event_id, tick=tree.tick, flags=flags, body=body)
 
 
-def decode_event_schema(payload: Buffer, *, focus: bool = False) -> Event:
+def decode_event_schema(payload: Buffer, *, focus: bool = False) -> EventCommand:
     """Decode an icEvent payload with the construct schemas (slow; for tests and fuzzing).
 
     Raises:
@@ -328,7 +328,7 @@ _COMMAND_CLASSES: list[tuple[Any, Layout]] = [
 #: Command code -> (class, one reader per field in field order); icEvent is read by ``read_event``.
 COMMAND_LAYOUTS: dict[int, tuple[type[Any], Layout]] = {cls.command_code: (cls, r) for cls, r in _COMMAND_CLASSES}
 _MAKE = {cls: fast_constructor(cls) for cls, _ in COMMAND_LAYOUTS.values()}
-_COMMAND_TYPES = (Event, UnknownCommand, *_MAKE)
+_COMMAND_TYPES = (EventCommand, UnknownCommand, *_MAKE)
 
 
 def _read_command(code: int, r: Reader) -> Command:
@@ -358,7 +358,7 @@ def decode_command(frame: Buffer | Frame | int, payload: Buffer | None = None, /
         payload: The payload octets of ``command_code``.
 
     Returns:
-        The command dataclass; ``Event`` for icEvent, ``UnknownCommand`` for a
+        The command dataclass; ``EventCommand`` for icEvent, ``UnknownCommand`` for a
         code outside ``CommandCode``.
 
     Raises:
@@ -393,7 +393,7 @@ def encode_payload(command: Command) -> bytes:
     Raises:
         EncodeError: ``command`` is not a command dataclass.
     """
-    if type(command) is Event:
+    if type(command) is EventCommand:
         return encode_event(command)
     if type(command) is UnknownCommand:
         return command.payload

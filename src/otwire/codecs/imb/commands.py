@@ -4,7 +4,7 @@
 ``decode_command(command_code, payload)``) returns the command. A code outside
 ``CommandCode`` decodes to ``UnknownCommand`` with the raw payload; a command
 whose layout nobody documents (icHeartBeat, icFlushQueue, icStatusTimer, ...)
-keeps its payload raw in a ``payload`` field. icEvent is ``events.Event``.
+keeps its payload raw in a ``payload`` field. icEvent is ``events.EventCommand``.
 
 The commands of hub administration, monitoring, timers and location are in
 ``admin.py``; ``Command`` below is the union of all of them. Encoding and
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from otwire.codecs.imb import admin as a
-from otwire.codecs.imb.events import Event
+from otwire.codecs.imb.events import EventCommand
 from otwire.codecs.imb.primitives import Int32, Int64, Message
 from otwire.codecs.imb.types import ClientState, CommandCode
 from otwire.errors import EncodeError
@@ -355,7 +355,7 @@ _CODES = frozenset(int(c) for c in CommandCode)
 
 
 Command = (
-    a.HeartBeat | EndSession | a.FlushQueue | UniqueClientID | TimeStamp | Event |
+    a.HeartBeat | EndSession | a.FlushQueue | UniqueClientID | TimeStamp | EventCommand |
     a.EndClientSession | a.FlushClientQueue | a.ConnectToGateway | StartUpdate | SetClientInfo |
     SetVariable | AllVariables | SetState | SetThrottle | SetNoDelay | SetVariablePrefixed |
     SetEventNameFilter | RequestEventNames | EventNames | a.RequestSubscribers | a.RequestPublishers |

@@ -7,7 +7,7 @@ icEvent payload (all little-endian)::
     8   event_kind  uint32  bits 0..7 the kind (EventKind), bits 8..31 flags (EventFlag)
     12  body        the rest, laid out by kind; not length-prefixed as a whole
 
-The flags are kept apart from the kind: ``Event(flags=EventFlag.PRIORITY,
+The flags are kept apart from the kind: ``EventCommand(flags=EventFlag.PRIORITY,
 body=BufferEvent(...))`` sends ``event_kind = 0x104``. A kind without a layout
 decodes to ``UnknownEvent`` with the raw body (unknown is not malformed).
 
@@ -390,7 +390,7 @@ _NO_FLAGS = EventFlag(0)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Event(Message):
+class EventCommand(Message):
     """icEvent (command -15): one event on an event id (notes §5).
 
     Encode with ``encode_command(event)`` (a whole frame) or ``encode_event``

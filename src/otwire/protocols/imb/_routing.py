@@ -291,7 +291,8 @@ class CommandHandlers:
         self._check_name(command.owner_name, "owner name")
         connection._move(HubInput.RECV_CLIENT_INFO)
         connection.owner_id, connection.owner_name = command.owner_id, command.owner_name
-        connection._events.append(ClientInfoReceived(owner_id=command.owner_id, owner_name=command.owner_name))
+        shown = shown_name(command.owner_name)
+        connection._events.append(ClientInfoReceived(owner_id=command.owner_id, owner_name=shown))
 
     def _answer_unique_id(self, connection: HubConnection, command: imb.UniqueClientID) -> None:
         """icUniqueClientID (any payload, pyimb sends 0, 0): answer with the connection's ids."""

@@ -50,8 +50,8 @@ from otwire.codecs.imb import (
     Command,
     CommandCode,
     EndSession,
-    Event,
     EventBody,
+    EventCommand,
     EventFlag,
     Frame,
     FrameItem,
@@ -72,10 +72,10 @@ from otwire.codecs.imb import (
     encode_command,
     encode_event_frame,
 )
-from otwire.codecs.imb.types import INT32_MAX
 from otwire.errors import DecodeError, LocalProtocolError, RemoteProtocolError
 from otwire.protocols import Buffer, TerminationReason
 from otwire.protocols._base import EngineBase
+from otwire.protocols.imb._bindings import EventBindings, prefixed_name
 from otwire.protocols.imb._state import (
     CLIENT_END_INPUTS,
     CLIENT_LOCAL_INPUTS,
@@ -128,30 +128,6 @@ class RawEvent:
         return encode_event_frame(self.event_id, self.tick, self.event_kind, self.payload)
 
 
-def prefixed_name(federation: str | None, name: str, prefix: bool = True) -> str:
-    """Return the full event name: ``"<federation>.<name>"`` (notes §6.1).
-
-    Args:
-        federation: The federation; ``None`` or ``""`` adds no prefix (as the
-            reference clients; pyimb fails on ``None`` and gives ``".name"`` for ``""``).
-        name: The event name.
-        prefix: False returns ``name`` unchanged.
-
-    Returns:
-        The full name.
-    """
-    return f"{federation}.{name}" if prefix and federation else name
-
-
-class _Entry:
-    __slots__ = ("name", "published", "subscribed")
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.subscribed = False
-        self.published = False
-
-
 class IMBClientConnection(EngineBase[ClientState, ClientInput]):
     """One IMB3 client connection as a sans-IO state machine.
 
@@ -172,7 +148,7 @@ class IMBClientConnection(EngineBase[ClientState, ClientInput]):
     follow the rule in the module docstring.
     """
 
-    __slots__ = ("_client_id", "_entries", "_framer", "_junk_run", "_names", "_next_id", "_streams",
+    __slots__ = ("_bindings", "_client_id", "_framer", "_junk_run", "_streams",
                  "_translation", "_unique_client_id", "config", "end_session_on_close", "federation",
                  "junk_octets")  # fmt: skip
 
@@ -197,9 +173,7 @@ class IMBClientConnection(EngineBase[ClientState, ClientInput]):
         self._out += encode_command(SetClientInfo(owner_id=owner_id, owner_name=owner_name))
         if config.request_unique_id:
             self._out += encode_command(UniqueClientID())
-        self._names: dict[str, int] = {}
-        self._entries: dict[int, _Entry] = {}
-        self._next_id = 0
+        self._bindings = EventBindings()
         self._translation: dict[int, int] = {}
         self._streams = StreamAssembler(self._events, config.max_open_streams)
         self._unique_client_id: int | None = None
@@ -250,31 +224,26 @@ class IMBClientConnection(EngineBase[ClientState, ClientInput]):
         """
         if not isinstance(name, str):
             raise LocalProtocolError(f"event name must be a str, got {type(name).__name__}")
-        full = self.full_name(name, prefix)
-        event_id = self._names.get(full)
-        if event_id is None and create:
-            while self._next_id in self._entries:
-                self._next_id += 1
-            if self._next_id > INT32_MAX:
-                raise LocalProtocolError("no free event id left")
-            event_id = self._next_id
-            self._bind(event_id, full)
-        return event_id
+        return self._bindings.define(self.full_name(name, prefix), create)
 
     def event_name(self, event_id: int) -> str | None:
         """Return the full name bound to a client id, or ``None``."""
-        entry = self._entries.get(event_id)
-        return entry.name if entry is not None else None
+        binding = self._bindings.get(event_id)
+        return binding.name if binding is not None else None
+
+    def event_id(self, name: str) -> int | None:
+        """Return the client id bound to the full (already prefixed) ``name``, or ``None``."""
+        return self._bindings.id_of(name)
 
     def is_subscribed(self, event_id: int) -> bool:
         """True when icSubscribe was sent for the event and no icUnsubscribe since."""
-        entry = self._entries.get(event_id)
-        return entry is not None and entry.subscribed
+        binding = self._bindings.get(event_id)
+        return binding is not None and binding.subscribed
 
     def is_published(self, event_id: int) -> bool:
         """True when icPublish was sent for the event and no icUnpublish since."""
-        entry = self._entries.get(event_id)
-        return entry is not None and entry.published
+        binding = self._bindings.get(event_id)
+        return binding is not None and binding.published
 
     # -- inputs ------------------------------------------------------------------------
 
@@ -344,38 +313,49 @@ class IMBClientConnection(EngineBase[ClientState, ClientInput]):
         self._check_open("send")
         if isinstance(message, EndSession):
             self.close(now)
-            return
-        if isinstance(message, RawEvent | Event):
-            frame = message.encode() if isinstance(message, RawEvent) else encode_command(message)
-            entry = self._entries.get(message.event_id)
-            if entry is None:
-                raise LocalProtocolError(f"event id {message.event_id} is not bound to a name (subscribe or publish)")
-            self._move(In.SEND)
-            if not entry.published:
-                self._emit(encode_command(Publish(event_id=message.event_id, event_name=entry.name)))
-                entry.published = True
-            self._emit(frame)
-        elif isinstance(message, Subscribe | Publish):
-            frame = encode_command(message)
-            self._move(In.SEND)
-            entry = self._bind(message.event_id, message.event_name)
-            attribute = "subscribed" if isinstance(message, Subscribe) else "published"
-            if not getattr(entry, attribute):
-                setattr(entry, attribute, True)
-                self._emit(frame)
-        elif isinstance(message, Unsubscribe | Unpublish):
-            frame = encode_command(message)
-            self._move(In.SEND)
-            event_id = self._names.get(message.event_name)
-            entry = self._entries[event_id] if event_id is not None else None
-            attribute = "subscribed" if isinstance(message, Unsubscribe) else "published"
-            if entry is not None and getattr(entry, attribute):
-                setattr(entry, attribute, False)
-                self._emit(frame)
+        elif isinstance(message, RawEvent | EventCommand):
+            self._send_event(message)
+        elif isinstance(message, Subscribe | Publish | Unsubscribe | Unpublish):
+            self._send_membership(message)
         else:  # encode_command refuses anything that is not a command
             frame = encode_command(message)
             self._move(In.SEND)
-            self._emit(frame)
+            self._out += frame
+
+    def _send_event(self, message: RawEvent | EventCommand) -> None:
+        """Queue an icEvent on a bound id, publishing the event first when it is not published."""
+        frame = message.encode() if isinstance(message, RawEvent) else encode_command(message)
+        binding = self._bindings.get(message.event_id)
+        if binding is None:
+            raise LocalProtocolError(f"event id {message.event_id} is not bound to a name (subscribe or publish)")
+        self._move(In.SEND)
+        if not binding.published:
+            self._out += encode_command(Publish(event_id=message.event_id, event_name=binding.name))
+            binding.published = True
+        self._out += frame
+
+    def _send_membership(self, message: Subscribe | Publish | Unsubscribe | Unpublish) -> None:
+        """Queue icSubscribe/icPublish once (binding the pair) and icUnsubscribe/icUnpublish only when in force."""
+        frame = encode_command(message)
+        subscription = isinstance(message, Subscribe | Unsubscribe)
+        if isinstance(message, Subscribe | Publish):
+            binding = self._bindings.bind(message.event_id, message.event_name)
+            self._move(In.SEND)
+            wanted = True
+        else:
+            self._move(In.SEND)
+            event_id = self._bindings.id_of(message.event_name)
+            found = self._bindings.get(event_id) if event_id is not None else None
+            if found is None:
+                return
+            binding, wanted = found, False
+        if (binding.subscribed if subscription else binding.published) == wanted:
+            return
+        if subscription:
+            binding.subscribed = wanted
+        else:
+            binding.published = wanted
+        self._out += frame
 
     def subscribe(self, event_id: int, now: float) -> None:
         """Send icSubscribe for a bound event (once).
@@ -383,7 +363,7 @@ class IMBClientConnection(EngineBase[ClientState, ClientInput]):
         Raises:
             LocalProtocolError: the id is not bound, or the connection is closed.
         """
-        self.send(Subscribe(event_id=event_id, event_name=self._bound_name(event_id)), now)
+        self.send(Subscribe(event_id=event_id, event_name=self._bindings.bound_name(event_id)), now)
 
     def publish(self, event_id: int, now: float) -> None:
         """Send icPublish for a bound event (once).
@@ -391,7 +371,7 @@ class IMBClientConnection(EngineBase[ClientState, ClientInput]):
         Raises:
             LocalProtocolError: the id is not bound, or the connection is closed.
         """
-        self.send(Publish(event_id=event_id, event_name=self._bound_name(event_id)), now)
+        self.send(Publish(event_id=event_id, event_name=self._bindings.bound_name(event_id)), now)
 
     def unsubscribe(self, event_id: int, now: float) -> None:
         """Send icUnsubscribe when the event is subscribed.
@@ -399,7 +379,7 @@ class IMBClientConnection(EngineBase[ClientState, ClientInput]):
         Raises:
             LocalProtocolError: the id is not bound, or the connection is closed.
         """
-        self.send(Unsubscribe(event_name=self._bound_name(event_id)), now)
+        self.send(Unsubscribe(event_name=self._bindings.bound_name(event_id)), now)
 
     def unpublish(self, event_id: int, now: float) -> None:
         """Send icUnpublish when the event is published.
@@ -407,7 +387,7 @@ class IMBClientConnection(EngineBase[ClientState, ClientInput]):
         Raises:
             LocalProtocolError: the id is not bound, or the connection is closed.
         """
-        self.send(Unpublish(event_name=self._bound_name(event_id)), now)
+        self.send(Unpublish(event_name=self._bindings.bound_name(event_id)), now)
 
     def signal(self, event_id: int, body: EventBody, now: float, *, flags: EventFlag | int = 0, tick: int = 0) -> None:
         """Send an icEvent on a bound event (publishing it first if needed).
@@ -423,7 +403,7 @@ class IMBClientConnection(EngineBase[ClientState, ClientInput]):
             EncodeError: the body cannot be encoded.
             LocalProtocolError: the id is not bound, or the connection is closed.
         """
-        self.send(Event(event_id=event_id, tick=tick, flags=EventFlag(flags), body=body), now)
+        self.send(EventCommand(event_id=event_id, tick=tick, flags=EventFlag(flags), body=body), now)
 
     def request_unique_client_id(self, now: float) -> None:
         """Send icUniqueClientID(0, 0); the hub answers with the connection's ids.
@@ -458,29 +438,6 @@ class IMBClientConnection(EngineBase[ClientState, ClientInput]):
     def _on_terminate(self, reason: TerminationReason) -> None:
         self._framer = IMBFramer()
         self._streams.abort_all("connection closed")
-
-    def _emit(self, frame: bytes) -> None:
-        self._out += frame
-
-    def _bind(self, event_id: int, name: str) -> _Entry:
-        if not isinstance(event_id, int) or not 0 <= event_id <= INT32_MAX:
-            raise LocalProtocolError(f"event id {event_id!r} must be in 0..{INT32_MAX}")
-        bound_id = self._names.get(name)
-        entry = self._entries.get(event_id)
-        if bound_id is None and entry is None:
-            entry = self._entries[event_id] = _Entry(name)
-            self._names[name] = event_id
-            return entry
-        if bound_id != event_id or entry is None:
-            other = f"is bound to {entry.name!r}" if entry is not None else "is free"
-            raise LocalProtocolError(f"event {name!r} has id {bound_id}, but id {event_id} {other}")
-        return entry
-
-    def _bound_name(self, event_id: int) -> str:
-        entry = self._entries.get(event_id)
-        if entry is None:
-            raise LocalProtocolError(f"event id {event_id} is not bound to a name (use define_event)")
-        return entry.name
 
     # -- received frames ---------------------------------------------------------------
 
@@ -526,7 +483,7 @@ class IMBClientConnection(EngineBase[ClientState, ClientInput]):
         """Decode an icEvent, translate its id and report it (stream chunks go to the assembler)."""
         hub_id = int.from_bytes(payload[:4], "little", signed=True) if len(payload) >= 4 else None
         client_id = self._translation.get(hub_id) if hub_id is not None else None
-        entry = self._entries.get(client_id) if client_id is not None else None
+        entry = self._bindings.get(client_id) if client_id is not None else None
         try:
             event = decode_event(payload, focus=entry is not None and _is_focus(entry.name))
         except DecodeError:
@@ -554,7 +511,7 @@ class IMBClientConnection(EngineBase[ClientState, ClientInput]):
     def __repr__(self) -> str:
         return (
             f"<IMBClientConnection {self._state.name} unique_client_id={self._unique_client_id} "
-            f"events={len(self._entries)} translations={len(self._translation)} streams={len(self._streams)}>"
+            f"events={len(self._bindings)} translations={len(self._translation)} streams={len(self._streams)}>"
         )
 
 

@@ -15,10 +15,9 @@ Both engines end with the shared :class:`~otwire.protocols.ConnectionTerminated`
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from otwire.codecs.imb import Command, EventBody, EventFlag
-from otwire.codecs.imb import Event as EventCommand
+from otwire.codecs.imb import Command, EventBody, EventCommand, EventFlag
 from otwire.protocols import ConnectionTerminated, TerminationReason
 from otwire.protocols import Event as EngineEvent
 from otwire.protocols.imb._state import HubState
@@ -295,7 +294,7 @@ class VariableChanged(EngineEvent):
 
     name: str
     """Variable name (prefixed with 8 hex digits for icSetVariablePrefixed)."""
-    value: bytes
+    value: bytes = field(repr=False)
     """New value (empty: the variable is removed)."""
 
 

@@ -8,12 +8,12 @@ shares (event names with hub ids, subscribers and publishers with each connectio
 own event ids, unique client ids and handles, global variables) and one
 :class:`~otwire.protocols.imb._connection.HubConnection` per peer.
 
->>> from otwire.codecs.imb import Event, NormalEvent, Publish, Subscribe, encode_command
+>>> from otwire.codecs.imb import EventCommand, NormalEvent, Publish, Subscribe, encode_command
 >>> hub = IMBHub()
 >>> hub.connect("a", 0.0); hub.connect("b", 0.0)
 >>> hub.receive_data("b", encode_command(Subscribe(event_id=7, event_name="fed.x")), 0.0)
 >>> hub.receive_data("a", encode_command(Publish(event_id=0, event_name="fed.x")), 0.0)
->>> hub.receive_data("a", encode_command(Event(event_id=0, body=NormalEvent(data=b"hi"))), 0.0)
+>>> hub.receive_data("a", encode_command(EventCommand(event_id=0, body=NormalEvent(data=b"hi"))), 0.0)
 >>> hub.peers_with_output()
 ['a', 'b']
 >>> hub.data_to_send("b")[-18:].hex(" ")  # hub id 0, tick 0, kind 5, b"hi", trailer
