@@ -144,11 +144,7 @@ class ConnectionPeers(Generic[PeerT, ConnT]):
         if slot is None or slot.engine.is_closed:
             return
         self._touch(peer)
-        lost = getattr(slot.engine, "connection_lost", None)  # engines gain it branch by branch
-        if lost is not None:
-            lost(now, exc)
-        else:
-            slot.engine.receive_data(b"", now)
+        slot.engine.connection_lost(now, exc)
 
     def close(self, peer: PeerT, now: float) -> None:
         """Close ``peer``'s engine locally (its goodbye is queued); nothing when closed or unknown."""

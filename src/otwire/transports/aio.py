@@ -121,9 +121,8 @@ class AioTransport(asyncio.Protocol):
 
     def _report_end(self, exc: Exception | None) -> None:
         """A failure is ``connection_lost(now, exc)``; a plain close is end of stream (STYLE.md 3.3 rule 11)."""
-        lost = getattr(self.connection, "connection_lost", None)  # engines gain it branch by branch
-        if exc is not None and lost is not None:
-            lost(self._time(), exc)
+        if exc is not None:
+            self.connection.connection_lost(self._time(), exc)
         else:
             self.connection.receive_data(b"", self._time())
 
