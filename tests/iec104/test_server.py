@@ -38,6 +38,8 @@ from otwire.codecs.iec104 import (
     Quality,
     StepCommandState,
     TypeId,
+    UFrame,
+    UFunction,
     encode_asdu,
 )
 from otwire.codecs.iec104.asdu import MAX_ASDU_LENGTH
@@ -45,7 +47,7 @@ from otwire.codecs.iec104.values import PointInfo, elements_from_info, info_from
 from otwire.errors import EncodeError, InvalidArgument, LocalProtocolError
 from otwire.inspect.dissect import dissect
 from otwire.protocols import Event
-from otwire.protocols.iec104 import DataTransferStarted, IEC104Config, IEC104Connection, Role
+from otwire.protocols.iec104 import DataTransferStarted, IEC104Config, IEC104Connection, Role, TestFrameConfirmed
 from otwire.servers.iec104 import (
     AsyncServer,
     Batch,
@@ -143,11 +145,15 @@ class Client:
         self.send(asdu)
         return self.collect(until, timeout)
 
-    def idle(self, seconds: float) -> list[ASDU]:
-        """Pump for ``seconds``; return the ASDUs that arrived (and mark them read)."""
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            self.pump()
+    def barrier(self) -> list[ASDU]:
+        """Send TESTFR act, wait for its con; return the ASDUs not yet read that came with or before it.
+
+        The server answers in order, so what it would have sent before the con is there.
+        """
+        confirmed = sum(isinstance(e, TestFrameConfirmed) for e in self.events)
+        self.conn.send(UFrame(UFunction.TESTFR_ACT), time.monotonic())
+        self._flush()
+        self.pump_until(lambda: sum(isinstance(e, TestFrameConfirmed) for e in self.events) > confirmed, "TESTFR con")
         got, self._read = self.asdus[self._read :], len(self.asdus)
         return got
 
@@ -493,7 +499,7 @@ def test_response_state_none_sends_no_confirmation(server: Server, clients: list
     station.add_point(12, T.C_SC_NA_1).on_receive(lambda p, prev, msg: ResponseState.NONE)
     (client,) = started(server, clients)
     client.send(command(T.C_SC_NA_1, 12, True))
-    assert client.idle(0.3) == []
+    assert client.barrier() == []
 
 
 # ---------------------------------------------------------------------------------------
@@ -511,14 +517,14 @@ def test_spontaneous_data_goes_to_every_started_connection(server: Server, clien
     for client in (first, second):
         asdu = client.collect(cot_is(Cot.SPONTANEOUS))[-1]
         assert values([asdu])[1].value == 3.25
-    assert idle.idle(0.2) == []
+    assert idle.barrier() == []
     second.conn.stop_data_transfer(time.monotonic())
     second.pump()
     second.pump_until(lambda: server.active_connection_count == 1, "data transfer stopped")
     point.value = 4.5
     assert point.transmit() is True
     assert values(first.collect(cot_is(Cot.SPONTANEOUS)))[1].value == 4.5
-    assert [a for a in second.idle(0.2) if a.cot == Cot.SPONTANEOUS] == []
+    assert [a for a in second.barrier() if a.cot == Cot.SPONTANEOUS] == []
     assert server.open_connection_count == 3
 
 
