@@ -131,13 +131,11 @@ class Raw:
         self.inbox.clear()
         return got
 
-    def silent(self, wait: float = 0.2) -> bool:
-        """True when nothing arrives within ``wait`` seconds."""
-        try:
-            self.next(wait)
-        except AssertionError:
-            return True
-        return False
+    def silent(self) -> bool:
+        """True when nothing is waiting: asks the hub for the unique client id (it answers in
+        order) and checks that its answer is the first command to arrive."""
+        self.send(UniqueClientID())
+        return self.next() == self.ids
 
     def kill(self) -> None:
         """Reset the connection (RST): what a killed process looks like to the hub."""
