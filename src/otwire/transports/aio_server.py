@@ -18,9 +18,10 @@ It enforces :class:`~otwire.transports.limits.ServerLimits` whatever the protoco
 * the per-connection output cap over everything queued (``engine.queued(peer)`` plus the
   socket's write buffer) and the global ``memory_budget`` over all peers (over it, the
   peer holding most is dropped);
-* the file-descriptor limit: when ``accept`` fails with EMFILE/ENFILE asyncio pauses the
-  listener for a second; the driver logs one line per burst instead of asyncio's error
-  report each time.
+* the file-descriptor limit: when ``accept`` fails with EMFILE/ENFILE, the connections
+  waiting in the listen queue are accepted on a descriptor reserved for this and reset at
+  once (refused, not left hanging), asyncio pauses the listener for a second, and the
+  driver logs one line per burst instead of asyncio's error report each time.
 
 A breach calls ``engine.abort(peer, now, reason)`` (``HANDSHAKE_TIMEOUT``, ``IDLE_TIMEOUT``
 or ``SLOW_CONSUMER``) and aborts the socket, with one log line. The frame deadline is
@@ -37,7 +38,10 @@ import contextlib
 import errno
 import itertools
 import logging
+import os
+import socket
 import ssl as _ssl
+import struct
 from collections import Counter
 from collections.abc import Callable
 from typing import Any, cast
@@ -55,6 +59,7 @@ LOGGER = logging.getLogger("otwire.transports.server")
 #: one log line. Longer than asyncio's one-second accept retry, so a lasting fd limit is one burst.
 BURST = 5.0
 _ACCEPT_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close sends a reset
 
 PeerEventCallback = Callable[[int, Event], None]
 SocketCallback = Callable[["PeerSocket"], None]
@@ -197,6 +202,7 @@ class PeerServer:
         self._refusals = _Burst(logger, "connection refused")
         self._accept_failures = _Burst(logger, "accept failed (file descriptor limit?), listener paused")
         self._previous_handler: Any = None
+        self._reserve: int | None = None  # a descriptor kept for refusing at the fd limit
 
     # -- listening -------------------------------------------------------------------
 
@@ -216,6 +222,8 @@ class PeerServer:
         except OSError as exc:
             self._accepting = False
             raise TransportError(f"cannot listen on {host}:{port}: {exc}") from exc
+        with contextlib.suppress(OSError):
+            self._reserve = os.open(os.devnull, os.O_RDONLY)
         self._previous_handler = loop.get_exception_handler()
         loop.set_exception_handler(self._report_accept_failure)
         return int(self._server.sockets[0].getsockname()[1])
@@ -246,6 +254,9 @@ class PeerServer:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(server.wait_closed(), grace)
         self._cancel_timer()
+        if self._reserve is not None:
+            os.close(self._reserve)
+            self._reserve = None
         if self._loop is not None and self._loop.get_exception_handler() == self._report_accept_failure:
             self._loop.set_exception_handler(self._previous_handler)
 
@@ -500,9 +511,37 @@ class PeerServer:
         fileno = sock.fileno() if sock is not None else -1
         listening = server is not None and any(s.fileno() == fileno for s in server.sockets)
         if listening and isinstance(exc, OSError) and exc.errno in _ACCEPT_ERRNOS:
-            self._accept_failures.note(loop.time(), f"{exc.strerror or exc}")
+            refused = self._refuse_waiting(fileno)
+            self._accept_failures.note(loop.time(), f"{exc.strerror or exc}; {refused} waiting connections refused")
             return
         if self._previous_handler is not None:
             self._previous_handler(loop, context)
         else:
             loop.default_exception_handler(context)
+
+    def _refuse_waiting(self, fileno: int) -> int:
+        """Refuse (reset) every connection waiting on the listener, using the reserved descriptor.
+
+        At the fd limit ``accept`` cannot create a socket, so clients would wait in the
+        listen queue until descriptors free up; the one reserved at :meth:`listen` is given
+        back for a moment so that each of them can be accepted and closed at once.
+        """
+        if self._reserve is None:
+            return 0
+        os.close(self._reserve)
+        self._reserve, refused = None, 0
+        listener = socket.socket(fileno=fileno)  # the same descriptor, not a copy: detached below
+        try:
+            while True:
+                conn, _ = listener.accept()
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET)
+                conn.close()
+                refused += 1
+        except OSError:  # BlockingIOError: none left waiting
+            pass
+        finally:
+            listener.detach()
+            with contextlib.suppress(OSError):
+                self._reserve = os.open(os.devnull, os.O_RDONLY)
+        self._refusals.total += refused
+        return refused
