@@ -35,19 +35,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import itertools
 import logging
-import os
-import socket
 import ssl as _ssl
-import struct
 from collections import Counter
 from collections.abc import Callable
 from typing import Any, cast
 
 from otwire.errors import LocalProtocolError, RemoteProtocolError, TransportError
 from otwire.protocols import Event, PeerEngine, TerminationReason
+from otwire.transports._accept_guard import AcceptGuard, Burst
 from otwire.transports._common import Direction, RawObserver
 from otwire.transports.limits import ServerLimits
 
@@ -55,11 +52,6 @@ __all__ = ["LOGGER", "PeerServer", "PeerSocket"]
 
 LOGGER = logging.getLogger("otwire.transports.server")
 
-#: Incidents (refusals, fd-limit accept failures) less than this many seconds apart are one burst:
-#: one log line. Longer than asyncio's one-second accept retry, so a lasting fd limit is one burst.
-BURST = 5.0
-_ACCEPT_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
-_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close sends a reset
 
 PeerEventCallback = Callable[[int, Event], None]
 SocketCallback = Callable[["PeerSocket"], None]
@@ -135,30 +127,6 @@ class PeerSocket(asyncio.Protocol):
             self.transport.abort()
 
 
-class _Burst:
-    """One log line per burst of similar incidents (refusals, accept failures), and a count.
-
-    A burst is a run of incidents less than :data:`BURST` seconds apart; its first one is
-    logged, with the number of incidents of the burst before it.
-    """
-
-    def __init__(self, logger: logging.Logger, what: str) -> None:
-        self.logger, self.what = logger, what
-        self.until = float("-inf")
-        self.total = 0  # incidents since the start
-        self.in_burst = 0  # incidents of the current burst
-
-    def note(self, now: float, detail: str) -> None:
-        self.total += 1
-        if now < self.until:
-            self.in_burst += 1
-        else:
-            before = f" (the previous burst had {self.in_burst})" if self.in_burst else ""
-            self.logger.warning("%s: %s%s; more within %g s are counted, not logged", self.what, detail, before, BURST)
-            self.in_burst = 1
-        self.until = now + BURST
-
-
 class PeerServer:
     """Run one :class:`~otwire.protocols.PeerEngine` over accepted TCP (or TLS) sockets.
 
@@ -199,10 +167,8 @@ class PeerServer:
         #: Most octets held over all peers after a pass (engine queues and socket buffers).
         self.held_peak = 0
         self._processing = self._again = self._scheduled = self._accepting = False
-        self._refusals = _Burst(logger, "connection refused")
-        self._accept_failures = _Burst(logger, "accept failed (file descriptor limit?), listener paused")
-        self._previous_handler: Any = None
-        self._reserve: int | None = None  # a descriptor kept for refusing at the fd limit
+        self._refusals = Burst(logger, "connection refused")
+        self._guard = AcceptGuard(logger, self._refusals)
 
     # -- listening -------------------------------------------------------------------
 
@@ -222,10 +188,7 @@ class PeerServer:
         except OSError as exc:
             self._accepting = False
             raise TransportError(f"cannot listen on {host}:{port}: {exc}") from exc
-        with contextlib.suppress(OSError):
-            self._reserve = os.open(os.devnull, os.O_RDONLY)
-        self._previous_handler = loop.get_exception_handler()
-        loop.set_exception_handler(self._report_accept_failure)
+        self._guard.install(loop, self._server)
         return int(self._server.sockets[0].getsockname()[1])
 
     @property
@@ -254,11 +217,7 @@ class PeerServer:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(server.wait_closed(), grace)
         self._cancel_timer()
-        if self._reserve is not None:
-            os.close(self._reserve)
-            self._reserve = None
-        if self._loop is not None and self._loop.get_exception_handler() == self._report_accept_failure:
-            self._loop.set_exception_handler(self._previous_handler)
+        self._guard.uninstall()
 
     # -- feeding the engine from outside -----------------------------------------------
 
@@ -501,47 +460,3 @@ class PeerServer:
         for when, _, _ in deadlines:
             self._expect_deadline(when)
         return None
-
-    # -- accept failures -----------------------------------------------------------------
-
-    def _report_accept_failure(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-        """Report accept failures at the fd limit once per burst; pass everything else on."""
-        exc = context.get("exception")
-        server, sock = self._server, context.get("socket")
-        fileno = sock.fileno() if sock is not None else -1
-        listening = server is not None and any(s.fileno() == fileno for s in server.sockets)
-        if listening and isinstance(exc, OSError) and exc.errno in _ACCEPT_ERRNOS:
-            refused = self._refuse_waiting(fileno)
-            self._accept_failures.note(loop.time(), f"{exc.strerror or exc}; {refused} waiting connections refused")
-            return
-        if self._previous_handler is not None:
-            self._previous_handler(loop, context)
-        else:
-            loop.default_exception_handler(context)
-
-    def _refuse_waiting(self, fileno: int) -> int:
-        """Refuse (reset) every connection waiting on the listener, using the reserved descriptor.
-
-        At the fd limit ``accept`` cannot create a socket, so clients would wait in the
-        listen queue until descriptors free up; the one reserved at :meth:`listen` is given
-        back for a moment so that each of them can be accepted and closed at once.
-        """
-        if self._reserve is None:
-            return 0
-        os.close(self._reserve)
-        self._reserve, refused = None, 0
-        listener = socket.socket(fileno=fileno)  # the same descriptor, not a copy: detached below
-        try:
-            while True:
-                conn, _ = listener.accept()
-                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET)
-                conn.close()
-                refused += 1
-        except OSError:  # BlockingIOError: none left waiting
-            pass
-        finally:
-            listener.detach()
-            with contextlib.suppress(OSError):
-                self._reserve = os.open(os.devnull, os.O_RDONLY)
-        self._refusals.total += refused
-        return refused
