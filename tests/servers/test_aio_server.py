@@ -377,3 +377,23 @@ def test_the_fd_limit_refuses_cleanly_with_one_log_line_per_burst() -> None:
     fd_lines = [line for line in lines if "accept failed" in line]
     assert len(fd_lines) == 1, err  # one burst: one line
     assert "waiting connections refused" in fd_lines[0]
+
+
+@run
+async def test_an_accept_callback_may_refuse_and_a_failing_event_callback_is_logged() -> None:
+    seen: list[str] = []
+
+    def accept(sock: PeerSocket) -> bool:
+        seen.append(sock.name)
+        return len(seen) != 2  # refuse the second one
+
+    h = Harness(on_accept=accept)
+    h.server.on_event = lambda peer, event: 1 / 0  # type: ignore[assignment,func-returns-value]
+    async with h:
+        first = await h.connect()
+        second = await h.connect()
+        assert await closed_by_server(second)
+        await h.send(first, b"still served\n")
+        assert await h.recv_until(first, b"still served\n")
+        assert len(seen) == 2 and len(h.server.sockets) == 1
+    assert any("event callback failed" in line for line in h.log.lines)
