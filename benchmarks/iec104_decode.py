@@ -33,7 +33,7 @@ from scapy.contrib.scada.iec104 import (
 )
 from scapy.packet import NoPayload, Packet, Padding
 
-from otwire.codecs.iec104 import APDU, APDUFramer, Frame, IFrame, SFrame, decode_apdu
+from otwire.codecs.iec104 import APDU, APDUFramer, IFrame, RawAPDU, SFrame, decode_apdu
 from otwire.errors import DecodeError
 from otwire.inspect.capture import Data, Gap, StreamStart, read_capture
 
@@ -73,7 +73,7 @@ class Source:
 
 def _pull(framer: APDUFramer, source: Source) -> None:
     for item in framer:
-        if isinstance(item, Frame):
+        if isinstance(item, RawAPDU):
             source.frames.append(item.data)
         else:
             source.junk += 1
@@ -347,7 +347,7 @@ def run_framer(chunks: list[bytes], decode: bool) -> tuple[int, int, int]:
     def drain() -> None:
         nonlocal frames, others
         for item in framer:
-            if type(item) is Frame:
+            if type(item) is RawAPDU:
                 frames += 1
                 if decode:
                     decoder(item.data)

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from otwire.codecs import imb
 from otwire.codecs.iec104 import (
     APDUFramer,
-    Frame,
+    RawAPDU,
     decode_apdu,
     decode_apdu_schema,
     decode_asdu,
@@ -68,7 +68,7 @@ def fuzz_one(data: bytes, proto: str = "iec104") -> None:
     if b"".join(item.data for item in whole) != data:
         raise AssertionError(f"framer items do not cover the input: {data.hex()}")
     for item in whole:
-        if isinstance(item, Frame):
+        if isinstance(item, RawAPDU):
             _decode(decode_apdu, item.data)
             _decode(decode_apdu_schema, item.data)
     _decode(decode_apdu, data)

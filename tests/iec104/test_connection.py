@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from engine_pair import Pair, drain, interrogation, single
+from engine_pair import interrogation, single, started_pair
 
+from helpers import drain
 from otwire.codecs.iec104 import (
     ASDU,
     SCO,
@@ -113,8 +114,7 @@ class TestHandshakes:
         assert drain(client) == [DataTransferStarted()]
 
     def test_stopdt_controlling(self) -> None:
-        pair = Pair()
-        pair.start()
+        pair = started_pair()
         pair.client.stop_data_transfer(1.0)
         assert pair.client.state is State.STOPPING
         pair.pump()
@@ -210,8 +210,7 @@ class TestNumbering:
             conn.receive_data(s_frame(nr), 0.0)
 
     def test_ack_window_test_wraps_modulo_32768(self) -> None:
-        pair = Pair(IEC104Config(k=12, w=8))
-        pair.start()
+        pair = started_pair(IEC104Config(k=12, w=8))
         for i in range(32768 + 40):
             pair.server.send(single(i % 1000), pair.now)
             pair.pump()
@@ -325,8 +324,7 @@ class TestTimers:
         assert conn.get_timer() == 120.0
 
     def test_pair_idles_with_testframes(self) -> None:
-        pair = Pair(IEC104Config(t1=2.0, t2=1.0, t3=3.0))
-        pair.start()
+        pair = started_pair(IEC104Config(t1=2.0, t2=1.0, t3=3.0))
         for _ in range(10):
             pair.advance(1.0)
         assert not pair.client.is_closed and not pair.server.is_closed
@@ -335,8 +333,7 @@ class TestTimers:
 
 class TestActivations:
     def test_interrogation_confirmed_then_terminated(self) -> None:
-        pair = Pair()
-        pair.start()
+        pair = started_pair()
         request = interrogation(ca=0xFFFF)
         pair.client.send(request, 0.0)
         pair.pump()
@@ -431,6 +428,39 @@ class TestErrorsAndClose:
             conn.receive_data(raw, 0.0)
         assert conn.is_closed
         assert isinstance(drain(conn)[-1], ConnectionTerminated)
+
+    @pytest.mark.parametrize(
+        ("bad", "error"),
+        [
+            (bytes.fromhex("69"), DecodeError),  # bad start octet: fails at once
+            (bytes.fromhex("6802"), DecodeError),  # bad length octet: fails at once
+            (bytes.fromhex("680401010000"), DecodeError),  # S-frame with reserved bits set
+            (i_frame(5, 0), SequenceError),  # N(S) skips ahead
+            (TESTFR_CON, RemoteProtocolError),  # a con without an act
+        ],
+    )
+    def test_violation_after_good_frames_keeps_their_events_and_output(self, bad: bytes, error: type) -> None:
+        conn = started(Role.CONTROLLED)
+        with pytest.raises(error) as info:
+            conn.receive_data(TESTFR_ACT + i_frame(0, 0) + bad, 1.0)
+        assert conn.state is State.CLOSED
+        assert drain(conn) == [
+            TestFrameReceived(),
+            ASDUReceived(asdu=single(1)),
+            ConnectionTerminated(reason=TerminationReason.PROTOCOL_ERROR, error=info.value),
+        ]
+        assert conn.data_to_send() == TESTFR_CON  # queued before the violation; no goodbye in -104
+        assert conn.get_timer() is None
+
+    def test_unknown_type_id_and_cot_are_events_not_errors(self) -> None:
+        conn = started(Role.CONTROLLING)
+        private = ASDU(type_id=200, cot=3, common_address=1, number=1, raw_information=b"\x01\x00\x00\x2a")
+        unassigned_cot = ASDU(type_id=TypeId.M_SP_NA_1, cot=42, common_address=1, objects=single(1).objects)
+        conn.receive_data(i_frame(0, 0, private) + i_frame(1, 0, unassigned_cot), 1.0)
+        events = drain(conn)
+        assert events == [ASDUReceived(asdu=private), ASDUReceived(asdu=unassigned_cot)]
+        assert type(events[0].asdu.type_id) is int and type(events[1].asdu.cot) is int  # type: ignore[attr-defined]
+        assert conn.state is State.STARTED
 
     def test_split_frames_are_reassembled(self) -> None:
         conn = started(Role.CONTROLLING)

@@ -176,13 +176,15 @@ def test_c104_respects_its_k_and_our_acknowledgement_releases_it() -> None:
     with c104_server(points=30) as (_, station, port), engine_to(port, NO_ACK) as drv:
         spontaneous(station, 30)
         drv.run(lambda: drv.received_i_frames() >= 12)
+        # An absence check: no event says "c104 did not send", so the connection is serviced
+        # for a while; a slow c104 could only make this pass wrongly, never fail wrongly.
         drv.idle(0.5)
         assert drv.received_i_frames() == 12  # c104's k=12: it stalls without our acknowledgement
         drv.skew += NO_ACK.t2  # let our t2 run out: one S-frame acknowledges all 12
         drv.step(0)
         assert drv.of(FrameSent)[-1].data == bytes.fromhex("680401001800")  # type: ignore[attr-defined]
         drv.run(lambda: drv.received_i_frames() >= 24)
-        drv.idle(0.3)
+        drv.idle(0.3)  # absence check again: nothing beyond the second window of 12
         assert drv.received_i_frames() == 24
 
 
@@ -231,7 +233,7 @@ def test_t1_closes_when_c104_does_not_acknowledge() -> None:
         drv.flush()
         drv.run(lambda: drv.conn.is_closed, timeout=3)
         assert drv.of(ConnectionTerminated) == [ConnectionTerminated(reason=TerminationReason.T1_TIMEOUT)]
-        assert 0.5 <= time.monotonic() - sent_at < 2.0
+        assert time.monotonic() - sent_at >= 0.6  # not before t1 (a lower bound only: load cannot break it)
 
 
 def test_c104_t1_closes_when_we_do_not_acknowledge() -> None:
@@ -353,11 +355,10 @@ def test_muted_c104_client_sending_i_frames_is_refused_then_recovers() -> None:
     # send I-frames; the standard says close. c104 reconnects; unmute() then starts transfer.
     with c104_client_to_engine(init=c104.Init.MUTED) as (connection, accept):
         drv = accept()
-        drv.idle(0.2)
-        assert not drv.of(DataTransferStarted)
         connection.interrogation(common_address=CA, wait_for_response=False)  # type: ignore[attr-defined]
         drv.run(lambda: drv.conn.is_closed, timeout=3)
         assert isinstance(drv.error, RemoteProtocolError) and "I-frame not allowed" in str(drv.error)
+        assert not drv.of(DataTransferStarted)  # the I-frame came without STARTDT
         drv.sock.close()
         again = accept()  # c104 reconnects on its own, still muted
         end = time.monotonic() + 4

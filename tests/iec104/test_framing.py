@@ -6,14 +6,13 @@ test at the end proves that it cuts the same APDUs for any split.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable
 
 from engine_pair import single
 from hypothesis import given
 from hypothesis import strategies as st
 
-from helpers import drain
+from helpers import drain, splits
 from otwire.codecs import iec104 as c
 from otwire.codecs.iec104.framing import JUNK_CHUNK, FramerItem
 from otwire.errors import DecodeError
@@ -44,9 +43,8 @@ def joined(parts: list[StreamPart]) -> bytes:
 
 
 def cut(data: bytes, points: list[int]) -> list[bytes]:
-    """Split at ``points``; no empty pieces, since ``b""`` means end of stream."""
-    edges = [0, *sorted(points), len(data)]
-    return [data[a:b] for a, b in itertools.pairwise(edges) if b > a]
+    """:func:`helpers.splits` without empty pieces, since ``b""`` means end of stream."""
+    return [piece for piece in splits(data, points) if piece]
 
 
 @given(streams())
@@ -79,7 +77,7 @@ def test_any_split_of_arbitrary_octets(stream: bytes, data: st.DataObject) -> No
 
 def test_junk_before_a_frame_has_its_length_and_offset() -> None:
     items = feed([TESTFR + b"\x00\x01\x02" + GI])
-    assert items == [c.Frame(TESTFR, 0), c.Junk(b"\x00\x01\x02", 6), c.Frame(GI, 9)]
+    assert items == [c.RawAPDU(TESTFR, 0), c.Junk(b"\x00\x01\x02", 6), c.RawAPDU(GI, 9)]
 
 
 def test_junk_waits_for_the_next_start_octet() -> None:
@@ -87,13 +85,13 @@ def test_junk_waits_for_the_next_start_octet() -> None:
     framer.receive_data(b"\x01\x02\x03")
     assert framer.next_item() is None  # the run may continue
     framer.receive_data(b"\x04" + TESTFR)
-    assert list(framer) == [c.Junk(b"\x01\x02\x03\x04", 0), c.Frame(TESTFR, 4)]
+    assert list(framer) == [c.Junk(b"\x01\x02\x03\x04", 0), c.RawAPDU(TESTFR, 4)]
 
 
 def test_bad_length_is_skipped_and_the_next_frame_found() -> None:
     for length in (0, 1, 2, 3, 254, 255):
         bad = bytes([0x68, length]) + b"\x68" * length  # skipped octets may even look like starts
-        assert feed([bad + GI]) == [c.LengthError(length, bad, 0), c.Frame(GI, len(bad))]
+        assert feed([bad + GI]) == [c.LengthError(length, bad, 0), c.RawAPDU(GI, len(bad))]
 
 
 def test_bad_length_at_end_of_stream() -> None:
@@ -108,13 +106,13 @@ def test_junk_in_chunks() -> None:
     assert sizes == [JUNK_CHUNK, JUNK_CHUNK, len(junk) - 2 * JUNK_CHUNK]
     assert all(isinstance(item, c.Junk) for item in items[:-1])
     assert [item.offset for item in items] == [0, JUNK_CHUNK, 2 * JUNK_CHUNK, len(junk)]
-    assert items[-1] == c.Frame(GI, len(junk))
+    assert items[-1] == c.RawAPDU(GI, len(junk))
 
 
 def test_close_flushes_a_partial_frame_as_junk() -> None:
     framer = c.APDUFramer()
     framer.receive_data(TESTFR + GI[:5])
-    assert list(framer) == [c.Frame(TESTFR, 0)]
+    assert list(framer) == [c.RawAPDU(TESTFR, 0)]
     assert framer.buffered == 5
     framer.close()
     assert list(framer) == [c.Junk(GI[:5], 6)]
@@ -133,7 +131,7 @@ def test_accepts_bytearray_and_memoryview() -> None:
     framer = c.APDUFramer()
     framer.receive_data(bytearray(GI[:7]))
     framer.receive_data(memoryview(GI)[7:])
-    assert list(framer) == [c.Frame(GI, 0)]
+    assert list(framer) == [c.RawAPDU(GI, 0)]
     assert type(framer.next_item()) is type(None)
 
 
@@ -144,21 +142,21 @@ def test_real_capture_with_junk_and_bad_lengths() -> None:
         " 680443000000 0505050505 6803151515 15060606060606 680416161616 1616"
     )
     expected = [
-        c.Frame(bytes.fromhex("680407000000"), 0),
+        c.RawAPDU(bytes.fromhex("680407000000"), 0),
         c.Junk(bytes.fromhex("0001"), 6),
         c.LengthError(2, bytes.fromhex("68020268"), 8),
         c.Junk(bytes.fromhex("001212"), 12),
-        c.Frame(TESTFR, 15),
+        c.RawAPDU(TESTFR, 15),
         c.Junk(bytes.fromhex("030303"), 21),
         c.LengthError(1, bytes.fromhex("680113"), 24),
         c.Junk(bytes.fromhex("131304040404"), 27),
         c.LengthError(2, bytes.fromhex("68021414"), 33),
         c.Junk(bytes.fromhex("14"), 37),
-        c.Frame(TESTFR, 38),
+        c.RawAPDU(TESTFR, 38),
         c.Junk(bytes.fromhex("0505050505"), 44),
         c.LengthError(3, bytes.fromhex("6803151515"), 49),
         c.Junk(bytes.fromhex("15060606060606"), 54),
-        c.Frame(bytes.fromhex("680416161616"), 61),  # framed, but an I-frame without ASDU
+        c.RawAPDU(bytes.fromhex("680416161616"), 61),  # framed, but an I-frame without ASDU
         c.Junk(bytes.fromhex("1616"), 67),
     ]
     assert feed([stream]) == expected
@@ -221,7 +219,7 @@ def test_engine_frames_as_the_framer_for_any_split(kinds: list[str], tail: bytes
     """Differential: the engine sees the framer's APDUs, and fails at once where the framer resynchronises."""
     stream = b"".join(_valid_frames(kinds)) + tail
     framer_items = feed([stream], close=False)
-    cut_at = next((k for k, item in enumerate(framer_items) if not isinstance(item, c.Frame)), len(framer_items))
+    cut_at = next((k for k, item in enumerate(framer_items) if not isinstance(item, c.RawAPDU)), len(framer_items))
     expected = [item.data for item in framer_items[:cut_at]]
     broken = bool(tail) and (tail[0] != 0x68 or (len(tail) > 1 and not 4 <= tail[1] <= 253))
     bad_octet = len(stream) - len(tail) + (0 if tail[:1] != b"\x68" else 1)  # the start or the L octet

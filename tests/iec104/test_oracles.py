@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import socket
-import time
 from pathlib import Path
 from typing import Any
 
@@ -461,7 +460,5 @@ def test_scapy_adapter_maps_every_scapy_field() -> None:
 
 
 def test_record_c104_session_enforces_its_timeout() -> None:
-    start = time.monotonic()
-    with pytest.raises(TimeoutError):
+    with pytest.raises(TimeoutError):  # without the timeout the session would end normally
         record_c104_session(_free_port(), timeout=0.5)  # the final TESTFR needs t3 = 2 s
-    assert time.monotonic() - start < 5.0

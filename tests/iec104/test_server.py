@@ -7,6 +7,7 @@ socket through :class:`IEC104Connection`; every wait is bounded.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import io
 import logging
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import wait_until
 from otwire.codecs.iec104 import (
     ASDU,
     BCR,
@@ -36,14 +38,16 @@ from otwire.codecs.iec104 import (
     Quality,
     StepCommandState,
     TypeId,
+    UFrame,
+    UFunction,
     encode_asdu,
 )
 from otwire.codecs.iec104.asdu import MAX_ASDU_LENGTH
 from otwire.codecs.iec104.values import PointInfo, elements_from_info, info_from_elements
-from otwire.errors import EncodeError, LocalProtocolError
+from otwire.errors import EncodeError, InvalidArgument, LocalProtocolError
 from otwire.inspect.dissect import dissect
 from otwire.protocols import Event
-from otwire.protocols.iec104 import DataTransferStarted, IEC104Config, IEC104Connection, Role
+from otwire.protocols.iec104 import DataTransferStarted, IEC104Config, IEC104Connection, Role, TestFrameConfirmed
 from otwire.servers.iec104 import (
     AsyncServer,
     Batch,
@@ -55,6 +59,7 @@ from otwire.servers.iec104 import (
     populate,
     serve,
 )
+from otwire.servers.limits import ServerLimits
 
 T = TypeId
 CA = 7
@@ -140,13 +145,24 @@ class Client:
         self.send(asdu)
         return self.collect(until, timeout)
 
-    def idle(self, seconds: float) -> list[ASDU]:
-        """Pump for ``seconds``; return the ASDUs that arrived (and mark them read)."""
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            self.pump()
+    def barrier(self) -> list[ASDU]:
+        """Send TESTFR act, wait for its con; return the ASDUs not yet read that came with or before it.
+
+        The server answers in order, so what it would have sent before the con is there.
+        """
+        confirmed = sum(isinstance(e, TestFrameConfirmed) for e in self.events)
+        self.conn.send(UFrame(UFunction.TESTFR_ACT), time.monotonic())
+        self._flush()
+        self.pump_until(lambda: sum(isinstance(e, TestFrameConfirmed) for e in self.events) > confirmed, "TESTFR con")
         got, self._read = self.asdus[self._read :], len(self.asdus)
         return got
+
+    def pump_until(self, condition: Callable[[], object], what: str, timeout: float = TIMEOUT) -> None:
+        """Keep pumping (answering the server) until ``condition()`` holds; fail after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while not condition():
+            assert time.monotonic() < deadline, f"{what} not reached within {timeout} s"
+            self.pump()
 
     def wait_closed(self, timeout: float = TIMEOUT) -> None:
         deadline = time.monotonic() + timeout
@@ -436,7 +452,7 @@ def test_select_before_execute(server: Server, clients: list[Client]) -> None:
     assert point.value == on and point.selected_by is None
     assert confirm(client, command(T.C_DC_NA_1, 300, off)).negative  # execute without select
     assert not confirm(client, command(T.C_DC_NA_1, 300, off, select=True)).negative
-    time.sleep(0.7)  # select_timeout_ms=600
+    wait_until(lambda: point.selected_by is None, what="the select expired")  # select_timeout_ms=600
     assert confirm(client, command(T.C_DC_NA_1, 300, off)).negative and point.value == on
     assert not confirm(client, command(T.C_DC_NA_1, 300, off, select=True)).negative
     cancel = client.request(
@@ -483,7 +499,7 @@ def test_response_state_none_sends_no_confirmation(server: Server, clients: list
     station.add_point(12, T.C_SC_NA_1).on_receive(lambda p, prev, msg: ResponseState.NONE)
     (client,) = started(server, clients)
     client.send(command(T.C_SC_NA_1, 12, True))
-    assert client.idle(0.3) == []
+    assert client.barrier() == []
 
 
 # ---------------------------------------------------------------------------------------
@@ -501,17 +517,14 @@ def test_spontaneous_data_goes_to_every_started_connection(server: Server, clien
     for client in (first, second):
         asdu = client.collect(cot_is(Cot.SPONTANEOUS))[-1]
         assert values([asdu])[1].value == 3.25
-    assert idle.idle(0.2) == []
+    assert idle.barrier() == []
     second.conn.stop_data_transfer(time.monotonic())
     second.pump()
-    deadline = time.monotonic() + TIMEOUT
-    while server.active_connection_count != 1:
-        assert time.monotonic() < deadline
-        second.pump()
+    second.pump_until(lambda: server.active_connection_count == 1, "data transfer stopped")
     point.value = 4.5
     assert point.transmit() is True
     assert values(first.collect(cot_is(Cot.SPONTANEOUS)))[1].value == 4.5
-    assert [a for a in second.idle(0.2) if a.cot == Cot.SPONTANEOUS] == []
+    assert [a for a in second.barrier() if a.cot == Cot.SPONTANEOUS] == []
     assert server.open_connection_count == 3
 
 
@@ -546,10 +559,7 @@ def test_timer_callback_and_batch(server: Server, clients: list[Client]) -> None
     assert {ioa: i.value for ioa, i in values([asdu]).items()} == {40: 0, 41: 10, 42: 20}
     with pytest.raises(LocalProtocolError):
         batch.add_point(station.add_point(43, T.M_SP_NA_1))
-    deadline = time.monotonic() + TIMEOUT
-    while len(ticks) < 3:
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    wait_until(lambda: len(ticks) >= 3, what="three timer callbacks")
     assert ticks[2] - ticks[0] >= 0.09  # 50 ms apart
 
 
@@ -582,24 +592,15 @@ def test_slow_consumer_is_closed_and_others_keep_working(
         slow = socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT)
         try:
             slow.sendall(bytes.fromhex("680407000000"))  # STARTDT act, then never acknowledges
-            deadline = time.monotonic() + TIMEOUT
-            while srv.active_connection_count < 2:
-                assert time.monotonic() < deadline
-                good.pump()
+            good.pump_until(lambda: srv.active_connection_count == 2, "both connections started")
             # Periodic data fills k=12, then half the backlog: from then on it is skipped.
-            deadline = time.monotonic() + TIMEOUT
-            while not any("periodic data skipped" in r.getMessage() for r in caplog.records):
-                assert time.monotonic() < deadline
-                good.pump()
+            good.pump_until(lambda: "periodic data skipped" in caplog.text, "periodic data skipped")
             assert srv.open_connection_count == 2
             for i in range(40):
                 point.value = i
                 point.transmit()
                 good.collect(lambda a, i=i: a.cot == Cot.SPONTANEOUS and values([a])[1].value == i)  # type: ignore[misc]
-            deadline = time.monotonic() + TIMEOUT
-            while srv.open_connection_count != 1:
-                assert time.monotonic() < deadline
-                good.pump()
+            good.pump_until(lambda: srv.open_connection_count == 1, "the slow consumer dropped")
         finally:
             slow.close()
         point.value = 99
@@ -639,10 +640,7 @@ def test_max_connections_and_on_connect(clients: list[Client]) -> None:
         second.wait_closed()
         assert asked == ["127.0.0.1"] and srv.open_connection_count == 1
         first.close()
-        deadline = time.monotonic() + TIMEOUT
-        while srv.open_connection_count:
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
+        wait_until(lambda: srv.open_connection_count == 0, what="the first client gone")
         srv.on_connect(lambda s, ip: False)
         third = Client(srv.port, start=False)
         clients.append(third)
@@ -732,9 +730,10 @@ def test_async_server_serves_in_the_callers_loop() -> None:
 def test_async_serve_stops_on_cancel() -> None:
     async def main() -> bool:
         srv = AsyncServer(port=0)
-        task = asyncio.create_task(srv.serve())
-        while not srv.is_running:
-            await asyncio.sleep(0.01)
+        await srv.start()
+        task = asyncio.create_task(srv.serve())  # keeps it running until cancelled
+        await asyncio.sleep(0)  # let serve() begin waiting
+        assert srv.is_running
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -752,10 +751,7 @@ def test_serve_runs_the_demo(clients: list[Client]) -> None:
     thread = threading.Thread(target=lambda: result.append(serve(port=port, duration=2.0, out=out)))
     thread.start()
     try:
-        deadline = time.monotonic() + TIMEOUT
-        while "Ctrl-C" not in out.getvalue():
-            assert time.monotonic() < deadline and thread.is_alive()
-            time.sleep(0.01)
+        wait_until(lambda: "Ctrl-C" in out.getvalue() or not thread.is_alive(), what="the banner")
         client = Client(port)
         clients.append(client)
         replies = client.request(gi(ca=1), cot_is(Cot.ACTIVATION_TERMINATION))
@@ -789,3 +785,62 @@ def test_serve_reports_a_busy_port(capsys: pytest.CaptureFixture[str]) -> None:
         busy.listen()
         assert serve(port=busy.getsockname()[1], duration=0.1, out=io.StringIO()) == 2
     assert "cannot listen" in capsys.readouterr().err
+
+
+def test_a_testfr_flood_from_a_client_that_never_reads_is_dropped(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="otwire.servers.iec104")
+    with Server(port=0, limits=ServerLimits(max_output_bytes=64 * 1024)) as srv:
+        flood = socket.socket()
+        flood.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        flood.connect(("127.0.0.1", srv.port))
+        burst = bytes.fromhex("680443000000") * 10_000  # TESTFR act
+        sent = 0
+        try:
+            with pytest.raises(OSError):  # the server drops it: reset or broken pipe
+                while sent < 200 * 1024 * 1024:
+                    flood.sendall(burst)
+                    sent += len(burst)
+        finally:
+            flood.close()
+        wait_until(lambda: srv.open_connection_count == 0, what="the flooding client dropped")
+    assert any("slow consumer" in r.getMessage() for r in caplog.records)
+
+
+def test_transmit_is_true_only_for_queued_asdus() -> None:
+    with Server(port=0, backlog_limit=10, end_of_init=False) as srv:
+        point = srv.add_station(CA).add_point(1, T.M_ME_NB_1)
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT) as slow:
+            slow.sendall(bytes.fromhex("680407000000"))  # STARTDT act, then never acknowledges
+            wait_until(lambda: srv.active_connection_count == 1, what="data transfer started")
+            results = []
+            for i in range(40):
+                point.value = i
+                results.append(point.transmit())
+            k = IEC104Config().k
+            # k ASDUs go out, `backlog_limit` wait behind the window, the next one finds it
+            # full: not queued (False), and the client is dropped as a slow consumer.
+            assert results == [True] * (k + 10) + [False] * (40 - k - 10)
+            wait_until(lambda: srv.open_connection_count == 0, what="the slow client dropped")
+
+
+def test_ports_out_of_range_are_invalid_arguments() -> None:
+    for port in (-1, 65536, "2404"):
+        with pytest.raises(InvalidArgument):
+            Server(port=port)  # type: ignore[arg-type]
+
+
+def test_a_client_that_never_starts_talking_is_dropped_at_the_handshake_deadline(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="otwire.servers.iec104")
+    with (
+        Server(port=0, limits=ServerLimits(handshake_timeout=0.2)) as srv,
+        socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT) as talker,
+        socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT) as silent,
+    ):
+        talker.sendall(bytes.fromhex("680443000000"))  # TESTFR act: one frame, no STARTDT
+        assert talker.recv(6) == bytes.fromhex("680483000000")  # TESTFR con
+        with contextlib.suppress(ConnectionResetError):  # a reset is a close too
+            assert silent.recv(10) == b""  # closed by the server at the deadline
+        assert srv.open_connection_count == 1  # one frame is enough: a standby connection stays
+    assert "handshake timeout" in caplog.text

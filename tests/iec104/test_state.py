@@ -9,12 +9,14 @@ received frames raise ``RemoteProtocolError`` and close the connection.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import ClassVar
 
 import pytest
-from engine_pair import drain, single
+from engine_pair import single
 from hypothesis import given
 from hypothesis import strategies as st
 
+from helpers import drain
 from otwire.codecs.iec104 import IFrame, SFrame, UFrame, UFunction, encode_apdu
 from otwire.errors import LocalProtocolError, RemoteProtocolError
 from otwire.protocols.iec104 import (
@@ -167,75 +169,92 @@ OPS = st.one_of(
 )
 
 
-@given(st.lists(OPS, max_size=60))
-def test_pair_over_slow_lossy_link(ops: list[tuple[str, str, int]]) -> None:
-    config = IEC104Config(k=4, w=2, t1=3.0, t2=1.0, t3=2.0)
-    now = 0.0
-    ends = {
-        "client": IEC104Connection(Role.CONTROLLING, config, now=now),
-        "server": IEC104Connection(Role.CONTROLLED, config, now=now),
-    }
-    peer = {"client": "server", "server": "client"}
-    wire = {"client": bytearray(), "server": bytearray()}  # bytes in flight from each end
-    lost = {"client": False, "server": False}
-    sent: dict[str, list[int]] = {"client": [], "server": []}
-    received: dict[str, list[int]] = {"client": [], "server": []}
-    ends["client"].start_data_transfer(now)
+class _Link:
+    """Two engines over a slow TCP link: octets wait on the wire until delivered; a lost end sends nothing."""
 
-    def collect(name: str) -> None:
-        conn = ends[name]
-        wire[name] += conn.data_to_send()
-        if lost[name]:
-            wire[name].clear()  # TCP gave up: nothing from this end arrives any more
+    PEER: ClassVar[dict[str, str]] = {"client": "server", "server": "client"}
+
+    def __init__(self, config: IEC104Config) -> None:
+        self.now = 0.0
+        self.config = config
+        self.ends = {
+            "client": IEC104Connection(Role.CONTROLLING, config, now=0.0),
+            "server": IEC104Connection(Role.CONTROLLED, config, now=0.0),
+        }
+        self.wire = {"client": bytearray(), "server": bytearray()}  # octets in flight from each end
+        self.lost = {"client": False, "server": False}
+        self.sent: dict[str, list[int]] = {"client": [], "server": []}
+        self.received: dict[str, list[int]] = {"client": [], "server": []}
+
+    def collect(self, name: str) -> None:
+        conn = self.ends[name]
+        self.wire[name] += conn.data_to_send()
+        if self.lost[name]:
+            self.wire[name].clear()  # TCP gave up: nothing from this end arrives any more
         for event in drain(conn):
             if isinstance(event, ASDUReceived):
-                received[name].append(event.asdu.objects[0].ioa)
+                self.received[name].append(event.asdu.objects[0].ioa)
             elif isinstance(event, ConnectionTerminated):
                 assert event.reason is TerminationReason.T1_TIMEOUT, event
 
-    def deliver(name: str, count: int) -> None:
-        target = ends[peer[name]]
-        chunk, wire[name][:] = bytes(wire[name][:count]), wire[name][count:]
+    def deliver(self, name: str, count: int) -> None:
+        target = self.ends[self.PEER[name]]
+        chunk, self.wire[name][:] = bytes(self.wire[name][:count]), self.wire[name][count:]
         if chunk and not target.is_closed:
-            target.receive_data(chunk, now)  # in-order TCP bytes never break the protocol
-        collect(peer[name])
+            target.receive_data(chunk, self.now)  # in-order TCP octets never break the protocol
+        self.collect(self.PEER[name])
 
+    def send(self, name: str, count: int) -> None:
+        if self.ends[name].state is State.STARTED:
+            for _ in range(count):
+                ioa = len(self.sent[name])
+                self.ends[name].send(single(ioa), self.now)
+                self.sent[name].append(ioa)
+
+    def wait(self, seconds: float) -> None:
+        self.now += seconds
+        for name, conn in self.ends.items():
+            if (deadline := conn.get_timer()) is not None and deadline <= self.now:
+                conn.handle_timer(self.now)
+            self.collect(name)
+
+    def check(self) -> None:
+        for side, conn in self.ends.items():
+            self.collect(side)
+            assert conn.unacknowledged <= self.config.k
+            assert self.received[side] == self.sent[self.PEER[side]][: len(self.received[side])]  # in order, once
+
+    def heal(self) -> None:
+        """Deliver until quiet, letting t2 acknowledge the rest (bounded)."""
+        for _ in range(200):
+            if any(conn.is_closed for conn in self.ends.values()):
+                return
+            if self.wire["client"] or self.wire["server"]:
+                for side in self.ends:
+                    self.deliver(side, len(self.wire[side]))
+            elif any(conn.queued or conn.unacknowledged for conn in self.ends.values()):
+                self.wait(self.config.t2)
+            else:
+                return
+
+
+@given(st.lists(OPS, max_size=60))
+def test_pair_over_slow_lossy_link(ops: list[tuple[str, str, int]]) -> None:
+    link = _Link(IEC104Config(k=4, w=2, t1=3.0, t2=1.0, t3=2.0))
+    link.ends["client"].start_data_transfer(link.now)
     for op, name, n in ops:
-        if op == "send" and ends[name].state is State.STARTED:
-            for _ in range(n):
-                ioa = len(sent[name])
-                ends[name].send(single(ioa), now)
-                sent[name].append(ioa)
+        if op == "send":
+            link.send(name, n)
         elif op == "deliver":
-            deliver(name, n)
+            link.deliver(name, n)
         elif op == "wait":
-            now += n / 10
-            for conn in ends.values():
-                if (deadline := conn.get_timer()) is not None and deadline <= now:
-                    conn.handle_timer(now)
+            link.wait(n / 10)
         elif op == "lose":
-            lost[name] = True
-        for side in ends:
-            collect(side)
-            assert ends[side].unacknowledged <= config.k
-            assert received[side] == sent[peer[side]][: len(received[side])]  # in order, no duplicates
-
-    # Heal the link: deliver until quiet, letting t2 acknowledge the rest (bounded).
-    for _ in range(200):
-        if any(conn.is_closed for conn in ends.values()):
-            break
-        if wire["client"] or wire["server"]:
-            for side in ends:
-                deliver(side, len(wire[side]))
-            continue
-        if not any(conn.queued or conn.unacknowledged for conn in ends.values()):
-            break
-        now += config.t2
-        for side, conn in ends.items():
-            if (deadline := conn.get_timer()) is not None and deadline <= now:
-                conn.handle_timer(now)
-            collect(side)
-    if not any(lost.values()) and not any(conn.is_closed for conn in ends.values()):
-        for side in ends:
-            assert received[side] == sent[peer[side]][: len(received[side])]
-            assert ends[side].queued + ends[side].unacknowledged == len(sent[side]) - len(received[peer[side]])
+            link.lost[name] = True
+        link.check()
+    link.heal()
+    if not any(link.lost.values()) and not any(conn.is_closed for conn in link.ends.values()):
+        for side, conn in link.ends.items():
+            peer = link.PEER[side]
+            assert link.received[side] == link.sent[peer][: len(link.received[side])]
+            assert conn.queued + conn.unacknowledged == len(link.sent[side]) - len(link.received[peer])

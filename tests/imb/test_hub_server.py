@@ -22,7 +22,9 @@ from typing import Any
 import dpkt
 import pytest
 
+from helpers import wait_until
 from otwire.codecs.imb import (
+    AllVariables,
     EndSession,
     Event,
     HeartBeat,
@@ -31,6 +33,7 @@ from otwire.codecs.imb import (
     Publish,
     SetClientInfo,
     SetEventIDTranslation,
+    SetVariable,
     StreamBody,
     StreamHeader,
     StreamTail,
@@ -44,6 +47,7 @@ from otwire.codecs.imb import (
 )
 from otwire.errors import TransportError
 from otwire.servers.imb import AsyncHub, Hub, serve
+from otwire.servers.limits import MIB, ServerLimits
 
 TIMEOUT = 5.0
 MAGIC = bytes.fromhex("2f47617195adc5fb")
@@ -127,13 +131,11 @@ class Raw:
         self.inbox.clear()
         return got
 
-    def silent(self, wait: float = 0.2) -> bool:
-        """True when nothing arrives within ``wait`` seconds."""
-        try:
-            self.next(wait)
-        except AssertionError:
-            return True
-        return False
+    def silent(self) -> bool:
+        """True when nothing is waiting: asks the hub for the unique client id (it answers in
+        order) and checks that its answer is the first command to arrive."""
+        self.send(UniqueClientID())
+        return self.next() == self.ids
 
     def kill(self) -> None:
         """Reset the connection (RST): what a killed process looks like to the hub."""
@@ -143,13 +145,6 @@ class Raw:
 
 def signal(event_id: int, data: bytes) -> Event:
     return Event(event_id=event_id, body=NormalEvent(data=data))
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
 
 
 @pytest.fixture
@@ -260,7 +255,7 @@ def test_client_killed_mid_stream(hub: Hub, clients: Callable[..., Raw]) -> None
     assert [type(b) for _, b in sub.events(6)] == [StreamHeader] + [StreamBody] * 5
     pub.kill()
     assert sub.until(Unpublish) == Unpublish(event_name="fed.s")  # the hub cleaned up
-    wait_for(lambda: len(hub.clients()) == 2)
+    wait_until(lambda: len(hub.clients()) == 2)
     assert [(e.name, e.publishers) for e in hub.event_names()] == [("fed.s", ()), ("fed.other", ())]
     late = clients()  # the hub and the other clients go on
     late.send(Publish(event_id=2, event_name="fed.s"), signal(2, b"after"))
@@ -289,7 +284,7 @@ def test_slow_consumer_is_disconnected_while_a_fast_one_gets_everything(caplog: 
             pub.sock.sendall(event * batch)
             received += len(fast.events(batch))
         assert received == batch * batches
-        wait_for(lambda: "slow consumer" in caplog.text)
+        wait_until(lambda: "slow consumer" in caplog.text)
         slow.closed(timeout=10)
         pub.send(signal(0, b"still here"))
         assert fast.events(1) == [(0, NormalEvent(data=b"still here"))]
@@ -309,7 +304,7 @@ def test_malformed_frame_closes_only_that_connection(hub: Hub, clients: Callable
     bad.sock.sendall(MAGIC + struct.pack("<ii", -45, 4) + b"\0\0\0\0" + b"oops")
     bad.closed()
     good.subscribe(0, "fed.ok")
-    wait_for(lambda: len(hub.clients()) == 1)
+    wait_until(lambda: len(hub.clients()) == 1)
 
 
 def test_end_session_from_client_and_clean_shutdown() -> None:
@@ -354,7 +349,7 @@ def test_record(tmp_path: Path) -> None:
         raw = Raw(hub.port)
         raw.subscribe(0, "fed.rec")
         raw.sock.close()
-        wait_for(lambda: not hub.clients())
+        wait_until(lambda: not hub.clients())
     with path.open("rb") as f:
         payloads = b"".join(dpkt.ethernet.Ethernet(p).data.data.data for _, p in dpkt.pcap.Reader(f))
     assert encode_command(Subscribe(event_id=0, event_name="fed.rec")) in payloads
@@ -389,3 +384,26 @@ def test_async_hub() -> None:
 
     got = asyncio.run(main())
     assert got[1:] == [SetEventIDTranslation(hub_event_id=0, client_event_id=1), "fed.async"]
+
+
+def test_clients_that_never_read_stay_within_the_memory_budget(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="otwire.servers.imb")
+    limits = ServerLimits(max_output_bytes=12 * MIB, memory_budget=24 * MIB)
+    with Hub(port=0, limits=limits, notify=False) as hub:
+        setter = Raw(hub.port)
+        value = bytes(MIB - 64)
+        setter.send(*(SetVariable(var_name=f"v{i}", var_value=value) for i in range(4)))
+        wait_until(lambda: hub._call(lambda: len(hub.engine.variables)) == 4, what="4 variables stored")
+        readers = [Raw(hub.port, rcvbuf=4096) for _ in range(20)]
+        for reader in readers:  # 8 MiB each (under the per-client cap), 160 MiB in all, nothing read
+            reader.send(AllVariables(), AllVariables())
+        wait_until(lambda: caplog.text.count("budget") >= 10, what="readers dropped for the budget")
+        assert hub.driver is not None and hub.driver.held_peak <= limits.memory_budget
+        assert caplog.text.count("slow consumer") == caplog.text.count("budget")
+        for reader in readers:
+            reader.sock.close()
+        fresh = Raw(hub.port)
+        fresh.send(AllVariables())
+        assert fresh.until(SetVariable).var_value == value
+        for raw in (setter, fresh):
+            raw.sock.close()

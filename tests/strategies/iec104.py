@@ -334,9 +334,9 @@ def streams(max_parts: int = 8) -> St[list[StreamPart]]:
     return st.lists(part, max_size=max_parts)
 
 
-def expected_items(parts: list[StreamPart]) -> list[c.Frame | c.Junk]:
+def expected_items(parts: list[StreamPart]) -> list[c.RawAPDU | c.Junk]:
     """What a framer must report for ``parts`` followed by end of stream (short junk runs)."""
-    items: list[c.Frame | c.Junk] = []
+    items: list[c.RawAPDU | c.Junk] = []
     offset = 0
     junk = b""
     for part in parts:
@@ -346,7 +346,7 @@ def expected_items(parts: list[StreamPart]) -> list[c.Frame | c.Junk]:
             if junk:
                 items.append(c.Junk(junk, offset - len(junk)))
                 junk = b""
-            items.append(c.Frame(part.data, offset))
+            items.append(c.RawAPDU(part.data, offset))
         offset += len(part.data)
     if junk:
         items.append(c.Junk(junk, offset - len(junk)))

@@ -165,6 +165,19 @@ async def test_peer_close_is_eof() -> None:
 
 
 @run
+async def test_a_reset_is_connection_lost_not_eof() -> None:
+    async with serving() as peers:
+        sock = socket.create_connection(("127.0.0.1", peers.port), timeout=WAIT)
+        peer = await peers.peer()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()  # RST
+        _, event = await peers.event()
+        assert event == Closed(reason="lost")
+        assert isinstance(peer.connection, LineConnection) and isinstance(peer.connection.lost_error, OSError)
+        assert await peers.closing() is peer
+
+
+@run
 async def test_remote_protocol_error_closes_only_that_connection() -> None:
     async with serving() as peers:
         bad, good = await connect(peers), await connect(peers)
@@ -306,7 +319,7 @@ async def test_drain_waits_for_a_slow_reader_and_reports_a_lost_peer() -> None:
             await asyncio.wait_for(client.drain(), WAIT)
         await asyncio.wait_for(client.wait_closed(), WAIT)
         assert isinstance(client.error, ConnectionLost)
-        assert [event async for event in client.events()] == [Closed(reason="eof")]
+        assert [event async for event in client.events()] == [Closed(reason="lost")]  # a reset is not an EOF
 
 
 @run

@@ -54,6 +54,7 @@ class LineConnection:
         self._out = bytearray()
         self._events: list[Event] = []
         self._timer = None if idle is None else now + idle
+        self.lost_error: BaseException | None = None
 
     @property
     def state(self) -> State:
@@ -103,6 +104,11 @@ class LineConnection:
         if "\n" in message:
             raise LocalProtocolError("a line must not contain a newline")
         self._queue(message, now)
+
+    def connection_lost(self, now: float, exc: BaseException | None = None) -> None:
+        if self._state is not State.CLOSED:
+            self.lost_error = exc
+            self._finish("lost")
 
     def close(self, now: float) -> None:
         self._check("close")

@@ -5,7 +5,8 @@ A server class supplies ``_open()`` (start listening, in its event loop) and ``_
 :class:`AsyncServing` adds the coroutine verbs (``start``, ``stop``, ``serve``, ``async
 with``); :class:`ThreadedServing` adds the thread with blocking ``start()``/``stop()``, the
 start-up hand-over of errors and the context manager. :func:`run_in_loop` lets other
-threads call into the server's loop.
+threads call into the server's loop; :func:`run_until_signal` is the body of every
+``serve()`` function (``otwire serve``).
 """
 
 from __future__ import annotations
@@ -14,13 +15,15 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
+import signal
+import sys
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, ClassVar, Self, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, TextIO, TypeVar
 
-from otwire.errors import TransportError
+from otwire.errors import OTWireError, TransportError
 
-__all__ = ["CALL_TIMEOUT", "AsyncServing", "ThreadedServing", "run_in_loop"]
+__all__ = ["CALL_TIMEOUT", "AsyncServing", "ThreadedServing", "run_in_loop", "run_until_signal"]
 
 T = TypeVar("T")
 
@@ -209,3 +212,76 @@ class ThreadedServing:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class _Runnable(Protocol):
+    async def __aenter__(self) -> Any: ...
+
+    async def __aexit__(self, *exc: object) -> None: ...
+
+
+def run_until_signal(
+    server: _Runnable,
+    *,
+    command: str,
+    banner: Callable[[], str],
+    duration: float | None,
+    out: TextIO,
+    logger: logging.Logger,
+) -> int:
+    """Run an asyncio server until SIGINT or SIGTERM (or for ``duration`` seconds); blocking.
+
+    Both signals stop it the same clean way (every peer closed, any capture file
+    completed). The banner is printed (and flushed) once the server listens; the
+    server's log lines go to ``out`` while it runs.
+
+    Args:
+        server: The server (``async with`` starts and stops it).
+        command: Named in error messages, e.g. ``"otwire serve iec104"``.
+        banner: Returns the line printed once listening.
+        duration: Stop after this many seconds (``None``: until a signal).
+        out: Where the banner and the log go.
+        logger: The server's logger.
+
+    Returns:
+        0 after a clean stop, 2 when the server cannot start (message on stderr).
+    """
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    added = not logger.handlers
+    if added:
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+    try:
+        asyncio.run(_serve_until_signal(server, banner, duration, out))
+    except KeyboardInterrupt:  # a SIGINT outside the main thread's signal handler
+        pass
+    except (OTWireError, OSError) as exc:
+        print(f"{command}: error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if added:
+            logger.removeHandler(handler)
+    print("stopped", file=out, flush=True)
+    return 0
+
+
+async def _serve_until_signal(
+    server: _Runnable, banner: Callable[[], str], duration: float | None, out: TextIO
+) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    handled: list[signal.Signals] = []
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not on Windows
+                loop.add_signal_handler(signum, stop.set)
+                handled.append(signum)
+    try:
+        async with server:
+            print(banner(), file=out, flush=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), duration)
+    finally:
+        for signum in handled:
+            loop.remove_signal_handler(signum)

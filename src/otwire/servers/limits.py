@@ -1,64 +1,11 @@
-"""The limits every otwire server enforces, on by default (ARCHITECTURE.md, "servers").
+"""The limits every otwire server enforces (re-exported from :mod:`otwire.transports.limits`).
 
-One :class:`ServerLimits` is given to a server (``limits=``) and enforced by the shared
-asyncio server driver, whatever the protocol. A peer that breaks a limit is disconnected
-with one logged line; the others never notice. ``otwire serve`` has an option for each
-field (``--max-connections``, ``--max-per-address``, ``--handshake-timeout``,
-``--idle-timeout``, ``--frame-timeout``, ``--max-output``, ``--memory-budget``).
+The class lives in the transport layer because the generic asyncio server driver
+(:mod:`otwire.transports.aio_server`) enforces it and must not import from ``servers``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from otwire.errors import InvalidArgument
+from otwire.transports.limits import MIB, ServerLimits
 
 __all__ = ["MIB", "ServerLimits"]
-
-#: One mebibyte, octets.
-MIB = 1024 * 1024
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ServerLimits:
-    """Connection, time and memory limits of one server.
-
-    Raises:
-        InvalidArgument: a count below 1, a time not positive, or a size below 64 KiB.
-    """
-
-    max_connections: int = 1000
-    """Most connections at once; further ones are refused at accept (closed at once, logged once)."""
-    max_per_address: int = 64
-    """Most connections at once from one remote IP address."""
-    handshake_timeout: float = 30.0
-    """Seconds a new connection has to complete the protocol's opening exchange."""
-    idle_timeout: float | None = None
-    """Seconds without one complete frame from the peer before it is closed (``None``: never)."""
-    frame_timeout: float = 30.0
-    """Seconds a frame that has begun arriving may take to complete: a byte trickle cannot keep a
-    connection alive."""
-    max_output_bytes: int = 16 * MIB
-    """Most octets queued for one connection (engine and socket buffers); over it: slow consumer."""
-    memory_budget: int = 256 * MIB
-    """Most octets queued over all connections; over it the connection holding most is dropped."""
-
-    def __post_init__(self) -> None:
-        for name in ("max_connections", "max_per_address"):
-            value = getattr(self, name)
-            if not (isinstance(value, int) and value >= 1):
-                raise InvalidArgument(f"{name}={value!r} must be an int >= 1")
-        for name in ("handshake_timeout", "idle_timeout", "frame_timeout"):
-            value = getattr(self, name)
-            if value is None and name == "idle_timeout":
-                continue
-            if not (isinstance(value, int | float) and value > 0):
-                raise InvalidArgument(f"{name}={value!r} must be a positive number of seconds")
-        for name in ("max_output_bytes", "memory_budget"):
-            value = getattr(self, name)
-            if not (isinstance(value, int) and value >= 64 * 1024):
-                raise InvalidArgument(f"{name}={value!r} must be an int >= 65536 (octets)")
-        if self.memory_budget < self.max_output_bytes:
-            raise InvalidArgument(
-                f"memory_budget={self.memory_budget} is below max_output_bytes={self.max_output_bytes}"
-            )

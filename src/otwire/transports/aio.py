@@ -101,7 +101,7 @@ class AioTransport(asyncio.Protocol):
             self._error = lost
         if not self.connection.is_closed:
             try:
-                self.connection.receive_data(b"", self._time())
+                self._report_end(exc)
             except LocalProtocolError:
                 pass
             except RemoteProtocolError as error:
@@ -118,6 +118,13 @@ class AioTransport(asyncio.Protocol):
         self._drain_waiters.clear()
         if self.on_close is not None:
             self.on_close(self)
+
+    def _report_end(self, exc: Exception | None) -> None:
+        """A failure is ``connection_lost(now, exc)``; a plain close is end of stream (STYLE.md 3.3 rule 11)."""
+        if exc is not None:
+            self.connection.connection_lost(self._time(), exc)
+        else:
+            self.connection.receive_data(b"", self._time())
 
     def pause_writing(self) -> None:
         """Record that the write buffer is above its high-water mark (see :meth:`drain`)."""

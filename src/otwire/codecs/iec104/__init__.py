@@ -7,7 +7,7 @@ Pure functions over complete frames (no state, clock or I/O):
 >>> apdu.asdu.type_id.name, apdu.asdu.cot.name, apdu.asdu.common_address
 ('C_IC_NA_1', 'ACTIVATION', 47)
 >>> encode_apdu(apdu).hex()
-'680e00000000640106002f000000001 4'.replace(" ", "")  # doctest: +SKIP
+'680e00000000640106002f0000000014'
 
 :class:`APDUFramer` cuts a TCP byte stream into frames first.
 """
@@ -78,7 +78,13 @@ from otwire.codecs.iec104.elements import (
     OctetElement,
     Segment,
 )
-from otwire.codecs.iec104.framing import APDUFramer, Frame, Junk, LengthError
+from otwire.codecs.iec104.framing import (
+    APDUFramer,
+    Frame,  # deprecated alias of RawAPDU, removed after the merge
+    Junk,
+    LengthError,
+    RawAPDU,
+)
 from otwire.codecs.iec104.layouts import LAYOUTS
 from otwire.codecs.iec104.types import (
     Cot,
@@ -98,7 +104,7 @@ __all__ = [
     "QRP", "R32", "RCO", "SCD", "SCO", "SCQ", "SEP", "SIQ", "SOF", "SPE", "SRQ", "SVA", "TSC",
     "VTI", "APDUFramer", "CP16Time2a", "CP24Time2a", "CP56Time2a", "Cot", "DoubleCommandState",
     "DoublePoint", "Element", "Frame", "IFrame", "InformationObject", "Junk", "LengthError",
-    "OctetElement", "OutputCircuit", "Quality", "SFrame", "Segment", "StartEvents",
+    "OctetElement", "OutputCircuit", "Quality", "RawAPDU", "SFrame", "Segment", "StartEvents",
     "StepCommandState", "TypeId", "UFrame", "UFunction", "decode_apdu", "decode_apdu_schema",
     "decode_asdu", "decode_asdu_schema", "encode_apdu", "encode_asdu", "encode_asdu_schema",
     "encode_iframe", "encode_sframe", "encode_uframe",

@@ -18,7 +18,6 @@ from construct import (
     Array,
     Bytes,
     Const,
-    Float32l,
     GreedyBytes,
     IfThenElse,
     Int8ul,
@@ -67,7 +66,7 @@ _SEGMENT = Struct("los" / Int8ul, "data" / Bytes(this.los))
 ELEMENT_SCHEMAS: dict[type[el.Element], Any] = {
     el.NVA: Int16sl,  # 7.2.6.6 F16, raw/32768
     el.SVA: Int16sl,  # 7.2.6.7 I16
-    el.R32: Float32l,  # 7.2.6.8 IEEE STD 754 binary32
+    el.R32: Int32ul,  # 7.2.6.8 IEEE STD 754 binary32, kept as its 32 bits
     el.BCR: _BCR,
     el.BSI: Int32ul,  # 7.2.6.13 BS32
     el.FBP: Int16ul,  # 7.2.6.14 UI16 0x55AA

@@ -21,6 +21,7 @@ fixes to 0, several U functions at once, or an S/U frame with an ASDU are
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 
 from otwire.codecs._base import SCHEMA_ERRORS, fast_constructor
@@ -217,6 +218,10 @@ def encode_apdu(apdu: APDU) -> bytes:
 
 
 _U_OCTETS = {function: bytes((START, 4, int(function), 0, 0, 0)) for function in UFunction}
+# N << 1 as a little-endian uint16 is the control octet pair (N << 1 & 0xFE, N >> 7); packing
+# refuses N outside 0..32767, so the range check costs nothing on the fast path.
+_I_HEAD = struct.Struct("<BBHH").pack
+_S_HEAD = struct.Struct("<BBBBH").pack
 
 
 def encode_iframe(ns: int, nr: int, asdu_octets: bytes) -> bytes:
@@ -233,9 +238,12 @@ def encode_iframe(ns: int, nr: int, asdu_octets: bytes) -> bytes:
         EncodeError: ``ns`` or ``nr`` outside 0..32767, or ``asdu_octets`` not 1..249 octets long.
     """
     size = len(asdu_octets)
-    if (ns | nr) >> 15 or not 0 < size <= MAX_ASDU_LENGTH:
-        raise EncodeError(f"I-frame with ns={ns}, nr={nr} and an ASDU of {size} octets (0..32767, 1..249)")
-    return bytes((START, 4 + size, ns << 1 & 0xFE, ns >> 7, nr << 1 & 0xFE, nr >> 7)) + asdu_octets
+    if 0 < size <= MAX_ASDU_LENGTH:
+        try:
+            return _I_HEAD(START, 4 + size, ns << 1, nr << 1) + asdu_octets
+        except (struct.error, TypeError):
+            pass
+    raise EncodeError(f"I-frame with ns={ns}, nr={nr} and an ASDU of {size} octets (0..32767, 1..249)")
 
 
 def encode_sframe(nr: int) -> bytes:
@@ -244,9 +252,10 @@ def encode_sframe(nr: int) -> bytes:
     Raises:
         EncodeError: ``nr`` outside 0..32767.
     """
-    if nr >> 15:
-        raise EncodeError(f"nr={nr} not in 0..32767")
-    return bytes((START, 4, 0x01, 0, nr << 1 & 0xFE, nr >> 7))
+    try:
+        return _S_HEAD(START, 4, 0x01, 0, nr << 1)
+    except (struct.error, TypeError):
+        raise EncodeError(f"nr={nr!r} not in 0..32767") from None
 
 
 def encode_uframe(function: UFunction) -> bytes:

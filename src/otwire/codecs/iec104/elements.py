@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+import struct
 from dataclasses import dataclass
 from typing import ClassVar, Self
 
@@ -721,29 +722,74 @@ class SVA(Element):
         return (self.value,)
 
 
-@dataclass(**_FROZEN)
+_BINARY32 = struct.Struct("<f")
+
+
+@dataclass(frozen=True, slots=True, init=False, repr=False)
 class R32(Element):
     """Short floating point number, IEEE STD 754 binary32 LE (7.2.6.8).
 
-    NaN and infinities are carried unchanged. A value that a binary32 cannot
-    hold exactly is rounded to the nearest binary32 when encoded.
+    The element keeps the 32 bits as received, so every pattern re-encodes
+    unchanged, a signalling NaN and NaN payloads included (a Python float would
+    quieten them). Build it from a number, ``R32(value=12.5)`` or
+    :meth:`from_value`, or from the bits, ``R32(bits=0x41480000)``. A number that a
+    binary32 cannot hold exactly is rounded to the nearest binary32 at once, so
+    ``value`` reads back the number as it goes on the wire.
+
+    Raises:
+        EncodeError: not exactly one of ``value`` and ``bits`` given, ``value`` not a
+            number or beyond the binary32 range (|value| > 3.4028235e38, not infinite),
+            ``bits`` not in 0..2**32-1.
     """
 
-    FORMAT = "f"
-    value: float
-    """The measured value."""
+    FORMAT = "I"
+    bits: int
+    """The binary32 pattern as an unsigned integer (octets on the wire, little-endian)."""
 
-    def __post_init__(self) -> None:
-        _check(isinstance(self.value, int | float), f"R32 value {self.value!r} is not a number")
+    def __init__(self, value: float | None = None, *, bits: int | None = None) -> None:
+        if (value is None) == (bits is None):
+            raise EncodeError("R32 needs exactly one of value and bits")
+        if bits is None:
+            bits = _binary32_bits(value)
+        else:
+            _uint(bits, 32, "R32 bits")
+        object.__setattr__(self, "bits", bits)
+
+    @classmethod
+    def from_value(cls, value: float) -> R32:
+        """Build from a number, rounded to the nearest binary32 (same as ``R32(value=...)``)."""
+        return cls(value=value)
+
+    @property
+    def value(self) -> float:
+        """The number (NaN and infinities as such; a NaN payload is only in ``bits``)."""
+        return float(_BINARY32.unpack(self.bits.to_bytes(4, "little"))[0])
 
     @classmethod
     def from_raw(cls, *raw: int | float | bytes) -> R32:
-        """Build from ``(value,)``."""
-        return cls(value=raw[0])  # type: ignore[arg-type]
+        """Build from ``(bits,)``."""
+        return cls(bits=raw[0])  # type: ignore[arg-type]
 
-    def to_raw(self) -> tuple[float]:
-        """Return ``(value,)``."""
-        return (self.value,)
+    def to_raw(self) -> tuple[int]:
+        """Return ``(bits,)``."""
+        return (self.bits,)
+
+    def __repr__(self) -> str:
+        value = self.value
+        return f"R32(bits=0x{self.bits:08x})" if value != value else f"R32(value={value!r})"
+
+
+def _binary32_bits(value: object) -> int:
+    """The binary32 pattern nearest to ``value`` (the standard's rounding).
+
+    Raises:
+        EncodeError: ``value`` is not a number or too large for a binary32.
+    """
+    _check(isinstance(value, int | float), f"R32 value {value!r} is not a number")
+    try:
+        return int.from_bytes(_BINARY32.pack(value), "little")
+    except (OverflowError, struct.error) as exc:
+        raise EncodeError(f"cannot encode R32 value {value!r}: beyond the binary32 range ({exc})") from None
 
 
 @dataclass(**_FROZEN)

@@ -5,7 +5,7 @@ Sans-IO: feed octets with :meth:`APDUFramer.receive_data`, then pull items with
 
 The result does not depend on how the stream was split:
 
-* every complete APDU is a :class:`Frame` (START 0x68, L in 4..253, L + 2 octets);
+* every complete APDU is a :class:`RawAPDU` (START 0x68, L in 4..253, L + 2 octets);
 * octets before a 0x68 are :class:`Junk`, reported when the next 0x68 arrives,
   in pieces of at most ``JUNK_CHUNK`` octets, or by :meth:`APDUFramer.close`;
 * a start octet with L outside 4..253 is a :class:`LengthError`; its 2 + L
@@ -61,8 +61,8 @@ def apdu_size_error(buffer: bytes | bytearray, pos: int, status: int) -> DecodeE
 
 
 @dataclass(frozen=True, slots=True)
-class Frame:
-    """One complete APDU."""
+class RawAPDU:
+    """One complete APDU as octets, not decoded (decode it with ``decode_apdu``)."""
 
     data: bytes
     """The APDU octets, start octet included."""
@@ -92,7 +92,10 @@ class LengthError:
     """Stream offset of the start octet."""
 
 
-FramerItem = Frame | Junk | LengthError
+FramerItem = RawAPDU | Junk | LengthError
+
+#: Deprecated name of :class:`RawAPDU` (``otwire.inspect`` still imports it); removed after the merge.
+Frame = RawAPDU
 
 
 class APDUFramer:
@@ -130,7 +133,7 @@ class APDUFramer:
         size = apdu_size(buf, 0, len(buf))
         if size > 0:
             data = self._take(size)
-            return Frame(data, self._offset - size)
+            return RawAPDU(data, self._offset - size)
         if size == BAD_START:
             return self._junk()
         if size == BAD_LENGTH:

@@ -7,6 +7,18 @@ S-frames after ``w`` received I-frames or when t2 runs out, closes on t1, sends
 TESTFR act after t3 idle seconds, answers STARTDT/STOPDT/TESTFR acts, and tracks
 activations (ACT -> ACT_CON/refusal -> ACT_TERM) as events.
 
+Peer violations (one rule for every otwire engine, ``specs/iec104/notes.md``): a
+frame the peer got wrong (a bad start octet or length octet, an undecodable control
+field or ASDU: ``DecodeError``; N(S) or N(R) out of sequence: ``SequenceError``; a
+frame the table does not allow in this state or role: ``RemoteProtocolError``) is
+raised from ``receive_data``. Before raising, the engine has queued the events and
+output of the frames before it in the same call, and has moved to CLOSED through
+the table's ``PROTOCOL_ERROR`` row, reporting ``ConnectionTerminated(PROTOCOL_ERROR,
+error=exc)``. -104 has no resynchronisation, so a bad start or length octet fails
+at once, without waiting for more octets. What is well formed but unknown is not a
+violation: an unknown type identification or cause of transmission arrives as
+``ASDUReceived`` with a plain ``int`` in ``type_id`` or ``cot``.
+
 >>> from otwire.codecs.iec104 import UFrame, UFunction
 >>> conn = IEC104Connection(role=Role.CONTROLLING)
 >>> conn.send(UFrame(UFunction.STARTDT_ACT), now=0.0)
@@ -90,6 +102,27 @@ class IEC104Connection(EngineBase[State, Input]):
     :class:`~otwire.protocols._base.EngineBase` (``connection_lost(now, exc)`` ends with
     ``ConnectionTerminated(CONNECTION_LOST, error=exc)``).
     """
+
+    __slots__ = (
+        "_ack",
+        "_buffer",
+        "_last_rx",
+        "_on_u",
+        "_queue",
+        "_queue_limit",
+        "_sent_at",
+        "_t2_deadline",
+        "_test_deadline",
+        "_u_deadline",
+        "_u_pending",
+        "_unacked",
+        "_vr",
+        "_vs",
+        "activations",
+        "config",
+        "report_frames",
+        "role",
+    )
 
     CLOSED = State.CLOSED
     LOCAL_INPUTS = LOCAL_INPUTS

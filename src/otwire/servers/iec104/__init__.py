@@ -36,10 +36,11 @@ from otwire.servers.iec104._points import (
     ResponseState,
 )
 from otwire.servers.iec104._station import Batch, Station
-from otwire.servers.iec104.demo import DEMO_COMMANDS, DEMO_POINTS, populate, serve
+from otwire.servers.iec104.demo import DEFAULT_PORT, DEMO_COMMANDS, DEMO_POINTS, populate, serve
 from otwire.servers.iec104.server import AsyncServer, Server
 
 __all__ = [
+    "DEFAULT_PORT",
     "DEMO_COMMANDS",
     "DEMO_POINTS",
     "AsyncServer",

@@ -6,25 +6,27 @@ listening socket, the event loop, the scheduler) is in :mod:`otwire.servers.iec1
 
 from __future__ import annotations
 
-import asyncio
+import dataclasses
 import datetime as _dt
 import os
 import ssl
-import threading
 from collections.abc import Callable
 from typing import TypeVar
 
 from otwire.codecs.iec104 import ASDU, Cot
 from otwire.codecs.iec104.values import PointInfo
 from otwire.errors import LocalProtocolError
-from otwire.protocols.iec104 import IEC104Config
-from otwire.servers._serving import CALL_TIMEOUT, run_in_loop
+from otwire.protocols import Event
+from otwire.protocols.iec104 import IEC104Config, IEC104Connection, Role
+from otwire.servers._base import ServerBase
+from otwire.servers._serving import CALL_TIMEOUT
 from otwire.servers.iec104._points import IncomingMessage, Point, PointCallback, ResponseState
 from otwire.servers.iec104._requests import GLOBAL_ADDRESS
-from otwire.servers.iec104._session import LOGGER, Session
+from otwire.servers.iec104._session import LOGGER, APDUCounter, OutstationPeers, Session, held_octets
 from otwire.servers.iec104._station import Batch, Station
 from otwire.servers.iec104._wire import end_of_init, pack_points, pack_sequence
-from otwire.transports.record import PcapRecorder
+from otwire.transports.aio_server import PeerSocket
+from otwire.transports.limits import ServerLimits
 
 __all__ = ["CALL_TIMEOUT", "BaseServer", "ClockSyncCallback", "ConnectCallback", "RawCallback"]
 
@@ -36,10 +38,8 @@ ConnectCallback = Callable[["BaseServer", str], bool]
 #: ``callback(server, data)`` with one complete APDU.
 RawCallback = Callable[["BaseServer", bytes], None]
 
-#: Seconds a foreign thread waits for the event loop to run a transmission.
 
-
-class BaseServer:
+class BaseServer(ServerBase):
     """Stations, callbacks and client sessions shared by ``Server`` and ``AsyncServer``.
 
     Args:
@@ -48,17 +48,22 @@ class BaseServer:
         tick_rate_ms: Period of the scheduler of periodic transmission, timers and select
             expiry, milliseconds.
         select_timeout_ms: Time from a select to its execute, milliseconds.
-        max_connections: Most simultaneous clients (0 = no limit); more are refused.
+        max_connections: Most simultaneous clients (0: ``limits.max_connections``); more are refused.
         transport_security: A server-side TLS context (IEC 62351-3), or ``None``.
         protocol_parameters: k, w, t0..t3 of every connection.
         end_of_init: Send M_EI_NA_1 of every station when a connection first starts data transfer.
         backlog_limit: Most ASDUs queued for one client beyond the k window; periodic
             data is skipped above half of it, and a client at the limit is closed.
         record: Write every connection into this pcap file while running.
+        limits: Connection, time and memory limits of the server driver (defaults when ``None``).
 
     Raises:
         LocalProtocolError: An argument is out of range.
+        InvalidArgument: ``port`` is not in 0..65535.
     """
+
+    _label = "iec104 server"
+    _logger = LOGGER
 
     def __init__(
         self,
@@ -73,33 +78,30 @@ class BaseServer:
         end_of_init: bool = True,
         backlog_limit: int = 1000,
         record: str | os.PathLike[str] | None = None,
+        limits: ServerLimits | None = None,
     ) -> None:
-        for name, value, low in (("tick_rate_ms", tick_rate_ms, 1), ("select_timeout_ms", select_timeout_ms, 1),
-                                 ("max_connections", max_connections, 0), ("backlog_limit", backlog_limit, 2),
-                                 ("port", port, 0)):  # fmt: skip
+        checks = (("tick_rate_ms", tick_rate_ms, 1), ("select_timeout_ms", select_timeout_ms, 1),
+                  ("max_connections", max_connections, 0), ("backlog_limit", backlog_limit, 2))  # fmt: skip
+        for name, value, low in checks:
             if not (isinstance(value, int) and value >= low):
                 raise LocalProtocolError(f"{name}={value!r} must be an int >= {low}")
-        self.lock = threading.RLock()
-        self._ip, self._port = ip, port
+        limits = limits if limits is not None else ServerLimits()
+        if max_connections:
+            limits = dataclasses.replace(limits, max_connections=max_connections)
+        super().__init__(ip, port, limits=limits, record=record, ssl=transport_security)
         self._tick_rate_ms, self.select_timeout_ms = tick_rate_ms, select_timeout_ms
         self.max_connections = max_connections
         self.transport_security = transport_security
         self.protocol_parameters = protocol_parameters or IEC104Config()
         self.end_of_init = end_of_init
         self.backlog_limit = backlog_limit
-        self.record = record
         self._stations: dict[int, Station] = {}
         self._clock_sync: ClockSyncCallback | None = None
         self._connect: ConnectCallback | None = None
         self._send_raw: RawCallback | None = None
         self._receive_raw: RawCallback | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._loop_thread = 0
-        self._listener: asyncio.Server | None = None
-        self._ticker: asyncio.Task[None] | None = None
-        self._recorder: PcapRecorder | None = None
-        self._sessions: set[Session] = set()
-        self._bound_port = 0
+        self.peers: OutstationPeers | None = None
+        self.sessions: dict[int, Session] = {}
 
     # -- stations --------------------------------------------------------------------
 
@@ -190,7 +192,7 @@ class BaseServer:
 
     def _update_frame_reports(self) -> None:
         wanted = self._send_raw is not None or self._receive_raw is not None
-        for session in list(self._sessions):
+        for session in list(self.sessions.values()):
             session.engine.report_frames = wanted
 
     def raw_received(self, data: bytes) -> None:
@@ -245,12 +247,7 @@ class BaseServer:
     @property
     def ip(self) -> str:
         """The listening address."""
-        return self._ip
-
-    @property
-    def port(self) -> int:
-        """The listening port (the one picked by the system after starting with port 0)."""
-        return self._bound_port or self._port
+        return self._host
 
     @property
     def tick_rate_ms(self) -> int:
@@ -258,24 +255,19 @@ class BaseServer:
         return self._tick_rate_ms
 
     @property
-    def is_running(self) -> bool:
-        """True while the server listens."""
-        return self._listener is not None
-
-    @property
     def open_connection_count(self) -> int:
         """Number of connected clients."""
-        return len(self._sessions)
+        return len(self.sessions)
 
     @property
     def active_connection_count(self) -> int:
         """Number of clients with data transfer started."""
-        return sum(1 for s in list(self._sessions) if s.started)
+        return sum(1 for s in list(self.sessions.values()) if s.started)
 
     @property
     def has_open_connections(self) -> bool:
         """True if at least one client is connected."""
-        return bool(self._sessions)
+        return bool(self.sessions)
 
     @property
     def has_active_connections(self) -> bool:
@@ -294,7 +286,10 @@ class BaseServer:
             cot: Cause of transmission.
 
         Returns:
-            True if at least one client took them (False when not running).
+            True if at least one client connection queued every one of them: each is then
+            sent unless that connection ends first (the client closes it, t1 expires, or it
+            is dropped as a slow consumer). False when none queued them (not running, no
+            client started, or every backlog full); nothing is queued then for a full backlog.
 
         Raises:
             TimeoutError: The event loop did not respond within 10 s.
@@ -308,7 +303,7 @@ class BaseServer:
             batch: Points of one station and type.
 
         Returns:
-            True if at least one client took it.
+            True if at least one client connection queued it all (see :meth:`transmit_points`).
 
         Raises:
             TimeoutError: The event loop did not respond within 10 s.
@@ -337,23 +332,56 @@ class BaseServer:
 
     def _broadcast(self, asdus: list[ASDU], *, periodic: bool = False) -> int:
         count = 0
-        for session in list(self._sessions):
+        for session in list(self.sessions.values()):
             if session.started and all(session.send(a, periodic=periodic) for a in asdus):
                 count += 1
         return count
 
-    def _call(self, action: Callable[[], T]) -> T | None:
-        """Run ``action`` in the event loop thread and return its result (``None`` if stopped)."""
-        return run_in_loop(self._loop, self._loop_thread, action, CALL_TIMEOUT)
+    # -- the server base's hooks -------------------------------------------------------
 
-    def session_closed(self, session: Session) -> None:
+    def _new_engine(self) -> OutstationPeers:
+        self.peers = OutstationPeers(self._new_connection, frame_counter=APDUCounter, queued=held_octets)
+        return self.peers
+
+    def _new_connection(self, peer: int, now: float, name: str) -> IEC104Connection:
+        return IEC104Connection(
+            role=Role.CONTROLLED,
+            config=self.protocol_parameters,
+            now=now,
+            report_frames=self._send_raw is not None or self._receive_raw is not None,
+            queue_limit=self.backlog_limit + 1,
+        )
+
+    def _new_session(self, sock: PeerSocket) -> Session | None:
+        if self._connect is not None and not self._accepts(sock.ip):
+            LOGGER.warning("%s: connection refused: refused by on_connect", sock.name)
+            return None
+        session = Session(self, sock)
+        LOGGER.info("%s: connected (%d open)", sock.name, len(self.sessions) + 1)
+        return session
+
+    def _accepts(self, ip: str) -> bool:
+        try:
+            return bool(self._connect(self, ip)) if self._connect is not None else True
+        except Exception:
+            LOGGER.exception("on_connect callback failed; connection refused")
+            return False
+
+    def _on_peer_event(self, peer: int, event: Event) -> None:
+        session = self.sessions.get(peer)
+        if session is not None:
+            session.on_event(event)
+
+    def _on_session_closed(self, sock: PeerSocket, session: Session | None) -> None:
         """Forget a closed session and release the selects it held."""
-        self._sessions.discard(session)
+        if session is None:
+            return
+        session.on_close()
         for station in self.stations:
             for point in station.points:
                 if point.selection is not None and point.selection.owner is session:
                     point.selection = None
-        LOGGER.info("%s: disconnected (%d open)", session.name, len(self._sessions))
+        LOGGER.info("%s: disconnected (%d open)", session.name, len(self.sessions))
 
 
 def _response(result: object, name: str) -> ResponseState:

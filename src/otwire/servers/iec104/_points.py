@@ -1,4 +1,4 @@
-"""Points: the data model of the outstation (stations are in ``_station``).
+"""Points: the data model of the outstation (stations are in ``_station``, which imports this module).
 
 A station is one common address; a :class:`Point` is one information object
 address with a monitor type (M_*) or a command type (C_*). Point values are immutable
@@ -12,7 +12,7 @@ import datetime as _dt
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from otwire.codecs.iec104 import ASDU, Cot, InformationObject, Quality, TypeId
 from otwire.codecs.iec104.layouts import LAYOUTS
@@ -26,9 +26,6 @@ from otwire.codecs.iec104.values import (
     info_from_elements,
 )
 from otwire.errors import LocalProtocolError
-
-if TYPE_CHECKING:
-    from otwire.servers.iec104._station import Station
 
 __all__ = [
     "CommandMode",
@@ -166,6 +163,24 @@ def _changed(info: PointInfo, value: Any, quality: Quality, when: _dt.datetime) 
     )
 
 
+class PointServer(Protocol):
+    """What a point needs from its server (``Point.transmit``)."""
+
+    def transmit_points(self, points: list[Point], cot: Cot) -> bool: ...
+
+
+class PointStation(Protocol):
+    """What a point needs from its station (:class:`~otwire.servers.iec104.Station` is one)."""
+
+    @property
+    def common_address(self) -> int: ...
+
+    @property
+    def server(self) -> PointServer: ...
+
+    def get_point(self, io_address: int) -> Point | None: ...
+
+
 class Point:
     """One information object of a station (create it with :meth:`Station.add_point`).
 
@@ -175,7 +190,7 @@ class Point:
 
     def __init__(
         self,
-        station: Station,
+        station: PointStation,
         io_address: int,
         type_id: TypeId | int,
         *,
@@ -215,7 +230,7 @@ class Point:
     # -- identity --------------------------------------------------------------------
 
     @property
-    def station(self) -> Station:
+    def station(self) -> PointStation:
         """The station this point belongs to."""
         return self._station
 
@@ -413,7 +428,8 @@ class Point:
             cause: Cause of transmission (SPONTANEOUS, PERIODIC, RETURN_INFO_REMOTE, ...).
 
         Returns:
-            True if at least one client connection took it.
+            True if at least one client connection queued it (see
+            :meth:`~otwire.servers.iec104.BaseServer.transmit_points` for what that promises).
 
         Raises:
             LocalProtocolError: The point is a command point, or has been removed.

@@ -13,7 +13,7 @@ import datetime as _dt
 import logging
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from otwire.codecs.iec104 import ASDU, QCC, QOI, QRP, Cot, CP56Time2a, TypeId
 from otwire.codecs.iec104.values import PointInfo, info_from_elements
@@ -24,28 +24,59 @@ from otwire.servers.iec104._points import (
     CommandMode,
     IncomingMessage,
     Point,
+    PointCallback,
     ResponseState,
     Selection,
 )
 from otwire.servers.iec104._station import Station
 from otwire.servers.iec104._wire import mirror, pack_points
 
-if TYPE_CHECKING:
-    from otwire.servers.iec104._session import Session
-
-__all__ = ["handle_asdu"]
+__all__ = ["GLOBAL_ADDRESS", "RequestServer", "Requester", "answer_request"]
 
 LOGGER = logging.getLogger("otwire.servers.iec104")
 GLOBAL_ADDRESS = 0xFFFF
 
-_Handler = Callable[["Session", ASDU, list[Station]], None]
+
+class RequestServer(Protocol):
+    """What answering a request needs from the server (:class:`~otwire.servers.iec104.BaseServer` is one)."""
+
+    select_timeout_ms: int
+
+    def stations_for(self, common_address: int, *, broadcast: bool) -> list[Station]: ...
+
+    def call_point_callback(self, point: Point, callback: PointCallback | None, name: str) -> None: ...
+
+    def call_receive(self, point: Point, previous: PointInfo, message: IncomingMessage) -> ResponseState: ...
+
+    def clock_sync(self, ip: str, when: _dt.datetime) -> ResponseState: ...
+
+    def transmit_points(self, points: list[Point], cot: Cot) -> bool: ...
+
+
+class Requester(Protocol):
+    """The client connection a request came from (the outstation's ``_session.Session`` is one)."""
+
+    @property
+    def server(self) -> RequestServer: ...
+
+    ip: str
+    port: int
+    name: str
+
+    @property
+    def now(self) -> float: ...
+
+    def send(self, asdu: ASDU, *, periodic: bool = False) -> bool: ...
+
+
+_Handler = Callable[[Requester, ASDU, list[Station]], None]
 _ACT = frozenset({Cot.ACTIVATION})
 _ACT_DEACT = frozenset({Cot.ACTIVATION, Cot.DEACTIVATION})
 #: Requests that may address every station at once with common address 0xFFFF.
 _BROADCAST = frozenset({TypeId.C_IC_NA_1, TypeId.C_CI_NA_1, TypeId.C_CS_NA_1, TypeId.C_RP_NA_1, TypeId.C_TS_TA_1})
 
 
-def handle_asdu(session: Session, asdu: ASDU) -> None:
+def answer_request(session: Requester, asdu: ASDU) -> None:
     """Answer one ASDU received from a client.
 
     Args:
@@ -75,16 +106,16 @@ def _name(asdu: ASDU) -> str:
     return asdu.type_id.name if isinstance(asdu.type_id, TypeId) else str(asdu.type_id)
 
 
-def _refuse(session: Session, asdu: ASDU, cot: Cot) -> None:
+def _refuse(session: Requester, asdu: ASDU, cot: Cot) -> None:
     session.send(mirror(asdu, cot, negative=True))
 
 
-def _confirm(session: Session, asdu: ASDU, positive: bool, common_address: int | None = None) -> bool:
+def _confirm(session: Requester, asdu: ASDU, positive: bool, common_address: int | None = None) -> bool:
     cot = Cot.DEACTIVATION_CON if asdu.cot == Cot.DEACTIVATION else Cot.ACTIVATION_CON
     return session.send(mirror(asdu, cot, negative=not positive, common_address=common_address))
 
 
-def _report(session: Session, points: list[Point], cot: Cot | int, common_address: int) -> bool:
+def _report(session: Requester, points: list[Point], cot: Cot | int, common_address: int) -> bool:
     """Send points (after their before-read callbacks); False if the session stopped taking data."""
     for point in points:
         session.server.call_point_callback(point, point.before_read_callback, "on_before_read")
@@ -94,7 +125,7 @@ def _report(session: Session, points: list[Point], cot: Cot | int, common_addres
 # -- system commands ---------------------------------------------------------------------
 
 
-def _interrogation(session: Session, asdu: ASDU, stations: list[Station]) -> None:
+def _interrogation(session: Requester, asdu: ASDU, stations: list[Station]) -> None:
     """C_IC_NA_1: ACT_CON, the station's (or group's) points with COT 20..36, ACT_TERM."""
     element = asdu.objects[0].elements[0]
     qoi = element.value if isinstance(element, QOI) else 0
@@ -115,7 +146,7 @@ def _in_group(point: Point, group: int) -> bool:
     return group == 0 or point.interrogation_group == group
 
 
-def _counter_interrogation(session: Session, asdu: ASDU, stations: list[Station]) -> None:
+def _counter_interrogation(session: Requester, asdu: ASDU, stations: list[Station]) -> None:
     """C_CI_NA_1: ACT_CON, integrated totals with COT 37..41, ACT_TERM.
 
     FRZ 0 (read), 1 (freeze) and 2 (freeze and reset) report the counters at once; 2 and
@@ -140,7 +171,7 @@ def _counter_interrogation(session: Session, asdu: ASDU, stations: list[Station]
         session.send(mirror(asdu, Cot.ACTIVATION_TERMINATION, common_address=ca))
 
 
-def _read(session: Session, asdu: ASDU, stations: list[Station]) -> None:
+def _read(session: Requester, asdu: ASDU, stations: list[Station]) -> None:
     """C_RD_NA_1: the point's value with COT REQUEST, or COT 47 for no such monitor point."""
     point = stations[0].get_point(asdu.objects[0].ioa)
     if point is None or point.is_command:
@@ -149,7 +180,7 @@ def _read(session: Session, asdu: ASDU, stations: list[Station]) -> None:
     _report(session, [point], Cot.REQUEST, stations[0].common_address)
 
 
-def _clock_sync(session: Session, asdu: ASDU, stations: list[Station]) -> None:
+def _clock_sync(session: Requester, asdu: ASDU, stations: list[Station]) -> None:
     """C_CS_NA_1: ask the ``on_clock_sync`` callback, then ACT_CON (negative if refused)."""
     element = asdu.objects[0].elements[0]
     when: _dt.datetime | None = None
@@ -165,13 +196,13 @@ def _clock_sync(session: Session, asdu: ASDU, stations: list[Station]) -> None:
         _confirm(session, asdu, result is ResponseState.SUCCESS, station.common_address)
 
 
-def _test(session: Session, asdu: ASDU, stations: list[Station]) -> None:
+def _test(session: Requester, asdu: ASDU, stations: list[Station]) -> None:
     """C_TS_TA_1 (and the -101 C_TS_NA_1): ACT_CON echoing the test pattern and time."""
     for station in stations:
         _confirm(session, asdu, True, station.common_address)
 
 
-def _reset_process(session: Session, asdu: ASDU, stations: list[Station]) -> None:
+def _reset_process(session: Requester, asdu: ASDU, stations: list[Station]) -> None:
     """C_RP_NA_1: ACT_CON, positive for QRP 1 (general reset) and 2 (event buffer reset)."""
     element = asdu.objects[0].elements[0]
     positive = isinstance(element, QRP) and element.value in (1, 2)
@@ -183,7 +214,7 @@ def _reset_process(session: Session, asdu: ASDU, stations: list[Station]) -> Non
 # -- process commands --------------------------------------------------------------------
 
 
-def _command(session: Session, asdu: ASDU, stations: list[Station]) -> None:
+def _command(session: Requester, asdu: ASDU, stations: list[Station]) -> None:
     """C_SC/C_DC/C_RC/C_SE/C_BO: select, execute or deactivate (break off a select)."""
     obj = asdu.objects[0]
     point = stations[0].get_point(obj.ioa)
@@ -203,11 +234,11 @@ def _command(session: Session, asdu: ASDU, stations: list[Station]) -> None:
         _execute(session, asdu, point, info)
 
 
-def _message(session: Session, asdu: ASDU, info: PointInfo) -> IncomingMessage:
+def _message(session: Requester, asdu: ASDU, info: PointInfo) -> IncomingMessage:
     return IncomingMessage(asdu=asdu, info=info, ip=session.ip, port=session.port)
 
 
-def _deactivate(session: Session, asdu: ASDU, point: Point) -> None:
+def _deactivate(session: Requester, asdu: ASDU, point: Point) -> None:
     selection = point.selection
     held = selection is not None and selection.owner is session
     if held:
@@ -215,7 +246,7 @@ def _deactivate(session: Session, asdu: ASDU, point: Point) -> None:
     _confirm(session, asdu, held)
 
 
-def _select(session: Session, asdu: ASDU, point: Point, info: PointInfo) -> None:
+def _select(session: Requester, asdu: ASDU, point: Point, info: PointInfo) -> None:
     if point.command_mode is not CommandMode.SELECT_AND_EXECUTE:
         LOGGER.info("%s: select of direct-mode IOA %d refused", session.name, point.io_address)
         _confirm(session, asdu, False)
@@ -233,7 +264,7 @@ def _select(session: Session, asdu: ASDU, point: Point, info: PointInfo) -> None
         _confirm(session, asdu, result is ResponseState.SUCCESS)
 
 
-def _execute(session: Session, asdu: ASDU, point: Point, info: PointInfo) -> None:
+def _execute(session: Requester, asdu: ASDU, point: Point, info: PointInfo) -> None:
     select_mode = point.command_mode is CommandMode.SELECT_AND_EXECUTE
     if select_mode and not _take_selection(session, point):
         LOGGER.info("%s: execute of IOA %d without a valid select refused", session.name, point.io_address)
@@ -259,7 +290,7 @@ def _execute(session: Session, asdu: ASDU, point: Point, info: PointInfo) -> Non
             session.server.transmit_points([related], Cot.RETURN_INFO_REMOTE)
 
 
-def _take_selection(session: Session, point: Point) -> bool:
+def _take_selection(session: Requester, point: Point) -> bool:
     """Use up this session's live select of ``point``; False if there is none."""
     selection = point.selection
     if selection is None:

@@ -1,21 +1,23 @@
 """One client connection of the outstation: engine events in, replies out, bounded backlog.
 
-A :class:`Session` is the ``on_event`` callback of one
-:class:`~otwire.transports.aio.AioTransport`. Replies produced while an event is being
-handled go straight to the engine (the transport writes them when the event batch is
-done, so request and reply order is kept); anything sent from elsewhere (spontaneous,
-periodic) goes through the transport.
+A :class:`Session` is what the outstation keeps per accepted socket. The generic server
+driver (:class:`~otwire.transports.aio_server.PeerServer`) hands it its engine's events;
+everything it sends goes into its engine (:class:`~otwire.protocols._peers.ConnectionPeers`)
+and the driver writes it: at once after an event batch (request and reply order is kept),
+at the end of the loop iteration for spontaneous and periodic data.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from typing import TYPE_CHECKING, cast
+from typing import Protocol
 
 from otwire.codecs.iec104 import ASDU
-from otwire.errors import ConnectionLost, LocalProtocolError
-from otwire.protocols import Event
+from otwire.codecs.iec104.apci import MAX_LENGTH
+from otwire.codecs.iec104.framing import APDUFramer, Junk, LengthError
+from otwire.errors import LocalProtocolError
+from otwire.protocols import Buffer, Event, TerminationReason
+from otwire.protocols._peers import ConnectionPeers
 from otwire.protocols.iec104 import (
     ASDUReceived,
     ConnectionTerminated,
@@ -25,20 +27,69 @@ from otwire.protocols.iec104 import (
     FrameSent,
     IEC104Connection,
     State,
-    TerminationReason,
     TestFrameReceived,
 )
-from otwire.servers.iec104._requests import handle_asdu
+from otwire.servers.iec104._requests import RequestServer, answer_request
+from otwire.servers.iec104._station import Station
 from otwire.servers.iec104._wire import end_of_init
-from otwire.transports.aio import AioTransport
-from otwire.transports.record import PcapSession
+from otwire.transports.aio_server import PeerServer, PeerSocket
+from otwire.transports.limits import ServerLimits
 
-if TYPE_CHECKING:
-    from otwire.servers.iec104._base import BaseServer
-
-__all__ = ["LOGGER", "Session"]
+__all__ = ["APDU_OCTETS", "LOGGER", "APDUCounter", "OutstationPeers", "Session", "SessionServer"]
 
 LOGGER = logging.getLogger("otwire.servers.iec104")
+
+#: Octets of the longest APDU: an ASDU held back by the k window counts this much.
+APDU_OCTETS = MAX_LENGTH + 2
+
+#: Ends logged as warnings (the others are orderly, or limits the driver logged already).
+_WARNED_ENDS = frozenset({TerminationReason.PROTOCOL_ERROR, TerminationReason.T1_TIMEOUT})
+
+#: The outstation's many-peer engine: one controlled-station engine per client.
+OutstationPeers = ConnectionPeers[int, IEC104Connection]
+
+
+class APDUCounter:
+    """Counts the APDUs completed by each received chunk (the driver's idle and frame deadlines).
+
+    Uses the codec's framer, so a frame is exactly what the engine sees as one.
+    """
+
+    __slots__ = ("_framer",)
+
+    def __init__(self) -> None:
+        self._framer = APDUFramer()
+
+    def __call__(self, data: Buffer) -> int:
+        framer, count = self._framer, 0
+        framer.receive_data(data)
+        while (item := framer.next_item()) is not None:
+            count += not isinstance(item, Junk | LengthError)
+        return count
+
+
+def held_octets(engine: IEC104Connection) -> int:
+    """Octets an engine holds behind its k window (counted at the longest APDU each)."""
+    return engine.queued * APDU_OCTETS
+
+
+class SessionServer(RequestServer, Protocol):
+    """What a session needs from its server (:class:`~otwire.servers.iec104.BaseServer` is one)."""
+
+    peers: OutstationPeers | None
+    limits: ServerLimits
+    end_of_init: bool
+    backlog_limit: int
+
+    @property
+    def driver(self) -> PeerServer | None: ...
+
+    @property
+    def stations(self) -> list[Station]: ...
+
+    def raw_received(self, data: bytes) -> None: ...
+
+    def raw_sent(self, data: bytes) -> None: ...
 
 
 class Session:
@@ -46,22 +97,39 @@ class Session:
 
     Args:
         server: The server that accepted the connection.
-        transport: The transport driving this connection's engine.
+        sock: The accepted socket (peer id, address) from the server driver.
     """
 
-    def __init__(self, server: BaseServer, transport: AioTransport) -> None:
+    def __init__(self, server: SessionServer, sock: PeerSocket) -> None:
         self.server = server
-        self.transport = transport
-        self.engine = cast(IEC104Connection, transport.connection)
-        peer = transport.transport.get_extra_info("peername") if transport.transport is not None else None
-        self.ip, self.port = (str(peer[0]), int(peer[1])) if peer else ("?", 0)
-        self.name = f"{self.ip}:{self.port}"
-        self.recording: PcapSession | None = None
+        self.sock = sock
+        self.peer = sock.peer
+        self.ip, self.port, self.name = sock.ip, sock.port, sock.name
         self.closing = False
-        self._loop = asyncio.get_running_loop()
-        self._in_event = False
+        self._engine: IEC104Connection | None = None
         self._initialized = False
         self._throttled = False
+
+    @property
+    def peers(self) -> OutstationPeers:
+        """The engine of every client of the server."""
+        peers = self.server.peers
+        assert peers is not None, "a session exists only while its server runs"
+        return peers
+
+    @property
+    def driver(self) -> PeerServer:
+        """The running server driver."""
+        driver = self.server.driver
+        assert driver is not None, "a session exists only while its server runs"
+        return driver
+
+    @property
+    def engine(self) -> IEC104Connection:
+        """This connection's engine (controlled station)."""
+        if self._engine is None:
+            self._engine = self.peers.connection(self.peer)
+        return self._engine
 
     @property
     def started(self) -> bool:
@@ -71,42 +139,40 @@ class Session:
     @property
     def now(self) -> float:
         """The event loop's clock, seconds."""
-        return self._loop.time()
+        return self.driver.now()
 
     # -- events ----------------------------------------------------------------------
 
     def on_event(self, event: Event) -> None:
-        """Handle one engine event (the transport's ``on_event``); never raises."""
-        self._in_event = True
+        """Handle one engine event; never raises (an internal error drops the connection)."""
         try:
-            self._dispatch(event)
+            self._react(event)
         except Exception:
             LOGGER.exception("%s: internal error while handling %r", self.name, event)
-            self.abort("internal error")
-        finally:
-            self._in_event = False
+            self.abort("internal error", TerminationReason.LOCAL_CLOSE)
 
-    def _dispatch(self, event: Event) -> None:
+    def _react(self, event: Event) -> None:
+        """Answer requests, pass raw frames to the callbacks, log the lifecycle."""
         if isinstance(event, ASDUReceived):
             if not self.closing:
-                handle_asdu(self, event.asdu)
+                answer_request(self, event.asdu)
         elif isinstance(event, FrameReceived):
             self.server.raw_received(event.data)
         elif isinstance(event, FrameSent):
             self.server.raw_sent(event.data)
         elif isinstance(event, DataTransferStarted):
             LOGGER.info("%s: data transfer started", self.name)
-            self._on_started()
+            self._send_end_of_init()
         elif isinstance(event, DataTransferStopped):
             LOGGER.info("%s: data transfer stopped", self.name)
         elif isinstance(event, ConnectionTerminated):
-            self._on_terminated(event)
+            self._log_end(event)
         elif isinstance(event, TestFrameReceived):
             LOGGER.debug("%s: TESTFR act answered", self.name)
         else:  # activation events: this station never sends activations
             LOGGER.debug("%s: ignored %s", self.name, type(event).__name__)
 
-    def _on_started(self) -> None:
+    def _send_end_of_init(self) -> None:
         if self._initialized or not self.server.end_of_init:
             return
         self._initialized = True
@@ -114,37 +180,31 @@ class Session:
             if not self.send(end_of_init(station.common_address)):
                 return
 
-    def _on_terminated(self, event: ConnectionTerminated) -> None:
+    def _log_end(self, event: ConnectionTerminated) -> None:
         self.closing = True
-        if event.reason in (TerminationReason.PROTOCOL_ERROR, TerminationReason.T1_TIMEOUT):
+        reason = event.reason.value
+        if event.reason in _WARNED_ENDS:
             detail = f": {event.error}" if event.error is not None else ""
-            LOGGER.warning("%s: connection closed, %s%s", self.name, event.reason.value, detail)
+            LOGGER.warning("%s: connection closed, %s%s", self.name, reason, detail)
         else:
-            LOGGER.info("%s: connection closed, %s", self.name, event.reason.value)
-
-    def on_close(self, transport: AioTransport) -> None:
-        """Forget the session once its transport is gone (the transport's ``on_close``)."""
-        self.closing = True
-        if self.recording is not None:
-            self.recording.close()
-        self.server.session_closed(self)
-        if transport.error is not None:
-            LOGGER.debug("%s: transport error %s", self.name, transport.error)
+            LOGGER.info("%s: connection closed, %s", self.name, reason)
 
     # -- output ----------------------------------------------------------------------
 
     def send(self, asdu: ASDU, *, periodic: bool = False) -> bool:
-        """Send one ASDU to this client, within the backlog bounds.
+        """Queue one ASDU for this client, within the backlog bounds.
 
-        Periodic data is skipped (not queued) while half the backlog is used; a session
-        whose backlog is full is closed as a slow consumer.
+        Periodic data is skipped (not queued) while half the backlog is used. A session
+        whose backlog is full (``backlog_limit`` ASDUs, or ``max_output_bytes`` octets with
+        the socket buffer) is dropped as a slow consumer, and the ASDU is not queued.
 
         Args:
             asdu: The ASDU.
             periodic: True for data that the next period repeats anyway.
 
         Returns:
-            True if the engine took the ASDU.
+            True if the ASDU is queued: it is sent unless the connection ends first (the
+            client closes it, t1 expires, or it is later dropped as a slow consumer).
         """
         if not self.started:
             return False
@@ -157,34 +217,30 @@ class Session:
         if queued >= limit:
             self.abort(f"slow consumer, {queued} ASDUs wait for acknowledgement")
             return False
+        held, cap = queued * APDU_OCTETS + self.sock.write_buffer_size, self.server.limits.max_output_bytes
+        if held + APDU_OCTETS > cap:
+            self.abort(f"slow consumer, {held} octets queued, limit {cap}")
+            return False
         self._throttled = self._throttled and queued > 0
         try:
-            if self._in_event:
-                self.engine.send(asdu, self.now)
-            else:
-                self.transport.send(asdu)
-        except (LocalProtocolError, ConnectionLost) as exc:
+            self.peers.send(self.peer, asdu, self.now)
+        except LocalProtocolError as exc:
             LOGGER.debug("%s: not sent (%s): %s", self.name, exc, asdu)
             return False
+        self.driver.process_soon()
         return True
 
-    def abort(self, reason: str) -> None:
-        """Close at once, dropping unsent data (logged with ``reason``)."""
+    def abort(self, detail: str, reason: TerminationReason = TerminationReason.SLOW_CONSUMER) -> None:
+        """Drop the connection at once (its unsent data is lost); one log line with ``reason`` and ``detail``."""
         if self.closing:
             return
         self.closing = True
-        LOGGER.warning("%s: closing the connection: %s", self.name, reason)
-        self._loop.call_soon(self._abort_now)
+        self.driver.drop(self.sock, reason, detail)
 
-    def _abort_now(self) -> None:
-        self.transport.close()
-        if self.transport.transport is not None:
-            self.transport.transport.abort()
-
-    def close(self) -> None:
-        """Close in order (the engine acknowledges what it received, buffered data is written)."""
+    def on_close(self) -> None:
+        """The socket is gone."""
         self.closing = True
-        self.transport.close()
 
     def __repr__(self) -> str:
-        return f"<Session {self.name} {self.engine.state.name} queued={self.engine.queued}>"
+        state = self._engine.state.name if self._engine is not None else "?"
+        return f"<Session {self.name} {state}>"

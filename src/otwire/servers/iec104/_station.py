@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import threading
+from typing import Protocol
 
 from otwire.codecs.iec104 import Cot, TypeId
 from otwire.errors import LocalProtocolError
 from otwire.servers.iec104._points import CommandMode, Point
 
-if TYPE_CHECKING:
-    from otwire.servers.iec104._base import BaseServer
+__all__ = ["Batch", "Station", "StationServer"]
 
-__all__ = ["Batch", "Station"]
+
+class StationServer(Protocol):
+    """What a station needs from its server (:class:`~otwire.servers.iec104.BaseServer` is one)."""
+
+    lock: threading.RLock
+
+    def transmit_points(self, points: list[Point], cot: Cot) -> bool: ...
+
+    def transmit_end_of_init(self, station: Station, cause: int = 0) -> bool: ...
 
 
 class Station:
     """One common address of the outstation (create it with ``server.add_station``)."""
 
-    def __init__(self, server: BaseServer, common_address: int) -> None:
+    def __init__(self, server: StationServer, common_address: int) -> None:
         if not (isinstance(common_address, int) and 1 <= common_address <= 0xFFFE):
             raise LocalProtocolError(f"common_address={common_address!r} not in 1..65534")
         self._server = server
@@ -25,7 +33,7 @@ class Station:
         self._points: dict[int, Point] = {}
 
     @property
-    def server(self) -> BaseServer:
+    def server(self) -> StationServer:
         """The server this station belongs to."""
         return self._server
 
@@ -114,7 +122,7 @@ class Station:
                 2 remote reset.
 
         Returns:
-            True if at least one client connection took it.
+            True if at least one client connection queued it (see ``BaseServer.transmit_points``).
         """
         return self._server.transmit_end_of_init(self, int(cause))
 

@@ -9,24 +9,24 @@ meter) has integrated totals for counter interrogation and a few drifting values
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 import os
 import random
-import signal
 import sys
-import threading
 from typing import Any, TextIO
 
 from otwire.codecs.iec104 import Cot, DoubleCommandState, DoublePoint, StepCommandState, TypeId
 from otwire.codecs.iec104.values import PointInfo
-from otwire.errors import OTWireError
+from otwire.servers._serving import run_until_signal
 from otwire.servers.iec104._base import BaseServer
 from otwire.servers.iec104._points import CommandMode, IncomingMessage, Point, ResponseState
+from otwire.servers.iec104._session import LOGGER
 from otwire.servers.iec104.server import AsyncServer
+from otwire.transports.limits import ServerLimits
 
-__all__ = ["DEMO_COMMANDS", "DEMO_POINTS", "populate", "serve"]
+__all__ = ["DEFAULT_PORT", "DEMO_COMMANDS", "DEMO_POINTS", "populate", "serve"]
+
+#: The IEC 60870-5-104 TCP port (-104 clause 10).
+DEFAULT_PORT = 2404
 
 T = TypeId
 SBE = CommandMode.SELECT_AND_EXECUTE
@@ -134,70 +134,53 @@ def _apply_command(point: Point, previous_info: PointInfo, message: IncomingMess
 
 def serve(
     host: str = "127.0.0.1",
-    port: int = 2404,
+    port: int = DEFAULT_PORT,
     *,
-    record: str | os.PathLike[str] | None = None,
     duration: float | None = None,
+    record: str | os.PathLike[str] | None = None,
+    limits: ServerLimits | None = None,
     out: TextIO = sys.stdout,
+    **proto_opts: Any,
 ) -> int:
-    """Run the demo outstation until Ctrl-C or SIGTERM (or for ``duration`` seconds); blocking.
+    """Run the demo outstation until SIGINT or SIGTERM (or for ``duration`` seconds); blocking.
 
-    Connections and refusals are logged to ``out`` while it runs.
+    ``otwire serve iec104``. Connections and refusals are logged to ``out`` while it runs;
+    both signals stop it cleanly (clients closed, the capture completed).
 
     Args:
         host: Address to listen on.
         port: TCP port (0 picks a free one; the banner shows it).
+        duration: Stop after this many seconds (``None``: run until a signal).
         record: Write every connection into this pcap file (``otwire inspect`` reads it).
-        duration: Stop after this many seconds (``None``: run until interrupted).
+        limits: Connection, time and memory limits (defaults when ``None``).
         out: Where the banner and the log go.
+        **proto_opts: More :class:`~otwire.servers.iec104.AsyncServer` arguments
+            (``tick_rate_ms``, ``protocol_parameters``, ``end_of_init``, ...), and ``seed``
+            for :func:`populate`.
 
     Returns:
         0 after a clean stop, 2 when the server cannot start (message on stderr).
+
+    Raises:
+        InvalidArgument: ``port`` is not in 0..65535.
+        LocalProtocolError: Another argument is out of range.
     """
-    server = AsyncServer(host, port, record=record)
-    populate(server)
-    logger = logging.getLogger("otwire.servers.iec104")
-    handler = logging.StreamHandler(out)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
-    added = not logger.handlers
-    if added:
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-    try:
-        asyncio.run(_run(server, duration, out))
-    except (KeyboardInterrupt, asyncio.CancelledError):  # Ctrl-C, SIGTERM
-        pass
-    except (OTWireError, OSError) as exc:
-        print(f"otwire serve iec104: error: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        if added:
-            logger.removeHandler(handler)
-    if not added:  # else the log already said so
-        print("stopped", file=out)
-    return 0
+    seed = proto_opts.pop("seed", None)
+    server = AsyncServer(host, port, record=record, limits=limits, **proto_opts)
+    populate(server, seed=seed)
+    return run_until_signal(
+        server, command="otwire serve iec104", banner=lambda: _banner(server), duration=duration, out=out, logger=LOGGER
+    )
 
 
-async def _run(server: AsyncServer, duration: float | None, out: TextIO) -> None:
-    task = asyncio.current_task()
-    if task is not None and threading.current_thread() is threading.main_thread():
-        with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows
-            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-    async with server:
-        _banner(server, out)
-        if duration is None:
-            await asyncio.get_running_loop().create_future()
-        else:
-            await asyncio.sleep(duration)
-
-
-def _banner(server: AsyncServer, out: TextIO) -> None:
+def _banner(server: AsyncServer) -> str:
     total = sum(len(s.points) for s in server.stations)
-    print(f"otwire IEC 60870-5-104 outstation on {server.ip}:{server.port} ({total} points)", file=out)
+    lines = [f"otwire IEC 60870-5-104 outstation on {server.ip}:{server.port} ({total} points)"]
     for station in server.stations:
         commands = sum(1 for p in station.points if p.is_command)
         monitor = len(station.points) - commands
-        print(f"  station {station.common_address}: {monitor} monitor points, {commands} command points", file=out)
+        lines.append(f"  station {station.common_address}: {monitor} monitor points, {commands} command points")
     if server.record is not None:
-        print(f"  recording to {os.fspath(server.record)}", file=out)
-    print("Press Ctrl-C to stop.", file=out, flush=True)
+        lines.append(f"  recording to {os.fspath(server.record)}")
+    lines.append("Press Ctrl-C to stop.")
+    return "\n".join(lines)

@@ -1,122 +1,42 @@
-"""The outstation server: listening socket, client sessions, periodic ticks.
+"""The outstation server: the shared server base, periodic ticks; asyncio and threaded flavours.
 
 :class:`AsyncServer` runs in the caller's asyncio loop (``async with`` or ``await
 server.serve()``); :class:`Server` runs the same thing in a daemon thread with blocking
 ``start()``/``stop()``, for scripts written in the c104 style. Each accepted client gets
 its own sans-IO engine (:class:`~otwire.protocols.iec104.IEC104Connection`, controlled
-role) driven by an :class:`~otwire.transports.aio.AioTransport`.
+role), all driven by the generic server driver with its limits
+(:class:`~otwire.transports.aio_server.PeerServer`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
 
 from otwire.codecs.iec104 import Cot
-from otwire.errors import LocalProtocolError
-from otwire.protocols.iec104 import IEC104Connection, Role
+from otwire.servers._base import CLOSE_GRACE
 from otwire.servers._serving import AsyncServing, ThreadedServing
 from otwire.servers.iec104._base import BaseServer
 from otwire.servers.iec104._points import Point
-from otwire.servers.iec104._session import LOGGER, Session
-from otwire.transports.aio import AioTransport, start_server
-from otwire.transports.record import PcapRecorder
+from otwire.servers.iec104._session import LOGGER
 
-__all__ = ["AsyncServer", "Server"]
-
-#: Seconds clients get to close in order when the server stops, before they are aborted.
-CLOSE_GRACE = 1.0
+__all__ = ["CLOSE_GRACE", "AsyncServer", "Server"]
 
 
 class _Serving(BaseServer):
-    """The running machinery: listening socket, accepted sessions, scheduler."""
+    """The periodic scheduler on top of the server base."""
 
-    async def _open(self) -> None:
-        if self._loop is not None:
-            raise LocalProtocolError("the server is already running")
-        self._loop, self._loop_thread = asyncio.get_running_loop(), threading.get_ident()
-        try:
-            self._recorder = PcapRecorder(self.record) if self.record is not None else None
-            self._listener = await start_server(
-                self._new_engine, self._ip, self._port, on_accept=self._accept, ssl=self.transport_security
-            )
-        except BaseException:
-            await self._close()
-            raise
-        self._bound_port = self._listener.sockets[0].getsockname()[1]
-        self._ticker = self._loop.create_task(self._tick_loop(), name="otwire iec104 server ticks")
-        LOGGER.info("listening on %s:%d", self._ip, self._bound_port)
+    _ticker: asyncio.Task[None] | None = None
 
-    async def _close(self) -> None:
-        listener, self._listener = self._listener, None
-        if listener is not None:
-            listener.close()
-        if self._ticker is not None:
-            self._ticker.cancel()
+    async def _after_open(self) -> None:
+        self._ticker = asyncio.get_running_loop().create_task(self._tick_loop(), name="otwire iec104 server ticks")
+
+    async def _before_close(self) -> None:
+        ticker, self._ticker = self._ticker, None
+        if ticker is not None:
+            ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._ticker
-            self._ticker = None
-        sessions = list(self._sessions)
-        for session in sessions:
-            session.close()
-        waits = [asyncio.ensure_future(s.transport.wait_closed()) for s in sessions]
-        if waits:
-            _, pending = await asyncio.wait(waits, timeout=CLOSE_GRACE)
-            for session in sessions:
-                if session.transport.transport is not None and not session.transport.closed:
-                    session.transport.transport.abort()
-            for wait in pending:
-                wait.cancel()
-            await asyncio.sleep(0)  # let connection_lost run for the aborted ones
-        if listener is not None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(listener.wait_closed(), CLOSE_GRACE)
-        if self._recorder is not None:
-            self._recorder.close()
-            self._recorder = None
-        self._sessions.clear()
-        self._loop, self._loop_thread, self._bound_port = None, 0, 0
-        if listener is not None:
-            LOGGER.info("stopped")
-
-    def _new_engine(self) -> IEC104Connection:
-        return IEC104Connection(
-            role=Role.CONTROLLED,
-            config=self.protocol_parameters,
-            now=self._loop.time() if self._loop is not None else None,
-            report_frames=self._send_raw is not None or self._receive_raw is not None,
-            queue_limit=self.backlog_limit + 1,
-        )
-
-    def _accept(self, transport: AioTransport) -> None:
-        session = Session(self, transport)
-        refusal = None
-        if self.max_connections and len(self._sessions) >= self.max_connections:
-            refusal = f"max_connections={self.max_connections} reached"
-        elif self._connect is not None and not self._accepts(session.ip):
-            refusal = "refused by on_connect"
-        if refusal is not None:
-            LOGGER.warning("%s: connection refused: %s", session.name, refusal)
-            transport.on_event = lambda event: None
-            transport.close()
-            return
-        transport.on_event, transport.on_close = session.on_event, session.on_close
-        if self._recorder is not None and transport.transport is not None:
-            local = transport.transport.get_extra_info("sockname")
-            session.recording = self._recorder.session(
-                (str(local[0]), int(local[1])), (session.ip, session.port), initiator="remote"
-            )
-            transport.observer = session.recording
-        self._sessions.add(session)
-        LOGGER.info("%s: connected (%d open)", session.name, len(self._sessions))
-
-    def _accepts(self, ip: str) -> bool:
-        try:
-            return bool(self._connect(self, ip)) if self._connect is not None else True
-        except Exception:
-            LOGGER.exception("on_connect callback failed; connection refused")
-            return False
+                await ticker
 
     async def _tick_loop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -133,6 +53,7 @@ class _Serving(BaseServer):
                 LOGGER.exception("scheduler tick failed")
 
     def _tick(self, now: float) -> None:
+        """Run point timers, queue periodic reports, expire selects."""
         due: list[Point] = []
         for station in self.stations:
             for point in station.points:
@@ -181,6 +102,3 @@ class Server(ThreadedServing, _Serving):
 
     Arguments as :class:`BaseServer`.
     """
-
-    _label = "iec104 server"
-    _logger = LOGGER

@@ -11,19 +11,20 @@ hub.serve()``); :class:`Hub` runs the same thing in a daemon thread with blockin
         ...
         print(hub.clients())
 
-This layer only moves octets: each accepted socket gets a
-:class:`~otwire.protocols.imb.hub.HubConnection`; after every input the octets
-queued on *every* connection the input touched are written, once per connection
-(one ``write`` per received chunk, however many events it held).
+This layer only moves octets: the shared server base runs the many-peer engine
+:class:`~otwire.protocols.imb.hub.IMBHub` on the generic asyncio driver, which writes,
+after every input, the octets of every peer the input reached (once per peer).
 
-Slow consumers do not block fast ones: reading is never paused for a subscriber.
-A client whose transport write buffer goes over ``max_queue_bytes`` is
-disconnected (logged as "slow consumer"); the others keep everything.
+Slow consumers do not block fast ones: reading is never paused for a subscriber. A
+client holding more than ``max_queue_bytes`` is disconnected (logged as "slow
+consumer"), and so is the client holding most when all together go over
+``limits.memory_budget``; the others keep everything.
 """
 
 from __future__ import annotations
 
-from otwire.protocols.imb.hub_events import ClientStatus, EventInfo, TerminationReason
+from otwire.protocols import TerminationReason
+from otwire.protocols.imb.events import ClientStatus, EventInfo
 from otwire.servers.imb.hub import CLOSE_GRACE, DEFAULT_PORT, AsyncHub, BaseHub, Hub, serve
 
 __all__ = [

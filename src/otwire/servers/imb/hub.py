@@ -1,108 +1,115 @@
-"""The hub server: listening socket, routing engine, client sockets; asyncio and threaded flavours."""
+"""The hub server: the shared server base running :class:`~otwire.protocols.imb.hub.IMBHub`; asyncio and threaded.
+
+The generic driver (:class:`~otwire.transports.aio_server.PeerServer`) feeds the engine
+and writes, after every input, the octets of every peer the input reached (one write
+per peer and pass, however many events it held). Routing is the engine's: this layer
+never writes into another connection's buffer.
+
+Slow consumers do not block fast ones: reading is never paused for a subscriber. A
+client holding more than ``max_queue_bytes`` (engine output plus socket buffer) is
+dropped as a slow consumer, and over the global ``limits.memory_budget`` the client
+holding most is dropped; the others keep everything.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
+import dataclasses
 import logging
 import os
 import sys
-import threading
-from collections.abc import Callable
-from typing import TextIO, TypeVar
+from typing import Any, TextIO
 
 from otwire.codecs.imb.types import MAX_PAYLOAD_SIZE
-from otwire.errors import LocalProtocolError, OTWireError, TransportError
-from otwire.protocols.imb.hub import HubConnection, IMBHub
-from otwire.protocols.imb.hub_events import ClientStatus, EventInfo
-from otwire.servers._serving import CALL_TIMEOUT, AsyncServing, ThreadedServing, run_in_loop
-from otwire.servers.imb._client import LOGGER, Client
-from otwire.transports.record import PcapRecorder
+from otwire.errors import LocalProtocolError
+from otwire.protocols import ConnectionTerminated, Event, TerminationReason
+from otwire.protocols.imb.events import ClientInfoReceived, ClientStatus, CommandRejected, EventInfo
+from otwire.protocols.imb.hub import IMBHub
+from otwire.servers._base import CLOSE_GRACE, ServerBase
+from otwire.servers._serving import AsyncServing, ThreadedServing, run_until_signal
+from otwire.transports.aio_server import PeerSocket
+from otwire.transports.limits import MIB, ServerLimits
 
-__all__ = ["CLOSE_GRACE", "DEFAULT_PORT", "AsyncHub", "BaseHub", "Hub", "serve"]
+__all__ = ["CLOSE_GRACE", "DEFAULT_PORT", "LOGGER", "AsyncHub", "BaseHub", "Hub", "serve"]
 
-T = TypeVar("T")
+LOGGER = logging.getLogger("otwire.servers.imb")
 
 #: The IMB3 hub's TCP port.
 DEFAULT_PORT = 4000
-#: Seconds clients get to close in order when the hub stops, before they are aborted.
-CLOSE_GRACE = 1.0
-#: Seconds a foreign thread waits for the event loop to answer.
-_MIB = 1024 * 1024
+
+_ORDERLY = (TerminationReason.LOCAL_CLOSE, TerminationReason.PEER_CLOSED, TerminationReason.END_SESSION)
 
 
-class BaseHub:
+class BaseHub(ServerBase):
     """The listening socket, the routing engine and the client sockets of one hub.
 
     Args:
         host: Address to listen on (``"0.0.0.0"`` for every interface).
         port: TCP port (0 picks a free one, see :attr:`port`).
-        max_queue_bytes: Most octets waiting to be written to one client; over it
-            the client is disconnected as a slow consumer.
-        max_connections: Most clients at once (0: no limit); more are refused.
+        max_queue_bytes: Most octets waiting to be written to one client (engine and socket
+            buffers); over it the client is disconnected as a slow consumer. Replaces
+            ``limits.max_output_bytes`` when given.
+        max_connections: Most clients at once (0: ``limits.max_connections``); more are refused.
         self_delivery: See :class:`~otwire.protocols.imb.hub.IMBHub`.
         notify: See :class:`~otwire.protocols.imb.hub.IMBHub`.
         heartbeat_interval: See :class:`~otwire.protocols.imb.hub.IMBHub` (seconds).
         record: Write every client connection into this pcap file while running.
+        limits: Connection, time and memory limits (defaults when ``None``).
 
     Raises:
-        LocalProtocolError: an argument is out of range.
+        InvalidArgument: ``port`` out of range, or ``max_queue_bytes`` below 64 KiB or
+            above ``limits.memory_budget``.
+        LocalProtocolError: Another argument is out of range.
     """
+
+    _label = "IMB3 hub"
+    _logger = LOGGER
 
     def __init__(
         self,
         host: str = "127.0.0.1",
         port: int = DEFAULT_PORT,
         *,
-        max_queue_bytes: int = 32 * _MIB,
-        max_connections: int = 1000,
+        max_queue_bytes: int | None = None,
+        max_connections: int = 0,
         self_delivery: bool = True,
         notify: bool = True,
         heartbeat_interval: float | None = None,
         record: str | os.PathLike[str] | None = None,
+        limits: ServerLimits | None = None,
     ) -> None:
-        for name, value, low in (("port", port, 0), ("max_queue_bytes", max_queue_bytes, 1),
-                                 ("max_connections", max_connections, 0)):  # fmt: skip
-            if not (isinstance(value, int) and value >= low):
-                raise LocalProtocolError(f"{name}={value!r} must be an int >= {low}")
-        self._host, self._port = host, port
-        self.max_queue_bytes = max_queue_bytes
-        self.max_connections = max_connections
-        self.record = record
+        if not (isinstance(max_connections, int) and max_connections >= 0):
+            raise LocalProtocolError(f"max_connections={max_connections!r} must be an int >= 0")
+        limits = limits if limits is not None else ServerLimits()
+        if max_connections:
+            limits = dataclasses.replace(limits, max_connections=max_connections)
+        if max_queue_bytes is not None:
+            limits = dataclasses.replace(limits, max_output_bytes=max_queue_bytes)
+        super().__init__(host, port, limits=limits, record=record)
         self.self_delivery, self.notify, self.heartbeat_interval = self_delivery, notify, heartbeat_interval
         self.engine = self._new_engine()
-        self.lock = threading.RLock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._loop_thread = 0
-        self._listener: asyncio.Server | None = None
-        self._recorder: PcapRecorder | None = None
-        self._clients: dict[HubConnection, Client] = {}
-        self._bound_port = 0
+
+    @property
+    def max_queue_bytes(self) -> int:
+        """Most octets queued for one client (``limits.max_output_bytes``)."""
+        return self.limits.max_output_bytes
+
+    @property
+    def max_connections(self) -> int:
+        """Most clients at once (``limits.max_connections``)."""
+        return self.limits.max_connections
 
     def _new_engine(self) -> IMBHub:
-        return IMBHub(
+        # The engine's own cap sits above the driver's, which counts the socket buffer too.
+        cap = max(self.limits.max_output_bytes, MAX_PAYLOAD_SIZE + 20) + 4 * MIB
+        self.engine = IMBHub(
             self_delivery=self.self_delivery,
             notify=self.notify,
             heartbeat_interval=self.heartbeat_interval,
-            max_output_bytes=max(self.max_queue_bytes, MAX_PAYLOAD_SIZE + 20) + 4 * _MIB,
+            max_output_bytes=cap,
         )
+        return self.engine
 
-    # -- state -----------------------------------------------------------------------
-
-    @property
-    def host(self) -> str:
-        """The listening address."""
-        return self._host
-
-    @property
-    def port(self) -> int:
-        """The listening port (the one the system picked when started with port 0)."""
-        return self._bound_port or self._port
-
-    @property
-    def is_running(self) -> bool:
-        """True while the hub listens."""
-        return self._listener is not None
+    # -- monitoring --------------------------------------------------------------------------
 
     def clients(self) -> list[ClientStatus]:
         """Return a snapshot of every connected client (thread-safe).
@@ -120,95 +127,39 @@ class BaseHub:
         """
         return self._call(self.engine.event_names) or []
 
-    # -- running ---------------------------------------------------------------------
+    # -- the server base's hooks -------------------------------------------------------------
 
-    async def _open(self) -> None:
-        if self._loop is not None:
-            raise LocalProtocolError("the hub is already running")
-        self._loop, self._loop_thread = asyncio.get_running_loop(), threading.get_ident()
-        self.engine = self._new_engine()
-        try:
-            self._recorder = PcapRecorder(self.record) if self.record is not None else None
-            try:
-                self._listener = await self._loop.create_server(lambda: Client(self), self._host, self._port)
-            except OSError as exc:
-                raise TransportError(f"cannot listen on {self._host}:{self._port}: {exc}") from exc
-        except BaseException:
-            await self._close()
-            raise
-        self._bound_port = self._listener.sockets[0].getsockname()[1]
-        LOGGER.info("IMB3 hub listening on %s:%d", self._host, self._bound_port)
+    def _new_session(self, sock: PeerSocket) -> PeerSocket:
+        LOGGER.info("%s: connected (%d open)", sock.name, len(self.sessions) + 1)
+        return sock
+
+    def _on_peer_event(self, peer: int, event: Event) -> None:
+        sock = self.sessions.get(peer)
+        name = sock.name if sock is not None else f"peer {peer}"
+        if type(event) is ConnectionTerminated:
+            if sock is None or sock.dropped is None:  # else the driver logged it
+                level = logging.INFO if event.reason in _ORDERLY else logging.WARNING
+                detail = f": {event.error}" if event.error is not None else ""
+                LOGGER.log(level, "%s: disconnected (%s)%s", name, event.reason.value, detail)
+        elif type(event) is ClientInfoReceived:
+            connection = self.engine.connection_of(peer)
+            uid = connection.unique_client_id if connection is not None else "?"
+            LOGGER.info("%s: client %s info: owner %d %r", name, uid, event.owner_id, event.owner_name)
+        elif type(event) is CommandRejected:
+            LOGGER.info("%s: command %d rejected: %s", name, event.command_code, event.reason)
+        else:  # subscriptions, publications, variables, ignored commands, drops, junk
+            LOGGER.debug("%s: %s", name, event)
+
+    async def _before_close(self) -> None:
+        if self.driver is not None:
+            self.engine.close_all(self.driver.now())  # every client gets icEndSession
+            self.driver.process()
 
     async def _close(self) -> None:
-        listener, self._listener = self._listener, None
-        if listener is not None:
-            listener.close()
-        clients = list(self._clients.values())
-        self.engine.close(self._time())  # every client gets icEndSession
-        self._flush_pending()
-        if clients:
-            _, pending = await asyncio.wait([c.lost for c in clients], timeout=CLOSE_GRACE)
-            for client in clients:
-                if client.transport is not None and not client.lost.done():
-                    client.transport.abort()
-            if pending:
-                await asyncio.wait(pending, timeout=CLOSE_GRACE)
-        if listener is not None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(listener.wait_closed(), CLOSE_GRACE)
-        if self._recorder is not None:
-            self._recorder.close()
-            self._recorder = None
-        self._clients.clear()
-        relayed = self.engine.relayed
-        self._loop, self._loop_thread, self._bound_port = None, 0, 0
-        LOGGER.info("IMB3 hub stopped (%d events relayed)", relayed)
-
-    def _time(self) -> float:
-        return (self._loop or asyncio.get_running_loop()).time()
-
-    def _accept(self, client: Client) -> None:
-        transport = client.transport
-        assert transport is not None
-        peer = transport.get_extra_info("peername") or ("?", 0)
-        name = f"{peer[0]}:{peer[1]}"
-        if self._listener is None or (self.max_connections and len(self._clients) >= self.max_connections):
-            LOGGER.warning("%s: connection refused (max_connections=%d)", name, self.max_connections)
-            transport.abort()
-            return
-        engine = client.engine = self.engine.connect(self._time(), name=name)
-        self._clients[engine] = client
-        if self._recorder is not None:
-            local = transport.get_extra_info("sockname")
-            client.recording = self._recorder.session(
-                (str(local[0]), int(local[1])), (str(peer[0]), int(peer[1])), initiator="remote"
-            )
-        LOGGER.info("%s: connected as client %d (%d open)", name, engine.unique_client_id, len(self._clients))
-        self._flush(client)
-
-    def _forget(self, client: Client) -> None:
-        if client.engine is not None:
-            self._clients.pop(client.engine, None)
-
-    def _flush(self, client: Client) -> None:
-        """Write ``client``'s output and that of every connection its input reached."""
-        client.flush()
-        self._flush_pending()
-
-    def _flush_pending(self) -> None:
-        while pending := self.engine.take_pending():
-            for engine in pending:
-                other = self._clients.get(engine)
-                if other is not None:
-                    other.flush()
-                else:  # not (or no longer) attached to a socket
-                    engine.data_to_send()
-                    while engine.next_event() is not None:
-                        pass
-
-    def _call(self, action: Callable[[], T]) -> T | None:
-        """Run ``action`` in the event loop thread and return its result (``None`` if stopped)."""
-        return run_in_loop(self._loop, self._loop_thread, action, CALL_TIMEOUT)
+        relayed, running = self.engine.relayed, self._driver is not None
+        await super()._close()
+        if running:
+            LOGGER.info("%d events relayed", relayed)
 
 
 class AsyncHub(AsyncServing, BaseHub):
@@ -228,7 +179,7 @@ class Hub(ThreadedServing, BaseHub):
     ``stop()`` sends icEndSession to every client first. Usable as a context manager.
     """
 
-    _label = "imb hub"
+    _label = "IMB3 hub"
     _logger = LOGGER
 
 
@@ -238,47 +189,36 @@ def serve(
     *,
     duration: float | None = None,
     record: str | os.PathLike[str] | None = None,
+    limits: ServerLimits | None = None,
     out: TextIO = sys.stdout,
+    **proto_opts: Any,
 ) -> int:
-    """Run an IMB3 hub until Ctrl-C (or for ``duration`` seconds); blocking (``otwire serve imb-hub``).
+    """Run an IMB3 hub until SIGINT or SIGTERM (or for ``duration`` seconds); blocking (``otwire serve imb-hub``).
 
-    Connections, client info and disconnections are logged to ``out`` while it runs.
+    Connections, client info and disconnections are logged to ``out`` while it runs; both
+    signals stop it cleanly (every client gets icEndSession, the capture is completed).
 
     Args:
         host: Address to listen on.
         port: TCP port (0 picks a free one; the banner shows it).
-        duration: Stop after this many seconds (``None``: run until interrupted).
+        duration: Stop after this many seconds (``None``: run until a signal).
         record: Write every connection into this pcap file (``otwire inspect`` reads it).
+        limits: Connection, time and memory limits (defaults when ``None``).
         out: Where the banner and the log go.
+        **proto_opts: More :class:`AsyncHub` arguments (``self_delivery``, ``notify``,
+            ``heartbeat_interval``, ...).
 
     Returns:
         0 after a clean stop, 2 when the hub cannot start (message on stderr).
+
+    Raises:
+        InvalidArgument: ``port`` is not in 0..65535.
     """
-    hub = AsyncHub(host, port, record=record)
-    handler = logging.StreamHandler(out)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
-    added = not LOGGER.handlers
-    if added:
-        LOGGER.addHandler(handler)
-        LOGGER.setLevel(logging.INFO)
-    try:
-        asyncio.run(_run(hub, duration, out))
-    except KeyboardInterrupt:
-        pass
-    except (OTWireError, OSError) as exc:
-        print(f"otwire serve imb-hub: error: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        if added:
-            LOGGER.removeHandler(handler)
-    print("stopped", file=out)
-    return 0
+    hub = AsyncHub(host, port, record=record, limits=limits, **proto_opts)
 
+    def banner() -> str:
+        return f"otwire IMB3 hub on {hub.host}:{hub.port} (pyimb: imb.Client({hub.host!r}, {hub.port}, ...))"
 
-async def _run(hub: AsyncHub, duration: float | None, out: TextIO) -> None:
-    async with hub:
-        print(f"otwire IMB3 hub on {hub.host}:{hub.port} (pyimb: imb.Client({hub.host!r}, {hub.port}, ...))", file=out)
-        if duration is None:
-            await asyncio.get_running_loop().create_future()
-        else:
-            await asyncio.sleep(duration)
+    return run_until_signal(
+        hub, command="otwire serve imb-hub", banner=banner, duration=duration, out=out, logger=LOGGER
+    )
