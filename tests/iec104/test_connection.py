@@ -6,6 +6,7 @@ import pytest
 from engine_pair import interrogation, single, started_pair
 
 from helpers import drain
+from otwire import protocols
 from otwire.codecs.iec104 import (
     ASDU,
     SCO,
@@ -21,6 +22,7 @@ from otwire.codecs.iec104 import (
 )
 from otwire.errors import DecodeError, LocalProtocolError, RemoteProtocolError
 from otwire.protocols import Connection
+from otwire.protocols._base import EngineBase
 from otwire.protocols.iec104 import (
     ActivationConfirmed,
     ActivationRefused,
@@ -98,6 +100,10 @@ class TestConfig:
 class TestHandshakes:
     def test_engine_meets_the_contract(self) -> None:
         assert isinstance(IEC104Connection(), Connection)
+        assert isinstance(IEC104Connection(), EngineBase)
+        # the shared end-of-connection types, re-exported by the IEC 104 package
+        assert TerminationReason is protocols.TerminationReason
+        assert ConnectionTerminated is protocols.ConnectionTerminated
 
     def test_startdt_bytes_and_events(self) -> None:
         client = IEC104Connection(Role.CONTROLLING, now=0.0)

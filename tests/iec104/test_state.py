@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from helpers import drain
 from otwire.codecs.iec104 import IFrame, SFrame, UFrame, UFunction, encode_apdu
-from otwire.errors import LocalProtocolError, RemoteProtocolError
+from otwire.errors import DecodeError, LocalProtocolError, RemoteProtocolError
 from otwire.protocols.iec104 import (
     ASDUReceived,
     ConnectionTerminated,
@@ -93,6 +93,19 @@ def _recv_testfr_con(conn: IEC104Connection) -> None:
     conn.receive_data(U[UFunction.TESTFR_CON], 1.0)
 
 
+def _t1_expires(conn: IEC104Connection) -> None:
+    if not conn.is_closed:
+        conn.send(UFrame(UFunction.TESTFR_ACT), 1.0)  # something for t1 to wait on, in any open state
+    conn.handle_timer(1.0 + conn.config.t1)
+
+
+def _malformed(conn: IEC104Connection) -> None:
+    if conn.is_closed:
+        conn.receive_data(b"\x00", 1.0)  # refused locally once closed
+    with pytest.raises(DecodeError):
+        conn.receive_data(b"\x00", 1.0)  # a bad start octet: the table's PROTOCOL_ERROR row
+
+
 DRIVERS: dict[Input, Callable[[IEC104Connection], None]] = {
     Input.SEND_STARTDT_ACT: lambda conn: conn.send(UFrame(UFunction.STARTDT_ACT), 1.0),
     Input.SEND_STOPDT_ACT: lambda conn: conn.send(UFrame(UFunction.STOPDT_ACT), 1.0),
@@ -109,11 +122,13 @@ DRIVERS: dict[Input, Callable[[IEC104Connection], None]] = {
     Input.CLOSE: lambda conn: conn.close(1.0),
     Input.EOF: lambda conn: conn.receive_data(b"", 1.0),
     Input.CONNECTION_LOST: lambda conn: conn.connection_lost(1.0, ConnectionResetError("reset")),
+    Input.T1_EXPIRED: _t1_expires,
+    Input.PROTOCOL_ERROR: _malformed,
 }
 #: Inputs that do nothing once closed (the transport may report a loss after a close).
 IDEMPOTENT = {Input.CLOSE, Input.CONNECTION_LOST}
-#: Inputs the engine raises itself (t1, acknowledgements, errors); covered in test_connection.py.
-INTERNAL = {Input.ALL_ACKNOWLEDGED, Input.T1_EXPIRED, Input.PROTOCOL_ERROR}
+#: Raised by the engine itself when the peer acknowledged everything (controlled STOPPING, below).
+INTERNAL = {Input.ALL_ACKNOWLEDGED}
 
 
 def test_every_input_has_a_driver_and_every_state_is_reached() -> None:

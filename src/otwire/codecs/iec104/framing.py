@@ -131,9 +131,12 @@ class APDUFramer:
         if not buf:
             return None
         size = apdu_size(buf, 0, len(buf))
-        if size > 0:
-            data = self._take(size)
-            return RawAPDU(data, self._offset - size)
+        if size > 0:  # the common case, inlined: one APDU
+            data = bytes(buf[:size])
+            del buf[:size]
+            offset = self._offset
+            self._offset = offset + size
+            return RawAPDU(data, offset)
         if size == BAD_START:
             return self._junk()
         if size == BAD_LENGTH:

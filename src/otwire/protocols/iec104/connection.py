@@ -193,10 +193,19 @@ class IEC104Connection(EngineBase[State, Input]):
     # -- inputs ------------------------------------------------------------------------
 
     def receive_data(self, data: Buffer, now: float) -> None:
-        """Feed octets from the peer; ``b""`` is end of stream.
+        """Feed octets from the peer; ``b""`` is end of stream (``PEER_CLOSED``).
+
+        Complete APDUs are handled in order; a partial one waits for more octets. On a
+        peer violation the engine is CLOSED (``PROTOCOL_ERROR``) before the error is
+        raised, with what came before it in ``data`` already queued (module docstring).
+
+        Args:
+            data: Octets as received, cut anywhere.
+            now: Monotonic time, seconds.
 
         Raises:
-            DecodeError: malformed APDU (bad start octet, length, control field or ASDU).
+            DecodeError: malformed APDU (bad start octet or length octet, raised as soon
+                as that octet arrives; bad control field or ASDU).
             SequenceError: N(S) or N(R) out of sequence.
             RemoteProtocolError: a frame not allowed in this state or role.
             LocalProtocolError: the connection is already closed.
