@@ -29,6 +29,8 @@ lint: $(STAMP_DEV)
 
 test: $(STAMP_DEV)
 	$(BIN)/ruff check src tests fuzz benchmarks
+	$(BIN)/ruff format --check src tests fuzz benchmarks
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -p no:cacheprovider --hypothesis-profile=ci
 
 bench: $(STAMP_DEV)
