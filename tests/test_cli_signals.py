@@ -83,7 +83,7 @@ def test_serve_stops_on_sigterm_and_closes_the_recording(tmp_path: Path, command
     commands.append(hub)
     port = int(hub.wait_for(r"on 127\.0\.0\.1:(\d+)")[1])
     with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT):
-        hub.wait_for(r"connected as client")
+        hub.wait_for(r": connected \(")
         assert hub.terminate() == 0
     assert "stopped" in "".join(hub.seen) + "".join(iter(hub.lines.get, None))
     records = [r for r in read_capture(record, {port}) if not isinstance(r, Data)]
