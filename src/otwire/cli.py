@@ -31,15 +31,6 @@ from otwire.errors import OTWireError
 if TYPE_CHECKING:
     from otwire.servers.limits import ServerLimits
 
-#: Captures bundled with otwire: IEC 104 from ITI, University of Illinois (CC BY 4.0) and our own
-#: IMB3 hub recording (see samples/ATTRIBUTION.md).
-SAMPLES = (
-    "iti_090813_diverse.pcap",
-    "iti_JavaRMI_and_IEC_Misc.pcap",
-    "iti_TestDissectIec104.pcap",
-    "otwire_imb_hub.pcap",
-)
-
 #: ``otwire serve`` option -> (ServerLimits field, value parser, help).
 LIMIT_OPTIONS: dict[str, tuple[str, str, str]] = {
     "--max-connections": ("max_connections", "count", "most connections at once (default 1000)"),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from otwire.cli import SAMPLES, main
+from otwire.cli import main
 from otwire.codecs.iec104 import (
     ASDU,
     IFrame,
@@ -22,6 +22,7 @@ from otwire.codecs.iec104 import (
 )
 from otwire.codecs.iec104 import elements as el
 from otwire.inspect.dissect import Row, dissect
+from otwire.inspect.files import SAMPLES
 
 SAMPLE_DIR = resources.files("otwire.inspect") / "samples"
 DATA = Path(__file__).parent.parent / "data"

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 import otwire.inspect
-from otwire.cli import SAMPLES, main
+from otwire.cli import main
 from otwire.codecs.iec104 import IFrame, UFrame, UFunction, encode_apdu
 from otwire.inspect.capture import CaptureError
+from otwire.inspect.files import SAMPLES
 from otwire.transports import Direction
 from otwire.transports.record import PcapRecorder
 

@@ -15,6 +15,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColum
 
 from otwire.inspect.capture import CaptureStats, capture_size
 from otwire.inspect.dissect import Row, check_input, default_ports, dissect
+from otwire.inspect.files import SAMPLES
 from otwire.inspect.render import Summary, TableWriter, write_jsonl
 
 #: Show a progress bar when the inputs are at least this large (octets) and stderr is a terminal.
@@ -37,8 +38,6 @@ def run(args: argparse.Namespace) -> int:
     Raises:
         CaptureError: An input cannot be read or is not a capture (checked before any output).
     """
-    from otwire.cli import SAMPLES
-
     with ExitStack() as stack:
         paths = [Path(p) for p in args.paths] or [
             stack.enter_context(resources.as_file(resources.files("otwire.inspect") / "samples" / name))

@@ -17,7 +17,16 @@ from typing import IO, Final, cast
 
 from otwire.inspect.records import CaptureError, CaptureStats, CaptureWarning, Data, Flow, Record, Sender, StreamStart
 
-__all__ = ["GZIP_MAGIC", "Source", "Truncated", "hex_line", "is_hex_text", "read_hex", "read_raw"]
+#: Captures bundled with otwire: IEC 104 from ITI, University of Illinois (CC BY 4.0) and our own
+#: IMB3 hub recording (see samples/ATTRIBUTION.md).
+SAMPLES = (
+    "iti_090813_diverse.pcap",
+    "iti_JavaRMI_and_IEC_Misc.pcap",
+    "iti_TestDissectIec104.pcap",
+    "otwire_imb_hub.pcap",
+)
+
+__all__ = ["GZIP_MAGIC", "SAMPLES", "Source", "Truncated", "hex_line", "is_hex_text", "read_hex", "read_raw"]
 
 #: First two octets of a gzip member (RFC 1952, section 2.3.1).
 GZIP_MAGIC: Final = b"\x1f\x8b"
