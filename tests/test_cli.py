@@ -11,6 +11,7 @@ import pytest
 
 from otwire import cli, registry
 from otwire.errors import InvalidArgument
+from otwire.inspect.dissect import new_dissector, view
 from otwire.inspect.model import Dissector, ProtocolView
 from otwire.inspect.records import Sender
 from otwire.servers.limits import ServerLimits
@@ -27,10 +28,10 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 @pytest.mark.parametrize("entry", registry.PROTOCOLS.values(), ids=list(registry.PROTOCOLS))
 def test_every_entry_loads(entry: registry.ProtocolEntry) -> None:
-    dissector: Dissector = entry.new_dissector()
+    dissector: Dissector = new_dissector(entry.name)
     assert list(dissector.feed(Sender.CLIENT, b"")) == []
-    assert isinstance(entry.load_view(), ProtocolView)
-    assert entry.load_view().columns[-1].width == 0  # the last column is never padded
+    assert isinstance(view(entry.name), ProtocolView)
+    assert view(entry.name).columns[-1].width == 0  # the last column is never padded
     for command in (entry.serve, entry.client):
         if command is not None:
             assert callable(command.load())

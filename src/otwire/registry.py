@@ -9,8 +9,9 @@ import it on first use, so the command line starts without importing any codec.
 The entry points have fixed shapes:
 
 * dissector: a class (or any zero-argument callable) returning a
-  :class:`otwire.inspect.model.Dissector`;
-* view: a :class:`otwire.inspect.model.ProtocolView`;
+  :class:`otwire.inspect.model.Dissector` (loaded by :func:`otwire.inspect.dissect.new_dissector`;
+  the registry imports nothing of ``inspect``, which sits above it);
+* view: a :class:`otwire.inspect.model.ProtocolView` (loaded by :func:`otwire.inspect.dissect.view`);
 * serve: ``serve(host, port, *, duration=None, record=None, limits=None, out=sys.stdout) -> int``;
 * client: ``monitor(host, port, *, record=None, duration=None, out=sys.stdout,
   retries=..., retry_delay=...) -> int``.
@@ -22,12 +23,9 @@ import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from otwire.errors import InvalidArgument
-
-if TYPE_CHECKING:
-    from otwire.inspect.model import Dissector, ProtocolView
 
 __all__ = ["PROTOCOLS", "Command", "ProtocolEntry", "default_ports", "get", "load"]
 
@@ -86,16 +84,6 @@ class ProtocolEntry:
     view: str
     serve: Command | None = None
     client: Command | None = None
-
-    def new_dissector(self) -> Dissector:
-        """Return a fresh dissector for one TCP conversation of this protocol."""
-        factory: Callable[[], Dissector] = load(self.dissector)
-        return factory()
-
-    def load_view(self) -> ProtocolView:
-        """Return how this protocol's decoded messages are shown."""
-        view: ProtocolView = load(self.view)
-        return view
 
 
 #: Every protocol, by name, in the order help texts list them.

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal
@@ -234,7 +234,7 @@ class _Streams:
         entry = self._open.get(flow)
         if entry is None:
             protocol = self._protocol(flow)
-            entry = self._open[flow] = (protocol, registry.get(protocol).new_dissector())
+            entry = self._open[flow] = (protocol, new_dissector(protocol))
         return entry
 
     def _end(self, flow: Flow, s: Sender, ts: float | None, n: int | None) -> Iterator[Row]:
@@ -267,7 +267,18 @@ def view(protocol: str) -> ProtocolView:
     Raises:
         InvalidArgument: The protocol is unknown.
     """
-    return registry.get(protocol).load_view()
+    loaded: ProtocolView = registry.load(registry.get(protocol).view)
+    return loaded
+
+
+def new_dissector(protocol: str) -> Dissector:
+    """Return a fresh dissector of ``protocol`` for one TCP conversation (from :mod:`otwire.registry`).
+
+    Raises:
+        InvalidArgument: The protocol is unknown.
+    """
+    factory: Callable[[], Dissector] = registry.load(registry.get(protocol).dissector)
+    return factory()
 
 
 def row_json(row: Row, source: str) -> dict[str, Any]:
