@@ -22,11 +22,11 @@ from otwire.codecs.iec104 import (
     IFrame,
     Junk,
     LengthError,
+    RawAPDU,
     SFrame,
     UFrame,
     decode_apdu,
 )
-from otwire.codecs.iec104 import Frame as RawAPDU  # the framer's result; renamed RawAPDU: switch here
 from otwire.codecs.iec104 import elements as el
 from otwire.codecs.iec104.apci import APDU
 from otwire.codecs.iec104.asdu import InformationObject
