@@ -85,12 +85,12 @@ def capture_frames(path: Path) -> Source:
     framers: dict[tuple[object, object], APDUFramer] = {}
     for record in read_capture(path, PORTS):
         if isinstance(record, Data):
-            framer = framers.setdefault((record.flow, record.direction), APDUFramer())
+            framer = framers.setdefault((record.flow, record.sender), APDUFramer())
             framer.receive_data(record.data)
             _pull(framer, source)
         elif isinstance(record, StreamStart | Gap):
             for key in [k for k in framers if k[0] == record.flow]:
-                if isinstance(record, StreamStart) or key[1] == record.direction:
+                if isinstance(record, StreamStart) or key[1] == record.sender:
                     _close(framers.pop(key), source)
     for framer in framers.values():
         _close(framer, source)

@@ -25,11 +25,34 @@ def _hub(pieces: list[bytes]) -> tuple[list[str], bytes, bool, str | None]:
     hub.receive_data("listener", encode_command(SetClientInfo(owner_id=1, owner_name="listener")), 0.0)
     hub.receive_data("listener", encode_command(Subscribe(event_id=0, event_name="fuzz")), 0.0)
     hub.connect("fuzzed", 0.0, name="fuzzed")
-    result = _feed(hub.connection_of("fuzzed"), pieces)
+    result = _feed(_HubPeer(hub, "fuzzed"), pieces)
     hub.data_to_send("listener")  # routing to the other connection must not raise either
     while hub.next_event() is not None:
         pass
     return result
+
+
+class _HubPeer:
+    """One peer of a hub, driven through the PeerEngine verbs, with the verbs ``_feed`` uses."""
+
+    def __init__(self, hub: IMBHub, peer: str) -> None:
+        self.hub, self.peer = hub, peer
+
+    @property
+    def is_closed(self) -> bool:
+        return self.hub.is_closed(self.peer)
+
+    def receive_data(self, data: bytes, now: float) -> None:
+        self.hub.receive_data(self.peer, data, now)
+
+    def next_event(self) -> object | None:
+        while (item := self.hub.next_event()) is not None:
+            if item[0] == self.peer:
+                return item[1]
+        return None
+
+    def data_to_send(self) -> bytes:
+        return self.hub.data_to_send(self.peer)
 
 
 def _feed(conn: object, pieces: list[bytes]) -> tuple[list[str], bytes, bool, str | None]:

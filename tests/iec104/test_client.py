@@ -937,6 +937,27 @@ def test_monitor_stops_on_sigterm_with_a_complete_recording(outstation: FakeOuts
     assert len([r for r in rows if r.kind == "apdu"]) >= len(POINTS) + 4  # STARTDT act/con, GI, data, ...
 
 
+def test_monitor_ends_quietly_when_its_pipe_closes(outstation: FakeOutstation) -> None:
+    """``otwire client iec104 ... | head``: exit status 0, nothing on stderr (no traceback per callback)."""
+    command = [sys.executable, "-m", "otwire", "client", "iec104", "127.0.0.1", "--port", str(outstation.port)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    try:
+        data = 0
+        while data < len(POINTS):  # every answer to the general interrogation was printed
+            line = proc.stdout.readline()
+            assert line, "monitor ended early"
+            data += not line.startswith(b"#")
+        proc.stdout.close()  # what head does once it has its lines
+        outstation.send(ASDU(type_id=TypeId.M_SP_NA_1, cot=Cot.SPONTANEOUS, common_address=CA,
+                             objects=(InformationObject(101, (SIQ(spi=False),)),)))  # fmt: skip
+        _, err = proc.communicate(timeout=3 * WAIT)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert err == b""
+
+
 # -- one error tree ------------------------------------------------------------------------
 
 

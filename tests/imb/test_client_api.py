@@ -24,7 +24,7 @@ import otwire.clients.imb as imb
 from helpers import WAIT, wait_event, wait_until
 from otwire.clients.imb import client as client_module
 from otwire.codecs.imb import NormalEvent, UnknownEvent
-from otwire.errors import ConnectionLost, InvalidArgument, InvalidState, TransportError
+from otwire.errors import ConnectionLost, InvalidArgument, InvalidArgumentType, InvalidState, TransportError
 from otwire.servers.imb import Hub
 
 SRC = Path(__file__).resolve().parents[2] / "src"
@@ -508,6 +508,18 @@ def test_arguments_are_checked_with_tree_errors(connect: Callable[..., imb.Clien
         e.signal_stream("x", io.BytesIO(b"data"), chunk_size=0)
     with pytest.raises(ValueError):  # InvalidArgument is also a ValueError, as pyimb callers expect
         e.signal_stream("x", io.BytesIO(b"data"), chunk_size=-1)
+
+
+def test_encode_single_and_double_raise_tree_errors() -> None:
+    assert imb.encode_single(1.5) == bytes.fromhex("0000c03f") and imb.encode_double(1.5)[-2:] == b"\xf8\x3f"
+    assert imb.encode_single(float("inf")) == bytes.fromhex("0000807f")
+    with pytest.raises(InvalidArgument, match="binary32"):  # was OverflowError
+        imb.encode_single(1e39)
+    with pytest.raises(ValueError):  # InvalidArgument is also a ValueError
+        imb.encode_single(-1e39)
+    for encode in (imb.encode_single, imb.encode_double):
+        with pytest.raises(InvalidArgumentType):  # was struct.error
+            encode("1.5")  # type: ignore[arg-type]
 
 
 def test_async_send_to_a_hub_that_does_not_read_times_out() -> None:

@@ -24,7 +24,7 @@ from otwire.codecs.imb import (
 )
 from otwire.errors import DecodeError, InvalidArgument, LocalProtocolError
 from otwire.protocols import ConnectionTerminated, PeerEngine, TerminationReason
-from otwire.protocols.imb import HubConnection, IMBHub
+from otwire.protocols.imb import IMBHub
 from otwire.protocols.imb.events import ClientInfoReceived, EventPublished, EventSubscribed
 
 
@@ -167,14 +167,3 @@ def test_close_all_and_heartbeat_timer() -> None:
     hub.close_all(3.0)
     assert flush(hub) == {"a": [EndSession()], "b": [EndSession()]}
     assert hub.get_timer() is None and hub.connections == ()
-
-
-def test_temporary_single_connection_form() -> None:
-    """``connect(now)`` returns the connection, which is its own peer id (until servers/imb moves on)."""
-    hub = IMBHub()
-    conn = hub.connect(0.0, name="old")
-    assert isinstance(conn, HubConnection) and conn.peer is conn and hub.take_pending() == [conn]
-    conn.receive_data(wire(SetClientInfo(owner_id=1, owner_name="m")), 0.0)
-    assert conn.next_event() == ClientInfoReceived(owner_id=1, owner_name="m")
-    hub.close(1.0)  # the old close-all
-    assert conn.is_closed and decoded(conn.data_to_send())[-1] == EndSession()

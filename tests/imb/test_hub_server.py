@@ -26,7 +26,7 @@ from helpers import wait_until
 from otwire.codecs.imb import (
     AllVariables,
     EndSession,
-    Event,
+    EventCommand,
     HeartBeat,
     IMBFramer,
     NormalEvent,
@@ -112,7 +112,7 @@ class Raw:
         """The next ``count`` icEvents as (own event id, body), other commands skipped."""
         out = []
         while len(out) < count:
-            event = self.until(Event, timeout)
+            event = self.until(EventCommand, timeout)
             out.append((self.translation[event.event_id], event.body))
         return out
 
@@ -143,8 +143,8 @@ class Raw:
         self.sock.close()
 
 
-def signal(event_id: int, data: bytes) -> Event:
-    return Event(event_id=event_id, body=NormalEvent(data=data))
+def signal(event_id: int, data: bytes) -> EventCommand:
+    return EventCommand(event_id=event_id, body=NormalEvent(data=data))
 
 
 @pytest.fixture
@@ -219,11 +219,11 @@ def test_ten_megabyte_stream_end_to_end(clients: Callable[..., Raw]) -> None:
     pub.send(Publish(event_id=0, event_name="fed.files"))
     data = random.Random(4).randbytes(10 * 1024 * 1024 + 123)
     chunk = 16384  # pyimb's default
-    frames = [encode_command(Event(event_id=0, body=StreamHeader(stream_id=77, stream_name="big.bin")))]
-    frames += [encode_command(Event(event_id=0, body=StreamBody(stream_id=77, data=data[i : i + chunk])))
+    frames = [encode_command(EventCommand(event_id=0, body=StreamHeader(stream_id=77, stream_name="big.bin")))]
+    frames += [encode_command(EventCommand(event_id=0, body=StreamBody(stream_id=77, data=data[i : i + chunk])))
                for i in range(0, len(data) - chunk, chunk)]  # fmt: skip
     tail = len(frames) - 1
-    frames.append(encode_command(Event(event_id=0, body=StreamTail(stream_id=77, data=data[tail * chunk :]))))
+    frames.append(encode_command(EventCommand(event_id=0, body=StreamTail(stream_id=77, data=data[tail * chunk :]))))
     received = bytearray()
     done = threading.Event()
 
@@ -249,8 +249,8 @@ def test_client_killed_mid_stream(hub: Hub, clients: Callable[..., Raw]) -> None
     other.subscribe(0, "fed.other")
     pub.send(Publish(event_id=0, event_name="fed.s"))
     sub.until(Publish)  # notification: fed.s has a publisher
-    body = encode_command(Event(event_id=0, body=StreamBody(stream_id=1, data=b"z" * 1000)))
-    pub.sock.sendall(encode_command(Event(event_id=0, body=StreamHeader(stream_id=1, stream_name="f"))))
+    body = encode_command(EventCommand(event_id=0, body=StreamBody(stream_id=1, data=b"z" * 1000)))
+    pub.sock.sendall(encode_command(EventCommand(event_id=0, body=StreamHeader(stream_id=1, stream_name="f"))))
     pub.sock.sendall(body * 5 + body[:500])
     assert [type(b) for _, b in sub.events(6)] == [StreamHeader] + [StreamBody] * 5
     pub.kill()

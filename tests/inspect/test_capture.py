@@ -630,5 +630,5 @@ def test_automayt_pcapng() -> None:
     data = records[1]
     assert isinstance(data, Data)
     assert str(data.flow) == "10.104.99.22:4446 -> 10.204.70.90:2404"
-    assert data.sender is TO_CLIENT and data.direction is TO_CLIENT  # old name kept
+    assert data.sender is TO_CLIENT
     assert len(data.data) == 124 and data.data[0] == 0x68

@@ -13,9 +13,10 @@ import pytest
 
 import otwire.inspect
 from otwire.cli import main
-from otwire.codecs.iec104 import IFrame, UFrame, UFunction, encode_apdu
+from otwire.codecs.iec104 import R32, IFrame, UFrame, UFunction, encode_apdu
 from otwire.inspect.capture import CaptureError
 from otwire.inspect.files import SAMPLES
+from otwire.inspect.iec104 import element_json
 from otwire.transports import Direction
 from otwire.transports.record import PcapRecorder
 
@@ -38,6 +39,20 @@ def test_read_samples_decode() -> None:
     messages = [row.finding.message for row in rows if row.finding and row.kind == "apdu"]
     assert sum(isinstance(m, IFrame) for m in messages) > 40
     assert all(isinstance(row, otwire.inspect.Row) for row in rows)
+
+
+def test_short_float_elements_show_their_value() -> None:
+    """M_ME_NC_1's R32 shows the float ``value`` in the JSON (not its bits), as before R32 kept bits."""
+    with resources.as_file(SAMPLE_DIR / "iti_090813_diverse.pcap") as path:
+        rows = [otwire.inspect.row_json(row, str(path)) for row in otwire.inspect.read(path)]
+    first = next(r for r in rows if r.get("type") == "M_ME_NC_1")
+    assert first["objects"][0] == {
+        "ioa": 1300,
+        "elements": [{"element": "R32", "value": 30.0}, {"element": "QDS", "quality": [], "reserved": 0}],
+    }
+    assert first["objects"][1]["elements"][0] == {"element": "R32", "value": 708.0}
+    assert element_json(R32(bits=0x7FC00001)) == {"element": "R32", "value": "NaN"}
+    assert element_json(R32(value=-12.5)) == {"element": "R32", "value": -12.5}
 
 
 def test_read_ports_and_proto(tmp_path: Path) -> None:

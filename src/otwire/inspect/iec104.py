@@ -22,11 +22,11 @@ from otwire.codecs.iec104 import (
     IFrame,
     Junk,
     LengthError,
+    RawAPDU,
     SFrame,
     UFrame,
     decode_apdu,
 )
-from otwire.codecs.iec104 import Frame as RawAPDU  # the framer's result; renamed RawAPDU: switch here
 from otwire.codecs.iec104 import elements as el
 from otwire.codecs.iec104.apci import APDU
 from otwire.codecs.iec104.asdu import InformationObject
@@ -128,6 +128,7 @@ def element_json(element: Element) -> dict[str, Any]:
     Flags become lists of member names, enums their names, octets hex strings,
     non-finite floats the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``;
     time tags add ``iso`` (or ``null`` when the fields are not a valid time).
+    ``NVA`` adds its ``value``; ``R32`` shows its ``value`` (a float) instead of its bits.
     """
     out: dict[str, Any] = {"element": type(element).__name__}
     for field in dataclasses.fields(element):  # type: ignore[arg-type]
@@ -135,6 +136,9 @@ def element_json(element: Element) -> dict[str, Any]:
     match element:
         case el.NVA():
             out["value"] = element.value
+        case el.R32():
+            del out["bits"]  # the number, as before R32 kept its bits (non-finite: a string)
+            out["value"] = _json_value(element.value)
         case CP56Time2a():
             out.update(_time_fields(element), iso=_iso(element))
         case CP24Time2a():

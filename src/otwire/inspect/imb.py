@@ -15,8 +15,8 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-from otwire.codecs.imb import Event as EventCommand  # icEvent; renamed EventCommand: switch here
 from otwire.codecs.imb import (
+    EventCommand,
     FrameError,
     FrameItem,
     IMBFramer,

@@ -88,20 +88,8 @@ class Flow:
         return f"{client} -> {_endpoint(self.server, self.server_port)}"
 
 
-class _SenderAlias:
-    """The old attribute name ``direction`` of the records that carry a :class:`Sender`."""
-
-    __slots__ = ()
-    sender: Sender
-
-    @property
-    def direction(self) -> Sender:
-        """Deprecated alias of ``sender`` (its name before :class:`Sender` existed)."""
-        return self.sender
-
-
 @dataclass(frozen=True, slots=True)
-class Data(_SenderAlias):
+class Data:
     """New in-order octets of one direction.
 
     Attributes:
@@ -122,7 +110,7 @@ class Data(_SenderAlias):
 
 
 @dataclass(frozen=True, slots=True)
-class Gap(_SenderAlias):
+class Gap:
     """Octets that will never arrive; the consumer must resynchronise.
 
     Attributes:
@@ -141,7 +129,7 @@ class Gap(_SenderAlias):
 
 
 @dataclass(frozen=True, slots=True)
-class Retransmission(_SenderAlias):
+class Retransmission:
     """Octets received again and dropped (exact or overlapping retransmission).
 
     Attributes:
@@ -175,7 +163,7 @@ class StreamStart:
 
 
 @dataclass(frozen=True, slots=True)
-class StreamEnd(_SenderAlias):
+class StreamEnd:
     """One direction of a stream ended.
 
     Attributes:

@@ -60,13 +60,22 @@ class _Watch:
         self.failures = 0
         self.reached = False
         self.gave_up = False
+        self.pipe_closed = False
         self.done = threading.Event()
         self._lock = threading.Lock()
 
     def emit(self, line: str) -> None:
+        """Print ``line``; when the reader closed the pipe (``| head``), stop the run quietly."""
         with self._lock:
-            self.out.write(line + "\n")
-            self.out.flush()
+            if self.pipe_closed:
+                return
+            try:
+                self.out.write(line + "\n")
+                self.out.flush()
+            except BrokenPipeError:
+                self.pipe_closed = True
+                _discard_output(self.out)
+                self.done.set()
 
     def on_receive(self, point: Point, previous_info: object, message: IncomingMessage) -> None:
         self.emit(format_update(point, message))
@@ -98,6 +107,17 @@ class _Watch:
     def stop(self, signum: int, frame: FrameType | None) -> None:
         """Signal handler (SIGTERM, SIGINT): end the run cleanly."""
         self.done.set()
+
+
+def _discard_output(out: TextIO) -> None:
+    """Point ``out``'s file descriptor at the null device: what it still buffers cannot fail at exit."""
+    with contextlib.suppress(OSError, ValueError):  # no descriptor (a StringIO) or already closed
+        fd = out.fileno()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, fd)
+        finally:
+            os.close(devnull)
 
 
 def _check(duration: float | None, retries: int, retry_delay: float) -> None:
@@ -184,8 +204,9 @@ def monitor(
             milliseconds, at least 1).
 
     Returns:
-        0 after ``duration``, SIGINT or SIGTERM once the station was reached; 1 when it gave
-        up after ``retries`` or the station was never reached.
+        0 after ``duration``, SIGINT or SIGTERM once the station was reached, or as soon as
+        ``out`` is a pipe its reader closed (``| head``); 1 when it gave up after ``retries``
+        or the station was never reached.
 
     Raises:
         InvalidArgument: ``host``, ``port``, ``duration``, ``retries`` or ``retry_delay`` is
@@ -203,6 +224,8 @@ def monitor(
             pass
         finally:
             client.stop()
+    if watch.pipe_closed:  # ``otwire client iec104 ... | head``: the reader has all it wanted
+        return 0
     if watch.gave_up or not watch.reached:
         print(f"otwire client iec104: cannot reach {host}:{port}", file=sys.stderr)
         return 1

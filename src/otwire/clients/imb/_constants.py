@@ -11,6 +11,7 @@ from __future__ import annotations
 import struct
 
 from otwire.codecs.imb import END_PAYLOAD_MAGIC_BYTES, MAGIC_BYTES, Action, CommandCode, EventKind
+from otwire.errors import InvalidArgument, InvalidArgumentType
 
 __all__ = [
     "BYTEORDER", "DEFAULT_ENCODING", "DEFAULT_PORT", "DEFAULT_STREAM_BODY_BUFFER_SIZE", "END_PAYLOAD_MAGIC_BYTES",
@@ -124,9 +125,12 @@ def encode_double(value: float) -> bytes:
         The 8 octets.
 
     Raises:
-        struct.error: ``value`` is not a number.
+        InvalidArgumentType: ``value`` is not a number.
     """
-    return _DOUBLE.pack(value)
+    try:
+        return _DOUBLE.pack(value)
+    except struct.error as exc:
+        raise InvalidArgumentType(f"value={value!r} is not a number") from exc
 
 
 def encode_single(value: float) -> bytes:
@@ -139,7 +143,13 @@ def encode_single(value: float) -> bytes:
         The 4 octets.
 
     Raises:
-        OverflowError: ``value`` is too large for a binary32.
-        struct.error: ``value`` is not a number.
+        InvalidArgument: ``value`` is beyond the binary32 range (about 3.4028235e38;
+            infinities are fine). Also a ``ValueError``.
+        InvalidArgumentType: ``value`` is not a number.
     """
-    return _SINGLE.pack(value)
+    try:
+        return _SINGLE.pack(value)
+    except OverflowError as exc:
+        raise InvalidArgument(f"value={value!r} is too large for a binary32") from exc
+    except struct.error as exc:
+        raise InvalidArgumentType(f"value={value!r} is not a number") from exc

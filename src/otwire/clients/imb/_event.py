@@ -1,8 +1,9 @@
-"""What the threaded and asyncio IMB clients share: event handlers, stream callbacks, stream sending.
+"""What the threaded and asyncio IMB clients share: event routing and handlers, stream callbacks, stream sending.
 
 :class:`EventBase` holds pyimb's per-event state (handlers by kind, the stream
 callbacks, the open incoming streams) and turns engine events into handler calls
-with pyimb's argument order (:func:`handler_args`). It never sends: the flavours
+with pyimb's argument order (:func:`handler_args`); :func:`route_event` hands each
+engine event of a client to its definition. It never sends: the flavours
 (``client.EventDefinition``, ``aio.AsyncEventDefinition``) add the sending methods.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import inspect
 import logging
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol
 
 from otwire.codecs.imb import (
@@ -32,14 +33,19 @@ from otwire.codecs.imb import (
 from otwire.errors import InvalidArgument, InvalidArgumentType
 from otwire.protocols import Event as EngineEvent
 from otwire.protocols.imb.events import (
+    ConnectionTerminated,
     EventReceived,
     StreamAborted,
     StreamData,
     StreamEnded,
     StreamStarted,
+    SubscriptionConfirmed,
+    UniqueClientIDReceived,
 )
 
-__all__ = ["SEND_TIMEOUT", "EventBase", "Handler", "handler_args", "logger", "new_stream_id", "stream_events"]
+__all__ = [
+    "SEND_TIMEOUT", "EventBase", "Handler", "handler_args", "logger", "new_stream_id", "route_event", "stream_events",
+]  # fmt: skip
 
 logger = logging.getLogger("otwire.clients.imb")
 
@@ -50,6 +56,7 @@ _STREAM_KINDS = frozenset({EventKind.STREAM_HEADER, EventKind.STREAM_BODY, Event
 SEND_TIMEOUT = 10.0
 #: Largest ``chunk_size`` of ``signal_stream``: the payload limit less the event and stream ids (octets).
 MAX_CHUNK_SIZE = MAX_PAYLOAD_SIZE - 16
+_ROUTED = (EventReceived, StreamStarted, StreamData, StreamEnded, StreamAborted)
 
 
 class Writable(Protocol):
@@ -285,3 +292,37 @@ class EventBase:
             f"<{type(self).__name__} {self.name!r} id={self.event_id} "
             f"subscribed={self.is_subscribed} published={self.is_published}>"
         )
+
+
+def route_event(event: EngineEvent, definitions: Mapping[int, EventBase], identified: Callable[[], object]) -> bool:
+    """Hand one engine event to the part of a client (either flavour) that takes it.
+
+    Events and streams go to their event's definition (its handlers and stream
+    callbacks), icUniqueClientID calls ``identified``, a confirmed subscription wakes
+    its definition's ``wait_subscribed``, the end of the connection is logged.
+
+    Args:
+        event: An event of the client's :class:`~otwire.protocols.imb.client.IMBClientConnection`.
+        definitions: The client's definitions by event id.
+        identified: Called when the hub's ids arrived.
+
+    Returns:
+        False when nothing took the event (the client's ``on_unhandled`` gets it).
+
+    Raises:
+        Exception: whatever a handler or stream callback raised.
+    """
+    if isinstance(event, _ROUTED):
+        definition = definitions.get(event.event_id)
+        return definition is not None and definition._dispatch(event)
+    if isinstance(event, UniqueClientIDReceived):
+        identified()
+    elif isinstance(event, SubscriptionConfirmed):
+        definition = definitions.get(event.event_id)
+        if definition is not None:
+            definition._on_confirmed()
+    elif isinstance(event, ConnectionTerminated):
+        logger.info("connection closed: %s", event.reason.value)
+    else:
+        return False
+    return True

@@ -29,7 +29,15 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 
 from otwire.clients.imb._constants import DEFAULT_PORT, DEFAULT_STREAM_BODY_BUFFER_SIZE
-from otwire.clients.imb._event import SEND_TIMEOUT, EventBase, Readable, logger, new_stream_id, stream_events
+from otwire.clients.imb._event import (
+    SEND_TIMEOUT,
+    EventBase,
+    Readable,
+    logger,
+    new_stream_id,
+    route_event,
+    stream_events,
+)
 from otwire.codecs.imb import (
     ChangeObjectEvent,
     Command,
@@ -45,17 +53,7 @@ from otwire.codecs.imb import (
 from otwire.errors import ConnectionLost, InvalidArgument, InvalidState, OTWireError
 from otwire.protocols import Event as EngineEvent
 from otwire.protocols.imb.client import IMBClientConnection, RawEvent
-from otwire.protocols.imb.events import (
-    ConnectionTerminated,
-    EventReceived,
-    JunkSkipped,
-    StreamAborted,
-    StreamData,
-    StreamEnded,
-    StreamStarted,
-    SubscriptionConfirmed,
-    UniqueClientIDReceived,
-)
+from otwire.protocols.imb.events import JunkSkipped
 from otwire.transports.aio import AioTransport, open_connection
 
 __all__ = ["AsyncClient", "AsyncEventDefinition"]
@@ -64,8 +62,6 @@ __all__ = ["AsyncClient", "AsyncEventDefinition"]
 LINGER = 2.0
 #: Seconds ``unique_client_id()`` waits by default.
 ID_WAIT = 5.0
-
-_ROUTED = (EventReceived, StreamStarted, StreamData, StreamEnded, StreamAborted)
 
 
 class AsyncEventDefinition(EventBase):
@@ -417,23 +413,8 @@ class AsyncClient:
 
     def _on_event(self, event: EngineEvent) -> None:
         """Loop callback: route one engine event to its definition, then queue it."""
-        taken = False
         try:
-            if isinstance(event, _ROUTED):
-                definition = self._definitions.get(event.event_id)
-                taken = definition is not None and definition._dispatch(event)
-            elif isinstance(event, UniqueClientIDReceived):
-                self._identified.set()
-                taken = True
-            elif isinstance(event, SubscriptionConfirmed):
-                definition = self._definitions.get(event.event_id)
-                if definition is not None:
-                    definition._on_confirmed()
-                taken = True
-            elif isinstance(event, ConnectionTerminated):
-                logger.info("connection closed: %s", event.reason.value)
-                taken = True
-            if not taken:
+            if not route_event(event, self._definitions, self._identified.set):
                 self._unhandled(event)
         except Exception:
             logger.exception("error handling %r", event)

@@ -27,7 +27,15 @@ from collections.abc import Callable
 from functools import partial
 
 from otwire.clients.imb._constants import DEFAULT_PORT, DEFAULT_STREAM_BODY_BUFFER_SIZE
-from otwire.clients.imb._event import SEND_TIMEOUT, EventBase, Readable, logger, new_stream_id, stream_events
+from otwire.clients.imb._event import (
+    SEND_TIMEOUT,
+    EventBase,
+    Readable,
+    logger,
+    new_stream_id,
+    route_event,
+    stream_events,
+)
 from otwire.codecs.imb import (
     ChangeObjectEvent,
     Command,
@@ -43,17 +51,7 @@ from otwire.codecs.imb import (
 from otwire.errors import InvalidState, OTWireError
 from otwire.protocols import Event as EngineEvent
 from otwire.protocols.imb.client import IMBClientConnection, RawEvent
-from otwire.protocols.imb.events import (
-    ConnectionTerminated,
-    EventReceived,
-    JunkSkipped,
-    StreamAborted,
-    StreamData,
-    StreamEnded,
-    StreamStarted,
-    SubscriptionConfirmed,
-    UniqueClientIDReceived,
-)
+from otwire.protocols.imb.events import JunkSkipped
 from otwire.transports.sync import SelectorLoop, SocketTransport
 
 __all__ = ["ID_WAIT", "LINGER", "Client", "EventDefinition"]
@@ -62,8 +60,6 @@ __all__ = ["ID_WAIT", "LINGER", "Client", "EventDefinition"]
 LINGER = 2.0
 #: Seconds ``unique_client_id`` waits for the hub's icUniqueClientID (pyimb: 10 x 0.5 s).
 ID_WAIT = 5.0
-
-_ROUTED = (EventReceived, StreamStarted, StreamData, StreamEnded, StreamAborted)
 
 
 class EventDefinition(EventBase):
@@ -468,22 +464,8 @@ class Client:
     def _on_event(self, event: EngineEvent) -> None:
         """Client thread: route one engine event to its definition or to ``on_unhandled``."""
         try:
-            if isinstance(event, _ROUTED):
-                definition = self._definitions.get(event.event_id)
-                if definition is not None and definition._dispatch(event):
-                    return
-            elif isinstance(event, UniqueClientIDReceived):
-                self._identified.set()
-                return
-            elif isinstance(event, SubscriptionConfirmed):
-                definition = self._definitions.get(event.event_id)
-                if definition is not None:
-                    definition._on_confirmed()
-                return
-            elif isinstance(event, ConnectionTerminated):
-                logger.info("connection closed: %s", event.reason.value)
-                return
-            self._unhandled(event)
+            if not route_event(event, self._definitions, self._identified.set):
+                self._unhandled(event)
         except Exception:
             logger.exception("error handling %r", event)
 

@@ -80,7 +80,6 @@ from otwire.codecs.iec104.elements import (
 )
 from otwire.codecs.iec104.framing import (
     APDUFramer,
-    Frame,  # deprecated alias of RawAPDU, removed after the merge
     Junk,
     LengthError,
     RawAPDU,
@@ -103,7 +102,7 @@ __all__ = [
     "LOF", "LSQ", "NOF", "NOS", "NVA", "OCI", "QCC", "QDP", "QDS", "QOI", "QOS", "QPA", "QPM",
     "QRP", "R32", "RCO", "SCD", "SCO", "SCQ", "SEP", "SIQ", "SOF", "SPE", "SRQ", "SVA", "TSC",
     "VTI", "APDUFramer", "CP16Time2a", "CP24Time2a", "CP56Time2a", "Cot", "DoubleCommandState",
-    "DoublePoint", "Element", "Frame", "IFrame", "InformationObject", "Junk", "LengthError",
+    "DoublePoint", "Element", "IFrame", "InformationObject", "Junk", "LengthError",
     "OctetElement", "OutputCircuit", "Quality", "RawAPDU", "SFrame", "Segment", "StartEvents",
     "StepCommandState", "TypeId", "UFrame", "UFunction", "decode_apdu", "decode_apdu_schema",
     "decode_asdu", "decode_asdu_schema", "encode_apdu", "encode_asdu", "encode_asdu_schema",

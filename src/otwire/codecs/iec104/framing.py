@@ -94,9 +94,6 @@ class LengthError:
 
 FramerItem = RawAPDU | Junk | LengthError
 
-#: Deprecated name of :class:`RawAPDU` (``otwire.inspect`` still imports it); removed after the merge.
-Frame = RawAPDU
-
 
 class APDUFramer:
     """Split a byte stream into APDUs, junk runs and length errors.

@@ -242,8 +242,3 @@ __all__ = [
     "encode_uint32",
     "split_frames",
 ]  # fmt: skip
-
-#: Deprecated, removed after the merge: the icEvent message is ``EventCommand`` (it clashed
-#: with the engine event base ``otwire.protocols.Event``). Kept for ``otwire.inspect.imb``
-#: and ``tests/imb/test_hub_server.py``, which other helpers own.
-Event = EventCommand

@@ -3,9 +3,8 @@
 :class:`HubConnection` is the per-peer state object of :class:`~otwire.protocols.imb.hub.IMBHub`
 (an :class:`~otwire.protocols._base.EngineBase` for its lifecycle, event queue and output
 buffer). The hub changes it; drivers address peers through the hub's
-:class:`~otwire.protocols.PeerEngine` verbs. The single-connection verbs kept here
-(``receive_data``, ``send``, ``close``, ...) forward to the hub with this connection's
-peer id, so tests and simple drivers may hold a connection object.
+:class:`~otwire.protocols.PeerEngine` verbs (``receive_data(peer, ...)``, ``send(peer, ...)``,
+``close(peer, ...)``, ...) and read it for monitoring (``status()``, ``queued``, ids).
 """
 
 from __future__ import annotations
@@ -14,8 +13,8 @@ import struct
 from collections.abc import Hashable
 from typing import Protocol
 
-from otwire.codecs.imb import Command, Frame, UniqueClientID, encode_command
-from otwire.protocols import Buffer, Event, TerminationReason
+from otwire.codecs.imb import UniqueClientID, encode_command
+from otwire.protocols import Event, TerminationReason
 from otwire.protocols._base import EngineBase
 from otwire.protocols.imb._state import HUB_END_INPUTS, HUB_LOCAL_INPUTS, HUB_TRANSITIONS, HubInput, HubState
 from otwire.protocols.imb._tables import EventEntry
@@ -27,14 +26,8 @@ _I32 = struct.Struct("<i")
 
 
 class _Hub(Protocol):
-    """What a connection needs of its hub (the verbs it forwards)."""
+    """What a connection needs of its hub."""
 
-    def receive_data(self, peer: Hashable, data: Buffer, now: float) -> None: ...
-    def send(self, peer: Hashable, message: Command | Frame, now: float) -> None: ...
-    def close(self, peer: Hashable, now: float) -> None: ...
-    def connection_lost(self, peer: Hashable, now: float, exc: BaseException | None = None) -> None: ...
-    def abort(self, peer: Hashable, now: float, reason: TerminationReason) -> None: ...
-    def handle_timer(self, now: float) -> None: ...
     def _forget_if_drained(self, connection: HubConnection) -> None: ...
     def _connection_closed(self, connection: HubConnection) -> None: ...
 
@@ -117,40 +110,7 @@ class HubConnection(EngineBase[HubState, HubInput]):
     def _on_terminate(self, reason: TerminationReason) -> None:
         self._hub._connection_closed(self)
 
-    # -- single-connection verbs (forwarded to the hub with this peer id) -----------------
-
-    def receive_data(self, data: Buffer, now: float) -> None:
-        """``IMBHub.receive_data(self.peer, data, now)`` (same errors)."""
-        self._hub.receive_data(self.peer, data, now)
-
-    def send(self, message: Command | Frame, now: float) -> None:
-        """``IMBHub.send(self.peer, message, now)`` (same errors)."""
-        self._hub.send(self.peer, message, now)
-
-    def close(self, now: float) -> None:
-        """``IMBHub.close(self.peer, now)``: icEndSession, then closed."""
-        self._hub.close(self.peer, now)
-
-    def connection_lost(self, now: float, exc: BaseException | None = None) -> None:
-        """``IMBHub.connection_lost(self.peer, now, exc)``."""
-        self._hub.connection_lost(self.peer, now, exc)
-
-    def overflow(self, now: float) -> None:
-        """``IMBHub.abort(self.peer, now, SLOW_CONSUMER)``: the driver's own buffer for it is full."""
-        self._hub.abort(self.peer, now, TerminationReason.SLOW_CONSUMER)
-
-    def handle_timer(self, now: float) -> None:
-        """Run the hub's timers (``IMBHub.handle_timer``).
-
-        Raises:
-            LocalProtocolError: the connection is already closed.
-        """
-        self._check_open("handle timer")
-        self._hub.handle_timer(now)
-
-    def get_timer(self) -> float | None:
-        """Return this connection's next heartbeat deadline, or ``None``."""
-        return None if self._state is HubState.CLOSED else self._next_beat
+    # -- queues (the hub's ``next_event``/``data_to_send`` for this peer read them) -------
 
     def next_event(self) -> Event | None:
         """Return the next event of this connection, or ``None``."""

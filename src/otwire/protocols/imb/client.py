@@ -48,34 +48,26 @@ from typing import Any
 
 from otwire.codecs.imb import (
     Command,
-    CommandCode,
     EndSession,
     EventBody,
     EventCommand,
     EventFlag,
-    Frame,
     FrameItem,
     IMBFramer,
     Junk,
     Publish,
     SetClientInfo,
-    SetEventIDTranslation,
-    StreamBody,
-    StreamHeader,
-    StreamTail,
     Subscribe,
     UniqueClientID,
     Unpublish,
     Unsubscribe,
-    decode_command,
-    decode_event,
     encode_command,
     encode_event_frame,
 )
-from otwire.errors import DecodeError, LocalProtocolError, RemoteProtocolError
+from otwire.errors import LocalProtocolError, RemoteProtocolError
 from otwire.protocols import Buffer, TerminationReason
-from otwire.protocols._base import EngineBase
 from otwire.protocols.imb._bindings import EventBindings, prefixed_name
+from otwire.protocols.imb._receiving import FrameReceiver
 from otwire.protocols.imb._state import (
     CLIENT_END_INPUTS,
     CLIENT_LOCAL_INPUTS,
@@ -85,16 +77,7 @@ from otwire.protocols.imb._state import (
 )
 from otwire.protocols.imb._streams import StreamAssembler
 from otwire.protocols.imb.config import IMBClientConfig, merge_config
-from otwire.protocols.imb.events import (
-    CommandReceived,
-    EventReceived,
-    JunkSkipped,
-    SubscriptionConfirmed,
-    TranslationIgnored,
-    TranslationRemoved,
-    UniqueClientIDReceived,
-    UnmappedEventReceived,
-)
+from otwire.protocols.imb.events import JunkSkipped
 
 __all__ = ["IMBClientConnection", "RawEvent", "prefixed_name"]
 
@@ -128,7 +111,7 @@ class RawEvent:
         return encode_event_frame(self.event_id, self.tick, self.event_kind, self.payload)
 
 
-class IMBClientConnection(EngineBase[ClientState, ClientInput]):
+class IMBClientConnection(FrameReceiver):
     """One IMB3 client connection as a sans-IO state machine.
 
     Args:
@@ -145,12 +128,11 @@ class IMBClientConnection(EngineBase[ClientState, ClientInput]):
         InvalidArgumentType: ``config`` or an option is not one of ``IMBClientConfig``.
 
     The contract is that of :class:`otwire.protocols.Connection`; peer violations
-    follow the rule in the module docstring.
+    follow the rule in the module docstring. What each received frame does is in
+    :class:`~otwire.protocols.imb._receiving.FrameReceiver`.
     """
 
-    __slots__ = ("_bindings", "_client_id", "_framer", "_junk_run", "_streams",
-                 "_translation", "_unique_client_id", "config", "end_session_on_close", "federation",
-                 "junk_octets")  # fmt: skip
+    __slots__ = ("_framer", "_junk_run", "config", "end_session_on_close", "federation", "junk_octets")
 
     CLOSED = S.CLOSED
     LOCAL_INPUTS = CLIENT_LOCAL_INPUTS
@@ -439,82 +421,8 @@ class IMBClientConnection(EngineBase[ClientState, ClientInput]):
         self._framer = IMBFramer()
         self._streams.abort_all("connection closed")
 
-    # -- received frames ---------------------------------------------------------------
-
-    def _apply_frame(self, frame: Frame) -> None:
-        """Decode one received frame and act on it (raises ``DecodeError`` for a malformed payload)."""
-        code = frame.command_code
-        if code == CommandCode.EVENT:
-            self._move(In.RECV_EVENT)
-            self._report_event(frame.payload)
-            return
-        command = decode_command(frame)
-        if type(command) is UniqueClientID:
-            self._move(In.RECV_UNIQUE_ID)
-            self._unique_client_id, self._client_id = command.unique_client_id, command.client_id
-            self._events.append(
-                UniqueClientIDReceived(unique_client_id=command.unique_client_id, client_id=command.client_id)
-            )
-        elif type(command) is SetEventIDTranslation:
-            self._move(In.RECV_TRANSLATION)
-            self._apply_translation(command.hub_event_id, command.client_event_id)
-        elif type(command) is EndSession:
-            self._terminate(TerminationReason.END_SESSION, None)
-        else:
-            self._move(In.RECV_OTHER)
-            self._events.append(CommandReceived(command=command))
-
-    def _apply_translation(self, hub_id: int, client_id: int) -> None:
-        """Record (client id >= 0) or remove (< 0) the hub's translation of ``hub_id``."""
-        if client_id < 0:
-            self._events.append(TranslationRemoved(hub_event_id=hub_id, event_id=self._translation.pop(hub_id, None)))
-            return
-        limit = self.config.max_translations
-        if hub_id not in self._translation and len(self._translation) >= limit:
-            reason = f"{limit} translations kept (max_translations)"
-            self._events.append(TranslationIgnored(hub_event_id=hub_id, event_id=client_id, reason=reason))
-            return
-        self._translation[hub_id] = client_id
-        self._events.append(
-            SubscriptionConfirmed(event_id=client_id, event_name=self.event_name(client_id), hub_event_id=hub_id)
-        )
-
-    def _report_event(self, payload: bytes) -> None:
-        """Decode an icEvent, translate its id and report it (stream chunks go to the assembler)."""
-        hub_id = int.from_bytes(payload[:4], "little", signed=True) if len(payload) >= 4 else None
-        client_id = self._translation.get(hub_id) if hub_id is not None else None
-        entry = self._bindings.get(client_id) if client_id is not None else None
-        try:
-            event = decode_event(payload, focus=entry is not None and _is_focus(entry.name))
-        except DecodeError:
-            if entry is None or not _is_focus(entry.name):
-                raise
-            event = decode_event(payload)  # a change-object event on a "Focus" name
-        if entry is None or client_id is None:
-            self._events.append(UnmappedEventReceived(hub_event_id=event.event_id, event=event))
-            return
-        body = event.body
-        if isinstance(body, StreamHeader | StreamBody | StreamTail):
-            self._streams.on_chunk(client_id, entry.name, body)
-            return
-        self._events.append(
-            EventReceived(
-                event_id=client_id,
-                event_name=entry.name,
-                hub_event_id=event.event_id,
-                tick=event.tick,
-                flags=event.flags,
-                body=body,
-            )
-        )
-
     def __repr__(self) -> str:
         return (
             f"<IMBClientConnection {self._state.name} unique_client_id={self._unique_client_id} "
             f"events={len(self._bindings)} translations={len(self._translation)} streams={len(self._streams)}>"
         )
-
-
-def _is_focus(name: str) -> bool:
-    """True for the Focus event (``"<fed>.Focus"``), whose kind-0 body is two doubles (notes §5)."""
-    return name == "Focus" or name.endswith(".Focus")

@@ -42,7 +42,7 @@ from __future__ import annotations
 import heapq
 import struct
 from collections.abc import Hashable
-from typing import Any, overload
+from typing import Any
 
 from otwire.codecs.imb import (
     Command,
@@ -114,17 +114,8 @@ class IMBHub(CommandHandlers):
 
     # -- PeerEngine: inputs ------------------------------------------------------------------
 
-    @overload
-    def connect(self, peer: Hashable, now: float, *, name: str = "") -> None: ...
-    @overload
-    def connect(self, peer: float, *, name: str = "") -> HubConnection: ...
-
-    def connect(self, peer: Hashable, now: float | None = None, *, name: str = "") -> HubConnection | None:
+    def connect(self, peer: Hashable, now: float, *, name: str = "") -> None:
         """Admit a client; its greeting (icUniqueClientID with its ids) is queued for it.
-
-        ``connect(now, name=)`` without a peer id (temporary, for drivers written
-        before the PeerEngine contract; removed after the merge) uses the new
-        :class:`HubConnection` as its own peer id and returns it.
 
         Args:
             peer: The driver's id for the peer (any hashable).
@@ -134,10 +125,7 @@ class IMBHub(CommandHandlers):
         Raises:
             LocalProtocolError: ``peer`` is already connected.
         """
-        legacy = now is None
-        if now is None:
-            now = float(peer)  # type: ignore[arg-type]
-        elif peer in self._peers and not self._peers[peer].is_closed:
+        if peer in self._peers and not self._peers[peer].is_closed:
             raise LocalProtocolError(f"peer {peer!r} is already connected")
         uid = self._next_uid
         while uid in self._connections:  # only after 2**31 clients
@@ -148,13 +136,10 @@ class IMBHub(CommandHandlers):
         else:
             handle, self._next_handle = self._next_handle, self._next_handle + 1
         connection = HubConnection(self, peer, uid, handle, now, name)
-        if legacy:
-            connection.peer = peer = connection
         interval = self.config.heartbeat_interval
         connection._next_beat = None if interval is None else now + interval
         self._peers[peer] = self._connections[uid] = connection
         self._pending[connection] = None
-        return connection if legacy else None
 
     def receive_data(self, peer: Hashable, data: Buffer, now: float) -> None:
         """Feed octets from ``peer``; ``b""`` is its end of stream.
@@ -217,20 +202,11 @@ class IMBHub(CommandHandlers):
         self._deliver(connection, data)
         self._settle()
 
-    @overload
-    def close(self, peer: Hashable, now: float) -> None: ...
-    @overload
-    def close(self, peer: float) -> None: ...
-
-    def close(self, peer: Hashable, now: float | None = None) -> None:
+    def close(self, peer: Hashable, now: float) -> None:
         """Close ``peer`` locally: queue icEndSession, leave its subscriptions and publications.
 
-        Closing a closed or unknown peer does nothing. ``close(now)`` without a
-        peer (temporary, removed after the merge) is :meth:`close_all`.
+        Closing a closed or unknown peer does nothing.
         """
-        if now is None:
-            self.close_all(float(peer))  # type: ignore[arg-type]
-            return
         connection = self._peers.get(peer)
         if connection is None or connection._state is HubState.CLOSED:
             return
@@ -343,12 +319,6 @@ class IMBHub(CommandHandlers):
     def connection_of(self, peer: Hashable) -> HubConnection | None:
         """Return the connection of ``peer`` (open, or closed and not yet drained), or ``None``."""
         return self._peers.get(peer)
-
-    def take_pending(self) -> list[HubConnection]:
-        """Return (and forget) the connections that got output or closed (temporary: use ``peers_with_output``)."""
-        pending = list(self._pending)
-        self._pending.clear()
-        return pending
 
     def event_names(self) -> list[EventInfo]:
         """Return every event name in use, with its hub id and members (handles)."""
