@@ -6,6 +6,8 @@ Import as ``from helpers import wait_until, Pair, feed_split, assert_codec, drai
 
 from __future__ import annotations
 
+import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -56,6 +58,16 @@ def wait_event(event: threading.Event, timeout: float = WAIT, *, what: str = "ev
     """
     if not event.wait(timeout):
         raise AssertionError(f"{what} not set within {timeout} s")
+
+
+def listening(process: subprocess.Popen[Any], port: int, host: str = "127.0.0.1") -> bool:
+    """True once something accepts on ``port`` (for :func:`wait_until`); fails at once if ``process`` died."""
+    assert process.poll() is None, process.stderr.read() if process.stderr else ""
+    try:
+        socket.create_connection((host, port), timeout=1.0).close()
+    except OSError:
+        return False
+    return True
 
 
 def drain(engine: Any) -> list[Any]:

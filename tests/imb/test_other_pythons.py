@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import wait_until
+from helpers import listening, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = Path(__file__).resolve().parent / "pyimb_examples"
@@ -78,7 +78,7 @@ def hub_port() -> Iterator[int]:
         stderr=subprocess.PIPE,
     )
     try:
-        wait_until(lambda: _listening(server, port), 10.0, what="otwire serve imb-hub listening")
+        wait_until(lambda: listening(server, port), 10.0, what="otwire serve imb-hub listening")
         yield port
     finally:
         server.terminate()
@@ -108,13 +108,3 @@ def test_examples_on_python(version: str, script: str, expected: str, hub_port: 
     assert result.stdout.endswith(expected)
     version_seen = subprocess.run([python, "-c", "import sys; print(sys.version[:4])"], capture_output=True, text=True)
     assert version_seen.stdout.startswith(version)
-
-
-def _listening(server: subprocess.Popen[bytes], port: int) -> bool:
-    """True once something accepts on ``port``; fails at once if the server process died."""
-    assert server.poll() is None, server.stderr.read() if server.stderr else ""
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1.0).close()
-    except OSError:
-        return False
-    return True

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import otwire.clients.imb as imb
-from helpers import wait_until
+from helpers import listening, wait_until
 from otwire.servers.imb import Hub
 
 EXAMPLES = Path(__file__).resolve().parent / "pyimb_examples"
@@ -122,19 +122,9 @@ def test_examples_against_a_hub_process(tmp_path: Path) -> None:
         [sys.executable, "-c", SERVE.format(port=port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     try:
-        wait_until(lambda: _listening(server, port), 10.0, what="the hub process listening")
+        wait_until(lambda: listening(server, port), 10.0, what="the hub process listening")
         assert run_example("change_object.py", port, tmp_path).endswith("ecodistrict.anything something\n")
         assert run_example("client_examples.py", port, tmp_path).startswith("Received string to myself\n")
     finally:
         server.terminate()
         server.wait(10)
-
-
-def _listening(server: subprocess.Popen[bytes], port: int) -> bool:
-    """True once something accepts on ``port``; fails at once if the server process died."""
-    assert server.poll() is None, server.stderr.read() if server.stderr else ""
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1.0).close()
-    except OSError:
-        return False
-    return True
