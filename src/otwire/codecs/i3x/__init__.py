@@ -1,0 +1,89 @@
+"""CESMII i3X 1.0 codec: JSON bodies <-> models and envelopes, and the SSE parser (specs/i3x/notes.md).
+
+* :mod:`~otwire.codecs.i3x.models`: ``ServerInfo``, ``Namespace``, ``ObjectType``,
+  ``RelationshipType``, ``ObjectInstance``, ``ObjectInstanceMetadata``,
+  ``RelatedObject``, ``VQT``, ``CurrentValue``, ``HistoricalValue``, ``ValueChange``,
+  ``SyncBatch``, ``Subscription`` (the names of ``i3x-client`` 1.0.0).
+* :mod:`~otwire.codecs.i3x.envelopes`: ``Response``, ``BulkResponse`` (``BulkItem`` /
+  ``BulkFailure``), ``ResponseDetail``, ``BetaError``.
+* :mod:`~otwire.codecs.i3x.codec`: ``decode_*`` / ``encode_*``; every malformed body is a
+  :class:`otwire.errors.DecodeError` with the JSON path.
+* :mod:`~otwire.codecs.i3x.sse`: ``SSEParser``, ``SSEEvent``;
+  :mod:`~otwire.codecs.i3x.updates`: ``map_event`` (SSE event -> updates or close).
+* :mod:`~otwire.codecs.i3x.timestamps`: ``parse_timestamp``, ``format_timestamp``.
+"""
+
+from __future__ import annotations
+
+from otwire.codecs.i3x.codec import (
+    decode,
+    decode_bulk,
+    decode_response,
+    decode_server_info,
+    decode_sync,
+    encode,
+    encode_bulk,
+    encode_error,
+    encode_response,
+)
+from otwire.codecs.i3x.envelopes import BetaError, BulkFailure, BulkItem, BulkResponse, Response, ResponseDetail
+from otwire.codecs.i3x.models import (
+    VQT,
+    CurrentValue,
+    HistoricalValue,
+    Namespace,
+    ObjectInstance,
+    ObjectInstanceMetadata,
+    ObjectType,
+    Quality,
+    RelatedObject,
+    RelationshipType,
+    ServerInfo,
+    Subscription,
+    SyncBatch,
+    ValueChange,
+)
+from otwire.codecs.i3x.sse import SSEEvent, SSEParser
+from otwire.codecs.i3x.timestamps import format_timestamp, parse_timestamp
+from otwire.codecs.i3x.updates import StreamClosed, StreamItem, StreamUpdates, UnknownStreamEvent, map_event
+
+__all__ = [
+    "VQT",
+    "BetaError",
+    "BulkFailure",
+    "BulkItem",
+    "BulkResponse",
+    "CurrentValue",
+    "HistoricalValue",
+    "Namespace",
+    "ObjectInstance",
+    "ObjectInstanceMetadata",
+    "ObjectType",
+    "Quality",
+    "RelatedObject",
+    "RelationshipType",
+    "Response",
+    "ResponseDetail",
+    "SSEEvent",
+    "SSEParser",
+    "ServerInfo",
+    "StreamClosed",
+    "StreamItem",
+    "StreamUpdates",
+    "Subscription",
+    "SyncBatch",
+    "UnknownStreamEvent",
+    "ValueChange",
+    "decode",
+    "decode_bulk",
+    "decode_response",
+    "decode_server_info",
+    "decode_sync",
+    "encode",
+    "encode_bulk",
+    "encode_error",
+    "encode_response",
+    "format_timestamp",
+    "map_event",
+    "parse_timestamp",
+]

@@ -1,0 +1,255 @@
+"""Decode i3X JSON bodies into models and envelopes, and encode them back (specs/i3x/notes.md §2-§6).
+
+Decoding goes straight from bytes with one cached ``msgspec.json.Decoder`` per
+type; encoding uses one ``msgspec.json.Encoder``. Unknown keys are ignored. Any
+malformed body (bad JSON, a wrong type, a missing required key) raises
+:class:`otwire.errors.DecodeError` whose message names the JSON path
+(``$.results[3].result.value``) and whose ``offset`` is the octet where the JSON
+broke (syntax errors), ``len(body)`` (truncation), or 0 (type errors: msgspec
+gives no offset for those).
+
+Which result type goes with which endpoint (notes §3):
+
+==============================  ==========================================
+``GET /info``                   :func:`decode_server_info`
+``GET /namespaces``             ``decode_response(b, list[Namespace])``
+``GET /objecttypes``            ``decode_response(b, list[ObjectType])``
+``GET /relationshiptypes``      ``decode_response(b, list[RelationshipType])``
+``GET /objects``                ``decode_response(b, list[ObjectInstance])``
+``POST /objecttypes/query``     ``decode_bulk(b, ObjectType)``
+``POST /relationshiptypes/...`` ``decode_bulk(b, RelationshipType)``
+``POST /objects/list``          ``decode_bulk(b, ObjectInstance)``
+``POST /objects/related``       ``decode_bulk(b, list[RelatedObject])``
+``POST /objects/value``         ``decode_bulk(b, CurrentValue)``
+``POST /objects/history``       ``decode_bulk(b, HistoricalValue)``
+``PUT`` value/history,          ``decode_bulk(b, NoneType)`` (``result: null``)
+register, unregister, delete
+``POST /subscriptions``         ``decode_response(b, Subscription)``
+``POST /subscriptions/list``    ``decode_bulk(b, Subscription)``
+``POST /subscriptions/sync``    :func:`decode_sync`
+==============================  ==========================================
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, TypeVar
+
+import msgspec
+
+from otwire.codecs.i3x.envelopes import (
+    BulkItem,
+    BulkResponse,
+    Response,
+    ResponseDetail,
+    WireBulk,
+    wire_bulk_item,
+)
+from otwire.codecs.i3x.models import VQT, CurrentValue, HistoricalValue, ServerInfo, SyncBatch, ValueChange
+from otwire.errors import DecodeError
+
+__all__ = [
+    "decode",
+    "decode_bulk",
+    "decode_response",
+    "decode_server_info",
+    "decode_sync",
+    "encode",
+    "encode_bulk",
+    "encode_error",
+    "encode_response",
+]
+
+T = TypeVar("T")
+
+_DECODERS: dict[Any, msgspec.json.Decoder[Any]] = {}
+_ENCODER = msgspec.json.Encoder()
+_BYTE = re.compile(r"\(byte (\d+)\)")
+#: Types whose ``element_id`` a bulk item fills (it is not in their result JSON).
+_KEYED = (CurrentValue, HistoricalValue)
+
+
+def _decoder(type_: Any) -> msgspec.json.Decoder[Any]:
+    decoder = _DECODERS.get(type_)
+    if decoder is None:
+        decoder = _DECODERS[type_] = msgspec.json.Decoder(type_)
+    return decoder
+
+
+def decode(body: bytes, type_: Any) -> Any:
+    """Decode the JSON ``body`` as ``type_`` (a model, ``list[...]``, ``Response[...]``, ...).
+
+    Args:
+        body: The JSON octets (UTF-8).
+        type_: Any type msgspec accepts; its decoder is built once and cached.
+
+    Returns:
+        The decoded value.
+
+    Raises:
+        DecodeError: malformed JSON, or JSON of the wrong shape; the message has the
+            JSON path (``$.result[0].elementId``), ``offset`` the octet where known.
+    """
+    try:
+        return _decoder(type_).decode(body)
+    except msgspec.ValidationError as exc:
+        raise DecodeError(f"i3X body does not match {_name(type_)}: {exc}", data=body) from None
+    except msgspec.DecodeError as exc:
+        raise DecodeError(f"i3X body is not JSON: {exc}", data=body, offset=_offset(str(exc), body)) from None
+
+
+def _name(type_: Any) -> str:
+    return getattr(type_, "__name__", None) or repr(type_)
+
+
+def _offset(message: str, body: bytes) -> int:
+    match = _BYTE.search(message)
+    if match:
+        return int(match.group(1))
+    return len(body) if "truncated" in message else 0
+
+
+def decode_response(body: bytes, result_type: Any) -> Response[Any]:
+    """Decode a single envelope whose ``result`` is ``result_type`` (notes §2).
+
+    Returns:
+        A :class:`Response`; check ``success`` / ``failure`` / ``partial``.
+
+    Raises:
+        DecodeError: as :func:`decode`.
+    """
+    response: Response[Any] = decode(body, Response[result_type])
+    return response
+
+
+def decode_bulk(body: bytes, result_type: Any) -> BulkResponse[Any]:
+    """Decode a bulk envelope whose items' ``result`` is ``result_type`` (notes §2).
+
+    Items keep order and count; failed items become :class:`BulkFailure`. For
+    :class:`CurrentValue` and :class:`HistoricalValue` results the item's ``elementId``
+    is copied into ``element_id``. A body without ``results`` (a whole-call error)
+    gives an empty ``results`` list and a ``failure``.
+
+    Raises:
+        DecodeError: as :func:`decode`.
+    """
+    wire: WireBulk[Any] = decode(body, WireBulk[result_type])
+    results = [item.public() for item in wire.results or ()]
+    if result_type in _KEYED:
+        results = [_keyed(item) for item in results]
+    return BulkResponse(wire.success, results, wire.response_detail, wire.error)
+
+
+def _keyed(item: Any) -> Any:
+    if isinstance(item, BulkItem) and item.element_id is not None and item.result is not None:
+        return BulkItem(
+            item.element_id, item.subscription_id, msgspec.structs.replace(item.result, element_id=item.element_id)
+        )
+    return item
+
+
+class _SyncEntry(msgspec.Struct, frozen=True, rename="camel"):
+    """A 1.0 batch ``{sequenceNumber, updates}`` or a Beta flat entry ``{sequenceNumber, elementId, ...}``."""
+
+    sequence_number: int
+    updates: list[ValueChange] | None = None
+    element_id: str | None = None
+    value: Any = None
+    quality: str = ""
+    timestamp: str = ""
+    components: dict[str, VQT] | None = None
+
+
+def decode_sync(body: bytes) -> Response[list[SyncBatch]]:
+    """Decode a ``POST /subscriptions/sync`` envelope (notes §6).
+
+    The 1.0 shape ``[{sequenceNumber, updates: [...]}]`` and the Beta flat shape
+    ``[{sequenceNumber, elementId, value, quality, timestamp}]`` (each entry becomes a
+    one-update batch whose update carries the entry's ``sequenceNumber``) are both read.
+    A 206 overflow is ``partial`` with its ``response_detail``.
+
+    Raises:
+        DecodeError: as :func:`decode`, or an entry has neither ``updates`` nor ``elementId``.
+    """
+    wire: Response[list[_SyncEntry]] = decode(body, Response[list[_SyncEntry]])
+    batches: list[SyncBatch] | None = None
+    if wire.result is not None:
+        batches = [_batch(entry, k, body) for k, entry in enumerate(wire.result)]
+    return Response(wire.success, batches, wire.response_detail, wire.error)
+
+
+def _batch(entry: _SyncEntry, index: int, body: bytes) -> SyncBatch:
+    if entry.updates is not None:
+        return SyncBatch(entry.sequence_number, entry.updates)
+    if entry.element_id is None:
+        raise DecodeError(f"sync entry has neither updates nor elementId - at `$.result[{index}]`", data=body)
+    change = ValueChange(
+        entry.element_id, entry.value, entry.quality, entry.timestamp, entry.components, entry.sequence_number
+    )
+    return SyncBatch(entry.sequence_number, [change])
+
+
+def decode_server_info(body: bytes) -> ServerInfo:
+    """Decode ``GET /info``: enveloped (OpenAPI) or bare (Implementation Guide), notes §3.
+
+    Raises:
+        DecodeError: neither shape, or the envelope reports a failure.
+    """
+    if b'"result"' not in body and b'"success"' not in body:
+        info: ServerInfo = decode(body, ServerInfo)
+        return info
+    response: Response[ServerInfo] = decode(body, Response[ServerInfo])
+    if response.result is None:
+        raise DecodeError(f"/info envelope without result: {response.failure}", data=body)
+    return response.result
+
+
+def encode(value: Any) -> bytes:
+    """Encode a model, a list of models or any JSON-able value as compact JSON (camelCase keys).
+
+    Raises:
+        TypeError: ``value`` holds something that is not JSON-able.
+    """
+    return _ENCODER.encode(value)
+
+
+def encode_response(result: Any = None, *, detail: ResponseDetail | None = None) -> bytes:
+    """Encode a success envelope ``{"success": true, "result": ..., "responseDetail"?: ...}``.
+
+    Args:
+        result: The result (model, list, ``None`` ...).
+        detail: The 206 detail for a partial success, if any.
+    """
+    out: dict[str, Any] = {"success": True, "result": result}
+    if detail is not None:
+        out["responseDetail"] = detail
+    return _ENCODER.encode(out)
+
+
+def encode_error(status: int, title: str, detail: str = "") -> bytes:
+    """Encode a 1.0 error envelope ``{"success": false, "responseDetail": {title, status, detail}}``."""
+    return _ENCODER.encode({"success": False, "responseDetail": ResponseDetail(title, status, detail)})
+
+
+def encode_bulk(response: BulkResponse[Any]) -> bytes:
+    """Encode a bulk envelope in wire form (the inverse of :func:`decode_bulk`).
+
+    ``element_id`` of :class:`CurrentValue` / :class:`HistoricalValue` results is left
+    out of ``result`` (it is the item's ``elementId``). Absent ids and details are omitted.
+    """
+    items = [wire_bulk_item(item, _result(item)) for item in response.results]
+    out: dict[str, Any] = {"success": response.success, "results": items}
+    if response.response_detail is not None:
+        out["responseDetail"] = response.response_detail
+    if response.error is not None:
+        out["error"] = response.error
+    return _ENCODER.encode(out)
+
+
+def _result(item: Any) -> Any:
+    result = getattr(item, "result", None)
+    if isinstance(result, _KEYED):
+        builtins = msgspec.to_builtins(result)
+        del builtins["elementId"]
+        return builtins
+    return result

@@ -1,0 +1,181 @@
+"""SSEParser: cut a ``text/event-stream`` body into events (WHATWG HTML "Server-sent events", notes §5).
+
+Sans-IO, shaped like the other framers: :meth:`SSEParser.feed` takes octets and
+returns the events they complete; :meth:`SSEParser.close` ends the stream. The
+events do not depend on how the stream is split:
+
+* line ends are LF, CRLF or CR; a CR ending one chunk and an LF starting the next
+  are one line end;
+* a UTF-8 BOM at the very start is skipped; lines are decoded as UTF-8 with
+  U+FFFD for bad octets;
+* ``:`` starts a comment (ignored; counted in ``comments``); a line without a colon
+  is a field with an empty value; one space after the colon is dropped;
+* ``data`` lines are joined with ``"\\n"``; ``event`` sets the type (default
+  ``"message"``); ``id`` sets the last event id unless it contains NUL; ``retry``
+  (ASCII digits only) sets :attr:`SSEParser.retry` in milliseconds; other fields
+  are ignored;
+* a blank line dispatches the event, unless no ``data`` line came since the last one;
+* at end of stream an unfinished event is discarded.
+
+Buffering is bounded: a line longer than ``max_line`` octets, or event data longer
+than ``max_data`` characters, raises :class:`otwire.errors.DecodeError`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from otwire.errors import DecodeError, InvalidState
+
+__all__ = ["MAX_DATA", "MAX_LINE", "SSEEvent", "SSEParser"]
+
+#: Default longest line (octets, line end excluded).
+MAX_LINE = 1 << 20
+#: Default longest event data (characters, all ``data`` lines joined).
+MAX_DATA = 4 << 20
+
+_BOM = b"\xef\xbb\xbf"
+_EOL = re.compile(rb"\r\n|\r|\n")
+
+
+@dataclass(frozen=True, slots=True)
+class SSEEvent:
+    """One dispatched event."""
+
+    data: str
+    """The ``data`` lines joined with ``"\\n"`` (``""`` only for a lone empty ``data`` line)."""
+    event: str = "message"
+    """The ``event`` field, ``"message"`` when absent or empty."""
+    last_event_id: str = ""
+    """The last ``id`` seen on the stream so far (it persists across events)."""
+
+
+class SSEParser:
+    """Incremental event-stream parser (notes §5).
+
+    Args:
+        max_line: Longest line accepted (octets, line end excluded).
+        max_data: Longest event data accepted (characters).
+
+    Attributes:
+        retry: The last valid ``retry`` value (milliseconds), or ``None``.
+        last_event_id: The last ``id`` value without NUL (``""`` until one arrives).
+        comments: How many comment lines were seen (liveness: keepalives are comments).
+    """
+
+    def __init__(self, *, max_line: int = MAX_LINE, max_data: int = MAX_DATA) -> None:
+        self.max_line = max_line
+        self.max_data = max_data
+        self.retry: int | None = None
+        self.last_event_id = ""
+        self.comments = 0
+        self._buffer = bytearray()
+        self._offset = 0  # stream offset of _buffer[0]
+        self._at_start = True
+        self._skip_lf = False
+        self._closed = False
+        self._data: list[str] = []
+        self._data_size = 0
+        self._event = ""
+
+    def feed(self, data: bytes | bytearray | memoryview) -> list[SSEEvent]:
+        """Take more octets of the stream; return the events they complete, in order.
+
+        Raises:
+            DecodeError: a line or an event's data exceeds the limit (the message gives
+                the stream offset of the line; ``data`` holds its first 64 octets).
+            InvalidState: the parser was closed.
+        """
+        if self._closed:
+            raise InvalidState("SSEParser.feed after close")
+        buffer = self._buffer
+        buffer += data
+        if self._skip_lf and buffer:
+            self._skip_lf = False
+            if buffer[0] == 0x0A:
+                del buffer[:1]
+                self._offset += 1
+        if self._at_start and not self._strip_bom():
+            return []
+        return self._lines()
+
+    def close(self) -> list[SSEEvent]:
+        """End of stream: an unfinished event (no blank line yet) is discarded.
+
+        Returns:
+            Always an empty list (the signature matches :meth:`feed`).
+        """
+        self._closed = True
+        self._buffer.clear()
+        self._reset_event()
+        return []
+
+    def _strip_bom(self) -> bool:
+        """False while the buffer is still a proper prefix of the BOM."""
+        buffer = self._buffer
+        if len(buffer) < len(_BOM) and _BOM.startswith(buffer):
+            return False
+        self._at_start = False
+        if buffer.startswith(_BOM):
+            del buffer[:3]
+            self._offset += 3
+        return True
+
+    def _lines(self) -> list[SSEEvent]:
+        buffer = self._buffer
+        events: list[SSEEvent] = []
+        pos = 0
+        end = len(buffer)
+        for match in _EOL.finditer(buffer):
+            start = match.start()
+            if start - pos > self.max_line:
+                break
+            self._line(bytes(buffer[pos:start]), self._offset + pos, events)
+            pos = match.end()
+            if pos == end and buffer[start] == 0x0D:
+                self._skip_lf = True
+        del buffer[:pos]
+        self._offset += pos
+        if len(buffer) > self.max_line:
+            raise DecodeError(
+                f"SSE line at stream offset {self._offset} longer than {self.max_line} octets", data=bytes(buffer[:64])
+            )
+        return events
+
+    def _line(self, raw: bytes, offset: int, events: list[SSEEvent]) -> None:
+        if not raw:
+            self._dispatch(events)
+            return
+        line = raw.decode("utf-8", "replace")
+        if line[0] == ":":
+            self.comments += 1
+            return
+        field, colon, value = line.partition(":")
+        if colon and value[:1] == " ":
+            value = value[1:]
+        if field == "data":
+            self._data_size += len(value) + 1
+            if self._data_size > self.max_data:
+                raise DecodeError(
+                    f"SSE event data longer than {self.max_data} characters (line at stream offset {offset})",
+                    data=raw[:64],
+                )
+            self._data.append(value)
+        elif field == "event":
+            self._event = value
+        elif field == "id":
+            if "\0" not in value:
+                self.last_event_id = value
+        elif field == "retry" and value.isascii() and value.isdigit():
+            self.retry = int(value)
+
+    def _dispatch(self, events: list[SSEEvent]) -> None:
+        if self._data:
+            events.append(SSEEvent("\n".join(self._data), self._event or "message", self.last_event_id))
+        self._reset_event()
+
+    def _reset_event(self) -> None:
+        self._data = []
+        self._data_size = 0
+        self._event = ""
