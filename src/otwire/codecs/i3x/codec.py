@@ -189,13 +189,22 @@ def _batch(entry: _SyncEntry, index: int, body: bytes) -> SyncBatch:
     return SyncBatch(entry.sequence_number, [change])
 
 
+class _Probe(msgspec.Struct, frozen=True):
+    """Just the top-level ``success`` key, to tell an envelope from a bare object."""
+
+    success: bool | None = None
+
+
 def decode_server_info(body: bytes) -> ServerInfo:
     """Decode ``GET /info``: enveloped (OpenAPI) or bare (Implementation Guide), notes §3.
 
+    A body with a top-level ``success`` key is an envelope; otherwise it is the bare object.
+
     Raises:
-        DecodeError: neither shape, or the envelope reports a failure.
+        DecodeError: malformed JSON, neither shape, or the envelope reports a failure.
     """
-    if b'"result"' not in body and b'"success"' not in body:
+    probe: _Probe = decode(body, _Probe)
+    if probe.success is None:
         info: ServerInfo = decode(body, ServerInfo)
         return info
     response: Response[ServerInfo] = decode(body, Response[ServerInfo])

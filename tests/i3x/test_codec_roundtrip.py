@@ -1,0 +1,64 @@
+"""Hypothesis round trips: every model and envelope encodes to JSON and decodes back equal (notes §2-§6)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from otwire.codecs import i3x
+from strategies.i3x import BULK_RESULTS, DETAILS, MODELS, bulk_responses, sync_batches
+
+
+@pytest.mark.parametrize("model", list(MODELS), ids=lambda model: model.__name__)
+@given(data=st.data())
+def test_model_round_trip(model: type[Any], data: st.DataObject) -> None:
+    value = data.draw(MODELS[model])
+    body = i3x.encode(value)
+    assert i3x.decode(body, model) == value
+    json.loads(body)  # plain JSON (strict parser)
+
+
+@pytest.mark.parametrize("model", list(MODELS), ids=lambda model: model.__name__)
+@given(data=st.data())
+def test_single_envelope_round_trip(model: type[Any], data: st.DataObject) -> None:
+    results = data.draw(st.lists(MODELS[model], max_size=3))
+    detail = data.draw(st.none() | DETAILS)
+    response = i3x.decode_response(i3x.encode_response(results, detail=detail), list[model])  # type: ignore[valid-type]
+    assert response == i3x.Response(True, results, detail)
+    assert response.success and response.failure is None
+    assert response.partial == (detail is not None)
+
+
+@pytest.mark.parametrize(
+    "result_type",
+    [*BULK_RESULTS, i3x.CurrentValue, i3x.HistoricalValue],
+    ids=lambda t: getattr(t, "__name__", repr(t)),
+)
+@given(data=st.data())
+def test_bulk_envelope_round_trip(result_type: Any, data: st.DataObject) -> None:
+    response = data.draw(bulk_responses(result_type))
+    decoded = i3x.decode_bulk(i3x.encode_bulk(response), result_type)
+    assert decoded == response
+    assert len(decoded.items) + len(decoded.failures) == len(response.results)
+
+
+@given(st.lists(sync_batches(), max_size=3), st.none() | DETAILS)
+def test_sync_round_trip(batches: list[i3x.SyncBatch], detail: i3x.ResponseDetail | None) -> None:
+    assert i3x.decode_sync(i3x.encode_response(batches, detail=detail)) == i3x.Response(True, batches, detail)
+
+
+@given(st.integers(100, 599), st.text(max_size=10), st.text(max_size=10))
+def test_error_envelope_round_trip(status: int, title: str, detail: str) -> None:
+    response = i3x.decode_response(i3x.encode_error(status, title, detail), Any)
+    assert not response.success
+    assert response.failure == i3x.ResponseDetail(title, status, detail)
+
+
+@given(MODELS[i3x.ServerInfo])
+def test_server_info_bare_and_enveloped(info: i3x.ServerInfo) -> None:
+    assert i3x.decode_server_info(i3x.encode(info)) == info
+    assert i3x.decode_server_info(i3x.encode_response(info)) == info
