@@ -244,10 +244,12 @@ def encode_bulk(response: BulkResponse[Any]) -> bytes:
     """Encode a bulk envelope in wire form (the inverse of :func:`decode_bulk`).
 
     ``element_id`` of :class:`CurrentValue` / :class:`HistoricalValue` results is left
-    out of ``result`` (it is the item's ``elementId``). Absent ids and details are omitted.
+    out of ``result`` (it is the item's ``elementId``). Absent ids and details are omitted,
+    and so is ``results`` for a whole-call error (no items, ``success`` false, a detail).
     """
-    items = [wire_bulk_item(item, _result(item)) for item in response.results]
-    out: dict[str, Any] = {"success": response.success, "results": items}
+    out: dict[str, Any] = {"success": response.success}
+    if response.results or response.success or (response.response_detail is None and response.error is None):
+        out["results"] = [wire_bulk_item(item, _result(item)) for item in response.results]
     if response.response_detail is not None:
         out["responseDetail"] = response.response_detail
     if response.error is not None:
