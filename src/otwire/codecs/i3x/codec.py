@@ -88,12 +88,15 @@ def decode(body: bytes, type_: Any) -> Any:
 
     Raises:
         DecodeError: malformed JSON, or JSON of the wrong shape; the message has the
-            JSON path (``$.result[0].elementId``), ``offset`` the octet where known.
+            JSON path (``$.result[0].elementId``; map keys show as ``[...]``), ``offset``
+            the octet where known (msgspec's byte position of a syntax error, the first bad
+            octet of invalid UTF-8, ``len(body)`` on truncation, else 0).
     """
     try:
         return _decoder(type_).decode(body)
     except msgspec.ValidationError as exc:
-        raise DecodeError(f"i3X body does not match {_name(type_)}: {exc}", data=body) from None
+        where = "" if " - at `" in str(exc) else " - at `$`"
+        raise DecodeError(f"i3X body does not match {_name(type_)}: {exc}{where}", data=body) from None
     except msgspec.DecodeError as exc:
         raise DecodeError(f"i3X body is not JSON: {exc}", data=body, offset=_offset(str(exc), body)) from None
 
@@ -106,6 +109,11 @@ def _offset(message: str, body: bytes) -> int:
     match = _BYTE.search(message)
     if match:
         return int(match.group(1))
+    if "UTF-8" in message:
+        try:
+            bytes(body).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return exc.start
     return len(body) if "truncated" in message else 0
 
 
