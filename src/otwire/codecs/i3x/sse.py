@@ -84,7 +84,8 @@ class SSEParser:
 
         Raises:
             DecodeError: a line or an event's data exceeds the limit (the message gives
-                the stream offset of the line; ``data`` holds its first 64 octets).
+                the stream offset of the line; ``data`` holds its first 64 octets). The
+                parser is closed then: the rest of the stream cannot be trusted.
             InvalidState: the parser was closed.
         """
         if self._closed:
@@ -138,6 +139,7 @@ class SSEParser:
         del buffer[:pos]
         self._offset += pos
         if len(buffer) > self.max_line:
+            self._closed = True
             raise DecodeError(
                 f"SSE line at stream offset {self._offset} longer than {self.max_line} octets", data=bytes(buffer[:64])
             )
@@ -157,6 +159,7 @@ class SSEParser:
         if field == "data":
             self._data_size += len(value) + 1
             if self._data_size > self.max_data:
+                self._closed = True
                 raise DecodeError(
                     f"SSE event data longer than {self.max_data} characters (line at stream offset {offset})",
                     data=raw[:64],

@@ -1,0 +1,185 @@
+"""SSEParser (WHATWG event-stream rules) and the SSE -> i3X update mapping (notes §5)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from helpers import feed_split, splits
+from otwire.codecs import i3x
+from otwire.codecs.i3x import SSEEvent, SSEParser, StreamClosed, StreamUpdates, UnknownStreamEvent, map_event
+from otwire.errors import DecodeError, InvalidState
+from strategies.i3x import sse_streams
+
+from .vectors import load
+
+
+def reference(stream: bytes) -> list[SSEEvent]:
+    """A direct reading of the WHATWG algorithm on the whole stream (independent of the parser)."""
+    text = stream.removeprefix(b"\xef\xbb\xbf").decode("utf-8", "replace")
+    lines = re.split("\r\n|\r|\n", text)[:-1]  # the last piece has no line end: discarded at EOF
+    events, data, kind, last_id = [], [], "", ""
+    for line in lines:
+        if line == "":
+            if data:
+                events.append(SSEEvent("\n".join(data), kind or "message", last_id))
+            data, kind = [], ""
+            continue
+        if line.startswith(":"):
+            continue
+        name, _, value = line.partition(":")
+        value = value[1:] if ":" in line and value.startswith(" ") else value
+        if name == "data":
+            data.append(value)
+        elif name == "event":
+            kind = value
+        elif name == "id" and "\0" not in value:
+            last_id = value
+    return events
+
+
+def parse(stream: bytes, points: list[int] | None = None) -> list[SSEEvent]:
+    parser = SSEParser()
+    events: list[SSEEvent] = feed_split(parser.feed, stream, points)
+    return events + parser.close()
+
+
+@given(sse_streams(), st.lists(st.integers(0, 400), max_size=8))
+def test_any_split_gives_the_same_events(stream: bytes, points: list[int]) -> None:
+    whole = parse(stream, [])
+    assert parse(stream, points) == whole
+    assert parse(stream) == whole  # octet by octet
+    assert whole == reference(stream)
+
+
+@given(sse_streams(), st.lists(st.integers(0, 400), max_size=8))
+def test_retry_and_id_do_not_depend_on_the_split(stream: bytes, points: list[int]) -> None:
+    one, two = SSEParser(), SSEParser()
+    one.feed(stream)
+    for piece in splits(stream, points):
+        two.feed(piece)
+    assert (one.retry, one.last_event_id, one.comments) == (two.retry, two.last_event_id, two.comments)
+
+
+def test_cr_ending_a_chunk_and_lf_starting_the_next_are_one_line_end() -> None:
+    parser = SSEParser()
+    assert parser.feed(b"data: a\r") == []
+    assert parser.feed(b"\n") == []  # CRLF split: still one line end, no blank line yet
+    assert parser.feed(b"\n") == [SSEEvent("a")]
+
+
+def test_cr_then_other_octet_is_a_line_end() -> None:
+    parser = SSEParser()
+    assert parser.feed(b"data: a\r") == []
+    assert parser.feed(b"\rdata: b\r") == [SSEEvent("a")]  # the CR after a CR is a blank line
+    assert parser.feed(b"") == []
+    assert parser.feed(b"\n") == []  # the LF right after the CR belongs to its line end
+    assert parser.feed(b"\n") == [SSEEvent("b")]
+
+
+@pytest.mark.parametrize(
+    ("stream", "expected"),
+    [
+        (b"data: a\ndata:b\ndata\n\n", [SSEEvent("a\nb\n")]),
+        (b"data:  two spaces\n\n", [SSEEvent(" two spaces")]),
+        (b": comment\nevent: close\ndata: {}\n\n", [SSEEvent("{}", "close")]),
+        (b"event: x\n\ndata: y\n\n", [SSEEvent("y")]),  # no data: not dispatched, type reset
+        (b"id: 7\ndata: a\n\ndata: b\n\n", [SSEEvent("a", last_event_id="7"), SSEEvent("b", last_event_id="7")]),
+        (b"id: 7\n\nid: 8\x00\ndata: a\n\n", [SSEEvent("a", last_event_id="7")]),
+        (b"\xef\xbb\xbfdata: a\n\n", [SSEEvent("a")]),
+        (b"\xef\xbb\xbf\xef\xbb\xbfdata: a\n\n", []),  # only one BOM is skipped
+        (b"data: a\r\n\r\ndata: b\r\rdata: c\n\n", [SSEEvent("a"), SSEEvent("b"), SSEEvent("c")]),
+        (b"data: \xff\n\n", [SSEEvent("\ufffd")]),
+        (b"event\ndata: a\n\n", [SSEEvent("a")]),  # "event" without colon: empty type -> message
+        (b"data: unfinished\n", []),
+    ],
+)
+def test_rules(stream: bytes, expected: list[SSEEvent]) -> None:
+    assert parse(stream, []) == expected
+    assert parse(stream) == expected
+
+
+def test_retry_takes_digits_only() -> None:
+    parser = SSEParser()
+    parser.feed(b"retry: 1500\n")
+    assert parser.retry == 1500
+    parser.feed(b"retry: 15a\nretry: -1\nretry\nretry: \xd9\xa1\n")
+    assert parser.retry == 1500
+
+
+def test_comments_are_counted() -> None:
+    parser = SSEParser()
+    parser.feed(b": connected\n\n: keepalive\n\n")
+    assert parser.comments == 2
+
+
+def test_bom_split_across_chunks() -> None:
+    assert parse(b"\xef\xbb\xbfdata: a\n\n", [1, 2, 3]) == [SSEEvent("a")]
+    assert parse(b"\xefdata\n\n", [1]) == []  # not a BOM: the octet is part of a field name
+
+
+def test_long_line_is_a_decode_error() -> None:
+    parser = SSEParser(max_line=8)
+    parser.feed(b"data: 12")
+    with pytest.raises(DecodeError, match="longer than 8 octets"):
+        parser.feed(b"3")
+    with pytest.raises(DecodeError, match="longer than 8 octets"):
+        SSEParser(max_line=8).feed(b"data: 123456\n")
+
+
+def test_long_data_is_a_decode_error() -> None:
+    parser = SSEParser(max_data=8)
+    parser.feed(b"data: 1234\n")
+    with pytest.raises(DecodeError, match="longer than 8 characters"):
+        parser.feed(b"data: 5678\n")
+    with pytest.raises(InvalidState):  # a parser that failed stays failed
+        parser.feed(b"\n")
+
+
+def test_close_discards_and_feed_after_close_is_refused() -> None:
+    parser = SSEParser()
+    assert parser.feed(b"data: a\n") == []
+    assert parser.close() == []
+    with pytest.raises(InvalidState):
+        parser.feed(b"\n")
+
+
+# --- mapping to i3X updates ---------------------------------------------------------
+
+
+def test_message_list_maps_to_changes() -> None:
+    item = map_event(SSEEvent('[{"elementId":"a","value":1,"quality":"Good","timestamp":"t","sequenceNumber":9}]'))
+    assert item == StreamUpdates([i3x.ValueChange("a", 1, "Good", "t", None, 9)])
+
+
+def test_bare_object_and_empty_object_and_blank_data() -> None:
+    assert map_event(SSEEvent('{"elementId":"a","value":2}')) == StreamUpdates([i3x.ValueChange("a", 2)])
+    assert map_event(SSEEvent("{}")) == StreamUpdates([])
+    assert map_event(SSEEvent("")) == StreamUpdates([])
+    assert map_event(SSEEvent("[]")) == StreamUpdates([])
+
+
+def test_close_and_unknown_types() -> None:
+    close = SSEEvent("{}", "close")
+    assert map_event(close) == StreamClosed(close)
+    other = SSEEvent("not json", "ping")
+    assert map_event(other) == UnknownStreamEvent(other)
+
+
+@pytest.mark.parametrize("vector", load("sse"), ids=lambda v: v["name"])
+def test_server_streams(vector: dict[str, str]) -> None:
+    stream = vector["stream"].encode()
+    items = [map_event(event) for event in parse(stream)]
+    assert items == [map_event(event) for event in parse(stream, [])]
+    changes = [c for item in items if isinstance(item, StreamUpdates) for c in item.changes]
+    assert changes and all(change.element_id for change in changes)
+    if vector["name"] == "i3x2ua-close":
+        assert isinstance(items[-1], StreamClosed)
+        assert [c.sequence_number for c in changes] == [7, 8]
+        assert changes[1].value is None and changes[1].quality == "Bad"
+    if vector["name"] == "node-i3x-nested":
+        assert changes[0].value["value"] == 35.39 and changes[0].sequence_number == 3
+        assert changes[0].parsed_timestamp.microsecond == 123000
