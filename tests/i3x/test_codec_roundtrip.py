@@ -62,3 +62,11 @@ def test_error_envelope_round_trip(status: int, title: str, detail: str) -> None
 def test_server_info_bare_and_enveloped(info: i3x.ServerInfo) -> None:
     assert i3x.decode_server_info(i3x.encode(info)) == info
     assert i3x.decode_server_info(i3x.encode_response(info)) == info
+
+
+def test_keyed_result_without_item_id_keeps_its_own_element_id() -> None:
+    # found by fuzz/test_fuzz_i3x.py: an item without elementId whose result names one
+    body = b'{"success":true,"results":[{"success":true,"result":{"elementId":"p","value":1}}]}'
+    decoded = i3x.decode_bulk(body, i3x.CurrentValue)
+    assert decoded.items[0].result.element_id == "p"
+    assert i3x.decode_bulk(i3x.encode_bulk(decoded), i3x.CurrentValue) == decoded

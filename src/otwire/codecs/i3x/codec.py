@@ -252,7 +252,7 @@ def encode_bulk(response: BulkResponse[Any]) -> bytes:
     """Encode a bulk envelope in wire form (the inverse of :func:`decode_bulk`).
 
     ``element_id`` of :class:`CurrentValue` / :class:`HistoricalValue` results is left
-    out of ``result`` (it is the item's ``elementId``). Absent ids and details are omitted,
+    out of ``result`` when it is the item's ``elementId`` (or empty). Absent ids and details are omitted,
     and so is ``results`` for a whole-call error (no items, ``success`` false, a detail).
     """
     out: dict[str, Any] = {"success": response.success}
@@ -267,7 +267,7 @@ def encode_bulk(response: BulkResponse[Any]) -> bytes:
 
 def _result(item: Any) -> Any:
     result = getattr(item, "result", None)
-    if isinstance(result, _KEYED):
+    if isinstance(result, _KEYED) and result.element_id in ("", item.element_id):
         builtins = msgspec.to_builtins(result)
         del builtins["elementId"]
         return builtins
