@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from otwire.codecs import i3x
-from strategies.i3x import BULK_RESULTS, DETAILS, MODELS, bulk_responses, sync_batches
+from strategies.i3x import BULK_RESULTS, DETAILS, MODELS, REQUESTS, bulk_responses, sync_batches
 
 
 @pytest.mark.parametrize("model", list(MODELS), ids=lambda model: model.__name__)
@@ -70,3 +70,36 @@ def test_keyed_result_without_item_id_keeps_its_own_element_id() -> None:
     decoded = i3x.decode_bulk(body, i3x.CurrentValue)
     assert decoded.items[0].result.element_id == "p"
     assert i3x.decode_bulk(i3x.encode_bulk(decoded), i3x.CurrentValue) == decoded
+
+
+@pytest.mark.parametrize("request_type", list(REQUESTS), ids=lambda t: t.__name__)
+@given(data=st.data())
+def test_request_round_trip(request_type: type[Any], data: st.DataObject) -> None:
+    value = data.draw(REQUESTS[request_type])
+    body = i3x.encode(value)
+    assert i3x.decode(body, request_type) == value
+
+
+@pytest.mark.parametrize(
+    ("value", "body"),
+    [
+        (i3x.SyncRequest(client_id="c", subscription_id="s"), {"clientId": "c", "subscriptionId": "s"}),
+        (
+            i3x.SyncRequest(client_id="c", subscription_id="s", last_sequence_number=-1),
+            {"clientId": "c", "subscriptionId": "s", "lastSequenceNumber": -1},
+        ),
+        (i3x.GetObjectValueRequest(element_ids=["a"], max_depth=0), {"elementIds": ["a"], "maxDepth": 0}),
+        (
+            i3x.UpdateValueRequest(updates=[i3x.ValueUpdateItem(element_id="a", value=i3x.VQTInput(value=None))]),
+            {"updates": [{"elementId": "a", "value": {"value": None}}]},
+        ),
+        (i3x.CreateSubscriptionRequest(client_id="c"), {"clientId": "c"}),
+    ],
+)
+def test_request_wire_form(value: Any, body: dict[str, Any]) -> None:
+    assert json.loads(i3x.encode(value)) == body
+    assert i3x.decode(json.dumps(body).encode(), type(value)) == value
+
+
+def test_request_without_client_id_decodes_for_the_server_to_refuse() -> None:
+    assert i3x.decode(b'{"subscriptionId":"s"}', i3x.StreamRequest).client_id is None

@@ -175,3 +175,60 @@ def sse_streams() -> St[bytes]:
     """Event streams, optionally with a BOM, mixing every line kind and line end."""
     bom = st.sampled_from([b"", b"\xef\xbb\xbf"])
     return st.builds(lambda head, lines: head + b"".join(lines), bom, st.lists(sse_lines(), max_size=14))
+
+
+# --- request bodies -----------------------------------------------------------------
+
+ID_LISTS = st.lists(IDS, max_size=3)
+OPT_IDS = st.none() | IDS
+DEPTHS = st.integers(0, 5)
+
+
+def _vqt_inputs() -> St[i3x.VQTInput]:
+    return st.builds(i3x.VQTInput, value=JSON, quality=st.none() | QUALITY, timestamp=st.none() | TIMESTAMPS)
+
+
+#: Every request body class and a strategy for it (keyword-only constructors).
+REQUESTS: dict[type[Any], St[Any]] = {
+    i3x.GetObjectTypesRequest: st.builds(i3x.GetObjectTypesRequest, element_ids=ID_LISTS),
+    i3x.GetRelationshipTypesRequest: st.builds(i3x.GetRelationshipTypesRequest, element_ids=ID_LISTS),
+    i3x.GetObjectsRequest: st.builds(i3x.GetObjectsRequest, element_ids=ID_LISTS, include_metadata=st.booleans()),
+    i3x.GetRelatedObjectsRequest: st.builds(
+        i3x.GetRelatedObjectsRequest, element_ids=ID_LISTS, relationship_type=OPT_IDS, include_metadata=st.booleans()
+    ),
+    i3x.GetObjectValueRequest: st.builds(i3x.GetObjectValueRequest, element_ids=ID_LISTS, max_depth=DEPTHS),
+    i3x.GetObjectHistoryRequest: st.builds(
+        i3x.GetObjectHistoryRequest,
+        element_ids=ID_LISTS,
+        start_time=st.none() | TIMESTAMPS,
+        end_time=st.none() | TIMESTAMPS,
+        max_depth=DEPTHS,
+    ),
+    i3x.UpdateValueRequest: st.builds(
+        i3x.UpdateValueRequest,
+        updates=st.lists(st.builds(i3x.ValueUpdateItem, element_id=IDS, value=_vqt_inputs()), max_size=3),
+    ),
+    i3x.UpdateHistoryRequest: st.builds(
+        i3x.UpdateHistoryRequest,
+        updates=st.lists(st.builds(i3x.HistoryUpdateItem, element_id=IDS, value=vqts(0)), max_size=3),
+    ),
+    i3x.CreateSubscriptionRequest: st.builds(i3x.CreateSubscriptionRequest, client_id=OPT_IDS, display_name=OPT_TEXT),
+    i3x.RegisterMonitoredItemsRequest: st.builds(
+        i3x.RegisterMonitoredItemsRequest,
+        client_id=OPT_IDS,
+        subscription_id=IDS,
+        element_ids=ID_LISTS,
+        max_depth=DEPTHS,
+    ),
+    i3x.UnregisterMonitoredItemsRequest: st.builds(
+        i3x.UnregisterMonitoredItemsRequest, client_id=OPT_IDS, subscription_id=IDS, element_ids=ID_LISTS
+    ),
+    i3x.ListSubscriptionsRequest: st.builds(i3x.ListSubscriptionsRequest, client_id=OPT_IDS, subscription_ids=ID_LISTS),
+    i3x.DeleteSubscriptionsRequest: st.builds(
+        i3x.DeleteSubscriptionsRequest, client_id=OPT_IDS, subscription_ids=ID_LISTS
+    ),
+    i3x.StreamRequest: st.builds(i3x.StreamRequest, client_id=OPT_IDS, subscription_id=IDS),
+    i3x.SyncRequest: st.builds(
+        i3x.SyncRequest, client_id=OPT_IDS, subscription_id=IDS, last_sequence_number=st.none() | INT64
+    ),
+}

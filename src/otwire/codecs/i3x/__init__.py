@@ -8,6 +8,7 @@
   ``BulkFailure``), ``ResponseDetail``, ``BetaError``.
 * :mod:`~otwire.codecs.i3x.codec`: ``decode_*`` / ``encode_*``; every malformed body is a
   :class:`otwire.errors.DecodeError` with the JSON path.
+* :mod:`~otwire.codecs.i3x.requests`: the request bodies (``SyncRequest``, ``GetObjectValueRequest``, ...).
 * :mod:`~otwire.codecs.i3x.sse`: ``SSEParser``, ``SSEEvent``;
   :mod:`~otwire.codecs.i3x.updates`: ``map_event`` (SSE event -> updates or close).
 * :mod:`~otwire.codecs.i3x.timestamps`: ``parse_timestamp``, ``format_timestamp``.
@@ -43,6 +44,26 @@ from otwire.codecs.i3x.models import (
     SyncBatch,
     ValueChange,
 )
+from otwire.codecs.i3x.requests import (
+    CreateSubscriptionRequest,
+    DeleteSubscriptionsRequest,
+    GetObjectHistoryRequest,
+    GetObjectsRequest,
+    GetObjectTypesRequest,
+    GetObjectValueRequest,
+    GetRelatedObjectsRequest,
+    GetRelationshipTypesRequest,
+    HistoryUpdateItem,
+    ListSubscriptionsRequest,
+    RegisterMonitoredItemsRequest,
+    StreamRequest,
+    SyncRequest,
+    UnregisterMonitoredItemsRequest,
+    UpdateHistoryRequest,
+    UpdateValueRequest,
+    ValueUpdateItem,
+    VQTInput,
+)
 from otwire.codecs.i3x.sse import SSEEvent, SSEParser
 from otwire.codecs.i3x.timestamps import format_timestamp, parse_timestamp
 from otwire.codecs.i3x.updates import StreamClosed, StreamItem, StreamUpdates, UnknownStreamEvent, map_event
@@ -53,13 +74,24 @@ __all__ = [
     "BulkFailure",
     "BulkItem",
     "BulkResponse",
+    "CreateSubscriptionRequest",
     "CurrentValue",
+    "DeleteSubscriptionsRequest",
+    "GetObjectHistoryRequest",
+    "GetObjectTypesRequest",
+    "GetObjectValueRequest",
+    "GetObjectsRequest",
+    "GetRelatedObjectsRequest",
+    "GetRelationshipTypesRequest",
     "HistoricalValue",
+    "HistoryUpdateItem",
+    "ListSubscriptionsRequest",
     "Namespace",
     "ObjectInstance",
     "ObjectInstanceMetadata",
     "ObjectType",
     "Quality",
+    "RegisterMonitoredItemsRequest",
     "RelatedObject",
     "RelationshipType",
     "Response",
@@ -69,11 +101,18 @@ __all__ = [
     "ServerInfo",
     "StreamClosed",
     "StreamItem",
+    "StreamRequest",
     "StreamUpdates",
     "Subscription",
     "SyncBatch",
+    "SyncRequest",
     "UnknownStreamEvent",
+    "UnregisterMonitoredItemsRequest",
+    "UpdateHistoryRequest",
+    "UpdateValueRequest",
+    "VQTInput",
     "ValueChange",
+    "ValueUpdateItem",
     "decode",
     "decode_bulk",
     "decode_response",
