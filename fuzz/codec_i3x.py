@@ -2,7 +2,7 @@
 
 ``fuzz_i3x(data)`` feeds arbitrary octets to every decoding entry point of
 ``otwire.codecs.i3x`` (``decode_server_info``, ``decode_response``, ``decode_bulk``
-for every bulk result type, ``decode_sync``), and to ``SSEParser`` whole and one
+for every bulk result type, ``decode_sync``, ``decode`` of every request body), and to ``SSEParser`` whole and one
 octet at a time, mapping each event with ``map_event``. Only ``DecodeError`` may
 escape a decoder; anything else propagates and is the finding. Both SSE splits must
 give the same events. Every successful decode must re-encode and decode back equal.
@@ -42,6 +42,9 @@ BULK_TYPES: list[Any] = [
     type(None),
 ]
 
+#: Every request body (a server decodes these).
+REQUEST_TYPES: list[Any] = [getattr(i3x, name) for name in i3x.requests.__all__]
+
 
 def sse_events(data: bytes, *, bytewise: bool) -> list[i3x.SSEEvent]:
     """Feed ``data`` to a fresh ``SSEParser`` whole or one octet at a time; then close it."""
@@ -66,6 +69,8 @@ def _bodies(data: bytes) -> None:
             i3x.encode,
             lambda b, t=result_type: i3x.decode_response(b, t),
         )
+    for request_type in REQUEST_TYPES:
+        _check(lambda t=request_type: i3x.decode(data, t), i3x.encode, lambda b, t=request_type: i3x.decode(b, t))
     for result_type in BULK_TYPES:
         _check(
             lambda t=result_type: i3x.decode_bulk(data, t),

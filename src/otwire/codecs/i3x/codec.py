@@ -38,7 +38,6 @@ from typing import Any, TypeVar
 import msgspec
 
 from otwire.codecs.i3x.envelopes import (
-    BulkItem,
     BulkResponse,
     Response,
     ResponseDetail,
@@ -142,18 +141,9 @@ def decode_bulk(body: bytes, result_type: Any) -> BulkResponse[Any]:
         DecodeError: as :func:`decode`.
     """
     wire: WireBulk[Any] = decode(body, WireBulk[result_type])
-    results = [item.public() for item in wire.results or ()]
-    if result_type in _KEYED:
-        results = [_keyed(item) for item in results]
+    keyed = result_type in _KEYED
+    results = [item.public(keyed) for item in wire.results or ()]
     return BulkResponse(wire.success, results, wire.response_detail, wire.error)
-
-
-def _keyed(item: Any) -> Any:
-    if isinstance(item, BulkItem) and item.element_id is not None and item.result is not None:
-        return BulkItem(
-            item.element_id, item.subscription_id, msgspec.structs.replace(item.result, element_id=item.element_id)
-        )
-    return item
 
 
 class _SyncEntry(msgspec.Struct, frozen=True, rename="camel"):

@@ -159,10 +159,18 @@ class WireBulkItem(msgspec.Struct, Generic[T], frozen=True, rename="camel"):
     response_detail: ResponseDetail | None = None
     error: BetaError | None = None
 
-    def public(self) -> BulkItem[T] | BulkFailure:
-        """This item as a :class:`BulkItem` or a :class:`BulkFailure`."""
+    def public(self, keyed: bool = False) -> BulkItem[T] | BulkFailure:
+        """This item as a :class:`BulkItem` or a :class:`BulkFailure`.
+
+        Args:
+            keyed: Copy the item's ``elementId`` into the result's ``element_id`` (for
+                results whose JSON lacks it: ``CurrentValue``, ``HistoricalValue``).
+        """
         if self.success:
-            return BulkItem(self.element_id, self.subscription_id, self.result)
+            result = self.result
+            if keyed and self.element_id is not None and result is not None:
+                result = msgspec.structs.replace(result, element_id=self.element_id)  # type: ignore[type-var]
+            return BulkItem(self.element_id, self.subscription_id, result)
         detail = _failure(False, self.response_detail, self.error)
         return BulkFailure(self.element_id, self.subscription_id, detail or ResponseDetail())
 
