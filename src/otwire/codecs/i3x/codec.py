@@ -101,7 +101,11 @@ def decode(body: bytes, type_: Any) -> Any:
 
 
 def _name(type_: Any) -> str:
-    return getattr(type_, "__name__", None) or repr(type_)
+    """A short name for messages: ``CurrentValue``, ``list[Namespace]``, ``Response[ServerInfo]``."""
+    name = repr(type_) if getattr(type_, "__args__", None) else getattr(type_, "__name__", repr(type_))
+    return (
+        re.sub(r"\b[\w.]+\.(\w+)", r"\1", name).replace("WireBulk", "bulk envelope").replace("_SyncEntry", "SyncBatch")
+    )
 
 
 def _offset(message: str, body: bytes) -> int:
@@ -226,6 +230,9 @@ def encode_response(result: Any = None, *, detail: ResponseDetail | None = None)
     Args:
         result: The result (model, list, ``None`` ...).
         detail: The 206 detail for a partial success, if any.
+
+    Raises:
+        TypeError: a result holds something that is not JSON-able.
     """
     out: dict[str, Any] = {"success": True, "result": result}
     if detail is not None:
@@ -244,6 +251,9 @@ def encode_bulk(response: BulkResponse[Any]) -> bytes:
     ``element_id`` of :class:`CurrentValue` / :class:`HistoricalValue` results is left
     out of ``result`` when it is the item's ``elementId`` (or empty). Absent ids and details are omitted,
     and so is ``results`` for a whole-call error (no items, ``success`` false, a detail).
+
+    Raises:
+        TypeError: a result holds something that is not JSON-able.
     """
     out: dict[str, Any] = {"success": response.success}
     if response.results or response.success or (response.response_detail is None and response.error is None):

@@ -119,6 +119,9 @@ class BulkFailure(msgspec.Struct, frozen=True):
 class BulkResponse(msgspec.Struct, Generic[T], frozen=True):
     """Bulk envelope: items in request order, failures kept (notes §2).
 
+    Encode it with :func:`~otwire.codecs.i3x.codec.encode_bulk` (the wire form), not
+    with ``encode`` (which would give this struct's own field layout).
+
     Attributes:
         success: The top-level flag (false when any item failed, or the whole call failed).
         results: One :class:`BulkItem` or :class:`BulkFailure` per requested id.
