@@ -430,6 +430,43 @@ def test_commands_reach_the_callback_and_are_accepted_or_refused(server: Server,
     assert not any(a.cot == Cot.ACTIVATION_TERMINATION for a in client.asdus)  # direct mode: no ACT_TERM
 
 
+def test_client_and_server_share_response_state_and_command_mode() -> None:
+    from otwire.clients import iec104 as client_pkg
+    from otwire.codecs.iec104 import values
+    from otwire.servers import iec104 as server_pkg
+
+    assert client_pkg.ResponseState is server_pkg.ResponseState is values.ResponseState
+    assert client_pkg.CommandMode is server_pkg.CommandMode is values.CommandMode
+    assert [(m.name, int(m)) for m in ResponseState] == [("FAILURE", 0), ("SUCCESS", 1), ("NONE", 2)]
+    assert [(m.name, int(m)) for m in CommandMode] == [("DIRECT", 0), ("SELECT_AND_EXECUTE", 1)]
+
+
+@pytest.mark.parametrize(
+    ("answer", "negative"),
+    [
+        pytest.param("client SUCCESS", False, id="client-success"),
+        pytest.param("client FAILURE", True, id="client-failure"),
+        pytest.param("server SUCCESS", False, id="server-success"),
+        pytest.param(True, False, id="bool-true"),
+        pytest.param(False, True, id="bool-false"),
+    ],
+)
+def test_a_callback_may_return_either_package_response_state_or_a_bool(
+    server: Server, clients: list[Client], answer: object, negative: bool
+) -> None:
+    from otwire.clients import iec104 as client_pkg
+
+    if isinstance(answer, str):
+        side, name = answer.split()
+        enum_ = client_pkg.ResponseState if side == "client" else ResponseState
+        answer = enum_[name]
+    point = server.add_station(CA).add_point(210, T.C_SC_NA_1)
+    point.on_receive(lambda p, prev, msg: answer)  # type: ignore[arg-type,return-value]
+    (client,) = started(server, clients)
+    reply = client.request(command(T.C_SC_NA_1, 210, True), cot_is(Cot.ACTIVATION_CON))[-1]
+    assert reply.negative is negative
+
+
 def test_select_before_execute(server: Server, clients: list[Client]) -> None:
     station = server.add_station(CA)
     point = station.add_point(300, T.C_DC_NA_1, command_mode=CommandMode.SELECT_AND_EXECUTE)
