@@ -32,8 +32,11 @@ protocols     ``RemoteProtocolError`` (and subclasses) from ``receive_data`` /
 transports    ``TransportError``: ``ConnectTimeout`` when a connection cannot be
               set up in time, ``ConnectionLost`` when it ends under a waiter.
 clients       everything above, plus ``RequestError`` (the peer answered "no":
-              an IEC 104 negative confirmation, an IMB refusal, an HTTP error
-              status) and ``RequestTimeout``. Argument checks raise
+              an IEC 104 negative confirmation or COT 44..47, an HTTP error
+              status; IMB3 has no refusal on the wire, the hub only logs and
+              drops) and ``RequestTimeout``. Clients that keep a replaced
+              API's ``bool`` results (IEC 104, as c104) do not raise these but
+              keep the last one (``connection.last_request_error``). Argument checks raise
               ``InvalidArgument``/``InvalidArgumentType`` (which are also
               ``ValueError``/``TypeError``), calls in the wrong state
               ``InvalidState``. Nothing outside this tree escapes a client.
