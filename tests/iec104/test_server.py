@@ -44,10 +44,11 @@ from otwire.codecs.iec104 import (
 )
 from otwire.codecs.iec104.asdu import MAX_ASDU_LENGTH
 from otwire.codecs.iec104.values import PointInfo, elements_from_info, info_from_elements
-from otwire.errors import EncodeError, InvalidArgument, LocalProtocolError
+from otwire.errors import EncodeError, InvalidArgument, InvalidArgumentType, LocalProtocolError, RequestTimeout
 from otwire.inspect.dissect import dissect
 from otwire.protocols import Event
 from otwire.protocols.iec104 import DataTransferStarted, IEC104Config, IEC104Connection, Role, TestFrameConfirmed
+from otwire.servers._serving import run_in_loop
 from otwire.servers.iec104 import (
     AsyncServer,
     Batch,
@@ -864,6 +865,35 @@ def test_ports_out_of_range_are_invalid_arguments() -> None:
     for port in (-1, 65536, "2404"):
         with pytest.raises(InvalidArgument):
             Server(port=port)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("limits", [5, "x", {"max_connections": 1}])
+def test_limits_of_the_wrong_type_are_refused(limits: object) -> None:
+    with pytest.raises(InvalidArgumentType, match="limits"):
+        Server(port=0, limits=limits)  # type: ignore[arg-type]
+
+
+def test_a_record_path_that_cannot_be_created_is_an_invalid_argument(tmp_path: Path) -> None:
+    srv = Server(port=0, record=tmp_path / "missing" / "x.pcap")
+    with pytest.raises(InvalidArgument, match="record") as caught:
+        srv.start()
+    assert isinstance(caught.value.__cause__, OSError) and not srv.is_running
+
+
+def test_calls_into_a_loop_that_does_not_answer_raise_request_timeout() -> None:
+    loop = asyncio.new_event_loop()  # never run: nothing scheduled on it happens
+    try:
+        with pytest.raises(RequestTimeout, match="did not answer"):
+            run_in_loop(loop, 0, lambda: 1, timeout=0.05)
+    finally:
+        loop.close()
+
+
+def test_a_failed_start_does_not_log_stopped(capsys: pytest.CaptureFixture[str]) -> None:
+    out = io.StringIO()
+    assert serve(host="999.1.1.1", port=0, duration=0.1, out=out) == 2
+    assert "cannot listen" in capsys.readouterr().err
+    assert "stopped" not in out.getvalue() and "listening" not in out.getvalue()
 
 
 def test_a_client_that_never_starts_talking_is_dropped_at_the_handshake_deadline(

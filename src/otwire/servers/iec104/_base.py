@@ -292,7 +292,7 @@ class BaseServer(ServerBase):
             client started, or every backlog full); nothing is queued then for a full backlog.
 
         Raises:
-            TimeoutError: The event loop did not respond within 10 s.
+            RequestTimeout: The event loop did not respond within 10 s (also a ``TimeoutError``).
         """
         return bool(self._call(lambda: self._broadcast_points(points, cot) > 0))
 
@@ -306,7 +306,7 @@ class BaseServer(ServerBase):
             True if at least one client connection queued it all (see :meth:`transmit_points`).
 
         Raises:
-            TimeoutError: The event loop did not respond within 10 s.
+            RequestTimeout: The event loop did not respond within 10 s (also a ``TimeoutError``).
         """
         points, ca = batch.points, batch.common_address
         if not points or ca is None:
@@ -318,7 +318,7 @@ class BaseServer(ServerBase):
 
         Raises:
             EncodeError: ``cause`` out of range 0..127.
-            TimeoutError: The event loop did not respond within 10 s.
+            RequestTimeout: The event loop did not respond within 10 s (also a ``TimeoutError``).
         """
         asdu = end_of_init(station.common_address, cause)
         return bool(self._call(lambda: self._broadcast([asdu]) > 0))
