@@ -47,7 +47,7 @@ from otwire.codecs.iec104 import (
     encode_uframe,
 )
 from otwire.codecs.iec104.framing import apdu_size, apdu_size_error
-from otwire.errors import LocalProtocolError, RemoteProtocolError
+from otwire.errors import InvalidArgumentType, LocalProtocolError, RemoteProtocolError
 from otwire.protocols import Buffer
 from otwire.protocols._base import EngineBase
 from otwire.protocols.iec104._activation import ActivationTracker
@@ -208,8 +208,11 @@ class IEC104Connection(EngineBase[State, Input]):
                 as that octet arrives; bad control field or ASDU).
             SequenceError: N(S) or N(R) out of sequence.
             RemoteProtocolError: a frame not allowed in this state or role.
+            InvalidArgumentType: ``data`` is not a bytes-like object (nothing changes).
             LocalProtocolError: the connection is already closed.
         """
+        if type(data) is not bytes and not isinstance(data, bytearray | memoryview):
+            data = _octets(data)
         self._check_open("receive data")
         if not data:
             self._terminate(TerminationReason.PEER_CLOSED, None)
@@ -483,3 +486,15 @@ class IEC104Connection(EngineBase[State, Input]):
             f"<IEC104Connection {self.role.value} {self._state.name} V(S)={self._vs} V(R)={self._vr} "
             f"V(A)={self._ack} queued={len(self._queue)}>"
         )
+
+
+def _octets(data: object) -> memoryview:
+    """``data`` as octets if it supports the buffer protocol (``array``, ``mmap``, ...).
+
+    Raises:
+        InvalidArgumentType: It does not (a ``str``, an ``int``, ``None``...).
+    """
+    try:
+        return memoryview(data).cast("B")  # type: ignore[arg-type]
+    except TypeError:
+        raise InvalidArgumentType(f"data must be bytes-like, not {type(data).__name__}") from None
