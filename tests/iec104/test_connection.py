@@ -546,3 +546,13 @@ def test_receive_data_takes_any_buffer() -> None:
     conn.receive_data(array.array("B", bytes.fromhex("680443000000")), 0.0)
     conn.receive_data(memoryview(bytearray.fromhex("680443000000")), 0.0)
     assert conn.data_to_send() == bytes.fromhex("680483000000") * 2
+
+
+def test_discarded_counts_the_asdus_held_back_by_k_when_the_connection_ends() -> None:
+    conn = IEC104Connection(role=Role.CONTROLLED, config=IEC104Config(k=2, w=1), now=0.0)
+    conn.receive_data(bytes.fromhex("680407000000"), 0.0)  # STARTDT act
+    for ioa in range(5):
+        conn.send(single(ioa), 0.0)
+    assert (conn.unacknowledged, conn.queued, conn.discarded) == (2, 3, 0)
+    conn.close(0.0)
+    assert (conn.queued, conn.discarded) == (0, 3)  # the 2 sent but unacknowledged are not counted

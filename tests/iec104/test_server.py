@@ -844,7 +844,8 @@ def test_a_testfr_flood_from_a_client_that_never_reads_is_dropped(caplog: pytest
     assert any("slow consumer" in r.getMessage() for r in caplog.records)
 
 
-def test_transmit_is_true_only_for_queued_asdus() -> None:
+def test_transmit_is_true_only_for_queued_asdus(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="otwire.servers.iec104")
     with Server(port=0, backlog_limit=10, end_of_init=False) as srv:
         point = srv.add_station(CA).add_point(1, T.M_ME_NB_1)
         with socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT) as slow:
@@ -859,6 +860,10 @@ def test_transmit_is_true_only_for_queued_asdus() -> None:
             # full: not queued (False), and the client is dropped as a slow consumer.
             assert results == [True] * (k + 10) + [False] * (40 - k - 10)
             wait_until(lambda: srv.open_connection_count == 0, what="the slow client dropped")
+            # True means "queued": the 10 held back by the k window were thrown away, and counted.
+            assert srv.dropped_asdus == 10
+    drops = [r.getMessage() for r in caplog.records if "slow consumer" in r.getMessage()]
+    assert drops and drops[0].endswith("slow consumer, 10 ASDUs wait for acknowledgement; 10 queued ASDUs discarded")
 
 
 def test_ports_out_of_range_are_invalid_arguments() -> None:

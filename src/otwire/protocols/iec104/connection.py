@@ -51,7 +51,7 @@ from otwire.errors import InvalidArgumentType, LocalProtocolError, RemoteProtoco
 from otwire.protocols import Buffer
 from otwire.protocols._base import EngineBase
 from otwire.protocols.iec104._activation import ActivationTracker
-from otwire.protocols.iec104._state import END_INPUTS, LOCAL_INPUTS, TRANSITIONS, Input, State
+from otwire.protocols.iec104._state import END_INPUTS, LOCAL_INPUTS, RECEIVED_U, SENT_U, TRANSITIONS, Input, State
 from otwire.protocols.iec104.config import IEC104Config, Role
 from otwire.protocols.iec104.events import (
     DataTransferStarted,
@@ -66,19 +66,6 @@ from otwire.protocols.iec104.events import (
 __all__ = ["IEC104Connection", "SequenceError"]
 
 _MOD = 0x7FFF  # sequence numbers are 15 bits: arithmetic modulo 32768 is "& _MOD"
-_RECEIVED_U = {
-    UFunction.STARTDT_ACT: Input.RECV_STARTDT_ACT,
-    UFunction.STARTDT_CON: Input.RECV_STARTDT_CON,
-    UFunction.STOPDT_ACT: Input.RECV_STOPDT_ACT,
-    UFunction.STOPDT_CON: Input.RECV_STOPDT_CON,
-    UFunction.TESTFR_ACT: Input.RECV_TESTFR_ACT,
-    UFunction.TESTFR_CON: Input.RECV_TESTFR_CON,
-}
-_SENT_U = {
-    UFunction.STARTDT_ACT: Input.SEND_STARTDT_ACT,
-    UFunction.STOPDT_ACT: Input.SEND_STOPDT_ACT,
-    UFunction.TESTFR_ACT: Input.SEND_TESTFR_ACT,
-}
 
 
 class SequenceError(RemoteProtocolError):
@@ -106,6 +93,7 @@ class IEC104Connection(EngineBase[State, Input]):
     __slots__ = (
         "_ack",
         "_buffer",
+        "_discarded",
         "_last_rx",
         "_on_u",
         "_queue",
@@ -146,6 +134,7 @@ class IEC104Connection(EngineBase[State, Input]):
         self._sent_at: deque[float] = deque()  # send time of each unacknowledged own I-frame
         self._queue: deque[bytes] = deque()  # encoded ASDUs held back by the k window
         self._queue_limit = queue_limit
+        self._discarded = 0  # ASDUs still held back by k when the connection ended
         self._unacked = 0  # received I-frames not yet acknowledged
         self._t2_deadline: float | None = None
         self._u_pending: UFunction | None = None  # STARTDT/STOPDT act awaiting its con
@@ -189,6 +178,11 @@ class IEC104Connection(EngineBase[State, Input]):
     def queued(self) -> int:
         """ASDUs accepted by ``send`` but held back by the k window."""
         return len(self._queue)
+
+    @property
+    def discarded(self) -> int:
+        """ASDUs accepted by ``send``, never sent: held back by k when the connection ended (0 while open)."""
+        return self._discarded
 
     # -- inputs ------------------------------------------------------------------------
 
@@ -255,7 +249,7 @@ class IEC104Connection(EngineBase[State, Input]):
             self._last_rx = now
         if isinstance(message, ASDU):
             self._send_asdu(message, now)
-        elif isinstance(message, UFrame) and message.function in _SENT_U:
+        elif isinstance(message, UFrame) and message.function in SENT_U:
             self._send_act(message.function, now)
         elif isinstance(message, UFrame):
             raise LocalProtocolError(f"{message.function.name} is sent by the connection itself")
@@ -334,6 +328,7 @@ class IEC104Connection(EngineBase[State, Input]):
 
     def _on_terminate(self, reason: TerminationReason) -> None:
         self._buffer.clear()
+        self._discarded = len(self._queue)
         self._queue.clear()
         self._sent_at.clear()
         self._t2_deadline = self._u_deadline = self._test_deadline = None
@@ -362,7 +357,7 @@ class IEC104Connection(EngineBase[State, Input]):
         else:
             assert isinstance(apdu, UFrame)
             previous = self._state
-            self._move(_RECEIVED_U[apdu.function])
+            self._move(RECEIVED_U[apdu.function])
             self._on_u[apdu.function](now, previous)
 
     def _acknowledge(self, nr: int, now: float) -> None:
@@ -469,7 +464,7 @@ class IEC104Connection(EngineBase[State, Input]):
                 raise LocalProtocolError(f"only the controlling station sends {function.name}")
             if self._u_pending is not None:
                 raise LocalProtocolError(f"{self._u_pending.name} is still waiting for its con")
-            self._move(_SENT_U[function])
+            self._move(SENT_U[function])
             if function is UFunction.STOPDT_ACT and self._unacked:
                 self._send_s()  # acknowledge what we have before stopping (-104 5.3)
             self._u_pending, self._u_deadline = function, now + self.config.t1
@@ -489,11 +484,7 @@ class IEC104Connection(EngineBase[State, Input]):
 
 
 def _octets(data: object) -> memoryview:
-    """``data`` as octets if it supports the buffer protocol (``array``, ``mmap``, ...).
-
-    Raises:
-        InvalidArgumentType: It does not (a ``str``, an ``int``, ``None``...).
-    """
+    """``data`` (``array``, ``mmap``, ...) as octets; ``InvalidArgumentType`` if not bytes-like (``str``)."""
     try:
         return memoryview(data).cast("B")  # type: ignore[arg-type]
     except TypeError:
