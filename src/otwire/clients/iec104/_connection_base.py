@@ -376,7 +376,7 @@ class ConnectionBase(ConnectionModel[StationT]):
         self._invoke(self._on_unexpected_message, self, IncomingMessage(asdu, index), cause)
 
 
-#: Engine event type -> handler (STYLE.md 4 rule 8: a dispatch dict, not an if-chain).
+#: Engine event type -> handler (a dispatch dict, not an if-chain).
 _EVENT_HANDLERS: dict[type[Event], Callable[[ConnectionBase[Any], Any], None]] = {
     ASDUReceived: ConnectionBase._on_asdu_received,
     ActivationConfirmed: ConnectionBase._on_activation_reply,

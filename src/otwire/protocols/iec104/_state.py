@@ -1,4 +1,4 @@
-"""The connection lifecycle as a transition table (STYLE.md 4.8; -104 clause 5.3).
+"""The connection lifecycle as a transition table (specs/pattern.md "Engines" rule 1; -104 clause 5.3).
 
 Counters (V(S), V(R), V(A), pending acknowledgements) stay outside the table; the
 table only says which input is allowed in which state and where it leads. A missing

@@ -1,4 +1,4 @@
-"""The sans-IO IEC 104 connection engine (IEC 60870-5-104 clause 5, STYLE.md 3.3).
+"""The sans-IO IEC 104 connection engine (IEC 60870-5-104 clause 5, specs/pattern.md "Engines").
 
 One :class:`IEC104Connection` is one TCP connection, from either end. It frames the
 byte stream, checks and keeps the sequence numbers V(S)/V(R)/V(A) (modulo 32768),
