@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 
 import otwire.clients.iec104 as c104
-from helpers import Pair, drain, wait_event, wait_until
+from helpers import Pair, async_wait_until, drain, wait_event, wait_until
 from otwire.clients.iec104._operations import Operation, RequestRunner
 from otwire.codecs.iec104 import (
     ASDU,
@@ -1054,12 +1054,6 @@ def test_async_add_connection_off_the_loop_is_invalid_state() -> None:
 # -- asyncio back-pressure -----------------------------------------------------------------
 
 
-async def _until(predicate: Callable[[], object], timeout: float = WAIT) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.002)
-
-
 def test_async_updates_hold_the_station_back_instead_of_dropping(outstation: FakeOutstation) -> None:
     count = 60
     values = [bool(i % 3) for i in range(count)]
@@ -1076,7 +1070,7 @@ def test_async_updates_hold_the_station_back_instead_of_dropping(outstation: Fak
                     ASDU(type_id=TypeId.M_SP_NA_1, cot=Cot.SPONTANEOUS, common_address=CA,
                          objects=(InformationObject(101, (SIQ(spi=value),)),))
                 )  # fmt: skip
-            await _until(lambda: connection.reading_paused)  # the full stream stopped the reading
+            await async_wait_until(lambda: connection.reading_paused)  # the full stream stopped the reading
             got = [(await asyncio.wait_for(anext(updates), WAIT)).info.value for _ in values]
             assert got == values and updates.dropped == 0
             assert not connection.reading_paused
