@@ -1,11 +1,12 @@
 """Helpers shared by every test module: waiting on a condition, engine pairs, split feeding, codec checks.
 
-Import as ``from helpers import wait_until, Pair, feed_split, assert_codec, drain``
+Import as ``from helpers import wait_until, async_wait_until, Pair, feed_split, assert_codec, drain``
 (``tests/`` is on ``sys.path``, see ``conftest.py``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import subprocess
 import threading
@@ -47,6 +48,21 @@ def wait_until(predicate: Callable[[], object], timeout: float = WAIT, *, what: 
         if time.monotonic() > end:
             raise AssertionError(f"{what} not reached within {timeout} s")
         time.sleep(delay)
+        delay = min(delay * 2, 0.02)
+
+
+async def async_wait_until(predicate: Callable[[], object], timeout: float = WAIT, *, what: str = "condition") -> None:
+    """:func:`wait_until` for coroutines: poll ``predicate`` between loop turns, without blocking the loop.
+
+    Raises:
+        AssertionError: the condition did not hold within ``timeout``.
+    """
+    end = time.monotonic() + timeout
+    delay = 0.001
+    while not predicate():
+        if time.monotonic() > end:
+            raise AssertionError(f"{what} not reached within {timeout} s")
+        await asyncio.sleep(delay)
         delay = min(delay * 2, 0.02)
 
 

@@ -1,4 +1,4 @@
-"""The one error tree shared by every otwire protocol (ARCHITECTURE.md, "Errors").
+"""The one error tree shared by every otwire protocol (``specs/pattern.md``, "Errors").
 
 ::
 
@@ -10,12 +10,14 @@
     │   │   ├── InvalidArgumentType also a TypeError: an argument of the wrong type
     │   │   └── InvalidState        the object is not in a state for this call (not connected, closed)
     │   └── RemoteProtocolError     the peer sent something wrong (drop the peer)
-    │       └── DecodeError         malformed bytes, with offset and hex excerpt
+    │       ├── DecodeError         malformed bytes, with offset and hex excerpt
+    │       └── SequenceError       IEC 104 N(S)/N(R) out of sequence (otwire.protocols.iec104)
     ├── RequestError                the peer refused a request (carries its status or code)
     │   └── RequestTimeout          no answer within the request's timeout (also a TimeoutError)
-    └── TransportError
-        ├── ConnectTimeout
-        └── ConnectionLost
+    ├── TransportError
+    │   ├── ConnectTimeout
+    │   └── ConnectionLost
+    └── CaptureError                a capture file cannot be read (otwire.inspect)
 
 Which layer raises what:
 
@@ -32,14 +34,24 @@ protocols     ``RemoteProtocolError`` (and subclasses) from ``receive_data`` /
 transports    ``TransportError``: ``ConnectTimeout`` when a connection cannot be
               set up in time, ``ConnectionLost`` when it ends under a waiter.
 clients       everything above, plus ``RequestError`` (the peer answered "no":
-              an IEC 104 negative confirmation, an IMB refusal, an HTTP error
-              status) and ``RequestTimeout``. Argument checks raise
+              an IEC 104 negative confirmation or COT 44..47, an HTTP error
+              status; IMB3 has no refusal on the wire, the hub only logs and
+              drops) and ``RequestTimeout``. Clients that keep a replaced
+              API's ``bool`` results (IEC 104, as c104) do not raise these but
+              keep the last one (``connection.last_request_error``).
+              Argument checks raise
               ``InvalidArgument``/``InvalidArgumentType`` (which are also
               ``ValueError``/``TypeError``), calls in the wrong state
               ``InvalidState``. Nothing outside this tree escapes a client.
-servers       ``LocalProtocolError`` for bad arguments, ``TransportError`` when
-              the address cannot be bound. A misbehaving peer never raises in
-              the server: it is disconnected with one logged line.
+servers       ``InvalidArgument``/``InvalidArgumentType`` (``LocalProtocolError``)
+              for bad arguments, also a ``record`` file that cannot be created
+              (from the ``OSError``); ``TransportError`` when the address cannot
+              be bound; ``RequestTimeout`` when a call from another thread gets
+              no answer from the server's event loop. A misbehaving peer never
+              raises in the server: it is disconnected with one logged line.
+inspect       ``CaptureError`` for a file that cannot be read,
+              ``InvalidArgument``/``InvalidArgumentType`` for bad ports or
+              protocol names.
 ============  ===============================================================
 """
 

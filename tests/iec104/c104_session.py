@@ -26,6 +26,7 @@ from collections.abc import Callable
 import c104
 
 STATION_CA = 47
+TESTFR_ACT = bytes.fromhex("680443000000")
 TESTFR_CON = bytes.fromhex("680483000000")
 C2S = "C>S"
 S2C = "S>C"
@@ -103,7 +104,6 @@ UNKNOWN_IOA = 299  # C_SC_NA_1 on the client only -> negative ACT_CON + COT 47
 KEEP_ALIVE_S = 2  # client t3 (s): the session ends with one TESTFR act/con
 
 _OPEN_WAIT_S = 0.5  # STARTDT race: call unmute() if not OPEN after this long
-_SETTLE_S = 0.3  # raw callbacks are queued: wait until none arrived for this long
 
 
 class _Deadline:
@@ -237,9 +237,13 @@ def record_c104_session(port: int, timeout: float = 20.0) -> list[tuple[str, byt
             deadline.check(name, reserve=command_timeout_ms / 1000)
             action()
             _wait_state(connection, name == "mute", deadline)
-        # Idle until the client's t3 (KEEP_ALIVE_S) fires and its TESTFR act is confirmed.
-        _wait_frame(frames, lock, deadline, "TESTFR", lambda d, a: (d, a) == (S2C, TESTFR_CON))
-        _settle(frames, lock, deadline)
+        with lock:
+            start = len(frames)  # the final TESTFR exchange is recorded after this
+        # Idle until the client's t3 (KEEP_ALIVE_S) fires and its TESTFR act is confirmed:
+        # the last frame of each direction. Raw callbacks keep the order within a direction,
+        # so once both are recorded every earlier frame (S-frame acks included) is too.
+        _wait_frame(frames, lock, deadline, "TESTFR con", lambda d, a: (d, a) == (S2C, TESTFR_CON), start)
+        _wait_frame(frames, lock, deadline, "TESTFR act", lambda d, a: (d, a) == (C2S, TESTFR_ACT), start)
     finally:
         try:
             client.stop()
@@ -284,9 +288,11 @@ def _is_end_of_init(direction: str, apdu: bytes) -> bool:
     return direction == S2C and len(apdu) > 6 and apdu[6] == 70
 
 
-def _wait_frame(frames: list, lock: threading.Lock, deadline: _Deadline, step: str, wanted: Callable) -> None:
-    """Wait until a recorded ``(direction, apdu)`` satisfies ``wanted``."""
-    seen = 0
+def _wait_frame(
+    frames: list, lock: threading.Lock, deadline: _Deadline, step: str, wanted: Callable, start: int = 0
+) -> None:
+    """Wait until a ``(direction, apdu)`` recorded at index ``start`` or later satisfies ``wanted``."""
+    seen = start
     while True:
         with lock:
             new = frames[seen:]
@@ -295,18 +301,6 @@ def _wait_frame(frames: list, lock: threading.Lock, deadline: _Deadline, step: s
         seen += len(new)
         deadline.check(step)
         time.sleep(0.005)
-
-
-def _settle(frames: list, lock: threading.Lock, deadline: _Deadline) -> None:
-    """Wait until the queued raw callbacks have been delivered."""
-    last = -1
-    last_change = time.monotonic()
-    while time.monotonic() - last_change < _SETTLE_S and deadline.left() > 0:
-        with lock:
-            n = len(frames)
-        if n != last:
-            last, last_change = n, time.monotonic()
-        time.sleep(0.02)
 
 
 def format_hex_file(frames: list[tuple[str, bytes]]) -> str:

@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 
 import otwire.clients.iec104 as c104
-from helpers import Pair, drain, wait_event, wait_until
+from helpers import Pair, async_wait_until, drain, wait_event, wait_until
 from otwire.clients.iec104._operations import Operation, RequestRunner
 from otwire.codecs.iec104 import (
     ASDU,
@@ -469,16 +469,24 @@ def test_refusal_timeout_and_late_confirmation(
         assert not point.transmit()
     assert "C_SC_NA_1 ACTIVATION ca=47 refused (ACTIVATION_CON P/N=1)" in caplog.text
     assert "timed out" not in caplog.text
+    refusal = connection.last_request_error
+    assert type(refusal) is RequestError and refusal.code == Cot.ACTIVATION_CON
+    assert refusal.reply is not None and refusal.reply.negative and refusal.request.objects[0].ioa == 302
     outstation.refuse.clear()
     outstation.silent.add(TypeId.C_SC_NA_1)
     with caplog.at_level(logging.INFO, logger="otwire.clients.iec104"):
         assert not point.transmit()
     assert "C_SC_NA_1 ACTIVATION ca=47 timed out after 0.200 s" in caplog.text  # failed by the timer
+    assert isinstance(connection.last_request_error, RequestTimeout)
+    assert not station.add_point(999, TypeId.M_SP_NA_1).read()  # the station answers COT 47 UNKNOWN_IOA
+    unknown = connection.last_request_error
+    assert isinstance(unknown, RequestError) and unknown.code == Cot.UNKNOWN_IOA == 47
     # A confirmation arriving after the timeout is ignored; the connection stays usable.
     outstation.send(ASDU(type_id=TypeId.C_SC_NA_1, cot=Cot.ACTIVATION_CON, common_address=CA,
                          objects=(InformationObject(302, (SCO(scs=False),)),)))  # fmt: skip
     outstation.silent.clear()
     assert point.transmit() and connection.state is c104.ConnectionState.OPEN
+    assert connection.last_request_error is None
 
 
 def test_read_counter_interrogation_clock_sync_and_test(make_client: Any, outstation: FakeOutstation) -> None:
@@ -768,10 +776,14 @@ def test_async_client(outstation: FakeOutstation) -> None:
             assert [a.objects[0].elements[1].select for a in outstation.of_type(TypeId.C_SE_NC_1)] == [True, False]
             assert await station.get_point(103).read() and await connection.clock_sync(CA)
             assert await connection.counter_interrogation(CA) and await connection.test(CA)
+            assert connection.last_request_error is None
             outstation.refuse.add(300)
             assert not await command.transmit()
+            refusal = connection.last_request_error
+            assert isinstance(refusal, RequestError) and refusal.code == Cot.ACTIVATION_CON
             outstation.silent.add(TypeId.C_CS_NA_1)
             assert not await connection.clock_sync(CA)
+            assert isinstance(connection.last_request_error, RequestTimeout)
             outstation.drop()
             assert await connection.wait_for_state(c104.ConnectionState.CLOSED_AWAIT_RECONNECT, timeout=WAIT)
             assert await connection.wait_for_state(c104.ConnectionState.OPEN, timeout=WAIT)
@@ -1042,12 +1054,6 @@ def test_async_add_connection_off_the_loop_is_invalid_state() -> None:
 # -- asyncio back-pressure -----------------------------------------------------------------
 
 
-async def _until(predicate: Callable[[], object], timeout: float = WAIT) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.002)
-
-
 def test_async_updates_hold_the_station_back_instead_of_dropping(outstation: FakeOutstation) -> None:
     count = 60
     values = [bool(i % 3) for i in range(count)]
@@ -1064,7 +1070,7 @@ def test_async_updates_hold_the_station_back_instead_of_dropping(outstation: Fak
                     ASDU(type_id=TypeId.M_SP_NA_1, cot=Cot.SPONTANEOUS, common_address=CA,
                          objects=(InformationObject(101, (SIQ(spi=value),)),))
                 )  # fmt: skip
-            await _until(lambda: connection.reading_paused)  # the full stream stopped the reading
+            await async_wait_until(lambda: connection.reading_paused)  # the full stream stopped the reading
             got = [(await asyncio.wait_for(anext(updates), WAIT)).info.value for _ in values]
             assert got == values and updates.dropped == 0
             assert not connection.reading_paused

@@ -1,4 +1,4 @@
-"""Round trips, fast path == schema path, and compiled == interpreted schemas (STYLE.md 3.5, 3.6).
+"""Round trips, fast path == schema path, and compiled == interpreted schemas (specs/pattern.md "Engines" rule 6).
 
 Every type identification of ``LAYOUTS`` is a parameter with SQ=0 and SQ=1, so
 each shows in the report. Those 268 tests share the profile's budget: each runs
@@ -271,7 +271,7 @@ def test_compiled_equals_interpreted_on_mutated_frames(frame: bytes) -> None:
         interpreted = parse(_schema.INTERPRETED[key], data)
         if isinstance(interpreted, Exception) and not isinstance(compiled, Exception):
             # construct's compiled Bytes(n) and Int24ul return a short read instead of
-            # raising (STYLE.md 3.5); the codec must still reject the input.
+            # raising; the codec must still reject the input.
             assert key == "ASDU", (key, data.hex())
             with pytest.raises(DecodeError):
                 c.decode_asdu_schema(data)

@@ -20,7 +20,7 @@ from otwire.codecs.iec104 import (
     decode_apdu,
     encode_apdu,
 )
-from otwire.errors import DecodeError, LocalProtocolError, RemoteProtocolError
+from otwire.errors import DecodeError, InvalidArgumentType, LocalProtocolError, RemoteProtocolError
 from otwire.protocols import Connection
 from otwire.protocols._base import EngineBase
 from otwire.protocols.iec104 import (
@@ -527,3 +527,32 @@ class TestErrorsAndClose:
         conn.start_data_transfer(0.0)
         conn.receive_data(STARTDT_CON, 0.0)
         assert drain(conn) == [FrameSent(data=STARTDT_ACT), FrameReceived(data=STARTDT_CON), DataTransferStarted()]
+
+
+@pytest.mark.parametrize("data", ["abc", "", 5, None, [0x68, 0x04]])
+def test_receive_data_refuses_what_is_not_bytes_like_before_touching_state(data: object) -> None:
+    conn = IEC104Connection(role=Role.CONTROLLED, now=0.0)
+    with pytest.raises(InvalidArgumentType, match="bytes-like"):
+        conn.receive_data(data, 0.0)  # type: ignore[arg-type]
+    assert not conn.is_closed  # "" is not end of stream: nothing changed
+    conn.receive_data(bytes.fromhex("680443000000"), 0.0)  # TESTFR act still answered
+    assert conn.data_to_send() == bytes.fromhex("680483000000")
+
+
+def test_receive_data_takes_any_buffer() -> None:
+    import array
+
+    conn = IEC104Connection(role=Role.CONTROLLED, now=0.0)
+    conn.receive_data(array.array("B", bytes.fromhex("680443000000")), 0.0)
+    conn.receive_data(memoryview(bytearray.fromhex("680443000000")), 0.0)
+    assert conn.data_to_send() == bytes.fromhex("680483000000") * 2
+
+
+def test_discarded_counts_the_asdus_held_back_by_k_when_the_connection_ends() -> None:
+    conn = IEC104Connection(role=Role.CONTROLLED, config=IEC104Config(k=2, w=1), now=0.0)
+    conn.receive_data(bytes.fromhex("680407000000"), 0.0)  # STARTDT act
+    for ioa in range(5):
+        conn.send(single(ioa), 0.0)
+    assert (conn.unacknowledged, conn.queued, conn.discarded) == (2, 3, 0)
+    conn.close(0.0)
+    assert (conn.queued, conn.discarded) == (0, 3)  # the 2 sent but unacknowledged are not counted

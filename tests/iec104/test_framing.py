@@ -1,4 +1,4 @@
-"""APDUFramer: the items do not depend on how the stream is split (STYLE.md 3.6, h11 two-mode feeding).
+"""APDUFramer: the items do not depend on how the stream is split (h11 two-mode feeding).
 
 The connection engine frames with the same rule (``framing.apdu_size``); a differential
 test at the end proves that it cuts the same APDUs for any split.

@@ -44,10 +44,11 @@ from otwire.codecs.iec104 import (
 )
 from otwire.codecs.iec104.asdu import MAX_ASDU_LENGTH
 from otwire.codecs.iec104.values import PointInfo, elements_from_info, info_from_elements
-from otwire.errors import EncodeError, InvalidArgument, LocalProtocolError
+from otwire.errors import EncodeError, InvalidArgument, InvalidArgumentType, LocalProtocolError, RequestTimeout
 from otwire.inspect.dissect import dissect
 from otwire.protocols import Event
 from otwire.protocols.iec104 import DataTransferStarted, IEC104Config, IEC104Connection, Role, TestFrameConfirmed
+from otwire.servers._serving import run_in_loop
 from otwire.servers.iec104 import (
     AsyncServer,
     Batch,
@@ -430,6 +431,43 @@ def test_commands_reach_the_callback_and_are_accepted_or_refused(server: Server,
     assert not any(a.cot == Cot.ACTIVATION_TERMINATION for a in client.asdus)  # direct mode: no ACT_TERM
 
 
+def test_client_and_server_share_response_state_and_command_mode() -> None:
+    from otwire.clients import iec104 as client_pkg
+    from otwire.codecs.iec104 import values
+    from otwire.servers import iec104 as server_pkg
+
+    assert client_pkg.ResponseState is server_pkg.ResponseState is values.ResponseState
+    assert client_pkg.CommandMode is server_pkg.CommandMode is values.CommandMode
+    assert [(m.name, int(m)) for m in ResponseState] == [("FAILURE", 0), ("SUCCESS", 1), ("NONE", 2)]
+    assert [(m.name, int(m)) for m in CommandMode] == [("DIRECT", 0), ("SELECT_AND_EXECUTE", 1)]
+
+
+@pytest.mark.parametrize(
+    ("answer", "negative"),
+    [
+        pytest.param("client SUCCESS", False, id="client-success"),
+        pytest.param("client FAILURE", True, id="client-failure"),
+        pytest.param("server SUCCESS", False, id="server-success"),
+        pytest.param(True, False, id="bool-true"),
+        pytest.param(False, True, id="bool-false"),
+    ],
+)
+def test_a_callback_may_return_either_package_response_state_or_a_bool(
+    server: Server, clients: list[Client], answer: object, negative: bool
+) -> None:
+    from otwire.clients import iec104 as client_pkg
+
+    if isinstance(answer, str):
+        side, name = answer.split()
+        enum_ = client_pkg.ResponseState if side == "client" else ResponseState
+        answer = enum_[name]
+    point = server.add_station(CA).add_point(210, T.C_SC_NA_1)
+    point.on_receive(lambda p, prev, msg: answer)  # type: ignore[arg-type,return-value]
+    (client,) = started(server, clients)
+    reply = client.request(command(T.C_SC_NA_1, 210, True), cot_is(Cot.ACTIVATION_CON))[-1]
+    assert reply.negative is negative
+
+
 def test_select_before_execute(server: Server, clients: list[Client]) -> None:
     station = server.add_station(CA)
     point = station.add_point(300, T.C_DC_NA_1, command_mode=CommandMode.SELECT_AND_EXECUTE)
@@ -806,7 +844,8 @@ def test_a_testfr_flood_from_a_client_that_never_reads_is_dropped(caplog: pytest
     assert any("slow consumer" in r.getMessage() for r in caplog.records)
 
 
-def test_transmit_is_true_only_for_queued_asdus() -> None:
+def test_transmit_is_true_only_for_queued_asdus(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="otwire.servers.iec104")
     with Server(port=0, backlog_limit=10, end_of_init=False) as srv:
         point = srv.add_station(CA).add_point(1, T.M_ME_NB_1)
         with socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT) as slow:
@@ -821,12 +860,45 @@ def test_transmit_is_true_only_for_queued_asdus() -> None:
             # full: not queued (False), and the client is dropped as a slow consumer.
             assert results == [True] * (k + 10) + [False] * (40 - k - 10)
             wait_until(lambda: srv.open_connection_count == 0, what="the slow client dropped")
+            # True means "queued": the 10 held back by the k window were thrown away, and counted.
+            assert srv.dropped_asdus == 10
+    drops = [r.getMessage() for r in caplog.records if "slow consumer" in r.getMessage()]
+    assert drops and drops[0].endswith("slow consumer, 10 ASDUs wait for acknowledgement; 10 queued ASDUs discarded")
 
 
 def test_ports_out_of_range_are_invalid_arguments() -> None:
     for port in (-1, 65536, "2404"):
         with pytest.raises(InvalidArgument):
             Server(port=port)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("limits", [5, "x", {"max_connections": 1}])
+def test_limits_of_the_wrong_type_are_refused(limits: object) -> None:
+    with pytest.raises(InvalidArgumentType, match="limits"):
+        Server(port=0, limits=limits)  # type: ignore[arg-type]
+
+
+def test_a_record_path_that_cannot_be_created_is_an_invalid_argument(tmp_path: Path) -> None:
+    srv = Server(port=0, record=tmp_path / "missing" / "x.pcap")
+    with pytest.raises(InvalidArgument, match="record") as caught:
+        srv.start()
+    assert isinstance(caught.value.__cause__, OSError) and not srv.is_running
+
+
+def test_calls_into_a_loop_that_does_not_answer_raise_request_timeout() -> None:
+    loop = asyncio.new_event_loop()  # never run: nothing scheduled on it happens
+    try:
+        with pytest.raises(RequestTimeout, match="did not answer"):
+            run_in_loop(loop, 0, lambda: 1, timeout=0.05)
+    finally:
+        loop.close()
+
+
+def test_a_failed_start_does_not_log_stopped(capsys: pytest.CaptureFixture[str]) -> None:
+    out = io.StringIO()
+    assert serve(host="999.1.1.1", port=0, duration=0.1, out=out) == 2
+    assert "cannot listen" in capsys.readouterr().err
+    assert "stopped" not in out.getvalue() and "listening" not in out.getvalue()
 
 
 def test_a_client_that_never_starts_talking_is_dropped_at_the_handshake_deadline(

@@ -58,17 +58,22 @@ def notice(path: Path, **kwargs: str) -> str:
 def test_empty_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "empty.pcap"
     path.write_bytes(b"")
-    assert notice(path) == "empty file"
+    assert notice(path).startswith("empty file; the right one? record a session with `otwire serve iec104 --record F`")
     assert main(["inspect", str(path)]) == 0
-    assert "notice: empty file" in capsys.readouterr().out
+    assert "notice: empty file; the right one?" in capsys.readouterr().out
 
 
 def test_capture_without_packets(tmp_path: Path) -> None:
-    assert notice(write_pcap(tmp_path / "none.pcap", [])) == "no packets in this capture"
+    text = notice(write_pcap(tmp_path / "none.pcap", []))
+    assert (
+        text.startswith("no packets in this capture; was traffic flowing? record a session with ")
+        and "--record" in text
+    )
 
 
 def test_capture_without_tcp(tmp_path: Path) -> None:
-    assert notice(write_pcap(tmp_path / "udp.pcap", [udp(5000, 53)] * 3)) == "no TCP traffic in 3 packets"
+    text = notice(write_pcap(tmp_path / "udp.pcap", [udp(5000, 53)] * 3))
+    assert text.startswith("no TCP traffic in 3 packets; only TCP conversations are dissected")
 
 
 def test_capture_with_other_ports_names_them(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -195,3 +200,18 @@ def test_progress_bar_always(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert main(["inspect", "--progress", "always", "--no-summary", str(path)]) == 0
     out, err = capsys.readouterr()
     assert "dissecting" in err and "C_SC_TA_1" in out
+
+
+def test_every_notice_has_a_hint(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.pcap"
+    empty.write_bytes(b"")
+    files = [
+        empty,
+        write_pcap(tmp_path / "none.pcap", []),
+        write_pcap(tmp_path / "udp.pcap", [udp(5000, 53)]),
+        write_pcap(tmp_path / "web.pcap", [tcp(40000, 80, b"GET /")]),
+        write_pcap(tmp_path / "junk.pcap", [tcp(40000, 2404, b"\x00" * 8)]),
+    ]
+    for path in files:
+        message = notice(path)
+        assert "; " in message and ("--" in message or "tcpdump" in message), message

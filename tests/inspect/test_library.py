@@ -14,6 +14,7 @@ import pytest
 import otwire.inspect
 from otwire.cli import main
 from otwire.codecs.iec104 import R32, IFrame, UFrame, UFunction, encode_apdu
+from otwire.errors import InvalidArgument, InvalidArgumentType
 from otwire.inspect.capture import CaptureError
 from otwire.inspect.files import SAMPLES
 from otwire.inspect.iec104 import element_json
@@ -79,3 +80,22 @@ def test_python_dash_m_otwire() -> None:
     assert done.returncode == 0 and "SET_CLIENT_INFO" in done.stdout and done.stderr == ""
     version = subprocess.run([sys.executable, "-m", "otwire", "--version"], capture_output=True, text=True)
     assert version.returncode == 0 and version.stdout.startswith("otwire ")
+
+
+@pytest.mark.parametrize(
+    ("ports", "error"),
+    [
+        ({-1: "iec104"}, InvalidArgument),
+        ({0: "iec104"}, InvalidArgument),
+        ({65536: "iec104"}, InvalidArgument),
+        ({2405: "nope"}, InvalidArgument),
+        ({"2405": "iec104"}, InvalidArgumentType),
+        ({True: "iec104"}, InvalidArgumentType),
+        ([2405], InvalidArgumentType),
+    ],
+)
+def test_read_validates_ports(tmp_path: Path, ports: object, error: type[Exception]) -> None:
+    path = tmp_path / "empty.pcap"
+    path.write_bytes(b"")
+    with pytest.raises(error):
+        otwire.inspect.read(path, ports=ports)  # type: ignore[arg-type]

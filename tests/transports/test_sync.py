@@ -30,7 +30,7 @@ WAIT = 3.0  # upper bound of every blocking wait, in seconds
 
 
 class LineConnection(_ToyLine):
-    """The toy line engine with the ``connection_lost`` input of the contract (STYLE.md 3.3 rule 11)."""
+    """The toy line engine with the ``connection_lost`` input of the contract (specs/pattern.md)."""
 
     lost_with: BaseException | None = None
 

@@ -22,6 +22,7 @@ from functools import cache
 from typing import Any, Literal
 
 from otwire import registry
+from otwire.errors import InvalidArgument, InvalidArgumentType
 from otwire.inspect.capture import (
     CaptureError,
     CaptureKind,
@@ -101,9 +102,10 @@ def read(
 
     Raises:
         CaptureError: The file cannot be read, or is a hex dump or raw stream without ``proto``.
-        InvalidArgument: A protocol name is unknown.
+        InvalidArgument: A protocol name is unknown, or a port is not in 1..65535.
+        InvalidArgumentType: ``ports`` is not a mapping of int ports.
     """
-    return dissect(path, {**default_ports(), **(ports or {})}, proto=proto)
+    return dissect(path, {**default_ports(), **check_ports(ports or {})}, proto=proto)
 
 
 def check_input(path: str | os.PathLike[str], proto: str | None = None) -> CaptureKind:
@@ -148,10 +150,10 @@ def dissect(
 
     Raises:
         CaptureError: the file cannot be read, or is a hex dump or raw stream without ``proto``.
-        InvalidArgument: a protocol name is unknown.
+        InvalidArgument: a protocol name is unknown, or a port is not in 1..65535.
+        InvalidArgumentType: ``ports`` is not a mapping of int ports.
     """
-    for name in ports.values():
-        registry.get(name)
+    check_ports(ports)
     kind = check_input(path, proto)
     stats = stats or CaptureStats()
     records = read_capture(path, list(ports), stats=stats)
@@ -178,18 +180,40 @@ def _notice(
 ) -> str:
     """Say why nothing was decoded, and what to try."""
     if not capture_size(path):
-        return "empty file"
+        return f"empty file; the right one? record a session with {_RECORD_HINT}"
     if kind in ("hex", "raw"):
         return f"nothing decoded as {proto} ({_problems(kinds)}); another protocol? (--proto NAME)"
     if not stats.packets:
-        return "no packets in this capture"
+        return f"no packets in this capture; was traffic flowing? record a session with {_RECORD_HINT}"
     if stats.segments:
         return f"nothing decoded ({_problems(kinds)}); another protocol on this port? (--port PROTO:PORT)"
     followed = ", ".join(f"{name} on {port}" for port, name in sorted(ports.items()))
     if not stats.other_ports:
-        return f"no TCP traffic in {stats.packets} packets"
+        return f"no TCP traffic in {stats.packets} packets; only TCP conversations are dissected (tcpdump -w F tcp)"
     seen = ", ".join(str(port) for port, _ in stats.other_ports.most_common(8))
     return f"no traffic on the followed ports ({followed}); TCP ports seen: {seen}; dissect one with --port PROTO:PORT"
+
+
+#: How to get a capture, named in the notices about empty ones.
+_RECORD_HINT = "`otwire serve iec104 --record F` or `otwire client iec104 HOST --record F`"
+
+
+def check_ports(ports: object) -> Mapping[int, str]:
+    """Return ``ports`` (server port -> protocol name) after checking it.
+
+    Raises:
+        InvalidArgumentType: Not a mapping, or a port that is not an int.
+        InvalidArgument: A port outside 1..65535, or an unknown protocol name.
+    """
+    if not isinstance(ports, Mapping):
+        raise InvalidArgumentType(f"ports={ports!r} must map a port (int) to a protocol name")
+    for port, name in ports.items():
+        if isinstance(port, bool) or not isinstance(port, int):
+            raise InvalidArgumentType(f"ports: {port!r} is not a port number (int)")
+        if not 1 <= port <= 0xFFFF:
+            raise InvalidArgument(f"ports: {port} is not a TCP port (1..65535)")
+        registry.get(name)
+    return ports
 
 
 def _problems(kinds: Counter[str]) -> str:

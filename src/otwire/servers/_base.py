@@ -25,14 +25,14 @@ import threading
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
-from otwire.errors import InvalidArgument, LocalProtocolError
+from otwire.errors import InvalidArgument, InvalidArgumentType, LocalProtocolError
 from otwire.protocols import Event, PeerEngine
 from otwire.servers._serving import CALL_TIMEOUT, run_in_loop
 from otwire.transports.aio_server import PeerServer, PeerSocket
 from otwire.transports.limits import ServerLimits
 from otwire.transports.record import PcapRecorder, PcapSession
 
-__all__ = ["CLOSE_GRACE", "ServerBase", "check_port"]
+__all__ = ["CLOSE_GRACE", "ServerBase", "check_limits", "check_port"]
 
 T = TypeVar("T")
 
@@ -51,6 +51,33 @@ def check_port(port: object) -> int:
     return port
 
 
+def check_limits(limits: object) -> ServerLimits:
+    """Return ``limits``, or the default :class:`ServerLimits` for ``None``.
+
+    Raises:
+        InvalidArgumentType: Neither a ``ServerLimits`` nor ``None``.
+    """
+    if limits is None:
+        return ServerLimits()
+    if not isinstance(limits, ServerLimits):
+        raise InvalidArgumentType(f"limits={limits!r} must be a ServerLimits or None")
+    return limits
+
+
+def open_recorder(record: str | os.PathLike[str] | None) -> PcapRecorder | None:
+    """Create the pcap file of ``record`` (nothing for ``None``).
+
+    Raises:
+        InvalidArgument: The file cannot be created (the ``OSError`` is the cause).
+    """
+    if record is None:
+        return None
+    try:
+        return PcapRecorder(record)
+    except OSError as exc:
+        raise InvalidArgument(f"record={os.fspath(record)!r}: cannot create the file: {exc}") from exc
+
+
 class ServerBase:
     """Listening socket, engine, sessions and capture of one server (see the module docstring).
 
@@ -63,6 +90,7 @@ class ServerBase:
 
     Raises:
         InvalidArgument: ``port`` out of range.
+        InvalidArgumentType: ``limits`` is not a ``ServerLimits``.
     """
 
     #: Used in log lines and the thread name, e.g. ``"iec104 server"``.
@@ -80,7 +108,7 @@ class ServerBase:
         ssl: _ssl.SSLContext | None = None,
     ) -> None:
         self._host, self._port = host, check_port(port)
-        self.limits = limits if limits is not None else ServerLimits()
+        self.limits = check_limits(limits)
         self.record = record
         self.ssl = ssl
         self.lock = threading.RLock()
@@ -90,6 +118,7 @@ class ServerBase:
         self._driver: PeerServer | None = None
         self._recorder: PcapRecorder | None = None
         self._bound_port = 0
+        self._listening = False  # "listening" was logged: "stopped" is logged on close
 
     # -- hooks -------------------------------------------------------------------------------
 
@@ -141,7 +170,7 @@ class ServerBase:
             raise LocalProtocolError(f"the {self._label} is already running")
         self._loop, self._loop_thread = asyncio.get_running_loop(), threading.get_ident()
         try:
-            self._recorder = PcapRecorder(self.record) if self.record is not None else None
+            self._recorder = open_recorder(self.record)
             self._driver = PeerServer(
                 self._new_engine(),
                 limits=self.limits,
@@ -155,10 +184,11 @@ class ServerBase:
         except BaseException:
             await self._close()
             raise
+        self._listening = True
         self._logger.info("%s listening on %s:%d", self._label, self._host, self._bound_port)
 
     async def _close(self) -> None:
-        driver = self._driver
+        driver, listening, self._listening = self._driver, self._listening, False
         try:
             await self._before_close()
         finally:
@@ -170,7 +200,7 @@ class ServerBase:
             self.sessions.clear()
             self._driver = None
             self._loop, self._loop_thread, self._bound_port = None, 0, 0
-        if driver is not None:
+        if driver is not None and listening:  # not after a failed start
             self._logger.info("%s stopped", self._label)
 
     def _accept_socket(self, sock: PeerSocket) -> bool:
@@ -193,6 +223,7 @@ class ServerBase:
         """Run ``action`` in the event loop thread and return its result (``None`` if stopped).
 
         Raises:
-            TimeoutError: The event loop did not run it within ``CALL_TIMEOUT`` seconds.
+            RequestTimeout: The event loop did not run it within ``CALL_TIMEOUT`` seconds (also a
+                ``TimeoutError``).
         """
         return run_in_loop(self._loop, self._loop_thread, action, CALL_TIMEOUT)

@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, TextIO, TypeVar
 
-from otwire.errors import OTWireError, TransportError
+from otwire.errors import OTWireError, RequestTimeout, TransportError
 
 __all__ = ["CALL_TIMEOUT", "AsyncServing", "ThreadedServing", "run_in_loop", "run_until_signal"]
 
@@ -43,7 +43,8 @@ def run_in_loop(
         The result, or ``None`` when the loop is not running (any more).
 
     Raises:
-        TimeoutError: The loop did not run ``action`` within ``timeout`` seconds.
+        RequestTimeout: The loop did not run ``action`` within ``timeout`` seconds (also a
+            ``TimeoutError``); ``action`` will not run any more.
         Exception: Whatever ``action`` raised.
     """
     if loop is None or loop.is_closed():
@@ -63,10 +64,10 @@ def run_in_loop(
         loop.call_soon_threadsafe(run)
     except RuntimeError:  # the loop closed meanwhile
         return None
-    try:
-        return future.result(timeout)
-    finally:
-        future.cancel()
+    done, _ = concurrent.futures.wait([future], timeout)
+    if not done and future.cancel():
+        raise RequestTimeout(f"the server's event loop did not answer within {timeout} s")
+    return future.result()  # done, or running now: its result (or exception)
 
 
 class AsyncServing:
@@ -85,7 +86,7 @@ class AsyncServing:
         Raises:
             LocalProtocolError: Already running.
             TransportError: The address cannot be bound.
-            OSError: The ``record`` file cannot be created.
+            InvalidArgument: The ``record`` file cannot be created (the ``OSError`` is the cause).
         """
         await self._open()
 
@@ -145,7 +146,7 @@ class ThreadedServing:
 
         Raises:
             TransportError: The address cannot be bound, or the thread did not start in time.
-            OSError: The ``record`` file cannot be created.
+            InvalidArgument: The ``record`` file cannot be created (the ``OSError`` is the cause).
         """
         with self.lock:
             if self._thread is not None:

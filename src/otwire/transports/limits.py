@@ -1,4 +1,4 @@
-"""The limits every otwire server enforces, on by default (ARCHITECTURE.md, "servers").
+"""The limits every otwire server enforces, on by default (``specs/pattern.md``, "Servers").
 
 One :class:`ServerLimits` is given to a server (``limits=``) and enforced by the shared
 asyncio server driver (:mod:`otwire.transports.aio_server`), whatever the protocol; it lives
@@ -11,9 +11,10 @@ field (``--max-connections``, ``--max-per-address``, ``--handshake-timeout``,
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
-from otwire.errors import InvalidArgument
+from otwire.errors import InvalidArgument, InvalidArgumentType
 
 __all__ = ["MIB", "ServerLimits"]
 
@@ -26,7 +27,8 @@ class ServerLimits:
     """Connection, time and memory limits of one server.
 
     Raises:
-        InvalidArgument: a count below 1, a time not positive, or a size below 64 KiB.
+        InvalidArgument: a count below 1, a time not positive or not finite, or a size below 64 KiB.
+        InvalidArgumentType: a field that is not a number (``bool`` is not one here).
     """
 
     max_connections: int = 1000
@@ -47,20 +49,29 @@ class ServerLimits:
 
     def __post_init__(self) -> None:
         for name in ("max_connections", "max_per_address"):
-            value = getattr(self, name)
-            if not (isinstance(value, int) and value >= 1):
+            value = _int(self, name)
+            if value < 1:
                 raise InvalidArgument(f"{name}={value!r} must be an int >= 1")
         for name in ("handshake_timeout", "idle_timeout", "frame_timeout"):
             value = getattr(self, name)
             if value is None and name == "idle_timeout":
                 continue
-            if not (isinstance(value, int | float) and value > 0):
-                raise InvalidArgument(f"{name}={value!r} must be a positive number of seconds")
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise InvalidArgumentType(f"{name}={value!r} must be a number of seconds")
+            if not (math.isfinite(value) and value > 0):
+                raise InvalidArgument(f"{name}={value!r} must be a positive, finite number of seconds")
         for name in ("max_output_bytes", "memory_budget"):
-            value = getattr(self, name)
-            if not (isinstance(value, int) and value >= 64 * 1024):
+            value = _int(self, name)
+            if value < 64 * 1024:
                 raise InvalidArgument(f"{name}={value!r} must be an int >= 65536 (octets)")
         if self.memory_budget < self.max_output_bytes:
             raise InvalidArgument(
                 f"memory_budget={self.memory_budget} is below max_output_bytes={self.max_output_bytes}"
             )
+
+
+def _int(limits: ServerLimits, name: str) -> int:
+    value = getattr(limits, name)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArgumentType(f"{name}={value!r} must be an int")
+    return value

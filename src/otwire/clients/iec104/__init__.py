@@ -37,7 +37,10 @@ Differences from c104 worth knowing:
   (also a ``ValueError``, as c104 raises) or ``InvalidArgumentType`` (also a
   ``TypeError``); a call in the wrong state (``wait_for_state()`` from a callback) raises
   ``InvalidState``. Requests keep c104's ``bool`` results: False on refusal, timeout or
-  when not connected.
+  when not connected; ``connection.last_request_error`` then says why
+  (:class:`~otwire.errors.RequestError` with ``code`` = the reply's COT,
+  :class:`~otwire.errors.RequestTimeout`, ``InvalidState``, ``ConnectionLost``; ``None``
+  after a success).
 * ``connection.last_failure`` (a :class:`ConnectionFailure`) says why the connection last
   failed or closed: refused, connect timeout, no STARTDT_CON within t1, t1 expired, peer
   closed, connection lost, protocol error (:class:`FailureReason`); read it in

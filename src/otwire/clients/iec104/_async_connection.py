@@ -102,6 +102,7 @@ class AsyncPoint(PointBase):
         Returns:
             True on positive confirmation; False on refusal (P/N = 1 or COT 44..47), after
             ``command_timeout_ms``, or when the connection is not open.
+            The reason of a False is in ``station.connection.last_request_error``.
 
         Raises:
             InvalidArgument: Not a command point, another cause, or a value that does not fit.
@@ -117,6 +118,7 @@ class AsyncPoint(PointBase):
         Returns:
             True when the data arrived (the point is updated by then); False on refusal,
             timeout, or when the connection is not open.
+            The reason of a False is in ``station.connection.last_request_error``.
         """
         connection = self.station.connection
         return await connection._run([requests.read(self, connection.originator_address)], until_term=False, wait=True)
@@ -212,6 +214,7 @@ class AsyncConnection(ConnectionBase[AsyncStation]):
         Returns:
             True on positive confirmation (or, with ``wait_for_response=False``, when sent);
             False on refusal, after ``command_timeout_ms``, or when the connection is not open.
+            The reason of a False is in :attr:`last_request_error`.
 
         Raises:
             InvalidArgument: Invalid address, cause or qualifier.
@@ -239,6 +242,7 @@ class AsyncConnection(ConnectionBase[AsyncStation]):
         Returns:
             True on positive confirmation (or, with ``wait_for_response=False``, when sent);
             False on refusal, after ``command_timeout_ms``, or when the connection is not open.
+            The reason of a False is in :attr:`last_request_error`.
 
         Raises:
             InvalidArgument: Invalid address, cause or qualifier.
@@ -256,6 +260,7 @@ class AsyncConnection(ConnectionBase[AsyncStation]):
         Returns:
             True on positive confirmation (or, with ``wait_for_response=False``, when sent);
             False on refusal, after ``command_timeout_ms``, or when the connection is not open.
+            The reason of a False is in :attr:`last_request_error`.
 
         Raises:
             InvalidArgument: Invalid address.
@@ -274,6 +279,7 @@ class AsyncConnection(ConnectionBase[AsyncStation]):
         Returns:
             True on positive confirmation (or, with ``wait_for_response=False``, when sent);
             False on refusal, after ``command_timeout_ms``, or when the connection is not open.
+            The reason of a False is in :attr:`last_request_error`.
 
         Raises:
             InvalidArgument: Invalid address.
@@ -360,6 +366,7 @@ class AsyncConnection(ConnectionBase[AsyncStation]):
         sent: list[bool] = []
 
         def on_done(error: BaseException | None) -> None:
+            self._request_finished(error)
             if not done.done():  # the waiter may have been cancelled
                 done.set_result(error)
 

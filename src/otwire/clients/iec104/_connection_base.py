@@ -290,6 +290,14 @@ class ConnectionBase(ConnectionModel[StationT]):
         op.on_done = partial(log_startup_result, self._where(), op.describe())
         self._begin(op)
 
+    def _request_finished(self, error: BaseException | None) -> None:
+        """Note the outcome of a caller's request for :attr:`last_request_error`."""
+        if error is not None and not isinstance(error, OTWireError):
+            wrapped = OTWireError(f"{self._where()}: request failed: {error!r}")
+            wrapped.__cause__ = error
+            error = wrapped
+        self._last_request_error = error
+
     def _begin(self, op: Operation) -> None:
         """Start ``op`` if data transfer is started (else it fails with ``InvalidState``)."""
         self._requests.begin(op, ready=self._state is ConnectionState.OPEN and self._engine is not None)
@@ -368,7 +376,7 @@ class ConnectionBase(ConnectionModel[StationT]):
         self._invoke(self._on_unexpected_message, self, IncomingMessage(asdu, index), cause)
 
 
-#: Engine event type -> handler (STYLE.md 4 rule 8: a dispatch dict, not an if-chain).
+#: Engine event type -> handler (a dispatch dict, not an if-chain).
 _EVENT_HANDLERS: dict[type[Event], Callable[[ConnectionBase[Any], Any], None]] = {
     ASDUReceived: ConnectionBase._on_asdu_received,
     ActivationConfirmed: ConnectionBase._on_activation_reply,

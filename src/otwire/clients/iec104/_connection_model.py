@@ -13,7 +13,7 @@ from otwire.clients.iec104._log import logger
 from otwire.clients.iec104._model import IncomingMessage, StationBase
 from otwire.clients.iec104._parameters import ProtocolParameters
 from otwire.clients.iec104._settings import ClientSettings
-from otwire.errors import InvalidArgument
+from otwire.errors import InvalidArgument, OTWireError
 
 __all__ = ["ConnectionModel"]
 
@@ -45,6 +45,7 @@ class ConnectionModel(Generic[StationT]):
         self._connected_at: _dt.datetime | None = None
         self._disconnected_at: _dt.datetime | None = None
         self._last_failure: ConnectionFailure | None = None
+        self._last_request_error: OTWireError | None = None
         self._on_state_change: Callable[[Any, ConnectionState], object] | None = None
         self._on_receive_raw: Callable[[Any, bytes], object] | None = None
         self._on_send_raw: Callable[[Any, bytes], object] | None = None
@@ -106,6 +107,21 @@ class ConnectionModel(Generic[StationT]):
         ``protocol error: ...``; ``reason`` is a :class:`FailureReason`.
         """
         return self._last_failure
+
+    @property
+    def last_request_error(self) -> OTWireError | None:
+        """Why the request that finished last failed, or ``None`` if it succeeded (an otwire extension).
+
+        Requests keep c104's ``bool`` results; when one returns False this says why:
+        :class:`~otwire.errors.RequestError` (the station refused: ``code`` is the reply's
+        COT, e.g. 47 UNKNOWN_IOA or 7 ACTIVATION_CON with P/N = 1; ``request``/``reply`` are
+        the ASDUs), :class:`~otwire.errors.RequestTimeout` (no reply within
+        ``command_timeout_ms``), :class:`~otwire.errors.InvalidState` (data transfer not
+        started, client not running) or :class:`~otwire.errors.ConnectionLost`. Set when a
+        request finishes (also one sent with ``wait_for_response=False``); with several
+        requests in flight it belongs to the one that finished last.
+        """
+        return self._last_request_error
 
     @property
     def protocol_parameters(self) -> ProtocolParameters:

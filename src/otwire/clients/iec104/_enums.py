@@ -3,12 +3,15 @@
 Member names and values match the c104 library, so ``c104.Init.ALL`` becomes
 ``otwire.clients.iec104.Init.ALL``. Values that exist on the wire (qualifiers, causes)
 carry their wire value; the others (``Init``, ``ConnectionState``, ...) use c104's
-numbering for easy comparison in ported code.
+numbering for easy comparison in ported code. ``CommandMode`` and ``ResponseState`` are
+defined once in :mod:`otwire.codecs.iec104.values` and shared with the outstation.
 """
 
 from __future__ import annotations
 
 import enum
+
+from otwire.codecs.iec104.values import CommandMode, ResponseState
 
 __all__ = [
     "Coi",
@@ -54,15 +57,6 @@ class ConnectionState(enum.IntEnum):
     """Connected and data transfer started: commands and monitor data flow."""
     OPEN_AWAIT_CLOSED = 5
     """A local close is in progress."""
-
-
-class CommandMode(enum.IntEnum):
-    """How a command point is transmitted."""
-
-    DIRECT = 0
-    """One activation (S/E = execute)."""
-    SELECT_AND_EXECUTE = 1
-    """A select (S/E = 1) that must be confirmed, then the execute (S/E = 0)."""
 
 
 class Qoi(enum.IntEnum):
@@ -142,11 +136,3 @@ class Umc(enum.IntEnum):
     MISMATCHED_TYPE_ID = 7
     """The point exists with another type identification."""
     UNIMPLEMENTED_GROUP = 8
-
-
-class ResponseState(enum.IntEnum):
-    """Return value of ``Point.on_receive`` callbacks (kept for c104 compatibility; ignored by a client)."""
-
-    FAILURE = 0
-    SUCCESS = 1
-    NONE = 2

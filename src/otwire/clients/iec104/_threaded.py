@@ -28,7 +28,7 @@ from otwire.clients.iec104._model import PointBase, StationBase
 from otwire.clients.iec104._operations import Operation
 from otwire.clients.iec104._settings import ClientSettings
 from otwire.codecs.iec104 import ASDU, Cot, UFrame, UFunction
-from otwire.errors import ConnectionLost, InvalidState
+from otwire.errors import ConnectionLost, InvalidState, RequestTimeout
 from otwire.protocols import Event
 from otwire.transports import ReplyMatcher
 from otwire.transports.sync import SelectorLoop, SocketTransport, TimerHandle
@@ -60,6 +60,7 @@ class Point(PointBase):
             True on positive confirmation; False on refusal (P/N = 1 or COT 44..47), after
             ``command_timeout_ms``, or when the connection is not open. Called from a
             callback: True when the command was sent (no waiting).
+            The reason of a False is in ``station.connection.last_request_error``.
 
         Raises:
             InvalidArgument: Not a command point, another cause, or a value that does not fit.
@@ -75,6 +76,7 @@ class Point(PointBase):
         Returns:
             True when the data arrived (the point is updated by then); False on refusal,
             timeout, or when the connection is not open.
+            The reason of a False is in ``station.connection.last_request_error``.
         """
         connection = self.station.connection
         return connection._run([requests.read(self, connection.originator_address)], until_term=False, wait=True)
@@ -161,6 +163,7 @@ class Connection(ConnectionBase[Station]):
         Returns:
             True on completion (or, without waiting, when sent); False on refusal, after
             ``command_timeout_ms``, or when the connection is not open.
+            The reason of a False is in :attr:`last_request_error`.
 
         Raises:
             InvalidArgument: Invalid address, cause or qualifier.
@@ -187,6 +190,7 @@ class Connection(ConnectionBase[Station]):
 
         Returns:
             As :meth:`interrogation`.
+            The reason of a False is in :attr:`last_request_error`.
 
         Raises:
             InvalidArgument: Invalid address, cause or qualifier.
@@ -203,6 +207,7 @@ class Connection(ConnectionBase[Station]):
 
         Returns:
             True on positive confirmation (or, without waiting, when sent); False otherwise.
+            The reason of a False is in :attr:`last_request_error`.
 
         Raises:
             InvalidArgument: Invalid address.
@@ -220,6 +225,7 @@ class Connection(ConnectionBase[Station]):
 
         Returns:
             True on positive confirmation (or, without waiting, when sent); False otherwise.
+            The reason of a False is in :attr:`last_request_error`.
 
         Raises:
             InvalidArgument: Invalid address.
@@ -270,11 +276,17 @@ class Connection(ConnectionBase[Station]):
         """Run a request; True when confirmed (``wait``) or sent, False otherwise (c104's bools)."""
         loop = self._runner.loop
         if loop is None:
+            self._request_finished(InvalidState(f"{self._where()}: the client is not running"))
             return False
         timeout = self._client._command_timeout
         sent: concurrent.futures.Future[bool] = concurrent.futures.Future()
         done: concurrent.futures.Future[BaseException | None] = concurrent.futures.Future()
-        op = Operation(steps, until_term=until_term, timeout=timeout, on_done=done.set_result, on_sent=sent.set_result)
+
+        def on_done(error: BaseException | None) -> None:
+            self._request_finished(error)  # before the waiting thread wakes up
+            done.set_result(error)
+
+        op = Operation(steps, until_term=until_term, timeout=timeout, on_done=on_done, on_sent=sent.set_result)
         if self._runner.in_thread():
             self._safe(self._begin, op)
             return sent.done() and sent.result()
@@ -284,6 +296,7 @@ class Connection(ConnectionBase[Station]):
                 return done.result(timeout + _WAIT_MARGIN) is None
             return sent.result(timeout + _WAIT_MARGIN)
         except concurrent.futures.TimeoutError:
+            self._request_finished(RequestTimeout(f"{op.describe()}: no result within {timeout} s", request=op.current))
             loop.call_soon_threadsafe(partial(self._safe, self._requests.abandon, op))
             return False
 

@@ -1,4 +1,4 @@
-"""construct schemas of IEC 60870-5-104 APDUs: the spec of record (STYLE.md 3.5).
+"""construct schemas of IEC 60870-5-104 APDUs: the spec of record (specs/pattern.md, "Files").
 
 Ordered like the standard. Schemas carry raw integers only; meaning (flags,
 enums, datetimes) is added by ``elements.py`` and ``asdu.py``. Every schema is

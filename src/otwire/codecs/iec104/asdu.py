@@ -348,7 +348,7 @@ def decode_asdu_schema(data: bytes | bytearray | memoryview) -> ASDU:
     layout = LAYOUTS.get(tree.type_id)
     size = information_length(tree.type_id, vsq > 0x7F, n)
     if size is not None and size != len(frame) - HEADER_LENGTH:
-        # Compiled construct reads short at the end of input without an error (STYLE.md 3.5).
+        # Compiled construct reads short at the end of input without an error (checked here, see otwire.codecs._base).
         _length_error(frame, tree.type_id, n, vsq > 0x7F, HEADER_LENGTH, size)
     objects: tuple[InformationObject, ...] = ()
     raw = b""

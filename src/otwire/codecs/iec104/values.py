@@ -30,6 +30,7 @@ The codec has no clock: time-tagged types need ``recorded_at`` when building.
 from __future__ import annotations
 
 import datetime as _dt
+import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -51,7 +52,9 @@ __all__ = [
     "COMMAND_TYPES",
     "MONITOR_TYPES",
     "TIME_TAGGED_TYPES",
+    "CommandMode",
     "PointInfo",
+    "ResponseState",
     "default_value",
     "elements_from_info",
     "info_from_elements",
@@ -90,6 +93,36 @@ COMMAND_TYPES: frozenset[TypeId] = _types(45, 64)
 TIME_TAGGED_TYPES: frozenset[TypeId] = frozenset(
     t for t in MONITOR_TYPES | COMMAND_TYPES if el.CP24Time2a in LAYOUTS[t] or el.CP56Time2a in LAYOUTS[t]
 )
+
+
+class CommandMode(enum.IntEnum):
+    """How a command point is operated (one enum for clients and outstations; c104's values).
+
+    Re-exported as ``otwire.clients.iec104.CommandMode`` and ``otwire.servers.iec104.CommandMode``
+    (the same object).
+    """
+
+    DIRECT = 0
+    """One activation (S/E = 0, execute); an outstation refuses a select."""
+    SELECT_AND_EXECUTE = 1
+    """A select (S/E = 1) that must be confirmed, then the execute (S/E = 0) within the select timeout."""
+
+
+class ResponseState(enum.IntEnum):
+    """What a command (or clock synchronization) callback answers (one enum for both sides; c104's values).
+
+    An outstation's callback returns it to choose the confirmation; a client's
+    ``Point.on_receive`` may return it too (ignored there). Re-exported as
+    ``otwire.clients.iec104.ResponseState`` and ``otwire.servers.iec104.ResponseState``
+    (the same object).
+    """
+
+    FAILURE = 0
+    """Negative confirmation (ACT_CON with P/N = 1)."""
+    SUCCESS = 1
+    """Positive confirmation (ACT_CON, then ACT_TERM in select-and-execute mode)."""
+    NONE = 2
+    """No confirmation at all (simulates a station that does not answer)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,4 +1,4 @@
-"""The connection lifecycle as a transition table (STYLE.md 4.8; -104 clause 5.3).
+"""The connection lifecycle as a transition table (specs/pattern.md "Engines" rule 1; -104 clause 5.3).
 
 Counters (V(S), V(R), V(A), pending acknowledgements) stay outside the table; the
 table only says which input is allowed in which state and where it leads. A missing
@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import enum
 
+from otwire.codecs.iec104 import UFunction
 from otwire.protocols import TerminationReason
 from otwire.protocols.iec104.config import Role
 
-__all__ = ["END_INPUTS", "LOCAL_INPUTS", "TRANSITIONS", "Input", "State"]
+__all__ = ["END_INPUTS", "LOCAL_INPUTS", "RECEIVED_U", "SENT_U", "TRANSITIONS", "Input", "State"]
 
 
 class State(enum.Enum):
@@ -118,4 +119,20 @@ def _common(role: Role) -> dict[tuple[State, Input], State]:
 TRANSITIONS: dict[Role, dict[tuple[State, Input], State]] = {
     Role.CONTROLLING: {**_common(Role.CONTROLLING), **_CONTROLLING},
     Role.CONTROLLED: {**_common(Role.CONTROLLED), **_CONTROLLED},
+}
+
+#: Received U-frame function -> table input.
+RECEIVED_U = {
+    UFunction.STARTDT_ACT: Input.RECV_STARTDT_ACT,
+    UFunction.STARTDT_CON: Input.RECV_STARTDT_CON,
+    UFunction.STOPDT_ACT: Input.RECV_STOPDT_ACT,
+    UFunction.STOPDT_CON: Input.RECV_STOPDT_CON,
+    UFunction.TESTFR_ACT: Input.RECV_TESTFR_ACT,
+    UFunction.TESTFR_CON: Input.RECV_TESTFR_CON,
+}
+#: U-frame function the user may send -> table input.
+SENT_U = {
+    UFunction.STARTDT_ACT: Input.SEND_STARTDT_ACT,
+    UFunction.STOPDT_ACT: Input.SEND_STOPDT_ACT,
+    UFunction.TESTFR_ACT: Input.SEND_TESTFR_ACT,
 }

@@ -1,4 +1,4 @@
-"""The sans-IO IEC 104 connection engine (IEC 60870-5-104 clause 5, STYLE.md 3.3).
+"""The sans-IO IEC 104 connection engine (IEC 60870-5-104 clause 5, specs/pattern.md "Engines").
 
 One :class:`IEC104Connection` is one TCP connection, from either end. It frames the
 byte stream, checks and keeps the sequence numbers V(S)/V(R)/V(A) (modulo 32768),
@@ -47,11 +47,11 @@ from otwire.codecs.iec104 import (
     encode_uframe,
 )
 from otwire.codecs.iec104.framing import apdu_size, apdu_size_error
-from otwire.errors import LocalProtocolError, RemoteProtocolError
+from otwire.errors import InvalidArgumentType, LocalProtocolError, RemoteProtocolError
 from otwire.protocols import Buffer
 from otwire.protocols._base import EngineBase
 from otwire.protocols.iec104._activation import ActivationTracker
-from otwire.protocols.iec104._state import END_INPUTS, LOCAL_INPUTS, TRANSITIONS, Input, State
+from otwire.protocols.iec104._state import END_INPUTS, LOCAL_INPUTS, RECEIVED_U, SENT_U, TRANSITIONS, Input, State
 from otwire.protocols.iec104.config import IEC104Config, Role
 from otwire.protocols.iec104.events import (
     DataTransferStarted,
@@ -66,19 +66,6 @@ from otwire.protocols.iec104.events import (
 __all__ = ["IEC104Connection", "SequenceError"]
 
 _MOD = 0x7FFF  # sequence numbers are 15 bits: arithmetic modulo 32768 is "& _MOD"
-_RECEIVED_U = {
-    UFunction.STARTDT_ACT: Input.RECV_STARTDT_ACT,
-    UFunction.STARTDT_CON: Input.RECV_STARTDT_CON,
-    UFunction.STOPDT_ACT: Input.RECV_STOPDT_ACT,
-    UFunction.STOPDT_CON: Input.RECV_STOPDT_CON,
-    UFunction.TESTFR_ACT: Input.RECV_TESTFR_ACT,
-    UFunction.TESTFR_CON: Input.RECV_TESTFR_CON,
-}
-_SENT_U = {
-    UFunction.STARTDT_ACT: Input.SEND_STARTDT_ACT,
-    UFunction.STOPDT_ACT: Input.SEND_STOPDT_ACT,
-    UFunction.TESTFR_ACT: Input.SEND_TESTFR_ACT,
-}
 
 
 class SequenceError(RemoteProtocolError):
@@ -106,6 +93,7 @@ class IEC104Connection(EngineBase[State, Input]):
     __slots__ = (
         "_ack",
         "_buffer",
+        "_discarded",
         "_last_rx",
         "_on_u",
         "_queue",
@@ -146,6 +134,7 @@ class IEC104Connection(EngineBase[State, Input]):
         self._sent_at: deque[float] = deque()  # send time of each unacknowledged own I-frame
         self._queue: deque[bytes] = deque()  # encoded ASDUs held back by the k window
         self._queue_limit = queue_limit
+        self._discarded = 0  # ASDUs still held back by k when the connection ended
         self._unacked = 0  # received I-frames not yet acknowledged
         self._t2_deadline: float | None = None
         self._u_pending: UFunction | None = None  # STARTDT/STOPDT act awaiting its con
@@ -190,6 +179,11 @@ class IEC104Connection(EngineBase[State, Input]):
         """ASDUs accepted by ``send`` but held back by the k window."""
         return len(self._queue)
 
+    @property
+    def discarded(self) -> int:
+        """ASDUs accepted by ``send``, never sent: held back by k when the connection ended (0 while open)."""
+        return self._discarded
+
     # -- inputs ------------------------------------------------------------------------
 
     def receive_data(self, data: Buffer, now: float) -> None:
@@ -208,8 +202,11 @@ class IEC104Connection(EngineBase[State, Input]):
                 as that octet arrives; bad control field or ASDU).
             SequenceError: N(S) or N(R) out of sequence.
             RemoteProtocolError: a frame not allowed in this state or role.
+            InvalidArgumentType: ``data`` is not a bytes-like object (nothing changes).
             LocalProtocolError: the connection is already closed.
         """
+        if type(data) is not bytes and not isinstance(data, bytearray | memoryview):
+            data = _octets(data)
         self._check_open("receive data")
         if not data:
             self._terminate(TerminationReason.PEER_CLOSED, None)
@@ -252,7 +249,7 @@ class IEC104Connection(EngineBase[State, Input]):
             self._last_rx = now
         if isinstance(message, ASDU):
             self._send_asdu(message, now)
-        elif isinstance(message, UFrame) and message.function in _SENT_U:
+        elif isinstance(message, UFrame) and message.function in SENT_U:
             self._send_act(message.function, now)
         elif isinstance(message, UFrame):
             raise LocalProtocolError(f"{message.function.name} is sent by the connection itself")
@@ -331,6 +328,7 @@ class IEC104Connection(EngineBase[State, Input]):
 
     def _on_terminate(self, reason: TerminationReason) -> None:
         self._buffer.clear()
+        self._discarded = len(self._queue)
         self._queue.clear()
         self._sent_at.clear()
         self._t2_deadline = self._u_deadline = self._test_deadline = None
@@ -359,7 +357,7 @@ class IEC104Connection(EngineBase[State, Input]):
         else:
             assert isinstance(apdu, UFrame)
             previous = self._state
-            self._move(_RECEIVED_U[apdu.function])
+            self._move(RECEIVED_U[apdu.function])
             self._on_u[apdu.function](now, previous)
 
     def _acknowledge(self, nr: int, now: float) -> None:
@@ -466,7 +464,7 @@ class IEC104Connection(EngineBase[State, Input]):
                 raise LocalProtocolError(f"only the controlling station sends {function.name}")
             if self._u_pending is not None:
                 raise LocalProtocolError(f"{self._u_pending.name} is still waiting for its con")
-            self._move(_SENT_U[function])
+            self._move(SENT_U[function])
             if function is UFunction.STOPDT_ACT and self._unacked:
                 self._send_s()  # acknowledge what we have before stopping (-104 5.3)
             self._u_pending, self._u_deadline = function, now + self.config.t1
@@ -483,3 +481,11 @@ class IEC104Connection(EngineBase[State, Input]):
             f"<IEC104Connection {self.role.value} {self._state.name} V(S)={self._vs} V(R)={self._vr} "
             f"V(A)={self._ack} queued={len(self._queue)}>"
         )
+
+
+def _octets(data: object) -> memoryview:
+    """``data`` (``array``, ``mmap``, ...) as octets; ``InvalidArgumentType`` if not bytes-like (``str``)."""
+    try:
+        return memoryview(data).cast("B")  # type: ignore[arg-type]
+    except TypeError:
+        raise InvalidArgumentType(f"data must be bytes-like, not {type(data).__name__}") from None

@@ -1,4 +1,4 @@
-"""Events reported by :class:`~otwire.protocols.iec104.IEC104Connection` (past tense, STYLE.md 3.2).
+"""Events reported by :class:`~otwire.protocols.iec104.IEC104Connection` (past tense, specs/pattern.md).
 
 ``ConnectionTerminated`` and ``TerminationReason`` are the shared ones of
 :mod:`otwire.protocols`, re-exported here (this engine ends with ``LOCAL_CLOSE``,

@@ -18,7 +18,7 @@ from otwire.codecs.iec104.values import PointInfo
 from otwire.errors import LocalProtocolError
 from otwire.protocols import Event
 from otwire.protocols.iec104 import IEC104Config, IEC104Connection, Role
-from otwire.servers._base import ServerBase
+from otwire.servers._base import ServerBase, check_limits
 from otwire.servers._serving import CALL_TIMEOUT
 from otwire.servers.iec104._points import IncomingMessage, Point, PointCallback, ResponseState
 from otwire.servers.iec104._requests import GLOBAL_ADDRESS
@@ -59,7 +59,8 @@ class BaseServer(ServerBase):
 
     Raises:
         LocalProtocolError: An argument is out of range.
-        InvalidArgument: ``port`` is not in 0..65535.
+        InvalidArgument: ``port`` is not in 0..65535, or (on start) ``record`` cannot be created.
+        InvalidArgumentType: ``limits`` is not a ``ServerLimits``.
     """
 
     _label = "iec104 server"
@@ -85,7 +86,7 @@ class BaseServer(ServerBase):
         for name, value, low in checks:
             if not (isinstance(value, int) and value >= low):
                 raise LocalProtocolError(f"{name}={value!r} must be an int >= {low}")
-        limits = limits if limits is not None else ServerLimits()
+        limits = check_limits(limits)
         if max_connections:
             limits = dataclasses.replace(limits, max_connections=max_connections)
         super().__init__(ip, port, limits=limits, record=record, ssl=transport_security)
@@ -102,6 +103,7 @@ class BaseServer(ServerBase):
         self._receive_raw: RawCallback | None = None
         self.peers: OutstationPeers | None = None
         self.sessions: dict[int, Session] = {}
+        self._dropped_asdus = 0
 
     # -- stations --------------------------------------------------------------------
 
@@ -265,6 +267,16 @@ class BaseServer(ServerBase):
         return sum(1 for s in list(self.sessions.values()) if s.started)
 
     @property
+    def dropped_asdus(self) -> int:
+        """ASDUs a transmit queued (True) that were thrown away unsent when their connection ended.
+
+        Summed over every connection that has ended since the server was created: those
+        dropped as slow consumers, timed out (t1) or closed by the client while ASDUs
+        waited behind the k window. An otwire extension.
+        """
+        return self._dropped_asdus
+
+    @property
     def has_open_connections(self) -> bool:
         """True if at least one client is connected."""
         return bool(self.sessions)
@@ -288,11 +300,12 @@ class BaseServer(ServerBase):
         Returns:
             True if at least one client connection queued every one of them: each is then
             sent unless that connection ends first (the client closes it, t1 expires, or it
-            is dropped as a slow consumer). False when none queued them (not running, no
-            client started, or every backlog full); nothing is queued then for a full backlog.
+            is dropped as a slow consumer), in which case it counts in :attr:`dropped_asdus`.
+            False when none queued them (not running, no client started, or every backlog
+            full); nothing is queued then for a full backlog.
 
         Raises:
-            TimeoutError: The event loop did not respond within 10 s.
+            RequestTimeout: The event loop did not respond within 10 s (also a ``TimeoutError``).
         """
         return bool(self._call(lambda: self._broadcast_points(points, cot) > 0))
 
@@ -306,7 +319,7 @@ class BaseServer(ServerBase):
             True if at least one client connection queued it all (see :meth:`transmit_points`).
 
         Raises:
-            TimeoutError: The event loop did not respond within 10 s.
+            RequestTimeout: The event loop did not respond within 10 s (also a ``TimeoutError``).
         """
         points, ca = batch.points, batch.common_address
         if not points or ca is None:
@@ -318,7 +331,7 @@ class BaseServer(ServerBase):
 
         Raises:
             EncodeError: ``cause`` out of range 0..127.
-            TimeoutError: The event loop did not respond within 10 s.
+            RequestTimeout: The event loop did not respond within 10 s (also a ``TimeoutError``).
         """
         asdu = end_of_init(station.common_address, cause)
         return bool(self._call(lambda: self._broadcast([asdu]) > 0))
@@ -377,6 +390,7 @@ class BaseServer(ServerBase):
         if session is None:
             return
         session.on_close()
+        self._dropped_asdus += session.dropped
         for station in self.stations:
             for point in station.points:
                 if point.selection is not None and point.selection.owner is session:

@@ -9,7 +9,6 @@ thread may read or set them while the server's event loop thread transmits them.
 from __future__ import annotations
 
 import datetime as _dt
-import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -20,7 +19,9 @@ from otwire.codecs.iec104.values import (
     COMMAND_TYPES,
     MONITOR_TYPES,
     TIME_TAGGED_TYPES,
+    CommandMode,
     PointInfo,
+    ResponseState,
     default_value,
     elements_from_info,
     info_from_elements,
@@ -58,26 +59,6 @@ COMMAND_FAMILY: dict[int, TypeId] = {int(t): t for t in COMMAND_TYPES} | {
 #: Command types without an S/E bit (BSI): they cannot be operated select-before-execute.
 _NO_SELECT = frozenset({TypeId.C_BO_NA_1, TypeId.C_BO_TA_1})
 _CHECK_TIME = _dt.datetime(2000, 1, 1, tzinfo=_dt.UTC)
-
-
-class ResponseState(enum.Enum):
-    """What a command callback tells the station to answer."""
-
-    SUCCESS = "success"
-    """Positive confirmation (ACT_CON, then ACT_TERM in select-and-execute mode)."""
-    FAILURE = "failure"
-    """Negative confirmation (ACT_CON with P/N=1)."""
-    NONE = "none"
-    """No confirmation at all (simulates a station that does not answer)."""
-
-
-class CommandMode(enum.Enum):
-    """How a command point must be operated."""
-
-    DIRECT = "direct"
-    """Execute at once; a select (S/E=1) is refused."""
-    SELECT_AND_EXECUTE = "select_and_execute"
-    """A select must precede the execute within the server's ``select_timeout_ms``."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -109,6 +109,8 @@ class Session:
         self._engine: IEC104Connection | None = None
         self._initialized = False
         self._throttled = False
+        self.dropped = 0
+        """ASDUs this session queued (``send`` returned True) and threw away unsent when it ended."""
 
     @property
     def peers(self) -> OutstationPeers:
@@ -182,12 +184,14 @@ class Session:
 
     def _log_end(self, event: ConnectionTerminated) -> None:
         self.closing = True
+        self.dropped = self.engine.discarded
         reason = event.reason.value
+        lost = f" ({self.dropped} queued ASDUs discarded)" if self.dropped else ""
         if event.reason in _WARNED_ENDS:
             detail = f": {event.error}" if event.error is not None else ""
-            LOGGER.warning("%s: connection closed, %s%s", self.name, reason, detail)
+            LOGGER.warning("%s: connection closed, %s%s%s", self.name, reason, detail, lost)
         else:
-            LOGGER.info("%s: connection closed, %s", self.name, reason)
+            LOGGER.info("%s: connection closed, %s%s", self.name, reason, lost)
 
     # -- output ----------------------------------------------------------------------
 
@@ -204,7 +208,9 @@ class Session:
 
         Returns:
             True if the ASDU is queued: it is sent unless the connection ends first (the
-            client closes it, t1 expires, or it is later dropped as a slow consumer).
+            client closes it, t1 expires, or it is later dropped as a slow consumer); then
+            it is counted in :attr:`dropped` (ASDUs held back by the k window are thrown
+            away; I-frames already sent but not acknowledged are not counted).
         """
         if not self.started:
             return False
@@ -235,11 +241,14 @@ class Session:
         if self.closing:
             return
         self.closing = True
-        self.driver.drop(self.sock, reason, detail)
+        held = self._engine.queued if self._engine is not None else 0
+        self.driver.drop(self.sock, reason, f"{detail}; {held} queued ASDUs discarded" if held else detail)
 
     def on_close(self) -> None:
-        """The socket is gone."""
+        """The socket is gone (:attr:`dropped` is final)."""
         self.closing = True
+        if self._engine is not None:
+            self.dropped = max(self.dropped, self._engine.discarded)
 
     def __repr__(self) -> str:
         state = self._engine.state.name if self._engine is not None else "?"
