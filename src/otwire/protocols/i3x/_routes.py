@@ -9,8 +9,8 @@ or ``None`` when it started an SSE stream on the peer. A refusal is raised as
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
