@@ -122,6 +122,20 @@ PROTOCOLS: Mapping[str, ProtocolEntry] = MappingProxyType(
                 description="Run an IMB3 hub until Ctrl-C or SIGTERM.",
             ),
         ),
+        "i3x": ProtocolEntry(
+            name="i3x",
+            title="CESMII i3X 1.0",
+            default_port=8080,
+            dissector="otwire.inspect.i3x:I3XDissector",  # placeholder until the i3X dissector exists
+            view="otwire.inspect.i3x:VIEW",
+            serve=Command(
+                name="i3x",
+                target="otwire.servers.i3x:serve",
+                help="CESMII i3X 1.0 server (HTTP/JSON + SSE) with a demo plant",
+                description="Run the demo i3X server (a pump plant whose values change every second) "
+                "until Ctrl-C or SIGTERM.",
+            ),
+        ),
     }
 )
 

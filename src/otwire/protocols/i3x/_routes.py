@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs
 
 from otwire.codecs.i3x import (
@@ -42,10 +42,9 @@ from otwire.codecs.i3x import (
     format_timestamp,
 )
 from otwire.errors import DecodeError
-from otwire.protocols.i3x._server_subs import Watch
-
-if TYPE_CHECKING:
-    from otwire.protocols.i3x.server import I3XServer
+from otwire.protocols.i3x._server_subs import SubscriptionStore, Watch
+from otwire.protocols.i3x.config import I3XServerConfig
+from otwire.protocols.i3x.space import AddressSpace
 
 __all__ = ["ROUTES", "Call", "Refusal", "Reply"]
 
@@ -68,11 +67,26 @@ class Reply:
     body: bytes
 
 
+class Engine(Protocol):
+    """What the handlers use of :class:`~otwire.protocols.i3x.server.I3XServer`."""
+
+    space: AddressSpace
+    config: I3XServerConfig
+    subscriptions: SubscriptionStore
+    wall_clock: Callable[[], float]
+
+    def publish(self, element_id: str, vqt: VQT, now: float) -> int: ...
+
+    def open_stream(self, peer: Any, watch: Watch, now: float) -> None: ...
+
+    def drop_subscription(self, watch: Watch, now: float) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Call:
     """One complete request as the handlers see it."""
 
-    server: I3XServer[Any]
+    server: Engine
     peer: Any
     query: str
     body: bytes

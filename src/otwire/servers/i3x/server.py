@@ -1,0 +1,175 @@
+"""The i3X server: the shared server base running :class:`~otwire.protocols.i3x.server.I3XServer`.
+
+The engine answers every request; this layer only moves octets (the generic driver),
+and feeds the demo plant's new values to the engine once a second
+(:meth:`~otwire.protocols.i3x.server.I3XServer.publish`), so that subscribers see them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+import time
+from typing import Any, TextIO
+
+from otwire.protocols import ConnectionTerminated, Event, TerminationReason
+from otwire.protocols.i3x.config import I3XServerConfig
+from otwire.protocols.i3x.events import RequestHandled
+from otwire.protocols.i3x.server import I3XServer
+from otwire.protocols.i3x.space import AddressSpace
+from otwire.servers._base import ServerBase
+from otwire.servers._serving import AsyncServing, ThreadedServing, run_until_signal
+from otwire.servers.i3x.demo import DemoPlant
+from otwire.transports.aio_server import PeerSocket
+from otwire.transports.limits import ServerLimits
+
+__all__ = ["DEFAULT_PORT", "LOGGER", "AsyncServer", "BaseServer", "Server", "serve"]
+
+LOGGER = logging.getLogger("otwire.servers.i3x")
+
+#: The i3X server's TCP port (HTTP).
+DEFAULT_PORT = 8080
+
+_ORDERLY = (TerminationReason.LOCAL_CLOSE, TerminationReason.PEER_CLOSED)
+
+
+class BaseServer(ServerBase):
+    """The listening socket, the i3X engine and the HTTP connections of one server.
+
+    Args:
+        host: Address to listen on (``"0.0.0.0"`` for every interface).
+        port: TCP port (0 picks a free one, see :attr:`port`).
+        space: The data served; ``None`` serves the demo plant, whose values change every
+            ``tick`` seconds.
+        config: Engine settings (authentication, limits); keyword arguments of
+            :class:`~otwire.protocols.i3x.config.I3XServerConfig` may be given instead.
+        tick: Seconds between demo value changes.
+        record: Write every connection into this pcap file while running.
+        limits: Connection, time and memory limits (defaults when ``None``).
+
+    Raises:
+        InvalidArgument: ``port`` out of range, or a config value is invalid.
+        InvalidArgumentType: ``limits`` is not a ``ServerLimits``.
+    """
+
+    _label = "i3X server"
+    _logger = LOGGER
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = DEFAULT_PORT,
+        *,
+        space: AddressSpace | None = None,
+        config: I3XServerConfig | None = None,
+        tick: float = 1.0,
+        record: str | os.PathLike[str] | None = None,
+        limits: ServerLimits | None = None,
+        **config_options: Any,
+    ) -> None:
+        super().__init__(host, port, limits=limits, record=record)
+        self.config = config if config is not None else I3XServerConfig(**config_options)
+        self.demo = DemoPlant(time.time()) if space is None else None
+        self.space: AddressSpace = space if space is not None else self.demo.space  # type: ignore[union-attr]
+        self.tick = tick
+        self.engine: I3XServer[int] = self._new_engine()
+        self._ticker: asyncio.Task[None] | None = None
+
+    def _new_engine(self) -> I3XServer[int]:
+        self.engine = I3XServer(self.space, self.config)
+        return self.engine
+
+    # -- the server base's hooks -------------------------------------------------------------
+
+    def _new_session(self, sock: PeerSocket) -> PeerSocket:
+        LOGGER.info("%s: connected (%d open)", sock.name, len(self.sessions) + 1)
+        return sock
+
+    def _on_peer_event(self, peer: int, event: Event) -> None:
+        sock = self.sessions.get(peer)
+        name = sock.name if sock is not None else f"peer {peer}"
+        if type(event) is ConnectionTerminated:
+            if sock is None or sock.dropped is None:  # else the driver logged it
+                level = logging.INFO if event.reason in _ORDERLY else logging.WARNING
+                detail = f": {event.error}" if event.error is not None else ""
+                LOGGER.log(level, "%s: disconnected (%s)%s", name, event.reason.value, detail)
+        elif type(event) is RequestHandled:
+            LOGGER.info("%s: %s %s -> %d", name, event.method, event.target, event.status)
+
+    async def _after_open(self) -> None:
+        if self.demo is not None:
+            self._ticker = asyncio.get_running_loop().create_task(self._run_demo(self.demo))
+
+    async def _before_close(self) -> None:
+        task, self._ticker = self._ticker, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run_demo(self, demo: DemoPlant) -> None:
+        while True:
+            await asyncio.sleep(self.tick)
+            driver = self.driver
+            if driver is None:
+                continue
+            now = driver.now()
+            for element_id, vqt in demo.tick(time.time()):
+                self.engine.publish(element_id, vqt, now)
+            driver.process_soon()
+
+
+class AsyncServer(AsyncServing, BaseServer):
+    """The i3X server in the caller's asyncio event loop (arguments as :class:`BaseServer`).
+
+    >>> async def main() -> None:  # doctest: +SKIP
+    ...     async with AsyncServer(port=8080) as server:
+    ...         await asyncio.sleep(3600)
+    """
+
+
+class Server(ThreadedServing, BaseServer):
+    """The i3X server in a daemon thread, with blocking ``start()``/``stop()`` (arguments as :class:`BaseServer`)."""
+
+    _label = "i3X server"
+    _logger = LOGGER
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_PORT,
+    *,
+    duration: float | None = None,
+    record: str | os.PathLike[str] | None = None,
+    limits: ServerLimits | None = None,
+    out: TextIO = sys.stdout,
+    **options: Any,
+) -> int:
+    """Run the demo i3X server until SIGINT or SIGTERM (or ``duration`` seconds); blocking (``otwire serve i3x``).
+
+    Args:
+        host: Address to listen on.
+        port: TCP port (0 picks a free one; the banner shows it).
+        duration: Stop after this many seconds (``None``: run until a signal).
+        record: Write every connection into this pcap file.
+        limits: Connection, time and memory limits (defaults when ``None``).
+        out: Where the banner and the log go.
+        **options: More :class:`AsyncServer` arguments (``bearer_token``, ``basic_auth``, ``tick``, ...).
+
+    Returns:
+        0 after a clean stop, 2 when the server cannot start (message on stderr).
+
+    Raises:
+        InvalidArgument: ``port`` is not in 0..65535, or an option is invalid.
+    """
+    server = AsyncServer(host, port, record=record, limits=limits, **options)
+
+    def banner() -> str:
+        return f"otwire i3X server on http://{server.host}:{server.port}{server.config.base_path}/info"
+
+    return run_until_signal(
+        server, command="otwire serve i3x", banner=banner, duration=duration, out=out, logger=LOGGER
+    )
