@@ -389,6 +389,18 @@ def test_stream_flushes_the_queue_then_pushes_and_keeps_alive() -> None:
     assert client.engine.get_timer() == 21.0
 
 
+def test_octets_piling_up_behind_a_stream_are_bounded() -> None:
+    server = engine(max_body_size=100, max_header_size=100)
+    client = Client(server)
+    sub = subscribe(client, ["flow"])
+    open_stream(client, sub)
+    server.receive_data(1, b"GET /v1/info HTTP/1.1\r\nhost: t\r\n\r\n", 1.0)
+    assert not server.is_closed(1)  # one pipelined request waits for the stream to end
+    server.receive_data(1, b"x" * 200, 1.0)
+    assert server.is_closed(1)
+    assert events(server)[-1] == (1, ConnectionTerminated(reason=TerminationReason.LIMIT_EXCEEDED))
+
+
 def test_sync_while_streaming_is_400() -> None:
     server = engine()
     streamer, poller = Client(server, 1), Client(server, 2)

@@ -314,6 +314,8 @@ class I3XServer(Generic[PeerT]):
                     continue
                 if p.conn.our_state is h11.MUST_CLOSE:
                     self._end(peer, p, TerminationReason.LOCAL_CLOSE, None, now)
+                elif len(p.conn.trailing_data[0]) > self.config.max_body_size + self.config.max_header_size:
+                    self._end(peer, p, TerminationReason.LIMIT_EXCEEDED, None, now)  # pipelined behind a stream
                 return
             if isinstance(event, h11.Request):
                 self._begin(peer, p, event, now)
