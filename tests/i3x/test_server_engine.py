@@ -8,12 +8,16 @@ from typing import Any
 
 import h11
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from helpers import splits
 from otwire.codecs.i3x import VQT, SSEParser, decode_bulk, decode_sync
 from otwire.codecs.i3x.models import CurrentValue
 from otwire.errors import LocalProtocolError, RemoteProtocolError
 from otwire.protocols import ConnectionTerminated, TerminationReason
 from otwire.protocols.i3x import I3XServer, I3XServerConfig, RequestHandled
+from otwire.protocols.i3x._routes import ROUTES
 
 from .test_server_kit import T0, Client, engine, make_space
 
@@ -454,3 +458,39 @@ def test_config_is_validated() -> None:
         I3XServerConfig(max_body_size=0)
     with pytest.raises(ValueError):
         I3XServerConfig(base_path="v1/")
+
+
+# -- robustness ---------------------------------------------------------------------------------
+
+_PATHS = [path for _, path in ROUTES]
+
+
+@given(data=st.binary(max_size=600), points=st.lists(st.integers(0, 600), max_size=8))
+def test_random_octets_raise_only_remote_protocol_error(data: bytes, points: list[int]) -> None:
+    server = engine(max_body_size=256, max_header_size=256)
+    server.connect(1, 0.0)
+    for chunk in splits(data, points):
+        try:
+            server.receive_data(1, chunk, 0.0)
+        except RemoteProtocolError:
+            assert server.is_closed(1)
+            break
+        if server.is_closed(1):
+            break
+    assert server.queued(1) < 4096
+
+
+@given(path=st.sampled_from(_PATHS), body=st.binary(max_size=300), points=st.lists(st.integers(0, 400), max_size=6))
+def test_any_body_on_any_endpoint_gets_a_json_answer(path: str, body: bytes, points: list[int]) -> None:
+    server = engine(max_body_size=256)
+    client = Client(server)
+    method = "PUT" if ("POST", path) not in ROUTES else "POST"
+    if (method, path) not in ROUTES:
+        method = "GET"
+    head = f"{method} /v1{path} HTTP/1.1\r\nhost: t\r\ncontent-length: {len(body)}\r\n\r\n".encode()
+    for chunk in splits(head + body, points):
+        server.receive_data(1, chunk, 0.0)
+    response, data = client.response()
+    assert response.status_code in (200, 206, 400, 404, 413)
+    reply = json.loads(data)
+    assert reply["success"] is (response.status_code < 300) or "results" in reply
