@@ -227,7 +227,18 @@ def test_established_after_the_first_complete_request() -> None:
     assert not server.is_established(1) and server.frames_received(1) == 0
     server.receive_data(1, b"st: t\r\n\r\n", 0.0)
     assert server.is_established(1) and server.frames_received(1) == 1
-    assert server.queued(1) > 0
+    assert server.queued(1) > 0 and server.buffered(1) == 0
+
+
+def test_expect_100_continue_is_answered_before_the_body() -> None:
+    server = engine()
+    server.connect(1, 0.0)
+    head = b"POST /v1/objects/list HTTP/1.1\r\nhost: t\r\nexpect: 100-continue\r\ncontent-length: 20\r\n\r\n"
+    server.receive_data(1, head + b"{", 0.0)
+    assert server.data_to_send(1) == b"HTTP/1.1 100 \r\n\r\n"
+    assert server.buffered(1) == 0  # the "{" went into the request body
+    server.receive_data(1, b'"elementIds":["x"]}', 0.0)
+    assert server.data_to_send(1).startswith(b"HTTP/1.1 200 ")
 
 
 def test_connection_close_and_eof() -> None:
@@ -399,7 +410,8 @@ def test_octets_piling_up_behind_a_stream_are_bounded() -> None:
     sub = subscribe(client, ["flow"])
     open_stream(client, sub)
     server.receive_data(1, b"GET /v1/info HTTP/1.1\r\nhost: t\r\n\r\n", 1.0)
-    assert not server.is_closed(1)  # one pipelined request waits for the stream to end
+    waiting = b"GET /v1/info HTTP/1.1\r\nhost: t\r\n\r\n"
+    assert not server.is_closed(1) and server.buffered(1) == len(waiting)  # it waits for the stream to end
     server.receive_data(1, b"x" * 200, 1.0)
     assert server.is_closed(1)
     assert events(server)[-1] == (1, ConnectionTerminated(reason=TerminationReason.LIMIT_EXCEEDED))

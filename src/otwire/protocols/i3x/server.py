@@ -228,6 +228,11 @@ class I3XServer(Generic[PeerT]):
         p = self._peers.get(peer)
         return 0 if p is None else len(p.out)
 
+    def buffered(self, peer: PeerT) -> int:
+        """Octets received from ``peer`` and not yet processed (a partial or pipelined request)."""
+        p = self._peers.get(peer)
+        return 0 if p is None or p.closed else len(p.conn.trailing_data[0])
+
     def peers(self) -> list[PeerT]:
         """Every known peer."""
         return list(self._peers)
