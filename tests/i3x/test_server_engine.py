@@ -465,6 +465,19 @@ def test_abort_drops_output_and_reports_the_reason() -> None:
     assert server.is_closed(1) and server.peers() == []
 
 
+def test_a_failing_address_space_gives_500_and_the_peer_stays_open() -> None:
+    space = make_space()
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("historian offline")
+
+    space.history = broken  # type: ignore[method-assign]
+    client = Client(I3XServer(space))
+    status, body = client.call("POST", "/v1/objects/history", {"elementIds": ["flow"]})
+    assert status == 500 and body["responseDetail"]["detail"] == "RuntimeError: historian offline"
+    assert client.call("GET", "/v1/info")[0] == 200
+
+
 def test_config_is_validated() -> None:
     with pytest.raises(ValueError):
         I3XServerConfig(max_body_size=0)

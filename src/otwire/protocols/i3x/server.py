@@ -31,7 +31,8 @@ POST    ``/subscriptions/sync``         batches, ack by ``lastSequenceNumber`` (
 Status codes (research §2): 200, 206 (truncated depth, sync overflow), 400 (malformed
 JSON or shape, missing ``clientId``, sync while streaming), 401 (credentials), 404
 (unknown path, element or subscription, also someone else's subscription), 405 (known
-path, other method), 413 (body over ``max_body_size``; the connection closes), 501.
+path, other method), 413 (body over ``max_body_size``; the connection closes), 500 (the
+address space raised), 501.
 
 The application feeds values with :meth:`I3XServer.publish`; subscribers with an open
 stream get them at once, the others at their next ``/sync``. ``handle_timer`` sends SSE
@@ -360,6 +361,8 @@ class I3XServer(Generic[PeerT]):
             reply = self._route(peer, method, path, query, headers, bytes(p.body), now, extra)
         except Refusal as refusal:
             reply = Reply(refusal.status, encode_error(refusal.status, refusal.title, refusal.detail))
+        except Exception as exc:  # the address space failed: the peer gets a 500, the server keeps running
+            reply = Reply(500, encode_error(500, "Internal Server Error", f"{type(exc).__name__}: {exc}"))
         p.body = bytearray()
         self._events.append((peer, RequestHandled(method=method, target=target, status=reply.status if reply else 200)))
         if reply is not None:
