@@ -15,7 +15,7 @@ from helpers import splits
 from otwire.codecs.i3x import VQT, SSEParser, decode_bulk, decode_sync
 from otwire.codecs.i3x.models import CurrentValue
 from otwire.errors import LocalProtocolError, RemoteProtocolError
-from otwire.protocols import ConnectionTerminated, TerminationReason
+from otwire.protocols import ConnectionTerminated, PeerEngine, TerminationReason
 from otwire.protocols.i3x import I3XServer, I3XServerConfig, RequestHandled
 from otwire.protocols.i3x._routes import ROUTES
 
@@ -476,6 +476,10 @@ def test_a_failing_address_space_gives_500_and_the_peer_stays_open() -> None:
     status, body = client.call("POST", "/v1/objects/history", {"elementIds": ["flow"]})
     assert status == 500 and body["responseDetail"]["detail"] == "RuntimeError: historian offline"
     assert client.call("GET", "/v1/info")[0] == 200
+
+
+def test_the_engine_meets_the_peer_engine_contract() -> None:
+    assert isinstance(engine(), PeerEngine)
 
 
 def test_config_is_validated() -> None:
