@@ -1,0 +1,181 @@
+"""One client HTTP/1.1 connection of the i3X client engine, on h11, plus body decoding (notes §2).
+
+:class:`HTTPConnection` wraps one ``h11.Connection`` (client role) with the lifecycle
+of :data:`otwire.protocols.i3x._state.CONN_TRANSITIONS`. It never parses HTTP
+itself: h11 frames requests and responses; h11's ``RemoteProtocolError`` becomes
+:class:`otwire.errors.DecodeError`. :class:`BodyDecoder` undoes
+``Content-Encoding: gzip`` (or ``deflate``) with :mod:`zlib`, within a size cap.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+from typing import ClassVar
+
+import h11
+
+from otwire.errors import DecodeError
+from otwire.protocols import TerminationReason
+from otwire.protocols._base import EngineBase
+from otwire.protocols.i3x._state import (
+    CONN_END_INPUTS,
+    CONN_LOCAL_INPUTS,
+    CONN_TRANSITIONS,
+    ConnInput,
+    ConnState,
+)
+
+__all__ = ["BodyDecoder", "HTTPConnection", "header"]
+
+#: Largest response head h11 buffers (octets).
+MAX_HEAD = 64 * 1024
+#: Largest piece decompressed at a time (octets).
+_PIECE = 64 * 1024
+_WBITS = {b"gzip": 31, b"x-gzip": 31, b"deflate": 15}
+
+
+def header(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:
+    """The last value of header ``name`` (lower case) in h11's normalized ``headers``, or ``None``."""
+    found = None
+    for key, value in headers:
+        if key == name:
+            found = value
+    return found
+
+
+class BodyDecoder:
+    """Undo ``Content-Encoding`` piecewise, refusing more than ``cap`` octets in total.
+
+    Args:
+        encoding: The ``Content-Encoding`` value (``None``/``identity``: no change).
+        cap: Most octets of decoded body; ``None``: no total cap (streams).
+
+    Raises:
+        DecodeError: an unknown encoding (from the constructor).
+    """
+
+    __slots__ = ("_cap", "_size", "_zlib")
+
+    def __init__(self, encoding: bytes | None, cap: int | None) -> None:
+        self._cap = cap
+        self._size = 0
+        self._zlib: zlib._Decompress | None = None
+        coding = (encoding or b"identity").strip().lower()
+        if coding != b"identity":
+            wbits = _WBITS.get(coding)
+            if wbits is None:
+                raise DecodeError(f"unsupported Content-Encoding {coding!r}", data=coding)
+            self._zlib = zlib.decompressobj(wbits)
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        """Yield the decoded octets of ``data`` in pieces of at most 64 KiB.
+
+        Raises:
+            DecodeError: corrupt compressed data, or more than ``cap`` decoded octets.
+        """
+        if self._zlib is None:
+            self._count(len(data), data)
+            yield data
+            return
+        pending = data
+        while pending:
+            try:
+                piece = self._zlib.decompress(pending, _PIECE)
+            except zlib.error as exc:
+                raise DecodeError(f"bad compressed body: {exc}", data=pending) from None
+            pending = self._zlib.unconsumed_tail
+            self._count(len(piece), data)
+            if piece:
+                yield piece
+            if self._zlib.eof:
+                return
+
+    def end(self) -> None:
+        """Check that a compressed body was complete.
+
+        Raises:
+            DecodeError: the compressed stream was cut short.
+        """
+        if self._zlib is not None and not self._zlib.eof:
+            raise DecodeError("compressed body ended early")
+
+    def _count(self, size: int, data: bytes) -> None:
+        self._size += size
+        if self._cap is not None and self._size > self._cap:
+            raise DecodeError(f"response body larger than {self._cap} octets", data=data)
+
+
+class HTTPConnection(EngineBase[ConnState, ConnInput]):
+    """One h11 client connection: lifecycle, output buffer, the request it serves.
+
+    Attributes:
+        conn_id: The engine-chosen id.
+        kind: ``"request"`` (pooled, keep-alive) or ``"stream"`` (one SSE stream, never reused).
+        owner: ``("request", request_id)``, ``("stream", stream_id)`` or ``None`` when idle.
+    """
+
+    __slots__ = ("conn_id", "h11", "kind", "owner")
+
+    CLOSED: ClassVar[ConnState] = ConnState.CLOSED
+    LOCAL_INPUTS = CONN_LOCAL_INPUTS
+    END_INPUTS = CONN_END_INPUTS
+
+    def __init__(self, conn_id: int, kind: str) -> None:
+        super().__init__(ConnState.CONNECTING, CONN_TRANSITIONS)
+        self.conn_id = conn_id
+        self.kind = kind
+        self.h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD)
+        self.owner: tuple[str, int] | None = None
+
+    def made(self) -> None:
+        """The driver connected it."""
+        self._move(ConnInput.MADE)
+
+    def failed(self) -> None:
+        """The driver could not connect it."""
+        self._move(ConnInput.FAILED)
+
+    def send_request(self, owner: tuple[str, int], request: h11.Request, body: bytes) -> None:
+        """Queue one whole request (head, body, end) and mark it BUSY."""
+        self._move(ConnInput.SEND)
+        self.owner = owner
+        for event in (request, h11.Data(data=body), h11.EndOfMessage()):
+            if isinstance(event, h11.Data) and not body:
+                continue
+            self._out += self.h11.send(event) or b""
+
+    def feed(self, data: bytes) -> list[h11.Event]:
+        """Give h11 the octets (``b""``: end of stream) and return the events it completed.
+
+        Raises:
+            DecodeError: h11 refused the response (the message says why).
+        """
+        try:
+            self.h11.receive_data(data)
+            events: list[h11.Event] = []
+            while True:
+                event = self.h11.next_event()
+                if event is h11.NEED_DATA or event is h11.PAUSED:
+                    return events
+                if isinstance(event, h11.InformationalResponse):
+                    continue
+                events.append(event)  # type: ignore[arg-type]
+                if isinstance(event, h11.ConnectionClosed):
+                    return events
+        except h11.RemoteProtocolError as exc:
+            raise DecodeError(f"bad HTTP response: {exc}", data=data) from None
+
+    def next_cycle(self) -> bool:
+        """After a complete response: reuse the connection (True) or not (``Connection: close``)."""
+        self.owner = None
+        if self.h11.our_state is h11.DONE and self.h11.their_state is h11.DONE:
+            self.h11.start_next_cycle()
+            self._move(ConnInput.RESPONSE_DONE)
+            return True
+        return False
+
+    def end(self, reason: TerminationReason, error: BaseException | None = None) -> None:
+        """End through the table (does nothing when already closed)."""
+        self.owner = None
+        self._terminate(reason, error)
