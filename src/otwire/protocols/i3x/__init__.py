@@ -24,7 +24,10 @@ from otwire.protocols.i3x.events import (
     ValuesChanged,
 )
 
-_CLIENT = [
+# --- end client engine ----------------------------------------------------------------------
+
+__all__ = [
+    # client engine (branch i3x-engine)
     "ConnInput",
     "ConnState",
     "GapDetected",
@@ -40,6 +43,3 @@ _CLIENT = [
     "StreamState",
     "ValuesChanged",
 ]
-# --- end client engine ----------------------------------------------------------------------
-
-__all__ = [*_CLIENT]
