@@ -376,3 +376,15 @@ def test_misuse_is_a_local_protocol_error() -> None:
     engine.request("GET", "/info", None, 0.0)
     with pytest.raises(LocalProtocolError, match="before connection_made"):
         engine.receive_data(1, b"HTTP/1.1 200 OK\r\n", 0.0)
+
+
+def test_octets_on_an_idle_connection_are_a_violation() -> None:
+    peer = Peer()
+    get(peer)
+    peer.request_on(1)
+    peer.respond(1, 200, NAMESPACES)
+    with pytest.raises(DecodeError, match="idle connection"):
+        peer.feed(1, b"HTTP/1.1 200 OK\r\n")
+    peer.pump()
+    assert [type(e) for e in peer.events()] == [ResponseReceived]
+    assert peer.closed == [1]

@@ -34,7 +34,18 @@ def test_mutated_valid_input(data: bytes) -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [b"", RESPONSE, SSE, gzip.compress(SSE), b"HTTP/1.1 200 OK\r\nContent-Length: 99999999\r\n\r\n", b"\x1f\x8b" * 40],
+    [
+        b"",
+        RESPONSE,
+        SSE,
+        gzip.compress(SSE),
+        b"HTTP/1.1 200 OK\r\nContent-Length: 99999999\r\n\r\n",
+        b"\x1f\x8b" * 40,
+        # first fuzz findings: octets after a complete response were an error only when
+        # they came in the same read (now always: nothing was asked on an idle connection)
+        RESPONSE + b"!",
+        RESPONSE[:-6] + b"\0" * 6 + b"\0",
+    ],
 )
 def test_seeds(data: bytes) -> None:
     fuzz_i3x_engine(data)

@@ -167,11 +167,18 @@ class HTTPConnection(EngineBase[ConnState, ConnInput]):
             raise DecodeError(f"bad HTTP response: {exc}", data=data) from None
 
     def next_cycle(self) -> bool:
-        """After a complete response: reuse the connection (True) or not (``Connection: close``)."""
+        """After a complete response: reuse the connection (True) or not (``Connection: close``).
+
+        Raises:
+            DecodeError: the server sent octets beyond the response (nothing was asked).
+        """
         self.owner = None
         if self.h11.our_state is h11.DONE and self.h11.their_state is h11.DONE:
             self.h11.start_next_cycle()
             self._move(ConnInput.RESPONSE_DONE)
+            junk = self.h11.trailing_data[0]
+            if junk:
+                raise DecodeError("octets after the response on an idle connection", data=bytes(junk[:64]))
             return True
         return False
 

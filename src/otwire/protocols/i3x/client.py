@@ -244,6 +244,10 @@ class I3XClientEngine:
         if conn.state is ConnState.CONNECTING:
             raise LocalProtocolError(f"can't receive data on connection {conn_id} before connection_made")
         owner = conn.owner
+        if owner is None and data:
+            error = DecodeError("octets on an idle connection (no request was sent)", data=bytes(data[:64]))
+            self._violation(conn, now, error)
+            raise error
         stream = self._streams[owner[1]] if owner is not None and owner[0] == "stream" else None
         if stream is not None:
             stream.touch(now)
