@@ -388,3 +388,20 @@ def test_octets_on_an_idle_connection_are_a_violation() -> None:
     peer.pump()
     assert [type(e) for e in peer.events()] == [ResponseReceived]
     assert peer.closed == [1]
+
+
+def test_octets_after_the_gzip_body_are_a_decode_error() -> None:
+    peer = Peer()
+    get(peer)
+    peer.request_on(1)
+    with pytest.raises(DecodeError, match="after the end of the compressed body"):
+        peer.respond(1, 200, gzip.compress(NAMESPACES) + b"trailing", [("Content-Encoding", "gzip")])
+    assert isinstance(peer.events()[0].error, DecodeError)
+
+
+def test_unknown_content_encoding_is_a_decode_error() -> None:
+    peer = Peer()
+    get(peer)
+    peer.request_on(1)
+    with pytest.raises(DecodeError, match="Content-Encoding"):
+        peer.respond(1, 200, b"xx", [("Content-Encoding", "br")])

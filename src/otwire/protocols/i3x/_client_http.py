@@ -9,13 +9,15 @@ itself: h11 frames requests and responses; h11's ``RemoteProtocolError`` becomes
 
 from __future__ import annotations
 
+import base64
 import zlib
-from collections.abc import Iterator
-from typing import ClassVar
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import h11
 
-from otwire.errors import DecodeError
+from otwire.errors import DecodeError, LocalProtocolError
 from otwire.protocols import TerminationReason
 from otwire.protocols._base import EngineBase
 from otwire.protocols.i3x._state import (
@@ -25,8 +27,13 @@ from otwire.protocols.i3x._state import (
     ConnInput,
     ConnState,
 )
+from otwire.protocols.i3x.config import I3XClientConfig
+from otwire.protocols.i3x.events import RequestFailed, ResponseReceived
 
-__all__ = ["BodyDecoder", "HTTPConnection", "header"]
+__all__ = ["BodyDecoder", "Decoder", "HTTPConnection", "PendingRequest", "base_headers", "header", "request_head"]
+
+#: Turns a response body into the reported value (``lambda b: decode_bulk(b, CurrentValue)``).
+Decoder = Callable[[bytes], Any]
 
 #: Largest response head h11 buffers (octets).
 MAX_HEAD = 64 * 1024
@@ -55,11 +62,12 @@ class BodyDecoder:
         DecodeError: an unknown encoding (from the constructor).
     """
 
-    __slots__ = ("_cap", "_size", "_zlib")
+    __slots__ = ("_cap", "_raw", "_size", "_zlib")
 
     def __init__(self, encoding: bytes | None, cap: int | None) -> None:
         self._cap = cap
         self._size = 0
+        self._raw = 0
         self._zlib: zlib._Decompress | None = None
         coding = (encoding or b"identity").strip().lower()
         if coding != b"identity":
@@ -72,12 +80,18 @@ class BodyDecoder:
         """Yield the decoded octets of ``data`` in pieces of at most 64 KiB.
 
         Raises:
-            DecodeError: corrupt compressed data, or more than ``cap`` decoded octets.
+            DecodeError: corrupt compressed data, octets after its end, or more than
+                ``cap`` octets (compressed or decoded).
         """
         if self._zlib is None:
             self._count(len(data), data)
             yield data
             return
+        self._raw += len(data)
+        if self._cap is not None and self._raw > self._cap:
+            raise DecodeError(f"compressed response body larger than {self._cap} octets", data=data[:64])
+        if self._zlib.eof and data:
+            raise DecodeError("octets after the end of the compressed body", data=data[:64])
         pending = data
         while pending:
             try:
@@ -89,6 +103,8 @@ class BodyDecoder:
             if piece:
                 yield piece
             if self._zlib.eof:
+                if self._zlib.unused_data:
+                    raise DecodeError("octets after the end of the compressed body", data=self._zlib.unused_data[:64])
                 return
 
     def end(self) -> None:
@@ -182,7 +198,83 @@ class HTTPConnection(EngineBase[ConnState, ConnInput]):
             return True
         return False
 
+    @property
+    def has_output(self) -> bool:
+        """True while octets wait in the output buffer."""
+        return bool(self._out)
+
+    def abandon(self) -> None:
+        """Give up a connection before or after it was made (the driver closes or abandons it)."""
+        self.owner = None
+        if self._state is ConnState.CONNECTING:
+            self._move(ConnInput.CLOSE)
+        else:
+            self._terminate(TerminationReason.LOCAL_CLOSE, None)
+
     def end(self, reason: TerminationReason, error: BaseException | None = None) -> None:
         """End through the table (does nothing when already closed)."""
         self.owner = None
         self._terminate(reason, error)
+
+
+def base_headers(config: I3XClientConfig) -> list[tuple[str, str]]:
+    """The headers of every request: Host, User-Agent, Accept-Encoding, Authorization, extras (notes §2)."""
+    headers = [("Host", config.authority)]
+    if config.user_agent:
+        headers.append(("User-Agent", config.user_agent))
+    if config.gzip:
+        headers.append(("Accept-Encoding", "gzip"))
+    if config.token is not None:
+        headers.append(("Authorization", f"Bearer {config.token}"))
+    elif config.auth is not None:
+        user, secret = config.auth
+        basic = base64.b64encode(f"{user}:{secret}".encode()).decode("ascii")
+        headers.append(("Authorization", f"Basic {basic}"))
+    headers.extend(config.headers)
+    return headers
+
+
+def request_head(target: str, method: str, headers: list[tuple[str, str]]) -> h11.Request:
+    """An h11 request head.
+
+    Raises:
+        LocalProtocolError: h11 refused the method, target or a header.
+    """
+    try:
+        return h11.Request(method=method, target=target, headers=headers)
+    except h11.LocalProtocolError as exc:
+        raise LocalProtocolError(f"bad request: {exc}") from None
+
+
+@dataclass(slots=True)
+class PendingRequest:
+    """One request from :meth:`request` until its outcome is reported."""
+
+    request_id: int
+    head: h11.Request
+    body: bytes
+    expect: Decoder | None
+    deadline: float | None
+    conn_id: int | None = None
+    status: int = 0
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    decoder: BodyDecoder | None = None
+    chunks: list[bytes] = field(default_factory=list)
+
+    def outcome(self) -> ResponseReceived | RequestFailed:
+        """The event for the complete response.
+
+        A body ``expect`` cannot decode fails the request when the status is below
+        400; an error status keeps ``body=None`` and the raw octets.
+        """
+        raw = b"".join(self.chunks)
+        body = None
+        if self.expect is not None and raw:
+            try:
+                body = self.expect(raw)
+            except DecodeError as exc:
+                if self.status < 400:
+                    return RequestFailed(request_id=self.request_id, error=exc)
+        return ResponseReceived(
+            request_id=self.request_id, status=self.status, headers=self.headers, body=body, raw=raw
+        )

@@ -39,12 +39,9 @@ except :meth:`close` and :meth:`connection_lost`.
 
 from __future__ import annotations
 
-import base64
 import random
 from collections import deque
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterable
 
 import h11
 import msgspec
@@ -52,32 +49,25 @@ import msgspec
 from otwire.codecs.i3x import StreamRequest, encode
 from otwire.errors import ConnectionLost, DecodeError, LocalProtocolError, RemoteProtocolError, RequestTimeout
 from otwire.protocols import Event, TerminationReason
-from otwire.protocols.i3x._client_http import BodyDecoder, HTTPConnection, header
+from otwire.protocols.i3x._client_http import (
+    BodyDecoder,
+    Decoder,
+    HTTPConnection,
+    PendingRequest,
+    base_headers,
+    header,
+    request_head,
+)
 from otwire.protocols.i3x._client_stream import RETRYABLE_STATUS, StreamRecord, retry_after
 from otwire.protocols.i3x._state import ConnState, StreamInput, StreamState
 from otwire.protocols.i3x.config import I3XClientConfig
-from otwire.protocols.i3x.events import RequestFailed, ResponseReceived, StreamEnded, StreamEndReason
+from otwire.protocols.i3x.events import RequestFailed, StreamEnded, StreamEndReason
 
 __all__ = ["I3XClientEngine"]
 
 R = TerminationReason
 E = StreamEndReason
-Decoder = Callable[[bytes], Any]
 _FINAL = (E.CLOSE_EVENT, E.LOCAL_CLOSE)
-
-
-@dataclass(slots=True)
-class _Request:
-    request_id: int
-    head: h11.Request
-    body: bytes
-    expect: Decoder | None
-    deadline: float | None
-    conn_id: int | None = None
-    status: int = 0
-    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
-    decoder: BodyDecoder | None = None
-    chunks: list[bytes] = field(default_factory=list)
 
 
 class I3XClientEngine:
@@ -95,12 +85,12 @@ class I3XClientEngine:
         self._to_open: list[int] = []
         self._to_close: dict[int, None] = {}
         self._events: deque[Event] = deque()
-        self._queue: deque[_Request] = deque()
-        self._requests: dict[int, _Request] = {}
+        self._queue: deque[PendingRequest] = deque()
+        self._requests: dict[int, PendingRequest] = {}
         self._streams: dict[int, StreamRecord] = {}
         self._ids = {"conn": 0, "request": 0, "stream": 0}
         self._closed = False
-        self._base_headers = self._make_base_headers()
+        self._base_headers = base_headers(self.config)
 
     # -- local inputs ------------------------------------------------------------------
 
@@ -137,9 +127,11 @@ class I3XClientEngine:
         payload = b"" if body is None else encode(body)
         extra = [("Content-Type", "application/json")] if body is not None else []
         fields = [*extra, ("Content-Length", str(len(payload))), ("Accept", "application/json"), *headers]
-        head = self._head(method, path, fields)
+        head = request_head(self.config.base_path + path, method, [*self._base_headers, *fields])
         timeout = self.config.request_timeout
-        request = _Request(self._new_id("request"), head, payload, expect, None if timeout is None else now + timeout)
+        request = PendingRequest(
+            self._new_id("request"), head, payload, expect, None if timeout is None else now + timeout
+        )
         self._requests[request.request_id] = request
         self._queue.append(request)
         self._dispatch()
@@ -308,7 +300,7 @@ class I3XClientEngine:
 
     def connections_with_output(self) -> list[int]:
         """Ids of open connections with octets to send."""
-        return [c.conn_id for c in self._conns.values() if c._out and not c.is_closed]
+        return [c.conn_id for c in self._conns.values() if c.has_output and not c.is_closed]
 
     def data_to_send(self, conn_id: int) -> bytes:
         """Return and clear the octets for ``conn_id`` (``b""`` for none or an unknown id)."""
@@ -359,7 +351,7 @@ class I3XClientEngine:
         else:
             self._on_request_http(conn, self._requests[owner[1]], event)
 
-    def _on_request_http(self, conn: HTTPConnection, request: _Request, event: h11.Event) -> None:
+    def _on_request_http(self, conn: HTTPConnection, request: PendingRequest, event: h11.Event) -> None:
         if isinstance(event, h11.Response):
             request.status = event.status_code
             request.headers = list(event.headers)
@@ -369,27 +361,11 @@ class I3XClientEngine:
             request.chunks.extend(request.decoder.feed(bytes(event.data)))
         elif isinstance(event, h11.EndOfMessage) and request.decoder is not None:
             request.decoder.end()
-            self._respond(request)
+            self._requests.pop(request.request_id, None)
+            self._events.append(request.outcome())
             if not conn.next_cycle():
                 self._close_conn(conn, R.PEER_CLOSED)
             self._dispatch()
-
-    def _respond(self, request: _Request) -> None:
-        self._requests.pop(request.request_id, None)
-        raw = b"".join(request.chunks)
-        body = None
-        if request.expect is not None and raw:
-            try:
-                body = request.expect(raw)
-            except DecodeError as exc:
-                if request.status < 400:
-                    self._events.append(RequestFailed(request_id=request.request_id, error=exc))
-                    return
-        self._events.append(
-            ResponseReceived(
-                request_id=request.request_id, status=request.status, headers=request.headers, body=body, raw=raw
-            )
-        )
 
     def _on_stream_http(self, conn: HTTPConnection, stream: StreamRecord, event: h11.Event, now: float) -> None:
         if isinstance(event, h11.Response):
@@ -470,7 +446,7 @@ class I3XClientEngine:
         event = StreamEnded(stream_id=stream.stream_id, reason=reason, error=error, status=status, retry_in=retry_in)
         self._events.append(event)
 
-    def _fail_request(self, request: _Request, error: BaseException) -> None:
+    def _fail_request(self, request: PendingRequest, error: BaseException) -> None:
         self._requests.pop(request.request_id, None)
         if request in self._queue:
             self._queue.remove(request)
@@ -478,8 +454,7 @@ class I3XClientEngine:
 
     def _close_conn(self, conn: HTTPConnection, reason: TerminationReason, error: BaseException | None = None) -> None:
         if conn.state is ConnState.CONNECTING:
-            conn.owner = None
-            conn._move(conn.END_INPUTS[R.LOCAL_CLOSE])
+            conn.abandon()
         else:
             conn.end(reason, error)
         self._to_close[conn.conn_id] = None
@@ -517,32 +492,8 @@ class I3XClientEngine:
             ("Accept", "text/event-stream"),
             ("Cache-Control", "no-cache"),
         ]
-        head = self._head("POST", "/subscriptions/stream", fields)
+        head = request_head(self.config.base_path + "/subscriptions/stream", "POST", [*self._base_headers, *fields])
         conn.send_request(("stream", stream.stream_id), head, body)
-
-    def _head(self, method: str, path: str, fields: list[tuple[str, str]]) -> h11.Request:
-        try:
-            return h11.Request(
-                method=method, target=self.config.base_path + path, headers=[*self._base_headers, *fields]
-            )
-        except h11.LocalProtocolError as exc:
-            raise LocalProtocolError(f"bad request: {exc}") from None
-
-    def _make_base_headers(self) -> list[tuple[str, str]]:
-        config = self.config
-        headers = [("Host", config.authority)]
-        if config.user_agent:
-            headers.append(("User-Agent", config.user_agent))
-        if config.gzip:
-            headers.append(("Accept-Encoding", "gzip"))
-        if config.token is not None:
-            headers.append(("Authorization", f"Bearer {config.token}"))
-        elif config.auth is not None:
-            user, secret = config.auth
-            basic = base64.b64encode(f"{user}:{secret}".encode()).decode("ascii")
-            headers.append(("Authorization", f"Basic {basic}"))
-        headers.extend(config.headers)
-        return headers
 
     def _conn(self, conn_id: int, verb: str) -> HTTPConnection | None:
         """The open connection ``conn_id``; ``None`` when the engine already closed it."""
