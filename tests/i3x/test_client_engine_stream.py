@@ -309,3 +309,30 @@ def test_value_change_keeps_components() -> None:
     send(peer, conn_id, data(item))
     [change] = peer.events()[-1].changes
     assert isinstance(change, ValueChange) and change.components is not None and "pump.speed" in change.components
+
+
+def _wire(body: bytes, headers: list[tuple[str, str]]) -> bytes:
+    server = h11.Connection(h11.SERVER)
+    server.receive_data(b"POST /v1/subscriptions/stream HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+    server.next_event()
+    server.next_event()
+    out = server.send(h11.Response(status_code=200, headers=headers)) or b""
+    for k in range(0, len(body), 11):
+        out += server.send(h11.Data(data=body[k : k + 11])) or b""
+    return out + (server.send(h11.EndOfMessage()) or b"")
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+@given(points=st.lists(st.integers(0, 2000), max_size=10))
+def test_any_split_of_the_raw_response_gives_the_same_events(compressed: bool, points: list[int]) -> None:
+    body = gzip.compress(STREAM) if compressed else STREAM
+    headers = [*SSE_HEADERS, ("Content-Encoding", "gzip")] if compressed else SSE_HEADERS
+    wire = _wire(body, headers)
+    peer = Peer()
+    peer.engine.open_stream("sub-1", "c", 0.0)
+    peer.pump()
+    for piece in splits(wire, points):
+        peer.engine.receive_data(1, piece, 0.0)
+    events = peer.events()
+    assert [type(e) for e in events] == [StreamOpened, ValuesChanged, ValuesChanged, StreamEnded]
+    assert events[-1].reason is E.CLEAN_END
