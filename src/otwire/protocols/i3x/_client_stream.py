@@ -11,18 +11,26 @@ from __future__ import annotations
 import random
 from typing import ClassVar
 
-from otwire.codecs.i3x import SSEParser, StreamClosed, StreamUpdates, map_event
+from otwire.codecs.i3x import SSEParser, StreamClosed, StreamRequest, StreamUpdates, encode, map_event
 from otwire.protocols import Event
 from otwire.protocols._base import EngineBase
 from otwire.protocols.i3x._client_http import BodyDecoder, header
 from otwire.protocols.i3x._state import STREAM_LOCAL_INPUTS, STREAM_TRANSITIONS, StreamInput, StreamState
 from otwire.protocols.i3x.config import I3XClientConfig
-from otwire.protocols.i3x.events import GapDetected, StreamOpened, StreamReconnected, ValuesChanged
+from otwire.protocols.i3x.events import (
+    GapDetected,
+    StreamEnded,
+    StreamEndReason,
+    StreamOpened,
+    StreamReconnected,
+    ValuesChanged,
+)
 
 __all__ = ["RETRYABLE_STATUS", "StreamRecord", "retry_after"]
 
 #: HTTP statuses after which a stream is reconnected (others end it for good).
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+_FINAL = (StreamEndReason.CLOSE_EVENT, StreamEndReason.LOCAL_CLOSE)
 
 
 def retry_after(headers: list[tuple[bytes, bytes]]) -> float | None:
@@ -70,6 +78,45 @@ class StreamRecord(EngineBase[StreamState, StreamInput]):
     def move(self, event: StreamInput) -> StreamState:
         """Apply one input through the table (see ``EngineBase._move``)."""
         return self._move(event)
+
+    def request(self) -> tuple[bytes, list[tuple[str, str]]]:
+        """The body and headers of ``POST /subscriptions/stream`` (notes §5), and move to REQUESTED."""
+        self._move(StreamInput.CONNECTED)
+        body = encode(StreamRequest(client_id=self.client_id, subscription_id=self.subscription_id))
+        fields = [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(body))),
+            ("Accept", "text/event-stream"),
+            ("Cache-Control", "no-cache"),
+        ]
+        return body, fields
+
+    def end(
+        self,
+        reason: StreamEndReason,
+        now: float,
+        rng: random.Random,
+        *,
+        error: BaseException | None = None,
+        status: int | None = None,
+        server_delay: float | None = None,
+    ) -> StreamEnded:
+        """End the current attempt: for good (``event: close``, local close, a final HTTP
+        status) or until a reconnect time (:meth:`backoff`); return the event to report."""
+        self.conn_id = None
+        final = reason in _FINAL or (reason is StreamEndReason.HTTP_ERROR and status not in RETRYABLE_STATUS)
+        retry_in = None
+        if reason is StreamEndReason.LOCAL_CLOSE:
+            self._move(StreamInput.CLOSE)
+            self.deadline = None
+        elif final:
+            self._move(StreamInput.ENDED_FINAL)
+            self.deadline = None
+        else:
+            retry_in = self.backoff(rng, server_delay)
+            self._move(StreamInput.ENDED_RETRY)
+            self.deadline = now + retry_in
+        return StreamEnded(stream_id=self.stream_id, reason=reason, error=error, status=status, retry_in=retry_in)
 
     def connecting(self, conn_id: int, now: float) -> None:
         """A new connection was asked for; the response timeout runs from now."""

@@ -46,7 +46,7 @@ from collections.abc import Iterable
 import h11
 import msgspec
 
-from otwire.codecs.i3x import StreamRequest, encode
+from otwire.codecs.i3x import encode
 from otwire.errors import ConnectionLost, DecodeError, LocalProtocolError, RemoteProtocolError, RequestTimeout
 from otwire.protocols import Event, TerminationReason
 from otwire.protocols.i3x._client_http import (
@@ -58,16 +58,15 @@ from otwire.protocols.i3x._client_http import (
     header,
     request_head,
 )
-from otwire.protocols.i3x._client_stream import RETRYABLE_STATUS, StreamRecord, retry_after
+from otwire.protocols.i3x._client_stream import StreamRecord, retry_after
 from otwire.protocols.i3x._state import ConnState, StreamInput, StreamState
 from otwire.protocols.i3x.config import I3XClientConfig
-from otwire.protocols.i3x.events import RequestFailed, StreamEnded, StreamEndReason
+from otwire.protocols.i3x.events import RequestFailed, StreamEndReason
 
 __all__ = ["I3XClientEngine"]
 
 R = TerminationReason
 E = StreamEndReason
-_FINAL = (E.CLOSE_EVENT, E.LOCAL_CLOSE)
 
 
 class I3XClientEngine:
@@ -431,20 +430,7 @@ class I3XClientEngine:
         stream.conn_id = None
         if conn is not None:
             self._close_conn(conn, R.LOCAL_CLOSE)
-        final = reason in _FINAL or (reason is E.HTTP_ERROR and status not in RETRYABLE_STATUS)
-        retry_in = None
-        if reason is E.LOCAL_CLOSE:
-            stream.move(StreamInput.CLOSE)
-            stream.deadline = None
-        elif final:
-            stream.move(StreamInput.ENDED_FINAL)
-            stream.deadline = None
-        else:
-            retry_in = stream.backoff(self._rng, server_delay)
-            stream.move(StreamInput.ENDED_RETRY)
-            stream.deadline = now + retry_in
-        event = StreamEnded(stream_id=stream.stream_id, reason=reason, error=error, status=status, retry_in=retry_in)
-        self._events.append(event)
+        self._events.append(stream.end(reason, now, self._rng, error=error, status=status, server_delay=server_delay))
 
     def _fail_request(self, request: PendingRequest, error: BaseException) -> None:
         self._requests.pop(request.request_id, None)
@@ -484,14 +470,7 @@ class I3XClientEngine:
         return conn.conn_id
 
     def _send_stream_request(self, conn: HTTPConnection, stream: StreamRecord) -> None:
-        stream.move(StreamInput.CONNECTED)
-        body = encode(StreamRequest(client_id=stream.client_id, subscription_id=stream.subscription_id))
-        fields = [
-            ("Content-Type", "application/json"),
-            ("Content-Length", str(len(body))),
-            ("Accept", "text/event-stream"),
-            ("Cache-Control", "no-cache"),
-        ]
+        body, fields = stream.request()
         head = request_head(self.config.base_path + "/subscriptions/stream", "POST", [*self._base_headers, *fields])
         conn.send_request(("stream", stream.stream_id), head, body)
 
