@@ -336,3 +336,20 @@ def test_any_split_of_the_raw_response_gives_the_same_events(compressed: bool, p
     events = peer.events()
     assert [type(e) for e in events] == [StreamOpened, ValuesChanged, ValuesChanged, StreamEnded]
     assert events[-1].reason is E.CLEAN_END
+
+
+def test_streams_over_for_good_are_forgotten() -> None:
+    peer = Peer()
+    ids = []
+    for _ in range(3):
+        stream_id, conn_id = open_stream(peer)
+        send(peer, conn_id, b"event: close\ndata: {}\n\n")
+        ids.append(stream_id)
+    backoff_id, conn_id = open_stream(peer)
+    end(peer, conn_id)
+    assert [peer.engine.stream_state(i) for i in ids] == [StreamState.CLOSED] * 3
+    assert peer.engine.stream_state(backoff_id) is StreamState.BACKOFF
+    assert list(peer.engine._streams) == [backoff_id]
+    peer.engine.close_stream(ids[0], 1.0)  # nothing: already over
+    with pytest.raises(LocalProtocolError, match="unknown stream"):
+        peer.engine.stream_state(backoff_id + 1)

@@ -144,6 +144,9 @@ class HTTPConnection(EngineBase[ConnState, ConnInput]):
         self.h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD)
         self.owner: tuple[str, int] | None = None
 
+    def _describe(self) -> str:
+        return f"{self.kind} connection {self.conn_id}"
+
     def made(self) -> None:
         """The driver connected it."""
         self._move(ConnInput.MADE)

@@ -155,21 +155,18 @@ class I3XClientEngine:
         """End a stream for good (``StreamEnded(LOCAL_CLOSE)``); nothing when it is already over.
 
         Raises:
-            LocalProtocolError: unknown ``stream_id``.
+            LocalProtocolError: an id :meth:`open_stream` never returned.
         """
-        stream = self._streams.get(stream_id)
-        if stream is None:
-            raise LocalProtocolError(f"unknown stream {stream_id}")
-        if not stream.is_closed:
+        stream = self._stream(stream_id)
+        if stream is not None:
             self._end_stream(stream, E.LOCAL_CLOSE, now)
 
     def close(self, now: float) -> None:
         """Close everything: queued and in-flight requests fail, streams end (LOCAL_CLOSE)."""
         if self._closed:
             return
-        for stream in self._streams.values():
-            if not stream.is_closed:
-                self._end_stream(stream, E.LOCAL_CLOSE, now)
+        for stream in list(self._streams.values()):
+            self._end_stream(stream, E.LOCAL_CLOSE, now)
         for request in list(self._requests.values()):
             self._fail_request(request, ConnectionLost("client engine closed"))
         for conn in self._conns.values():
@@ -322,15 +319,13 @@ class I3XClientEngine:
         return self._closed
 
     def stream_state(self, stream_id: int) -> StreamState:
-        """The lifecycle state of a stream.
+        """The lifecycle state of a stream (``CLOSED`` once over).
 
         Raises:
-            LocalProtocolError: unknown ``stream_id``.
+            LocalProtocolError: an id :meth:`open_stream` never returned.
         """
-        stream = self._streams.get(stream_id)
-        if stream is None:
-            raise LocalProtocolError(f"unknown stream {stream_id}")
-        return stream.state
+        stream = self._stream(stream_id)
+        return StreamState.CLOSED if stream is None else stream.state
 
     def connection_state(self, conn_id: int) -> ConnState:
         """The lifecycle state of a connection (``CLOSED`` once forgotten)."""
@@ -431,6 +426,8 @@ class I3XClientEngine:
         if conn is not None:
             self._close_conn(conn, R.LOCAL_CLOSE)
         self._events.append(stream.end(reason, now, self._rng, error=error, status=status, server_delay=server_delay))
+        if stream.is_closed:
+            del self._streams[stream.stream_id]  # forgotten: nothing grows with closed streams
 
     def _fail_request(self, request: PendingRequest, error: BaseException) -> None:
         self._requests.pop(request.request_id, None)
@@ -481,6 +478,17 @@ class I3XClientEngine:
         if conn is None and not 0 < conn_id <= self._ids["conn"]:
             raise LocalProtocolError(f"can't {verb} on unknown connection {conn_id}")
         return None if conn is None or conn.is_closed else conn
+
+    def _stream(self, stream_id: int) -> StreamRecord | None:
+        """The live stream ``stream_id``; ``None`` once it is over (closed streams are forgotten).
+
+        Raises:
+            LocalProtocolError: an id :meth:`open_stream` never returned.
+        """
+        stream = self._streams.get(stream_id)
+        if stream is None and not 0 < stream_id <= self._ids["stream"]:
+            raise LocalProtocolError(f"unknown stream {stream_id}")
+        return stream
 
     def _check_open(self, verb: str) -> None:
         if self._closed:

@@ -54,7 +54,8 @@ class I3XClientConfig:
     base_path: str = "/v1"
     """Prefix of every request path (``""`` for none), e.g. ``/v1`` or ``/i3x/v1``."""
     request_timeout: float | None = 30.0
-    """Longest wait for a whole response, from :meth:`request` on; ``None``: no limit."""
+    """Longest wait for a whole response from ``request()`` on (queueing and connecting
+    included), and for a stream's response head; ``None``: no limit."""
     pool_size: int = 4
     """Most request connections open (or opening) at once; streams have their own."""
     gzip: bool = True
