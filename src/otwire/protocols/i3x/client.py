@@ -28,13 +28,14 @@ connection and reconnects by itself (exponential backoff with seeded jitter,
 :meth:`close_stream`).
 
 Errors: a peer violation on one connection (bad HTTP, bad gzip, a body over
-``max_body_size``, a bad SSE stream) closes that connection, is reported as
+``max_body_size``, octets on an idle connection, a bad SSE stream) closes that connection, is reported as
 :class:`~otwire.protocols.i3x.events.RequestFailed` /
 :class:`~otwire.protocols.i3x.events.StreamEnded`, and is raised from
 :meth:`receive_data` as :class:`~otwire.errors.DecodeError`; the engine goes on. A
 body that is not the expected JSON is only reported. Misuse raises
 :class:`~otwire.errors.LocalProtocolError`; after :meth:`close` every input does,
-except :meth:`close` and :meth:`connection_lost`.
+except :meth:`close` and :meth:`connection_lost`. Input for a connection the engine
+already closed is dropped (the driver's race, not an error). Notes §8 has the shape.
 """
 
 from __future__ import annotations
