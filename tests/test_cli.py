@@ -28,18 +28,29 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 @pytest.mark.parametrize("entry", registry.PROTOCOLS.values(), ids=list(registry.PROTOCOLS))
 def test_every_entry_loads(entry: registry.ProtocolEntry) -> None:
-    dissector: Dissector = new_dissector(entry.name)
-    assert list(dissector.feed(Sender.CLIENT, b"")) == []
-    assert isinstance(view(entry.name), ProtocolView)
-    assert view(entry.name).columns[-1].width == 0  # the last column is never padded
+    assert (entry.dissector is None) == (entry.view is None)
+    if entry.dissector is not None:
+        dissector: Dissector = new_dissector(entry.name)
+        assert list(dissector.feed(Sender.CLIENT, b"")) == []
+        assert isinstance(view(entry.name), ProtocolView)
+        assert view(entry.name).columns[-1].width == 0  # the last column is never padded
+    else:
+        with pytest.raises(InvalidArgument, match="no dissector yet"):
+            new_dissector(entry.name)
     for command in (entry.serve, entry.client):
         if command is not None:
             assert callable(command.load())
 
 
+def test_a_protocol_without_dissector_is_refused_by_inspect(capsys: pytest.CaptureFixture[str]) -> None:
+    assert "i3x" in registry.PROTOCOLS and "i3x" not in registry.dissectable()
+    code, _out, err = run(capsys, "inspect", "--port", "i3x:8080")
+    assert code == 2 and "no dissector yet" in err and len(err.strip().splitlines()) == 1
+
+
 def test_registry_lookup_and_ports() -> None:
     assert registry.get("imb").default_port == 4000
-    assert registry.default_ports() == {2404: "iec104", 4000: "imb", 8080: "i3x"}
+    assert registry.default_ports() == {2404: "iec104", 4000: "imb"}  # i3x: no dissector yet
     with pytest.raises(InvalidArgument, match="known: iec104, imb, i3x"):
         registry.get("modbus")
 
@@ -88,7 +99,7 @@ def test_subcommands_come_from_the_registry(capsys: pytest.CaptureFixture[str]) 
         (("client", "iec104", "h", "--retries", "many"), "not a whole number"),
         (("client", "iec104", "h", "--retry-delay", "0"), "positive"),
         (("serve", "iec104", "--duration", "nan"), "positive"),
-        (("inspect", "--port", "modbus:502"), "unknown protocol 'modbus'"),
+        (("inspect", "--port", "modbus:502"), "'modbus' is not a known protocol"),
         (("inspect", "--port", "iec104:"), "not a port number"),
         (("inspect", "--port", "99999"), "outside 1..65535"),
         (("inspect", "--proto", "http", "x"), "invalid choice"),

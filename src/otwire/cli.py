@@ -104,7 +104,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _inspect_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
-    names = ", ".join(f"{e.name} on {e.default_port}" for e in registry.PROTOCOLS.values())
+    dissected = registry.dissectable()
+    names = ", ".join(f"{n} on {registry.PROTOCOLS[n].default_port}" for n in dissected)
     inspect = sub.add_parser(
         "inspect",
         help="dissect captured traffic (pcap, pcapng, gzip-compressed, hex dump, raw stream)",
@@ -116,8 +117,8 @@ def _inspect_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     inspect.add_argument("--port", type=_port_spec, action="append", default=[], metavar="[PROTO:]PORT",
                          help=f"also dissect PROTO (default iec104) on this TCP server port; defaults: {names} "
                          "(repeatable)")  # fmt: skip
-    inspect.add_argument("--proto", choices=tuple(registry.PROTOCOLS), metavar="NAME",
-                         help=f"decode hex dumps and raw streams as this protocol ({', '.join(registry.PROTOCOLS)}); "
+    inspect.add_argument("--proto", choices=dissected, metavar="NAME",
+                         help=f"decode hex dumps and raw streams as this protocol ({', '.join(dissected)}); "
                          "without it they are refused")  # fmt: skip
     inspect.add_argument("--format", choices=("table", "jsonl"), default="table", help="output format")
     inspect.add_argument("--no-summary", action="store_true", help="do not print the summaries")
@@ -204,8 +205,10 @@ def _port_spec(text: str) -> tuple[int, str]:
     """Parse ``PORT`` or ``PROTO:PORT`` for ``otwire inspect --port``."""
     protocol, _, port = text.rpartition(":")
     protocol = protocol or "iec104"
-    if protocol not in registry.PROTOCOLS:
-        raise argparse.ArgumentTypeError(f"unknown protocol {protocol!r} (known: {', '.join(registry.PROTOCOLS)})")
+    if protocol not in registry.dissectable():
+        known = ", ".join(registry.dissectable())
+        what = "has no dissector yet" if protocol in registry.PROTOCOLS else "is not a known protocol"
+        raise argparse.ArgumentTypeError(f"{protocol!r} {what} (dissected: {known})")
     return _port_type(False)(port), protocol
 
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from otwire.errors import InvalidArgument
 
-__all__ = ["PROTOCOLS", "Command", "ProtocolEntry", "default_ports", "get", "load"]
+__all__ = ["PROTOCOLS", "Command", "ProtocolEntry", "default_ports", "dissectable", "get", "get_dissectable", "load"]
 
 
 def load(target: str) -> Any:
@@ -71,8 +71,10 @@ class ProtocolEntry:
         name: Short name (``"iec104"``): in ``--port NAME:PORT``, ``--proto NAME`` and JSON ``protocol``.
         title: Human name (``"IEC 60870-5-104"``).
         default_port: The TCP server port ``otwire inspect`` follows, and servers and clients default to.
-        dissector: ``"module:attribute"`` of the dissector factory.
-        view: ``"module:attribute"`` of the :class:`~otwire.inspect.model.ProtocolView`.
+        dissector: ``"module:attribute"`` of the dissector factory, or ``None`` while the
+            protocol has no dissector (``otwire inspect`` then does not follow its port).
+        view: ``"module:attribute"`` of the :class:`~otwire.inspect.model.ProtocolView`
+            (``None`` exactly when ``dissector`` is).
         serve: ``otwire serve`` subcommand, if the protocol has a server.
         client: ``otwire client`` subcommand, if the protocol has a command-line client.
     """
@@ -80,8 +82,8 @@ class ProtocolEntry:
     name: str
     title: str
     default_port: int
-    dissector: str
-    view: str
+    dissector: str | None = None
+    view: str | None = None
     serve: Command | None = None
     client: Command | None = None
 
@@ -126,8 +128,7 @@ PROTOCOLS: Mapping[str, ProtocolEntry] = MappingProxyType(
             name="i3x",
             title="CESMII i3X 1.0",
             default_port=8080,
-            dissector="otwire.inspect.i3x:I3XDissector",  # placeholder until the i3X dissector exists
-            view="otwire.inspect.i3x:VIEW",
+            # no dissector yet (issue 9 §5): otwire inspect does not follow port 8080
             serve=Command(
                 name="i3x",
                 target="otwire.servers.i3x:serve",
@@ -152,6 +153,23 @@ def get(name: str) -> ProtocolEntry:
     return entry
 
 
+def dissectable() -> tuple[str, ...]:
+    """Return the names of the protocols ``otwire inspect`` can dissect, in registry order."""
+    return tuple(name for name, entry in PROTOCOLS.items() if entry.dissector is not None)
+
+
+def get_dissectable(name: str) -> ProtocolEntry:
+    """Return the entry of protocol ``name``, which must have a dissector.
+
+    Raises:
+        InvalidArgument: No protocol has this name, or it has no dissector yet.
+    """
+    entry = get(name)
+    if entry.dissector is None or entry.view is None:
+        raise InvalidArgument(f"{name} has no dissector yet (dissected: {', '.join(dissectable())})")
+    return entry
+
+
 def default_ports() -> dict[int, str]:
-    """Return TCP server port -> protocol name for every protocol's default port."""
-    return {entry.default_port: name for name, entry in PROTOCOLS.items()}
+    """Return TCP server port -> protocol name for the default port of every dissectable protocol."""
+    return {entry.default_port: name for name, entry in PROTOCOLS.items() if entry.dissector is not None}

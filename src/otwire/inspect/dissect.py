@@ -121,10 +121,10 @@ def check_input(path: str | os.PathLike[str], proto: str | None = None) -> Captu
         InvalidArgument: ``proto`` is not a known protocol.
     """
     if proto is not None:
-        registry.get(proto)
+        registry.get_dissectable(proto)
     kind = capture_kind(path)
     if kind in ("hex", "raw") and proto is None and capture_size(path):
-        names = "|".join(registry.PROTOCOLS)
+        names = "|".join(registry.dissectable())
         raise CaptureError(
             f"{os.fsdecode(path)}: not a pcap or pcapng capture; to decode it as a "
             f"{'hex dump' if kind == 'hex' else 'raw stream'} of one protocol, name it (--proto {names})"
@@ -212,7 +212,7 @@ def check_ports(ports: object) -> Mapping[int, str]:
             raise InvalidArgumentType(f"ports: {port!r} is not a port number (int)")
         if not 1 <= port <= 0xFFFF:
             raise InvalidArgument(f"ports: {port} is not a TCP port (1..65535)")
-        registry.get(name)
+        registry.get_dissectable(name)
     return ports
 
 
@@ -289,9 +289,9 @@ def view(protocol: str) -> ProtocolView:
     """Return how ``protocol``'s messages are shown (from :mod:`otwire.registry`, imported once).
 
     Raises:
-        InvalidArgument: The protocol is unknown.
+        InvalidArgument: The protocol is unknown or has no dissector.
     """
-    loaded: ProtocolView = registry.load(registry.get(protocol).view)
+    loaded: ProtocolView = registry.load(str(registry.get_dissectable(protocol).view))
     return loaded
 
 
@@ -301,7 +301,7 @@ def new_dissector(protocol: str) -> Dissector:
     Raises:
         InvalidArgument: The protocol is unknown.
     """
-    factory: Callable[[], Dissector] = registry.load(registry.get(protocol).dissector)
+    factory: Callable[[], Dissector] = registry.load(str(registry.get_dissectable(protocol).dissector))
     return factory()
 
 
