@@ -24,6 +24,7 @@ import pytest
 
 from helpers import wait_until
 from otwire.codecs.imb import (
+    MAGIC_BYTES,
     AllVariables,
     EndSession,
     EventCommand,
@@ -406,4 +407,26 @@ def test_clients_that_never_read_stay_within_the_memory_budget(caplog: pytest.Lo
         fresh.send(AllVariables())
         assert fresh.until(SetVariable).var_value == value
         for raw in (setter, fresh):
+            raw.sock.close()
+
+
+def test_unfinished_frames_count_against_the_memory_budget(caplog: pytest.LogCaptureFixture) -> None:
+    # The audit's attack scaled down: peers announce a large frame and send all but its end.
+    caplog.set_level(logging.INFO, logger="otwire.servers.imb")
+    limits = ServerLimits(max_output_bytes=256 * 1024, memory_budget=1 * MIB)
+    with Hub(port=0, limits=limits, notify=False) as hub:
+        attackers = [Raw(hub.port) for _ in range(8)]
+        header = MAGIC_BYTES + struct.pack("<ii", -45, MIB)  # icSetVariable announcing 1 MiB
+        for raw in attackers:  # 8 x 400 KiB held: 3.2 MB against a 1 MiB budget
+            with contextlib.suppress(OSError):  # a dropped one may be reset mid-send
+                raw.sock.sendall(header + bytes(400 * 1024))
+        wait_until(lambda: caplog.text.count("unfinished input") >= 6, what="attackers dropped for the budget")
+        assert hub.driver is not None and hub.driver.held_peak <= limits.memory_budget
+        held = hub._call(lambda: sum(hub.engine.buffered(c.peer) for c in hub.engine.connections))
+        assert held is not None and held <= limits.memory_budget
+        assert "limit exceeded" in caplog.text
+        fresh = Raw(hub.port)
+        fresh.send(SetVariable(var_name="v", var_value=b"ok"), AllVariables())
+        assert fresh.until(SetVariable).var_value == b"ok"
+        for raw in (*attackers, fresh):
             raw.sock.close()

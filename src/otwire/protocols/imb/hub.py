@@ -305,6 +305,11 @@ class IMBHub(CommandHandlers):
         connection = self._peers.get(peer)
         return 0 if connection is None else len(connection._out)
 
+    def buffered(self, peer: Hashable) -> int:
+        """Octets received from ``peer`` and held: its unfinished frame (at most ``max_payload_size`` + 20)."""
+        connection = self._peers.get(peer)
+        return 0 if connection is None else len(connection._rx)
+
     # -- tables and monitoring ---------------------------------------------------------------
 
     @property
