@@ -26,8 +26,17 @@ import weakref
 from collections.abc import Callable
 from functools import partial
 
+from otwire.clients.imb._checks import (
+    check_bytes,
+    check_client_args,
+    check_int,
+    check_seconds,
+    check_str,
+    check_stream_args,
+)
 from otwire.clients.imb._constants import DEFAULT_PORT, DEFAULT_STREAM_BODY_BUFFER_SIZE
 from otwire.clients.imb._event import (
+    MAX_CHUNK_SIZE,
     SEND_TIMEOUT,
     EventBase,
     Readable,
@@ -107,10 +116,14 @@ class EventDefinition(EventBase):
             event_payload: The body octets, sent unchanged.
 
         Raises:
+            InvalidArgumentType: ``event_kind`` is not an int or ``event_payload`` not bytes.
             EncodeError: ``event_kind`` does not fit 32 bits or the body is too long.
+            ConnectionLost: the connection is closed, or the hub did not read for ``send_timeout`` seconds.
         """
+        kind, payload = check_int("event_kind", event_kind), check_bytes("event_payload", event_payload)
+        message = RawEvent(event_id=self.event_id, event_kind=kind, payload=payload)
         self.publish()
-        self._client._send(RawEvent(event_id=self.event_id, event_kind=int(event_kind), payload=bytes(event_payload)))
+        self._client._send(message)
 
     def signal_change_object(self, action: int, object_id: int, attribute: str) -> None:
         """Send an ekChangeObjectEvent.
@@ -119,7 +132,13 @@ class EventDefinition(EventBase):
             action: ``actionNew``, ``actionDelete`` or ``actionChange`` (any int32).
             object_id: The object's id (int32).
             attribute: The changed attribute's name.
+
+        Raises:
+            InvalidArgumentType: an argument has the wrong type.
+            EncodeError: ``action`` or ``object_id`` does not fit 32 bits.
+            ConnectionLost: the connection is closed, or the hub did not read for ``send_timeout`` seconds.
         """
+        check_int("action", action), check_int("object_id", object_id), check_str("attribute", attribute)
         self.publish()
         body = ChangeObjectEvent(action=action, object_id=object_id, attribute=attribute)
         self._client._send(EventCommand(event_id=self.event_id, body=body))
@@ -129,7 +148,12 @@ class EventDefinition(EventBase):
 
         Args:
             value: The text.
+
+        Raises:
+            InvalidArgumentType: ``value`` is not a str.
+            ConnectionLost: the connection is closed, or the hub did not read for ``send_timeout`` seconds.
         """
+        check_str("value", value)
         self.publish()
         self._client._send(EventCommand(event_id=self.event_id, body=NormalEvent(data=encode_string(value))))
 
@@ -145,8 +169,11 @@ class EventDefinition(EventBase):
 
         Raises:
             InvalidArgument: ``chunk_size`` is out of range.
+            InvalidArgumentType: ``name`` is not a str, ``stream`` has no ``read`` (or it
+                returned something else than bytes), ``chunk_size`` is not an int.
             ConnectionLost: the connection is closed, or the hub did not read for ``send_timeout`` seconds.
         """
+        check_stream_args(name, stream, chunk_size, MAX_CHUNK_SIZE)
         self.publish()
         stream_id = self._client._new_stream_id(name)
         for event in stream_events(self.event_id, stream_id, name, stream, chunk_size):
@@ -163,8 +190,12 @@ class EventDefinition(EventBase):
 
         Returns:
             True when confirmed.
+
+        Raises:
+            InvalidArgumentType: ``timeout`` is not a number (or ``None``: no limit).
+            InvalidArgument: ``timeout`` is negative or NaN.
         """
-        return self._confirmed.wait(timeout)
+        return self._confirmed.wait(check_seconds("timeout", timeout))
 
     def _on_confirmed(self) -> None:
         self._confirmed.set()
@@ -190,6 +221,8 @@ class Client:
         ConnectTimeout: The connect took longer than ``timeout``.
         TransportError: The hub cannot be reached.
         EncodeError: ``owner_id`` or ``owner_name`` cannot be encoded.
+        InvalidArgumentType: an argument has the wrong type (also a ``TypeError``).
+        InvalidArgument: ``port`` is not in 1..65535 or a timeout is not positive (also a ``ValueError``).
 
     Event ids, names and the subscribed/published flags are the engine's
     (:class:`~otwire.protocols.imb.client.IMBClientConnection`); the client keeps only
@@ -207,6 +240,7 @@ class Client:
         timeout: float | None = 10.0,
         send_timeout: float | None = SEND_TIMEOUT,
     ) -> None:
+        check_client_args(host, port, owner_id, owner_name, federation, timeout, send_timeout)
         self._engine = IMBClientConnection(
             0 if owner_id is None else owner_id,
             "" if owner_name is None else owner_name,
@@ -354,24 +388,46 @@ class Client:
     # -- pyimb's low-level senders -------------------------------------------------------------
 
     def signal_subscribe(self, event_id: int, event_entry_type: int, event_name: str) -> None:
-        """Send icSubscribe as given (prefer :meth:`subscribe`)."""
+        """Send icSubscribe as given (prefer :meth:`subscribe`).
+
+        Raises:
+            InvalidArgumentType: an argument has the wrong type.
+            EncodeError: an int does not fit 32 bits.
+            LocalProtocolError: the id or name is bound to another name or id.
+            ConnectionLost: the connection is closed.
+        """
+        check_int("event_id", event_id), check_int("event_entry_type", event_entry_type)
+        check_str("event_name", event_name)
         self._send(Subscribe(event_id=event_id, event_entry_type=event_entry_type, event_name=event_name))
 
     def signal_publish(self, event_id: int, event_entry_type: int, event_name: str) -> None:
-        """Send icPublish as given (prefer :meth:`publish`)."""
+        """Send icPublish as given (prefer :meth:`publish`); raises as :meth:`signal_subscribe`."""
+        check_int("event_id", event_id), check_int("event_entry_type", event_entry_type)
+        check_str("event_name", event_name)
         self._send(Publish(event_id=event_id, event_entry_type=event_entry_type, event_name=event_name))
 
     def signal_unsubscribe(self, event_name: str) -> None:
-        """Send icUnsubscribe (prefer :meth:`unsubscribe`)."""
+        """Send icUnsubscribe (prefer :meth:`unsubscribe`); ``InvalidArgumentType`` when not a str."""
+        check_str("event_name", event_name)
         self._send(Unsubscribe(event_name=event_name))
 
     def signal_unpublish(self, event_name: str) -> None:
-        """Send icUnpublish (prefer :meth:`unpublish`)."""
+        """Send icUnpublish (prefer :meth:`unpublish`); ``InvalidArgumentType`` when not a str."""
+        check_str("event_name", event_name)
         self._send(Unpublish(event_name=event_name))
 
     def signal_normal_event(self, event_id: int, event_kind: int, event_payload: bytes) -> None:
-        """Send an icEvent with a raw body on a subscribed or published id (prefer ``signal_event``)."""
-        self._send(RawEvent(event_id=event_id, event_kind=int(event_kind), payload=bytes(event_payload)))
+        """Send an icEvent with a raw body on a subscribed or published id (prefer ``signal_event``).
+
+        Raises:
+            InvalidArgumentType: an argument has the wrong type.
+            EncodeError: an int does not fit 32 bits or the body is too long.
+            LocalProtocolError: ``event_id`` is not bound to an event.
+            ConnectionLost: the connection is closed.
+        """
+        check_int("event_id", event_id)
+        kind, payload = check_int("event_kind", event_kind), check_bytes("event_payload", event_payload)
+        self._send(RawEvent(event_id=event_id, event_kind=kind, payload=payload))
 
     # -- lifecycle ------------------------------------------------------------------------------
 

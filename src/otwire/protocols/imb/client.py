@@ -64,7 +64,7 @@ from otwire.codecs.imb import (
     encode_command,
     encode_event_frame,
 )
-from otwire.errors import LocalProtocolError, RemoteProtocolError
+from otwire.errors import InvalidArgumentType, LocalProtocolError, RemoteProtocolError
 from otwire.protocols import Buffer, TerminationReason
 from otwire.protocols.imb._bindings import EventBindings, prefixed_name
 from otwire.protocols.imb._receiving import FrameReceiver
@@ -202,10 +202,11 @@ class IMBClientConnection(FrameReceiver):
             The id, or ``None`` for an unknown name with ``create=False``.
 
         Raises:
-            LocalProtocolError: ``name`` is not a ``str`` or every int32 id is used.
+            InvalidArgumentType: ``name`` is not a ``str`` (a ``LocalProtocolError``).
+            LocalProtocolError: every int32 id is used.
         """
         if not isinstance(name, str):
-            raise LocalProtocolError(f"event name must be a str, got {type(name).__name__}")
+            raise InvalidArgumentType(f"event name must be a str, got {type(name).__name__}")
         return self._bindings.define(self.full_name(name, prefix), create)
 
     def event_name(self, event_id: int) -> str | None:
