@@ -41,7 +41,7 @@ from otwire.codecs.imb import (
     decode_command,
     encode_command,
 )
-from otwire.errors import DecodeError, LocalProtocolError
+from otwire.errors import DecodeError, InvalidArgumentType, LocalProtocolError
 from otwire.protocols import ConnectionTerminated, TerminationReason
 from otwire.protocols.imb import HubConnection, HubInput, HubState, IMBHub
 from otwire.protocols.imb._state import HUB_TRANSITIONS
@@ -623,3 +623,15 @@ def test_stream_body_with_flags_is_forwarded_unchanged() -> None:
     hub.receive_data(pub.peer, frame, 0.0)
     assert sub.data_to_send() == frame
     assert [type(e) for e in drain(sub)] == [EventSubscribed]
+
+
+@pytest.mark.parametrize("data", ["x", None, 5, [1, 2]])
+def test_receive_data_of_a_wrong_type_is_refused_before_anything_changes(data: Any) -> None:
+    hub = IMBHub()
+    hub.connect("a", 0.0)
+    hub.receive_data("a", MAGIC[:3], 0.0)  # a frame header begun: held
+    held = hub.buffered("a")
+    assert held == 3
+    with pytest.raises(InvalidArgumentType):
+        hub.receive_data("a", data, 0.0)
+    assert not hub.is_closed("a") and hub.buffered("a") == held and hub.frames_received("a") == 0

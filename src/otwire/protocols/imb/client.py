@@ -85,6 +85,9 @@ _END_SESSION = encode_command(EndSession())
 S, In = ClientState, ClientInput
 
 
+_BYTES_LIKE = (bytes, bytearray, memoryview)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RawEvent:
     """An icEvent whose body is sent as given, unchecked (pyimb ``signal_event(kind, payload)``).
@@ -241,8 +244,11 @@ class IMBClientConnection(FrameReceiver):
                 trailer) or a command or icEvent whose payload is malformed; the
                 frames before it were applied and the engine is closed.
             RemoteProtocolError: more than ``max_junk_bytes`` octets in a row started no frame.
+            InvalidArgumentType: ``data`` is not bytes-like (nothing changes; a ``LocalProtocolError``).
             LocalProtocolError: the connection is already closed.
         """
+        if not isinstance(data, _BYTES_LIKE):
+            raise InvalidArgumentType(f"data must be bytes, got {type(data).__name__}")
         self._check_open("receive data")
         framer = self._framer
         if data:

@@ -55,7 +55,7 @@ from otwire.codecs.imb import (
     split_frames,
 )
 from otwire.codecs.imb.types import INT32_MAX, EventKind
-from otwire.errors import DecodeError, InvalidArgument, LocalProtocolError, RemoteProtocolError
+from otwire.errors import DecodeError, InvalidArgument, InvalidArgumentType, LocalProtocolError, RemoteProtocolError
 from otwire.protocols import Buffer, Event, TerminationReason
 from otwire.protocols.imb._connection import HubConnection
 from otwire.protocols.imb._routing import CommandHandlers
@@ -70,6 +70,7 @@ _I32 = struct.Struct("<i")
 _EVENT = int(CommandCode.EVENT)
 _LOG_KIND = int(EventKind.LOG_WRITE_LN)
 _MIN_EVENT_FRAME = 16 + 12 + 4  # header, event_id/tick/kind, trailer
+_BYTES_LIKE = (bytes, bytearray, memoryview)
 _HEARTBEAT = encode_frame(CommandCode.HEART_BEAT)
 _END_SESSION = encode_frame(CommandCode.END_SESSION)
 
@@ -152,8 +153,11 @@ class IMBHub(CommandHandlers):
             DecodeError: a framing error or a malformed payload (the peer is closed
                 first; the frames before it were applied).
             RemoteProtocolError: more than ``max_junk_bytes`` octets in a row started no frame.
+            InvalidArgumentType: ``data`` is not bytes-like (nothing changes; a ``LocalProtocolError``).
             LocalProtocolError: ``peer`` is unknown or closed.
         """
+        if not isinstance(data, _BYTES_LIKE):
+            raise InvalidArgumentType(f"data must be bytes, got {type(data).__name__}")
         connection = self._open(peer, "receive data")
         self._with_events[connection] = None
         if not data:
