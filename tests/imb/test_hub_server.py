@@ -46,7 +46,8 @@ from otwire.codecs.imb import (
     decode_command,
     encode_command,
 )
-from otwire.errors import TransportError
+from otwire.errors import InvalidArgument, InvalidArgumentType, TransportError
+from otwire.protocols.imb import IMBHubConfig
 from otwire.servers.imb import AsyncHub, Hub, serve
 from otwire.servers.limits import MIB, ServerLimits
 
@@ -273,7 +274,7 @@ def test_trailer_bytes_in_payload(clients: Callable[..., Raw]) -> None:
 
 def test_slow_consumer_is_disconnected_while_a_fast_one_gets_everything(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="otwire.servers.imb")
-    with Hub(port=0, max_queue_bytes=512 * 1024, notify=False) as hub:
+    with Hub(port=0, limits=ServerLimits(max_output_bytes=512 * 1024), notify=False) as hub:
         slow, fast, pub = Raw(hub.port, rcvbuf=4096), Raw(hub.port), Raw(hub.port)
         slow.subscribe(0, "fed.flood")
         fast.subscribe(0, "fed.flood")
@@ -327,7 +328,7 @@ def test_end_session_from_client_and_clean_shutdown() -> None:
 
 
 def test_max_connections() -> None:
-    with Hub(port=0, max_connections=1) as hub:
+    with Hub(port=0, limits=ServerLimits(max_connections=1)) as hub:
         first = Raw(hub.port)
         sock = socket.create_connection(("127.0.0.1", hub.port), timeout=TIMEOUT)
         with contextlib.suppress(ConnectionResetError):
@@ -430,3 +431,35 @@ def test_unfinished_frames_count_against_the_memory_budget(caplog: pytest.LogCap
         assert fresh.until(SetVariable).var_value == b"ok"
         for raw in (*attackers, fresh):
             raw.sock.close()
+
+
+def test_the_deprecated_limit_keywords_map_into_the_limits() -> None:
+    with pytest.deprecated_call():
+        hub = Hub(port=0, max_queue_bytes=512 * 1024, max_connections=3)
+    assert hub.limits == ServerLimits(max_output_bytes=512 * 1024, max_connections=3)
+    assert hub.max_queue_bytes == 512 * 1024 and hub.max_connections == 3
+    for bad in (0, -1, "x"):
+        with pytest.raises(InvalidArgument), pytest.deprecated_call():
+            Hub(port=0, max_connections=bad)
+
+
+def test_the_hub_config_reaches_the_engine() -> None:
+    config = IMBHubConfig(max_name_bytes=100, heartbeat_interval=2.0)
+    hub = Hub(port=0, config=config, max_names_per_client=7, notify=False)
+    assert hub.engine.config.max_name_bytes == 100 and hub.engine.config.heartbeat_interval == 2.0
+    assert hub.engine.config.max_names_per_client == 7 and not hub.engine.config.notify
+    assert hub.engine.config.max_output_bytes == ServerLimits().max_output_bytes  # one source: the limits
+    small = Hub(port=0, limits=ServerLimits(max_output_bytes=128 * 1024), max_payload_size=1024)
+    assert small.engine.config.max_output_bytes == 128 * 1024
+    with pytest.raises(InvalidArgument, match=r"limits\.max_output_bytes"):
+        Hub(port=0, max_output_bytes=32 * MIB)
+    with pytest.raises(InvalidArgumentType):
+        Hub(port=0, no_such_option=1)
+    with pytest.raises(InvalidArgument):
+        Hub(port=0, max_name_bytes=0)
+    with Hub(port=0, max_name_bytes=8, notify=False) as running:
+        raw = Raw(running.port)
+        raw.send(Subscribe(event_id=0, event_name="fed.far.too.long"), UniqueClientID())
+        assert raw.until(UniqueClientID) == raw.ids  # the subscription was refused, the client stays
+        assert running.event_names() == []
+        raw.sock.close()
