@@ -29,8 +29,8 @@ from otwire.errors import (
 from otwire.protocols import Connection, ConnectionTerminated, TerminationReason
 from otwire.protocols.imb._state import CLIENT_LOCAL_INPUTS as LOCAL_INPUTS
 from otwire.protocols.imb._state import CLIENT_TRANSITIONS as TRANSITIONS
+from otwire.protocols.imb._state import ClientConnectionState as State
 from otwire.protocols.imb._state import ClientInput as Input
-from otwire.protocols.imb._state import ClientState as State
 from otwire.protocols.imb.client import IMBClientConnection, RawEvent, prefixed_name
 from otwire.protocols.imb.config import IMBClientConfig
 from otwire.protocols.imb.events import (

@@ -72,8 +72,8 @@ from otwire.protocols.imb._state import (
     CLIENT_END_INPUTS,
     CLIENT_LOCAL_INPUTS,
     CLIENT_TRANSITIONS,
+    ClientConnectionState,
     ClientInput,
-    ClientState,
 )
 from otwire.protocols.imb._streams import StreamAssembler
 from otwire.protocols.imb.config import IMBClientConfig, merge_config
@@ -82,7 +82,7 @@ from otwire.protocols.imb.events import JunkSkipped
 __all__ = ["IMBClientConnection", "RawEvent", "prefixed_name"]
 
 _END_SESSION = encode_command(EndSession())
-S, In = ClientState, ClientInput
+S, In = ClientConnectionState, ClientInput
 
 
 _BYTES_LIKE = (bytes, bytearray, memoryview)

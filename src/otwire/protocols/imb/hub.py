@@ -59,7 +59,7 @@ from otwire.errors import DecodeError, InvalidArgument, InvalidArgumentType, Loc
 from otwire.protocols import Buffer, Event, TerminationReason
 from otwire.protocols.imb._connection import HubConnection
 from otwire.protocols.imb._routing import CommandHandlers
-from otwire.protocols.imb._state import HUB_END_INPUTS, HubInput, HubState
+from otwire.protocols.imb._state import HUB_END_INPUTS, HubInput, HubPeerState
 from otwire.protocols.imb._tables import CommandRefused, RoutingTable, VariableStore
 from otwire.protocols.imb.config import IMBHubConfig, merge_config
 from otwire.protocols.imb.events import EventInfo, EventsDropped, JunkSkipped
@@ -181,7 +181,7 @@ class IMBHub(CommandHandlers):
         if failure is None and connection._junk_run > self.config.max_junk_bytes:
             limit = self.config.max_junk_bytes
             failure = RemoteProtocolError(f"{connection._junk_run} octets in a row start no frame ({limit=})")
-        if failure is not None and connection._state is not HubState.CLOSED:
+        if failure is not None and connection._state is not HubPeerState.CLOSED:
             connection._fail(failure)
             self._settle()
             raise failure
@@ -212,7 +212,7 @@ class IMBHub(CommandHandlers):
         Closing a closed or unknown peer does nothing.
         """
         connection = self._peers.get(peer)
-        if connection is None or connection._state is HubState.CLOSED:
+        if connection is None or connection._state is HubPeerState.CLOSED:
             return
         connection._out += _END_SESSION
         self._with_events[connection] = None
@@ -227,7 +227,7 @@ class IMBHub(CommandHandlers):
     def connection_lost(self, peer: Hashable, now: float, exc: BaseException | None = None) -> None:
         """Report that ``peer``'s transport failed (nothing when it is closed or unknown)."""
         connection = self._peers.get(peer)
-        if connection is not None and connection._state is not HubState.CLOSED:
+        if connection is not None and connection._state is not HubPeerState.CLOSED:
             self._with_events[connection] = None
             connection._terminate(TerminationReason.CONNECTION_LOST, exc)
             self._settle()
@@ -241,7 +241,7 @@ class IMBHub(CommandHandlers):
         if reason not in HUB_END_INPUTS:
             raise InvalidArgument(f"{reason} is not a reason to end a hub connection")
         connection = self._peers.get(peer)
-        if connection is not None and connection._state is not HubState.CLOSED:
+        if connection is not None and connection._state is not HubPeerState.CLOSED:
             connection._out.clear()
             self._with_events[connection] = None
             connection._terminate(reason, None)
@@ -293,7 +293,7 @@ class IMBHub(CommandHandlers):
     def is_closed(self, peer: Hashable) -> bool:
         """True once ``peer`` is closed (or unknown): its socket should be closed."""
         connection = self._peers.get(peer)
-        return connection is None or connection._state is HubState.CLOSED
+        return connection is None or connection._state is HubPeerState.CLOSED
 
     def frames_received(self, peer: Hashable) -> int:
         """Complete frames received from ``peer`` so far (0 for an unknown peer)."""
@@ -383,7 +383,7 @@ class IMBHub(CommandHandlers):
                 code = _I32.unpack_from(raw, 8)[0]
                 if code != _EVENT:
                     self.apply_command(connection, code, raw[16:-4] if len(raw) > 16 else b"")
-                    if connection._state is HubState.CLOSED:
+                    if connection._state is HubPeerState.CLOSED:
                         break
                     continue
                 if len(raw) < _MIN_EVENT_FRAME:
@@ -456,7 +456,7 @@ class IMBHub(CommandHandlers):
 
     def _forget_if_drained(self, connection: HubConnection) -> None:
         """Drop a closed connection once its output and events were taken."""
-        if connection._state is HubState.CLOSED and not connection._out and not connection._events:
+        if connection._state is HubPeerState.CLOSED and not connection._out and not connection._events:
             if self._peers.get(connection.peer) is connection:
                 del self._peers[connection.peer]
             self._with_events.pop(connection, None)
