@@ -42,7 +42,7 @@ class HubConnection(EngineBase[HubPeerState, HubInput]):
         name: The driver's label (e.g. the peer address).
     """
 
-    __slots__ = ("_hub", "_junk_run", "_next_beat", "_pubs", "_rx", "_subs", "_uid_bytes", "bytes_in", "bytes_out",
+    __slots__ = ("_hub", "_junk_run", "_junk_total", "_next_beat", "_pubs", "_rx", "_subs", "_uid_bytes", "bytes_in", "bytes_out",
                  "client_state", "commands_in", "connected_at", "events_dropped", "handle", "name", "owner_id",
                  "owner_name", "peer", "throttle", "unique_client_id")  # fmt: skip
 
@@ -64,6 +64,7 @@ class HubConnection(EngineBase[HubPeerState, HubInput]):
         self.throttle: int | None = None
         self.commands_in = self.bytes_in = self.bytes_out = self.events_dropped = 0
         self._junk_run = 0  # junk octets since the last complete frame
+        self._junk_total = 0  # junk octets over the connection's life
         self._rx = bytearray()  # received octets not yet cut into frames
         self._out += encode_command(UniqueClientID(unique_client_id=unique_client_id, client_id=handle))
         self._pubs: dict[int, EventEntry[HubConnection]] = {}  # client event id -> published entry

@@ -28,7 +28,8 @@ Peer violations (the same rule as the client engine and IEC 104; notes "Peer vio
 
 * octets between frames that do not start one are skipped and reported
   (``JunkSkipped``, once per ``receive_data``); more than ``max_junk_bytes`` in a
-  row closes the peer with a ``RemoteProtocolError``;
+  row, or junk over ``max_junk_bytes`` plus ``max_junk_share`` of everything received,
+  closes the peer with a ``RemoteProtocolError``;
 * a framing error (negative or oversize length, wrong trailer) and a framed command
   whose payload is malformed (an icEvent shorter than its 12-octet head included)
   are a ``DecodeError`` raised from ``receive_data`` after that peer was closed;
@@ -152,7 +153,8 @@ class IMBHub(CommandHandlers):
         Raises:
             DecodeError: a framing error or a malformed payload (the peer is closed
                 first; the frames before it were applied).
-            RemoteProtocolError: more than ``max_junk_bytes`` octets in a row started no frame.
+            RemoteProtocolError: more than ``max_junk_bytes`` octets in a row started no
+                frame, or junk went over ``max_junk_bytes + max_junk_share * octets received``.
             InvalidArgumentType: ``data`` is not bytes-like (nothing changes; a ``LocalProtocolError``).
             LocalProtocolError: ``peer`` is unknown or closed.
         """
@@ -178,9 +180,8 @@ class IMBHub(CommandHandlers):
         finally:
             self._count_junk(connection, junk, bool(frames))
             self._settle()
-        if failure is None and connection._junk_run > self.config.max_junk_bytes:
-            limit = self.config.max_junk_bytes
-            failure = RemoteProtocolError(f"{connection._junk_run} octets in a row start no frame ({limit=})")
+        if failure is None and junk:
+            failure = self._junk_failure(connection)
         if failure is not None and connection._state is not HubPeerState.CLOSED:
             connection._fail(failure)
             self._settle()
@@ -421,7 +422,18 @@ class IMBHub(CommandHandlers):
     def _count_junk(self, connection: HubConnection, junk: int, got_frames: bool) -> None:
         if junk:
             connection._events.append(JunkSkipped(size=junk))
+            connection._junk_total += junk
         connection._junk_run = junk if got_frames else connection._junk_run + junk
+
+    def _junk_failure(self, connection: HubConnection) -> RemoteProtocolError | None:
+        """The junk rules (``IMBHubConfig.max_junk_bytes`` and ``max_junk_share``)."""
+        limit, share = self.config.max_junk_bytes, self.config.max_junk_share
+        if connection._junk_run > limit:
+            return RemoteProtocolError(f"{connection._junk_run} octets in a row start no frame ({limit=})")
+        if connection._junk_total > limit + share * connection.bytes_in:
+            total, received = connection._junk_total, connection.bytes_in
+            return RemoteProtocolError(f"{total} of {received} octets received start no frame ({share=:g}, {limit=})")
+        return None
 
     def _deliver(self, connection: HubConnection, data: bytes) -> None:
         out = connection._out
