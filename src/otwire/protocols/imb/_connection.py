@@ -42,9 +42,9 @@ class HubConnection(EngineBase[HubPeerState, HubInput]):
         name: The driver's label (e.g. the peer address).
     """
 
-    __slots__ = ("_hub", "_junk_run", "_junk_total", "_next_beat", "_pubs", "_rx", "_subs", "_uid_bytes", "bytes_in", "bytes_out",
-                 "client_state", "commands_in", "connected_at", "events_dropped", "handle", "name", "owner_id",
-                 "owner_name", "peer", "throttle", "unique_client_id")  # fmt: skip
+    __slots__ = ("_hub", "_junk_run", "_junk_total", "_next_beat", "_pubs", "_rx", "_subs", "_uid_bytes", "bytes_in",
+                 "bytes_out", "client_state", "commands_in", "connected_at", "events_dropped", "handle", "name",
+                 "owner_id", "owner_name", "peer", "throttle", "unique_client_id")  # fmt: skip
 
     CLOSED = HubPeerState.CLOSED
     LOCAL_INPUTS = HUB_LOCAL_INPUTS
