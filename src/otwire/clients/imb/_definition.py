@@ -1,14 +1,16 @@
-"""The threaded client's :class:`EventDefinition`: pyimb's per-event object with blocking sends.
+"""The sending half of the threaded client's ``EventDefinition`` (pyimb's per-event object).
 
-Sends run in the caller's thread through the owning :class:`~otwire.clients.imb.client.Client`
-(one whole frame per ``sendall``, at most ``send_timeout`` seconds). Arguments are checked
-before anything is sent (``_checks``).
+:class:`BlockingEventSends` holds every blocking send; ``client.EventDefinition`` adds the
+typed ``client`` property (this module does not import the client: no import cycle).
+Sends run in the caller's thread through the owning client (one whole frame per
+``sendall``, at most ``send_timeout`` seconds). Arguments are checked before anything
+is sent (``_checks``).
 """
 
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
+from typing import Any
 
 from otwire.clients.imb._checks import check_bytes, check_int, check_seconds, check_str, check_stream_args
 from otwire.clients.imb._constants import DEFAULT_STREAM_BODY_BUFFER_SIZE
@@ -25,27 +27,18 @@ from otwire.codecs.imb import (
 )
 from otwire.protocols.imb.client import RawEvent
 
-if TYPE_CHECKING:
-    from otwire.clients.imb.client import Client
-
-__all__ = ["EventDefinition"]
+__all__ = ["BlockingEventSends"]
 
 
-class EventDefinition(EventBase):
-    """One named event of a :class:`Client` (pyimb's ``EventDefinition``).
+class BlockingEventSends(EventBase):
+    """The blocking sends of one named event of a threaded client (see ``client.EventDefinition``).
 
-    Get it from ``client.get_event``, ``client.subscribe`` or ``client.publish``.
     Sends raise ``ConnectionLost`` once the connection is closed.
     """
 
-    def __init__(self, event_id: int, name: str, client: Client) -> None:
+    def __init__(self, event_id: int, name: str, client: Any) -> None:
         super().__init__(event_id, name, client)
         self._confirmed = threading.Event()
-
-    @property
-    def client(self) -> Client:
-        """The owning client."""
-        return self._client  # type: ignore[no-any-return]
 
     def subscribe(self) -> None:
         """Subscribe to the event (icSubscribe; nothing if already subscribed)."""

@@ -33,7 +33,7 @@ from otwire.clients.imb._checks import (
     check_str,
 )
 from otwire.clients.imb._constants import DEFAULT_PORT
-from otwire.clients.imb._definition import EventDefinition
+from otwire.clients.imb._definition import BlockingEventSends
 from otwire.clients.imb._event import (
     SEND_TIMEOUT,
     logger,
@@ -60,6 +60,21 @@ __all__ = ["ID_WAIT", "LINGER", "Client", "EventDefinition"]
 LINGER = 2.0
 #: Seconds ``unique_client_id`` waits for the hub's icUniqueClientID (pyimb: 10 x 0.5 s).
 ID_WAIT = 5.0
+
+
+class EventDefinition(BlockingEventSends):
+    """One named event of a :class:`Client` (pyimb's ``EventDefinition``).
+
+    Get it from ``client.get_event``, ``client.subscribe`` or ``client.publish``. The
+    sends (``subscribe``, ``publish``, ``signal_string``, ``signal_stream``, ...) are
+    :class:`~otwire.clients.imb._definition.BlockingEventSends`'; they raise
+    ``ConnectionLost`` once the connection is closed.
+    """
+
+    @property
+    def client(self) -> Client:
+        """The owning client."""
+        return self._client  # type: ignore[no-any-return]
 
 
 class Client:
