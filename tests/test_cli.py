@@ -212,3 +212,72 @@ def test_a_closed_pipe_ends_inspect_quietly(output: str) -> None:
     assert process.wait(timeout=60) == 0
     assert process.stderr.read() == b""
     process.stderr.close()
+
+
+def test_a_protocol_declares_its_own_serve_options(recorder: Recorder, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--max-name-bytes", "2K", "--max-names-per-client", "10", "--max-event-names", "100",
+            "--max-value-bytes", "64K", "--max-junk-bytes", "0", "--heartbeat-interval", "2.5"]  # fmt: skip
+    assert run(capsys, "serve", "imb-hub", *argv)[0] == 0
+    assert recorder.calls[-1][1] == {
+        "record": None,
+        "duration": None,
+        "max_name_bytes": 2048,
+        "max_names_per_client": 10,
+        "max_event_names": 100,
+        "max_value_bytes": 65536,
+        "max_junk_bytes": 0,
+        "heartbeat_interval": 2.5,
+    }
+    hub = registry.get("imb").serve
+    assert hub is not None and {o.flag for o in hub.options} == set(argv[::2])
+    assert run(capsys, "serve", "imb-hub", "--max-name-bytes", "100")[0] == 0  # only what was given
+    assert recorder.calls[-1][1] == {"record": None, "duration": None, "max_name_bytes": 100}
+    code, _, err = run(capsys, "serve", "iec104", "--max-name-bytes", "100")  # not an option of iec104
+    assert code == 2 and "unrecognized arguments" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run(capsys, "serve", "imb-hub", "--max-names-per-client", "0")
+    assert code == 2 and "below 1" in err
+
+
+def test_the_hub_options_reach_the_engine(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from otwire.servers.imb import hub as hub_module
+
+    seen: list[Any] = []
+    monkeypatch.setattr(hub_module, "run_until_signal", lambda hub, **kwargs: seen.append(hub) or 0)
+    argv = ["--port", "0", "--max-name-bytes", "300", "--heartbeat-interval", "4", "--max-junk-bytes", "1K"]
+    assert run(capsys, "serve", "imb-hub", *argv)[0] == 0
+    config = seen[0].engine.config
+    assert (config.max_name_bytes, config.heartbeat_interval, config.max_junk_bytes) == (300, 4.0, 1024)
+    code, _, err = run(capsys, "serve", "imb-hub", "--port", "0", "--max-name-bytes", "0")
+    assert code == 2 and "max_name_bytes=0" in err
+
+
+def test_option_entries_are_checked() -> None:
+    registry.Option("--profile", "profile", "text", "the i3X profile")
+    for flag, dest, kind in (("profile", "profile", "text"), ("--x", "x", "float"), ("--x", "not-id", "text")):
+        with pytest.raises(InvalidArgument):
+            registry.Option(flag, dest, kind, "help")
+
+
+def test_switch_and_text_options(
+    monkeypatch: pytest.MonkeyPatch, recorder: Recorder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    entry = registry.get("imb")
+    assert entry.serve is not None
+    options = (
+        registry.Option("--token", "token", "text", "a token"),
+        registry.Option("--basic", "basic", "switch", "basic"),
+    )
+    command = registry.Command(name="imb-hub", target=entry.serve.target, help="h", options=options)
+    fake = registry.ProtocolEntry(name="imb", title="T", default_port=1, dissector="", view="", serve=command)
+    monkeypatch.setattr(registry, "PROTOCOLS", {"imb": fake})
+    assert run(capsys, "serve", "imb-hub", "--token", "abc", "--basic")[0] == 0
+    assert recorder.calls[-1][1] == {"record": None, "duration": None, "token": "abc", "basic": True}
+    assert run(capsys, "serve", "imb-hub")[0] == 0
+    assert recorder.calls[-1][1] == {"record": None, "duration": None}
+
+
+def test_client_help_shows_the_retry_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "client", "iec104", "--help")
+    out = " ".join(out.split())
+    assert code == 0
+    assert "fails (default 3)" in out and "attempts (default 1)" in out

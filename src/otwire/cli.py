@@ -39,8 +39,13 @@ LIMIT_OPTIONS: dict[str, tuple[str, str, str]] = {
     "--idle-timeout": ("idle_timeout", "seconds", "seconds without a complete frame before closing (default: never)"),
     "--frame-timeout": ("frame_timeout", "seconds", "seconds a begun frame may take to complete (default 30)"),
     "--max-output": ("max_output_bytes", "octets", "octets queued for one connection (default 16M)"),
-    "--memory-budget": ("memory_budget", "octets", "octets queued over all connections (default 256M)"),
+    "--memory-budget": (
+        "memory_budget",
+        "octets",
+        "octets held over all connections, queued output and unfinished input (default 256M)",
+    ),
 }
+_OPTION_PREFIX = "option_"  # a command's own options live apart from the common ones in the namespace
 _SIZE = re.compile(r"(\d+)([KMG]?)", re.IGNORECASE)
 
 
@@ -151,6 +156,7 @@ def _serve_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
             one.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
             _session_options(one, entry.default_port, allow_zero=True)
             _limit_options(one)
+            _command_options(one, entry.title, entry.serve)
 
 
 def _client_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
@@ -163,8 +169,10 @@ def _client_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
             one.add_argument("host", help="peer address, e.g. 127.0.0.1")
             _session_options(one, entry.default_port, allow_zero=False)
             one.add_argument("--retries", type=_count(0), metavar="N",
-                             help="connection attempts after the first one fails")  # fmt: skip
-            one.add_argument("--retry-delay", type=_seconds, metavar="SECONDS", help="seconds between attempts")
+                             help="connection attempts after the first one fails (default 3)")  # fmt: skip
+            one.add_argument("--retry-delay", type=_seconds, metavar="SECONDS",
+                             help="seconds between attempts (default 1)")  # fmt: skip
+            _command_options(one, entry.title, entry.client)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -174,6 +182,7 @@ def _serve(args: argparse.Namespace) -> int:
     limits = _server_limits(args)
     if limits is not None:  # only when asked: servers without limits= keep working
         extra["limits"] = limits
+    extra.update(_given_options(args, entry.serve))
     serve = entry.serve.load()
     return serve(args.host, args.port, record=args.record, duration=args.duration, **extra)
 
@@ -182,6 +191,7 @@ def _client(args: argparse.Namespace) -> int:
     entry: registry.ProtocolEntry = args.entry
     assert entry.client is not None
     extra = {name: getattr(args, name) for name in ("retries", "retry_delay") if getattr(args, name) is not None}
+    extra.update(_given_options(args, entry.client))
     monitor = entry.client.load()
     return monitor(args.host, args.port, record=args.record, duration=args.duration, **extra)
 
@@ -252,6 +262,30 @@ def _limit_options(parser: argparse.ArgumentParser) -> None:
     for option, (field, kind, text) in LIMIT_OPTIONS.items():
         metavar = {"count": "N", "seconds": "SECONDS", "octets": "SIZE"}[kind]
         group.add_argument(option, dest=field, type=types[kind], metavar=metavar, help=text)
+
+
+def _command_options(parser: argparse.ArgumentParser, title: str, command: registry.Command) -> None:
+    """Add a protocol command's own options (``registry.Option``) to its subcommand."""
+    if not command.options:
+        return
+    types: dict[str, Callable[[str], Any]] = {
+        "count": _count(1), "count0": _count(0), "seconds": _seconds, "octets": _octets, "text": str,
+    }  # fmt: skip
+    metavars = {"count": "N", "count0": "N", "seconds": "SECONDS", "octets": "SIZE", "text": "TEXT"}
+    group = parser.add_argument_group(f"{title} options")
+    for option in command.options:
+        dest = _OPTION_PREFIX + option.dest
+        if option.kind == "switch":
+            group.add_argument(option.flag, dest=dest, action="store_const", const=True, help=option.help)
+        else:
+            group.add_argument(option.flag, dest=dest, type=types[option.kind], metavar=metavars[option.kind],
+                               help=option.help)  # fmt: skip
+
+
+def _given_options(args: argparse.Namespace, command: registry.Command) -> dict[str, Any]:
+    """Return ``{dest: value}`` of the command's own options that were given."""
+    given = ((option.dest, getattr(args, _OPTION_PREFIX + option.dest, None)) for option in command.options)
+    return {dest: value for dest, value in given if value is not None}
 
 
 def _server_limits(args: argparse.Namespace) -> ServerLimits | None:

@@ -12,7 +12,9 @@ The entry points have fixed shapes:
   :class:`otwire.inspect.model.Dissector` (loaded by :func:`otwire.inspect.dissect.new_dissector`;
   the registry imports nothing of ``inspect``, which sits above it);
 * view: a :class:`otwire.inspect.model.ProtocolView` (loaded by :func:`otwire.inspect.dissect.view`);
-* serve: ``serve(host, port, *, duration=None, record=None, limits=None, out=sys.stdout) -> int``;
+* serve: ``serve(host, port, *, duration=None, record=None, limits=None, out=sys.stdout,
+  **options) -> int``, where ``options`` are the keywords of the command's own
+  :class:`Option` entries (passed only when given on the command line);
 * client: ``monitor(host, port, *, record=None, duration=None, out=sys.stdout,
   retries=..., retry_delay=...) -> int``.
 """
@@ -27,7 +29,23 @@ from typing import Any
 
 from otwire.errors import InvalidArgument
 
-__all__ = ["PROTOCOLS", "Command", "ProtocolEntry", "default_ports", "dissectable", "get", "get_dissectable", "load"]
+__all__ = [
+    "OPTION_KINDS",
+    "PROTOCOLS",
+    "Command",
+    "Option",
+    "ProtocolEntry",
+    "default_ports",
+    "dissectable",
+    "get",
+    "get_dissectable",
+    "load",
+]
+
+#: How an :class:`Option`'s value is read: ``count`` (an int >= 1), ``count0`` (>= 0),
+#: ``seconds`` (a positive number), ``octets`` (an int >= 0 with an optional K/M/G suffix),
+#: ``text`` (a string), ``switch`` (no value: ``True`` when given).
+OPTION_KINDS = frozenset({"count", "count0", "seconds", "octets", "text", "switch"})
 
 
 def load(target: str) -> Any:
@@ -41,6 +59,33 @@ def load(target: str) -> Any:
     return getattr(importlib.import_module(module), attribute)
 
 
+@dataclass(frozen=True, slots=True)
+class Option:
+    """An option of one protocol's ``serve`` or ``client`` subcommand, beyond the common ones.
+
+    The command line adds it to that subcommand only and passes ``dest=value`` to the
+    command's function only when it was given (the function's default applies otherwise).
+
+    Attributes:
+        flag: The option (``"--max-name-bytes"``).
+        dest: The keyword argument of the function (``"max_name_bytes"``).
+        kind: How the value is read (one of :data:`OPTION_KINDS`).
+        help: One line for ``--help``, with the default.
+
+    Raises:
+        InvalidArgument: ``flag`` does not start with ``--`` or ``kind`` is unknown.
+    """
+
+    flag: str
+    dest: str
+    kind: str
+    help: str
+
+    def __post_init__(self) -> None:
+        if not self.flag.startswith("--") or self.kind not in OPTION_KINDS or not self.dest.isidentifier():
+            raise InvalidArgument(f"bad option {self.flag!r} (dest {self.dest!r}, kind {self.kind!r})")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Command:
     """A subcommand of ``otwire serve`` or ``otwire client`` run by one function.
@@ -50,12 +95,14 @@ class Command:
         target: ``"module:function"`` of the function (shapes in the module docstring).
         help: One line for ``otwire serve --help``.
         description: A paragraph for ``otwire serve NAME --help``.
+        options: The command's own options (e.g. an IMB hub's name limits, i3X's ``--profile``).
     """
 
     name: str
     target: str
     help: str
     description: str = ""
+    options: tuple[Option, ...] = ()
 
     def load(self) -> Callable[..., int]:
         """Import and return the function."""
@@ -122,6 +169,41 @@ PROTOCOLS: Mapping[str, ProtocolEntry] = MappingProxyType(
                 target="otwire.servers.imb:serve",
                 help="TNO IMB3 hub (routes events between IMB clients)",
                 description="Run an IMB3 hub until Ctrl-C or SIGTERM.",
+                options=(
+                    Option(
+                        "--max-name-bytes",
+                        "max_name_bytes",
+                        "octets",
+                        "longest event or variable name accepted (default 1K)",
+                    ),
+                    Option(
+                        "--max-names-per-client",
+                        "max_names_per_client",
+                        "count",
+                        "most event names one client may subscribe or publish (default 4096)",
+                    ),
+                    Option(
+                        "--max-event-names",
+                        "max_event_names",
+                        "count",
+                        "most distinct event names over all clients (default 65536)",
+                    ),
+                    Option(
+                        "--max-value-bytes", "max_value_bytes", "octets", "longest variable value accepted (default 1M)"
+                    ),
+                    Option(
+                        "--max-junk-bytes",
+                        "max_junk_bytes",
+                        "octets",
+                        "octets that start no frame before a client is dropped (default 64K)",
+                    ),
+                    Option(
+                        "--heartbeat-interval",
+                        "heartbeat_interval",
+                        "seconds",
+                        "send icHeartBeat to every client this often (default: never)",
+                    ),
+                ),
             ),
         ),
         "i3x": ProtocolEntry(

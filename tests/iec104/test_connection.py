@@ -556,3 +556,14 @@ def test_discarded_counts_the_asdus_held_back_by_k_when_the_connection_ends() ->
     assert (conn.unacknowledged, conn.queued, conn.discarded) == (2, 3, 0)
     conn.close(0.0)
     assert (conn.queued, conn.discarded) == (0, 3)  # the 2 sent but unacknowledged are not counted
+
+
+def test_buffered_counts_the_unframed_start_of_an_apdu() -> None:
+    conn = started(Role.CONTROLLING)
+    frame = bytes.fromhex("680443000000")  # TESTFR act
+    assert conn.buffered == 0
+    conn.receive_data(frame[:3], 0.0)
+    assert conn.buffered == 3
+    conn.receive_data(frame[3:], 0.0)
+    assert conn.buffered == 0
+    assert [type(e).__name__ for e in drain(conn)] == ["TestFrameReceived"]

@@ -29,8 +29,8 @@ from otwire.errors import (
 from otwire.protocols import Connection, ConnectionTerminated, TerminationReason
 from otwire.protocols.imb._state import CLIENT_LOCAL_INPUTS as LOCAL_INPUTS
 from otwire.protocols.imb._state import CLIENT_TRANSITIONS as TRANSITIONS
+from otwire.protocols.imb._state import ClientConnectionState as State
 from otwire.protocols.imb._state import ClientInput as Input
-from otwire.protocols.imb._state import ClientState as State
 from otwire.protocols.imb.client import IMBClientConnection, RawEvent, prefixed_name
 from otwire.protocols.imb.config import IMBClientConfig
 from otwire.protocols.imb.events import (
@@ -627,3 +627,14 @@ def test_config_object_and_options() -> None:
         IMBClientConnection(max_payload_size=-1)
     with pytest.raises(InvalidArgumentType):
         IMBClientConnection(no_such_option=1)
+
+
+@pytest.mark.parametrize("data", ["abc", None, 5, [1, 2]])
+def test_receive_data_of_a_wrong_type_is_refused_before_anything_changes(data: Any) -> None:
+    c = IMBClientConnection()
+    before = c.data_to_send()
+    with pytest.raises(InvalidArgumentType):
+        c.receive_data(data, 0.0)
+    assert not c.is_closed and c.next_event() is None and before
+    c.receive_data(encode_command(imb.UniqueClientID(unique_client_id=5, client_id=1)), 0.0)
+    assert c.unique_client_id == 5

@@ -41,9 +41,9 @@ from otwire.codecs.imb import (
     decode_command,
     encode_command,
 )
-from otwire.errors import DecodeError, LocalProtocolError
+from otwire.errors import DecodeError, InvalidArgumentType, LocalProtocolError
 from otwire.protocols import ConnectionTerminated, TerminationReason
-from otwire.protocols.imb import HubConnection, HubInput, HubState, IMBHub
+from otwire.protocols.imb import HubConnection, HubInput, HubPeerState, IMBHub
 from otwire.protocols.imb._state import HUB_TRANSITIONS
 from otwire.protocols.imb.events import (
     ClientInfoReceived,
@@ -126,11 +126,11 @@ REASONS = {
 }
 
 
-def enter(hub: IMBHub, state: HubState) -> HubConnection:
+def enter(hub: IMBHub, state: HubPeerState) -> HubConnection:
     conn = fresh(hub)[0]
-    if state is HubState.IDENTIFIED:
+    if state is HubPeerState.IDENTIFIED:
         INPUTS[HubInput.RECV_CLIENT_INFO](hub, conn)
-    elif state is HubState.CLOSED:
+    elif state is HubPeerState.CLOSED:
         hub.close(conn.peer, 0.5)
     drain(conn)
     inbox(conn)
@@ -139,14 +139,14 @@ def enter(hub: IMBHub, state: HubState) -> HubConnection:
 
 
 def test_table_covers_open_states_only() -> None:
-    open_states = {HubState.CONNECTED, HubState.IDENTIFIED}
+    open_states = {HubPeerState.CONNECTED, HubPeerState.IDENTIFIED}
     assert set(HUB_TRANSITIONS) == {(s, i) for s in open_states for i in HubInput}
     assert INPUTS.keys() == set(HubInput)
 
 
-@pytest.mark.parametrize("state", list(HubState), ids=lambda s: s.name)
+@pytest.mark.parametrize("state", list(HubPeerState), ids=lambda s: s.name)
 @pytest.mark.parametrize("event_", list(HubInput), ids=lambda i: i.name)
-def test_every_state_input_pair(state: HubState, event_: HubInput) -> None:
+def test_every_state_input_pair(state: HubPeerState, event_: HubInput) -> None:
     hub = IMBHub(heartbeat_interval=0.5)
     conn = enter(hub, state)
     expected = HUB_TRANSITIONS.get((state, event_))
@@ -157,7 +157,7 @@ def test_every_state_input_pair(state: HubState, event_: HubInput) -> None:
         else:
             with pytest.raises(LocalProtocolError):
                 INPUTS[event_](hub, conn)
-        assert conn.state is HubState.CLOSED
+        assert conn.state is HubPeerState.CLOSED
         assert drain(conn) == [] and conn.data_to_send() == b""
         return
     if event_ is HubInput.PROTOCOL_ERROR:
@@ -168,7 +168,7 @@ def test_every_state_input_pair(state: HubState, event_: HubInput) -> None:
     assert conn.state is expected
     seen = drain(conn)
     out = inbox(conn)
-    if expected is HubState.CLOSED:
+    if expected is HubPeerState.CLOSED:
         assert isinstance(seen[-1], ConnectionTerminated) and seen[-1].reason is REASONS[event_]
         assert conn not in hub.connections and hub.get_timer() is None
         assert out == ([EndSession()] if event_ is HubInput.CLOSE else [])
@@ -203,7 +203,7 @@ def test_client_info_and_status() -> None:
     assert drain(a) == [ClientInfoReceived(owner_id=7, owner_name="model")]
     status = a.status()
     assert (status.owner_id, status.owner_name, status.state, status.client_state) == (7, "model", a.state, 2)
-    assert status.commands_in == 2 and status.bytes_in > 0 and a.state is HubState.IDENTIFIED
+    assert status.commands_in == 2 and status.bytes_in > 0 and a.state is HubPeerState.IDENTIFIED
 
 
 # --- routing ------------------------------------------------------------------------------------
@@ -623,3 +623,15 @@ def test_stream_body_with_flags_is_forwarded_unchanged() -> None:
     hub.receive_data(pub.peer, frame, 0.0)
     assert sub.data_to_send() == frame
     assert [type(e) for e in drain(sub)] == [EventSubscribed]
+
+
+@pytest.mark.parametrize("data", ["x", None, 5, [1, 2]])
+def test_receive_data_of_a_wrong_type_is_refused_before_anything_changes(data: Any) -> None:
+    hub = IMBHub()
+    hub.connect("a", 0.0)
+    hub.receive_data("a", MAGIC[:3], 0.0)  # a frame header begun: held
+    held = hub.buffered("a")
+    assert held == 3
+    with pytest.raises(InvalidArgumentType):
+        hub.receive_data("a", data, 0.0)
+    assert not hub.is_closed("a") and hub.buffered("a") == held and hub.frames_received("a") == 0

@@ -13,6 +13,7 @@ from otwire.codecs.imb import (
 )
 from otwire.codecs.imb import (
     MAGIC_BYTES,
+    HeartBeat,
     Publish,
     SetClientInfo,
     SetVariable,
@@ -132,11 +133,32 @@ def test_a_connection_sending_only_junk_is_closed() -> None:
     assert got[-1].reason is TerminationReason.PROTOCOL_ERROR and not hub.is_closed("good")
 
 
-def test_junk_between_frames_does_not_add_up() -> None:
-    hub = hub_with("a", max_junk_bytes=5000)
-    for _ in range(5):  # 4096 octets of junk, then a frame: each run is under the bound
-        hub.receive_data("a", b"x" * 4096 + wire(SetClientInfo(owner_id=1, owner_name="m")), 0.0)
+def test_junk_runs_between_frames_are_bounded_by_the_junk_share() -> None:
+    frame = wire(SetClientInfo(owner_id=1, owner_name="m"))
+    hub = hub_with("a", "b", max_junk_bytes=5000, max_junk_share=1.0)  # the share rule off
+    for _ in range(50):  # 4096 octets of junk, then a frame: each run is under the bound
+        hub.receive_data("a", b"x" * 4096 + frame, 0.0)
     assert not hub.is_closed("a")
+    hub = hub_with("a", "b", max_junk_bytes=5000)  # default share 1/8: junk is 99 % of it
+    with pytest.raises(RemoteProtocolError, match="start no frame"):
+        for _ in range(50):
+            hub.receive_data("a", b"x" * 4096 + frame, 0.0)
+    assert hub.is_closed("a") and not hub.is_closed("b")
+    assert 5000 < hub.connection_of("a")._junk_total < 3 * 4096 + 5000  # type: ignore[union-attr]
+
+
+def test_a_little_junk_in_a_lot_of_traffic_is_tolerated() -> None:
+    frame = wire(SetClientInfo(owner_id=1, owner_name="m" * 200))
+    hub = hub_with("a", max_junk_bytes=100)
+    for _ in range(2000):  # 10 octets of junk per ~230-octet frame: 4 %, under 1/8
+        hub.receive_data("a", b"x" * 10 + frame, 0.0)
+    assert not hub.is_closed("a")
+
+
+def test_the_junk_share_is_checked() -> None:
+    for bad in (-0.1, 1.5, "x", None):
+        with pytest.raises(InvalidArgument):
+            IMBHubConfig(max_junk_share=bad)
 
 
 def test_names_in_events_and_reasons_are_cut() -> None:
@@ -150,3 +172,14 @@ def test_names_in_events_and_reasons_are_cut() -> None:
     assert len(subscribed.event_name) < NAME_SHOWN + 20 and len(rejected.reason) < NAME_SHOWN + 60
     assert hub.connection_of("a").owner_name == long  # type: ignore[union-attr]  # the state keeps it whole
     assert "value" not in repr(VariableChanged(name="v", value=bytes(10)))  # values stay out of log lines
+
+
+def test_the_audit_junk_pattern_is_closed_with_the_defaults() -> None:
+    hub = hub_with("a")
+    beat = wire(HeartBeat())
+    rounds = 0
+    with pytest.raises(RemoteProtocolError, match="start no frame"):
+        while rounds < 100:  # just under 64 KiB of junk, then a heartbeat, again and again
+            rounds += 1
+            hub.receive_data("a", b"x" * (64 * 1024 - 1) + beat, 0.0)
+    assert rounds == 2 and hub.is_closed("a")

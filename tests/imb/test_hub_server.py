@@ -24,6 +24,7 @@ import pytest
 
 from helpers import wait_until
 from otwire.codecs.imb import (
+    MAGIC_BYTES,
     AllVariables,
     EndSession,
     EventCommand,
@@ -45,7 +46,8 @@ from otwire.codecs.imb import (
     decode_command,
     encode_command,
 )
-from otwire.errors import TransportError
+from otwire.errors import InvalidArgument, InvalidArgumentType, TransportError
+from otwire.protocols.imb import IMBHubConfig
 from otwire.servers.imb import AsyncHub, Hub, serve
 from otwire.servers.limits import MIB, ServerLimits
 
@@ -272,7 +274,7 @@ def test_trailer_bytes_in_payload(clients: Callable[..., Raw]) -> None:
 
 def test_slow_consumer_is_disconnected_while_a_fast_one_gets_everything(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="otwire.servers.imb")
-    with Hub(port=0, max_queue_bytes=512 * 1024, notify=False) as hub:
+    with Hub(port=0, limits=ServerLimits(max_output_bytes=512 * 1024), notify=False) as hub:
         slow, fast, pub = Raw(hub.port, rcvbuf=4096), Raw(hub.port), Raw(hub.port)
         slow.subscribe(0, "fed.flood")
         fast.subscribe(0, "fed.flood")
@@ -326,7 +328,7 @@ def test_end_session_from_client_and_clean_shutdown() -> None:
 
 
 def test_max_connections() -> None:
-    with Hub(port=0, max_connections=1) as hub:
+    with Hub(port=0, limits=ServerLimits(max_connections=1)) as hub:
         first = Raw(hub.port)
         sock = socket.create_connection(("127.0.0.1", hub.port), timeout=TIMEOUT)
         with contextlib.suppress(ConnectionResetError):
@@ -407,3 +409,57 @@ def test_clients_that_never_read_stay_within_the_memory_budget(caplog: pytest.Lo
         assert fresh.until(SetVariable).var_value == value
         for raw in (setter, fresh):
             raw.sock.close()
+
+
+def test_unfinished_frames_count_against_the_memory_budget(caplog: pytest.LogCaptureFixture) -> None:
+    # The audit's attack scaled down: peers announce a large frame and send all but its end.
+    caplog.set_level(logging.INFO, logger="otwire.servers.imb")
+    limits = ServerLimits(max_output_bytes=256 * 1024, memory_budget=1 * MIB)
+    with Hub(port=0, limits=limits, notify=False) as hub:
+        attackers = [Raw(hub.port) for _ in range(8)]
+        header = MAGIC_BYTES + struct.pack("<ii", -45, MIB)  # icSetVariable announcing 1 MiB
+        for raw in attackers:  # 8 x 400 KiB held: 3.2 MB against a 1 MiB budget
+            with contextlib.suppress(OSError):  # a dropped one may be reset mid-send
+                raw.sock.sendall(header + bytes(400 * 1024))
+        wait_until(lambda: caplog.text.count("unfinished input") >= 6, what="attackers dropped for the budget")
+        assert hub.driver is not None and hub.driver.held_peak <= limits.memory_budget
+        held = hub._call(lambda: sum(hub.engine.buffered(c.peer) for c in hub.engine.connections))
+        assert held is not None and held <= limits.memory_budget
+        assert "limit exceeded" in caplog.text
+        fresh = Raw(hub.port)
+        fresh.send(SetVariable(var_name="v", var_value=b"ok"), AllVariables())
+        assert fresh.until(SetVariable).var_value == b"ok"
+        for raw in (*attackers, fresh):
+            raw.sock.close()
+
+
+def test_the_deprecated_limit_keywords_map_into_the_limits() -> None:
+    with pytest.deprecated_call():
+        hub = Hub(port=0, max_queue_bytes=512 * 1024, max_connections=3)
+    assert hub.limits == ServerLimits(max_output_bytes=512 * 1024, max_connections=3)
+    assert hub.max_queue_bytes == 512 * 1024 and hub.max_connections == 3
+    for bad in (0, -1, "x"):
+        with pytest.raises(InvalidArgument), pytest.deprecated_call():
+            Hub(port=0, max_connections=bad)
+
+
+def test_the_hub_config_reaches_the_engine() -> None:
+    config = IMBHubConfig(max_name_bytes=100, heartbeat_interval=2.0)
+    hub = Hub(port=0, config=config, max_names_per_client=7, notify=False)
+    assert hub.engine.config.max_name_bytes == 100 and hub.engine.config.heartbeat_interval == 2.0
+    assert hub.engine.config.max_names_per_client == 7 and not hub.engine.config.notify
+    assert hub.engine.config.max_output_bytes == ServerLimits().max_output_bytes  # one source: the limits
+    small = Hub(port=0, limits=ServerLimits(max_output_bytes=128 * 1024), max_payload_size=1024)
+    assert small.engine.config.max_output_bytes == 128 * 1024
+    with pytest.raises(InvalidArgument, match=r"limits\.max_output_bytes"):
+        Hub(port=0, max_output_bytes=32 * MIB)
+    with pytest.raises(InvalidArgumentType):
+        Hub(port=0, no_such_option=1)
+    with pytest.raises(InvalidArgument):
+        Hub(port=0, max_name_bytes=0)
+    with Hub(port=0, max_name_bytes=8, notify=False) as running:
+        raw = Raw(running.port)
+        raw.send(Subscribe(event_id=0, event_name="fed.far.too.long"), UniqueClientID())
+        assert raw.until(UniqueClientID) == raw.ids  # the subscription was refused, the client stays
+        assert running.event_names() == []
+        raw.sock.close()

@@ -147,6 +147,10 @@ class ChatEngine:
         state = self.peers.get(peer)
         return state is not None and state.established
 
+    def buffered(self, peer: int) -> int:
+        state = self.peers.get(peer)
+        return 0 if state is None or state.closed else len(state.buffer)
+
     def queued(self, peer: int) -> int:
         state = self.peers.get(peer)
         return 0 if state is None else len(state.out) + state.held

@@ -397,3 +397,18 @@ async def test_an_accept_callback_may_refuse_and_a_failing_event_callback_is_log
         assert await h.recv_until(first, b"still served\n")
         assert len(seen) == 2 and len(h.server.sockets) == 1
     assert any("event callback failed" in line for line in h.log.lines)
+
+
+@run
+async def test_unfinished_input_counts_against_the_memory_budget() -> None:
+    limits = ServerLimits(max_output_bytes=64 * KIB, memory_budget=128 * KIB)
+    async with Harness(limits) as h:
+        socks = [await h.connect() for _ in range(4)]
+        for sock in socks:  # 4 x 48 KiB of one line that never ends: 192 KiB > 128 KiB
+            await h.send(sock, b"x" * 48 * KIB)
+        _, end = await h.terminated()
+        assert end.reason is TerminationReason.LIMIT_EXCEEDED
+        assert any("budget" in line and "unfinished input" in line for line in h.log.lines)
+        assert h.server.held_peak <= limits.memory_budget
+        held = sum(h.engine.buffered(peer) for peer in h.engine.peers)
+        assert held <= limits.memory_budget

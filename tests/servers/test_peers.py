@@ -112,3 +112,13 @@ def test_timers_run_per_peer_and_queued_counts_the_k_window() -> None:
     for _ in range(IEC104Config().k + 3):
         peers.send(2, asdu, 7.0)
     assert peers.queued(2) == 3 * APDU_OCTETS
+
+
+def test_buffered_counts_the_unframed_input() -> None:
+    peers = ConnectionPeers(
+        lambda peer, now, name: IEC104Connection(role=Role.CONTROLLED, config=IEC104Config(), now=now),
+        buffered=lambda engine: 7,
+    )
+    peers.connect(1, 0.0)
+    assert peers.buffered(1) == 7 and peers.buffered(9) == 0
+    assert outstation().buffered(1) == 0  # no callable: nothing known

@@ -237,3 +237,11 @@ class PeerEngine(Protocol[PeerT]):
     def queued(self, peer: PeerT) -> int:
         """Octets queued for ``peer`` and not yet taken by ``data_to_send``."""
         ...
+
+    def buffered(self, peer: PeerT) -> int:
+        """Octets received from ``peer`` and still held: unfinished frames, reassembly buffers.
+
+        Drivers count it with :meth:`queued` against their global memory budget (0 for an
+        unknown or closed peer).
+        """
+        ...

@@ -13,6 +13,8 @@ What the single-connection contract does not say, the adapter measures or is tol
 * ``is_established``: ``established(engine)`` if given, else "at least one frame received".
 * ``queued``: ``queued(engine)`` octets held inside the engine (e.g. behind a send
   window); ``data_to_send`` output is drained by the driver after every input.
+* ``buffered``: ``buffered(engine)`` octets received and held by the engine (its
+  unframed input); 0 without one.
 * ``abort(peer, now, reason)``: the engine is closed (``close(now)``), its output dropped,
   and the ``ConnectionTerminated`` it reports carries ``reason`` instead of ``LOCAL_CLOSE``.
 
@@ -63,6 +65,7 @@ class ConnectionPeers(Generic[PeerT, ConnT]):
         frame_counter: Builds one :data:`FrameCounter` per peer (``None``: a chunk is a frame).
         established: True once a peer's engine completed the opening exchange.
         queued: Octets held inside a peer's engine and not yet in ``data_to_send``.
+        buffered: Octets received and held by a peer's engine (unframed input).
     """
 
     def __init__(
@@ -72,11 +75,13 @@ class ConnectionPeers(Generic[PeerT, ConnT]):
         frame_counter: Callable[[], FrameCounter] | None = None,
         established: Callable[[ConnT], bool] | None = None,
         queued: Callable[[ConnT], int] | None = None,
+        buffered: Callable[[ConnT], int] | None = None,
     ) -> None:
         self._factory = factory
         self._frame_counter = frame_counter
         self._established = established
         self._queued = queued
+        self._buffered = buffered
         self._slots: dict[PeerT, _Slot[ConnT]] = {}
         self._event_peers: deque[PeerT] = deque()
         self._event_pending: set[PeerT] = set()
@@ -244,6 +249,13 @@ class ConnectionPeers(Generic[PeerT, ConnT]):
         if slot is None or self._queued is None or slot.engine.is_closed:
             return 0
         return self._queued(slot.engine)
+
+    def buffered(self, peer: PeerT) -> int:
+        """Octets received from ``peer`` and held by its engine (0 without a ``buffered`` callable)."""
+        slot = self._slots.get(peer)
+        if slot is None or self._buffered is None or slot.engine.is_closed:
+            return 0
+        return self._buffered(slot.engine)
 
     def peers(self) -> list[PeerT]:
         """Every known peer, in connection order."""

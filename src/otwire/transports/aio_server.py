@@ -16,15 +16,19 @@ It enforces :class:`~otwire.transports.limits.ServerLimits` whatever the protoco
   (``engine.frames_received`` did not advance) and the frame deadline (octets arrived and
   no frame completed within ``frame_timeout``; a byte trickle cannot keep a peer alive);
 * the per-connection output cap over everything queued (``engine.queued(peer)`` plus the
-  socket's write buffer) and the global ``memory_budget`` over all peers (over it, the
-  peer holding most is dropped);
+  socket's write buffer) and the global ``memory_budget`` over everything held for all
+  peers: output (``queued`` and the socket buffers) and input (``engine.buffered(peer)``:
+  unfinished frames, reassembly buffers), checked after every input. Over the budget the
+  peer holding most is dropped: ``LIMIT_EXCEEDED`` when most of what it holds is input,
+  ``SLOW_CONSUMER`` when it is output (one frame is bounded by the protocol's own
+  ``max_payload_size``; the budget bounds the sum over many peers);
 * the file-descriptor limit: when ``accept`` fails with EMFILE/ENFILE, the connections
   waiting in the listen queue are accepted on a descriptor reserved for this and reset at
   once (refused, not left hanging), asyncio pauses the listener for a second, and the
   driver logs one line per burst instead of asyncio's error report each time.
 
-A breach calls ``engine.abort(peer, now, reason)`` (``HANDSHAKE_TIMEOUT``, ``IDLE_TIMEOUT``
-or ``SLOW_CONSUMER``) and aborts the socket, with one log line. The frame deadline is
+A breach calls ``engine.abort(peer, now, reason)`` (``HANDSHAKE_TIMEOUT``, ``IDLE_TIMEOUT``,
+``SLOW_CONSUMER`` or ``LIMIT_EXCEEDED``) and aborts the socket, with one log line. The frame deadline is
 measured per received chunk: when a chunk completes a frame the peer counts as between
 frames (the driver cannot see a partial frame that follows a complete one in the same chunk).
 
@@ -85,7 +89,8 @@ class PeerSocket(asyncio.Protocol):
         self.connected_at = self.last_frame_at = 0.0
         self.partial_since: float | None = None
         self.frames = 0
-        self.held = 0  # octets queued for it at the last measurement
+        self.held = 0  # octets held for it (input and output) at the last measurement
+        self.held_in = 0  # of which input (engine.buffered)
         #: Set when the driver dropped it for a limit (and logged why).
         self.dropped: TerminationReason | None = None
         self.lost = asyncio.get_running_loop().create_future()
@@ -164,7 +169,7 @@ class PeerServer:
         self._timer_at: float | None = None
         self._check_at: float | None = None  # no limit deadline falls before this
         self._held_total = 0
-        #: Most octets held over all peers after a pass (engine queues and socket buffers).
+        #: Most octets held over all peers after a pass (engine queues, input buffers, socket buffers).
         self.held_peak = 0
         self._processing = self._again = self._scheduled = self._accepting = False
         self._refusals = Burst(logger, "connection refused")
@@ -316,6 +321,7 @@ class PeerServer:
             self.engine.receive_data(sock.peer, data, now)  # on error that peer is closed; its event says why
         if data and not self.engine.is_closed(sock.peer):
             self._track_frames(sock, now)
+            self._measure(sock)
         self.process()
 
     def _track_frames(self, sock: PeerSocket, now: float) -> None:
@@ -373,31 +379,45 @@ class PeerServer:
                 sock.close()  # buffered octets (a goodbye) are still written
                 self._forget_held(sock)
                 continue
-            held = engine.queued(peer) + sock.write_buffer_size
-            self._held_total += held - sock.held
-            sock.held = held
-            if held > cap:
-                self.drop(sock, TerminationReason.SLOW_CONSUMER, f"{held} octets queued, limit {cap}")
+            self._measure(sock)
+            if sock.held - sock.held_in > cap:
+                self.drop(
+                    sock, TerminationReason.SLOW_CONSUMER, f"{sock.held - sock.held_in} octets queued, limit {cap}"
+                )
         if self._held_total > self.limits.memory_budget:
             self._enforce_budget()
         self.held_peak = max(self.held_peak, self._held_total)
 
+    def _measure(self, sock: PeerSocket) -> None:
+        """Re-measure what ``sock``'s peer holds (input, output, socket buffer) and the total."""
+        engine, peer = self.engine, sock.peer
+        if engine.is_closed(peer):
+            held_in = held = 0
+        else:
+            held_in = engine.buffered(peer)
+            held = held_in + engine.queued(peer) + sock.write_buffer_size
+        self._held_total += held - sock.held
+        sock.held, sock.held_in = held, held_in
+
     def _enforce_budget(self) -> None:
         """Re-measure every peer; drop the one holding most until the total fits the budget."""
-        engine, budget = self.engine, self.limits.memory_budget
+        budget = self.limits.memory_budget
         for sock in self.sockets.values():
-            sock.held = 0 if engine.is_closed(sock.peer) else engine.queued(sock.peer) + sock.write_buffer_size
-        self._held_total = sum(s.held for s in self.sockets.values())
+            self._measure(sock)
         for sock in sorted(self.sockets.values(), key=lambda s: s.held, reverse=True):
             if self._held_total <= budget:
                 break
-            detail = f"{self._held_total} octets queued over all peers, budget {budget}; it held {sock.held}"
-            self.drop(sock, TerminationReason.SLOW_CONSUMER, detail)
+            if sock.held_in * 2 > sock.held:
+                reason, what = TerminationReason.LIMIT_EXCEEDED, f"{sock.held_in} octets of unfinished input"
+            else:
+                reason, what = TerminationReason.SLOW_CONSUMER, f"{sock.held - sock.held_in} octets queued"
+            detail = f"{self._held_total} octets held over all peers, budget {budget}; it held {what}"
+            self.drop(sock, reason, detail)
             self._forget_held(sock)
 
     def _forget_held(self, sock: PeerSocket) -> None:
         self._held_total -= sock.held
-        sock.held = 0
+        sock.held = sock.held_in = 0
 
     # -- the one timer -------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ import zlib
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol
 
+from otwire.clients.imb._checks import check_int, check_stream_args
 from otwire.codecs.imb import (
     MAX_PAYLOAD_SIZE,
     BufferEvent,
@@ -138,15 +139,16 @@ def stream_events(
 
     Raises:
         InvalidArgument: ``chunk_size`` is out of range (also a ``ValueError``).
-        InvalidArgumentType: ``chunk_size`` is not an int (also a ``TypeError``).
+        InvalidArgumentType: ``name`` is not a str, ``stream`` has no ``read``, ``chunk_size``
+            is not an int, or ``read`` returned something else than bytes (also a ``TypeError``).
     """
-    if not isinstance(chunk_size, int) or isinstance(chunk_size, bool):
-        raise InvalidArgumentType(f"chunk_size must be an int, got {type(chunk_size).__name__}")
-    if not 1 <= chunk_size <= MAX_CHUNK_SIZE:
-        raise InvalidArgument(f"chunk_size={chunk_size!r} not in 1..{MAX_CHUNK_SIZE}")
+    check_stream_args(name, stream, chunk_size, MAX_CHUNK_SIZE)
     yield EventCommand(event_id=event_id, body=StreamHeader(stream_id=stream_id, stream_name=name))
     while True:
-        chunk = bytes(stream.read(chunk_size) or b"")
+        chunk = stream.read(chunk_size) or b""
+        if not isinstance(chunk, bytes | bytearray | memoryview):
+            raise InvalidArgumentType(f"stream.read() must return bytes, got {type(chunk).__name__}")
+        chunk = bytes(chunk)
         if len(chunk) == chunk_size:
             yield EventCommand(event_id=event_id, body=StreamBody(stream_id=stream_id, data=chunk))
         else:
@@ -227,13 +229,23 @@ class EventBase:
 
         Raises:
             InvalidArgument: ``event_kind`` is a stream kind; use ``create_stream_callback``.
+            InvalidArgumentType: ``event_kind`` is not an int or ``handler`` is not callable.
         """
+        check_int("event_kind", event_kind)
+        if not callable(handler):
+            raise InvalidArgumentType(f"handler must be callable, got {type(handler).__name__}")
         if event_kind in _STREAM_KINDS:
             raise InvalidArgument("stream kinds are handled through create_stream_callback and end_stream_callback")
         self._handlers.setdefault(int(event_kind), {})[handler] = None
 
     def remove_handler(self, handler: Handler) -> None:
-        """Stop calling ``handler`` for every kind it was added for."""
+        """Stop calling ``handler`` for every kind it was added for (nothing if it never was).
+
+        Raises:
+            InvalidArgumentType: ``handler`` is not callable.
+        """
+        if not callable(handler):
+            raise InvalidArgumentType(f"handler must be callable, got {type(handler).__name__}")
         for handlers in self._handlers.values():
             handlers.pop(handler, None)
 

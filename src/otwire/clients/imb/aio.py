@@ -28,8 +28,17 @@ import itertools
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 
+from otwire.clients.imb._checks import (
+    check_bytes,
+    check_client_args,
+    check_int,
+    check_seconds,
+    check_str,
+    check_stream_args,
+)
 from otwire.clients.imb._constants import DEFAULT_PORT, DEFAULT_STREAM_BODY_BUFFER_SIZE
 from otwire.clients.imb._event import (
+    MAX_CHUNK_SIZE,
     SEND_TIMEOUT,
     EventBase,
     Readable,
@@ -101,21 +110,35 @@ class AsyncEventDefinition(EventBase):
         """Send an event with a raw body (publishing first if needed); see ``EventDefinition.signal_event``.
 
         Raises:
+            InvalidArgumentType: ``event_kind`` is not an int or ``event_payload`` not bytes.
             EncodeError: ``event_kind`` does not fit 32 bits or the body is too long.
+            ConnectionLost: the connection is closed, or the hub did not read for ``send_timeout`` seconds.
         """
+        kind, payload = check_int("event_kind", event_kind), check_bytes("event_payload", event_payload)
         await self.publish()
-        await self._client._send(
-            RawEvent(event_id=self.event_id, event_kind=int(event_kind), payload=bytes(event_payload))
-        )
+        await self._client._send(RawEvent(event_id=self.event_id, event_kind=kind, payload=payload))
 
     async def signal_change_object(self, action: int, object_id: int, attribute: str) -> None:
-        """Send an ekChangeObjectEvent (``actionNew``/``actionDelete``/``actionChange``, object id, attribute)."""
+        """Send an ekChangeObjectEvent (``actionNew``/``actionDelete``/``actionChange``, object id, attribute).
+
+        Raises:
+            InvalidArgumentType: an argument has the wrong type.
+            EncodeError: ``action`` or ``object_id`` does not fit 32 bits.
+            ConnectionLost: the connection is closed, or the hub did not read for ``send_timeout`` seconds.
+        """
+        check_int("action", action), check_int("object_id", object_id), check_str("attribute", attribute)
         await self.publish()
         body = ChangeObjectEvent(action=action, object_id=object_id, attribute=attribute)
         await self._client._send(EventCommand(event_id=self.event_id, body=body))
 
     async def signal_string(self, value: str) -> None:
-        """Send an ekNormalEvent whose body is ``encode_string(value)``."""
+        """Send an ekNormalEvent whose body is ``encode_string(value)``.
+
+        Raises:
+            InvalidArgumentType: ``value`` is not a str.
+            ConnectionLost: the connection is closed, or the hub did not read for ``send_timeout`` seconds.
+        """
+        check_str("value", value)
         await self.publish()
         await self._client._send(EventCommand(event_id=self.event_id, body=NormalEvent(data=encode_string(value))))
 
@@ -129,17 +152,26 @@ class AsyncEventDefinition(EventBase):
 
         Raises:
             InvalidArgument: ``chunk_size`` is out of range.
+            InvalidArgumentType: ``name`` is not a str, ``stream`` has no ``read`` (or it
+                returned something else than bytes), ``chunk_size`` is not an int.
             ConnectionLost: the connection is closed, or the hub did not read for ``send_timeout`` seconds.
         """
+        check_stream_args(name, stream, chunk_size, MAX_CHUNK_SIZE)
         await self.publish()
         stream_id = self._client._new_stream_id(name)
         for event in stream_events(self.event_id, stream_id, name, stream, chunk_size):
             await self._client._send(event)
 
     async def wait_subscribed(self, timeout: float = 5.0) -> bool:
-        """Wait until the hub confirmed the subscription; True when it did within ``timeout`` seconds."""
+        """Wait until the hub confirmed the subscription; True when it did within ``timeout`` seconds.
+
+        Raises:
+            InvalidArgumentType: ``timeout`` is not a number (or ``None``: no limit).
+            InvalidArgument: ``timeout`` is negative or NaN.
+        """
+        limit = check_seconds("timeout", timeout)
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(limit):
                 await self._confirmed.wait()
         return self._confirmed.is_set()
 
@@ -165,7 +197,9 @@ class AsyncClient:
 
     Raises:
         EncodeError: ``owner_id`` or ``owner_name`` cannot be encoded.
-        InvalidArgument: ``max_queue`` is below 2 (also a ``ValueError``).
+        InvalidArgument: ``max_queue`` is below 2, ``port`` not in 1..65535 or a timeout
+            not positive (also a ``ValueError``).
+        InvalidArgumentType: an argument has the wrong type (also a ``TypeError``).
 
     Event ids, names and the subscribed/published flags are the engine's; the client
     keeps only the :class:`AsyncEventDefinition` objects (handlers) by event id.
@@ -184,7 +218,8 @@ class AsyncClient:
         max_queue: int = 10_000,
         send_timeout: float | None = SEND_TIMEOUT,
     ) -> None:
-        if not isinstance(max_queue, int) or max_queue < 2:
+        check_client_args(host, port, owner_id, owner_name, federation, timeout, send_timeout)
+        if check_int("max_queue", max_queue) < 2:
             raise InvalidArgument(f"max_queue={max_queue!r} must be an int >= 2")
         self.host, self.port, self._timeout = host, port, timeout
         self._send_timeout = send_timeout
@@ -256,13 +291,18 @@ class AsyncClient:
 
         Args:
             timeout: Seconds to wait for the hub's answer (only the first time it does not come).
+
+        Raises:
+            InvalidArgumentType: ``timeout`` is not a number.
+            InvalidArgument: ``timeout`` is negative or NaN.
         """
+        limit = check_seconds("timeout", timeout, optional=False)
         if not self._engine.unique_client_id and not self._id_wait_failed and self.is_connected:
             self._identified.clear()
             with contextlib.suppress(OTWireError):
                 await self._send(UniqueClientID())
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(timeout):
+                async with asyncio.timeout(limit):
                     while not self._engine.unique_client_id and self.is_connected:
                         await self._identified.wait()
                         self._identified.clear()
@@ -318,9 +358,14 @@ class AsyncClient:
         Returns:
             The event; ``None`` on timeout, or once the connection is closed and the
             queue is empty.
+
+        Raises:
+            InvalidArgumentType: ``timeout`` is not a number (or ``None``).
+            InvalidArgument: ``timeout`` is negative or NaN.
         """
+        limit = check_seconds("timeout", timeout)
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(limit):
                 while not self._queue and self.is_connected:
                     self._wakeup.clear()
                     await self._wakeup.wait()

@@ -26,27 +26,27 @@ import weakref
 from collections.abc import Callable
 from functools import partial
 
-from otwire.clients.imb._constants import DEFAULT_PORT, DEFAULT_STREAM_BODY_BUFFER_SIZE
+from otwire.clients.imb._checks import (
+    check_bytes,
+    check_client_args,
+    check_int,
+    check_str,
+)
+from otwire.clients.imb._constants import DEFAULT_PORT
+from otwire.clients.imb._definition import BlockingEventSends
 from otwire.clients.imb._event import (
     SEND_TIMEOUT,
-    EventBase,
-    Readable,
     logger,
     new_stream_id,
     route_event,
-    stream_events,
 )
 from otwire.codecs.imb import (
-    ChangeObjectEvent,
     Command,
-    EventCommand,
-    NormalEvent,
     Publish,
     Subscribe,
     UniqueClientID,
     Unpublish,
     Unsubscribe,
-    encode_string,
 )
 from otwire.errors import InvalidState, OTWireError
 from otwire.protocols import Event as EngineEvent
@@ -62,112 +62,19 @@ LINGER = 2.0
 ID_WAIT = 5.0
 
 
-class EventDefinition(EventBase):
+class EventDefinition(BlockingEventSends):
     """One named event of a :class:`Client` (pyimb's ``EventDefinition``).
 
-    Get it from ``client.get_event``, ``client.subscribe`` or ``client.publish``.
-    Sends raise ``ConnectionLost`` once the connection is closed.
+    Get it from ``client.get_event``, ``client.subscribe`` or ``client.publish``. The
+    sends (``subscribe``, ``publish``, ``signal_string``, ``signal_stream``, ...) are
+    :class:`~otwire.clients.imb._definition.BlockingEventSends`'; they raise
+    ``ConnectionLost`` once the connection is closed.
     """
-
-    def __init__(self, event_id: int, name: str, client: Client) -> None:
-        super().__init__(event_id, name, client)
-        self._confirmed = threading.Event()
 
     @property
     def client(self) -> Client:
         """The owning client."""
         return self._client  # type: ignore[no-any-return]
-
-    def subscribe(self) -> None:
-        """Subscribe to the event (icSubscribe; nothing if already subscribed)."""
-        if not self.is_subscribed:
-            self._confirmed.clear()
-            self._client._send(Subscribe(event_id=self.event_id, event_name=self.name))
-
-    def unsubscribe(self) -> None:
-        """Unsubscribe from the event (icUnsubscribe; nothing if not subscribed)."""
-        if self.is_subscribed:
-            self._client._send(Unsubscribe(event_name=self.name))
-
-    def publish(self) -> None:
-        """Publish the event (icPublish; nothing if already published)."""
-        if not self.is_published:
-            self._client._send(Publish(event_id=self.event_id, event_name=self.name))
-
-    def unpublish(self) -> None:
-        """Stop publishing the event (icUnpublish; nothing if not published)."""
-        if self.is_published:
-            self._client._send(Unpublish(event_name=self.name))
-
-    def signal_event(self, event_kind: int, event_payload: bytes) -> None:
-        """Send an event with a raw body (publishing the event first if needed).
-
-        Args:
-            event_kind: ``ekNormalEvent``, ... (flags may be or-ed in, e.g. 0x100).
-            event_payload: The body octets, sent unchanged.
-
-        Raises:
-            EncodeError: ``event_kind`` does not fit 32 bits or the body is too long.
-        """
-        self.publish()
-        self._client._send(RawEvent(event_id=self.event_id, event_kind=int(event_kind), payload=bytes(event_payload)))
-
-    def signal_change_object(self, action: int, object_id: int, attribute: str) -> None:
-        """Send an ekChangeObjectEvent.
-
-        Args:
-            action: ``actionNew``, ``actionDelete`` or ``actionChange`` (any int32).
-            object_id: The object's id (int32).
-            attribute: The changed attribute's name.
-        """
-        self.publish()
-        body = ChangeObjectEvent(action=action, object_id=object_id, attribute=attribute)
-        self._client._send(EventCommand(event_id=self.event_id, body=body))
-
-    def signal_string(self, value: str) -> None:
-        """Send an ekNormalEvent whose body is ``encode_string(value)``.
-
-        Args:
-            value: The text.
-        """
-        self.publish()
-        self._client._send(EventCommand(event_id=self.event_id, body=NormalEvent(data=encode_string(value))))
-
-    def signal_stream(self, name: str, stream: Readable, chunk_size: int = DEFAULT_STREAM_BODY_BUFFER_SIZE) -> None:
-        """Send a stream: a header, ``chunk_size`` bodies read from ``stream``, then the tail.
-
-        Blocks until the last chunk is handed to the kernel; ``stream`` is not closed.
-
-        Args:
-            name: The stream's name (e.g. a file name).
-            stream: A binary file-like object, read with ``read(chunk_size)``.
-            chunk_size: Octets per body (default 16 KiB, at most 10 MiB less 16).
-
-        Raises:
-            InvalidArgument: ``chunk_size`` is out of range.
-            ConnectionLost: the connection is closed, or the hub did not read for ``send_timeout`` seconds.
-        """
-        self.publish()
-        stream_id = self._client._new_stream_id(name)
-        for event in stream_events(self.event_id, stream_id, name, stream, chunk_size):
-            self._client._send(event)
-
-    def wait_subscribed(self, timeout: float = 5.0) -> bool:
-        """Wait until the hub confirmed the subscription (its id translation arrived).
-
-        Not in pyimb: events another client sends before the hub saw the
-        subscription are not delivered, so wait for this before relying on them.
-
-        Args:
-            timeout: Seconds to wait at most.
-
-        Returns:
-            True when confirmed.
-        """
-        return self._confirmed.wait(timeout)
-
-    def _on_confirmed(self) -> None:
-        self._confirmed.set()
 
 
 class Client:
@@ -190,6 +97,8 @@ class Client:
         ConnectTimeout: The connect took longer than ``timeout``.
         TransportError: The hub cannot be reached.
         EncodeError: ``owner_id`` or ``owner_name`` cannot be encoded.
+        InvalidArgumentType: an argument has the wrong type (also a ``TypeError``).
+        InvalidArgument: ``port`` is not in 1..65535 or a timeout is not positive (also a ``ValueError``).
 
     Event ids, names and the subscribed/published flags are the engine's
     (:class:`~otwire.protocols.imb.client.IMBClientConnection`); the client keeps only
@@ -207,6 +116,7 @@ class Client:
         timeout: float | None = 10.0,
         send_timeout: float | None = SEND_TIMEOUT,
     ) -> None:
+        check_client_args(host, port, owner_id, owner_name, federation, timeout, send_timeout)
         self._engine = IMBClientConnection(
             0 if owner_id is None else owner_id,
             "" if owner_name is None else owner_name,
@@ -354,24 +264,46 @@ class Client:
     # -- pyimb's low-level senders -------------------------------------------------------------
 
     def signal_subscribe(self, event_id: int, event_entry_type: int, event_name: str) -> None:
-        """Send icSubscribe as given (prefer :meth:`subscribe`)."""
+        """Send icSubscribe as given (prefer :meth:`subscribe`).
+
+        Raises:
+            InvalidArgumentType: an argument has the wrong type.
+            EncodeError: an int does not fit 32 bits.
+            LocalProtocolError: the id or name is bound to another name or id.
+            ConnectionLost: the connection is closed.
+        """
+        check_int("event_id", event_id), check_int("event_entry_type", event_entry_type)
+        check_str("event_name", event_name)
         self._send(Subscribe(event_id=event_id, event_entry_type=event_entry_type, event_name=event_name))
 
     def signal_publish(self, event_id: int, event_entry_type: int, event_name: str) -> None:
-        """Send icPublish as given (prefer :meth:`publish`)."""
+        """Send icPublish as given (prefer :meth:`publish`); raises as :meth:`signal_subscribe`."""
+        check_int("event_id", event_id), check_int("event_entry_type", event_entry_type)
+        check_str("event_name", event_name)
         self._send(Publish(event_id=event_id, event_entry_type=event_entry_type, event_name=event_name))
 
     def signal_unsubscribe(self, event_name: str) -> None:
-        """Send icUnsubscribe (prefer :meth:`unsubscribe`)."""
+        """Send icUnsubscribe (prefer :meth:`unsubscribe`); ``InvalidArgumentType`` when not a str."""
+        check_str("event_name", event_name)
         self._send(Unsubscribe(event_name=event_name))
 
     def signal_unpublish(self, event_name: str) -> None:
-        """Send icUnpublish (prefer :meth:`unpublish`)."""
+        """Send icUnpublish (prefer :meth:`unpublish`); ``InvalidArgumentType`` when not a str."""
+        check_str("event_name", event_name)
         self._send(Unpublish(event_name=event_name))
 
     def signal_normal_event(self, event_id: int, event_kind: int, event_payload: bytes) -> None:
-        """Send an icEvent with a raw body on a subscribed or published id (prefer ``signal_event``)."""
-        self._send(RawEvent(event_id=event_id, event_kind=int(event_kind), payload=bytes(event_payload)))
+        """Send an icEvent with a raw body on a subscribed or published id (prefer ``signal_event``).
+
+        Raises:
+            InvalidArgumentType: an argument has the wrong type.
+            EncodeError: an int does not fit 32 bits or the body is too long.
+            LocalProtocolError: ``event_id`` is not bound to an event.
+            ConnectionLost: the connection is closed.
+        """
+        check_int("event_id", event_id)
+        kind, payload = check_int("event_kind", event_kind), check_bytes("event_payload", event_payload)
+        self._send(RawEvent(event_id=event_id, event_kind=kind, payload=payload))
 
     # -- lifecycle ------------------------------------------------------------------------------
 

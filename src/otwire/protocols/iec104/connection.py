@@ -180,6 +180,11 @@ class IEC104Connection(EngineBase[State, Input]):
         return len(self._queue)
 
     @property
+    def buffered(self) -> int:
+        """Octets received and not yet framed: the start of an APDU still arriving (at most 254)."""
+        return len(self._buffer)
+
+    @property
     def discarded(self) -> int:
         """ASDUs accepted by ``send``, never sent: held back by k when the connection ended (0 while open)."""
         return self._discarded

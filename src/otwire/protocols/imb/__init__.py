@@ -15,18 +15,18 @@ from __future__ import annotations
 
 from otwire.protocols import ConnectionTerminated, TerminationReason
 from otwire.protocols.imb._connection import HubConnection
-from otwire.protocols.imb._state import ClientInput, ClientState, HubInput, HubState
+from otwire.protocols.imb._state import ClientConnectionState, ClientInput, HubInput, HubPeerState
 from otwire.protocols.imb.client import IMBClientConnection, RawEvent, prefixed_name
 from otwire.protocols.imb.config import IMBClientConfig, IMBHubConfig
 from otwire.protocols.imb.hub import IMBHub
 
 __all__ = [
+    "ClientConnectionState",
     "ClientInput",
-    "ClientState",
     "ConnectionTerminated",
     "HubConnection",
     "HubInput",
-    "HubState",
+    "HubPeerState",
     "IMBClientConfig",
     "IMBClientConnection",
     "IMBHub",

@@ -16,7 +16,7 @@ from typing import Protocol
 from otwire.codecs.imb import UniqueClientID, encode_command
 from otwire.protocols import Event, TerminationReason
 from otwire.protocols._base import EngineBase
-from otwire.protocols.imb._state import HUB_END_INPUTS, HUB_LOCAL_INPUTS, HUB_TRANSITIONS, HubInput, HubState
+from otwire.protocols.imb._state import HUB_END_INPUTS, HUB_LOCAL_INPUTS, HUB_TRANSITIONS, HubInput, HubPeerState
 from otwire.protocols.imb._tables import EventEntry
 from otwire.protocols.imb.events import ClientStatus
 
@@ -32,7 +32,7 @@ class _Hub(Protocol):
     def _connection_closed(self, connection: HubConnection) -> None: ...
 
 
-class HubConnection(EngineBase[HubState, HubInput]):
+class HubConnection(EngineBase[HubPeerState, HubInput]):
     """One client connection of an :class:`~otwire.protocols.imb.hub.IMBHub` (made by ``IMBHub.connect``).
 
     Attributes:
@@ -42,16 +42,16 @@ class HubConnection(EngineBase[HubState, HubInput]):
         name: The driver's label (e.g. the peer address).
     """
 
-    __slots__ = ("_hub", "_junk_run", "_next_beat", "_pubs", "_rx", "_subs", "_uid_bytes", "bytes_in", "bytes_out",
-                 "client_state", "commands_in", "connected_at", "events_dropped", "handle", "name", "owner_id",
-                 "owner_name", "peer", "throttle", "unique_client_id")  # fmt: skip
+    __slots__ = ("_hub", "_junk_run", "_junk_total", "_next_beat", "_pubs", "_rx", "_subs", "_uid_bytes", "bytes_in",
+                 "bytes_out", "client_state", "commands_in", "connected_at", "events_dropped", "handle", "name",
+                 "owner_id", "owner_name", "peer", "throttle", "unique_client_id")  # fmt: skip
 
-    CLOSED = HubState.CLOSED
+    CLOSED = HubPeerState.CLOSED
     LOCAL_INPUTS = HUB_LOCAL_INPUTS
     END_INPUTS = HUB_END_INPUTS
 
     def __init__(self, hub: _Hub, peer: Hashable, unique_client_id: int, handle: int, now: float, name: str) -> None:
-        super().__init__(HubState.CONNECTED, HUB_TRANSITIONS)
+        super().__init__(HubPeerState.CONNECTED, HUB_TRANSITIONS)
         self._hub = hub
         self.peer = peer
         self.unique_client_id = unique_client_id
@@ -64,6 +64,7 @@ class HubConnection(EngineBase[HubState, HubInput]):
         self.throttle: int | None = None
         self.commands_in = self.bytes_in = self.bytes_out = self.events_dropped = 0
         self._junk_run = 0  # junk octets since the last complete frame
+        self._junk_total = 0  # junk octets over the connection's life
         self._rx = bytearray()  # received octets not yet cut into frames
         self._out += encode_command(UniqueClientID(unique_client_id=unique_client_id, client_id=handle))
         self._pubs: dict[int, EventEntry[HubConnection]] = {}  # client event id -> published entry
@@ -123,6 +124,6 @@ class HubConnection(EngineBase[HubState, HubInput]):
         """Return and clear the octets queued for this client."""
         data = super().data_to_send()
         self.bytes_out += len(data)
-        if self._state is HubState.CLOSED:
+        if self._state is HubPeerState.CLOSED:
             self._hub._forget_if_drained(self)
         return data

@@ -27,7 +27,7 @@ from otwire.errors import DecodeError
 from otwire.protocols import TerminationReason
 from otwire.protocols._base import EngineBase
 from otwire.protocols.imb._bindings import EventBindings
-from otwire.protocols.imb._state import ClientInput, ClientState
+from otwire.protocols.imb._state import ClientConnectionState, ClientInput
 from otwire.protocols.imb._streams import StreamAssembler
 from otwire.protocols.imb.config import IMBClientConfig
 from otwire.protocols.imb.events import (
@@ -45,7 +45,7 @@ __all__ = ["FrameReceiver"]
 In = ClientInput
 
 
-class FrameReceiver(EngineBase[ClientState, ClientInput]):
+class FrameReceiver(EngineBase[ClientConnectionState, ClientInput]):
     """The receiving half of the client engine: act on one decoded frame from the hub.
 
     The state it keeps is set up by ``IMBClientConnection.__init__``.

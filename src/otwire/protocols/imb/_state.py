@@ -21,10 +21,10 @@ __all__ = [
     "HUB_END_INPUTS",
     "HUB_LOCAL_INPUTS",
     "HUB_TRANSITIONS",
+    "ClientConnectionState",
     "ClientInput",
-    "ClientState",
     "HubInput",
-    "HubState",
+    "HubPeerState",
 ]
 
 R = TerminationReason
@@ -32,8 +32,11 @@ R = TerminationReason
 # --- the client ---------------------------------------------------------------------------
 
 
-class ClientState(enum.Enum):
-    """Lifecycle of one client connection (the TCP connection is already up)."""
+class ClientConnectionState(enum.Enum):
+    """Lifecycle of one client connection (the TCP connection is already up).
+
+    Not the wire enum :class:`otwire.codecs.imb.types.ClientState` (icSetState values).
+    """
 
     AWAITING_ID = "awaiting id"
     """icSetClientInfo is queued; the hub has not sent icUniqueClientID yet (everything is allowed)."""
@@ -61,7 +64,7 @@ class ClientInput(enum.Enum):
 #: Inputs that come from the local user (a missing entry is ``LocalProtocolError``).
 CLIENT_LOCAL_INPUTS = frozenset({ClientInput.SEND, ClientInput.CLOSE})
 
-_C_OPEN = (ClientState.AWAITING_ID, ClientState.READY)
+_C_OPEN = (ClientConnectionState.AWAITING_ID, ClientConnectionState.READY)
 _C_STAY = (ClientInput.SEND, ClientInput.RECV_TRANSLATION, ClientInput.RECV_EVENT, ClientInput.RECV_OTHER)
 _C_ENDS = (
     ClientInput.RECV_END_SESSION,
@@ -72,10 +75,10 @@ _C_ENDS = (
 )
 
 #: ``CLIENT_TRANSITIONS[(state, input)] -> new state``; CLOSED accepts nothing.
-CLIENT_TRANSITIONS: dict[tuple[ClientState, ClientInput], ClientState] = {
+CLIENT_TRANSITIONS: dict[tuple[ClientConnectionState, ClientInput], ClientConnectionState] = {
     **{(s, i): s for s in _C_OPEN for i in _C_STAY},
-    **{(s, ClientInput.RECV_UNIQUE_ID): ClientState.READY for s in _C_OPEN},
-    **{(s, i): ClientState.CLOSED for s in _C_OPEN for i in _C_ENDS},
+    **{(s, ClientInput.RECV_UNIQUE_ID): ClientConnectionState.READY for s in _C_OPEN},
+    **{(s, i): ClientConnectionState.CLOSED for s in _C_OPEN for i in _C_ENDS},
 }
 
 #: The input that ends a client connection for each reason.
@@ -90,8 +93,8 @@ CLIENT_END_INPUTS: dict[TerminationReason, ClientInput] = {
 # --- one connection of the hub ----------------------------------------------------------------
 
 
-class HubState(enum.Enum):
-    """Lifecycle of one client connection inside the hub."""
+class HubPeerState(enum.Enum):
+    """Lifecycle of one client connection (one peer) inside the hub."""
 
     CONNECTED = "connected"
     """Accepted; the hub sent icUniqueClientID. No icSetClientInfo yet (the initial state)."""
@@ -121,7 +124,7 @@ class HubInput(enum.Enum):
 #: Inputs that come from the local user (the hub's owner or the driver).
 HUB_LOCAL_INPUTS = frozenset({HubInput.SEND, HubInput.TIMER, HubInput.CLOSE})
 
-_H_OPEN = (HubState.CONNECTED, HubState.IDENTIFIED)
+_H_OPEN = (HubPeerState.CONNECTED, HubPeerState.IDENTIFIED)
 _H_ENDS = (
     HubInput.RECV_END_SESSION,
     HubInput.EOF,
@@ -134,11 +137,11 @@ _H_ENDS = (
 )
 
 #: ``HUB_TRANSITIONS[(state, input)] -> new state``; CLOSED accepts nothing.
-HUB_TRANSITIONS: dict[tuple[HubState, HubInput], HubState] = {
+HUB_TRANSITIONS: dict[tuple[HubPeerState, HubInput], HubPeerState] = {
     **{(s, i): s for s in _H_OPEN for i in (HubInput.RECV_COMMAND, HubInput.SEND, HubInput.TIMER)},
-    **{(s, i): HubState.CLOSED for s in _H_OPEN for i in _H_ENDS},
-    (HubState.CONNECTED, HubInput.RECV_CLIENT_INFO): HubState.IDENTIFIED,
-    (HubState.IDENTIFIED, HubInput.RECV_CLIENT_INFO): HubState.IDENTIFIED,
+    **{(s, i): HubPeerState.CLOSED for s in _H_OPEN for i in _H_ENDS},
+    (HubPeerState.CONNECTED, HubInput.RECV_CLIENT_INFO): HubPeerState.IDENTIFIED,
+    (HubPeerState.IDENTIFIED, HubInput.RECV_CLIENT_INFO): HubPeerState.IDENTIFIED,
 }
 
 #: The input that ends a hub connection for each reason.

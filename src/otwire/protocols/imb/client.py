@@ -64,7 +64,7 @@ from otwire.codecs.imb import (
     encode_command,
     encode_event_frame,
 )
-from otwire.errors import LocalProtocolError, RemoteProtocolError
+from otwire.errors import InvalidArgumentType, LocalProtocolError, RemoteProtocolError
 from otwire.protocols import Buffer, TerminationReason
 from otwire.protocols.imb._bindings import EventBindings, prefixed_name
 from otwire.protocols.imb._receiving import FrameReceiver
@@ -72,8 +72,8 @@ from otwire.protocols.imb._state import (
     CLIENT_END_INPUTS,
     CLIENT_LOCAL_INPUTS,
     CLIENT_TRANSITIONS,
+    ClientConnectionState,
     ClientInput,
-    ClientState,
 )
 from otwire.protocols.imb._streams import StreamAssembler
 from otwire.protocols.imb.config import IMBClientConfig, merge_config
@@ -82,7 +82,10 @@ from otwire.protocols.imb.events import JunkSkipped
 __all__ = ["IMBClientConnection", "RawEvent", "prefixed_name"]
 
 _END_SESSION = encode_command(EndSession())
-S, In = ClientState, ClientInput
+S, In = ClientConnectionState, ClientInput
+
+
+_BYTES_LIKE = (bytes, bytearray, memoryview)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -202,10 +205,11 @@ class IMBClientConnection(FrameReceiver):
             The id, or ``None`` for an unknown name with ``create=False``.
 
         Raises:
-            LocalProtocolError: ``name`` is not a ``str`` or every int32 id is used.
+            InvalidArgumentType: ``name`` is not a ``str`` (a ``LocalProtocolError``).
+            LocalProtocolError: every int32 id is used.
         """
         if not isinstance(name, str):
-            raise LocalProtocolError(f"event name must be a str, got {type(name).__name__}")
+            raise InvalidArgumentType(f"event name must be a str, got {type(name).__name__}")
         return self._bindings.define(self.full_name(name, prefix), create)
 
     def event_name(self, event_id: int) -> str | None:
@@ -240,8 +244,11 @@ class IMBClientConnection(FrameReceiver):
                 trailer) or a command or icEvent whose payload is malformed; the
                 frames before it were applied and the engine is closed.
             RemoteProtocolError: more than ``max_junk_bytes`` octets in a row started no frame.
+            InvalidArgumentType: ``data`` is not bytes-like (nothing changes; a ``LocalProtocolError``).
             LocalProtocolError: the connection is already closed.
         """
+        if not isinstance(data, _BYTES_LIKE):
+            raise InvalidArgumentType(f"data must be bytes, got {type(data).__name__}")
         self._check_open("receive data")
         framer = self._framer
         if data:

@@ -98,8 +98,16 @@ class IMBHubConfig:
     max_junk_bytes: int = 64 * _KIB
     """Most octets that start no frame, in a row, before the client is dropped
     (``PROTOCOL_ERROR``); a complete frame resets the count."""
+    max_junk_share: float = 0.125
+    """Junk over the connection's life: beyond a first ``max_junk_bytes`` octets, junk may make
+    up at most this share of everything received from the client (``junk > max_junk_bytes +
+    max_junk_share * octets received`` closes it, ``PROTOCOL_ERROR``). A client alternating
+    junk runs with short frames is closed; ``1.0`` turns the rule off."""
 
     def __post_init__(self) -> None:
+        share = self.max_junk_share
+        if not isinstance(share, int | float) or isinstance(share, bool) or not 0 <= share <= 1:
+            raise InvalidArgument(f"max_junk_share={share!r} must be a number in 0..1")
         beat = self.heartbeat_interval
         if beat is not None and (not isinstance(beat, int | float) or not beat > 0):
             raise InvalidArgument(f"heartbeat_interval={beat!r} must be > 0 or None")

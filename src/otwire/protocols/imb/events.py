@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from otwire.codecs.imb import Command, EventBody, EventCommand, EventFlag
 from otwire.protocols import ConnectionTerminated, TerminationReason
 from otwire.protocols import Event as EngineEvent
-from otwire.protocols.imb._state import HubState
+from otwire.protocols.imb._state import HubPeerState
 
 __all__ = [
     "NAME_SHOWN",
@@ -350,7 +350,7 @@ class ClientStatus:
     """Unique client id (never 0, not reused while the hub runs)."""
     name: str
     """The driver's label (e.g. the peer address)."""
-    state: HubState
+    state: HubPeerState
     """Lifecycle state."""
     owner_id: int | None
     """From icSetClientInfo, or ``None``."""

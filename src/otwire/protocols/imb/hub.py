@@ -28,7 +28,8 @@ Peer violations (the same rule as the client engine and IEC 104; notes "Peer vio
 
 * octets between frames that do not start one are skipped and reported
   (``JunkSkipped``, once per ``receive_data``); more than ``max_junk_bytes`` in a
-  row closes the peer with a ``RemoteProtocolError``;
+  row, or junk over ``max_junk_bytes`` plus ``max_junk_share`` of everything received,
+  closes the peer with a ``RemoteProtocolError``;
 * a framing error (negative or oversize length, wrong trailer) and a framed command
   whose payload is malformed (an icEvent shorter than its 12-octet head included)
   are a ``DecodeError`` raised from ``receive_data`` after that peer was closed;
@@ -55,11 +56,11 @@ from otwire.codecs.imb import (
     split_frames,
 )
 from otwire.codecs.imb.types import INT32_MAX, EventKind
-from otwire.errors import DecodeError, InvalidArgument, LocalProtocolError, RemoteProtocolError
+from otwire.errors import DecodeError, InvalidArgument, InvalidArgumentType, LocalProtocolError, RemoteProtocolError
 from otwire.protocols import Buffer, Event, TerminationReason
 from otwire.protocols.imb._connection import HubConnection
 from otwire.protocols.imb._routing import CommandHandlers
-from otwire.protocols.imb._state import HUB_END_INPUTS, HubInput, HubState
+from otwire.protocols.imb._state import HUB_END_INPUTS, HubInput, HubPeerState
 from otwire.protocols.imb._tables import CommandRefused, RoutingTable, VariableStore
 from otwire.protocols.imb.config import IMBHubConfig, merge_config
 from otwire.protocols.imb.events import EventInfo, EventsDropped, JunkSkipped
@@ -70,6 +71,7 @@ _I32 = struct.Struct("<i")
 _EVENT = int(CommandCode.EVENT)
 _LOG_KIND = int(EventKind.LOG_WRITE_LN)
 _MIN_EVENT_FRAME = 16 + 12 + 4  # header, event_id/tick/kind, trailer
+_BYTES_LIKE = (bytes, bytearray, memoryview)
 _HEARTBEAT = encode_frame(CommandCode.HEART_BEAT)
 _END_SESSION = encode_frame(CommandCode.END_SESSION)
 
@@ -151,9 +153,13 @@ class IMBHub(CommandHandlers):
         Raises:
             DecodeError: a framing error or a malformed payload (the peer is closed
                 first; the frames before it were applied).
-            RemoteProtocolError: more than ``max_junk_bytes`` octets in a row started no frame.
+            RemoteProtocolError: more than ``max_junk_bytes`` octets in a row started no
+                frame, or junk went over ``max_junk_bytes + max_junk_share * octets received``.
+            InvalidArgumentType: ``data`` is not bytes-like (nothing changes; a ``LocalProtocolError``).
             LocalProtocolError: ``peer`` is unknown or closed.
         """
+        if not isinstance(data, _BYTES_LIKE):
+            raise InvalidArgumentType(f"data must be bytes, got {type(data).__name__}")
         connection = self._open(peer, "receive data")
         self._with_events[connection] = None
         if not data:
@@ -174,10 +180,9 @@ class IMBHub(CommandHandlers):
         finally:
             self._count_junk(connection, junk, bool(frames))
             self._settle()
-        if failure is None and connection._junk_run > self.config.max_junk_bytes:
-            limit = self.config.max_junk_bytes
-            failure = RemoteProtocolError(f"{connection._junk_run} octets in a row start no frame ({limit=})")
-        if failure is not None and connection._state is not HubState.CLOSED:
+        if failure is None and junk:
+            failure = self._junk_failure(connection)
+        if failure is not None and connection._state is not HubPeerState.CLOSED:
             connection._fail(failure)
             self._settle()
             raise failure
@@ -208,7 +213,7 @@ class IMBHub(CommandHandlers):
         Closing a closed or unknown peer does nothing.
         """
         connection = self._peers.get(peer)
-        if connection is None or connection._state is HubState.CLOSED:
+        if connection is None or connection._state is HubPeerState.CLOSED:
             return
         connection._out += _END_SESSION
         self._with_events[connection] = None
@@ -223,7 +228,7 @@ class IMBHub(CommandHandlers):
     def connection_lost(self, peer: Hashable, now: float, exc: BaseException | None = None) -> None:
         """Report that ``peer``'s transport failed (nothing when it is closed or unknown)."""
         connection = self._peers.get(peer)
-        if connection is not None and connection._state is not HubState.CLOSED:
+        if connection is not None and connection._state is not HubPeerState.CLOSED:
             self._with_events[connection] = None
             connection._terminate(TerminationReason.CONNECTION_LOST, exc)
             self._settle()
@@ -237,7 +242,7 @@ class IMBHub(CommandHandlers):
         if reason not in HUB_END_INPUTS:
             raise InvalidArgument(f"{reason} is not a reason to end a hub connection")
         connection = self._peers.get(peer)
-        if connection is not None and connection._state is not HubState.CLOSED:
+        if connection is not None and connection._state is not HubPeerState.CLOSED:
             connection._out.clear()
             self._with_events[connection] = None
             connection._terminate(reason, None)
@@ -289,7 +294,7 @@ class IMBHub(CommandHandlers):
     def is_closed(self, peer: Hashable) -> bool:
         """True once ``peer`` is closed (or unknown): its socket should be closed."""
         connection = self._peers.get(peer)
-        return connection is None or connection._state is HubState.CLOSED
+        return connection is None or connection._state is HubPeerState.CLOSED
 
     def frames_received(self, peer: Hashable) -> int:
         """Complete frames received from ``peer`` so far (0 for an unknown peer)."""
@@ -304,6 +309,11 @@ class IMBHub(CommandHandlers):
         """Octets queued for ``peer`` and not yet taken by ``data_to_send``."""
         connection = self._peers.get(peer)
         return 0 if connection is None else len(connection._out)
+
+    def buffered(self, peer: Hashable) -> int:
+        """Octets received from ``peer`` and held: its unfinished frame (at most ``max_payload_size`` + 20)."""
+        connection = self._peers.get(peer)
+        return 0 if connection is None else len(connection._rx)
 
     # -- tables and monitoring ---------------------------------------------------------------
 
@@ -374,7 +384,7 @@ class IMBHub(CommandHandlers):
                 code = _I32.unpack_from(raw, 8)[0]
                 if code != _EVENT:
                     self.apply_command(connection, code, raw[16:-4] if len(raw) > 16 else b"")
-                    if connection._state is HubState.CLOSED:
+                    if connection._state is HubPeerState.CLOSED:
                         break
                     continue
                 if len(raw) < _MIN_EVENT_FRAME:
@@ -412,7 +422,18 @@ class IMBHub(CommandHandlers):
     def _count_junk(self, connection: HubConnection, junk: int, got_frames: bool) -> None:
         if junk:
             connection._events.append(JunkSkipped(size=junk))
+            connection._junk_total += junk
         connection._junk_run = junk if got_frames else connection._junk_run + junk
+
+    def _junk_failure(self, connection: HubConnection) -> RemoteProtocolError | None:
+        """The junk rules (``IMBHubConfig.max_junk_bytes`` and ``max_junk_share``)."""
+        limit, share = self.config.max_junk_bytes, self.config.max_junk_share
+        if connection._junk_run > limit:
+            return RemoteProtocolError(f"{connection._junk_run} octets in a row start no frame ({limit=})")
+        if connection._junk_total > limit + share * connection.bytes_in:
+            total, received = connection._junk_total, connection.bytes_in
+            return RemoteProtocolError(f"{total} of {received} octets received start no frame ({share=:g}, {limit=})")
+        return None
 
     def _deliver(self, connection: HubConnection, data: bytes) -> None:
         out = connection._out
@@ -447,7 +468,7 @@ class IMBHub(CommandHandlers):
 
     def _forget_if_drained(self, connection: HubConnection) -> None:
         """Drop a closed connection once its output and events were taken."""
-        if connection._state is HubState.CLOSED and not connection._out and not connection._events:
+        if connection._state is HubPeerState.CLOSED and not connection._out and not connection._events:
             if self._peers.get(connection.peer) is connection:
                 del self._peers[connection.peer]
             self._with_events.pop(connection, None)

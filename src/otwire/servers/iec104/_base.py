@@ -353,7 +353,9 @@ class BaseServer(ServerBase):
     # -- the server base's hooks -------------------------------------------------------
 
     def _new_engine(self) -> OutstationPeers:
-        self.peers = OutstationPeers(self._new_connection, frame_counter=APDUCounter, queued=held_octets)
+        self.peers = OutstationPeers(
+            self._new_connection, frame_counter=APDUCounter, queued=held_octets, buffered=_unframed_octets
+        )
         return self.peers
 
     def _new_connection(self, peer: int, now: float, name: str) -> IEC104Connection:
@@ -405,3 +407,7 @@ def _response(result: object, name: str) -> ResponseState:
         return ResponseState.SUCCESS if result else ResponseState.FAILURE
     LOGGER.warning("%s callback returned %r, not a ResponseState; refused", name, result)
     return ResponseState.FAILURE
+
+
+def _unframed_octets(connection: IEC104Connection) -> int:
+    return connection.buffered

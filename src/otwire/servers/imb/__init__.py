@@ -16,9 +16,11 @@ This layer only moves octets: the shared server base runs the many-peer engine
 after every input, the octets of every peer the input reached (once per peer).
 
 Slow consumers do not block fast ones: reading is never paused for a subscriber. A
-client holding more than ``max_queue_bytes`` is disconnected (logged as "slow
-consumer"), and so is the client holding most when all together go over
-``limits.memory_budget``; the others keep everything.
+client holding more than ``limits.max_output_bytes`` is disconnected (logged as "slow
+consumer"), and so is the client holding most when all together (output and unfinished
+input) go over ``limits.memory_budget``; the others keep everything. The hub's own
+limits (name and value sizes, name quotas, junk) are an
+:class:`~otwire.protocols.imb.config.IMBHubConfig` (``Hub(config=...)`` or keywords).
 """
 
 from __future__ import annotations

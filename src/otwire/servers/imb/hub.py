@@ -6,9 +6,10 @@ per peer and pass, however many events it held). Routing is the engine's: this l
 never writes into another connection's buffer.
 
 Slow consumers do not block fast ones: reading is never paused for a subscriber. A
-client holding more than ``max_queue_bytes`` (engine output plus socket buffer) is
-dropped as a slow consumer, and over the global ``limits.memory_budget`` the client
-holding most is dropped; the others keep everything.
+client holding more than ``limits.max_output_bytes`` (engine output plus socket buffer)
+is dropped as a slow consumer, and over the global ``limits.memory_budget`` (output and
+unfinished input of every client) the client holding most is dropped; the others keep
+everything.
 """
 
 from __future__ import annotations
@@ -17,17 +18,18 @@ import dataclasses
 import logging
 import os
 import sys
+import warnings
 from typing import Any, TextIO
 
-from otwire.codecs.imb.types import MAX_PAYLOAD_SIZE
-from otwire.errors import LocalProtocolError
+from otwire.errors import InvalidArgument
 from otwire.protocols import ConnectionTerminated, Event, TerminationReason
+from otwire.protocols.imb.config import IMBHubConfig, merge_config
 from otwire.protocols.imb.events import ClientInfoReceived, ClientStatus, CommandRejected, EventInfo
 from otwire.protocols.imb.hub import IMBHub
 from otwire.servers._base import CLOSE_GRACE, ServerBase
 from otwire.servers._serving import AsyncServing, ThreadedServing, run_until_signal
 from otwire.transports.aio_server import PeerSocket
-from otwire.transports.limits import MIB, ServerLimits
+from otwire.transports.limits import ServerLimits
 
 __all__ = ["CLOSE_GRACE", "DEFAULT_PORT", "LOGGER", "AsyncHub", "BaseHub", "Hub", "serve"]
 
@@ -36,29 +38,38 @@ LOGGER = logging.getLogger("otwire.servers.imb")
 #: The IMB3 hub's TCP port.
 DEFAULT_PORT = 4000
 
+_DEFAULT_CONFIG = IMBHubConfig()
+#: Octets of a frame around its payload (header and trailer).
+FRAME_OVERHEAD = 20
+
 _ORDERLY = (TerminationReason.LOCAL_CLOSE, TerminationReason.PEER_CLOSED, TerminationReason.END_SESSION)
 
 
 class BaseHub(ServerBase):
     """The listening socket, the routing engine and the client sockets of one hub.
 
+    Connection and output limits come from ``limits`` alone (:class:`ServerLimits`);
+    the hub's own limits (names, values, junk, heartbeat, ...) from ``config`` and the
+    keyword ``options`` (:class:`~otwire.protocols.imb.config.IMBHubConfig`). The
+    engine's output cap is ``limits.max_output_bytes`` (at least one frame of
+    ``config.max_payload_size``): set it there, not in ``config``.
+
     Args:
         host: Address to listen on (``"0.0.0.0"`` for every interface).
         port: TCP port (0 picks a free one, see :attr:`port`).
-        max_queue_bytes: Most octets waiting to be written to one client (engine and socket
-            buffers); over it the client is disconnected as a slow consumer. Replaces
-            ``limits.max_output_bytes`` when given.
-        max_connections: Most clients at once (0: ``limits.max_connections``); more are refused.
-        self_delivery: See :class:`~otwire.protocols.imb.hub.IMBHub`.
-        notify: See :class:`~otwire.protocols.imb.hub.IMBHub`.
-        heartbeat_interval: See :class:`~otwire.protocols.imb.hub.IMBHub` (seconds).
+        config: The hub's settings and limits (defaults when ``None``).
         record: Write every client connection into this pcap file while running.
-        limits: Connection, time and memory limits (defaults when ``None``).
+        limits: Connection, time, output and memory limits (defaults when ``None``).
+        max_queue_bytes: Deprecated: ``limits.max_output_bytes``.
+        max_connections: Deprecated: ``limits.max_connections``.
+        **options: Fields of ``IMBHubConfig`` replacing those of ``config``
+            (``self_delivery=False``, ``notify=False``, ``heartbeat_interval=5.0``,
+            ``max_name_bytes=256``, ...).
 
     Raises:
-        InvalidArgument: ``port`` out of range, or ``max_queue_bytes`` below 64 KiB or
-            above ``limits.memory_budget``.
-        LocalProtocolError: Another argument is out of range.
+        InvalidArgument: ``port`` out of range, a limit or setting out of range, or
+            ``config.max_output_bytes`` changed (use ``limits.max_output_bytes``).
+        InvalidArgumentType: ``config`` is not an ``IMBHubConfig`` or an option is unknown.
     """
 
     _label = "IMB3 hub"
@@ -69,23 +80,19 @@ class BaseHub(ServerBase):
         host: str = "127.0.0.1",
         port: int = DEFAULT_PORT,
         *,
-        max_queue_bytes: int | None = None,
-        max_connections: int = 0,
-        self_delivery: bool = True,
-        notify: bool = True,
-        heartbeat_interval: float | None = None,
+        config: IMBHubConfig | None = None,
         record: str | os.PathLike[str] | None = None,
         limits: ServerLimits | None = None,
+        max_queue_bytes: int | None = None,
+        max_connections: int | None = None,
+        **options: Any,
     ) -> None:
-        if not (isinstance(max_connections, int) and max_connections >= 0):
-            raise LocalProtocolError(f"max_connections={max_connections!r} must be an int >= 0")
-        limits = limits if limits is not None else ServerLimits()
-        if max_connections:
-            limits = dataclasses.replace(limits, max_connections=max_connections)
-        if max_queue_bytes is not None:
-            limits = dataclasses.replace(limits, max_output_bytes=max_queue_bytes)
+        config = merge_config(IMBHubConfig, config, options)
+        if config.max_output_bytes != _DEFAULT_CONFIG.max_output_bytes:
+            raise InvalidArgument("set the hub's output cap with limits.max_output_bytes, not config.max_output_bytes")
+        limits = _with_aliases(limits if limits is not None else ServerLimits(), max_queue_bytes, max_connections)
         super().__init__(host, port, limits=limits, record=record)
-        self.self_delivery, self.notify, self.heartbeat_interval = self_delivery, notify, heartbeat_interval
+        self.config = config
         self.engine = self._new_engine()
 
     @property
@@ -99,14 +106,10 @@ class BaseHub(ServerBase):
         return self.limits.max_connections
 
     def _new_engine(self) -> IMBHub:
-        # The engine's own cap sits above the driver's, which counts the socket buffer too.
-        cap = max(self.limits.max_output_bytes, MAX_PAYLOAD_SIZE + 20) + 4 * MIB
-        self.engine = IMBHub(
-            self_delivery=self.self_delivery,
-            notify=self.notify,
-            heartbeat_interval=self.heartbeat_interval,
-            max_output_bytes=cap,
-        )
+        # The driver enforces limits.max_output_bytes over the engine's queue and the socket
+        # buffer; the engine's own cap is the same (or one whole frame when that is larger).
+        cap = max(self.limits.max_output_bytes, self.config.max_payload_size + FRAME_OVERHEAD)
+        self.engine = IMBHub(config=dataclasses.replace(self.config, max_output_bytes=cap))
         return self.engine
 
     # -- monitoring --------------------------------------------------------------------------
@@ -183,6 +186,20 @@ class Hub(ThreadedServing, BaseHub):
     _logger = LOGGER
 
 
+def _with_aliases(limits: ServerLimits, max_queue_bytes: int | None, max_connections: int | None) -> ServerLimits:
+    """Map the deprecated keyword aliases into ``limits`` (``InvalidArgument`` for a bad value)."""
+    aliases = {"max_output_bytes": max_queue_bytes, "max_connections": max_connections}
+    given = {field: value for field, value in aliases.items() if value is not None}
+    if not given:
+        return limits
+    warnings.warn(
+        "BaseHub(max_queue_bytes=, max_connections=) are deprecated: pass limits=ServerLimits(...)",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return dataclasses.replace(limits, **given)
+
+
 def serve(
     host: str = "127.0.0.1",
     port: int = DEFAULT_PORT,
@@ -205,14 +222,16 @@ def serve(
         record: Write every connection into this pcap file (``otwire inspect`` reads it).
         limits: Connection, time and memory limits (defaults when ``None``).
         out: Where the banner and the log go.
-        **proto_opts: More :class:`AsyncHub` arguments (``self_delivery``, ``notify``,
-            ``heartbeat_interval``, ...).
+        **proto_opts: More :class:`AsyncHub` arguments: ``config`` and the fields of
+            :class:`~otwire.protocols.imb.config.IMBHubConfig` (``heartbeat_interval``,
+            ``max_name_bytes``, ...; ``otwire serve imb-hub --help`` lists the options).
 
     Returns:
         0 after a clean stop, 2 when the hub cannot start (message on stderr).
 
     Raises:
-        InvalidArgument: ``port`` is not in 0..65535.
+        InvalidArgument: ``port`` is not in 0..65535, or a setting is out of range.
+        InvalidArgumentType: an option is not a field of ``IMBHubConfig``.
     """
     hub = AsyncHub(host, port, record=record, limits=limits, **proto_opts)
 
