@@ -438,9 +438,11 @@ def test_the_deprecated_limit_keywords_map_into_the_limits() -> None:
         hub = Hub(port=0, max_queue_bytes=512 * 1024, max_connections=3)
     assert hub.limits == ServerLimits(max_output_bytes=512 * 1024, max_connections=3)
     assert hub.max_queue_bytes == 512 * 1024 and hub.max_connections == 3
-    for bad in (0, -1, "x"):
-        with pytest.raises(InvalidArgument), pytest.deprecated_call():
+    for bad, error in ((0, InvalidArgument), (-1, InvalidArgument), ("x", InvalidArgumentType)):
+        with pytest.raises(error), pytest.deprecated_call():
             Hub(port=0, max_connections=bad)
+    with pytest.raises(InvalidArgumentType):
+        Hub(port=0, limits=5, max_connections=3)  # type: ignore[arg-type]
 
 
 def test_the_hub_config_reaches_the_engine() -> None:

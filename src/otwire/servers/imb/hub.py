@@ -26,7 +26,7 @@ from otwire.protocols import ConnectionTerminated, Event, TerminationReason
 from otwire.protocols.imb.config import IMBHubConfig, merge_config
 from otwire.protocols.imb.events import ClientInfoReceived, ClientStatus, CommandRejected, EventInfo
 from otwire.protocols.imb.hub import IMBHub
-from otwire.servers._base import CLOSE_GRACE, ServerBase
+from otwire.servers._base import CLOSE_GRACE, ServerBase, check_limits
 from otwire.servers._serving import AsyncServing, ThreadedServing, run_until_signal
 from otwire.transports.aio_server import PeerSocket
 from otwire.transports.limits import ServerLimits
@@ -90,7 +90,7 @@ class BaseHub(ServerBase):
         config = merge_config(IMBHubConfig, config, options)
         if config.max_output_bytes != _DEFAULT_CONFIG.max_output_bytes:
             raise InvalidArgument("set the hub's output cap with limits.max_output_bytes, not config.max_output_bytes")
-        limits = _with_aliases(limits if limits is not None else ServerLimits(), max_queue_bytes, max_connections)
+        limits = _with_aliases(check_limits(limits), max_queue_bytes, max_connections)
         super().__init__(host, port, limits=limits, record=record)
         self.config = config
         self.engine = self._new_engine()
@@ -187,7 +187,12 @@ class Hub(ThreadedServing, BaseHub):
 
 
 def _with_aliases(limits: ServerLimits, max_queue_bytes: int | None, max_connections: int | None) -> ServerLimits:
-    """Map the deprecated keyword aliases into ``limits`` (``InvalidArgument`` for a bad value)."""
+    """Map the deprecated keyword aliases into ``limits``.
+
+    Raises:
+        InvalidArgument: A value out of range.
+        InvalidArgumentType: A value of the wrong type.
+    """
     aliases = {"max_output_bytes": max_queue_bytes, "max_connections": max_connections}
     given = {field: value for field, value in aliases.items() if value is not None}
     if not given:
