@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -42,15 +43,19 @@ def test_every_entry_loads(entry: registry.ProtocolEntry) -> None:
             assert callable(command.load())
 
 
-def test_a_protocol_without_dissector_is_refused_by_inspect(capsys: pytest.CaptureFixture[str]) -> None:
-    assert "i3x" in registry.PROTOCOLS and "i3x" not in registry.dissectable()
-    code, _out, err = run(capsys, "inspect", "--port", "i3x:8080")
+def test_a_protocol_without_dissector_is_refused_by_inspect(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    toy = registry.ProtocolEntry(name="toy", title="Toy", default_port=9999)  # every real one has a dissector
+    monkeypatch.setattr(registry, "PROTOCOLS", MappingProxyType({**registry.PROTOCOLS, "toy": toy}))
+    assert "toy" not in registry.dissectable() and 9999 not in registry.default_ports()
+    code, _out, err = run(capsys, "inspect", "--port", "toy:9999")
     assert code == 2 and "no dissector yet" in err and len(err.strip().splitlines()) == 1
 
 
 def test_registry_lookup_and_ports() -> None:
     assert registry.get("imb").default_port == 4000
-    assert registry.default_ports() == {2404: "iec104", 4000: "imb"}  # i3x: no dissector yet
+    assert registry.default_ports() == {2404: "iec104", 4000: "imb", 8080: "i3x"}
     with pytest.raises(InvalidArgument, match="known: iec104, imb, i3x"):
         registry.get("modbus")
 

@@ -210,7 +210,8 @@ PROTOCOLS: Mapping[str, ProtocolEntry] = MappingProxyType(
             name="i3x",
             title="CESMII i3X 1.0",
             default_port=8080,
-            # no dissector yet (issue 9 §5): otwire inspect does not follow port 8080
+            dissector="otwire.inspect.i3x:I3XDissector",
+            view="otwire.inspect.i3x:VIEW",
             serve=Command(
                 name="i3x",
                 target="otwire.servers.i3x:serve",

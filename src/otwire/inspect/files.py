@@ -18,12 +18,13 @@ from typing import IO, Final, cast
 from otwire.inspect.records import CaptureError, CaptureStats, CaptureWarning, Data, Flow, Record, Sender, StreamStart
 
 #: Captures bundled with otwire: IEC 104 from ITI, University of Illinois (CC BY 4.0) and our own
-#: IMB3 hub recording (see samples/ATTRIBUTION.md).
+#: IMB3 hub and i3X server recordings (see samples/ATTRIBUTION.md).
 SAMPLES = (
     "iti_090813_diverse.pcap",
     "iti_JavaRMI_and_IEC_Misc.pcap",
     "iti_TestDissectIec104.pcap",
     "otwire_imb_hub.pcap",
+    "otwire_i3x.pcap",
 )
 
 __all__ = ["GZIP_MAGIC", "SAMPLES", "Source", "Truncated", "hex_line", "is_hex_text", "read_hex", "read_raw"]

@@ -1,0 +1,614 @@
+"""CESMII i3X 1.0 dissector: both directions of one HTTP/1.1 conversation -> requests, responses, updates.
+
+HTTP is parsed by h11 only: a server-role connection is fed the client's octets (it
+yields requests), a client-role connection the server's octets (it yields responses;
+each is given the request it answers, so ``HEAD`` and framing are right). Each message
+gets a fresh h11 connection fed the octets the last one left over, so neither direction
+waits for the other. Responses answer requests in order (HTTP/1.1 never reorders).
+
+Bodies are decoded with :mod:`otwire.codecs.i3x` (gzip through :mod:`zlib`): a request
+row names its element ids, subscription ids and clientId; a response row summarises its
+envelope (single or bulk, items, failures, the responseDetail or error code); a
+``text/event-stream`` response gives one row per update (:class:`StreamUpdate`), per
+other event and per keep-alive comment. A bad body is an ``error`` finding and the
+conversation goes on; broken HTTP ends that direction with one ``error`` finding until
+:meth:`I3XDissector.end`. Also the JSON and table views (:data:`VIEW`, :data:`JSON_KEYS`).
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import h11
+
+from otwire.codecs.i3x import (
+    SSEParser,
+    StreamClosed,
+    StreamUpdates,
+    decode,
+    decode_bulk,
+    decode_response,
+    decode_sync,
+    map_event,
+)
+from otwire.errors import DecodeError
+from otwire.inspect.model import Column, Finding, ProtocolView
+from otwire.inspect.records import Sender
+
+__all__ = ["JSON_KEYS", "VIEW", "HTTPRequest", "HTTPResponse", "I3XDissector", "StreamEvent", "StreamUpdate"]
+
+#: Largest decoded body kept for decoding, octets (a larger one is an error finding).
+MAX_BODY = 4 << 20
+#: Octets of a message kept as the finding's ``raw``.
+MAX_RAW = 1 << 16
+#: Requests awaiting a response, at most (more is an error finding and ends the dissection).
+MAX_PENDING = 256
+#: Server octets buffered before any request to answer, at most.
+MAX_UNANSWERED = 1 << 20
+
+
+@dataclass(slots=True)
+class HTTPRequest:
+    """One request: ``method``, ``target`` and what its JSON body names (empty when absent)."""
+
+    method: str
+    target: str
+    element_ids: tuple[str, ...] = ()
+    subscription_ids: tuple[str, ...] = ()
+    client_id: str | None = None
+    body_length: int = 0
+    content_type: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class HTTPResponse:
+    """One response, with the request it answers and a summary of its envelope.
+
+    ``envelope`` is ``"single"``, ``"bulk"``, ``"sync"``, ``"stream"`` (SSE; the rows
+    follow), ``"empty"`` or ``"other"`` (not JSON); ``items``/``failures`` count bulk
+    items (sync: batches), ``code`` is the failure's responseDetail status or error code.
+    """
+
+    status: int
+    reason: str
+    method: str
+    target: str
+    envelope: str = "empty"
+    success: bool | None = None
+    items: int | None = None
+    failures: int = 0
+    code: str | None = None
+    detail: str = ""
+    body_length: int = 0
+    content_encoding: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamUpdate:
+    """One value update of an SSE stream (notes §5)."""
+
+    subscription_id: str | None
+    element_id: str
+    value: Any
+    quality: str
+    timestamp: str
+    sequence_number: int | None
+    event_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEvent:
+    """An SSE event that carries no update: ``close``, another type, an empty message, or a comment."""
+
+    subscription_id: str | None
+    event: str
+    data: str = ""
+
+
+@dataclass(slots=True)
+class _Body:
+    """A body being received: decompressed (gzip/deflate) and bounded."""
+
+    encoding: str
+    octets: bytearray = field(default_factory=bytearray)
+    length: int = 0
+    too_large: bool = False
+    inflater: Any = None
+
+    def __post_init__(self) -> None:
+        if self.encoding in ("gzip", "x-gzip", "deflate"):
+            self.inflater = zlib.decompressobj(47 if self.encoding != "deflate" else 15)
+
+    def add(self, data: bytes) -> bytes:
+        """Add wire octets; return the decoded octets they give (raises zlib.error)."""
+        self.length += len(data)
+        if self.inflater is not None:
+            data = self.inflater.decompress(data, MAX_BODY + 1 - len(self.octets))
+            if self.inflater.unconsumed_tail:
+                self.too_large = True
+        if len(self.octets) + len(data) > MAX_BODY:
+            self.too_large = True
+        elif not self.too_large:
+            self.octets += data
+        return data
+
+
+class _Direction:
+    """One sender's h11 connection, stream offsets and the current message's octets."""
+
+    def __init__(self, role: type[h11.SERVER] | type[h11.CLIENT]) -> None:
+        self.role = role
+        self.conn = h11.Connection(role, max_incomplete_event_size=MAX_RAW)
+        self.fed = 0
+        self.start = 0
+        self.raw = bytearray()
+        self.broken = False
+
+    def receive(self, data: bytes) -> None:
+        self.fed += len(data)
+        if len(self.raw) < MAX_RAW:
+            self.raw += data[: MAX_RAW - len(self.raw)]
+        self.conn.receive_data(data)
+
+    def message_raw(self) -> bytes:
+        """The octets of the message just completed (at most :data:`MAX_RAW`)."""
+        trailing, _ = self.conn.trailing_data
+        return bytes(self.raw[: self.fed - self.start - len(trailing)])
+
+    def next_message(self) -> None:
+        """Start a fresh connection fed what the finished message left over."""
+        trailing, closed = self.conn.trailing_data
+        self.conn = h11.Connection(self.role, max_incomplete_event_size=MAX_RAW)
+        self.start = self.fed - len(trailing)
+        self.raw = bytearray(trailing[:MAX_RAW])
+        if trailing:
+            self.conn.receive_data(bytes(trailing))
+        if closed:
+            self.conn.receive_data(b"")
+
+
+class I3XDissector:
+    """Dissect both directions of an i3X HTTP/1.1 conversation (see the module docstring).
+
+    Sans-IO with bounded memory: bodies up to :data:`MAX_BODY`, :data:`MAX_PENDING`
+    unanswered requests, :data:`MAX_UNANSWERED` server octets ahead of any request.
+    """
+
+    def __init__(self) -> None:
+        self._client = _Direction(h11.SERVER)  # parses what the client sends
+        self._server = _Direction(h11.CLIENT)  # parses what the server sends
+        self._pending: deque[HTTPRequest] = deque()
+        self._request: HTTPRequest | None = None
+        self._request_body: _Body | None = None
+        self._answering: HTTPRequest | None = None  # sent into the server direction's connection
+        self._response: h11.Response | None = None
+        self._response_body: _Body | None = None
+        self._sse: SSEParser | None = None
+
+    def feed(self, sender: Sender, data: bytes) -> Iterator[Finding]:
+        """Consume octets ``sender`` sent; yield the findings they complete (either direction)."""
+        direction = self._client if sender is Sender.CLIENT else self._server
+        if direction.broken or not data:
+            return iter(())
+        direction.receive(data)
+        return self._pump()
+
+    def end(self, sender: Sender) -> Iterator[Finding]:
+        """``sender``'s stream ended: finish a read-until-close response, report a cut message, start afresh."""
+        if sender is Sender.SERVER:
+            return self._end_server()
+        return self._end_client()
+
+    def _pump(self) -> Iterator[Finding]:
+        yield from self._requests()
+        yield from self._responses()
+
+    # -- requests (client octets) ---------------------------------------------------------
+
+    def _requests(self) -> Iterator[Finding]:
+        d = self._client
+        while not d.broken:
+            try:
+                event = d.conn.next_event()
+            except h11.RemoteProtocolError as exc:
+                d.broken = True
+                yield _broken(d, Sender.CLIENT, exc)
+                return
+            if event is h11.NEED_DATA or event is h11.PAUSED or type(event) is h11.ConnectionClosed:
+                if event is h11.PAUSED:
+                    d.next_message()
+                    continue
+                return
+            yield from self._request_event(event)
+
+    def _request_event(self, event: Any) -> Iterator[Finding]:
+        d = self._client
+        if type(event) is h11.Request:
+            headers = dict(event.headers)
+            self._request = HTTPRequest(
+                event.method.decode("ascii", "replace"),
+                event.target.decode("ascii", "replace"),
+                content_type=headers.get(b"content-type", b"").decode("latin-1"),
+            )
+            self._request_body = _Body(headers.get(b"content-encoding", b"").decode("latin-1").lower())
+            if len(self._pending) >= MAX_PENDING:
+                d.broken = True
+                yield Finding(
+                    "error", d.start, d.message_raw(), error="too many unanswered requests", sender=Sender.CLIENT
+                )
+                return
+            self._pending.append(self._request)
+        elif type(event) is h11.Data and self._request_body is not None:
+            yield from _guard(self._request_body, event.data, d, Sender.CLIENT)
+        elif type(event) is h11.EndOfMessage and self._request is not None:
+            yield from self._request_done(self._request, self._request_body)
+
+    def _request_done(self, request: HTTPRequest, body: _Body | None) -> Iterator[Finding]:
+        d = self._client
+        raw = d.message_raw()
+        error = _request_fields(request, body) if body is not None else None
+        if error is not None:
+            yield Finding("error", d.start, raw, error=error, sender=Sender.CLIENT)
+        yield Finding("apdu", d.start, raw, message=request, sender=Sender.CLIENT)
+        self._request = self._request_body = None
+
+    # -- responses (server octets) --------------------------------------------------------
+
+    def _responses(self) -> Iterator[Finding]:
+        d = self._server
+        while not d.broken:
+            if self._answering is None and not self._answer_next():
+                return
+            try:
+                event = d.conn.next_event()
+            except h11.RemoteProtocolError as exc:
+                d.broken = True
+                yield _broken(d, Sender.SERVER, exc)
+                return
+            if event is h11.NEED_DATA:
+                return
+            if event is h11.PAUSED or type(event) is h11.ConnectionClosed:
+                self._answering = None
+                if event is h11.PAUSED:
+                    d.next_message()
+                    continue
+                return
+            yield from self._response_event(event)
+
+    def _answer_next(self) -> bool:
+        """Give the next unanswered request to the server direction's connection (False: none yet)."""
+        d = self._server
+        if not self._pending:
+            if d.fed - d.start > MAX_UNANSWERED:
+                d.broken = True
+            return False
+        request = self._answering = self._pending.popleft()
+        d.conn.send(h11.Request(method=request.method, target=request.target or "/", headers=[("host", "i3x")]))
+        d.conn.send(h11.EndOfMessage())
+        return True
+
+    def _response_event(self, event: Any) -> Iterator[Finding]:
+        d, request = self._server, self._answering
+        assert request is not None
+        if type(event) is h11.InformationalResponse:
+            message = HTTPResponse(event.status_code, event.reason.decode("latin-1"), request.method, request.target)
+            yield Finding("apdu", d.start, b"", message=message, sender=Sender.SERVER)
+        elif type(event) is h11.Response:
+            headers = dict(event.headers)
+            self._response = event
+            self._response_body = _Body(headers.get(b"content-encoding", b"").decode("latin-1").lower())
+            if headers.get(b"content-type", b"").split(b";")[0].strip().lower() == b"text/event-stream":
+                self._sse = SSEParser(max_line=MAX_RAW, max_data=MAX_BODY)
+                message = HTTPResponse(
+                    event.status_code, event.reason.decode("latin-1"), request.method, request.target, envelope="stream"
+                )
+                yield Finding("apdu", d.start, bytes(d.raw), message=message, sender=Sender.SERVER)
+        elif type(event) is h11.Data and self._response_body is not None:
+            if self._sse is not None:
+                yield from self._stream_data(event.data, request)
+            else:
+                yield from _guard(self._response_body, event.data, d, Sender.SERVER)
+        elif type(event) is h11.EndOfMessage:
+            yield from self._response_done(request)
+
+    def _response_done(self, request: HTTPRequest) -> Iterator[Finding]:
+        d, response, body = self._server, self._response, self._response_body
+        self._response = self._response_body = None
+        if self._sse is not None:
+            self._sse = None
+            return
+        if response is None or body is None:
+            return
+        raw = d.message_raw()
+        message, error = _summary(response, request, body)
+        if error is not None:
+            yield Finding("error", d.start, raw, error=error, sender=Sender.SERVER)
+        yield Finding("apdu", d.start, raw, message=message, sender=Sender.SERVER)
+
+    def _stream_data(self, data: bytes, request: HTTPRequest) -> Iterator[Finding]:
+        parser, body, d = self._sse, self._response_body, self._server
+        assert parser is not None and body is not None
+        subscription = request.subscription_ids[0] if request.subscription_ids else None
+        offset = d.fed - len(data)
+        try:
+            comments = parser.comments
+            events = parser.feed(body.add(data))
+        except (DecodeError, zlib.error) as exc:
+            d.broken = True
+            yield Finding("error", offset, data[:MAX_RAW], error=f"SSE stream: {exc}", sender=Sender.SERVER)
+            return
+        for event in events:
+            yield from _stream_findings(event, subscription, offset, sender=Sender.SERVER)
+        for _ in range(parser.comments - comments):
+            yield Finding("apdu", offset, b"", message=StreamEvent(subscription, "comment"), sender=Sender.SERVER)
+        body.octets.clear()
+
+    # -- ends ---------------------------------------------------------------------------
+
+    def _end_server(self) -> Iterator[Finding]:
+        d = self._server
+        if not d.broken and self._answering is not None and self._sse is None:  # an SSE stream just stops
+            d.conn.receive_data(b"")
+            yield from self._responses()
+            if self._answering is not None and self._response is not None and not d.broken:
+                yield Finding(
+                    "error", d.start, bytes(d.raw), error="stream ended inside a response", sender=Sender.SERVER
+                )
+        self._server = _Direction(h11.CLIENT)
+        self._answering = self._response = self._response_body = self._sse = None
+        self._pending.clear()
+
+    def _end_client(self) -> Iterator[Finding]:
+        d = self._client
+        if not d.broken and self._request is not None:
+            yield Finding("error", d.start, bytes(d.raw), error="stream ended inside a request", sender=Sender.CLIENT)
+        self._client = _Direction(h11.SERVER)
+        self._request = self._request_body = None
+
+
+def _broken(d: _Direction, sender: Sender, exc: h11.RemoteProtocolError) -> Finding:
+    """The one error finding that ends a direction whose HTTP is broken."""
+    return Finding("error", d.start, bytes(d.raw), error=f"malformed HTTP: {exc}", sender=sender)
+
+
+def _guard(body: _Body, data: bytes, d: _Direction, sender: Sender) -> Iterator[Finding]:
+    """Add body octets; an undecodable compressed body ends that direction with one error."""
+    try:
+        body.add(data)
+    except zlib.error as exc:
+        d.broken = True
+        yield Finding("error", d.start, bytes(d.raw), error=f"bad {body.encoding} body: {exc}", sender=sender)
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list):
+        return tuple(v for v in value if isinstance(v, str))
+    return ()
+
+
+def _request_fields(request: HTTPRequest, body: _Body) -> str | None:
+    """Fill the ids a request body names; return an error text when it is not the JSON expected."""
+    request.body_length = body.length
+    if body.too_large:
+        return f"request body larger than {MAX_BODY} octets"
+    if not body.octets.strip():
+        return None
+    try:
+        fields = decode(bytes(body.octets), dict[str, Any])
+    except DecodeError as exc:
+        return f"request body: {exc}"
+    request.element_ids = _strings(fields.get("elementIds")) or _strings(fields.get("elementId"))
+    request.subscription_ids = _strings(fields.get("subscriptionIds")) or _strings(fields.get("subscriptionId"))
+    client_id = fields.get("clientId")
+    request.client_id = client_id if isinstance(client_id, str) else None
+    return None
+
+
+def _summary(response: h11.Response, request: HTTPRequest, body: _Body) -> tuple[HTTPResponse, str | None]:
+    """The response row of a complete (non-stream) response, and an error text if its body is bad."""
+    headers = dict(response.headers)
+    base = HTTPResponse(
+        response.status_code,
+        response.reason.decode("latin-1"),
+        request.method,
+        request.target,
+        body_length=body.length,
+        content_encoding=body.encoding,
+    )
+    if body.too_large:
+        return base, f"response body larger than {MAX_BODY} octets"
+    octets = bytes(body.octets)
+    if not octets.strip():
+        return base, None
+    if b"json" not in headers.get(b"content-type", b"").lower() and octets.lstrip()[:1] not in (b"{", b"["):
+        return _replace(base, envelope="other"), None
+    try:
+        return _envelope(base, octets, request.target.split("?")[0]), None
+    except DecodeError as exc:
+        return _replace(base, envelope="other"), f"response body: {exc}"
+
+
+def _replace(base: HTTPResponse, **changes: Any) -> HTTPResponse:
+    fields = {name: getattr(base, name) for name in HTTPResponse.__slots__}
+    return HTTPResponse(**(fields | changes))
+
+
+def _envelope(base: HTTPResponse, body: bytes, path: str) -> HTTPResponse:
+    """Decode an i3X envelope (bulk when it has ``results``, sync by path, else single)."""
+    if path.rstrip("/").endswith("/subscriptions/sync"):
+        sync = decode_sync(body)
+        failure = sync.failure
+        items = len(sync.result) if sync.result is not None else None
+        return _replace(base, envelope="sync", success=sync.success, items=items, **_failure_fields(failure))
+    if b'"results"' in body:
+        bulk = decode_bulk(body, Any)
+        failures = bulk.failures
+        first = failures[0].detail if failures else bulk.failure
+        return _replace(
+            base,
+            envelope="bulk",
+            success=bulk.success,
+            items=len(bulk.results),
+            failures=len(failures),
+            **_failure_fields(first),
+        )
+    single = decode_response(body, Any)
+    result = single.result
+    items = len(result) if isinstance(result, list) else None
+    detail = single.failure or (single.response_detail if single.partial else None)
+    return _replace(base, envelope="single", success=single.success, items=items, **_failure_fields(detail))
+
+
+def _failure_fields(detail: Any) -> dict[str, Any]:
+    if detail is None:
+        return {}
+    code = detail.status if detail.status is not None else (detail.title or None)
+    return {"code": None if code is None else str(code), "detail": detail.detail or detail.title}
+
+
+def _stream_findings(event: Any, subscription: str | None, offset: int, *, sender: Sender) -> Iterator[Finding]:
+    """The findings of one SSE event: an update each, or one event row, or an error."""
+    raw = event.data.encode("utf-8")[:MAX_RAW]
+    try:
+        item = map_event(event)
+    except DecodeError as exc:
+        yield Finding("error", offset, raw, error=f"SSE event: {exc}", sender=sender)
+        return
+    if isinstance(item, StreamUpdates) and item.changes:
+        for change in item.changes:
+            update = StreamUpdate(
+                subscription,
+                change.element_id,
+                change.value,
+                change.quality,
+                change.timestamp,
+                change.sequence_number,
+                event.last_event_id,
+            )
+            yield Finding("apdu", offset, raw, message=update, sender=sender)
+        return
+    name = "close" if isinstance(item, StreamClosed) else event.event
+    yield Finding("apdu", offset, raw, message=StreamEvent(subscription, name, event.data[:200]), sender=sender)
+
+
+# -- views --------------------------------------------------------------------------------
+
+#: Characters of a value shown in a table cell before it is cut.
+SHOWN_CHARS = 60
+
+
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 3] + "..."
+
+
+def message_json(message: Any) -> dict[str, Any]:
+    """Return the JSON view of a decoded message (keys in :data:`JSON_KEYS`)."""
+    if isinstance(message, HTTPRequest):
+        out: dict[str, Any] = {"message": "request", "method": message.method, "target": message.target}
+        out.update(element_ids=list(message.element_ids), subscription_ids=list(message.subscription_ids))
+        out.update(client_id=message.client_id, body_length=message.body_length)
+        return out
+    if isinstance(message, HTTPResponse):
+        out = {"message": "response", "status": message.status, "reason": message.reason}
+        out.update(method=message.method, target=message.target, envelope=message.envelope)
+        out.update(success=message.success, items=message.items, failures=message.failures, code=message.code)
+        out.update(detail=message.detail, body_length=message.body_length)
+        out.update(content_encoding=message.content_encoding or None)
+        return out
+    if isinstance(message, StreamUpdate):
+        out = {"message": "update", "subscription_id": message.subscription_id, "element_id": message.element_id}
+        out.update(value=message.value, quality=message.quality, timestamp=message.timestamp)
+        out.update(sequence_number=message.sequence_number, event_id=message.event_id or None)
+        return out
+    return {
+        "message": "event",
+        "subscription_id": message.subscription_id,
+        "event": message.event,
+        "data": message.data,
+    }
+
+
+def message_format(message: Any) -> str:
+    """Return ``"REQ"``, ``"RSP"`` or ``"SSE"``."""
+    if isinstance(message, HTTPRequest):
+        return "REQ"
+    return "RSP" if isinstance(message, HTTPResponse) else "SSE"
+
+
+def message_type_name(message: Any) -> str:
+    """Return what the summary counts: ``"POST /v1/objects/value"``, ``"200"``, ``"update"``, ``"comment"``."""
+    if isinstance(message, HTTPRequest):
+        return f"{message.method} {message.target.split('?')[0]}"
+    if isinstance(message, HTTPResponse):
+        return str(message.status)
+    return "update" if isinstance(message, StreamUpdate) else message.event
+
+
+#: The table columns of i3X rows (after time, stream and direction).
+COLUMNS = (Column("fmt", 3), Column("http", 6), Column("path", 32), Column("summary"))
+
+
+def _request_summary(request: HTTPRequest) -> str:
+    parts = []
+    if request.element_ids:
+        parts.append(f"elementIds={','.join(request.element_ids)}")
+    if request.subscription_ids:
+        parts.append(f"subscriptionIds={','.join(request.subscription_ids)}")
+    if request.client_id is not None:
+        parts.append(f"clientId={request.client_id}")
+    return _short(" ".join(parts)) if len(" ".join(parts)) > 120 else " ".join(parts)
+
+
+def _response_summary(response: HTTPResponse) -> str:
+    parts = [response.envelope]
+    if response.success is not None:
+        parts.append("ok" if response.success else "failed")
+    if response.items is not None:
+        parts.append(f"items={response.items}")
+    if response.failures:
+        parts.append(f"failures={response.failures}")
+    if response.code is not None:
+        parts.append(f"code={response.code} {response.detail!r}")
+    if response.content_encoding:
+        parts.append(response.content_encoding)
+    return " ".join(parts)
+
+
+def message_cells(message: Any) -> tuple[str, ...]:
+    """Return the table cells of a message, one per column of :data:`COLUMNS`."""
+    if isinstance(message, HTTPRequest):
+        return ("REQ", message.method, message.target, _request_summary(message))
+    if isinstance(message, HTTPResponse):
+        return ("RSP", str(message.status), message.target, _response_summary(message))
+    if isinstance(message, StreamUpdate):
+        seq = f" seq={message.sequence_number}" if message.sequence_number is not None else ""
+        text = f"{message.element_id}={_short(message.value)} {message.quality} {message.timestamp}{seq}"
+        return ("SSE", "", message.subscription_id or "", text)
+    return ("SSE", "", message.subscription_id or "", f"{message.event} {_short(message.data)}".strip())
+
+
+JSON_KEYS = """\
+i3X records (protocol "i3x") have the common keys of every record (see
+otwire.inspect.iec104.JSON_KEYS). kind "apdu" adds message: "request" | "response" |
+"update" | "event". request: method, target, element_ids, subscription_ids (lists of
+the ids its JSON body names), client_id, body_length (octets on the wire). response:
+status, reason, method and target (of the request it answers), envelope ("single" |
+"bulk" | "sync" | "stream" | "empty" | "other"), success, items (bulk items, sync
+batches or list length), failures (failed bulk items), code and detail (the
+responseDetail status or error code of the failure or partial success),
+body_length, content_encoding. update (one per value of an SSE stream):
+subscription_id, element_id, value, quality, timestamp, sequence_number, event_id.
+event (an SSE event carrying no update, or a keep-alive comment): subscription_id,
+event ("close", "comment", "message", ...), data. raw is the message's octets (at
+most 64 KiB; for SSE rows the event's data).
+"""
+
+#: How i3X messages are shown (named by :mod:`otwire.registry`).
+VIEW = ProtocolView(message_json, COLUMNS, message_cells, message_format, message_type_name)
