@@ -17,6 +17,7 @@ conversation goes on; broken HTTP ends that direction with one ``error`` finding
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections import deque
 from collections.abc import Iterator
@@ -49,6 +50,8 @@ MAX_RAW = 1 << 16
 MAX_PENDING = 256
 #: Server octets buffered before any request to answer, at most.
 MAX_UNANSWERED = 1 << 20
+#: Pieces of an event stream that end at one line end (or hold the unfinished last line).
+_LINES = re.compile(rb"[^\r\n]*(?:\r|\n)|[^\r\n]+")
 
 
 @dataclass(slots=True)
@@ -335,17 +338,18 @@ class I3XDissector:
         subscription = request.subscription_ids[0] if request.subscription_ids else None
         offset = d.fed - len(data)
         try:
-            comments = parser.comments
-            events = parser.feed(body.add(data))
+            decoded = body.add(data)
+            body.octets.clear()
+            for line in _LINES.findall(decoded):  # one line at a time: comments keep their place
+                comments = parser.comments
+                for event in parser.feed(line):
+                    yield from _stream_findings(event, subscription, offset, sender=Sender.SERVER)
+                if parser.comments > comments:
+                    comment = StreamEvent(subscription, "comment")
+                    yield Finding("apdu", offset, b"", message=comment, sender=Sender.SERVER)
         except (DecodeError, zlib.error) as exc:
             d.broken = True
             yield Finding("error", offset, data[:MAX_RAW], error=f"SSE stream: {exc}", sender=Sender.SERVER)
-            return
-        for event in events:
-            yield from _stream_findings(event, subscription, offset, sender=Sender.SERVER)
-        for _ in range(parser.comments - comments):
-            yield Finding("apdu", offset, b"", message=StreamEvent(subscription, "comment"), sender=Sender.SERVER)
-        body.octets.clear()
 
     # -- ends ---------------------------------------------------------------------------
 
