@@ -21,123 +21,35 @@ import re
 import zlib
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import h11
 
-from otwire.codecs.i3x import (
-    SSEParser,
-    StreamClosed,
-    StreamUpdates,
-    decode,
-    decode_bulk,
-    decode_response,
-    decode_sync,
-    map_event,
-)
+from otwire.codecs.i3x import SSEParser
 from otwire.errors import DecodeError
+from otwire.inspect._i3x_bodies import (
+    MAX_BODY,
+    MAX_RAW,
+    Body,
+    HTTPRequest,
+    HTTPResponse,
+    StreamEvent,
+    StreamUpdate,
+    request_fields,
+    stream_findings,
+    summary,
+)
 from otwire.inspect.model import Column, Finding, ProtocolView
 from otwire.inspect.records import Sender
 
 __all__ = ["JSON_KEYS", "VIEW", "HTTPRequest", "HTTPResponse", "I3XDissector", "StreamEvent", "StreamUpdate"]
 
-#: Largest decoded body kept for decoding, octets (a larger one is an error finding).
-MAX_BODY = 4 << 20
-#: Octets of a message kept as the finding's ``raw``.
-MAX_RAW = 1 << 16
 #: Requests awaiting a response, at most (more is an error finding and ends the dissection).
 MAX_PENDING = 256
 #: Server octets buffered before any request to answer, at most.
 MAX_UNANSWERED = 1 << 20
 #: Pieces of an event stream that end at one line end (or hold the unfinished last line).
 _LINES = re.compile(rb"[^\r\n]*(?:\r|\n)|[^\r\n]+")
-
-
-@dataclass(slots=True)
-class HTTPRequest:
-    """One request: ``method``, ``target`` and what its JSON body names (empty when absent)."""
-
-    method: str
-    target: str
-    element_ids: tuple[str, ...] = ()
-    subscription_ids: tuple[str, ...] = ()
-    client_id: str | None = None
-    body_length: int = 0
-    content_type: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class HTTPResponse:
-    """One response, with the request it answers and a summary of its envelope.
-
-    ``envelope`` is ``"single"``, ``"bulk"``, ``"sync"``, ``"stream"`` (SSE; the rows
-    follow), ``"empty"`` or ``"other"`` (not JSON); ``items``/``failures`` count bulk
-    items (sync: batches), ``code`` is the failure's responseDetail status or error code.
-    """
-
-    status: int
-    reason: str
-    method: str
-    target: str
-    envelope: str = "empty"
-    success: bool | None = None
-    items: int | None = None
-    failures: int = 0
-    code: str | None = None
-    detail: str = ""
-    body_length: int = 0
-    content_encoding: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class StreamUpdate:
-    """One value update of an SSE stream (notes §5)."""
-
-    subscription_id: str | None
-    element_id: str
-    value: Any
-    quality: str
-    timestamp: str
-    sequence_number: int | None
-    event_id: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class StreamEvent:
-    """An SSE event that carries no update: ``close``, another type, an empty message, or a comment."""
-
-    subscription_id: str | None
-    event: str
-    data: str = ""
-
-
-@dataclass(slots=True)
-class _Body:
-    """A body being received: decompressed (gzip/deflate) and bounded."""
-
-    encoding: str
-    octets: bytearray = field(default_factory=bytearray)
-    length: int = 0
-    too_large: bool = False
-    inflater: Any = None
-
-    def __post_init__(self) -> None:
-        if self.encoding in ("gzip", "x-gzip", "deflate"):
-            self.inflater = zlib.decompressobj(47 if self.encoding != "deflate" else 15)
-
-    def add(self, data: bytes) -> bytes:
-        """Add wire octets; return the decoded octets they give (raises zlib.error)."""
-        self.length += len(data)
-        if self.inflater is not None:
-            data = self.inflater.decompress(data, MAX_BODY + 1 - len(self.octets))
-            if self.inflater.unconsumed_tail:
-                self.too_large = True
-        if len(self.octets) + len(data) > MAX_BODY:
-            self.too_large = True
-        elif not self.too_large:
-            self.octets += data
-        return data
 
 
 class _Direction:
@@ -186,10 +98,10 @@ class I3XDissector:
         self._server = _Direction(h11.CLIENT)  # parses what the server sends
         self._pending: deque[HTTPRequest] = deque()
         self._request: HTTPRequest | None = None
-        self._request_body: _Body | None = None
+        self._request_body: Body | None = None
         self._answering: HTTPRequest | None = None  # sent into the server direction's connection
         self._response: h11.Response | None = None
-        self._response_body: _Body | None = None
+        self._response_body: Body | None = None
         self._sse: SSEParser | None = None
 
     def feed(self, sender: Sender, data: bytes) -> Iterator[Finding]:
@@ -237,7 +149,7 @@ class I3XDissector:
                 event.target.decode("ascii", "replace"),
                 content_type=headers.get(b"content-type", b"").decode("latin-1"),
             )
-            self._request_body = _Body(headers.get(b"content-encoding", b"").decode("latin-1").lower())
+            self._request_body = Body(headers.get(b"content-encoding", b"").decode("latin-1").lower())
             if len(self._pending) >= MAX_PENDING:
                 d.broken = True
                 yield Finding(
@@ -250,10 +162,10 @@ class I3XDissector:
         elif type(event) is h11.EndOfMessage and self._request is not None:
             yield from self._request_done(self._request, self._request_body)
 
-    def _request_done(self, request: HTTPRequest, body: _Body | None) -> Iterator[Finding]:
+    def _request_done(self, request: HTTPRequest, body: Body | None) -> Iterator[Finding]:
         d = self._client
         raw = d.message_raw()
-        error = _request_fields(request, body) if body is not None else None
+        error = request_fields(request, body) if body is not None else None
         if error is not None:
             yield Finding("error", d.start, raw, error=error, sender=Sender.CLIENT)
         yield Finding("apdu", d.start, raw, message=request, sender=Sender.CLIENT)
@@ -303,7 +215,7 @@ class I3XDissector:
         elif type(event) is h11.Response:
             headers = dict(event.headers)
             self._response = event
-            self._response_body = _Body(headers.get(b"content-encoding", b"").decode("latin-1").lower())
+            self._response_body = Body(headers.get(b"content-encoding", b"").decode("latin-1").lower())
             if headers.get(b"content-type", b"").split(b";")[0].strip().lower() == b"text/event-stream":
                 self._sse = SSEParser(max_line=MAX_RAW, max_data=MAX_BODY)
                 message = HTTPResponse(
@@ -327,7 +239,7 @@ class I3XDissector:
         if response is None or body is None:
             return
         raw = d.message_raw()
-        message, error = _summary(response, request, body)
+        message, error = summary(response, request, body)
         if error is not None:
             yield Finding("error", d.start, raw, error=error, sender=Sender.SERVER)
         yield Finding("apdu", d.start, raw, message=message, sender=Sender.SERVER)
@@ -343,7 +255,7 @@ class I3XDissector:
             for line in _LINES.findall(decoded):  # one line at a time: comments keep their place
                 comments = parser.comments
                 for event in parser.feed(line):
-                    yield from _stream_findings(event, subscription, offset, sender=Sender.SERVER)
+                    yield from stream_findings(event, subscription, offset, sender=Sender.SERVER)
                 if parser.comments > comments:
                     comment = StreamEvent(subscription, "comment")
                     yield Finding("apdu", offset, b"", message=comment, sender=Sender.SERVER)
@@ -379,126 +291,13 @@ def _broken(d: _Direction, sender: Sender, exc: h11.RemoteProtocolError) -> Find
     return Finding("error", d.start, bytes(d.raw), error=f"malformed HTTP: {exc}", sender=sender)
 
 
-def _guard(body: _Body, data: bytes, d: _Direction, sender: Sender) -> Iterator[Finding]:
+def _guard(body: Body, data: bytes, d: _Direction, sender: Sender) -> Iterator[Finding]:
     """Add body octets; an undecodable compressed body ends that direction with one error."""
     try:
         body.add(data)
     except zlib.error as exc:
         d.broken = True
         yield Finding("error", d.start, bytes(d.raw), error=f"bad {body.encoding} body: {exc}", sender=sender)
-
-
-def _strings(value: Any) -> tuple[str, ...]:
-    if isinstance(value, str):
-        return (value,)
-    if isinstance(value, list):
-        return tuple(v for v in value if isinstance(v, str))
-    return ()
-
-
-def _request_fields(request: HTTPRequest, body: _Body) -> str | None:
-    """Fill the ids a request body names; return an error text when it is not the JSON expected."""
-    request.body_length = body.length
-    if body.too_large:
-        return f"request body larger than {MAX_BODY} octets"
-    if not body.octets.strip():
-        return None
-    try:
-        fields = decode(bytes(body.octets), dict[str, Any])
-    except DecodeError as exc:
-        return f"request body: {exc}"
-    request.element_ids = _strings(fields.get("elementIds")) or _strings(fields.get("elementId"))
-    request.subscription_ids = _strings(fields.get("subscriptionIds")) or _strings(fields.get("subscriptionId"))
-    client_id = fields.get("clientId")
-    request.client_id = client_id if isinstance(client_id, str) else None
-    return None
-
-
-def _summary(response: h11.Response, request: HTTPRequest, body: _Body) -> tuple[HTTPResponse, str | None]:
-    """The response row of a complete (non-stream) response, and an error text if its body is bad."""
-    headers = dict(response.headers)
-    base = HTTPResponse(
-        response.status_code,
-        response.reason.decode("latin-1"),
-        request.method,
-        request.target,
-        body_length=body.length,
-        content_encoding=body.encoding,
-    )
-    if body.too_large:
-        return base, f"response body larger than {MAX_BODY} octets"
-    octets = bytes(body.octets)
-    if not octets.strip():
-        return base, None
-    if b"json" not in headers.get(b"content-type", b"").lower() and octets.lstrip()[:1] not in (b"{", b"["):
-        return _replace(base, envelope="other"), None
-    try:
-        return _envelope(base, octets, request.target.split("?")[0]), None
-    except DecodeError as exc:
-        return _replace(base, envelope="other"), f"response body: {exc}"
-
-
-def _replace(base: HTTPResponse, **changes: Any) -> HTTPResponse:
-    fields = {name: getattr(base, name) for name in HTTPResponse.__slots__}
-    return HTTPResponse(**(fields | changes))
-
-
-def _envelope(base: HTTPResponse, body: bytes, path: str) -> HTTPResponse:
-    """Decode an i3X envelope (bulk when it has ``results``, sync by path, else single)."""
-    if path.rstrip("/").endswith("/subscriptions/sync"):
-        sync = decode_sync(body)
-        failure = sync.failure
-        items = len(sync.result) if sync.result is not None else None
-        return _replace(base, envelope="sync", success=sync.success, items=items, **_failure_fields(failure))
-    if b'"results"' in body:
-        bulk = decode_bulk(body, Any)
-        failures = bulk.failures
-        first = failures[0].detail if failures else bulk.failure
-        return _replace(
-            base,
-            envelope="bulk",
-            success=bulk.success,
-            items=len(bulk.results),
-            failures=len(failures),
-            **_failure_fields(first),
-        )
-    single = decode_response(body, Any)
-    result = single.result
-    items = len(result) if isinstance(result, list) else None
-    detail = single.failure or (single.response_detail if single.partial else None)
-    return _replace(base, envelope="single", success=single.success, items=items, **_failure_fields(detail))
-
-
-def _failure_fields(detail: Any) -> dict[str, Any]:
-    if detail is None:
-        return {}
-    code = detail.status if detail.status is not None else (detail.title or None)
-    return {"code": None if code is None else str(code), "detail": detail.detail or detail.title}
-
-
-def _stream_findings(event: Any, subscription: str | None, offset: int, *, sender: Sender) -> Iterator[Finding]:
-    """The findings of one SSE event: an update each, or one event row, or an error."""
-    raw = event.data.encode("utf-8")[:MAX_RAW]
-    try:
-        item = map_event(event)
-    except DecodeError as exc:
-        yield Finding("error", offset, raw, error=f"SSE event: {exc}", sender=sender)
-        return
-    if isinstance(item, StreamUpdates) and item.changes:
-        for change in item.changes:
-            update = StreamUpdate(
-                subscription,
-                change.element_id,
-                change.value,
-                change.quality,
-                change.timestamp,
-                change.sequence_number,
-                event.last_event_id,
-            )
-            yield Finding("apdu", offset, raw, message=update, sender=sender)
-        return
-    name = "close" if isinstance(item, StreamClosed) else event.event
-    yield Finding("apdu", offset, raw, message=StreamEvent(subscription, name, event.data[:200]), sender=sender)
 
 
 # -- views --------------------------------------------------------------------------------
