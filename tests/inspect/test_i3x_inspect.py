@@ -9,12 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import otwire.inspect
 from otwire.cli import main
 from otwire.inspect.capture import Sender
 from otwire.inspect.dissect import Row, default_ports, dissect
-from otwire.inspect.i3x import VIEW, HTTPRequest, HTTPResponse, I3XDissector, StreamEvent, StreamUpdate
+from otwire.inspect.i3x import MAX_UNANSWERED, VIEW, HTTPRequest, HTTPResponse, I3XDissector, StreamEvent, StreamUpdate
 from otwire.transports import Direction
 from otwire.transports.record import PcapRecorder
 
@@ -229,3 +231,31 @@ def test_inspect_command_on_the_sample(capsys: pytest.CaptureFixture[str]) -> No
     assert {r["protocol"] for r in records} == {"i3x"} and {r["kind"] for r in records} == {"apdu"}
     updates = [r for r in records if r["message"] == "update"]
     assert updates and updates[0]["subscription_id"] == "sub-1" and updates[0]["direction"] == "to_client"
+
+
+def test_server_octets_without_any_request_are_bounded() -> None:
+    dissector = I3XDissector()
+    findings = list(dissector.feed(Sender.SERVER, b"x" * (MAX_UNANSWERED + 1)))
+    assert [(f.kind, f.error) for f in findings] == [("error", "response without request")]
+    assert list(dissector.feed(Sender.SERVER, b"more")) == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from([Sender.CLIENT, Sender.SERVER]), st.binary(max_size=40)), max_size=12),
+    st.lists(st.integers(min_value=0, max_value=1000), max_size=6),
+)
+def test_mangled_conversations_never_crash(noise: list[tuple[Sender, bytes]], cuts: list[int]) -> None:
+    """Any octets, and the conversation with octets dropped or noise mixed in, give findings only."""
+    dissector = I3XDissector()
+    script = [(Sender.CLIENT if d is Direction.OUT else Sender.SERVER, data) for d, data in CONVERSATION]
+    for cut in cuts:
+        k = cut % len(script)
+        sender, data = script[k]
+        script[k] = (sender, data[: cut % (len(data) + 1)] + data[cut % (len(data) + 1) + 1 :])
+    found = []
+    for sender, data in [*noise[: len(noise) // 2], *script, *noise[len(noise) // 2 :]]:
+        found += dissector.feed(sender, data)
+    found += [*dissector.end(Sender.CLIENT), *dissector.end(Sender.SERVER)]
+    assert all(f.kind in ("apdu", "error") and f.sender is not None for f in found)
+    assert all(f.message is not None for f in found if f.kind == "apdu")

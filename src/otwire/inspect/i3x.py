@@ -129,7 +129,7 @@ class I3XDissector:
         while not d.broken:
             try:
                 event = d.conn.next_event()
-            except h11.RemoteProtocolError as exc:
+            except h11.ProtocolError as exc:
                 d.broken = True
                 yield _broken(d, Sender.CLIENT, exc)
                 return
@@ -177,10 +177,15 @@ class I3XDissector:
         d = self._server
         while not d.broken:
             if self._answering is None and not self._answer_next():
+                if d.fed - d.start > MAX_UNANSWERED:
+                    d.broken = True
+                    yield Finding(
+                        "error", d.start, bytes(d.raw), error="response without request", sender=Sender.SERVER
+                    )
                 return
             try:
                 event = d.conn.next_event()
-            except h11.RemoteProtocolError as exc:
+            except h11.ProtocolError as exc:
                 d.broken = True
                 yield _broken(d, Sender.SERVER, exc)
                 return
@@ -198,11 +203,9 @@ class I3XDissector:
         """Give the next unanswered request to the server direction's connection (False: none yet)."""
         d = self._server
         if not self._pending:
-            if d.fed - d.start > MAX_UNANSWERED:
-                d.broken = True
             return False
         request = self._answering = self._pending.popleft()
-        d.conn.send(h11.Request(method=request.method, target=request.target or "/", headers=[("host", "i3x")]))
+        d.conn.send(h11.Request(method=request.method, target=request.target, headers=[("host", "i3x")]))
         d.conn.send(h11.EndOfMessage())
         return True
 
@@ -286,7 +289,7 @@ class I3XDissector:
         self._request = self._request_body = None
 
 
-def _broken(d: _Direction, sender: Sender, exc: h11.RemoteProtocolError) -> Finding:
+def _broken(d: _Direction, sender: Sender, exc: h11.ProtocolError) -> Finding:
     """The one error finding that ends a direction whose HTTP is broken."""
     return Finding("error", d.start, bytes(d.raw), error=f"malformed HTTP: {exc}", sender=sender)
 
