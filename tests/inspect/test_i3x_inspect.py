@@ -259,3 +259,10 @@ def test_mangled_conversations_never_crash(noise: list[tuple[Sender, bytes]], cu
     found += [*dissector.end(Sender.CLIENT), *dissector.end(Sender.SERVER)]
     assert all(f.kind in ("apdu", "error") and f.sender is not None for f in found)
     assert all(f.message is not None for f in found if f.kind == "apdu")
+
+
+def test_a_request_without_response_at_the_end_is_no_error() -> None:
+    dissector = I3XDissector()
+    [finding] = dissector.feed(Sender.CLIENT, request("GET", "/v1/info"))
+    assert finding.kind == "apdu" and list(dissector.end(Sender.SERVER)) == []
+    assert list(dissector.end(Sender.CLIENT)) == []

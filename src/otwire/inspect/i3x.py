@@ -270,7 +270,8 @@ class I3XDissector:
 
     def _end_server(self) -> Iterator[Finding]:
         d = self._server
-        if not d.broken and self._answering is not None and self._sse is None:  # an SSE stream just stops
+        cut = d.fed > d.start and self._answering is not None  # a response started: did it end?
+        if cut and not d.broken and self._sse is None:  # an SSE stream just stops
             d.conn.receive_data(b"")
             yield from self._responses()
             if self._answering is not None and self._response is not None and not d.broken:
