@@ -370,7 +370,8 @@ def _request_summary(request: HTTPRequest) -> str:
         parts.append(f"subscriptionIds={','.join(request.subscription_ids)}")
     if request.client_id is not None:
         parts.append(f"clientId={request.client_id}")
-    return _short(" ".join(parts)) if len(" ".join(parts)) > 120 else " ".join(parts)
+    text = " ".join(parts)
+    return text if len(text) <= 2 * SHOWN_CHARS else text[: 2 * SHOWN_CHARS - 3] + "..."
 
 
 def _response_summary(response: HTTPResponse) -> str:
