@@ -144,4 +144,5 @@ def test_readme_examples(server: Serve, tmp_path: Path) -> None:
 
 def test_error_mapping(server: Serve, tmp_path: Path) -> None:
     out = run_script("errors.py", server.base_url, tmp_path)
-    assert "raises" not in out.replace("raises NotFoundError", ""), out
+    assert len(re.findall(r" raises NotFoundError ", out)) == 7, out
+    assert len(re.findall(r" refused ", out)) == 4, out

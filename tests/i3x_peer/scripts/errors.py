@@ -37,6 +37,25 @@ def main(base_url: str) -> None:
     results = client.update_values({"nope": 1.0})
     assert results[0]["success"] is False and results[0]["responseDetail"]["status"] == 404, results
     print("bulk items ok", flush=True)
+    # Writes the server refuses item by item (status 400): the client raises I3XError, history stays readable.
+    stamp = "2026-01-01T00:00:00Z"
+    for name, call in (
+        ("update_value bad timestamp", lambda: client.update_value("pump-101-flow", 1.0, timestamp="yesterday")),
+        ("update_value bad quality", lambda: client.update_value("pump-101-flow", 1.0, quality="Weird")),
+        ("update_history no timestamp", lambda: client.update_history("pump-101-flow", {"value": 1.0})),
+        (
+            "update_history bad quality",
+            lambda: client.update_history("pump-101-flow", [{"value": 1.0, "quality": "Weird", "timestamp": stamp}]),
+        ),
+    ):
+        try:
+            call()
+        except i3x.I3XError as exc:
+            assert exc.status_code == 400, (name, exc.status_code)
+            print(name, "refused", exc, flush=True)
+        else:
+            raise AssertionError(f"{name} was accepted")
+    assert client.get_history("pump-101-flow", start_time="2000-01-01T00:00:00Z").values
     client.disconnect()
     print("ALL OK", flush=True)
 
