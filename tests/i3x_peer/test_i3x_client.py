@@ -146,3 +146,8 @@ def test_error_mapping(server: Serve, tmp_path: Path) -> None:
     out = run_script("errors.py", server.base_url, tmp_path)
     assert len(re.findall(r" raises NotFoundError ", out)) == 7, out
     assert len(re.findall(r" refused ", out)) == 4, out
+
+
+def test_streams(server: Serve, tmp_path: Path) -> None:
+    out = run_script("streams.py", server.base_url, tmp_path)
+    assert len(re.findall(r"^ok ", out, re.MULTILINE)) == 4, out
