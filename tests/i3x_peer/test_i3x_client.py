@@ -8,7 +8,7 @@ i3x-client 1.0.0".
 
 from __future__ import annotations
 
-import importlib.util
+import importlib.metadata
 import os
 import queue
 import re
@@ -22,11 +22,22 @@ from pathlib import Path
 import pytest
 
 SCRIPTS = Path(__file__).parent / "scripts"
+
+
+def _installed(distribution: str) -> bool:
+    """Whether ``distribution`` is installed, without importing it (``import i3x`` finds tests/i3x here)."""
+    try:
+        importlib.metadata.distribution(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
+
+
 TIMEOUT = 60.0
 
 pytestmark = [
     pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals"),
-    pytest.mark.skipif(importlib.util.find_spec("httpx") is None, reason="i3x-client (dev extra) not installed"),
+    pytest.mark.skipif(not _installed("i3x-client"), reason="i3x-client (dev extra) not installed"),
 ]
 
 
