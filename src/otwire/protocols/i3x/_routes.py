@@ -28,6 +28,7 @@ from otwire.codecs.i3x import (
     GetRelatedObjectsRequest,
     GetRelationshipTypesRequest,
     ListSubscriptionsRequest,
+    Quality,
     RegisterMonitoredItemsRequest,
     ResponseDetail,
     ServerInfo,
@@ -40,6 +41,7 @@ from otwire.codecs.i3x import (
     encode_bulk,
     encode_response,
     format_timestamp,
+    parse_timestamp,
 )
 from otwire.errors import DecodeError
 from otwire.protocols.i3x._server_subs import SubscriptionStore, Watch
@@ -263,8 +265,33 @@ def object_history(call: Call) -> Reply:
     return _bulk(results, _truncated(limit) if truncated else None)
 
 
+_QUALITIES = frozenset(Quality)
+
+
+def _bad_vqt(vqt: VQT) -> str | None:
+    """Why a written VQT is refused (not one of the four qualities, not RFC 3339), or ``None``."""
+    if vqt.quality not in _QUALITIES:
+        return f"quality {vqt.quality!r} is not one of {', '.join(sorted(_QUALITIES))}"
+    try:
+        parse_timestamp(vqt.timestamp)
+    except DecodeError as exc:
+        return str(exc)
+    return None
+
+
+def _write_item(element_id: str, vqt: VQT, write: Callable[[str, VQT], bool]) -> BulkItem[Any] | BulkFailure:
+    """Check and write one VQT: a 400 item when refused, a 404 item when the element is unknown."""
+    if (why := _bad_vqt(vqt)) is not None:
+        return BulkFailure(element_id, None, ResponseDetail("Bad Request", 400, f"{element_id}: {why}"))
+    return BulkItem(element_id, None, None) if write(element_id, vqt) else _missing(element_id)
+
+
 def write_values(call: Call) -> Reply:
-    """``PUT /objects/value`` (quality defaults to Good, timestamp to the server's clock)."""
+    """``PUT /objects/value`` (quality defaults to Good, timestamp to the server's clock).
+
+    An item with another quality than the four, or a timestamp that is not RFC 3339, fails with
+    status 400 and changes nothing (notes, "Conformance with i3x-client 1.0.0").
+    """
     server = call.server
     if not server.space.value_writable:
         raise Refusal(501, "Not Implemented", "this server does not accept value writes")
@@ -274,24 +301,24 @@ def write_values(call: Call) -> Reply:
         given = update.value
         stamp = given.timestamp or format_timestamp(datetime.fromtimestamp(server.wall_clock(), UTC))
         vqt = VQT(given.value, given.quality or "Good", stamp)
-        if server.space.write_value(update.element_id, vqt):
+        item = _write_item(update.element_id, vqt, server.space.write_value)
+        if isinstance(item, BulkItem):
             server.publish(update.element_id, vqt, call.now)
-            results.append(BulkItem(update.element_id, None, None))
-        else:
-            results.append(_missing(update.element_id))
+        results.append(item)
     return _bulk(results)
 
 
 def write_history(call: Call) -> Reply:
-    """``PUT /objects/history`` (501 when the space does not accept it)."""
+    """``PUT /objects/history`` (501 when the space does not accept it).
+
+    Value, quality and timestamp are all required: an item missing one, with another quality
+    than the four, or a timestamp that is not RFC 3339 fails with status 400.
+    """
     space = call.server.space
     if not space.history_writable:
         raise Refusal(501, "Not Implemented", "this server does not accept history writes")
     request: UpdateHistoryRequest = call.decode(UpdateHistoryRequest)
-    results: list[BulkItem[Any] | BulkFailure] = [
-        BulkItem(u.element_id, None, None) if space.write_history(u.element_id, u.value) else _missing(u.element_id)
-        for u in request.updates
-    ]
+    results = [_write_item(u.element_id, u.value, space.write_history) for u in request.updates]
     return _bulk(results)
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 from otwire.codecs.i3x import (
@@ -32,7 +33,7 @@ from otwire.codecs.i3x import (
     RelationshipType,
     parse_timestamp,
 )
-from otwire.errors import InvalidArgument
+from otwire.errors import DecodeError, InvalidArgument
 
 __all__ = ["COMPONENT_OF", "HAS_CHILDREN", "HAS_COMPONENT", "HAS_PARENT", "AddressSpace", "MemorySpace"]
 
@@ -98,7 +99,10 @@ class AddressSpace(Protocol):
         ...
 
     def write_history(self, element_id: str, vqt: VQT) -> bool:
-        """Insert or replace the history record at ``vqt.timestamp``; False when unknown."""
+        """Insert or replace the history record at ``vqt.timestamp``; False when unknown.
+
+        The engine checks ``vqt`` first (RFC 3339 timestamp, one of the four qualities).
+        """
         ...
 
 
@@ -109,7 +113,7 @@ class _Node:
     component: bool = False  # a component of its parent (HasComponent), else an organisational child
     vqt: VQT = _NO_DATA
     children: list[str] = field(default_factory=list)
-    history: dict[str, VQT] = field(default_factory=dict)
+    history: dict[datetime, VQT] = field(default_factory=dict)  # keyed by the parsed instant
 
 
 class MemorySpace:
@@ -172,14 +176,17 @@ class MemorySpace:
         """Set the current value of a known element (and record it in its history).
 
         Raises:
-            InvalidArgument: ``element_id`` is unknown.
+            InvalidArgument: ``element_id`` is unknown, or ``record`` and ``vqt.timestamp`` is not RFC 3339.
         """
         node = self._nodes.get(element_id)
         if node is None:
             raise InvalidArgument(f"element {element_id!r} is unknown")
-        node.vqt = vqt
         if record:
-            self._record(node, vqt)
+            try:
+                self._record(node, vqt)
+            except DecodeError as exc:
+                raise InvalidArgument(f"{element_id!r}: {exc}") from None
+        node.vqt = vqt
 
     def components_of(self, element_id: str) -> list[str]:
         """The direct components (``HasComponent``) of an element ([] when unknown)."""
@@ -267,8 +274,8 @@ class MemorySpace:
         high = parse_timestamp(end) if end else None
         values = [
             vqt
-            for stamp, vqt in sorted(node.history.items(), key=lambda item: parse_timestamp(item[0]))
-            if (low is None or parse_timestamp(stamp) >= low) and (high is None or parse_timestamp(stamp) <= high)
+            for stamp, vqt in sorted(node.history.items(), key=lambda item: item[0])
+            if (low is None or stamp >= low) and (high is None or stamp <= high)
         ]
         children = self.components_of(element_id)
         components = None
@@ -284,7 +291,11 @@ class MemorySpace:
         return True
 
     def write_history(self, element_id: str, vqt: VQT) -> bool:
-        """Insert or replace the record at ``vqt.timestamp``; False when unknown."""
+        """Insert or replace the record at the instant ``vqt.timestamp``; False when unknown.
+
+        Raises:
+            DecodeError: ``vqt.timestamp`` is not RFC 3339 (nothing is recorded).
+        """
         node = self._nodes.get(element_id)
         if node is None:
             return False
@@ -294,7 +305,7 @@ class MemorySpace:
     # -- helpers ---------------------------------------------------------------------------------
 
     def _record(self, node: _Node, vqt: VQT) -> None:
-        node.history[vqt.timestamp] = vqt
+        node.history[parse_timestamp(vqt.timestamp)] = vqt
         while len(node.history) > self.history_limit:
             del node.history[next(iter(node.history))]
 
