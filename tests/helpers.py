@@ -7,8 +7,13 @@ Import as ``from helpers import wait_until, async_wait_until, Pair, feed_split, 
 from __future__ import annotations
 
 import asyncio
+import os
+import queue
+import re
+import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -165,3 +170,82 @@ class Pair:
 
     def __iter__(self) -> Iterator[Any]:
         return iter((self.client, self.server))
+
+
+class OtwireProcess:
+    """A running ``python -m otwire ARGS`` whose output lines are read by a thread (no sleeps to wait on it).
+
+    Args:
+        argv: The command line after ``otwire``.
+        env: Environment (default: this one, unbuffered).
+        cwd: Working directory.
+        merge_stderr: Read stderr into the same lines as stdout.
+    """
+
+    def __init__(
+        self,
+        *argv: str,
+        env: dict[str, str] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+        merge_stderr: bool = False,
+    ) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "otwire", *argv],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
+            text=True,
+            env={**(os.environ if env is None else env), "PYTHONUNBUFFERED": "1"},
+            cwd=cwd,
+        )
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def wait_for(self, pattern: str, timeout: float = 60.0) -> re.Match[str]:
+        """Return the match of the first output line matching ``pattern`` (fails if the process ends first)."""
+        while True:
+            line = self.lines.get(timeout=timeout)
+            assert line is not None, f"exited before {pattern!r}: {self.seen} {self.stderr()}"
+            self.seen.append(line)
+            if found := re.search(pattern, line):
+                return found
+
+    def log(self) -> str:
+        """Every output line read so far."""
+        while not self.lines.empty():
+            line = self.lines.get_nowait()
+            if line is not None:
+                self.seen.append(line)
+        return "".join(self.seen)
+
+    def rest(self) -> str:
+        """Every output line until the process closed its output (call after it ended)."""
+        self.seen.extend(iter(self.lines.get, None))
+        return "".join(self.seen)
+
+    def terminate(self, timeout: float = 60.0) -> int:
+        """Send SIGTERM and return the exit status."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=timeout)
+
+    def stderr(self) -> str:
+        """What the process wrote on stderr (only once it ended and stderr was not merged)."""
+        if self.process.stderr is None or self.process.poll() is None:
+            return ""
+        return self.process.stderr.read()
+
+    def kill(self) -> None:
+        """Kill the process if it still runs and close its pipes."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream:
+                stream.close()

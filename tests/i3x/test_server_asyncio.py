@@ -5,19 +5,14 @@ from __future__ import annotations
 import gzip
 import http.client
 import json
-import os
-import queue
-import re
-import signal
-import subprocess
 import sys
-import threading
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from helpers import OtwireProcess
 from otwire.servers.i3x import DEFAULT_PORT, Server
 
 TIMEOUT = 30.0
@@ -97,51 +92,15 @@ def test_sse_stream_delivers_the_demo_values(server: Server) -> None:
         conn.close()
 
 
-class Command:
-    """A running ``python -m otwire`` whose stdout lines are read in a thread (as in tests/test_cli_signals.py)."""
-
-    def __init__(self, *argv: str) -> None:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        self.process = subprocess.Popen([sys.executable, "-m", "otwire", *argv], stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, text=True, env=env)  # fmt: skip
-        self.lines: queue.Queue[str | None] = queue.Queue()
-        self.seen: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.put(line)
-        self.lines.put(None)
-
-    def wait_for(self, pattern: str) -> re.Match[str]:
-        while True:
-            line = self.lines.get(timeout=TIMEOUT)
-            assert line is not None, f"exited before {pattern!r}: {self.seen}"
-            self.seen.append(line)
-            if found := re.search(pattern, line):
-                return found
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-        for stream in (self.process.stdout, self.process.stderr):
-            if stream:
-                stream.close()
-
-
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_serve_i3x_stops_on_sigterm() -> None:
-    command = Command("serve", "i3x", "--port", "0")
+    command = OtwireProcess("serve", "i3x", "--port", "0")
     try:
         port = int(command.wait_for(r"on http://127\.0\.0\.1:(\d+)/v1/info")[1])
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/info", timeout=TIMEOUT) as response:
             assert response.status == 200
         command.wait_for(r"GET /v1/info -> 200")
-        command.process.send_signal(signal.SIGTERM)
-        assert command.process.wait(timeout=TIMEOUT) == 0
-        rest = "".join(iter(command.lines.get, None))
-        assert "stopped" in "".join(command.seen) + rest
+        assert command.terminate(TIMEOUT) == 0
+        assert "stopped" in command.rest()
     finally:
         command.kill()

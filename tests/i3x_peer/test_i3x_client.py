@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
-import queue
 import re
-import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from helpers import OtwireProcess
 
 SCRIPTS = Path(__file__).parent / "scripts"
 
@@ -46,54 +45,18 @@ def _env() -> dict[str, str]:
     return {**env, "PYTHONUNBUFFERED": "1"}
 
 
-class Serve:
-    """``python -m otwire serve i3x --port 0``; the port comes from its banner."""
+class Serve(OtwireProcess):
+    """``python -m otwire serve i3x --port 0`` (outside ``tests/``, no ``PYTHONPATH``); the URL is in its banner."""
 
     def __init__(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "otwire", "serve", "i3x", "--port", "0"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=_env(),
-            cwd=Path(__file__).parents[2],
-        )
-        self.lines: queue.Queue[str | None] = queue.Queue()
-        self.seen: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-        self.base_url = self._wait_for(r"(http://[\d.]+:\d+/v1)/info").group(1)
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.put(line)
-        self.lines.put(None)
-
-    def _wait_for(self, pattern: str) -> re.Match[str]:
-        while True:
-            line = self.lines.get(timeout=TIMEOUT)
-            assert line is not None, f"server exited before {pattern!r}: {self.seen}"
-            self.seen.append(line)
-            if found := re.search(pattern, line):
-                return found
-
-    def log(self) -> str:
-        """Every log line received so far (the reader thread keeps draining the pipe)."""
-        while not self.lines.empty():
-            line = self.lines.get_nowait()
-            if line is not None:
-                self.seen.append(line)
-        return "".join(self.seen)
+        super().__init__("serve", "i3x", "--port", "0", env=_env(), cwd=Path(__file__).parents[2], merge_stderr=True)
+        self.base_url = self.wait_for(r"(http://[\d.]+:\d+/v1)/info", TIMEOUT).group(1)
 
     def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
         try:
-            return self.process.wait(timeout=TIMEOUT)
+            return self.terminate(TIMEOUT)
         finally:
-            if self.process.poll() is None:
-                self.process.kill()
-                self.process.wait()
+            self.kill()
 
 
 @pytest.fixture(scope="module")
