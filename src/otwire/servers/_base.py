@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
 from otwire.errors import InvalidArgument, InvalidArgumentType, LocalProtocolError
-from otwire.protocols import Event, PeerEngine
+from otwire.protocols import ConnectionTerminated, Event, PeerEngine, TerminationReason
 from otwire.servers._serving import CALL_TIMEOUT, run_in_loop
 from otwire.transports.aio_server import PeerServer, PeerSocket
 from otwire.transports.limits import ServerLimits
@@ -126,8 +126,27 @@ class ServerBase:
         raise NotImplementedError
 
     def _new_session(self, sock: PeerSocket) -> Any | None:
-        """Return the server's object for a new socket, or ``None`` to refuse it (log why)."""
+        """Return the server's object for a new socket, or ``None`` to refuse it (log why).
+
+        The default logs the connection and uses the socket itself as the session.
+        """
+        self._logger.info("%s: connected (%d open)", sock.name, len(self.sessions) + 1)
         return sock
+
+    #: Ends logged at INFO; the others are WARNINGs.
+    _orderly_ends: ClassVar[frozenset[TerminationReason]] = frozenset(
+        {TerminationReason.LOCAL_CLOSE, TerminationReason.PEER_CLOSED, TerminationReason.END_SESSION}
+    )
+
+    def _log_end(self, peer: int, event: ConnectionTerminated) -> None:
+        """Log a peer's end in one line, unless the driver already logged it (a limit it enforced)."""
+        sock = self.sessions.get(peer)
+        if sock is not None and getattr(sock, "dropped", None) is not None:
+            return
+        name = getattr(sock, "name", None) or f"peer {peer}"
+        level = logging.INFO if event.reason in self._orderly_ends else logging.WARNING
+        detail = f": {event.error}" if event.error is not None else ""
+        self._logger.log(level, "%s: disconnected (%s)%s", name, event.reason.value, detail)
 
     def _on_peer_event(self, peer: int, event: Event) -> None:
         """Handle one engine event (replies go through the engine; the driver writes them)."""

@@ -15,7 +15,7 @@ import sys
 import time
 from typing import Any, TextIO
 
-from otwire.protocols import ConnectionTerminated, Event, TerminationReason
+from otwire.protocols import ConnectionTerminated, Event
 from otwire.protocols.i3x.config import I3XServerConfig
 from otwire.protocols.i3x.events import RequestHandled
 from otwire.protocols.i3x.server import I3XServer
@@ -23,7 +23,6 @@ from otwire.protocols.i3x.space import AddressSpace
 from otwire.servers._base import ServerBase
 from otwire.servers._serving import AsyncServing, ThreadedServing, run_until_signal
 from otwire.servers.i3x.demo import DemoPlant
-from otwire.transports.aio_server import PeerSocket
 from otwire.transports.limits import ServerLimits
 
 __all__ = ["DEFAULT_PORT", "LOGGER", "AsyncServer", "BaseServer", "Server", "serve"]
@@ -32,8 +31,6 @@ LOGGER = logging.getLogger("otwire.servers.i3x")
 
 #: The i3X server's TCP port (HTTP).
 DEFAULT_PORT = 8080
-
-_ORDERLY = (TerminationReason.LOCAL_CLOSE, TerminationReason.PEER_CLOSED)
 
 
 class BaseServer(ServerBase):
@@ -84,19 +81,12 @@ class BaseServer(ServerBase):
 
     # -- the server base's hooks -------------------------------------------------------------
 
-    def _new_session(self, sock: PeerSocket) -> PeerSocket:
-        LOGGER.info("%s: connected (%d open)", sock.name, len(self.sessions) + 1)
-        return sock
-
     def _on_peer_event(self, peer: int, event: Event) -> None:
-        sock = self.sessions.get(peer)
-        name = sock.name if sock is not None else f"peer {peer}"
         if type(event) is ConnectionTerminated:
-            if sock is None or sock.dropped is None:  # else the driver logged it
-                level = logging.INFO if event.reason in _ORDERLY else logging.WARNING
-                detail = f": {event.error}" if event.error is not None else ""
-                LOGGER.log(level, "%s: disconnected (%s)%s", name, event.reason.value, detail)
+            self._log_end(peer, event)
         elif type(event) is RequestHandled:
+            sock = self.sessions.get(peer)
+            name = sock.name if sock is not None else f"peer {peer}"
             LOGGER.info("%s: %s %s -> %d", name, event.method, event.target, event.status)
 
     async def _after_open(self) -> None:

@@ -22,13 +22,12 @@ import warnings
 from typing import Any, TextIO
 
 from otwire.errors import InvalidArgument
-from otwire.protocols import ConnectionTerminated, Event, TerminationReason
+from otwire.protocols import ConnectionTerminated, Event
 from otwire.protocols.imb.config import IMBHubConfig, merge_config
 from otwire.protocols.imb.events import ClientInfoReceived, ClientStatus, CommandRejected, EventInfo
 from otwire.protocols.imb.hub import IMBHub
 from otwire.servers._base import CLOSE_GRACE, ServerBase, check_limits
 from otwire.servers._serving import AsyncServing, ThreadedServing, run_until_signal
-from otwire.transports.aio_server import PeerSocket
 from otwire.transports.limits import ServerLimits
 
 __all__ = ["CLOSE_GRACE", "DEFAULT_PORT", "LOGGER", "AsyncHub", "BaseHub", "Hub", "serve"]
@@ -41,8 +40,6 @@ DEFAULT_PORT = 4000
 _DEFAULT_CONFIG = IMBHubConfig()
 #: Octets of a frame around its payload (header and trailer).
 FRAME_OVERHEAD = 20
-
-_ORDERLY = (TerminationReason.LOCAL_CLOSE, TerminationReason.PEER_CLOSED, TerminationReason.END_SESSION)
 
 
 class BaseHub(ServerBase):
@@ -132,18 +129,11 @@ class BaseHub(ServerBase):
 
     # -- the server base's hooks -------------------------------------------------------------
 
-    def _new_session(self, sock: PeerSocket) -> PeerSocket:
-        LOGGER.info("%s: connected (%d open)", sock.name, len(self.sessions) + 1)
-        return sock
-
     def _on_peer_event(self, peer: int, event: Event) -> None:
         sock = self.sessions.get(peer)
         name = sock.name if sock is not None else f"peer {peer}"
         if type(event) is ConnectionTerminated:
-            if sock is None or sock.dropped is None:  # else the driver logged it
-                level = logging.INFO if event.reason in _ORDERLY else logging.WARNING
-                detail = f": {event.error}" if event.error is not None else ""
-                LOGGER.log(level, "%s: disconnected (%s)%s", name, event.reason.value, detail)
+            self._log_end(peer, event)
         elif type(event) is ClientInfoReceived:
             connection = self.engine.connection_of(peer)
             uid = connection.unique_client_id if connection is not None else "?"
