@@ -218,6 +218,20 @@ PROTOCOLS: Mapping[str, ProtocolEntry] = MappingProxyType(
                 help="CESMII i3X 1.0 server (HTTP/JSON + SSE) with a demo plant",
                 description="Run the demo i3X server (a pump plant whose values change every second) "
                 "until Ctrl-C or SIGTERM.",
+                options=(
+                    Option("--token", "bearer_token", "text", "require Authorization: Bearer TOKEN (not on /info)"),
+                    Option("--basic", "basic_auth", "text", "require HTTP Basic USER:PASSWORD (not on /info)"),
+                    Option(
+                        "--profile",
+                        "profile",
+                        "text",
+                        "quirks of a real server: 1.0 (default), cesmii-demo, i3x2ua, node-i3x, beta",
+                    ),
+                    Option(
+                        "--queue-size", "queue_size", "count", "most sync batches kept per subscription (default 1000)"
+                    ),
+                    Option("--max-depth", "max_depth_limit", "count", "deepest composition served (default 8)"),
+                ),
             ),
         ),
     }

@@ -44,6 +44,7 @@ from otwire.codecs.i3x import (
     parse_timestamp,
 )
 from otwire.errors import DecodeError
+from otwire.protocols.i3x._server_profiles import Profile
 from otwire.protocols.i3x._server_subs import SubscriptionStore, Watch
 from otwire.protocols.i3x.config import I3XServerConfig
 from otwire.protocols.i3x.space import AddressSpace
@@ -76,6 +77,7 @@ class Engine(Protocol):
     config: I3XServerConfig
     subscriptions: SubscriptionStore
     wall_clock: Callable[[], float]
+    profile: Profile
 
     def publish(self, element_id: str, vqt: VQT, now: float) -> int: ...
 
@@ -410,11 +412,15 @@ def stream(call: Call) -> Reply | None:
 
 
 def sync(call: Call) -> Reply:
-    """``POST /subscriptions/sync`` (400 while a stream is open; 206 after a queue overflow)."""
+    """``POST /subscriptions/sync`` (while a stream is open: as the profile says; 206 after a queue overflow)."""
     request: SyncRequest = call.decode(SyncRequest)
     watch = _owned(call, request.client_id, request.subscription_id)
     if watch.stream_peer is not None:
-        raise Refusal(400, "Bad Request", "Subscription stream is active")
+        quirk = call.server.profile.sync_while_streaming
+        if quirk == "empty":
+            return _ok([])
+        if quirk == "error":
+            raise Refusal(400, "Bad Request", "Subscription stream is active")
     batches, dropped = call.server.subscriptions.sync(watch, request.last_sequence_number, call.now)
     detail = None
     if dropped:

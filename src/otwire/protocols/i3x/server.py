@@ -62,6 +62,7 @@ from otwire.codecs.i3x import VQT, ValueChange, encode, encode_error
 from otwire.errors import LocalProtocolError, RemoteProtocolError
 from otwire.protocols import Buffer, ConnectionTerminated, Event, TerminationReason
 from otwire.protocols.i3x._routes import PATHS, ROUTES, Call, Refusal, Reply
+from otwire.protocols.i3x._server_profiles import Profile, get_profile, rewrite_errors
 from otwire.protocols.i3x._server_subs import SubscriptionStore, Watch
 from otwire.protocols.i3x.config import I3XServerConfig
 from otwire.protocols.i3x.events import RequestHandled
@@ -101,6 +102,12 @@ class I3XServer(Generic[PeerT]):
         config: Limits, authentication and names (defaults when ``None``).
         wall_clock: Returns UNIX seconds for server-side timestamps (``time.time``); the
             engine's own timers use the ``now`` of its inputs.
+        profile: The quirk profile (a name of
+            :data:`~otwire.protocols.i3x._server_profiles.PROFILES`, or a ``Profile``);
+            ``"1.0"`` is plain 1.0.
+
+    Raises:
+        InvalidArgument: ``profile`` names no profile.
     """
 
     def __init__(
@@ -109,7 +116,9 @@ class I3XServer(Generic[PeerT]):
         config: I3XServerConfig | None = None,
         *,
         wall_clock: Callable[[], float] = time.time,
+        profile: str | Profile = "1.0",
     ) -> None:
+        self.profile = profile if isinstance(profile, Profile) else get_profile(profile)
         self.space = space
         self.config = config if config is not None else I3XServerConfig()
         self.wall_clock = wall_clock
@@ -290,11 +299,14 @@ class I3XServer(Generic[PeerT]):
         headers = [("content-type", "text/event-stream"), ("cache-control", "no-cache")]
         p.out += self._send(p, h11.Response(status_code=200, headers=headers, reason=b"OK"))
         p.streaming, watch.stream_peer = watch, peer
-        p.keepalive_at = now + self.config.keepalive_interval
-        self._sse(peer, p, b": connected\n\n")
+        p.keepalive_at = now + self.config.keepalive_interval if self.profile.keepalive else None
+        self._touched[peer] = None
+        if self.profile.stream_greeting:
+            self._sse(peer, p, self.profile.stream_greeting)
         while watch.queue:
             batch = watch.queue.popleft()
-            self._sse(peer, p, b"data: " + encode(batch.updates) + b"\n\n")
+            if self.profile.flush_on_open:
+                self._sse(peer, p, b"data: " + encode(batch.updates) + b"\n\n")
 
     def drop_subscription(self, watch: Watch, now: float) -> None:
         """Delete ``watch``; its stream, if open, ends cleanly."""
@@ -411,7 +423,7 @@ class I3XServer(Generic[PeerT]):
         return False
 
     def _reply(self, p: _Peer, reply: Reply, extra: list[tuple[str, str]]) -> None:
-        body = reply.body
+        body = rewrite_errors(reply.body, self.profile.error_keys)
         headers = [_JSON, *extra]
         if p.gzip and len(body) >= self.config.gzip_min_size:
             packer = zlib.compressobj(wbits=31)
@@ -445,6 +457,8 @@ class I3XServer(Generic[PeerT]):
         if watch is not None and watch.stream_peer is not None:
             watch.stream_peer, watch.last_active = None, now
         if p.conn.our_state is h11.SEND_BODY:
+            if self.profile.close_event:
+                p.out += self._send(p, h11.Data(data=self.profile.close_event))
             p.out += self._send(p, h11.EndOfMessage())
 
     # -- helpers ------------------------------------------------------------------------------

@@ -15,7 +15,9 @@ import sys
 import time
 from typing import Any, TextIO
 
+from otwire.errors import InvalidArgument
 from otwire.protocols import ConnectionTerminated, Event
+from otwire.protocols.i3x._server_profiles import get_profile
 from otwire.protocols.i3x.config import I3XServerConfig
 from otwire.protocols.i3x.events import RequestHandled
 from otwire.protocols.i3x.server import I3XServer
@@ -25,12 +27,24 @@ from otwire.servers._serving import AsyncServing, ThreadedServing, run_until_sig
 from otwire.servers.i3x.demo import DemoPlant
 from otwire.transports.limits import ServerLimits
 
-__all__ = ["DEFAULT_PORT", "LOGGER", "AsyncServer", "BaseServer", "Server", "serve"]
+__all__ = ["DEFAULT_PORT", "LOGGER", "AsyncServer", "BaseServer", "Server", "parse_basic", "serve"]
 
 LOGGER = logging.getLogger("otwire.servers.i3x")
 
 #: The i3X server's TCP port (HTTP).
 DEFAULT_PORT = 8080
+
+
+def parse_basic(text: str) -> tuple[str, str]:
+    """Split ``--basic`` text ``"user:password"`` at its first colon.
+
+    Raises:
+        InvalidArgument: No colon, or an empty user.
+    """
+    user, colon, password = text.partition(":")
+    if not colon or not user:
+        raise InvalidArgument(f"--basic {text!r} must be USER:PASSWORD with a non-empty user")
+    return user, password
 
 
 class BaseServer(ServerBase):
@@ -46,9 +60,14 @@ class BaseServer(ServerBase):
         tick: Seconds between demo value changes.
         record: Write every connection into this pcap file while running.
         limits: Connection, time and memory limits (defaults when ``None``).
+        profile: Quirk profile of the engine (``"1.0"``, ``"cesmii-demo"``, ``"i3x2ua"``,
+            ``"node-i3x"``, ``"beta"``; specs/i3x/notes.md).
+        **config_options: :class:`~otwire.protocols.i3x.config.I3XServerConfig` fields;
+            ``basic_auth`` may also be the text ``"user:password"``.
 
     Raises:
-        InvalidArgument: ``port`` out of range, or a config value is invalid.
+        InvalidArgument: ``port`` out of range, a config value is invalid, ``basic_auth``
+            text has no ``:`` or an empty user, or ``profile`` is unknown.
         InvalidArgumentType: ``limits`` is not a ``ServerLimits``.
     """
 
@@ -65,10 +84,14 @@ class BaseServer(ServerBase):
         tick: float = 1.0,
         record: str | os.PathLike[str] | None = None,
         limits: ServerLimits | None = None,
+        profile: str = "1.0",
         **config_options: Any,
     ) -> None:
         super().__init__(host, port, limits=limits, record=record)
+        if isinstance(config_options.get("basic_auth"), str):
+            config_options["basic_auth"] = parse_basic(config_options["basic_auth"])
         self.config = config if config is not None else I3XServerConfig(**config_options)
+        self.profile = get_profile(profile)
         self.demo = DemoPlant(time.time()) if space is None else None
         self.space: AddressSpace = space if space is not None else self.demo.space  # type: ignore[union-attr]
         self.tick = tick
@@ -76,7 +99,7 @@ class BaseServer(ServerBase):
         self._ticker: asyncio.Task[None] | None = None
 
     def _new_engine(self) -> I3XServer[int]:
-        self.engine = I3XServer(self.space, self.config)
+        self.engine = I3XServer(self.space, self.config, profile=self.profile)
         return self.engine
 
     # -- the server base's hooks -------------------------------------------------------------
@@ -147,13 +170,14 @@ def serve(
         record: Write every connection into this pcap file.
         limits: Connection, time and memory limits (defaults when ``None``).
         out: Where the banner and the log go.
-        **options: More :class:`AsyncServer` arguments (``bearer_token``, ``basic_auth``, ``tick``, ...).
+        **options: More :class:`AsyncServer` arguments (``bearer_token``, ``basic_auth`` (also
+            ``"user:password"`` text), ``profile``, ``queue_size``, ``max_depth_limit``, ``tick``, ...).
 
     Returns:
         0 after a clean stop, 2 when the server cannot start (message on stderr).
 
     Raises:
-        InvalidArgument: ``port`` is not in 0..65535, or an option is invalid.
+        InvalidArgument: ``port`` is not in 0..65535, or an option is invalid (``otwire`` exits 2).
     """
     server = AsyncServer(host, port, record=record, limits=limits, **options)
 
