@@ -293,3 +293,48 @@ def test_slow_sse_consumer_is_cut_off_with_a_logged_reason(caplog: pytest.LogCap
             post(server.port, "POST", "/v1/subscriptions/sync", {"clientId": "slow", "subscriptionId": sub})[0] == 200
         )
         slow.close()
+
+
+# -- sync shapes and values ---------------------------------------------------------------------
+
+
+def queued(profile: str, values: list[float], **config: Any) -> tuple[Client, str]:
+    server = make(profile, **config)
+    client = Client(server)
+    sub = subscribe(client, ["flow"])
+    for value in values:
+        server.publish("flow", VQT(value, "Good", T0), 0.0)
+    return client, sub
+
+
+def test_plain_sync_is_one_batch_per_update() -> None:
+    client, sub = queued("1.0", [1.0, 2.0])
+    result = sync(client, sub)[1]["result"]
+    assert [(b["sequenceNumber"], [u["value"] for u in b["updates"]]) for b in result] == [(1, [1.0]), (2, [2.0])]
+
+
+def test_i3x2ua_rebundles_unacknowledged_updates() -> None:
+    client, sub = queued("i3x2ua", [1.0, 2.0, 3.0])
+    result = sync(client, sub)[1]["result"]
+    assert [(b["sequenceNumber"], [u["value"] for u in b["updates"]]) for b in result] == [(3, [1.0, 2.0, 3.0])]
+    client.engine.publish("flow", VQT(4.0, "Good", T0), 0.0)
+    status, body = sync(client, sub)  # no ack: everything again, in one new batch
+    assert status == 200
+    assert [(b["sequenceNumber"], len(b["updates"])) for b in body["result"]] == [(4, 4)]
+    ack = {"clientId": "c1", "subscriptionId": sub, "lastSequenceNumber": 4}
+    assert client.call("POST", "/v1/subscriptions/sync", ack)[1]["result"] == []
+
+
+def test_beta_sync_is_a_flat_list() -> None:
+    client, sub = queued("beta", [1.0, 2.0])
+    result = sync(client, sub)[1]["result"]
+    assert [(u["sequenceNumber"], u["elementId"], u["value"]) for u in result] == [(1, "flow", 1.0), (2, "flow", 2.0)]
+
+
+def test_node_i3x_overflow_is_silent_and_values_are_nested() -> None:
+    client, sub = queued("node-i3x", [1.0, 2.0, 3.0], queue_size=2)
+    status, body = sync(client, sub)
+    assert status == 200 and "responseDetail" not in body
+    update = body["result"][0]["updates"][0]
+    assert update["value"] == {"isComposition": False, "value": 2.0, "quality": "Good", "timestamp": T0}
+    assert update["quality"] == "Good" and update["elementId"] == "flow"

@@ -33,6 +33,7 @@ from otwire.codecs.i3x import (
     ResponseDetail,
     ServerInfo,
     StreamRequest,
+    SyncBatch,
     SyncRequest,
     UnregisterMonitoredItemsRequest,
     UpdateHistoryRequest,
@@ -423,9 +424,19 @@ def sync(call: Call) -> Reply:
             raise Refusal(400, "Bad Request", "Subscription stream is active")
     batches, dropped = call.server.subscriptions.sync(watch, request.last_sequence_number, call.now)
     detail = None
-    if dropped:
+    if dropped and call.server.profile.overflow_206:
         detail = ResponseDetail("Updates dropped due to queue overflow", 206, f"{dropped} updates dropped")
-    return _ok(batches, detail)
+    return _ok(_shaped(batches, call.server.profile.sync_shape), detail)
+
+
+def _shaped(batches: list[SyncBatch], shape: str) -> list[Any]:
+    """The sync result in the profile's shape (``batches``, ``rebundled`` or ``flat``)."""
+    if shape == "batches" or not batches:
+        return batches
+    updates = [update for batch in batches for update in batch.updates]
+    if shape == "flat":
+        return updates
+    return [SyncBatch(batches[-1].sequence_number, updates)]
 
 
 Handler = Callable[[Call], "Reply | None"]

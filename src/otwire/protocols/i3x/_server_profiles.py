@@ -32,6 +32,12 @@ class Profile:
         sync_while_streaming: ``"error"`` (400), ``"empty"`` (``200 []``) or ``"serve"`` (the batches).
         error_keys: Which keys carry errors: ``("responseDetail",)``, ``("error",)`` (Beta:
             ``{code, message}``) or both (i3x2ua).
+        sync_shape: ``"batches"`` (1.0: one batch per queued update), ``"rebundled"``
+            (i3x2ua: every unacknowledged update in one batch numbered as its last update) or
+            ``"flat"`` (Beta: a list of updates, each with its ``sequenceNumber``).
+        overflow_206: Whether ``/sync`` answers 206 after the queue dropped updates (node-i3x: no).
+        nested_value: Whether an update's ``value`` is a whole current-value object
+            ``{isComposition, value, quality, timestamp}`` (node-i3x).
     """
 
     name: str
@@ -41,6 +47,9 @@ class Profile:
     flush_on_open: bool = True
     sync_while_streaming: str = "error"
     error_keys: tuple[str, ...] = ("responseDetail",)
+    sync_shape: str = "batches"
+    overflow_206: bool = True
+    nested_value: bool = False
 
 
 #: ``--profile`` name -> profile (research §5 "Frames", §5 "Stream lifecycle", §3 "Beta deltas", §6, §9).
@@ -51,11 +60,23 @@ PROFILES: dict[str, Profile] = {
         name="cesmii-demo", stream_greeting=b"", keepalive=False, flush_on_open=False, sync_while_streaming="serve"
     ),
     # i3x2ua: ": connected", ": keepalive", "event: close" + "data: {}" on takeover, 400 while streaming, both keys.
-    "i3x2ua": Profile(name="i3x2ua", close_event=b"event: close\ndata: {}\n\n", error_keys=("responseDetail", "error")),
-    # node-i3x: ": keepalive" first and when idle, 200 [] on sync while streaming.
-    "node-i3x": Profile(name="node-i3x", stream_greeting=b": keepalive\n\n", sync_while_streaming="empty"),
-    # Beta: errors as {"code", "message"} under "error".
-    "beta": Profile(name="beta", error_keys=("error",)),
+    # ... and every unacknowledged update re-bundled into one sync batch.
+    "i3x2ua": Profile(
+        name="i3x2ua",
+        close_event=b"event: close\ndata: {}\n\n",
+        error_keys=("responseDetail", "error"),
+        sync_shape="rebundled",
+    ),
+    # node-i3x: ": keepalive" first and when idle, 200 [] on sync while streaming, no 206, nested values.
+    "node-i3x": Profile(
+        name="node-i3x",
+        stream_greeting=b": keepalive\n\n",
+        sync_while_streaming="empty",
+        overflow_206=False,
+        nested_value=True,
+    ),
+    # Beta: errors as {"code", "message"} under "error", a flat sync list.
+    "beta": Profile(name="beta", error_keys=("error",), sync_shape="flat"),
 }
 
 
@@ -86,7 +107,7 @@ def rewrite_errors(body: bytes, keys: tuple[str, ...]) -> bytes:
 
     ``body`` is returned unchanged for the 1.0 keys, or when it is not a JSON object.
     """
-    if keys == ("responseDetail",):
+    if keys == ("responseDetail",) or not body.startswith(b"{"):
         return body
     try:
         envelope = msgspec.json.decode(body)

@@ -259,7 +259,11 @@ class I3XServer(Generic[PeerT]):
         Returns:
             How many subscriptions got it.
         """
-        change = ValueChange(element_id, vqt.value, vqt.quality, vqt.timestamp, vqt.components)
+        value = vqt.value
+        if self.profile.nested_value:  # node-i3x: a whole current-value object
+            value = {"isComposition": vqt.components is not None, "value": vqt.value, "quality": vqt.quality,
+                     "timestamp": vqt.timestamp}  # fmt: skip
+        change = ValueChange(element_id, value, vqt.quality, vqt.timestamp, vqt.components)
         watches = self._interested(element_id)
         for watch in watches:
             peer = watch.stream_peer
