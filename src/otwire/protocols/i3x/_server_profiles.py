@@ -13,9 +13,10 @@ from typing import Any
 
 import msgspec
 
+from otwire.codecs.i3x import VQT
 from otwire.errors import InvalidArgument
 
-__all__ = ["PROFILES", "Profile", "get_profile", "rewrite_errors"]
+__all__ = ["PROFILES", "Profile", "get_profile", "nested_value", "rewrite_errors"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -90,6 +91,12 @@ def get_profile(name: str) -> Profile:
     if profile is None:
         raise InvalidArgument(f"unknown i3X profile {name!r} (known: {', '.join(PROFILES)})")
     return profile
+
+
+def nested_value(vqt: VQT) -> dict[str, Any]:
+    """node-i3x's update ``value``: a whole current-value object ``{isComposition, value, quality, timestamp}``."""
+    return {"isComposition": vqt.components is not None, "value": vqt.value, "quality": vqt.quality,
+            "timestamp": vqt.timestamp}  # fmt: skip
 
 
 def _convert(node: dict[str, Any], keys: tuple[str, ...]) -> None:

@@ -62,7 +62,7 @@ from otwire.codecs.i3x import VQT, ValueChange, encode, encode_error
 from otwire.errors import LocalProtocolError, RemoteProtocolError
 from otwire.protocols import Buffer, ConnectionTerminated, Event, TerminationReason
 from otwire.protocols.i3x._routes import PATHS, ROUTES, Call, Refusal, Reply
-from otwire.protocols.i3x._server_profiles import Profile, get_profile, rewrite_errors
+from otwire.protocols.i3x._server_profiles import Profile, get_profile, nested_value, rewrite_errors
 from otwire.protocols.i3x._server_subs import SubscriptionStore, Watch
 from otwire.protocols.i3x.config import I3XServerConfig
 from otwire.protocols.i3x.events import RequestHandled
@@ -259,10 +259,7 @@ class I3XServer(Generic[PeerT]):
         Returns:
             How many subscriptions got it.
         """
-        value = vqt.value
-        if self.profile.nested_value:  # node-i3x: a whole current-value object
-            value = {"isComposition": vqt.components is not None, "value": vqt.value, "quality": vqt.quality,
-                     "timestamp": vqt.timestamp}  # fmt: skip
+        value = nested_value(vqt) if self.profile.nested_value else vqt.value
         change = ValueChange(element_id, value, vqt.quality, vqt.timestamp, vqt.components)
         watches = self._interested(element_id)
         for watch in watches:
