@@ -43,7 +43,7 @@ def parse_basic(text: str) -> tuple[str, str]:
     """
     user, colon, password = text.partition(":")
     if not colon or not user:
-        raise InvalidArgument(f"--basic {text!r} must be USER:PASSWORD with a non-empty user")
+        raise InvalidArgument("--basic must be USER:PASSWORD with a non-empty user (value not shown)")
     return user, password
 
 
