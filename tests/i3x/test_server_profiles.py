@@ -338,3 +338,9 @@ def test_node_i3x_overflow_is_silent_and_values_are_nested() -> None:
     update = body["result"][0]["updates"][0]
     assert update["value"] == {"isComposition": False, "value": 2.0, "quality": "Good", "timestamp": T0}
     assert update["quality"] == "Good" and update["elementId"] == "flow"
+
+
+def test_cli_does_not_echo_a_bad_basic_value(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["serve", "i3x", "--port", "0", "--basic", ":hunter2"]) == 2
+    err = capsys.readouterr().err
+    assert "USER:PASSWORD" in err and "hunter2" not in err
