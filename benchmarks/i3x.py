@@ -182,6 +182,7 @@ def otwire_sse(pieces: list[bytes]) -> list[Any]:
 
 def i3x_sse(pieces: list[bytes]) -> list[Any]:
     """i3x-client's stream thread body on an in-memory response (httpx-sse + ``_process_data``)."""
+    i3x_client()
     sse_module = importlib.import_module(f"{I3X_CLIENT}._sse")
     changes: list[Any] = []
     errors: list[Exception] = []
@@ -355,6 +356,7 @@ def end_to_end(updates: int = E2E_UPDATES) -> tuple[float, int]:
             counter.wait_for(updates, E2E_TIMEOUT)
             elapsed = time.perf_counter() - started
         finally:
+            server.stop()  # first: the stream's end frees i3x-client's reader thread (else its stop waits 5 s)
             client.disconnect()
     return counter.count / elapsed, counter.count
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -30,6 +31,13 @@ def bench() -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def test_sse_path_loads_i3x_client_itself(bench: ModuleType) -> None:
+    for name in [n for n in sys.modules if n.split(".")[0] == bench.I3X_CLIENT]:
+        del sys.modules[name]
+    assert len(bench.i3x_sse(bench.chunks(bench.sse_stream(2)))) == 2
+    assert bench.I3X_CLIENT in sys.modules
 
 
 def test_bulk_decodes_equal(bench: ModuleType) -> None:
