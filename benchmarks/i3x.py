@@ -13,10 +13,17 @@ Run with ``make bench`` (or ``.venv/bin/python benchmarks/i3x.py``). Three measu
 3. end to end: ``otwire.servers.i3x.Server`` (in-process, daemon thread, demo plant ticking
    once an hour so it stays quiet) pushes a fixed number of updates with its engine's
    ``publish`` (in batches, inside the server's event loop); i3x-client receives them with
-   ``subscribe`` (which starts the stream) + ``on_value_change`` over loopback.
+   ``subscribe`` (which starts the stream) + ``on_value_change`` over loopback. At most
+   ``E2E_WINDOW`` updates are in flight. Server and client share one process (and its GIL),
+   so the rate is that of the pair on one core's worth of Python. The otwire client does
+   not exist yet (TODO in :func:`bench_end_to_end`).
 
 Each decode is checked to give equal values in both libraries before it is timed (on the
 fields i3x-client keeps: it drops ``sequenceNumber`` and components below the first level).
+
+Ratios are i3x-client time / otwire time, from one run (see benchmarks/README.md on noise).
+A missed target prints FAIL but does not fail the run; the exit status is 1 only when the
+two libraries decode differently or updates are lost end to end.
 
 This file is named like the i3x-client package, so i3x-client is loaded under another
 module name (see :func:`i3x_client`).
@@ -262,7 +269,7 @@ def bench_bulk() -> bool:
     print(f"   otwire decode_bulk      {ours * 1e3:8.3f} ms  ({BULK_ITEMS / ours:12,.0f} values/s)")
     print(f"   i3x-client get_values   {theirs * 1e3:8.3f} ms  ({BULK_ITEMS / theirs:12,.0f} values/s)")
     print(f"   ratio i3x-client/otwire {ratio:6.2f}x   {verdict(ratio, TARGET_BULK)}")
-    return equal and ratio >= TARGET_BULK
+    return equal
 
 
 def bench_sse() -> bool:
@@ -276,7 +283,7 @@ def bench_sse() -> bool:
     print(f"   otwire SSEParser+map_event {ours * 1e3:8.2f} ms  ({SSE_UPDATES / ours:12,.0f} updates/s)")
     print(f"   i3x-client _read_events    {theirs * 1e3:8.2f} ms  ({SSE_UPDATES / theirs:12,.0f} updates/s)")
     print(f"   ratio i3x-client/otwire    {ratio:6.2f}x   {verdict(ratio, TARGET_SSE)}")
-    return equal and ratio >= TARGET_SSE
+    return equal
 
 
 # --- end to end -----------------------------------------------------------------------------------
@@ -361,12 +368,13 @@ def end_to_end(updates: int = E2E_UPDATES) -> tuple[float, int]:
     return counter.count / elapsed, counter.count
 
 
-def bench_end_to_end() -> None:
+def bench_end_to_end() -> bool:
     print(f"\n3. end to end, otwire serve i3x -> i3x-client stream, {E2E_UPDATES:,} updates over loopback")
     rate, got = end_to_end()
     print(f"   i3x-client (on_value_change)  {rate:12,.0f} updates/s  (received {got:,} of {E2E_UPDATES:,})")
     # TODO(issue 9): time the otwire i3X client here once it exists, and print its ratio.
     print("   otwire client: not yet")
+    return got == E2E_UPDATES
 
 
 def main() -> int:
@@ -375,7 +383,7 @@ def main() -> int:
     print(f"i3X benchmark, Python {platform.python_version()}, {os.cpu_count()} CPUs, i3x-client {i3x.__version__}")
     ok = bench_bulk()
     ok = bench_sse() and ok
-    bench_end_to_end()
+    ok = bench_end_to_end() and ok
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(f"\npeak RSS {peak / 1024:.1f} MiB (whole process, both libraries)")
     print(f"total runtime {time.perf_counter() - started:.1f} s")
