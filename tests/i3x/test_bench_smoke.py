@@ -72,3 +72,9 @@ def test_end_to_end_delivers_every_update(bench: ModuleType) -> None:
     rate, received = bench.end_to_end(50)
     assert received == 50
     assert rate > 0
+
+
+def test_sse_stage_calls_run(bench: ModuleType) -> None:
+    parse, mapping = bench.otwire_sse_parts(bench.chunks(bench.sse_stream(3)))
+    assert parse() is None
+    assert mapping() is None
