@@ -1,0 +1,413 @@
+"""i3X benchmark: otwire's i3X codec against i3x-client 1.0.0, and end-to-end updates/s.
+
+Run with ``make bench`` (or ``.venv/bin/python benchmarks/i3x.py``). Three measurements, one run:
+
+1. bulk decode: a 1,000-item ``POST /objects/value`` response (every 4th item a composition
+   with components) from bytes to value models. otwire: ``decode_bulk(body, CurrentValue)``;
+   i3x-client: its ``Client.get_values`` over a stub transport whose ``post`` does what its
+   HTTP transport does with a JSON reply (``json.loads`` + ``Transport._unwrap_envelope``).
+2. SSE decode: a 10,000-update stream (1.0 frames ``data: [{...}]``, one update each) fed
+   in 64 KiB chunks. otwire: ``SSEParser.feed`` + ``map_event``; i3x-client: the body of
+   its stream thread, ``SSEStream._read_events`` (httpx-sse line parsing + ``_process_data``)
+   over an in-memory ``httpx.Response``.
+3. end to end: ``otwire.servers.i3x.Server`` (in-process, daemon thread, demo plant ticking
+   once an hour so it stays quiet) pushes a fixed number of updates with its engine's
+   ``publish`` (in batches, inside the server's event loop); i3x-client receives them with
+   ``subscribe`` (which starts the stream) + ``on_value_change`` over loopback. At most
+   ``E2E_WINDOW`` updates are in flight. Server and client share one process (and its GIL),
+   so the rate is that of the pair on one core's worth of Python. The otwire client does
+   not exist yet (TODO in :func:`bench_end_to_end`).
+
+Each decode is checked to give equal values in both libraries before it is timed (on the
+fields i3x-client keeps: it drops ``sequenceNumber`` and components below the first level).
+
+Ratios are i3x-client time / otwire time, from one run (see benchmarks/README.md on noise).
+A missed target prints FAIL but does not fail the run; the exit status is 1 only when the
+two libraries decode differently or updates are lost end to end.
+
+This file is named like the i3x-client package, so i3x-client is loaded under another
+module name (see :func:`i3x_client`).
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib
+import importlib.metadata
+import importlib.util
+import json
+import os
+import platform
+import resource
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import httpx
+
+from otwire.codecs.i3x import VQT, BulkItem, CurrentValue, SSEParser, StreamUpdates, decode_bulk, map_event
+
+I3X_CLIENT = "_i3x_client"  # the module name i3x-client is loaded under
+
+BULK_ITEMS = 1_000
+SSE_UPDATES = 10_000
+SSE_CHUNK = 64 * 1024
+E2E_UPDATES = 20_000
+E2E_BATCH = 200  # publishes per call into the server's loop
+E2E_WINDOW = 2_000  # at most this many updates in flight (the server's buffers stay bounded)
+E2E_TIMEOUT = 30.0
+ELEMENT = "tank-1-level"  # a demo plant sensor the benchmark subscription watches
+REPEATS = 5
+MIN_TIME = 0.2  # seconds per repeat (at least); the loop count grows until reached
+
+TARGET_BULK = 3.0  # i3x-client time / otwire time >= this
+TARGET_SSE = 2.0
+
+Change = tuple[str, Any, str, str]  # element_id, value, quality, timestamp
+
+
+def i3x_client() -> ModuleType:
+    """i3x-client's ``i3x`` package, loaded from its distribution as ``_i3x_client``.
+
+    Not by ``import i3x``: that name is this script's own (run as a script, its directory
+    comes first on ``sys.path``) and the ``tests/i3x`` package's (under pytest).
+    i3x-client imports its own modules relatively, so the other name is enough.
+    """
+    module = sys.modules.get(I3X_CLIENT)
+    if module is not None:
+        return module
+    init = Path(str(importlib.metadata.distribution("i3x-client").locate_file("i3x/__init__.py")))
+    spec = importlib.util.spec_from_file_location(I3X_CLIENT, init, submodule_search_locations=[str(init.parent)])
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load i3x-client from {init}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[I3X_CLIENT] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+# --- inputs -------------------------------------------------------------------------------------
+
+
+def _stamp(i: int) -> str:
+    return f"2026-12-02T12:{i // 60 % 60:02d}:{i % 60:02d}.{i % 1000:03d}Z"
+
+
+def _value(i: int) -> Any:
+    kind = i % 4
+    if kind == 0:
+        return i * 0.25
+    if kind == 1:
+        return i
+    if kind == 2:
+        return f"state-{i % 7}"
+    return i % 2 == 0
+
+
+def bulk_body(n: int = BULK_ITEMS) -> bytes:
+    """A ``POST /objects/value`` bulk response with ``n`` items (every 4th a composition)."""
+    results = []
+    for i in range(n):
+        result: dict[str, Any] = {
+            "isComposition": i % 4 == 0,
+            "value": _value(i),
+            "quality": "Good" if i % 10 else "Uncertain",
+            "timestamp": _stamp(i),
+        }
+        if i % 4 == 0:
+            result["components"] = {
+                f"e{i}-c{k}": {"value": _value(i + k), "quality": "Good", "timestamp": _stamp(i + k)} for k in range(3)
+            }
+        results.append({"success": True, "elementId": f"e{i}", "result": result})
+    return json.dumps({"success": True, "results": results}).encode()
+
+
+def sse_stream(n: int = SSE_UPDATES) -> bytes:
+    """``n`` SSE frames of the 1.0 shape, one update each (as ``otwire serve i3x`` sends them)."""
+    frames = []
+    for i in range(n):
+        update = {
+            "sequenceNumber": i + 1,
+            "elementId": f"e{i % 50}",
+            "value": _value(i),
+            "quality": "Good",
+            "timestamp": _stamp(i),
+        }
+        frames.append(b"data: " + json.dumps([update]).encode() + b"\n\n")
+    return b"".join(frames)
+
+
+def chunks(data: bytes, size: int = SSE_CHUNK) -> list[bytes]:
+    return [data[i : i + size] for i in range(0, len(data), size)]
+
+
+# --- the two decode paths -------------------------------------------------------------------------
+
+
+def otwire_bulk(body: bytes) -> list[CurrentValue]:
+    response = decode_bulk(body, CurrentValue)
+    return [item.result for item in response.results if isinstance(item, BulkItem)]
+
+
+class _StubTransport:
+    """i3x-client's transport minus HTTP: the reply body goes through the same JSON steps."""
+
+    def __init__(self, body: bytes, unwrap: Callable[[Any], Any]) -> None:
+        self.body, self.unwrap = body, unwrap
+
+    def post(self, path: str, json: Any = None) -> Any:  # i3x-client names it json
+        return self.unwrap(_json_loads(self.body))
+
+
+_json_loads = json.loads
+
+
+def i3x_bulk_decoder(body: bytes) -> Callable[[], dict[str, Any]]:
+    """A call that runs i3x-client's ``Client.get_values`` on ``body`` (no network)."""
+    i3x = i3x_client()
+    transport_module = importlib.import_module(f"{I3X_CLIENT}._transport")
+    client = i3x.Client("http://127.0.0.1:9/v1")
+    client._transport = _StubTransport(body, transport_module.Transport._unwrap_envelope)
+    ids: list[str] = []
+    return lambda: client.get_values(ids)
+
+
+def otwire_sse(pieces: list[bytes]) -> list[Any]:
+    parser = SSEParser()
+    changes: list[Any] = []
+    for piece in pieces:
+        for event in parser.feed(piece):
+            item = map_event(event)
+            if type(item) is StreamUpdates:
+                changes.extend(item.changes)
+    return changes
+
+
+def otwire_sse_parts(pieces: list[bytes]) -> tuple[Callable[[], object], Callable[[], object]]:
+    """Two calls timing otwire's SSE stages apart: ``SSEParser.feed`` alone, ``map_event`` alone."""
+    parser = SSEParser()
+    events = [event for piece in pieces for event in parser.feed(piece)]
+
+    def parse() -> None:
+        parser = SSEParser()
+        for piece in pieces:
+            parser.feed(piece)
+
+    def mapping() -> None:
+        for event in events:
+            map_event(event)
+
+    return parse, mapping
+
+
+def i3x_sse(pieces: list[bytes]) -> list[Any]:
+    """i3x-client's stream thread body on an in-memory response (httpx-sse + ``_process_data``)."""
+    i3x_client()
+    sse_module = importlib.import_module(f"{I3X_CLIENT}._sse")
+    changes: list[Any] = []
+    errors: list[Exception] = []
+    stream = sse_module.SSEStream(None, None, "bench", changes.extend, errors.append)
+    response = httpx.Response(200, headers={"content-type": "text/event-stream"}, content=iter(pieces))
+    stream._read_events(response)
+    if errors:
+        raise errors[0]
+    return changes
+
+
+# --- equality -------------------------------------------------------------------------------------
+
+
+def _flat(model: Any) -> Change:
+    return (getattr(model, "element_id", ""), model.value, model.quality, model.timestamp)
+
+
+def same_values(ours: list[CurrentValue], theirs: dict[str, Any]) -> bool:
+    """Equal on every field i3x-client's ``CurrentValue`` keeps (components one level deep)."""
+    if [v.element_id for v in ours] != list(theirs):
+        return False
+    for mine in ours:
+        other = theirs[mine.element_id]
+        if _flat(mine) != _flat(other) or mine.is_composition != other.is_composition:
+            return False
+        a = {k: (v.value, v.quality, v.timestamp) for k, v in (mine.components or {}).items()}
+        b = {k: (v.value, v.quality, v.timestamp) for k, v in (other.components or {}).items()}
+        if a != b:
+            return False
+    return True
+
+
+def same_changes(ours: list[Any], theirs: list[Any]) -> bool:
+    return [_flat(c) for c in ours] == [_flat(c) for c in theirs]
+
+
+# --- timing ---------------------------------------------------------------------------------------
+
+
+def best_time(call: Callable[[], object]) -> float:
+    """Best of ``REPEATS`` mean times of ``call``, seconds (GC off while timing)."""
+    loops = 1
+    while True:
+        t = time.perf_counter()
+        for _ in range(loops):
+            call()
+        if time.perf_counter() - t >= MIN_TIME or loops >= 1 << 16:
+            break
+        loops *= 2
+    best = float("inf")
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(REPEATS):
+            t = time.perf_counter()
+            for _ in range(loops):
+                call()
+            best = min(best, (time.perf_counter() - t) / loops)
+    finally:
+        gc.enable()
+    return best
+
+
+def verdict(ratio: float, target: float) -> str:
+    return f"target >= {target:.1f}x  {'PASS' if ratio >= target else 'FAIL'}"
+
+
+def bench_bulk() -> bool:
+    body = bulk_body()
+    their_call = i3x_bulk_decoder(body)
+    equal = same_values(otwire_bulk(body), their_call())
+    ours = best_time(lambda: otwire_bulk(body))
+    theirs = best_time(their_call)
+    ratio = theirs / ours
+    print(f"\n1. bulk value decode, {BULK_ITEMS:,} items, {len(body):,} octets (equal values: {equal})")
+    print(f"   otwire decode_bulk      {ours * 1e3:8.3f} ms  ({BULK_ITEMS / ours:12,.0f} values/s)")
+    print(f"   i3x-client get_values   {theirs * 1e3:8.3f} ms  ({BULK_ITEMS / theirs:12,.0f} values/s)")
+    print(f"   ratio i3x-client/otwire {ratio:6.2f}x   {verdict(ratio, TARGET_BULK)}")
+    return equal
+
+
+def bench_sse() -> bool:
+    pieces = chunks(sse_stream())
+    equal = same_changes(otwire_sse(pieces), i3x_sse(pieces))
+    ours = best_time(lambda: otwire_sse(pieces))
+    theirs = best_time(lambda: i3x_sse(pieces))
+    ratio = theirs / ours
+    size = sum(map(len, pieces))
+    print(f"\n2. SSE stream decode, {SSE_UPDATES:,} updates, {size:,} octets (equal changes: {equal})")
+    print(f"   otwire SSEParser+map_event {ours * 1e3:8.2f} ms  ({SSE_UPDATES / ours:12,.0f} updates/s)")
+    print(f"   i3x-client _read_events    {theirs * 1e3:8.2f} ms  ({SSE_UPDATES / theirs:12,.0f} updates/s)")
+    print(f"   ratio i3x-client/otwire    {ratio:6.2f}x   {verdict(ratio, TARGET_SSE)}")
+    parse, mapping = (best_time(call) for call in otwire_sse_parts(pieces))
+    print(f"   otwire stages: SSEParser.feed {parse * 1e3:.2f} ms, map_event {mapping * 1e3:.2f} ms")
+    return equal
+
+
+# --- end to end -----------------------------------------------------------------------------------
+
+
+class Counter:
+    """``on_value_change`` that counts updates and wakes a waiter at a threshold."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.errors: list[Exception] = []
+        self.warm = threading.Event()
+        self.cond = threading.Condition()
+
+    def changed(self, _client: Any, change: Any) -> None:
+        if change.value < 0:  # a warm-up update
+            self.warm.set()
+            return
+        with self.cond:
+            self.count += 1
+            self.cond.notify_all()
+
+    def failed(self, _client: Any, error: Exception) -> None:
+        self.errors.append(error)
+
+    def wait_for(self, count: int, timeout: float) -> bool:
+        with self.cond:
+            return self.cond.wait_for(lambda: self.count >= count or bool(self.errors), timeout)
+
+
+def _publisher(server: Any) -> Callable[[int, int], None]:
+    def publish(start: int, n: int) -> None:
+        def run() -> None:
+            now = server.driver.now()
+            for i in range(start, start + n):
+                server.engine.publish(ELEMENT, VQT(float(i), "Good", _stamp(max(i, 0))), now)
+            server.driver.process_soon()
+
+        server._call(run)
+
+    return publish
+
+
+def _push(publish: Callable[[int, int], None], counter: Counter, n: int) -> None:
+    sent = 0
+    while sent < n:
+        batch = min(E2E_BATCH, n - sent)
+        if not counter.wait_for(sent + batch - E2E_WINDOW, E2E_TIMEOUT):
+            raise TimeoutError(f"client stalled at {counter.count} updates ({counter.errors})")
+        publish(sent, batch)
+        sent += batch
+
+
+def end_to_end(updates: int = E2E_UPDATES) -> tuple[float, int]:
+    """Updates/s from ``otwire.servers.i3x.Server.publish`` to i3x-client's ``on_value_change``.
+
+    Returns:
+        ``(updates per second, updates received)``.
+    """
+    i3x = i3x_client()
+    servers = importlib.import_module("otwire.servers.i3x")
+    counter = Counter()
+    with servers.Server(port=0, tick=3600.0) as server:
+        client = i3x.Client(f"http://127.0.0.1:{server.port}{server.config.base_path}", timeout=E2E_TIMEOUT)
+        client.on_value_change, client.on_error = counter.changed, counter.failed
+        client.connect()
+        try:
+            client.subscribe([ELEMENT])
+            publish = _publisher(server)
+            deadline = time.monotonic() + E2E_TIMEOUT
+            while not counter.warm.wait(0.05):  # the stream opens in i3x-client's thread
+                if time.monotonic() > deadline:
+                    raise TimeoutError("i3x-client's stream never delivered an update")
+                publish(-1, 1)
+            started = time.perf_counter()
+            _push(publish, counter, updates)
+            counter.wait_for(updates, E2E_TIMEOUT)
+            elapsed = time.perf_counter() - started
+        finally:
+            server.stop()  # first: the stream's end frees i3x-client's reader thread (else its stop waits 5 s)
+            client.disconnect()
+    return counter.count / elapsed, counter.count
+
+
+def bench_end_to_end() -> bool:
+    print(f"\n3. end to end, otwire serve i3x -> i3x-client stream, {E2E_UPDATES:,} updates over loopback")
+    rate, got = end_to_end()
+    print(f"   i3x-client (on_value_change)  {rate:12,.0f} updates/s  (received {got:,} of {E2E_UPDATES:,})")
+    # TODO(issue 9): time the otwire i3X client here once it exists, and print its ratio.
+    print("   otwire client: not yet")
+    return got == E2E_UPDATES
+
+
+def main() -> int:
+    started = time.perf_counter()
+    i3x = i3x_client()
+    print(f"i3X benchmark, Python {platform.python_version()}, {os.cpu_count()} CPUs, i3x-client {i3x.__version__}")
+    ok = bench_bulk()
+    ok = bench_sse() and ok
+    ok = bench_end_to_end() and ok
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(f"\npeak RSS {peak / 1024:.1f} MiB (whole process, both libraries)")
+    print(f"total runtime {time.perf_counter() - started:.1f} s")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
