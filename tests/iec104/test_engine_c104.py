@@ -297,7 +297,7 @@ def c104_client_to_engine(
     sockets: list[socket.socket] = []
 
     def accept() -> Driver:
-        listener.settimeout(5)
+        listener.settimeout(15)
         sock, _ = listener.accept()
         sockets.append(sock)
         return Driver(sock, IEC104Connection(Role.CONTROLLED, config, now=time.monotonic(), report_frames=True))
@@ -356,12 +356,12 @@ def test_muted_c104_client_sending_i_frames_is_refused_then_recovers() -> None:
     with c104_client_to_engine(init=c104.Init.MUTED) as (connection, accept):
         drv = accept()
         connection.interrogation(common_address=CA, wait_for_response=False)  # type: ignore[attr-defined]
-        drv.run(lambda: drv.conn.is_closed, timeout=3)
+        drv.run(lambda: drv.conn.is_closed, timeout=10)
         assert isinstance(drv.error, RemoteProtocolError) and "I-frame not allowed" in str(drv.error)
         assert not drv.of(DataTransferStarted)  # the I-frame came without STARTDT
         drv.sock.close()
         again = accept()  # c104 reconnects on its own, still muted
-        end = time.monotonic() + 4
+        end = time.monotonic() + 15  # a bound for loaded machines; it ends as soon as transfer starts
         while not again.of(DataTransferStarted) and time.monotonic() < end:
             if connection.state == c104.ConnectionState.OPEN_MUTED:  # type: ignore[attr-defined]
                 connection.unmute()  # type: ignore[attr-defined]
