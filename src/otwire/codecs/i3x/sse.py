@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NoReturn
 
 from otwire.errors import DecodeError, InvalidState
 
@@ -124,6 +125,51 @@ class SSEParser:
         return True
 
     def _lines(self) -> list[SSEEvent]:
+        if 0x0D not in self._buffer:
+            fast = self._lf_lines()
+            if fast is not None:
+                return fast
+        return self._any_lines()
+
+    def _lf_lines(self) -> list[SSEEvent] | None:
+        """The fast path for a buffer without CR: split on LF, read ``data`` lines as octets.
+
+        Gives the same events and state as :meth:`_any_lines`; ``None`` (nothing done)
+        when a complete line exceeds ``max_line``, so the general path reports it.
+        """
+        buffer = self._buffer
+        last = buffer.rfind(b"\n")
+        if last < 0:
+            self._check_rest()
+            return []
+        lines = bytes(buffer[:last]).split(b"\n")
+        if max(map(len, lines)) > self.max_line:
+            return None
+        events: list[SSEEvent] = []
+        data = self._data
+        offset = self._offset
+        for raw in lines:
+            if not raw:
+                if data:
+                    events.append(SSEEvent("\n".join(data), self._event or "message", self.last_event_id))
+                    data = self._data = []
+                    self._data_size = 0
+                self._event = ""
+            elif raw[:5] == b"data:":
+                value = (raw[6:] if raw[5:6] == b" " else raw[5:]).decode("utf-8", "replace")
+                self._data_size += len(value) + 1
+                if self._data_size > self.max_data:
+                    self._data_overflow(raw, offset)
+                data.append(value)
+            else:
+                self._line(raw, offset, events)
+            offset += len(raw) + 1
+        del buffer[: last + 1]
+        self._offset = offset
+        self._check_rest()
+        return events
+
+    def _any_lines(self) -> list[SSEEvent]:
         buffer = self._buffer
         events: list[SSEEvent] = []
         pos = 0
@@ -138,12 +184,23 @@ class SSEParser:
                 self._skip_lf = True
         del buffer[:pos]
         self._offset += pos
+        self._check_rest()
+        return events
+
+    def _check_rest(self) -> None:
+        """Raise (and close) when the unfinished line left in the buffer exceeds ``max_line``."""
+        buffer = self._buffer
         if len(buffer) > self.max_line:
             self._closed = True
             raise DecodeError(
                 f"SSE line at stream offset {self._offset} longer than {self.max_line} octets", data=bytes(buffer[:64])
             )
-        return events
+
+    def _data_overflow(self, raw: bytes, offset: int) -> NoReturn:
+        self._closed = True
+        raise DecodeError(
+            f"SSE event data longer than {self.max_data} characters (line at stream offset {offset})", data=raw[:64]
+        )
 
     def _line(self, raw: bytes, offset: int, events: list[SSEEvent]) -> None:
         if not raw:
@@ -159,11 +216,7 @@ class SSEParser:
         if field == "data":
             self._data_size += len(value) + 1
             if self._data_size > self.max_data:
-                self._closed = True
-                raise DecodeError(
-                    f"SSE event data longer than {self.max_data} characters (line at stream offset {offset})",
-                    data=raw[:64],
-                )
+                self._data_overflow(raw, offset)
             self._data.append(value)
         elif field == "event":
             self._event = value

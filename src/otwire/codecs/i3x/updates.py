@@ -59,6 +59,9 @@ class _LooseChange(msgspec.Struct, frozen=True, rename="camel"):
     sequence_number: int | None = None
 
 
+_CHANGES: msgspec.json.Decoder[list[ValueChange]] = msgspec.json.Decoder(list[ValueChange])
+
+
 def map_event(event: SSEEvent) -> StreamItem:
     """Map one SSE event to a stream item (notes §5).
 
@@ -76,6 +79,11 @@ def map_event(event: SSEEvent) -> StreamItem:
         return StreamClosed(event)
     if event.event != "message":
         return UnknownStreamEvent(event)
+    if event.data[:1] == "[":
+        try:  # the fast path: straight from the text; any error is reported by the path below
+            return StreamUpdates(_CHANGES.decode(event.data))
+        except (msgspec.DecodeError, UnicodeError):
+            pass
     data = event.data.encode("utf-8")
     first = data.lstrip()[:1]
     if not first:
