@@ -180,7 +180,7 @@ class SSEParser:
                 break
             self._line(bytes(buffer[pos:start]), self._offset + pos, events)
             pos = match.end()
-            if pos == end and buffer[start] == 0x0D:
+            if pos == end and pos - start == 1 and buffer[start] == 0x0D:  # a lone CR ends the buffer
                 self._skip_lf = True
         del buffer[:pos]
         self._offset += pos
