@@ -146,26 +146,25 @@ class SSEParser:
         if max(map(len, lines)) > self.max_line:
             return None
         events: list[SSEEvent] = []
-        data = self._data
-        offset = self._offset
-        for raw in lines:
+        data, size = self._data, self._data_size
+        for index, raw in enumerate(lines):
             if not raw:
                 if data:
                     events.append(SSEEvent("\n".join(data), self._event or "message", self.last_event_id))
                     data = self._data = []
-                    self._data_size = 0
+                    size = 0
                 self._event = ""
-            elif raw[:5] == b"data:":
+            elif raw[:5] == b"data:" or raw == b"data":
                 value = (raw[6:] if raw[5:6] == b" " else raw[5:]).decode("utf-8", "replace")
-                self._data_size += len(value) + 1
-                if self._data_size > self.max_data:
-                    self._data_overflow(raw, offset)
+                size += len(value) + 1
+                if size > self.max_data:
+                    self._data_overflow(raw, self._offset + sum(len(line) + 1 for line in lines[:index]))
                 data.append(value)
             else:
-                self._line(raw, offset, events)
-            offset += len(raw) + 1
+                self._line(raw, -1, events)  # never a data line: the offset is not used
+        self._data_size = size
         del buffer[: last + 1]
-        self._offset = offset
+        self._offset += last + 1
         self._check_rest()
         return events
 
