@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
@@ -293,3 +294,13 @@ def test_direct_list_decode_equals_the_generic_decode(changes: list[i3x.ValueCha
     text = i3x.encode(changes).decode()
     assert map_event(SSEEvent(text)) == StreamUpdates(i3x.decode(text.encode(), list[i3x.ValueChange]))
     assert map_event(SSEEvent(" " + text)) == map_event(SSEEvent(text))  # leading blank: the generic path
+
+
+def test_fast_built_objects_are_the_frozen_dataclasses() -> None:
+    event = SSEParser().feed(b"id: 1\nevent: x\ndata: [1]\n\n")[0]
+    item = map_event(SSEEvent('[{"elementId":"a"}]'))
+    for made, normal in ((event, SSEEvent("[1]", "x", "1")), (item, StreamUpdates([i3x.ValueChange("a")]))):
+        assert type(made) is type(normal) and made == normal and repr(made) == repr(normal)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(made, dataclasses.fields(made)[0].name, None)
+    assert hash(event) == hash(SSEEvent("[1]", "x", "1"))

@@ -24,6 +24,7 @@ than ``max_data`` characters, raises :class:`otwire.errors.DecodeError`.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NoReturn
 
@@ -50,6 +51,28 @@ class SSEEvent:
     """The ``event`` field, ``"message"`` when absent or empty."""
     last_event_id: str = ""
     """The last ``id`` seen on the stream so far (it persists across events)."""
+
+
+def _event_maker() -> Callable[[str, str, str], SSEEvent]:
+    """``SSEEvent(data, event, last_event_id)`` without the frozen ``__init__``'s ``object.__setattr__`` calls.
+
+    The same object (class, slots, equality, hash, immutability) in about half the time;
+    the fast path builds one per event.
+    """
+    new = object.__new__
+    set_data, set_event, set_id = (vars(SSEEvent)[name].__set__ for name in ("data", "event", "last_event_id"))
+
+    def make(data: str, event: str, last_event_id: str) -> SSEEvent:
+        obj: SSEEvent = new(SSEEvent)
+        set_data(obj, data)
+        set_event(obj, event)
+        set_id(obj, last_event_id)
+        return obj
+
+    return make
+
+
+_new_event = _event_maker()
 
 
 class SSEParser:
@@ -150,7 +173,7 @@ class SSEParser:
         for index, raw in enumerate(lines):
             if not raw:
                 if data:
-                    events.append(SSEEvent("\n".join(data), self._event or "message", self.last_event_id))
+                    events.append(_new_event("\n".join(data), self._event or "message", self.last_event_id))
                     data = self._data = []
                     size = 0
                 self._event = ""
