@@ -17,6 +17,10 @@ events do not depend on how the stream is split:
 * a blank line dispatches the event, unless no ``data`` line came since the last one;
 * at end of stream an unfinished event is discarded.
 
+A buffer without CR (the usual server output) takes a fast path: it is split on LF
+and ``data`` lines are read as octets; it gives the same events, state and errors as
+the general path (tests/i3x/test_sse.py checks both against each other).
+
 Buffering is bounded: a line longer than ``max_line`` octets, or event data longer
 than ``max_data`` characters, raises :class:`otwire.errors.DecodeError`.
 """
