@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
@@ -69,6 +70,12 @@ def test_cr_ending_a_chunk_and_lf_starting_the_next_are_one_line_end() -> None:
     assert parser.feed(b"data: a\r") == []
     assert parser.feed(b"\n") == []  # CRLF split: still one line end, no blank line yet
     assert parser.feed(b"\n") == [SSEEvent("a")]
+
+
+def test_crlf_ending_a_chunk_then_lf_is_a_blank_line() -> None:
+    for parser in (SSEParser(), GeneralParser()):
+        assert parser.feed(b"data: a\r\n") == []
+        assert parser.feed(b"\n") == [SSEEvent("a")]  # the CRLF was complete: this LF is a blank line
 
 
 def test_cr_then_other_octet_is_a_line_end() -> None:
@@ -183,3 +190,117 @@ def test_server_streams(vector: dict[str, str]) -> None:
     if vector["name"] == "node-i3x-nested":
         assert changes[0].value["value"] == 35.39 and changes[0].sequence_number == 3
         assert changes[0].parsed_timestamp.microsecond == 123000
+
+
+# --- the LF-only fast path against the general path ---------------------------------
+
+
+class GeneralParser(SSEParser):
+    """The parser with its LF-only fast path turned off (every buffer takes the general path)."""
+
+    def _lines(self) -> list[SSEEvent]:
+        return self._any_lines()
+
+
+def run(parser: SSEParser, stream: bytes, points: list[int]) -> tuple[object, ...]:
+    """Everything observable of one parse: events, the error (type, message, data), then the state."""
+    events: list[SSEEvent] = []
+    error: tuple[object, ...] = ()
+    try:
+        for piece in splits(stream, points):
+            events += parser.feed(piece)
+    except DecodeError as exc:
+        error = (str(exc), exc.data)
+    return events, error, parser.retry, parser.last_event_id, parser.comments
+
+
+def lf_only(stream: bytes) -> bytes:
+    return stream.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+
+
+#: Pieces that make awkward streams: field prefixes, both line ends, bad UTF-8, NUL, spaces.
+ATOMS = st.sampled_from(
+    [b"data:", b"data", b"data: ", b"event:", b"id:", b"retry:", b":", b" ", b"x", b"7", b"\n", b"\r", b"\xff", b"\0"]
+)
+ODD_STREAMS = st.lists(ATOMS, max_size=40).map(b"".join)
+LIMITS = st.sampled_from([(1 << 20, 4 << 20), (8, 1 << 20), (1 << 20, 6), (5, 4)])
+
+
+@given(st.one_of(sse_streams(), ODD_STREAMS), st.lists(st.integers(0, 400), max_size=8), LIMITS)
+def test_fast_path_equals_general_path_on_lf_only_streams(
+    stream: bytes, points: list[int], limits: tuple[int, int]
+) -> None:
+    stream = lf_only(stream)
+    max_line, max_data = limits
+    fast = run(SSEParser(max_line=max_line, max_data=max_data), stream, points)
+    general = run(GeneralParser(max_line=max_line, max_data=max_data), stream, points)
+    assert fast == general
+
+
+@given(st.one_of(sse_streams(), ODD_STREAMS), st.lists(st.integers(0, 400), max_size=8), LIMITS)
+def test_fast_path_equals_general_path_on_mixed_streams(
+    stream: bytes, points: list[int], limits: tuple[int, int]
+) -> None:
+    max_line, max_data = limits
+    fast = run(SSEParser(max_line=max_line, max_data=max_data), stream, points)
+    general = run(GeneralParser(max_line=max_line, max_data=max_data), stream, points)
+    assert fast == general
+
+
+def test_fast_path_reports_limits_like_the_general_path() -> None:
+    for parser in (SSEParser(max_line=8), GeneralParser(max_line=8)):
+        with pytest.raises(DecodeError, match="line at stream offset 4 longer than 8 octets"):
+            parser.feed(b"a\n\n\ndata: 123456\n")
+    for parser in (SSEParser(max_data=6), GeneralParser(max_data=6)):
+        with pytest.raises(DecodeError, match=r"longer than 6 characters \(line at stream offset 17\)"):
+            parser.feed(b"data: 1234\nid: 1\ndata: 5\n")
+
+
+def test_fast_path_keeps_state_across_chunks_with_and_without_cr() -> None:
+    parser = SSEParser()
+    assert parser.feed(b"id: 1\nretry: 20\ndata: a\n") == []  # fast path
+    assert parser.feed(b"data: b\r\n") == []  # general path
+    assert parser.feed(b"\ndata: c\n\n") == [SSEEvent("a\nb", last_event_id="1"), SSEEvent("c", last_event_id="1")]
+    assert parser.feed(b"data: d\r") == []  # a lone CR at the end: the next LF belongs to it
+    assert parser.feed(b"\n\n") == [SSEEvent("d", last_event_id="1")]
+    assert (parser.retry, parser.comments) == (20, 0)
+
+
+# --- map_event's direct decode keeps the errors of the generic decode -----------------
+
+
+@pytest.mark.parametrize(
+    ("data", "message", "offset"),
+    [
+        ('[{"elementId":"a","value":1,"quality":"Good","timestamp":"t"},{"elementId":3}]', r"\$\[1\]\.elementId", 0),
+        ('[{"elementId":"\u00e9","value":[1,', "not JSON", 30),  # truncated: offset in octets (29 characters)
+        ("[1]", r"\$\[0\]", 0),
+    ],
+)
+def test_bad_list_data_keeps_the_json_path_and_octet_offset(data: str, message: str, offset: int) -> None:
+    with pytest.raises(DecodeError, match=message) as caught:
+        map_event(SSEEvent(data))
+    assert caught.value.data == data.encode()
+    assert caught.value.offset == offset
+
+
+def test_lone_surrogate_in_list_data_fails_as_before() -> None:
+    with pytest.raises(UnicodeEncodeError):  # as the encode of the generic path always did
+        map_event(SSEEvent('[{"elementId":"\ud800"}]'))
+
+
+@given(st.lists(st.builds(i3x.ValueChange, element_id=st.text(max_size=4), value=st.integers() | st.text(max_size=4))))
+def test_direct_list_decode_equals_the_generic_decode(changes: list[i3x.ValueChange]) -> None:
+    text = i3x.encode(changes).decode()
+    assert map_event(SSEEvent(text)) == StreamUpdates(i3x.decode(text.encode(), list[i3x.ValueChange]))
+    assert map_event(SSEEvent(" " + text)) == map_event(SSEEvent(text))  # leading blank: the generic path
+
+
+def test_fast_built_objects_are_the_frozen_dataclasses() -> None:
+    event = SSEParser().feed(b"id: 1\nevent: x\ndata: [1]\n\n")[0]
+    item = map_event(SSEEvent('[{"elementId":"a"}]'))
+    for made, normal in ((event, SSEEvent("[1]", "x", "1")), (item, StreamUpdates([i3x.ValueChange("a")]))):
+        assert type(made) is type(normal) and made == normal and repr(made) == repr(normal)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(made, dataclasses.fields(made)[0].name, None)
+    assert hash(event) == hash(SSEEvent("[1]", "x", "1"))

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +60,23 @@ class _LooseChange(msgspec.Struct, frozen=True, rename="camel"):
     sequence_number: int | None = None
 
 
+def _updates_maker() -> Callable[[list[ValueChange]], StreamUpdates]:
+    """``StreamUpdates(changes)`` without the frozen ``__init__``'s ``object.__setattr__`` call (same object)."""
+    new = object.__new__
+    set_changes = vars(StreamUpdates)["changes"].__set__
+
+    def make(changes: list[ValueChange]) -> StreamUpdates:
+        obj: StreamUpdates = new(StreamUpdates)
+        set_changes(obj, changes)
+        return obj
+
+    return make
+
+
+_new_updates = _updates_maker()
+_CHANGES: msgspec.json.Decoder[list[ValueChange]] = msgspec.json.Decoder(list[ValueChange])
+
+
 def map_event(event: SSEEvent) -> StreamItem:
     """Map one SSE event to a stream item (notes §5).
 
@@ -76,6 +94,11 @@ def map_event(event: SSEEvent) -> StreamItem:
         return StreamClosed(event)
     if event.event != "message":
         return UnknownStreamEvent(event)
+    if event.data[:1] == "[":
+        try:  # the fast path: straight from the text; any error is reported by the path below
+            return _new_updates(_CHANGES.decode(event.data))
+        except (msgspec.DecodeError, UnicodeError):
+            pass
     data = event.data.encode("utf-8")
     first = data.lstrip()[:1]
     if not first:
