@@ -193,3 +193,35 @@ def test_wrong_base_path_is_unsupported_version(server: Server) -> None:
 def test_bad_base_url() -> None:
     with pytest.raises(ValueError, match="base_url"):
         i3x.Client("ftp://host/v1")
+
+
+def test_silent_server_times_out() -> None:
+    with socket.socket() as silent:  # accepts (kernel backlog) but never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        client = i3x.Client(f"http://127.0.0.1:{silent.getsockname()[1]}/v1", timeout=0.3)
+        with pytest.raises(i3x.TimeoutError) as info:
+            client.connect()
+        assert isinstance(info.value, RequestTimeout)
+        assert not client.is_connected
+
+
+def test_stream_of_unknown_subscription_reports_error(client: i3x.Client) -> None:
+    failed = threading.Event()
+    seen: list[Exception] = []
+
+    def on_error(_client: i3x.Client, error: Exception) -> None:
+        seen.append(error)
+        failed.set()
+
+    client.on_error = on_error
+    client.start_stream("no-such-subscription")
+    wait_event(failed, TIMEOUT, what="on_error")
+    assert isinstance(seen[0], i3x.StreamError) and seen[0].status_code == 404
+
+
+def test_status_mapping() -> None:
+    expected = {401: i3x.AuthenticationError, 403: i3x.AuthenticationError, 404: i3x.NotFoundError}
+    expected |= {501: i3x.NotSupportedError, 500: i3x.ServerError, 503: i3x.ServerError, 400: i3x.I3XError}
+    for status, cls in expected.items():
+        assert i3x.errors.for_status(status) is cls
