@@ -25,6 +25,8 @@ from otwire.protocols.i3x.events import ResponseReceived
 
 __all__ = ["HistoryBody", "as_vqt", "bulk", "check", "client_config", "first", "item_error", "map_failure", "result"]
 
+NO_INFO = "GET /info answered 404: a pre-1.0 i3X server, or base_url lacks the API path (e.g. /v1)"
+
 
 def client_config(
     base_url: str, auth: Any, timeout: float, token: str | None, headers: dict[str, str] | None

@@ -1,11 +1,13 @@
-"""One background I/O thread running an asyncio loop that drives an :class:`I3XClientEngine`.
+"""Drivers of :class:`I3XClientEngine` on asyncio: one loop thread (blocking client) or the caller's loop.
 
-The engine chooses connection ids; this driver opens one socket per id with
-``loop.create_connection`` (TLS through ``ssl_context``), feeds octets in, flushes
-output, closes what the engine forgets and re-arms one timer from ``get_timer``.
-Request answers resolve :class:`concurrent.futures.Future` objects; stream events go
-to a per-stream handler called on the I/O thread (handlers must not block: the
-client queues its callbacks to a worker thread). Notes §9.
+:class:`Core` runs on one event loop: it opens one socket per engine-chosen connection id
+with ``loop.create_connection`` (TLS through ``ssl_context``), feeds octets in, flushes
+output, closes what the engine forgets and re-arms one timer from ``get_timer``. Request
+answers resolve futures (``concurrent.futures`` or ``asyncio``: anything with
+``set_result``/``set_exception``/``done``); stream events go to a per-stream handler
+called on the loop (handlers must not block). :class:`Driver` runs a core on its own
+daemon thread with blocking calls; :class:`AsyncDriver` runs one on the caller's loop.
+Notes §9.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import contextlib
 import ssl
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
@@ -26,103 +28,62 @@ from otwire.protocols.i3x.client import I3XClientEngine
 from otwire.protocols.i3x.config import I3XClientConfig
 from otwire.protocols.i3x.events import RequestFailed, ResponseReceived
 
-__all__ = ["Driver", "StreamHandler"]
+__all__ = ["AsyncDriver", "Core", "Driver", "StreamHandler"]
 
 StreamHandler = Callable[[Event], None]
+
+
+class _Future(Protocol):
+    def done(self) -> bool: ...
+    def set_result(self, result: Any, /) -> None: ...
+    def set_exception(self, exception: BaseException, /) -> None: ...
 
 
 class _Protocol(asyncio.Protocol):
     """Feeds one engine connection from one asyncio transport."""
 
-    def __init__(self, driver: Driver, conn_id: int) -> None:
-        self.driver = driver
+    def __init__(self, core: Core, conn_id: int) -> None:
+        self.core = core
         self.conn_id = conn_id
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.driver.made(self.conn_id, transport)
+        self.core.made(self.conn_id, transport)
 
     def data_received(self, data: bytes) -> None:
-        self.driver.received(self.conn_id, data)
+        self.core.received(self.conn_id, data)
 
     def eof_received(self) -> bool:
-        self.driver.received(self.conn_id, b"")
+        self.core.received(self.conn_id, b"")
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.driver.lost(self.conn_id, exc)
+        self.core.lost(self.conn_id, exc)
 
 
-class Driver:
-    """Runs ``engine`` on its own daemon thread; thread-safe ``request``/``open_stream``/``close``.
+class Core:
+    """The engine and its sockets on one loop; every method must run on that loop.
 
     Args:
         config: The engine settings (host, port, timeouts, credentials).
         ssl_context: TLS settings for ``https``; ``None`` for plain TCP.
+        loop: The loop the sockets live on.
     """
 
-    def __init__(self, config: I3XClientConfig, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self, config: I3XClientConfig, ssl_context: ssl.SSLContext | None, loop: asyncio.AbstractEventLoop
+    ) -> None:
         self.config = config
         self.engine = I3XClientEngine(config)
         self._ssl = ssl_context
-        self._loop = asyncio.new_event_loop()
+        self._loop = loop
         self._transports: dict[int, asyncio.BaseTransport] = {}
         self._opening: dict[int, asyncio.Task[Any]] = {}
-        self._requests: dict[int, concurrent.futures.Future[ResponseReceived]] = {}
+        self._requests: dict[int, _Future] = {}
         self._streams: dict[int, StreamHandler] = {}
         self._timer: asyncio.TimerHandle | None = None
-        self._thread = threading.Thread(target=self._loop.run_forever, name="otwire-i3x-io", daemon=True)
-        self._thread.start()
 
-    # -- thread-safe API -------------------------------------------------------------------
-
-    def request(self, method: str, path: str, body: msgspec.Struct | None) -> ResponseReceived:
-        """Send one request and block until its whole answer (any status) arrived.
-
-        Raises:
-            RequestTimeout: no answer within ``request_timeout`` (from the engine).
-            OSError: the connection could not be opened or failed.
-            ConnectionLost, DecodeError: the answer was cut short or malformed.
-            InvalidState: the driver is closed.
-        """
-        future: concurrent.futures.Future[ResponseReceived] = concurrent.futures.Future()
-        self._call(self._start_request, method, path, body, future)
-        limit = self.config.request_timeout
-        return future.result(None if limit is None else limit + 5.0)
-
-    def open_stream(self, subscription_id: str, client_id: str | None, handler: StreamHandler) -> int:
-        """Open an SSE stream; ``handler`` gets its events on the I/O thread. Returns the stream id."""
-        future: concurrent.futures.Future[int] = concurrent.futures.Future()
-        self._call(self._start_stream, subscription_id, client_id, handler, future)
-        return future.result(10.0)
-
-    def close_stream(self, stream_id: int) -> None:
-        """End a stream for good (no more handler calls after its ``StreamEnded``)."""
-        if not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._stop_stream, stream_id)
-
-    def close(self) -> None:
-        """Close the engine and every socket, then stop the thread (idempotent)."""
-        if self._loop.is_closed() or not self._thread.is_alive():
-            return
-        future: concurrent.futures.Future[None] = concurrent.futures.Future()
-        self._loop.call_soon_threadsafe(self._shutdown, future)
-        future.result(10.0)
-        self._thread.join(10.0)
-        self._loop.close()
-
-    @property
-    def closed(self) -> bool:
-        """True once :meth:`close` ran."""
-        return self._loop.is_closed()
-
-    # -- I/O thread --------------------------------------------------------------------------
-
-    def _call(self, fn: Callable[..., None], *args: Any) -> None:
-        if self._loop.is_closed() or self.engine.is_closed:
-            raise InvalidState("the i3X client is disconnected")
-        self._loop.call_soon_threadsafe(fn, *args)
-
-    def _start_request(self, method: str, path: str, body: Any, future: concurrent.futures.Future[Any]) -> None:
+    def start_request(self, method: str, path: str, body: msgspec.Struct | None, future: _Future) -> None:
+        """Queue a request; ``future`` gets its ``ResponseReceived`` or the failure."""
         try:
             request_id = self.engine.request(method, path, body, self._loop.time())
         except Exception as exc:
@@ -131,39 +92,32 @@ class Driver:
         self._requests[request_id] = future
         self._pump()
 
-    def _start_stream(
-        self,
-        subscription_id: str,
-        client_id: str | None,
-        handler: StreamHandler,
-        future: concurrent.futures.Future[Any],
-    ) -> None:
-        try:
-            stream_id = self.engine.open_stream(subscription_id, client_id, self._loop.time())
-        except Exception as exc:
-            future.set_exception(exc)
-            return
+    def start_stream(self, subscription_id: str, client_id: str | None, handler: StreamHandler) -> int:
+        """Open a stream; ``handler`` gets its events. Raises: LocalProtocolError: engine closed."""
+        stream_id = self.engine.open_stream(subscription_id, client_id, self._loop.time())
         self._streams[stream_id] = handler
-        future.set_result(stream_id)
         self._pump()
+        return stream_id
 
-    def _stop_stream(self, stream_id: int) -> None:
-        if not self.engine.is_closed:
+    def stop_stream(self, stream_id: int) -> None:
+        """End a stream for good (its handler gets the final ``StreamEnded``)."""
+        if not self.engine.is_closed and stream_id in self._streams:
             self.engine.close_stream(stream_id, self._loop.time())
             self._pump()
         self._streams.pop(stream_id, None)
 
-    def _shutdown(self, future: concurrent.futures.Future[None]) -> None:
-        self.engine.close(self._loop.time())
-        self._pump()
+    def shutdown(self) -> None:
+        """Close the engine (pending requests fail) and every socket."""
+        if not self.engine.is_closed:
+            self.engine.close(self._loop.time())
+            self._pump()
         for transport in self._transports.values():
             transport.close()
         for task in self._opening.values():
             task.cancel()
         if self._timer is not None:
             self._timer.cancel()
-        self._loop.call_soon(self._loop.stop)
-        future.set_result(None)
+            self._timer = None
 
     async def _open(self, conn_id: int) -> None:
         try:
@@ -251,3 +205,115 @@ class Driver:
             self._timer = None
         if deadline is not None and self._timer is None:
             self._timer = self._loop.call_at(deadline, self._on_timer)
+
+
+class Driver:
+    """A :class:`Core` on its own daemon I/O thread, with thread-safe blocking calls.
+
+    Args:
+        config: The engine settings.
+        ssl_context: TLS settings for ``https``; ``None`` for plain TCP.
+    """
+
+    def __init__(self, config: I3XClientConfig, ssl_context: ssl.SSLContext | None = None) -> None:
+        self.config = config
+        self._loop = asyncio.new_event_loop()
+        self.core = Core(config, ssl_context, self._loop)
+        self._thread = threading.Thread(target=self._loop.run_forever, name="otwire-i3x-io", daemon=True)
+        self._thread.start()
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` ran."""
+        return self._loop.is_closed()
+
+    def request(self, method: str, path: str, body: msgspec.Struct | None) -> ResponseReceived:
+        """Send one request and block until its whole answer (any status) arrived.
+
+        Raises:
+            RequestTimeout: no answer within ``request_timeout`` (from the engine).
+            OSError: the connection could not be opened.
+            ConnectionLost, DecodeError: the answer was cut short or malformed.
+            InvalidState: the driver is closed.
+        """
+        future: concurrent.futures.Future[ResponseReceived] = concurrent.futures.Future()
+        self._submit(self.core.start_request, method, path, body, future)
+        limit = self.config.request_timeout
+        return future.result(None if limit is None else limit + 5.0)
+
+    def open_stream(self, subscription_id: str, client_id: str | None, handler: StreamHandler) -> int:
+        """Open an SSE stream; ``handler`` gets its events on the I/O thread. Returns the stream id."""
+        future: concurrent.futures.Future[int] = concurrent.futures.Future()
+
+        def start() -> None:
+            try:
+                future.set_result(self.core.start_stream(subscription_id, client_id, handler))
+            except Exception as exc:
+                future.set_exception(exc)
+
+        self._submit(start)
+        return future.result(10.0)
+
+    def close_stream(self, stream_id: int) -> None:
+        """End a stream for good (no handler calls after its ``StreamEnded``)."""
+        with contextlib.suppress(RuntimeError, InvalidState):  # the loop is already gone
+            self._submit(self.core.stop_stream, stream_id)
+
+    def close(self) -> None:
+        """Close the engine and every socket, then stop the thread (idempotent)."""
+        if self._loop.is_closed():
+            return
+        future: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+        def stop() -> None:
+            self.core.shutdown()
+            self._loop.call_soon(self._loop.stop)
+            future.set_result(None)
+
+        self._loop.call_soon_threadsafe(stop)
+        future.result(10.0)
+        self._thread.join(10.0)
+        self._loop.close()
+
+    def _submit(self, fn: Callable[..., None], *args: Any) -> None:
+        if self._loop.is_closed() or self.core.engine.is_closed:
+            raise InvalidState("the i3X client is disconnected")
+        self._loop.call_soon_threadsafe(fn, *args)
+
+
+class AsyncDriver:
+    """A :class:`Core` on the running loop of the caller, with coroutine calls.
+
+    Raises:
+        RuntimeError: constructed outside a running loop.
+    """
+
+    def __init__(self, config: I3XClientConfig, ssl_context: ssl.SSLContext | None = None) -> None:
+        self.config = config
+        self._loop = asyncio.get_running_loop()
+        self.core = Core(config, ssl_context, self._loop)
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` ran."""
+        return self.core.engine.is_closed
+
+    async def request(self, method: str, path: str, body: msgspec.Struct | None) -> ResponseReceived:
+        """As :meth:`Driver.request`, awaited."""
+        if self.closed:
+            raise InvalidState("the i3X client is disconnected")
+        future: asyncio.Future[ResponseReceived] = self._loop.create_future()
+        self.core.start_request(method, path, body, future)
+        return await future
+
+    def open_stream(self, subscription_id: str, client_id: str | None, handler: StreamHandler) -> int:
+        """Open an SSE stream; ``handler`` gets its events on this loop. Returns the stream id."""
+        return self.core.start_stream(subscription_id, client_id, handler)
+
+    def close_stream(self, stream_id: int) -> None:
+        """End a stream for good."""
+        self.core.stop_stream(stream_id)
+
+    def close(self) -> None:
+        """Close the engine and every socket (idempotent)."""
+        self.core.shutdown()

@@ -18,49 +18,32 @@ import queue
 import threading
 import uuid
 from collections.abc import Callable
-from typing import Any
-from urllib.parse import urlencode
+from typing import Any, TypeVar
 
 import msgspec
 
-from otwire.clients.i3x import _base, errors
+from otwire.clients.i3x import _api, _base, errors
 from otwire.clients.i3x._driver import Driver
 from otwire.codecs.i3x import (
-    CreateSubscriptionRequest,
     CurrentValue,
-    DeleteSubscriptionsRequest,
-    GetObjectHistoryRequest,
-    GetObjectsRequest,
-    GetObjectTypesRequest,
-    GetObjectValueRequest,
-    GetRelatedObjectsRequest,
-    GetRelationshipTypesRequest,
     HistoricalValue,
-    ListSubscriptionsRequest,
     Namespace,
     ObjectInstance,
     ObjectType,
-    RegisterMonitoredItemsRequest,
     RelatedObject,
     RelationshipType,
     ServerInfo,
     Subscription,
     SyncBatch,
-    SyncRequest,
-    UnregisterMonitoredItemsRequest,
-    UpdateValueRequest,
     ValueChange,
-    ValueUpdateItem,
-    decode_server_info,
-    decode_sync,
 )
-from otwire.errors import DecodeError
 from otwire.protocols import Event
 from otwire.protocols.i3x.events import StreamEnded, StreamEndReason, ValuesChanged
 
 __all__ = ["Client"]
 
 LOGGER = logging.getLogger("otwire.clients.i3x")
+T = TypeVar("T")
 
 
 class _Callbacks:
@@ -85,10 +68,6 @@ class _Callbacks:
                 call()
             except Exception:
                 LOGGER.exception("error in an i3X client callback")
-
-
-def _sub_id(subscription: Subscription | str) -> str:
-    return subscription.subscription_id if isinstance(subscription, Subscription) else subscription
 
 
 class Client:
@@ -178,16 +157,9 @@ class Client:
 
     def _fetch_info(self) -> ServerInfo:
         try:
-            raw = self._call("GET", "/info", None)
+            return self._run(_api.get_info())
         except errors.NotFoundError as exc:
-            raise errors.UnsupportedVersionError(
-                "GET /info answered 404: a pre-1.0 i3X server, or base_url lacks the API path (e.g. /v1)",
-                status_code=404,
-            ) from exc
-        try:
-            return decode_server_info(raw)
-        except DecodeError as exc:
-            raise errors.InvalidServerResponseError(f"GET /info is not an i3X server description: {exc}") from exc
+            raise errors.UnsupportedVersionError(_base.NO_INFO, status_code=404) from exc
 
     def disconnect(self) -> None:
         """Stop every stream, close every connection and the I/O thread (idempotent)."""
@@ -209,7 +181,7 @@ class Client:
     def __exit__(self, *exc: object) -> None:
         self.disconnect()
 
-    # -- requests ---------------------------------------------------------------------------
+    # -- requests ----------------------------------------------------------------------------
 
     def _call(self, method: str, path: str, body: msgspec.Struct | None) -> bytes:
         """One request; the 2xx body octets.
@@ -226,199 +198,131 @@ class Client:
             raise _base.map_failure(exc) from exc
         return _base.check(answer)
 
+    def _run(self, step: _api.Step[T]) -> T:
+        """Run one :mod:`._api` generator with blocking requests."""
+        try:
+            call = next(step)
+            while True:
+                call = step.send(self._call(*call))
+        except StopIteration as stop:
+            result: T = stop.value
+            return result
+
     def get_info(self) -> ServerInfo:
         """``GET /info``: the server's versions and capabilities."""
-        raw = self._call("GET", "/info", None)
-        try:
-            return decode_server_info(raw)
-        except DecodeError as exc:
-            raise errors.InvalidServerResponseError(str(exc)) from exc
+        return self._run(_api.get_info())
 
     def get_namespaces(self) -> list[Namespace]:
         """``GET /namespaces``."""
-        return _base.result(self._call("GET", "/namespaces", None), list[Namespace]) or []
+        return self._run(_api.get_list("/namespaces", Namespace))
 
     def get_object_types(self, namespace_uri: str | None = None) -> list[ObjectType]:
         """``GET /objecttypes``, optionally of one namespace."""
-        path = "/objecttypes" + _query(namespaceUri=namespace_uri)
-        return _base.result(self._call("GET", path, None), list[ObjectType]) or []
+        return self._run(_api.get_list("/objecttypes" + _api.query(namespaceUri=namespace_uri), ObjectType))
 
     def query_object_types(self, element_ids: list[str]) -> list[ObjectType]:
         """``POST /objecttypes/query``: the types found (unknown ids left out)."""
-        raw = self._call("POST", "/objecttypes/query", GetObjectTypesRequest(element_ids=element_ids))
-        return [item.result for item in _base.bulk(raw, ObjectType).items if item.result is not None]
+        return self._run(_api.query_object_types(element_ids))
 
     def get_relationship_types(self, namespace_uri: str | None = None) -> list[RelationshipType]:
         """``GET /relationshiptypes``, optionally of one namespace."""
-        path = "/relationshiptypes" + _query(namespaceUri=namespace_uri)
-        return _base.result(self._call("GET", path, None), list[RelationshipType]) or []
+        path = "/relationshiptypes" + _api.query(namespaceUri=namespace_uri)
+        return self._run(_api.get_list(path, RelationshipType))
 
     def query_relationship_types(self, element_ids: list[str]) -> list[RelationshipType]:
         """``POST /relationshiptypes/query``: the types found (unknown ids left out)."""
-        raw = self._call("POST", "/relationshiptypes/query", GetRelationshipTypesRequest(element_ids=element_ids))
-        return [item.result for item in _base.bulk(raw, RelationshipType).items if item.result is not None]
+        return self._run(_api.query_relationship_types(element_ids))
 
     def get_objects(
         self, type_element_id: str | None = None, include_metadata: bool = False, root: bool | None = None
     ) -> list[ObjectInstance]:
         """``GET /objects``, filtered by type and/or to the roots."""
-        path = "/objects" + _query(
-            typeElementId=type_element_id,
-            includeMetadata="true" if include_metadata else None,
-            root=None if root is None else ("true" if root else "false"),
-        )
-        return _base.result(self._call("GET", path, None), list[ObjectInstance]) or []
+        return self._run(_api.get_objects(type_element_id, include_metadata, root))
 
     def get_object(self, element_id: str, include_metadata: bool = False) -> ObjectInstance:
         """One object (``POST /objects/list``). Raises: NotFoundError: unknown id."""
-        body = GetObjectsRequest(element_ids=[element_id], include_metadata=include_metadata)
-        found: ObjectInstance = _base.first(
-            _base.bulk(self._call("POST", "/objects/list", body), ObjectInstance), f"object not found: {element_id}"
-        )
-        return found
+        return self._run(_api.get_object(element_id, include_metadata))
 
     def list_objects(self, element_ids: list[str], include_metadata: bool = False) -> list[ObjectInstance]:
         """``POST /objects/list``: the objects found (unknown ids left out)."""
-        body = GetObjectsRequest(element_ids=element_ids, include_metadata=include_metadata)
-        response = _base.bulk(self._call("POST", "/objects/list", body), ObjectInstance)
-        return [item.result for item in response.items if item.result is not None]
+        return self._run(_api.list_objects(element_ids, include_metadata))
 
     def get_related_objects(
         self, element_ids: list[str], relationship_type: str | None = None, include_metadata: bool = False
     ) -> list[RelatedObject]:
         """``POST /objects/related``: the related objects of every id, flattened."""
-        body = GetRelatedObjectsRequest(
-            element_ids=element_ids, relationship_type=relationship_type, include_metadata=include_metadata
-        )
-        response = _base.bulk(self._call("POST", "/objects/related", body), list[RelatedObject])
-        return [related for item in response.items for related in item.result or []]
+        return self._run(_api.get_related_objects(element_ids, relationship_type, include_metadata))
 
     def get_value(self, element_id: str, max_depth: int = 1) -> CurrentValue:
         """The current value of one element (``max_depth`` 0: whole composition). Raises: NotFoundError."""
-        body = GetObjectValueRequest(element_ids=[element_id], max_depth=max_depth)
-        value: CurrentValue = _base.first(
-            _base.bulk(self._call("POST", "/objects/value", body), CurrentValue), f"no value for: {element_id}"
-        )
-        return value
+        return self._run(_api.get_value(element_id, max_depth))
 
     def get_values(self, element_ids: list[str], max_depth: int = 1) -> dict[str, CurrentValue]:
         """Current values by element id (unknown ids left out)."""
-        body = GetObjectValueRequest(element_ids=element_ids, max_depth=max_depth)
-        response = _base.bulk(self._call("POST", "/objects/value", body), CurrentValue)
-        return {item.result.element_id: item.result for item in response.items if item.result is not None}
+        return self._run(_api.get_values(element_ids, max_depth))
 
     def get_history(
         self, element_id: str, start_time: str | None = None, end_time: str | None = None, max_depth: int = 1
     ) -> HistoricalValue:
         """Historical values of one element between RFC 3339 times. Raises: NotFoundError."""
-        body = GetObjectHistoryRequest(
-            element_ids=[element_id], start_time=start_time, end_time=end_time, max_depth=max_depth
-        )
-        history: HistoricalValue = _base.first(
-            _base.bulk(self._call("POST", "/objects/history", body), HistoricalValue), f"no history for: {element_id}"
-        )
-        return history
+        return self._run(_api.get_history(element_id, start_time, end_time, max_depth))
 
     def update_value(
         self, element_id: str, value: Any, quality: str | None = None, timestamp: str | None = None
     ) -> None:
         """Write one value (raw or a VQT dict). Raises: NotFoundError (or other) for a failed item."""
-        vqt = _base.vqt_input(_base.as_vqt(value, quality, timestamp))
-        body = UpdateValueRequest(updates=[ValueUpdateItem(element_id=element_id, value=vqt)])
-        _base.raise_failed(_base.raw_results(self._call("PUT", "/objects/value", body)))
+        self._run(_api.update_values({element_id: _base.as_vqt(value, quality, timestamp)}, checked=True))
 
     def update_values(self, updates: dict[str, Any]) -> list[dict[str, Any]]:
         """Write several values; returns the per-element result dicts (check ``success``)."""
-        items = [
-            ValueUpdateItem(element_id=eid, value=_base.vqt_input(_base.as_vqt(value)))
-            for eid, value in updates.items()
-        ]
-        return _base.raw_results(self._call("PUT", "/objects/value", UpdateValueRequest(updates=items)))
+        vqts = {element_id: _base.as_vqt(value) for element_id, value in updates.items()}
+        return self._run(_api.update_values(vqts, checked=False))
 
     def update_history(self, element_id: str, values: Any) -> None:
         """Write historical VQTs (a dict or a list). Raises: NotSupportedError when the server has none."""
-        items = values if isinstance(values, list) else [values]
-        body = _base.HistoryBody(
-            updates=[_base.HistoryItem(element_id=element_id, value=_base.vqt_input(v)) for v in items]
-        )
-        _base.raise_failed(_base.raw_results(self._call("PUT", "/objects/history", body)))
+        self._run(_api.update_history(element_id, values))
 
     # -- subscriptions ----------------------------------------------------------------------
 
     def create_subscription(self, display_name: str | None = None) -> str:
         """``POST /subscriptions``; returns the new subscription id."""
-        body = CreateSubscriptionRequest(client_id=self._client_id, display_name=display_name)
-        created = _base.result(self._call("POST", "/subscriptions", body), Subscription)
-        if not isinstance(created, Subscription):
-            raise errors.SubscriptionError("the server created no subscription")
-        return created.subscription_id
+        return self._run(_api.create_subscription(self._client_id, display_name))
 
     def register_items(self, subscription_id: str, element_ids: list[str], max_depth: int = 1) -> list[dict[str, Any]]:
         """``POST /subscriptions/register``; returns the per-element result dicts."""
-        body = RegisterMonitoredItemsRequest(
-            client_id=self._client_id, subscription_id=subscription_id, element_ids=element_ids, max_depth=max_depth
-        )
-        return _base.raw_results(self._call("POST", "/subscriptions/register", body))
+        return self._run(_api.register_items(self._client_id, subscription_id, element_ids, max_depth))
 
     def unregister_items(self, subscription_id: str, element_ids: list[str]) -> list[dict[str, Any]]:
         """``POST /subscriptions/unregister``; returns the per-element result dicts."""
-        body = UnregisterMonitoredItemsRequest(
-            client_id=self._client_id, subscription_id=subscription_id, element_ids=element_ids
-        )
-        return _base.raw_results(self._call("POST", "/subscriptions/unregister", body))
+        return self._run(_api.unregister_items(self._client_id, subscription_id, element_ids))
 
     def subscribe(self, element_ids: list[str], max_depth: int = 1, display_name: str | None = None) -> Subscription:
         """Create a subscription, register ``element_ids`` and start its stream (``on_value_change``)."""
-        subscription_id = self.create_subscription(display_name)
-        self.register_items(subscription_id, element_ids, max_depth)
-        self.start_stream(subscription_id)
-        subscription = Subscription(
-            subscription_id,
-            self._client_id,
-            display_name,
-            [{"elementId": element_id, "maxDepth": max_depth} for element_id in element_ids],
-        )
+        subscription = self._run(_api.subscribe(self._client_id, element_ids, max_depth, display_name))
+        self.start_stream(subscription.subscription_id)
         if self.on_subscribe:
             self.on_subscribe(self, subscription)
         return subscription
 
     def unsubscribe(self, subscription: Subscription | str) -> None:
         """Stop the stream and delete the subscription (``POST /subscriptions/delete``)."""
-        subscription_id = _sub_id(subscription)
+        subscription_id = _api.sub_id(subscription)
         self.stop_stream(subscription_id)
-        body = DeleteSubscriptionsRequest(client_id=self._client_id, subscription_ids=[subscription_id])
-        self._call("POST", "/subscriptions/delete", body)
+        self._run(_api.delete_subscription(self._client_id, subscription_id))
 
     def get_subscription(self, subscription_id: str) -> Subscription:
         """One subscription (``POST /subscriptions/list``). Raises: NotFoundError: unknown id."""
-        body = ListSubscriptionsRequest(client_id=self._client_id, subscription_ids=[subscription_id])
-        found: Subscription = _base.first(
-            _base.bulk(self._call("POST", "/subscriptions/list", body), Subscription),
-            f"subscription not found: {subscription_id}",
-        )
-        return found
+        return self._run(_api.get_subscription(self._client_id, subscription_id))
 
     def list_subscriptions(self, subscription_ids: list[str]) -> list[Subscription]:
         """``POST /subscriptions/list``: the subscriptions found (unknown ids left out)."""
-        body = ListSubscriptionsRequest(client_id=self._client_id, subscription_ids=subscription_ids)
-        response = _base.bulk(self._call("POST", "/subscriptions/list", body), Subscription)
-        return [item.result for item in response.items if item.result is not None]
+        return self._run(_api.list_subscriptions(self._client_id, subscription_ids))
 
     def sync_subscription(
         self, subscription: Subscription | str, last_sequence_number: int | None = None
     ) -> list[SyncBatch]:
         """``POST /subscriptions/sync``: queued batches after ``last_sequence_number`` (-1 clears the queue)."""
-        body = SyncRequest(
-            client_id=self._client_id, subscription_id=_sub_id(subscription), last_sequence_number=last_sequence_number
-        )
-        raw = self._call("POST", "/subscriptions/sync", body)
-        try:
-            response = decode_sync(raw)
-        except DecodeError as exc:
-            raise errors.I3XError(f"malformed answer: {exc}") from exc
-        if response.failure is not None:
-            raise _base.item_error(response.failure, "sync failed")
-        return response.result or []
+        return self._run(_api.sync_subscription(self._client_id, _api.sub_id(subscription), last_sequence_number))
 
     # -- streams ------------------------------------------------------------------------------
 
@@ -464,9 +368,3 @@ class Client:
             self.on_error(self, error)
         else:
             LOGGER.error("unhandled i3X error: %s", error)
-
-
-def _query(**params: str | None) -> str:
-    """``?a=1&b=2`` of the given parameters (``None`` left out), or ``""``."""
-    given = {name: value for name, value in params.items() if value is not None}
-    return "?" + urlencode(given) if given else ""
