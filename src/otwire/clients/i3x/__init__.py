@@ -10,6 +10,7 @@ names, placed in otwire's error tree (``I3XError`` is an
 
 from __future__ import annotations
 
+from otwire.clients.i3x.aio import AsyncClient
 from otwire.clients.i3x.client import Client
 from otwire.clients.i3x.errors import (
     AuthenticationError,
@@ -42,6 +43,7 @@ from otwire.codecs.i3x import (
 
 __all__ = [
     "VQT",
+    "AsyncClient",
     "AuthenticationError",
     "Client",
     "ConnectionError",
