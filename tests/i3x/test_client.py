@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 
@@ -10,6 +11,7 @@ import pytest
 
 import otwire.clients.i3x as i3x
 from helpers import wait_event
+from otwire.clients.i3x import _base
 from otwire.errors import RequestError, RequestTimeout, TransportError
 from otwire.servers.i3x import Server
 
@@ -225,3 +227,23 @@ def test_status_mapping() -> None:
     expected |= {501: i3x.NotSupportedError, 500: i3x.ServerError, 503: i3x.ServerError, 400: i3x.I3XError}
     for status, cls in expected.items():
         assert i3x.errors.for_status(status) is cls
+
+
+def test_basic_auth_and_headers() -> None:
+    with Server(port=0, basic_auth=("user", "secret")) as server:
+        url = f"http://127.0.0.1:{server.port}/v1"
+        with i3x.Client(url, auth=("user", "secret"), headers={"X-Trace": "1"}, timeout=TIMEOUT) as client:
+            assert client.get_namespaces()
+        with i3x.Client(url, auth=("user", "wrong"), timeout=TIMEOUT) as client, pytest.raises(i3x.AuthenticationError):
+            client.get_namespaces()
+
+
+def test_tls_settings() -> None:
+    config = _base.client_config("https://plant.example/i3x/v1", None, 5.0, None, None)
+    assert (config.scheme, config.host, config.port, config.base_path) == ("https", "plant.example", 443, "/i3x/v1")
+    checking = _base.ssl_context(config, True)
+    assert checking is not None and checking.verify_mode == ssl.CERT_REQUIRED and checking.check_hostname
+    lax = _base.ssl_context(config, False)
+    assert lax is not None and lax.verify_mode == ssl.CERT_NONE and not lax.check_hostname
+    plain = _base.client_config("http://plant.example", None, 5.0, None, None)
+    assert _base.ssl_context(plain, True) is None and plain.port == 80 and plain.base_path == ""

@@ -1,4 +1,4 @@
-"""An i3X 1.0 client with i3x-client 1.0.0's API on otwire's sans-IO engine (specs/i3x/notes.md §9).
+"""An i3X 1.0 client with i3x-client 1.0.0's API on otwire's sans-IO engine (specs/i3x/notes.md §10).
 
 Replace ``import i3x`` by ``import otwire.clients.i3x as i3x``: the same ``Client``, the
 same models (otwire's codec models, same class and attribute names) and the same error

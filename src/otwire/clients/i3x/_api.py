@@ -1,4 +1,4 @@
-"""The i3X calls written once, as generators, for the blocking and the asyncio client (notes §9).
+"""The i3X calls written once, as generators, for the blocking and the asyncio client (notes §10).
 
 Each function yields ``(method, path, body)`` requests, receives each 2xx answer's body
 octets via ``send`` and returns the model; the client runs it with blocking or awaited

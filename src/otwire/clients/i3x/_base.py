@@ -1,4 +1,4 @@
-"""Shared parts of the i3X clients: ``base_url`` parsing, TLS, and answer -> model or error (notes §9)."""
+"""Shared parts of the i3X clients: ``base_url`` parsing, TLS, and answer -> model or error (notes §10)."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ answers resolve futures (``concurrent.futures`` or ``asyncio``: anything with
 ``set_result``/``set_exception``/``done``); stream events go to a per-stream handler
 called on the loop (handlers must not block). :class:`Driver` runs a core on its own
 daemon thread with blocking calls; :class:`AsyncDriver` runs one on the caller's loop.
-Notes §9.
+Notes §10.
 """
 
 from __future__ import annotations

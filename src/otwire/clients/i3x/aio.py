@@ -1,4 +1,4 @@
-"""The asyncio i3X client: :class:`Client`'s methods as coroutines on the caller's loop (notes §9).
+"""The asyncio i3X client: :class:`Client`'s methods as coroutines on the caller's loop (notes §10).
 
 Every connection and stream lives on the loop that called :meth:`AsyncClient.connect`.
 Callbacks (plain functions or coroutine functions) run on that loop after the engine's

@@ -1,4 +1,4 @@
-"""The blocking i3X client with i3x-client 1.0.0's API, on otwire's engine (notes §9).
+"""The blocking i3X client with i3x-client 1.0.0's API, on otwire's engine (notes §10).
 
 One background thread runs an asyncio loop that owns every connection and SSE stream
 (:class:`~otwire.clients.i3x._driver.Driver`); each public call blocks until its answer,

@@ -1,4 +1,4 @@
-"""The i3x-client 1.0.0 error classes, placed in otwire's error tree (specs/i3x/notes.md §9).
+"""The i3x-client 1.0.0 error classes, placed in otwire's error tree (specs/i3x/notes.md §10).
 
 Every class keeps i3x-client's constructor ``(message, status_code=None)`` and its
 ``status_code`` attribute (the HTTP status, or ``None``); ``code`` (otwire's
