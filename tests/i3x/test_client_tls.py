@@ -50,9 +50,11 @@ def tls_front(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, P
     loop = asyncio.new_event_loop()
     ready = threading.Event()
     with Server(port=0, tick=0.05) as server:
+        writers: list[asyncio.StreamWriter] = []
 
         async def forward(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             back_reader, back_writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writers.extend((writer, back_writer))
             await asyncio.gather(_pipe(reader, back_writer), _pipe(back_reader, writer))
 
         listener = loop.run_until_complete(asyncio.start_server(forward, "127.0.0.1", 0, ssl=context))
@@ -63,9 +65,17 @@ def tls_front(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, P
         try:
             yield port, cert
         finally:
-            loop.call_soon_threadsafe(listener.close)
+
+            async def stop() -> None:
+                listener.close()
+                for writer in writers:
+                    writer.close()
+                await asyncio.gather(*(w.wait_closed() for w in writers), return_exceptions=True)
+
+            asyncio.run_coroutine_threadsafe(stop(), loop).result(TIMEOUT)
             loop.call_soon_threadsafe(loop.stop)
             thread.join(TIMEOUT)
+            loop.close()
 
 
 def test_https_with_ca_file(tls_front: tuple[int, Path]) -> None:
