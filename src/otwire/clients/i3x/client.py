@@ -1,0 +1,370 @@
+"""The blocking i3X client with i3x-client 1.0.0's API, on otwire's engine (notes §11).
+
+One background thread runs an asyncio loop that owns every connection and SSE stream
+(:class:`~otwire.clients.i3x._driver.Driver`); each public call blocks until its answer,
+at most ``timeout`` seconds. Callbacks run on a separate callback thread, in order, so
+a slow callback never stalls socket reading.
+
+>>> import otwire.clients.i3x as i3x
+>>> client = i3x.Client("http://127.0.0.1:8080/v1", timeout=5.0)
+>>> client.is_connected
+False
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import msgspec
+
+from otwire.clients.i3x import _api, _base, errors
+from otwire.clients.i3x._driver import Driver
+from otwire.codecs.i3x import (
+    CurrentValue,
+    HistoricalValue,
+    Namespace,
+    ObjectInstance,
+    ObjectType,
+    RelatedObject,
+    RelationshipType,
+    ServerInfo,
+    Subscription,
+    SyncBatch,
+    ValueChange,
+)
+from otwire.protocols import Event
+from otwire.protocols.i3x.events import StreamEnded, StreamEndReason, ValuesChanged
+
+__all__ = ["Client"]
+
+LOGGER = logging.getLogger("otwire.clients.i3x")
+T = TypeVar("T")
+
+
+class _Callbacks:
+    """A daemon thread running queued callables in order; exceptions are logged."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="otwire-i3x-callbacks", daemon=True)
+        self._thread.start()
+
+    def put(self, call: Callable[[], None]) -> None:
+        self._queue.put(call)
+
+    def stop(self) -> None:
+        self._queue.put(None)
+        if threading.current_thread() is not self._thread:
+            self._thread.join(10.0)
+
+    def _run(self) -> None:
+        while (call := self._queue.get()) is not None:
+            try:
+                call()
+            except Exception:
+                LOGGER.exception("error in an i3X client callback")
+
+
+class Client:
+    """An i3X 1.0 client (the API of i3x-client 1.0.0).
+
+    Args:
+        base_url: The API root, ``http(s)://host[:port]/v1``.
+        auth: ``(user, secret)`` for HTTP Basic, or ``None``.
+        timeout: Longest wait for one answer, seconds.
+        client_id: Scopes subscriptions; a UUID when ``None``.
+        token: Bearer token (``Authorization: Bearer``).
+        headers: Extra request headers.
+        verify: TLS: ``True`` checks the certificate, ``False`` does not, a str is a CA file.
+
+    Attributes:
+        on_connect, on_disconnect: ``fn(client)`` after :meth:`connect` / :meth:`disconnect`.
+        on_value_change: ``fn(client, change)`` per :class:`ValueChange` of a stream.
+        on_subscribe: ``fn(client, subscription)`` after :meth:`subscribe`.
+        on_error: ``fn(client, exc)`` when a stream fails for good.
+
+    Raises:
+        InvalidArgument: ``base_url`` is not an http(s) URL, or ``timeout`` is not > 0.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        auth: Any = None,
+        timeout: float = 30.0,
+        client_id: str | None = None,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+        verify: Any = True,
+    ) -> None:
+        self._config = _base.client_config(base_url, auth, timeout, token, headers)
+        self._verify = verify
+        self._client_id = client_id or str(uuid.uuid4())
+        self._driver: Driver | None = None
+        self._callbacks: _Callbacks | None = None
+        self._streams: dict[str, int] = {}
+        self._server_info: ServerInfo | None = None
+        self._lock = threading.Lock()
+        self.on_connect: Callable[[Client], None] | None = None
+        self.on_disconnect: Callable[[Client], None] | None = None
+        self.on_value_change: Callable[[Client, ValueChange], None] | None = None
+        self.on_subscribe: Callable[[Client, Subscription], None] | None = None
+        self.on_error: Callable[[Client, Exception], None] | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    @property
+    def is_connected(self) -> bool:
+        """True between a successful :meth:`connect` and :meth:`disconnect`."""
+        return self._driver is not None and not self._driver.closed
+
+    @property
+    def client_id(self) -> str:
+        """The id that scopes this client's subscriptions."""
+        return self._client_id
+
+    @property
+    def server_info(self) -> ServerInfo | None:
+        """The ``GET /info`` answer of :meth:`connect`, ``None`` when not connected."""
+        return self._server_info
+
+    def connect(self) -> None:
+        """Start the I/O thread and check ``GET /info``.
+
+        Raises:
+            ConnectionError: the server cannot be reached.
+            TimeoutError: no answer within ``timeout``.
+            AuthenticationError: 401/403.
+            UnsupportedVersionError: ``/info`` answered 404.
+            InvalidServerResponseError: ``/info`` is not an i3X server description.
+        """
+        if self.is_connected:
+            return
+        self._driver = Driver(self._config, _base.ssl_context(self._config, self._verify))
+        try:
+            self._server_info = self._fetch_info()
+        except BaseException:
+            self._driver.close()
+            raise
+        self._callbacks = _Callbacks()
+        if self.on_connect:
+            self.on_connect(self)
+
+    def _fetch_info(self) -> ServerInfo:
+        try:
+            return self._run(_api.get_info())
+        except errors.NotFoundError as exc:
+            raise errors.UnsupportedVersionError(_base.NO_INFO, status_code=404) from exc
+
+    def disconnect(self) -> None:
+        """Stop every stream, close every connection and the I/O thread (idempotent)."""
+        driver, self._driver = self._driver, None
+        self._streams.clear()
+        self._server_info = None
+        if driver is not None:
+            driver.close()
+        callbacks, self._callbacks = self._callbacks, None
+        if callbacks is not None:
+            callbacks.stop()
+        if driver is not None and self.on_disconnect:
+            self.on_disconnect(self)
+
+    def __enter__(self) -> Client:
+        self.connect()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.disconnect()
+
+    # -- requests ----------------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, body: msgspec.Struct | None) -> bytes:
+        """One request; the 2xx body octets.
+
+        Raises:
+            I3XError: a subclass per status or failure (see :func:`_base.map_failure`).
+        """
+        driver = self._driver
+        if driver is None or driver.closed:
+            raise errors.ConnectionError("not connected: call connect() first")
+        try:
+            answer = driver.request(method, path, body)
+        except Exception as exc:
+            raise _base.map_failure(exc) from exc
+        return _base.check(answer)
+
+    def _run(self, step: _api.Step[T]) -> T:
+        """Run one :mod:`._api` generator with blocking requests."""
+        try:
+            call = next(step)
+            while True:
+                call = step.send(self._call(*call))
+        except StopIteration as stop:
+            result: T = stop.value
+            return result
+
+    def get_info(self) -> ServerInfo:
+        """``GET /info``: the server's versions and capabilities."""
+        return self._run(_api.get_info())
+
+    def get_namespaces(self) -> list[Namespace]:
+        """``GET /namespaces``."""
+        return self._run(_api.get_list("/namespaces", Namespace))
+
+    def get_object_types(self, namespace_uri: str | None = None) -> list[ObjectType]:
+        """``GET /objecttypes``, optionally of one namespace."""
+        return self._run(_api.get_list("/objecttypes" + _api.query(namespaceUri=namespace_uri), ObjectType))
+
+    def query_object_types(self, element_ids: list[str]) -> list[ObjectType]:
+        """``POST /objecttypes/query``: the types found (unknown ids left out)."""
+        return self._run(_api.query_object_types(element_ids))
+
+    def get_relationship_types(self, namespace_uri: str | None = None) -> list[RelationshipType]:
+        """``GET /relationshiptypes``, optionally of one namespace."""
+        path = "/relationshiptypes" + _api.query(namespaceUri=namespace_uri)
+        return self._run(_api.get_list(path, RelationshipType))
+
+    def query_relationship_types(self, element_ids: list[str]) -> list[RelationshipType]:
+        """``POST /relationshiptypes/query``: the types found (unknown ids left out)."""
+        return self._run(_api.query_relationship_types(element_ids))
+
+    def get_objects(
+        self, type_element_id: str | None = None, include_metadata: bool = False, root: bool | None = None
+    ) -> list[ObjectInstance]:
+        """``GET /objects``, filtered by type and/or to the roots."""
+        return self._run(_api.get_objects(type_element_id, include_metadata, root))
+
+    def get_object(self, element_id: str, include_metadata: bool = False) -> ObjectInstance:
+        """One object (``POST /objects/list``). Raises: NotFoundError: unknown id."""
+        return self._run(_api.get_object(element_id, include_metadata))
+
+    def list_objects(self, element_ids: list[str], include_metadata: bool = False) -> list[ObjectInstance]:
+        """``POST /objects/list``: the objects found (unknown ids left out)."""
+        return self._run(_api.list_objects(element_ids, include_metadata))
+
+    def get_related_objects(
+        self, element_ids: list[str], relationship_type: str | None = None, include_metadata: bool = False
+    ) -> list[RelatedObject]:
+        """``POST /objects/related``: the related objects of every id, flattened."""
+        return self._run(_api.get_related_objects(element_ids, relationship_type, include_metadata))
+
+    def get_value(self, element_id: str, max_depth: int = 1) -> CurrentValue:
+        """The current value of one element (``max_depth`` 0: whole composition). Raises: NotFoundError."""
+        return self._run(_api.get_value(element_id, max_depth))
+
+    def get_values(self, element_ids: list[str], max_depth: int = 1) -> dict[str, CurrentValue]:
+        """Current values by element id (unknown ids left out)."""
+        return self._run(_api.get_values(element_ids, max_depth))
+
+    def get_history(
+        self, element_id: str, start_time: str | None = None, end_time: str | None = None, max_depth: int = 1
+    ) -> HistoricalValue:
+        """Historical values of one element between RFC 3339 times. Raises: NotFoundError."""
+        return self._run(_api.get_history(element_id, start_time, end_time, max_depth))
+
+    def update_value(
+        self, element_id: str, value: Any, quality: str | None = None, timestamp: str | None = None
+    ) -> None:
+        """Write one value (raw or a VQT dict). Raises: NotFoundError (or other) for a failed item."""
+        self._run(_api.update_values({element_id: _base.as_vqt(value, quality, timestamp)}, checked=True))
+
+    def update_values(self, updates: dict[str, Any]) -> list[dict[str, Any]]:
+        """Write several values; returns the per-element result dicts (check ``success``)."""
+        vqts = {element_id: _base.as_vqt(value) for element_id, value in updates.items()}
+        return self._run(_api.update_values(vqts, checked=False))
+
+    def update_history(self, element_id: str, values: Any) -> None:
+        """Write historical VQTs (a dict or a list). Raises: NotSupportedError when the server has none."""
+        self._run(_api.update_history(element_id, values))
+
+    # -- subscriptions ----------------------------------------------------------------------
+
+    def create_subscription(self, display_name: str | None = None) -> str:
+        """``POST /subscriptions``; returns the new subscription id."""
+        return self._run(_api.create_subscription(self._client_id, display_name))
+
+    def register_items(self, subscription_id: str, element_ids: list[str], max_depth: int = 1) -> list[dict[str, Any]]:
+        """``POST /subscriptions/register``; returns the per-element result dicts."""
+        return self._run(_api.register_items(self._client_id, subscription_id, element_ids, max_depth))
+
+    def unregister_items(self, subscription_id: str, element_ids: list[str]) -> list[dict[str, Any]]:
+        """``POST /subscriptions/unregister``; returns the per-element result dicts."""
+        return self._run(_api.unregister_items(self._client_id, subscription_id, element_ids))
+
+    def subscribe(self, element_ids: list[str], max_depth: int = 1, display_name: str | None = None) -> Subscription:
+        """Create a subscription, register ``element_ids`` and start its stream (``on_value_change``)."""
+        subscription = self._run(_api.subscribe(self._client_id, element_ids, max_depth, display_name))
+        self.start_stream(subscription.subscription_id)
+        if self.on_subscribe:
+            self.on_subscribe(self, subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription | str) -> None:
+        """Stop the stream and delete the subscription (``POST /subscriptions/delete``)."""
+        subscription_id = _api.sub_id(subscription)
+        self.stop_stream(subscription_id)
+        self._run(_api.delete_subscription(self._client_id, subscription_id))
+
+    def get_subscription(self, subscription_id: str) -> Subscription:
+        """One subscription (``POST /subscriptions/list``). Raises: NotFoundError: unknown id."""
+        return self._run(_api.get_subscription(self._client_id, subscription_id))
+
+    def list_subscriptions(self, subscription_ids: list[str]) -> list[Subscription]:
+        """``POST /subscriptions/list``: the subscriptions found (unknown ids left out)."""
+        return self._run(_api.list_subscriptions(self._client_id, subscription_ids))
+
+    def sync_subscription(
+        self, subscription: Subscription | str, last_sequence_number: int | None = None
+    ) -> list[SyncBatch]:
+        """``POST /subscriptions/sync``: queued batches after ``last_sequence_number`` (-1 clears the queue)."""
+        return self._run(_api.sync_subscription(self._client_id, _api.sub_id(subscription), last_sequence_number))
+
+    # -- streams ------------------------------------------------------------------------------
+
+    def start_stream(self, subscription_id: str) -> None:
+        """Open the SSE stream of a subscription (reconnected by the engine); nothing when open."""
+        driver = self._driver
+        if driver is None or driver.closed:
+            return
+        with self._lock:
+            if subscription_id in self._streams:
+                return
+            self._streams[subscription_id] = driver.open_stream(subscription_id, self._client_id, self._on_stream)
+
+    def stop_stream(self, subscription_id: str) -> None:
+        """Close the SSE stream of a subscription; nothing when there is none."""
+        with self._lock:
+            stream_id = self._streams.pop(subscription_id, None)
+        if stream_id is not None and self._driver is not None:
+            self._driver.close_stream(stream_id)
+
+    def _on_stream(self, event: Event) -> None:
+        """Runs on the I/O thread: hand the work to the callback thread."""
+        callbacks = self._callbacks
+        if callbacks is None:
+            return
+        if isinstance(event, ValuesChanged):
+            callbacks.put(lambda: self._deliver(event.changes))
+        elif isinstance(event, StreamEnded) and event.retry_in is None and event.reason != StreamEndReason.LOCAL_CLOSE:
+            message = f"stream {event.stream_id} ended: {event.reason.value}"
+            error = errors.StreamError(message, status_code=event.status)
+            callbacks.put(lambda: self._report(error))
+
+    def _deliver(self, changes: list[ValueChange]) -> None:
+        callback = self.on_value_change
+        for change in changes if callback else ():
+            try:
+                callback(self, change)  # type: ignore[misc]
+            except Exception:
+                LOGGER.exception("error in on_value_change")
+
+    def _report(self, error: Exception) -> None:
+        if self.on_error:
+            self.on_error(self, error)
+        else:
+            LOGGER.error("unhandled i3X error: %s", error)
