@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Iterator
 import pytest
 
 import otwire.clients.i3x as i3x
+from helpers import async_wait_until
 from otwire.servers.i3x import Server
 
 TIMEOUT = 10.0
@@ -104,5 +105,22 @@ def test_connection_refused() -> None:
         with pytest.raises(i3x.ConnectionError):
             await client.connect()
         assert not client.is_connected
+
+    asyncio.run(asyncio.wait_for(main(), 30))
+
+
+def test_a_consumer_that_falls_behind_loses_the_oldest_changes_counted(server: Server) -> None:
+    async def main() -> None:
+        url = f"http://127.0.0.1:{server.port}/v1"
+        async with i3x.AsyncClient(url, timeout=TIMEOUT, queue_size=2) as client:
+            sub = await client.subscribe([FLOW])
+            changes = client.changes(sub).__aiter__()
+            first = await changes.__anext__()  # the iterator's queue exists now; nothing reads it
+            assert first.element_id == FLOW and client.dropped_changes == 0
+            await async_wait_until(lambda: client.dropped_changes >= 3, TIMEOUT)  # the demo plant ticks every 50 ms
+            newest = await changes.__anext__()  # what is left is the newest, in order
+            assert newest.element_id == FLOW and (newest.sequence_number or 0) > (first.sequence_number or 0)
+            await changes.aclose()
+            await client.unsubscribe(sub)
 
     asyncio.run(asyncio.wait_for(main(), 30))

@@ -60,7 +60,9 @@ class AsyncClient:
         token: Bearer token (``Authorization: Bearer``).
         headers: Extra request headers.
         verify: TLS: ``True`` checks the certificate, ``False`` does not, a str is a CA file.
-        queue_size: Most changes buffered per :meth:`changes` iterator (the oldest is dropped).
+        queue_size: Most changes buffered per :meth:`changes` iterator; when a consumer falls
+            behind, the oldest is dropped, counted in :attr:`dropped_changes` and logged once
+            per burst.
 
     Raises:
         InvalidArgument: ``base_url`` is not an http(s) URL, or ``timeout`` is not > 0.
@@ -85,6 +87,9 @@ class AsyncClient:
         self._driver: AsyncDriver | None = None
         self._streams: dict[str, int] = {}
         self._queues: dict[str, set[asyncio.Queue[ValueChange | Exception | None]]] = {}
+        #: Changes dropped because a :meth:`changes` consumer fell ``queue_size`` behind.
+        self.dropped_changes = 0
+        self._dropping = False
         self._server_info: ServerInfo | None = None
         self._tasks: set[asyncio.Future[Any]] = set()
         self.on_connect: Callable[[AsyncClient], Any] | None = None
@@ -303,7 +308,9 @@ class AsyncClient:
     async def changes(self, subscription: Subscription | str) -> AsyncIterator[ValueChange]:
         """Yield the subscription's value changes; starts its stream when needed.
 
-        Ends when the stream is stopped or the client disconnects.
+        Ends when the stream is stopped or the client disconnects. At most ``queue_size``
+        changes wait for the consumer; beyond that the oldest are dropped and counted in
+        :attr:`dropped_changes` (the stream itself is never held up).
 
         Raises:
             StreamError: the stream failed for good (e.g. the subscription was deleted).
@@ -340,11 +347,16 @@ class AsyncClient:
             else:
                 LOGGER.error("unhandled i3X error: %s", error)
 
-    @staticmethod
-    def _offer(queue: asyncio.Queue[Any], item: Any) -> None:
-        """Put without blocking; a full queue drops its oldest entry."""
+    def _offer(self, queue: asyncio.Queue[Any], item: Any) -> None:
+        """Put without blocking; a full queue drops its oldest entry (counted, logged once per burst)."""
         if queue.full():
-            queue.get_nowait()
+            if isinstance(queue.get_nowait(), ValueChange):
+                if not self._dropping:
+                    LOGGER.warning("a changes() consumer is behind: dropping its oldest changes")
+                self._dropping = True
+                self.dropped_changes += 1
+        elif queue.qsize() == 0:
+            self._dropping = False
         queue.put_nowait(item)
 
     def _fire(self, callback: Callable[..., Any] | None, *args: Any) -> None:
