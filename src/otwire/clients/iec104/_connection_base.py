@@ -372,8 +372,9 @@ class ConnectionBase(ConnectionModel[StationT]):
         self._station_initialized(station, cause)
 
     def _unexpected(self, asdu: ASDU, cause: Umc, index: int = 0) -> None:
-        logger.debug("%s: unexpected %s: %s", self._where(), cause.name, IncomingMessage(asdu, index))
-        self._invoke(self._on_unexpected_message, self, IncomingMessage(asdu, index), cause)
+        message = IncomingMessage(asdu, index)
+        logger.debug("%s: unexpected %s: %s", self._where(), cause.name, message)
+        self._invoke(self._on_unexpected_message, self, message, cause)
 
 
 #: Engine event type -> handler (a dispatch dict, not an if-chain).
