@@ -112,7 +112,7 @@ class ConnectionBase(ConnectionModel[StationT]):
         self._recorder = open_recorder(record)
         self._record_session: PcapSession | None = None
         self._engine: IEC104Connection | None = None
-        self._requests = RequestRunner(replies, self._send_asdu, self._call_later, self._where)
+        self._requests = RequestRunner(replies, self._transport_send, self._call_later, self._where)
         self._inbox: deque[Event] = deque()
         self._dispatching = False
         self._init_due = False
@@ -227,9 +227,6 @@ class ConnectionBase(ConnectionModel[StationT]):
             return False
         self._startdt_pending = function is UFunction.STARTDT_ACT
         return True
-
-    def _send_asdu(self, asdu: ASDU) -> None:
-        self._transport_send(asdu)
 
     # -- engine events ---------------------------------------------------------------
 
