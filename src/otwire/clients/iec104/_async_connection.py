@@ -26,9 +26,9 @@ from otwire.clients.iec104._model import IncomingMessage, PointBase, StationBase
 from otwire.clients.iec104._operations import Operation
 from otwire.clients.iec104._settings import ClientSettings
 from otwire.clients.iec104._streams import EventStream, StreamHub
-from otwire.codecs.iec104 import ASDU, Cot, UFrame, UFunction
+from otwire.codecs.iec104 import ASDU, Cot, UFunction
 from otwire.codecs.iec104.values import PointInfo
-from otwire.errors import ConnectionLost, TransportError
+from otwire.errors import TransportError
 from otwire.protocols import Event
 from otwire.transports import AsyncReplyMatcher
 from otwire.transports.aio import AioTransport, open_connection
@@ -156,12 +156,6 @@ class AsyncConnection(ConnectionBase[AsyncStation]):
 
     def _make_station(self, common_address: int) -> AsyncStation:
         return AsyncStation(self, common_address, AsyncPoint)
-
-    def _transport_send(self, message: ASDU | UFrame) -> None:
-        transport = self._transport
-        if transport is None:
-            raise ConnectionLost("not connected")
-        transport.send(message)
 
     def _call_later(self, delay: float, callback: Callable[[], None]) -> asyncio.TimerHandle:
         return asyncio.get_running_loop().call_later(delay, self._safe, callback)

@@ -16,7 +16,7 @@ import random
 from collections import deque
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from otwire.clients.iec104 import _requests as requests
 from otwire.clients.iec104._connection_model import ConnectionModel
@@ -83,6 +83,12 @@ def open_recorder(record: str | os.PathLike[str] | None) -> PcapRecorder | None:
         raise InvalidArgument(f"record={os.fspath(record)!r}: cannot create the file: {exc}") from exc
 
 
+class _Transport(Protocol):
+    """What the faces' transports (``SocketTransport``, ``AioTransport``) offer this module."""
+
+    def send(self, message: Any) -> None: ...
+
+
 class ConnectionBase(ConnectionModel[StationT]):
     """Engine events, requests, start-up and recording of one client connection.
 
@@ -97,6 +103,8 @@ class ConnectionBase(ConnectionModel[StationT]):
     Raises:
         InvalidArgument: ``record`` cannot be created.
     """
+
+    _transport: _Transport | None  # set by the face; None while not connected
 
     def __init__(
         self,
@@ -126,7 +134,10 @@ class ConnectionBase(ConnectionModel[StationT]):
 
     def _transport_send(self, message: ASDU | UFrame) -> None:
         """Hand ``message`` to the engine through the transport (raises ``OTWireError``)."""
-        raise NotImplementedError
+        transport = self._transport
+        if transport is None:
+            raise ConnectionLost("not connected")
+        transport.send(message)
 
     def _call_later(self, delay: float, callback: Callable[[], None]) -> Cancellable:
         raise NotImplementedError

@@ -27,8 +27,8 @@ from otwire.clients.iec104._loop_thread import LoopThread
 from otwire.clients.iec104._model import PointBase, StationBase
 from otwire.clients.iec104._operations import Operation
 from otwire.clients.iec104._settings import ClientSettings
-from otwire.codecs.iec104 import ASDU, Cot, UFrame, UFunction
-from otwire.errors import ConnectionLost, InvalidState, RequestTimeout
+from otwire.codecs.iec104 import ASDU, Cot, UFunction
+from otwire.errors import InvalidState, RequestTimeout
 from otwire.protocols import Event
 from otwire.transports import ReplyMatcher
 from otwire.transports.sync import SelectorLoop, SocketTransport, TimerHandle
@@ -115,12 +115,6 @@ class Connection(ConnectionBase[Station]):
 
     def _make_station(self, common_address: int) -> Station:
         return Station(self, common_address, Point)
-
-    def _transport_send(self, message: ASDU | UFrame) -> None:
-        transport = self._transport
-        if transport is None:
-            raise ConnectionLost("not connected")
-        transport.send(message)
 
     def _call_later(self, delay: float, callback: Callable[[], None]) -> TimerHandle:
         return self._runner.call_later(delay, partial(self._safe, callback))
