@@ -29,7 +29,14 @@ from otwire.clients.iec104._failures import (
 )
 from otwire.clients.iec104._log import logger
 from otwire.clients.iec104._model import IncomingMessage, PointBase, StationBase, utc_now
-from otwire.clients.iec104._operations import Cancellable, Operation, Replies, RequestRunner, log_startup_result
+from otwire.clients.iec104._operations import (
+    Cancellable,
+    Operation,
+    Replies,
+    RequestRunner,
+    log_startup_result,
+    mnemonic,
+)
 from otwire.clients.iec104._requests import GLOBAL_ADDRESS
 from otwire.clients.iec104._settings import ClientSettings
 from otwire.codecs.iec104 import ASDU, Cot, TypeId, UFrame, UFunction
@@ -63,10 +70,6 @@ _REPLIES = frozenset({Cot.ACTIVATION_CON, Cot.DEACTIVATION_CON, Cot.ACTIVATION_T
 _REQUESTS = frozenset({Cot.ACTIVATION, Cot.DEACTIVATION})
 
 StationT = TypeVar("StationT", bound=StationBase[Any])
-
-
-def _name(value: int) -> str:
-    return getattr(value, "name", str(value))
 
 
 def open_recorder(record: str | os.PathLike[str] | None) -> PcapRecorder | None:
@@ -324,7 +327,7 @@ class ConnectionBase(ConnectionModel[StationT]):
                 # Late or extra confirmations: a reply after a timeout, the ACT_TERM of a
                 # select-and-execute (lib60870 echoes the select), C_RD_NA_1 COT 7 before
                 # the read data, the positive twin of a negative COT 47 answer.
-                logger.debug("%s: ignoring unmatched %s %s", self._where(), type_id.name, _name(cot))
+                logger.debug("%s: ignoring unmatched %s %s", self._where(), type_id.name, mnemonic(cot))
             elif isinstance(type_id, TypeId):
                 self._unexpected(asdu, Umc.INVALID_COT)
             else:
@@ -375,7 +378,7 @@ class ConnectionBase(ConnectionModel[StationT]):
             cause: Coi | int = Coi(value)
         except ValueError:
             cause = int(value)
-        logger.info("%s: station %d initialized (%s)", self._where(), station.common_address, _name(cause))
+        logger.info("%s: station %d initialized (%s)", self._where(), station.common_address, mnemonic(cause))
         self._invoke(self._client._on_station_initialized, self._client, station, cause)
         self._station_initialized(station, cause)
 

@@ -22,7 +22,7 @@ from otwire.errors import InvalidState, OTWireError, RequestError, RequestTimeou
 from otwire.protocols import Event
 from otwire.protocols.iec104 import ActivationConfirmed, ActivationRefused, ActivationTerminated, IEC104Connection
 
-__all__ = ["Cancellable", "Operation", "Replies", "ReplyFuture", "RequestRunner"]
+__all__ = ["Cancellable", "Operation", "Replies", "ReplyFuture", "RequestRunner", "mnemonic"]
 
 _REPLY_EVENTS = (ActivationConfirmed, ActivationRefused, ActivationTerminated)
 
@@ -53,7 +53,8 @@ class Replies(Protocol):
     def __len__(self) -> int: ...
 
 
-def _name(value: int) -> str:
+def mnemonic(value: int) -> str:
+    """Return an enum member's name (``ACTIVATION``), else the number as text."""
     return getattr(value, "name", str(value))
 
 
@@ -99,7 +100,7 @@ class Operation:
     def describe(self) -> str:
         """Return a short text for log messages, e.g. ``C_SC_NA_1 ACTIVATION ca=47``."""
         asdu = self.current
-        return f"{_name(asdu.type_id)} {_name(asdu.cot)} ca={asdu.common_address}"
+        return f"{mnemonic(asdu.type_id)} {mnemonic(asdu.cot)} ca={asdu.common_address}"
 
 
 class RequestRunner:
@@ -216,9 +217,9 @@ class RequestRunner:
         if isinstance(event, ActivationRefused):
             reply = event.asdu
             negative = " P/N=1" if reply.negative else ""
-            logger.info("%s: %s refused (%s%s)", self._where(), op.describe(), _name(reply.cot), negative)
+            logger.info("%s: %s refused (%s%s)", self._where(), op.describe(), mnemonic(reply.cot), negative)
             refusal = RequestError(
-                f"{op.describe()} refused ({_name(reply.cot)}{negative})",
+                f"{op.describe()} refused ({mnemonic(reply.cot)}{negative})",
                 code=int(reply.cot),
                 request=asdu,
                 reply=reply,
