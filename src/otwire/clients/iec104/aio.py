@@ -144,7 +144,9 @@ class AsyncClient(ClientSettings[AsyncConnection]):
 
         Args:
             maxsize: Events queued before the client stops reading from its stations
-                (back-pressure, see :class:`EventStream`); nothing is dropped.
+                (back-pressure, see :class:`EventStream`); only a consumer that stops
+                reading for good (``maxsize`` + 8192 queued) loses the oldest events,
+                counted in ``EventStream.dropped`` and logged.
 
         Returns:
             An async iterator, subscribed from now on; it ends when the client stops.
