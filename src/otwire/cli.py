@@ -256,30 +256,32 @@ def _octets(text: str) -> int:
     return int(match[1]) << 10 * " KMG".index((match[2] or " ").upper())
 
 
+#: Option kind (``registry.OPTION_KINDS`` but ``switch``) -> (value parser, metavar).
+_KINDS: dict[str, tuple[Callable[[str], Any], str]] = {
+    "count": (_count(1), "N"), "count0": (_count(0), "N"), "seconds": (_seconds, "SECONDS"),
+    "octets": (_octets, "SIZE"), "text": (str, "TEXT"),
+}  # fmt: skip
+
+
 def _limit_options(parser: argparse.ArgumentParser) -> None:
-    types = {"count": _count(1), "seconds": _seconds, "octets": _octets}
     group = parser.add_argument_group("limits (defaults: otwire.servers.limits.ServerLimits)")
     for option, (field, kind, text) in LIMIT_OPTIONS.items():
-        metavar = {"count": "N", "seconds": "SECONDS", "octets": "SIZE"}[kind]
-        group.add_argument(option, dest=field, type=types[kind], metavar=metavar, help=text)
+        parse, metavar = _KINDS[kind]
+        group.add_argument(option, dest=field, type=parse, metavar=metavar, help=text)
 
 
 def _command_options(parser: argparse.ArgumentParser, title: str, command: registry.Command) -> None:
     """Add a protocol command's own options (``registry.Option``) to its subcommand."""
     if not command.options:
         return
-    types: dict[str, Callable[[str], Any]] = {
-        "count": _count(1), "count0": _count(0), "seconds": _seconds, "octets": _octets, "text": str,
-    }  # fmt: skip
-    metavars = {"count": "N", "count0": "N", "seconds": "SECONDS", "octets": "SIZE", "text": "TEXT"}
     group = parser.add_argument_group(f"{title} options")
     for option in command.options:
         dest = _OPTION_PREFIX + option.dest
         if option.kind == "switch":
             group.add_argument(option.flag, dest=dest, action="store_const", const=True, help=option.help)
         else:
-            group.add_argument(option.flag, dest=dest, type=types[option.kind], metavar=metavars[option.kind],
-                               help=option.help)  # fmt: skip
+            parse, metavar = _KINDS[option.kind]
+            group.add_argument(option.flag, dest=dest, type=parse, metavar=metavar, help=option.help)
 
 
 def _given_options(args: argparse.Namespace, command: registry.Command) -> dict[str, Any]:

@@ -135,105 +135,114 @@ class ProtocolEntry:
     client: Command | None = None
 
 
-#: Every protocol, by name, in the order help texts list them.
+#: Every protocol, by name, in the order help texts list them (keyed by ``ProtocolEntry.name``).
 PROTOCOLS: Mapping[str, ProtocolEntry] = MappingProxyType(
     {
-        "iec104": ProtocolEntry(
-            name="iec104",
-            title="IEC 60870-5-104",
-            default_port=2404,
-            dissector="otwire.inspect.iec104:IEC104Dissector",
-            view="otwire.inspect.iec104:VIEW",
-            serve=Command(
+        entry.name: entry
+        for entry in (
+            ProtocolEntry(
                 name="iec104",
-                target="otwire.servers.iec104:serve",
-                help="IEC 60870-5-104 controlled station (outstation) with demo points",
-                description="Run the demo outstation (2 stations, 29 points) until Ctrl-C or SIGTERM.",
+                title="IEC 60870-5-104",
+                default_port=2404,
+                dissector="otwire.inspect.iec104:IEC104Dissector",
+                view="otwire.inspect.iec104:VIEW",
+                serve=Command(
+                    name="iec104",
+                    target="otwire.servers.iec104:serve",
+                    help="IEC 60870-5-104 controlled station (outstation) with demo points",
+                    description="Run the demo outstation (2 stations, 29 points) until Ctrl-C or SIGTERM.",
+                ),
+                client=Command(
+                    name="iec104",
+                    target="otwire.clients.iec104:monitor",
+                    help="IEC 60870-5-104 controlling station: interrogate and monitor",
+                    description="Connect, run a general interrogation, print every point and then each "
+                    "spontaneous update, until Ctrl-C or SIGTERM.",
+                ),
             ),
-            client=Command(
-                name="iec104",
-                target="otwire.clients.iec104:monitor",
-                help="IEC 60870-5-104 controlling station: interrogate and monitor",
-                description="Connect, run a general interrogation, print every point and then each "
-                "spontaneous update, until Ctrl-C or SIGTERM.",
-            ),
-        ),
-        "imb": ProtocolEntry(
-            name="imb",
-            title="TNO IMB3",
-            default_port=4000,
-            dissector="otwire.inspect.imb:IMBDissector",
-            view="otwire.inspect.imb:VIEW",
-            serve=Command(
-                name="imb-hub",
-                target="otwire.servers.imb:serve",
-                help="TNO IMB3 hub (routes events between IMB clients)",
-                description="Run an IMB3 hub until Ctrl-C or SIGTERM.",
-                options=(
-                    Option(
-                        "--max-name-bytes",
-                        "max_name_bytes",
-                        "octets",
-                        "longest event or variable name accepted (default 1K)",
-                    ),
-                    Option(
-                        "--max-names-per-client",
-                        "max_names_per_client",
-                        "count",
-                        "most event names one client may subscribe or publish (default 4096)",
-                    ),
-                    Option(
-                        "--max-event-names",
-                        "max_event_names",
-                        "count",
-                        "most distinct event names over all clients (default 65536)",
-                    ),
-                    Option(
-                        "--max-value-bytes", "max_value_bytes", "octets", "longest variable value accepted (default 1M)"
-                    ),
-                    Option(
-                        "--max-junk-bytes",
-                        "max_junk_bytes",
-                        "octets",
-                        "octets that start no frame before a client is dropped (default 64K)",
-                    ),
-                    Option(
-                        "--heartbeat-interval",
-                        "heartbeat_interval",
-                        "seconds",
-                        "send icHeartBeat to every client this often (default: never)",
+            ProtocolEntry(
+                name="imb",
+                title="TNO IMB3",
+                default_port=4000,
+                dissector="otwire.inspect.imb:IMBDissector",
+                view="otwire.inspect.imb:VIEW",
+                serve=Command(
+                    name="imb-hub",
+                    target="otwire.servers.imb:serve",
+                    help="TNO IMB3 hub (routes events between IMB clients)",
+                    description="Run an IMB3 hub until Ctrl-C or SIGTERM.",
+                    options=(
+                        Option(
+                            "--max-name-bytes",
+                            "max_name_bytes",
+                            "octets",
+                            "longest event or variable name accepted (default 1K)",
+                        ),
+                        Option(
+                            "--max-names-per-client",
+                            "max_names_per_client",
+                            "count",
+                            "most event names one client may subscribe or publish (default 4096)",
+                        ),
+                        Option(
+                            "--max-event-names",
+                            "max_event_names",
+                            "count",
+                            "most distinct event names over all clients (default 65536)",
+                        ),
+                        Option(
+                            "--max-value-bytes",
+                            "max_value_bytes",
+                            "octets",
+                            "longest variable value accepted (default 1M)",
+                        ),
+                        Option(
+                            "--max-junk-bytes",
+                            "max_junk_bytes",
+                            "octets",
+                            "octets that start no frame before a client is dropped (default 64K)",
+                        ),
+                        Option(
+                            "--heartbeat-interval",
+                            "heartbeat_interval",
+                            "seconds",
+                            "send icHeartBeat to every client this often (default: never)",
+                        ),
                     ),
                 ),
             ),
-        ),
-        "i3x": ProtocolEntry(
-            name="i3x",
-            title="CESMII i3X 1.0",
-            default_port=8080,
-            dissector="otwire.inspect.i3x:I3XDissector",
-            view="otwire.inspect.i3x:VIEW",
-            serve=Command(
+            ProtocolEntry(
                 name="i3x",
-                target="otwire.servers.i3x:serve",
-                help="CESMII i3X 1.0 server (HTTP/JSON + SSE) with a demo plant",
-                description="Run the demo i3X server (a pump plant whose values change every second) "
-                "until Ctrl-C or SIGTERM.",
-                options=(
-                    Option("--token", "bearer_token", "text", "require Authorization: Bearer TOKEN (not on /info)"),
-                    Option("--basic", "basic_auth", "text", "require HTTP Basic USER:PASSWORD (not on /info)"),
-                    Option(
-                        "--profile",
-                        "profile",
-                        "text",
-                        "quirks of a real server: 1.0 (default), cesmii-demo, i3x2ua, node-i3x, beta",
+                title="CESMII i3X 1.0",
+                default_port=8080,
+                dissector="otwire.inspect.i3x:I3XDissector",
+                view="otwire.inspect.i3x:VIEW",
+                serve=Command(
+                    name="i3x",
+                    target="otwire.servers.i3x:serve",
+                    help="CESMII i3X 1.0 server (HTTP/JSON + SSE) with a demo plant",
+                    description="Run the demo i3X server (a pump plant whose values change every second) "
+                    "until Ctrl-C or SIGTERM.",
+                    options=(
+                        Option("--token", "bearer_token", "text", "require Authorization: Bearer TOKEN (not on /info)"),
+                        Option("--basic", "basic_auth", "text", "require HTTP Basic USER:PASSWORD (not on /info)"),
+                        Option(
+                            "--profile",
+                            "profile",
+                            "text",
+                            "quirks of a real server: 1.0 (default), cesmii-demo, i3x2ua, node-i3x, beta",
+                        ),
+                        Option(
+                            "--queue-size",
+                            "queue_size",
+                            "count",
+                            "most sync batches kept per subscription (default 1000)",
+                        ),
+                        Option("--max-depth", "max_depth_limit", "count", "deepest composition served (default 8)"),
                     ),
-                    Option(
-                        "--queue-size", "queue_size", "count", "most sync batches kept per subscription (default 1000)"
-                    ),
-                    Option("--max-depth", "max_depth_limit", "count", "deepest composition served (default 8)"),
                 ),
             ),
-        ),
+        )
     }
 )
 

@@ -24,6 +24,8 @@ A peer is forgotten once it is closed, its ``ConnectionTerminated`` was taken fr
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from collections import deque
 from collections.abc import Callable, Hashable
 from dataclasses import replace
@@ -46,7 +48,7 @@ def _chunks_as_frames(data: Buffer) -> int:
 
 
 class _Slot(Generic[ConnT]):
-    __slots__ = ("abort_reason", "count", "engine", "frames", "name", "reported_end")
+    __slots__ = ("abort_reason", "count", "engine", "frames", "name", "reported_end", "timer", "timer_seq")
 
     def __init__(self, engine: ConnT, name: str, count: FrameCounter) -> None:
         self.engine = engine
@@ -55,6 +57,8 @@ class _Slot(Generic[ConnT]):
         self.frames = 0
         self.abort_reason: TerminationReason | None = None
         self.reported_end = False
+        self.timer: float | None = None  # engine.get_timer() when last read (see ConnectionPeers.get_timer)
+        self.timer_seq = -1  # its entry in the timer heap
 
 
 class ConnectionPeers(Generic[PeerT, ConnT]):
@@ -86,6 +90,12 @@ class ConnectionPeers(Generic[PeerT, ConnT]):
         self._event_peers: deque[PeerT] = deque()
         self._event_pending: set[PeerT] = set()
         self._touched: dict[PeerT, None] = {}
+        # get_timer without a pass over every peer: the timers of the peers touched since the
+        # last call are re-read; a heap of (deadline, seq, peer) holds them, stale entries are
+        # skipped lazily and the heap is rebuilt when they outnumber the peers.
+        self._timer_dirty: dict[PeerT, None] = {}
+        self._timer_heap: list[tuple[float, int, PeerT]] = []
+        self._timer_seq = itertools.count()
 
     # -- access to one peer ----------------------------------------------------------------
 
@@ -179,13 +189,35 @@ class ConnectionPeers(Generic[PeerT, ConnT]):
     # -- outputs -----------------------------------------------------------------------------
 
     def get_timer(self) -> float | None:
-        """Return the earliest deadline over every open peer, or ``None``."""
-        earliest = None
-        for slot in self._slots.values():
+        """Return the earliest deadline over every open peer, or ``None``.
+
+        Only the peers touched since the last call are asked (an engine's timer changes only
+        on an input), so the cost per input does not grow with the number of peers.
+        """
+        slots, heap = self._slots, self._timer_heap
+        for peer in self._timer_dirty:
+            slot = slots.get(peer)
+            if slot is None:
+                continue
             when = None if slot.engine.is_closed else slot.engine.get_timer()
-            if when is not None and (earliest is None or when < earliest):
-                earliest = when
-        return earliest
+            if when != slot.timer:
+                slot.timer, slot.timer_seq = when, next(self._timer_seq)
+                if when is not None:
+                    heapq.heappush(heap, (when, slot.timer_seq, peer))
+        self._timer_dirty.clear()
+        if len(heap) > 2 * len(slots) + 64:
+            heap[:] = [entry for entry in heap if self._timer_valid(entry[2], entry[1])]
+            heapq.heapify(heap)
+        while heap:
+            when, seq, peer = heap[0]
+            if self._timer_valid(peer, seq):
+                return when
+            heapq.heappop(heap)
+        return None
+
+    def _timer_valid(self, peer: PeerT, seq: int) -> bool:
+        slot = self._slots.get(peer)
+        return slot is not None and slot.timer_seq == seq and not slot.engine.is_closed
 
     def next_event(self) -> tuple[PeerT, Event] | None:
         """Return the next ``(peer, event)``, or ``None``."""
@@ -273,6 +305,7 @@ class ConnectionPeers(Generic[PeerT, ConnT]):
 
     def _touch(self, peer: PeerT) -> None:
         self._touched[peer] = None
+        self._timer_dirty[peer] = None
         if peer not in self._event_pending:
             self._event_pending.add(peer)
             self._event_peers.append(peer)

@@ -372,7 +372,7 @@ class BaseServer(ServerBase):
             LOGGER.warning("%s: connection refused: refused by on_connect", sock.name)
             return None
         session = Session(self, sock)
-        LOGGER.info("%s: connected (%d open)", sock.name, len(self.sessions) + 1)
+        super()._new_session(sock)  # logs the connection
         return session
 
     def _accepts(self, ip: str) -> bool:

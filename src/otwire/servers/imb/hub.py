@@ -172,9 +172,6 @@ class Hub(ThreadedServing, BaseHub):
     ``stop()`` sends icEndSession to every client first. Usable as a context manager.
     """
 
-    _label = "IMB3 hub"
-    _logger = LOGGER
-
 
 def _with_aliases(limits: ServerLimits, max_queue_bytes: int | None, max_connections: int | None) -> ServerLimits:
     """Map the deprecated keyword aliases into ``limits``.
