@@ -56,8 +56,9 @@ from otwire.codecs.imb import (
     split_frames,
 )
 from otwire.codecs.imb.types import INT32_MAX, EventKind
-from otwire.errors import DecodeError, InvalidArgument, InvalidArgumentType, LocalProtocolError, RemoteProtocolError
+from otwire.errors import DecodeError, InvalidArgument, LocalProtocolError, RemoteProtocolError
 from otwire.protocols import Buffer, Event, TerminationReason
+from otwire.protocols._base import as_octets
 from otwire.protocols.imb._connection import HubConnection
 from otwire.protocols.imb._routing import CommandHandlers
 from otwire.protocols.imb._state import HUB_END_INPUTS, HubInput, HubPeerState
@@ -71,7 +72,6 @@ _I32 = struct.Struct("<i")
 _EVENT = int(CommandCode.EVENT)
 _LOG_KIND = int(EventKind.LOG_WRITE_LN)
 _MIN_EVENT_FRAME = 16 + 12 + 4  # header, event_id/tick/kind, trailer
-_BYTES_LIKE = (bytes, bytearray, memoryview)
 _HEARTBEAT = encode_frame(CommandCode.HEART_BEAT)
 _END_SESSION = encode_frame(CommandCode.END_SESSION)
 
@@ -158,8 +158,8 @@ class IMBHub(CommandHandlers):
             InvalidArgumentType: ``data`` is not bytes-like (nothing changes; a ``LocalProtocolError``).
             LocalProtocolError: ``peer`` is unknown or closed.
         """
-        if not isinstance(data, _BYTES_LIKE):
-            raise InvalidArgumentType(f"data must be bytes, got {type(data).__name__}")
+        if type(data) is not bytes:
+            data = as_octets(data)
         connection = self._open(peer, "receive data")
         self._with_events[connection] = None
         if not data:
