@@ -165,8 +165,7 @@ class IMBHub(CommandHandlers):
         if not data:
             if connection._rx:
                 connection._events.append(JunkSkipped(size=len(connection._rx)))
-            connection._terminate(TerminationReason.PEER_CLOSED, None)
-            self._settle()
+            self._end(connection, TerminationReason.PEER_CLOSED)
             return
         connection.bytes_in += len(data)
         rx = connection._rx
@@ -216,9 +215,7 @@ class IMBHub(CommandHandlers):
         if connection is None or connection._state is HubPeerState.CLOSED:
             return
         connection._out += _END_SESSION
-        self._with_events[connection] = None
-        connection._terminate(TerminationReason.LOCAL_CLOSE, None)
-        self._settle()
+        self._end(connection, TerminationReason.LOCAL_CLOSE)
 
     def close_all(self, now: float) -> None:
         """Close every open peer: each gets icEndSession (clients close on it)."""
@@ -229,9 +226,7 @@ class IMBHub(CommandHandlers):
         """Report that ``peer``'s transport failed (nothing when it is closed or unknown)."""
         connection = self._peers.get(peer)
         if connection is not None and connection._state is not HubPeerState.CLOSED:
-            self._with_events[connection] = None
-            connection._terminate(TerminationReason.CONNECTION_LOST, exc)
-            self._settle()
+            self._end(connection, TerminationReason.CONNECTION_LOST, exc)
 
     def abort(self, peer: Hashable, now: float, reason: TerminationReason) -> None:
         """Close ``peer`` at once for a driver limit: its queued output is dropped, no icEndSession.
@@ -244,9 +239,7 @@ class IMBHub(CommandHandlers):
         connection = self._peers.get(peer)
         if connection is not None and connection._state is not HubPeerState.CLOSED:
             connection._out.clear()
-            self._with_events[connection] = None
-            connection._terminate(reason, None)
-            self._settle()
+            self._end(connection, reason)
 
     def handle_timer(self, now: float) -> None:
         """Send the heartbeat to every client whose beat is due at ``now``."""
@@ -445,6 +438,12 @@ class IMBHub(CommandHandlers):
     def _broadcast(self, data: bytes) -> None:
         for connection in self._connections.values():
             self._deliver(connection, data)
+
+    def _end(self, connection: HubConnection, reason: TerminationReason, error: BaseException | None = None) -> None:
+        """End ``connection`` for ``reason`` (its events are reported), then settle the others."""
+        self._with_events[connection] = None
+        connection._terminate(reason, error)
+        self._settle()
 
     def _settle(self) -> None:
         """Close the connections whose output went over the limit (that may notify others)."""
