@@ -266,10 +266,11 @@ class IMBClientConnection(FrameReceiver):
             self._report_junk(junk)
             self._fail(exc)
             raise
-        if not data and self._state is not S.CLOSED:
+        ended = not data and self._state is not S.CLOSED
+        if ended:
             junk += framer.buffered  # a frame cut short by the end of stream
         self._report_junk(junk)
-        if not data and self._state is not S.CLOSED:
+        if ended:
             self._terminate(TerminationReason.PEER_CLOSED, None)
 
     def _count_junk(self, size: int) -> None:
