@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
-from otwire.errors import LocalProtocolError, RemoteProtocolError
+from otwire.errors import InvalidArgumentType, LocalProtocolError, RemoteProtocolError
 
 __all__ = [
     "ConnectionTerminated",
@@ -36,6 +36,7 @@ __all__ = [
     "Event",
     "MessageEngineBase",
     "TerminationReason",
+    "as_octets",
 ]
 
 StateT = TypeVar("StateT", bound=enum.Enum)
@@ -83,6 +84,23 @@ class ConnectionTerminated(Event):
 
     reason: TerminationReason
     error: BaseException | None = None
+
+
+def as_octets(data: object) -> bytes | bytearray | memoryview:
+    """Return ``data`` as octets for ``receive_data`` (callers skip the call for ``bytes``).
+
+    ``bytes``, ``bytearray`` and ``memoryview`` come back as given; another buffer
+    (``array``, ``mmap``, ...) as a ``memoryview`` of its octets.
+
+    Raises:
+        InvalidArgumentType: ``data`` is not bytes-like (e.g. ``str``, ``None``, a list).
+    """
+    if isinstance(data, bytes | bytearray | memoryview):
+        return data
+    try:
+        return memoryview(data).cast("B")  # type: ignore[arg-type]
+    except TypeError:
+        raise InvalidArgumentType(f"data must be bytes-like, not {type(data).__name__}") from None
 
 
 class EngineBase(Generic[StateT, InputT]):

@@ -47,9 +47,9 @@ from otwire.codecs.iec104 import (
     encode_uframe,
 )
 from otwire.codecs.iec104.framing import apdu_size, apdu_size_error
-from otwire.errors import InvalidArgumentType, LocalProtocolError, RemoteProtocolError
+from otwire.errors import LocalProtocolError, RemoteProtocolError
 from otwire.protocols import Buffer
-from otwire.protocols._base import EngineBase
+from otwire.protocols._base import EngineBase, as_octets
 from otwire.protocols.iec104._activation import ActivationTracker
 from otwire.protocols.iec104._state import END_INPUTS, LOCAL_INPUTS, RECEIVED_U, SENT_U, TRANSITIONS, Input, State
 from otwire.protocols.iec104.config import IEC104Config, Role
@@ -210,8 +210,8 @@ class IEC104Connection(EngineBase[State, Input]):
             InvalidArgumentType: ``data`` is not a bytes-like object (nothing changes).
             LocalProtocolError: the connection is already closed.
         """
-        if type(data) is not bytes and not isinstance(data, bytearray | memoryview):
-            data = _octets(data)
+        if type(data) is not bytes:
+            data = as_octets(data)
         self._check_open("receive data")
         if not data:
             self._terminate(TerminationReason.PEER_CLOSED, None)
@@ -486,11 +486,3 @@ class IEC104Connection(EngineBase[State, Input]):
             f"<IEC104Connection {self.role.value} {self._state.name} V(S)={self._vs} V(R)={self._vr} "
             f"V(A)={self._ack} queued={len(self._queue)}>"
         )
-
-
-def _octets(data: object) -> memoryview:
-    """``data`` (``array``, ``mmap``, ...) as octets; ``InvalidArgumentType`` if not bytes-like (``str``)."""
-    try:
-        return memoryview(data).cast("B")  # type: ignore[arg-type]
-    except TypeError:
-        raise InvalidArgumentType(f"data must be bytes-like, not {type(data).__name__}") from None

@@ -89,6 +89,18 @@ class CommandHandlers:
 
     # -- subscriptions and publications ---------------------------------------------------------
 
+    def _join(self, connection: HubConnection, name: str) -> EventEntry[HubConnection]:
+        """Check ``name`` and the client's quota, hold the name's routing entry, apply the command.
+
+        Raises:
+            CommandRefused: the name is too long, or a name limit is reached.
+        """
+        self._check_name(name)
+        self._check_quota(connection, name)
+        entry = self.routes.acquire(name)
+        connection._move(HubInput.RECV_COMMAND)
+        return entry
+
     def _notify(self, receivers: Members, others: Members, actor: HubConnection, make: Callable[[int], Any]) -> None:
         """Tell each receiver but ``actor`` when ``others`` (without the receiver) is empty.
 
@@ -109,10 +121,7 @@ class CommandHandlers:
             CommandRefused: the name is too long, or a name limit is reached.
         """
         name, client_id = command.event_name, command.event_id
-        self._check_name(name)
-        self._check_quota(connection, name)
-        entry = self.routes.acquire(name)
-        connection._move(HubInput.RECV_COMMAND)
+        entry = self._join(connection, name)
         subscribers = entry.subscribers
         new = connection not in subscribers
         if new and self.config.notify:
@@ -173,10 +182,7 @@ class CommandHandlers:
             CommandRefused: the name is too long, or a name limit is reached.
         """
         name, client_id = command.event_name, command.event_id
-        self._check_name(name)
-        self._check_quota(connection, name)
-        entry = self.routes.acquire(name)
-        connection._move(HubInput.RECV_COMMAND)
+        entry = self._join(connection, name)
         old = connection._pubs.get(client_id)
         if old is not None and old is not entry:
             self._leave_publication(connection, old)

@@ -66,6 +66,7 @@ from otwire.codecs.imb import (
 )
 from otwire.errors import InvalidArgumentType, LocalProtocolError, RemoteProtocolError
 from otwire.protocols import Buffer, TerminationReason
+from otwire.protocols._base import as_octets
 from otwire.protocols.imb._bindings import EventBindings, prefixed_name
 from otwire.protocols.imb._receiving import FrameReceiver
 from otwire.protocols.imb._state import (
@@ -83,9 +84,6 @@ __all__ = ["IMBClientConnection", "RawEvent", "prefixed_name"]
 
 _END_SESSION = encode_command(EndSession())
 S, In = ClientConnectionState, ClientInput
-
-
-_BYTES_LIKE = (bytes, bytearray, memoryview)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -247,8 +245,8 @@ class IMBClientConnection(FrameReceiver):
             InvalidArgumentType: ``data`` is not bytes-like (nothing changes; a ``LocalProtocolError``).
             LocalProtocolError: the connection is already closed.
         """
-        if not isinstance(data, _BYTES_LIKE):
-            raise InvalidArgumentType(f"data must be bytes, got {type(data).__name__}")
+        if type(data) is not bytes:
+            data = as_octets(data)
         self._check_open("receive data")
         framer = self._framer
         if data:
@@ -268,10 +266,11 @@ class IMBClientConnection(FrameReceiver):
             self._report_junk(junk)
             self._fail(exc)
             raise
-        if not data and self._state is not S.CLOSED:
+        ended = not data and self._state is not S.CLOSED
+        if ended:
             junk += framer.buffered  # a frame cut short by the end of stream
         self._report_junk(junk)
-        if not data and self._state is not S.CLOSED:
+        if ended:
             self._terminate(TerminationReason.PEER_CLOSED, None)
 
     def _count_junk(self, size: int) -> None:

@@ -56,8 +56,9 @@ from otwire.codecs.imb import (
     split_frames,
 )
 from otwire.codecs.imb.types import INT32_MAX, EventKind
-from otwire.errors import DecodeError, InvalidArgument, InvalidArgumentType, LocalProtocolError, RemoteProtocolError
+from otwire.errors import DecodeError, InvalidArgument, LocalProtocolError, RemoteProtocolError
 from otwire.protocols import Buffer, Event, TerminationReason
+from otwire.protocols._base import as_octets
 from otwire.protocols.imb._connection import HubConnection
 from otwire.protocols.imb._routing import CommandHandlers
 from otwire.protocols.imb._state import HUB_END_INPUTS, HubInput, HubPeerState
@@ -71,7 +72,6 @@ _I32 = struct.Struct("<i")
 _EVENT = int(CommandCode.EVENT)
 _LOG_KIND = int(EventKind.LOG_WRITE_LN)
 _MIN_EVENT_FRAME = 16 + 12 + 4  # header, event_id/tick/kind, trailer
-_BYTES_LIKE = (bytes, bytearray, memoryview)
 _HEARTBEAT = encode_frame(CommandCode.HEART_BEAT)
 _END_SESSION = encode_frame(CommandCode.END_SESSION)
 
@@ -158,15 +158,14 @@ class IMBHub(CommandHandlers):
             InvalidArgumentType: ``data`` is not bytes-like (nothing changes; a ``LocalProtocolError``).
             LocalProtocolError: ``peer`` is unknown or closed.
         """
-        if not isinstance(data, _BYTES_LIKE):
-            raise InvalidArgumentType(f"data must be bytes, got {type(data).__name__}")
+        if type(data) is not bytes:
+            data = as_octets(data)
         connection = self._open(peer, "receive data")
         self._with_events[connection] = None
         if not data:
             if connection._rx:
                 connection._events.append(JunkSkipped(size=len(connection._rx)))
-            connection._terminate(TerminationReason.PEER_CLOSED, None)
-            self._settle()
+            self._end(connection, TerminationReason.PEER_CLOSED)
             return
         connection.bytes_in += len(data)
         rx = connection._rx
@@ -216,9 +215,7 @@ class IMBHub(CommandHandlers):
         if connection is None or connection._state is HubPeerState.CLOSED:
             return
         connection._out += _END_SESSION
-        self._with_events[connection] = None
-        connection._terminate(TerminationReason.LOCAL_CLOSE, None)
-        self._settle()
+        self._end(connection, TerminationReason.LOCAL_CLOSE)
 
     def close_all(self, now: float) -> None:
         """Close every open peer: each gets icEndSession (clients close on it)."""
@@ -229,9 +226,7 @@ class IMBHub(CommandHandlers):
         """Report that ``peer``'s transport failed (nothing when it is closed or unknown)."""
         connection = self._peers.get(peer)
         if connection is not None and connection._state is not HubPeerState.CLOSED:
-            self._with_events[connection] = None
-            connection._terminate(TerminationReason.CONNECTION_LOST, exc)
-            self._settle()
+            self._end(connection, TerminationReason.CONNECTION_LOST, exc)
 
     def abort(self, peer: Hashable, now: float, reason: TerminationReason) -> None:
         """Close ``peer`` at once for a driver limit: its queued output is dropped, no icEndSession.
@@ -244,9 +239,7 @@ class IMBHub(CommandHandlers):
         connection = self._peers.get(peer)
         if connection is not None and connection._state is not HubPeerState.CLOSED:
             connection._out.clear()
-            self._with_events[connection] = None
-            connection._terminate(reason, None)
-            self._settle()
+            self._end(connection, reason)
 
     def handle_timer(self, now: float) -> None:
         """Send the heartbeat to every client whose beat is due at ``now``."""
@@ -445,6 +438,12 @@ class IMBHub(CommandHandlers):
     def _broadcast(self, data: bytes) -> None:
         for connection in self._connections.values():
             self._deliver(connection, data)
+
+    def _end(self, connection: HubConnection, reason: TerminationReason, error: BaseException | None = None) -> None:
+        """End ``connection`` for ``reason`` (its events are reported), then settle the others."""
+        self._with_events[connection] = None
+        connection._terminate(reason, error)
+        self._settle()
 
     def _settle(self) -> None:
         """Close the connections whose output went over the limit (that may notify others)."""
