@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import concurrent.futures
 import ssl
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import msgspec
@@ -14,6 +15,7 @@ from otwire.codecs.i3x import (
     BulkFailure,
     BulkItem,
     BulkResponse,
+    Response,
     ResponseDetail,
     VQTInput,
     decode_bulk,
@@ -24,6 +26,8 @@ from otwire.protocols.i3x.config import I3XClientConfig
 from otwire.protocols.i3x.events import ResponseReceived
 
 __all__ = ["HistoryBody", "as_vqt", "bulk", "check", "client_config", "first", "item_error", "map_failure", "result"]
+
+_Envelope = TypeVar("_Envelope", Response[Any], BulkResponse[Any])
 
 NO_INFO = "GET /info answered 404: a pre-1.0 i3X server, or base_url lacks the API path (e.g. /v1)"
 
@@ -108,13 +112,7 @@ def result(raw: bytes, type_: Any) -> Any:
     Raises:
         I3XError: the body is malformed or the envelope reports a failure.
     """
-    try:
-        response = decode_response(raw, type_)
-    except DecodeError as exc:
-        raise errors.I3XError(f"malformed answer: {exc}") from exc
-    if response.failure is not None:
-        raise item_error(response.failure, "request failed")
-    return response.result
+    return _decoded(decode_response, raw, type_).result
 
 
 def bulk(raw: bytes, type_: Any) -> BulkResponse[Any]:
@@ -123,8 +121,12 @@ def bulk(raw: bytes, type_: Any) -> BulkResponse[Any]:
     Raises:
         I3XError: the body is malformed or the whole call failed.
     """
+    return _decoded(decode_bulk, raw, type_)
+
+
+def _decoded(decode: Callable[[bytes, Any], _Envelope], raw: bytes, type_: Any) -> _Envelope:
     try:
-        response = decode_bulk(raw, type_)
+        response = decode(raw, type_)
     except DecodeError as exc:
         raise errors.I3XError(f"malformed answer: {exc}") from exc
     if response.failure is not None:

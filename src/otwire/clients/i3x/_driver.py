@@ -199,11 +199,20 @@ class Core:
             handler(event)
 
     def _arm_timer(self) -> None:
+        """Keep one loop timer at or before the engine's earliest deadline.
+
+        A later deadline (the idle timer each received chunk pushes back) keeps the armed
+        handle instead of replacing it per chunk: it fires early, ``handle_timer`` finds
+        nothing due, and the pump re-arms it at the deadline then in force.
+        """
         deadline = None if self.engine.is_closed else self.engine.get_timer()
-        if self._timer is not None and (deadline is None or self._timer.when() != deadline):
-            self._timer.cancel()
+        timer = self._timer
+        if timer is not None:
+            if deadline is not None and timer.when() <= deadline:
+                return
+            timer.cancel()
             self._timer = None
-        if deadline is not None and self._timer is None:
+        if deadline is not None:
             self._timer = self._loop.call_at(deadline, self._on_timer)
 
 

@@ -14,6 +14,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from otwire.codecs.i3x import Subscription, SyncBatch, ValueChange
 
 __all__ = ["SubscriptionStore", "Watch"]
@@ -96,10 +98,7 @@ class SubscriptionStore:
         """Give ``change`` the subscription's next sequence number, as a one-update batch."""
         sequence = watch.next_sequence
         watch.next_sequence += 1
-        numbered = ValueChange(
-            change.element_id, change.value, change.quality, change.timestamp, change.components, sequence
-        )
-        return SyncBatch(sequence, [numbered])
+        return SyncBatch(sequence, [msgspec.structs.replace(change, sequence_number=sequence)])
 
     @staticmethod
     def sync(watch: Watch, last: int | None, now: float) -> tuple[list[SyncBatch], int]:
