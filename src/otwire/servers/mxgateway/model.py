@@ -89,12 +89,14 @@ class Subscriber:
         return True
 
     def take(self) -> list[pb.MxEvent]:
-        """Return and forget every queued event, oldest first (they count as delivered)."""
+        """Return and forget every queued event, oldest first (see :meth:`sent`)."""
         events = list(self.pending)
         self.pending.clear()
-        if events:
-            self.session.delivered = max(self.session.delivered, events[-1].worker_sequence)
         return events
+
+    def sent(self, event: pb.MxEvent) -> None:
+        """``event`` went out: a stream without a resume point starts after it."""
+        self.session.delivered = max(self.session.delivered, event.worker_sequence)
 
     def end(self) -> None:
         """End the stream in order (session closed, server stopping)."""

@@ -146,6 +146,7 @@ class GatewayService(pb.MxAccessGatewayBase):
             while True:
                 for event in subscriber.take():
                     yield event
+                    subscriber.sent(event)
                     if event.worker_sequence == session.kill_after:
                         LOGGER.warning("session %s: event stream killed (Fault.KillStream)", session.session_id)
                         raise GRPCError(Status.UNAVAILABLE, "event stream killed by fault injection (Fault.KillStream)")
