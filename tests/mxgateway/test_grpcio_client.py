@@ -115,17 +115,23 @@ def test_mxaccess_failure_and_bulk(stubs: dict[str, ModuleType], channel: grpc.C
     assert read.bulk_read.results[0].was_cached and read.bulk_read.results[0].quality == 192
 
 
-def test_resume_with_replay_gap(stubs: dict[str, ModuleType], channel: grpc.Channel) -> None:
-    session = Session(stubs, channel)
-    sh = session.register()
-    tags = [f"SimTags.Tag{n:04d}" for n in range(1, 31)]
-    session.invoke("SUBSCRIBE_BULK", "subscribe_bulk", server_handle=sh, tag_addresses=tags)  # 30 events, ring of 16
-    head = session.events(2, after_worker_sequence=1)
-    assert head[0].HasField("replay_gap") and head[0].family == session.m.MX_EVENT_FAMILY_UNSPECIFIED
-    oldest = head[0].replay_gap.oldest_available_sequence
-    assert head[0].replay_gap.requested_after_sequence == 1 and head[1].worker_sequence == oldest > 2
-    again = session.events(1, after_worker_sequence=oldest - 1)
-    assert not again[0].HasField("replay_gap") and again[0].worker_sequence == oldest
+def test_resume_with_replay_gap(stubs: dict[str, ModuleType]) -> None:
+    # values do not tick here (rate=0), so the ring holds still between the calls
+    with (
+        Server(port=0, rate=0, replay_capacity=16, items=40, api_key=KEY) as quiet,
+        grpc.insecure_channel(f"127.0.0.1:{quiet.port}") as channel,
+    ):
+        session = Session(stubs, channel)
+        sh = session.register()
+        tags = [f"SimTags.Tag{n:04d}" for n in range(1, 31)]
+        session.invoke("SUBSCRIBE_BULK", "subscribe_bulk", server_handle=sh, tag_addresses=tags)  # 30 events, ring 16
+        head = session.events(2, after_worker_sequence=1)
+        assert head[0].HasField("replay_gap") and head[0].family == session.m.MX_EVENT_FAMILY_UNSPECIFIED
+        gap = head[0].replay_gap
+        assert (gap.requested_after_sequence, gap.oldest_available_sequence) == (1, 15)
+        assert head[1].worker_sequence == 15
+        again = session.events(1, after_worker_sequence=14)
+        assert not again[0].HasField("replay_gap") and again[0].worker_sequence == 15
 
 
 def test_kill_stream_and_deadline(stubs: dict[str, ModuleType], channel: grpc.Channel) -> None:
