@@ -4,7 +4,8 @@ grpclib owns HTTP/2; :class:`LimitedServer` wraps each connection's protocol in 
 :class:`Guard` that refuses connections over ``ServerLimits.max_connections`` and
 ``max_per_address`` (closed at once, logged once) and lets the simulator close every
 connection when it stops (grpclib's own ``close()`` leaves open connections alone).
-:class:`LimitedCodec` refuses request messages over a size with RESOURCE_EXHAUSTED.
+:class:`LimitedCodec` refuses request messages over a size with RESOURCE_EXHAUSTED and sends
+pre-encoded events (:mod:`._wire`) as they are.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from grpclib.exceptions import GRPCError
 from grpclib.protocol import H2Protocol
 from grpclib.server import Server
 
+from otwire.servers.mxgateway._wire import Preencoded
 from otwire.transports.limits import ServerLimits
 
 __all__ = ["Guard", "LimitedCodec", "LimitedServer"]
@@ -41,6 +43,12 @@ class LimitedCodec(ProtoCodec):
         if len(data) > self.max_bytes:
             raise GRPCError(Status.RESOURCE_EXHAUSTED, f"request of {len(data)} octets over {self.max_bytes}")
         return super().decode(data, message_type)
+
+    def encode(self, message: Any, message_type: Any) -> bytes:
+        """Encode one message; :class:`~._wire.Preencoded` bytes go out as they are."""
+        if isinstance(message, Preencoded):
+            return message.data
+        return super().encode(message, message_type)
 
 
 class Guard(asyncio.Protocol):

@@ -39,6 +39,10 @@ def ok_status() -> pb.MxStatusProxy:
     )
 
 
+#: The status of every simulated ``OnDataChange`` (shared: never modified).
+OK_STATUS = ok_status()
+
+
 @dataclass(slots=True)
 class Item:
     """One ``AddItem``: a tag of one registered server."""
@@ -269,7 +273,7 @@ class GatewayModel:
             value=state.value,
             quality=QUALITY_GOOD,
             source_timestamp=state.timestamp,
-            statuses=[ok_status()],
+            statuses=[OK_STATUS],
             worker_timestamp=state.timestamp,
             gateway_receive_timestamp=state.timestamp,
             on_data_change=pb.OnDataChangeEvent(quality=QUALITY_GOOD, source_timestamp=state.timestamp),

@@ -16,12 +16,14 @@ import datetime
 import logging
 from collections import deque
 from collections.abc import AsyncIterator
+from typing import Any
 
 from grpclib.const import Status
 from grpclib.exceptions import GRPCError
 
 from otwire.codecs.mxgateway import galaxy as gpb
 from otwire.codecs.mxgateway import pb
+from otwire.servers.mxgateway._wire import EventEncoder
 from otwire.servers.mxgateway.auth import command_scope, require
 from otwire.servers.mxgateway.galaxy import GalaxyError, GalaxyRepository
 from otwire.servers.mxgateway.invoke import execute, slow_delay_of
@@ -84,6 +86,7 @@ class GatewayService(pb.MxAccessGatewayBase):
     def __init__(self, model: GatewayModel, tracker: StreamTracker, *, event_buffer: int, slow_delay: float) -> None:
         self.model, self.tracker = model, tracker
         self.event_buffer, self.slow_delay = event_buffer, slow_delay
+        self.encoder = EventEncoder()
 
     async def open_session(self, message: pb.OpenSessionRequest) -> pb.OpenSessionReply:
         if self.tracker.closing:
@@ -133,7 +136,8 @@ class GatewayService(pb.MxAccessGatewayBase):
             )
         return execute(self.model, session, message, utc_now(), self.slow_delay)
 
-    async def stream_events(self, message: pb.StreamEventsRequest) -> AsyncIterator[pb.MxEvent]:
+    async def stream_events(self, message: pb.StreamEventsRequest) -> AsyncIterator[Any]:
+        """Yield the session's events (``MxEvent`` or their :class:`~._wire.Preencoded` bytes)."""
         session = self._session(message.session_id)
         if session is None:
             raise GRPCError(Status.NOT_FOUND, "unknown session_id")
@@ -145,7 +149,7 @@ class GatewayService(pb.MxAccessGatewayBase):
                 yield pb.MxEvent(session_id=session.session_id, replay_gap=gap)
             while True:
                 for event in subscriber.take():
-                    yield event
+                    yield self.encoder.encode(event)
                     subscriber.sent(event)
                     if event.worker_sequence == session.kill_after:
                         LOGGER.warning("session %s: event stream killed (Fault.KillStream)", session.session_id)
