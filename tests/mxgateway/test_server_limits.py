@@ -10,7 +10,7 @@ import pytest
 from grpclib.const import Status
 from grpclib.exceptions import GRPCError, StreamTerminatedError
 
-from helpers import OtwireProcess
+from helpers import OtwireProcess, async_wait_until
 from otwire.codecs.mxgateway import galaxy as gpb
 from otwire.codecs.mxgateway import pb
 from otwire.errors import InvalidArgument, InvalidArgumentType
@@ -132,3 +132,16 @@ def test_serve_command_rejects_bad_options() -> None:
         assert "rate" in proc.stderr()
     finally:
         proc.kill()
+
+
+def test_idle_sessions_are_closed(caplog: pytest.LogCaptureFixture) -> None:
+    async def main() -> None:
+        async with AsyncServer(port=0, session_idle_timeout=0.05) as server, RawClient(server.port) as client:
+            await client.open()
+            await async_wait_until(lambda: server.model is not None and not server.model.sessions, what="expiry")
+            reply = await client.invoke(K.REGISTER, pb.RegisterCommand(client_name="late"))
+            assert code(reply) == pb.ProtocolStatusCode.SESSION_NOT_FOUND
+
+    with caplog.at_level("WARNING", logger="otwire.servers.mxgateway"):
+        run(main())
+    assert any("idle" in record.getMessage() for record in caplog.records)

@@ -79,3 +79,13 @@ def test_session_limit_and_drain() -> None:
     assert slow_delay_of(session, _command("", K.READ_BULK, read).command or pb.MxCommand(), 1.0) == 0.1
     plain = pb.ItemHandleCommand(server_handle=sh, item_handle=1)
     assert slow_delay_of(session, _command("", K.ADVISE, plain).command or pb.MxCommand(), 1.0) == 0.0
+
+
+def test_idle_sessions_expire_unless_streaming() -> None:
+    model = GatewayModel()
+    idle, streaming = model.open_session("idle"), model.open_session("streaming")
+    assert idle is not None and streaming is not None
+    streaming.subscribe(None, 10, lambda: None)
+    idle.last_used = streaming.last_used = 100.0
+    assert model.expire(150.0, 60.0) == []
+    assert model.expire(200.0, 60.0) == [idle.session_id] and idle.closed and not streaming.closed

@@ -38,11 +38,16 @@ class LimitedCodec(ProtoCodec):
         """Decode one message.
 
         Raises:
-            GRPCError: RESOURCE_EXHAUSTED when ``data`` is longer than ``max_bytes``.
+            GRPCError: RESOURCE_EXHAUSTED when ``data`` is longer than ``max_bytes``,
+                INVALID_ARGUMENT when it is not a valid message.
         """
         if len(data) > self.max_bytes:
             raise GRPCError(Status.RESOURCE_EXHAUSTED, f"request of {len(data)} octets over {self.max_bytes}")
-        return super().decode(data, message_type)
+        try:
+            return super().decode(data, message_type)
+        except Exception as exc:  # betterproto2 raises EOFError, UnicodeDecodeError, ValueError ...
+            name = getattr(message_type, "__name__", "message")
+            raise GRPCError(Status.INVALID_ARGUMENT, f"undecodable {name}: {type(exc).__name__}") from exc
 
     def encode(self, message: Any, message_type: Any) -> bytes:
         """Encode one message; :class:`~._wire.Preencoded` bytes go out as they are."""

@@ -133,6 +133,7 @@ class SimSession:
         self._next_item_handle = 1
         self._next_user_id = 1
         self.closed = False
+        self.last_used = 0.0  # monotonic seconds of the last call naming the session (set by the driver)
 
     # -- handles -----------------------------------------------------------------------------
 
@@ -251,6 +252,21 @@ class GatewayModel:
         if session is not None:
             session.close()
         return session
+
+    def expire(self, now: float, idle: float) -> list[str]:
+        """Close the sessions without a stream whose ``last_used`` is over ``idle`` seconds before ``now``.
+
+        Returns:
+            The ids of the sessions closed.
+        """
+        stale = [
+            session_id
+            for session_id, session in self.sessions.items()
+            if not session.subscribers and now - session.last_used > idle
+        ]
+        for session_id in stale:
+            self.close_session(session_id)
+        return stale
 
     def close_all(self) -> None:
         """Close every session (server stopping)."""

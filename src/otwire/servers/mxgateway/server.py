@@ -17,6 +17,7 @@ import os
 import ssl as _ssl
 import sys
 import threading
+import time
 from collections.abc import Iterable
 from typing import Any, ClassVar, TextIO
 
@@ -98,6 +99,8 @@ class BaseServer:
         max_sessions: Sessions open at once.
         max_items: Items per session.
         max_request_bytes: Longest request message accepted (octets).
+        session_idle_timeout: Seconds a session without calls and streams lives on (then it
+            is closed, as if the client had crashed).
 
     Raises:
         InvalidArgument: A value out of range, an unknown scope, one TLS file without the
@@ -128,6 +131,7 @@ class BaseServer:
         max_sessions: int = 256,
         max_items: int = 100_000,
         max_request_bytes: int = 4 * MIB,
+        session_idle_timeout: float = 600.0,
     ) -> None:
         if record is not None:
             raise InvalidArgument("record= is not supported by the mxgateway simulator (grpclib owns the sockets)")
@@ -142,6 +146,7 @@ class BaseServer:
         self.replay_capacity = _count("replay_capacity", replay_capacity)
         self.max_sessions, self.max_items = _count("max_sessions", max_sessions), _count("max_items", max_items)
         self.max_request_bytes = _count("max_request_bytes", max_request_bytes)
+        self.session_idle_timeout = _number("session_idle_timeout", session_idle_timeout, low=0.0, allow_low=False)
         self.ssl = tls_context(tls_cert, tls_key)
         self.lock = threading.RLock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -209,6 +214,7 @@ class BaseServer:
         if self.rate > 0:
             self._tasks.append(loop.create_task(self._tick_values()))
         self._tasks.append(loop.create_task(self._tick_deploys()))
+        self._tasks.append(loop.create_task(self._expire_sessions()))
         LOGGER.info(
             "%s listening on %s:%d (%s)", self._label, self._host, self.port, "TLS" if self.tls else "plaintext"
         )
@@ -228,6 +234,13 @@ class BaseServer:
             event = self.galaxy.deploy(utc_now())
             LOGGER.info("galaxy deployed (cache_sequence %d)", event.sequence)
             self.galaxy_service.publish(event)
+
+    async def _expire_sessions(self) -> None:
+        period = min(self.session_idle_timeout / 4, 5.0)
+        while self.model is not None:
+            await asyncio.sleep(period)
+            for session_id in self.model.expire(time.monotonic(), self.session_idle_timeout):
+                LOGGER.warning("session %s closed: idle for %s s", session_id, self.session_idle_timeout)
 
     def deploy(self) -> int:
         """Simulate a Galaxy deploy now (from the server's loop, or any thread); return the new cache sequence.

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
+import time
 from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
@@ -94,6 +95,7 @@ class GatewayService(pb.MxAccessGatewayBase):
         session = self.model.open_session(message.client_session_name)
         if session is None:
             raise GRPCError(Status.RESOURCE_EXHAUSTED, f"{self.model.max_sessions} sessions are open (limit)")
+        session.last_used = time.monotonic()
         LOGGER.info("session %s opened (%r)", session.session_id, message.client_session_name)
         return pb.OpenSessionReply(
             session_id=session.session_id,
@@ -115,7 +117,10 @@ class GatewayService(pb.MxAccessGatewayBase):
 
     def _session(self, session_id: str) -> SimSession | None:
         session = self.model.sessions.get(session_id)
-        return None if session is None or session.closed else session
+        if session is None or session.closed:
+            return None
+        session.last_used = time.monotonic()
+        return session
 
     async def invoke(self, message: pb.MxCommandRequest) -> pb.MxCommandReply:
         command = message.command or pb.MxCommand()
@@ -164,6 +169,7 @@ class GatewayService(pb.MxAccessGatewayBase):
                 await wake.wait()
         finally:
             session.unsubscribe(subscriber)
+            session.last_used = time.monotonic()
             self.tracker.leave()
 
 
