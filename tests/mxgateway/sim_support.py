@@ -108,6 +108,9 @@ def generate_grpcio(folder: Path) -> dict[str, ModuleType]:
     Returns:
         ``{"gw": mxaccess_gateway_pb2, "gw_grpc": ..._pb2_grpc, "galaxy": ..., "galaxy_grpc": ...}``.
     """
+    names = ("mxaccess_gateway_pb2", "mxaccess_gateway_pb2_grpc", "galaxy_repository_pb2", "galaxy_repository_pb2_grpc")
+    if all(name in sys.modules for name in names):  # loaded already (protobuf takes each .proto once per process)
+        return dict(zip(("gw", "gw_grpc", "galaxy", "galaxy_grpc"), (sys.modules[n] for n in names), strict=True))
     from grpc_tools import protoc
 
     include = Path(protoc.__file__).parent / "_proto"
