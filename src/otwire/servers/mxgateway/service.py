@@ -90,6 +90,7 @@ class GatewayService(pb.MxAccessGatewayBase):
         self.encoder = EventEncoder()
 
     async def open_session(self, message: pb.OpenSessionRequest) -> pb.OpenSessionReply:
+        """Open a session (RESOURCE_EXHAUSTED over ``max_sessions``, UNAVAILABLE while stopping)."""
         if self.tracker.closing:
             raise GRPCError(Status.UNAVAILABLE, "the simulator is stopping")
         session = self.model.open_session(message.client_session_name)
@@ -106,6 +107,7 @@ class GatewayService(pb.MxAccessGatewayBase):
         )
 
     async def close_session(self, message: pb.CloseSessionRequest) -> pb.CloseSessionReply:
+        """Close a session (its streams end in order); SESSION_NOT_FOUND in ``protocol_status`` if unknown."""
         session = self.model.close_session(message.session_id)
         if session is None:
             status = pb.ProtocolStatus(code=pb.ProtocolStatusCode.SESSION_NOT_FOUND, message="unknown session_id")
@@ -123,6 +125,7 @@ class GatewayService(pb.MxAccessGatewayBase):
         return session
 
     async def invoke(self, message: pb.MxCommandRequest) -> pb.MxCommandReply:
+        """Run one command (scope by kind; ``Fault.Slow*`` items wait ``slow_delay`` seconds first)."""
         command = message.command or pb.MxCommand()
         require(command_scope(command.kind))
         session = self._session(message.session_id)
@@ -198,18 +201,22 @@ class GalaxyService(gpb.GalaxyRepositoryBase):
         self.watchers: set[_Watcher] = set()
 
     async def test_connection(self, message: gpb.TestConnectionRequest) -> gpb.TestConnectionReply:
+        """Always ``ok``: the simulated repository has no database to lose."""
         return gpb.TestConnectionReply(ok=True)
 
     async def get_last_deploy_time(self, message: gpb.GetLastDeployTimeRequest) -> gpb.GetLastDeployTimeReply:
+        """The time of the last simulated deploy (UTC)."""
         return gpb.GetLastDeployTimeReply(time_of_last_deploy=self.repository.time_of_last_deploy)
 
     async def discover_hierarchy(self, message: gpb.DiscoverHierarchyRequest) -> gpb.DiscoverHierarchyReply:
+        """One page of objects (NOT_FOUND, INVALID_ARGUMENT: see :meth:`.galaxy.GalaxyRepository.discover`)."""
         try:
             return self.repository.discover(message)
         except GalaxyError as error:
             raise GRPCError(error.status, error.message) from None
 
     async def browse_children(self, message: gpb.BrowseChildrenRequest) -> gpb.BrowseChildrenReply:
+        """One page of children (NOT_FOUND, INVALID_ARGUMENT: see :meth:`.galaxy.GalaxyRepository.browse`)."""
         try:
             return self.repository.browse(message)
         except GalaxyError as error:
@@ -231,6 +238,7 @@ class GalaxyService(gpb.GalaxyRepositoryBase):
             watcher.wake.set()
 
     async def watch_deploy_events(self, message: gpb.WatchDeployEventsRequest) -> AsyncIterator[gpb.DeployEvent]:
+        """The current state, then one event per deploy, until the server stops."""
         self.tracker.enter()
         watcher = _Watcher()
         self.watchers.add(watcher)
