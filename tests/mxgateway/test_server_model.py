@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from otwire.codecs.mxgateway import pb
 from otwire.servers.mxgateway.invoke import HANDLERS, execute, slow_delay_of
 from otwire.servers.mxgateway.model import GatewayModel
@@ -89,3 +92,40 @@ def test_idle_sessions_expire_unless_streaming() -> None:
     idle.last_used = streaming.last_used = 100.0
     assert model.expire(150.0, 60.0) == []
     assert model.expire(200.0, 60.0) == [idle.session_id] and idle.closed and not streaming.closed
+
+
+@st.composite
+def commands(draw: st.DrawFn, handles: tuple[int, ...]) -> pb.MxCommandRequest:
+    """A command of any kind whose payload is arbitrary (parsable) bytes or built from known handles."""
+    kind = draw(st.sampled_from(sorted(HANDLERS)))
+    payload_class = HANDLERS[kind][0]
+    fields = {}
+    for name in ("server_handle", "item_handle"):
+        if name in payload_class.__dataclass_fields__:
+            fields[name] = draw(st.sampled_from(handles) | st.integers(-(2**31), 2**31 - 1))
+    if "tag_addresses" in payload_class.__dataclass_fields__:
+        fields["tag_addresses"] = draw(
+            st.lists(st.sampled_from(["A.PV", "Fault.MissingX", "Fault.SlowY", ""]), max_size=3)
+        )
+    if "item_handles" in payload_class.__dataclass_fields__:
+        fields["item_handles"] = draw(st.lists(st.sampled_from(handles), max_size=3))
+    payload = payload_class(**fields)
+    command = pb.MxCommand(kind=kind)
+    setattr(command, kind.name.lower(), payload)
+    return pb.MxCommandRequest(session_id="s", command=command)
+
+
+@given(st.lists(commands((0, 1, 2, 3)), max_size=12))
+def test_any_command_sequence_gets_a_reply(requests: list[pb.MxCommandRequest]) -> None:
+    model = GatewayModel(replay_capacity=16, max_items=4)
+    session = model.open_session("fuzz")
+    assert session is not None
+    for request in requests:
+        reply = execute(model, session, request, NOW, 0.1)
+        assert reply.protocol_status is not None and reply.kind == (request.command or pb.MxCommand()).kind
+        failed = reply.protocol_status.code != pb.ProtocolStatusCode.OK
+        assert failed == (reply.hresult != 0 or reply.protocol_status.code == pb.ProtocolStatusCode.INVALID_REQUEST)
+        model.tick(NOW)
+    sequences = [e.worker_sequence for e in session.ring]
+    assert sequences == list(range(session.next_sequence - len(sequences), session.next_sequence))
+    assert session.item_count() <= 4
