@@ -38,6 +38,7 @@ bench: $(STAMP_DEV)
 	$(BIN)/python benchmarks/iec104_engine.py
 	$(BIN)/python benchmarks/imb.py
 	$(BIN)/python benchmarks/i3x.py
+	$(BIN)/python benchmarks/mxgateway.py
 
 fuzz: $(STAMP_DEV)
 	$(BIN)/python -m pytest -q fuzz --hypothesis-profile=fuzz

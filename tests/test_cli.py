@@ -81,7 +81,7 @@ def test_start_up_imports_no_protocol_code() -> None:
 
 def test_subcommands_come_from_the_registry(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "serve", "--help")
-    assert code == 0 and "{iec104,imb-hub,i3x}" in out
+    assert code == 0 and "{iec104,imb-hub,i3x,mxgateway}" in out
     code, out, _ = run(capsys, "client", "--help")
     assert code == 0 and "{iec104}" in out
 

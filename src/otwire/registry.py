@@ -242,6 +242,45 @@ PROTOCOLS: Mapping[str, ProtocolEntry] = MappingProxyType(
                     ),
                 ),
             ),
+            ProtocolEntry(
+                name="mxgateway",
+                title="MXAccess Gateway (gRPC)",
+                default_port=5000,
+                serve=Command(
+                    name="mxgateway",
+                    target="otwire.servers.mxgateway:serve",
+                    help="MXAccess Gateway simulator (gRPC: MxAccessGateway + GalaxyRepository)",
+                    description="Run the gateway simulator (sessions, changing items, a demo Galaxy, fault "
+                    "injection by tag name) until Ctrl-C or SIGTERM; plaintext unless --tls-cert/--tls-key.",
+                    options=(
+                        Option(
+                            "--api-key",
+                            "api_key",
+                            "text",
+                            "require 'authorization: Bearer KEY'; KEY or KEY:scope,scope, several separated by "
+                            "spaces (default: no authentication)",
+                        ),
+                        Option("--rate", "rate", "text", "value changes of advised items per second, Hz (default 1)"),
+                        Option("--items", "items", "count0", "numbered SimTags.TagNNNN attributes (default 100)"),
+                        Option("--tls-cert", "tls_cert", "text", "PEM certificate chain: serve TLS (ALPN h2)"),
+                        Option("--tls-key", "tls_key", "text", "PEM private key of --tls-cert"),
+                        Option(
+                            "--deploy-interval",
+                            "deploy_interval",
+                            "seconds",
+                            "seconds between simulated Galaxy deploys (default 60)",
+                        ),
+                        Option("--slow-delay", "slow_delay", "seconds", "delay of Fault.Slow* commands (default 2)"),
+                        Option(
+                            "--event-buffer",
+                            "event_buffer",
+                            "count",
+                            "events a stream may fall behind before it is dropped (default 10000)",
+                        ),
+                        Option("--max-sessions", "max_sessions", "count", "sessions open at once (default 256)"),
+                    ),
+                ),
+            ),
         )
     }
 )
