@@ -9,6 +9,7 @@ reports past-tense events; nothing here imports gRPC.
 
 from __future__ import annotations
 
+from ._apply import returned_handle
 from ._state import State
 from .events import (
     CommandCompleted,
@@ -66,5 +67,6 @@ __all__ = [
     "event_failed",
     "failed_statuses",
     "judge_reply",
+    "returned_handle",
     "status_failed",
 ]
