@@ -331,18 +331,12 @@ class Gateway:
     def shutdown(self) -> None:
         self.kill_streams()
 
-    def _on_stream_done(self, context: Any) -> None:
-        if context.cancelled():
-            self.streams_cancelled += 1
-            self.stream_cancelled.set()
-
     async def StreamEvents(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         await self.auth.check(context, "StreamEvents", "events:read")
         session = self.sessions.get(request.session_id)
         if session is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"session {request.session_id} not found")
         assert session is not None
-        context.add_done_callback(self._on_stream_done)
         queue: asyncio.Queue[Any] = asyncio.Queue()
         kill = asyncio.Event()
         session.subscribers.add(queue)
@@ -358,6 +352,12 @@ class Gateway:
                     await context.abort(grpc.StatusCode.UNAVAILABLE, "event stream killed")
                 session.delivered = max(session.delivered, event.worker_sequence)
                 yield event
+        except (asyncio.CancelledError, GeneratorExit):
+            # grpc.aio ends the handler this way when the client resets the stream (break,
+            # aclose, task cancel); a kill or a shutdown ends it with an abort instead.
+            self.streams_cancelled += 1
+            self.stream_cancelled.set()
+            raise
         finally:
             self.streams_open -= 1
             session.subscribers.discard(queue)

@@ -2,12 +2,14 @@
 
 Notes §client "Connection". Every call carries ``authorization: Bearer <key>`` in its own
 metadata (a stub's per-call metadata replaces its default, so it is always passed per call).
-Every exception leaving a call is one of ``errors.py``; the key is removed from every text.
+Every exception leaving a call is one of ``errors.py``; the key is removed from every text,
+and from the DEBUG records of ``hpack`` (grpclib's header codec logs every header it encodes).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import ssl
@@ -44,6 +46,32 @@ _BY_STATUS: dict[Status, type[MxGatewayError]] = {
     Status.UNAVAILABLE: MxGatewayUnavailableError,
     Status.DEADLINE_EXCEEDED: MxGatewayDeadlineError,
 }
+
+
+class _KeyFilter(logging.Filter):
+    """Redacts the keys of open connections from third-party log records (hpack logs headers at DEBUG)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.keys: collections.Counter[str] = collections.Counter()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.keys:
+            return True
+        try:
+            text = record.getMessage()
+        except Exception:
+            return True
+        if any(key in text for key in self.keys):
+            for key in self.keys:
+                text = text.replace(key, REDACTED)
+            record.msg, record.args = text, ()
+        return True
+
+
+_KEY_FILTER = _KeyFilter()
+for _name in ("hpack.hpack", "hpack.table"):
+    logging.getLogger(_name).addFilter(_KEY_FILTER)
 
 
 def parse_endpoint(endpoint: str) -> tuple[str, int]:
@@ -130,6 +158,8 @@ class GatewayConnection:
         config = Configuration(ssl_target_name_override=server_name_override) if server_name_override else None
         self.channel = Channel(self.host, self.port, ssl=context, config=config)
         self._closed = False
+        if api_key:
+            _KEY_FILTER.keys[api_key] += 1
 
     def __repr__(self) -> str:
         tls = "plaintext" if self.plaintext else "tls"
@@ -158,6 +188,10 @@ class GatewayConnection:
         if not self._closed:
             self._closed = True
             self.channel.close()
+            if self.__api_key:
+                _KEY_FILTER.keys[self.__api_key] -= 1
+                if _KEY_FILTER.keys[self.__api_key] <= 0:
+                    del _KEY_FILTER.keys[self.__api_key]
 
     def _timeout(self, timeout: float | None) -> float | None:
         if timeout is not None and timeout <= 0:
