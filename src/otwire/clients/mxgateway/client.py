@@ -129,12 +129,17 @@ class GatewayClient:
     def attach_session(self, session_id: str, *, after_worker_sequence: int | None = None) -> Session:
         """A :class:`Session` for a session opened elsewhere (no handle checks: its handles are unknown here).
 
+        :meth:`close` of the client leaves it open (it was not opened here); ``session.close()``
+        closes it.
+
         Raises:
             InvalidArgument: empty ``session_id``.
         """
+        if self._closing is not None:
+            raise InvalidState("the client is closed")
         logic = GatewaySession(check_handles=False, after_worker_sequence=after_worker_sequence)
         logic.attach(session_id)
-        return self._track(Session(self, logic))
+        return Session(self, logic)
 
     def _track(self, session: Session) -> Session:
         if self._closing is not None:
