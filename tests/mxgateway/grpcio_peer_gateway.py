@@ -67,6 +67,8 @@ class Gateway:
         self.stream_cancelled = threading.Event()
         self.slow_started = threading.Event()
         self.slow_cancelled = threading.Event()
+        self.alarm_stream_cancelled = threading.Event()
+        self.acknowledged: list[tuple[str, str, str]] = []
 
     # -- sessions ---------------------------------------------------------------------
 
@@ -218,6 +220,42 @@ class Gateway:
     async def _drain_events(self, session: PeerSession, payload: Any, reply: Any) -> None:
         events = list(session.ring)[: payload.max_events or None]
         reply.drain_events.events.extend(events)
+
+    # -- alarms -----------------------------------------------------------------------
+
+    def _alarms(self, prefix: str) -> list[Any]:
+        m = self.m
+        alarms = [
+            m.ActiveAlarmSnapshot(
+                alarm_full_reference=f"Area1.Pump{n}.HiAlarm", area="Area1", priority=n, state="ACTIVE"
+            )
+            for n in (1, 2)
+        ]
+        return [a for a in alarms if a.alarm_full_reference.startswith(prefix)]
+
+    async def AcknowledgeAlarm(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        await self.auth.check(context, "AcknowledgeAlarm", "invoke:write")
+        reply = self.m.AcknowledgeAlarmReply(protocol_status=self.m.ProtocolStatus(code=self.m.PROTOCOL_STATUS_CODE_OK))
+        if request.alarm_full_reference.startswith("Denied"):
+            self._mx_failure(reply, self.m.MX_STATUS_CATEGORY_SECURITY_ERROR, 321)
+        self.acknowledged.append((request.alarm_full_reference, request.comment, request.operator_name))
+        return reply
+
+    async def QueryActiveAlarms(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        await self.auth.check(context, "QueryActiveAlarms", "events:read")
+        for alarm in self._alarms(request.alarm_filter_prefix):
+            yield alarm
+
+    async def StreamAlarms(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        await self.auth.check(context, "StreamAlarms", "events:read")
+        for alarm in self._alarms(request.alarm_filter_prefix):
+            yield self.m.AlarmFeedMessage(active_alarm=alarm)
+        yield self.m.AlarmFeedMessage(snapshot_complete=self.m.SnapshotComplete())
+        try:
+            await asyncio.Event().wait()  # no transitions in this peer: wait for the client to go
+        except asyncio.CancelledError:
+            self.alarm_stream_cancelled.set()
+            raise
 
     # -- bulk -------------------------------------------------------------------------
 

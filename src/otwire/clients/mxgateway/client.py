@@ -22,10 +22,10 @@ from typing import Any, TypeVar
 
 from otwire.codecs.mxgateway import pb
 from otwire.errors import InvalidState
-from otwire.protocols.mxgateway import GatewaySession, SessionOpenRefused
+from otwire.protocols.mxgateway import GatewaySession, Outcome, SessionOpenRefused, judge
 
 from ._connection import GatewayConnection
-from .errors import MxGatewayCommandError
+from .errors import MxAccessError, MxGatewayCommandError
 from .session import Session
 
 __all__ = ["GatewayClient"]
@@ -178,6 +178,56 @@ class GatewayClient:
         async with contextlib.aclosing(self._stream_events(request)) as events:
             async for event in events:
                 yield event
+
+    # -- alarms (session-less) ----------------------------------------------------------
+
+    async def acknowledge_alarm(
+        self, alarm_full_reference: str, *, comment: str = "", operator_name: str = "", timeout: float | None = None
+    ) -> pb.AcknowledgeAlarmReply:
+        """``AcknowledgeAlarm`` (scope ``invoke:write``).
+
+        Raises:
+            MxAccessError: MXAccess refused the acknowledgement (``.reply`` is the raw reply).
+            MxGatewayCommandError: another protocol status than OK.
+        """
+        request = pb.AcknowledgeAlarmRequest(
+            alarm_full_reference=alarm_full_reference, comment=comment, operator_name=operator_name
+        )
+        reply = await self._call(
+            "AcknowledgeAlarm", lambda t: self._stub.acknowledge_alarm(request, **self._kw(t)), timeout
+        )
+        verdict = judge("ACKNOWLEDGE_ALARM", reply.protocol_status, reply.hresult, reply.statuses)
+        if verdict.outcome is Outcome.MXACCESS_FAILED:
+            raise MxAccessError(
+                self.redact(verdict.reason), reply=reply, hresult=reply.hresult, statuses=reply.statuses
+            )
+        if verdict.failed:
+            code = reply.protocol_status.code if reply.protocol_status is not None else None
+            raise MxGatewayCommandError(self.redact(verdict.reason), code=code, reply=reply)
+        return reply
+
+    async def stream_alarms(self, alarm_filter_prefix: str = "") -> AsyncIterator[pb.AlarmFeedMessage]:
+        """``StreamAlarms``: the active alarms, one ``snapshot_complete``, then a transition per change.
+
+        ``break``, ``aclose()`` or cancelling the task closes the gRPC stream.
+        """
+        request = pb.StreamAlarmsRequest(alarm_filter_prefix=alarm_filter_prefix)
+        metadata = self._connection.metadata
+        source = self._connection.stream("StreamAlarms", lambda: self._stub.stream_alarms(request, metadata=metadata))
+        async with contextlib.aclosing(source) as messages:
+            async for message in messages:
+                yield message
+
+    async def query_active_alarms(self, alarm_filter_prefix: str = "") -> AsyncIterator[pb.ActiveAlarmSnapshot]:
+        """``QueryActiveAlarms``: a point-in-time snapshot of the active alarms, as a finite stream."""
+        request = pb.QueryActiveAlarmsRequest(alarm_filter_prefix=alarm_filter_prefix)
+        metadata = self._connection.metadata
+        source = self._connection.stream(
+            "QueryActiveAlarms", lambda: self._stub.query_active_alarms(request, metadata=metadata)
+        )
+        async with contextlib.aclosing(source) as snapshots:
+            async for snapshot in snapshots:
+                yield snapshot
 
     # -- close --------------------------------------------------------------------------
 

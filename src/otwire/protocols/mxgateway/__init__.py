@@ -31,7 +31,7 @@ from .events import (
     WriteAccepted,
     WriteCompleted,
 )
-from .failures import Outcome, Verdict, event_failed, failed_statuses, judge_reply, status_failed
+from .failures import Outcome, Verdict, event_failed, failed_statuses, judge, judge_reply, status_failed
 from .handles import HandleTable, ItemRecord, ServerRecord
 from .sequence import EventSequence
 from .session import GatewaySession, PendingCommand
@@ -66,6 +66,7 @@ __all__ = [
     "WriteCompleted",
     "event_failed",
     "failed_statuses",
+    "judge",
     "judge_reply",
     "returned_handle",
     "status_failed",

@@ -28,6 +28,7 @@ __all__ = [
     "Verdict",
     "event_failed",
     "failed_statuses",
+    "judge",
     "judge_reply",
     "status_failed",
 ]
@@ -89,23 +90,30 @@ def judge_reply(reply: pb.MxCommandReply, kind: pb.MxCommandKind | None = None) 
         reply: The reply as received.
         kind: The command's kind, for the reason text when the reply leaves ``kind`` unset.
     """
-    status = reply.protocol_status
+    what = _name(pb.MxCommandKind, reply.kind or kind or 0)
+    return judge(what, reply.protocol_status, reply.hresult, reply.statuses)
+
+
+def judge(what: str, status: pb.ProtocolStatus | None, hresult: int, statuses: Iterable[pb.MxStatusProxy]) -> Verdict:
+    """Judge any reply made of a protocol status, an HRESULT and statuses (commands, ``AcknowledgeAlarm``).
+
+    Args:
+        what: The operation's name, first word of the reason.
+        status: The reply's ``protocol_status`` (``None``: unset).
+        hresult: The reply's ``hresult``.
+        statuses: The reply's ``MxStatusProxy`` entries.
+    """
     code = status.code if status is not None else pb.ProtocolStatusCode.UNSPECIFIED
-    failed = failed_statuses(reply.statuses)
-    kind_name = _name(pb.MxCommandKind, reply.kind or kind or 0)
-    if code == pb.ProtocolStatusCode.MXACCESS_FAILURE or reply.hresult < 0 or failed:
-        parts = [
-            f"{kind_name} failed: protocol={_name(pb.ProtocolStatusCode, code)}",
-            f"hresult=0x{reply.hresult & 0xFFFFFFFF:08X}",
-        ]
+    failed = failed_statuses(statuses)
+    code_name = _name(pb.ProtocolStatusCode, code)
+    if code == pb.ProtocolStatusCode.MXACCESS_FAILURE or hresult < 0 or failed:
+        parts = [f"{what} failed: protocol={code_name}", f"hresult=0x{hresult & 0xFFFFFFFF:08X}"]
         parts += [f"status={_name(pb.MxStatusCategory, s.category)}/{s.detail}" for s in failed]
         return Verdict(Outcome.MXACCESS_FAILED, " ".join(parts))
     if code not in (pb.ProtocolStatusCode.OK, pb.ProtocolStatusCode.UNSPECIFIED):
         message = status.message if status is not None else ""
         detail = f": {message}" if message else ""
-        return Verdict(
-            Outcome.COMMAND_FAILED, f"{kind_name} failed: protocol={_name(pb.ProtocolStatusCode, code)}{detail}"
-        )
+        return Verdict(Outcome.COMMAND_FAILED, f"{what} failed: protocol={code_name}{detail}")
     return Verdict(Outcome.OK)
 
 
