@@ -16,8 +16,8 @@ from otwire.clients.mxgateway import (
 )
 from otwire.errors import InvalidArgument, InvalidArgumentType, InvalidState, RequestError
 
-from .client_kit import connect, peer, run
 from .grpcio_peer import KEY, GrpcioPeer
+from .grpcio_peer_kit import connect, peer, run
 
 __all__ = ["peer"]
 UTC = dt.UTC

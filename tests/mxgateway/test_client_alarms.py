@@ -9,8 +9,8 @@ import pytest
 from helpers import async_wait_until
 from otwire.clients.mxgateway import MxAccessError, pb
 
-from .client_kit import connect, peer, run
 from .grpcio_peer import GrpcioPeer
+from .grpcio_peer_kit import connect, peer, run
 
 __all__ = ["peer"]
 

@@ -11,8 +11,8 @@ import pytest
 
 from otwire.cli import main
 
-from .client_kit import peer
 from .grpcio_peer import KEY, GrpcioPeer
+from .grpcio_peer_kit import peer
 
 __all__ = ["peer"]
 

@@ -12,9 +12,9 @@ from helpers import async_wait_until
 from otwire.clients.mxgateway import GalaxyRepositoryClient, MxGatewayRpcError, galaxy
 from otwire.errors import InvalidArgument
 
-from .client_kit import connect, peer, run
 from .grpcio_peer import KEY, GrpcioPeer
 from .grpcio_peer_galaxy import T0
+from .grpcio_peer_kit import connect, peer, run
 
 __all__ = ["peer"]
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from .client_kit import peer, run
 from .grpcio_peer import KEY, GrpcioPeer
+from .grpcio_peer_kit import peer, run
 
 __all__ = ["peer"]
 README = Path(__file__).resolve().parents[2] / "README.md"

@@ -10,9 +10,9 @@ import pytest
 from helpers import async_wait_until
 from otwire.clients.mxgateway import MxGatewayUnavailableError, Session, from_mx_value, pb
 
-from .client_kit import connect, peer, run
 from .grpcio_peer import GrpcioPeer
 from .grpcio_peer_gateway import RING
+from .grpcio_peer_kit import connect, peer, run
 
 __all__ = ["peer"]
 

@@ -21,8 +21,8 @@ from otwire.clients.mxgateway import (
 )
 from otwire.errors import InvalidArgument, RequestTimeout, TransportError
 
-from .client_kit import connect, peer, run
 from .grpcio_peer import READER, GrpcioPeer
+from .grpcio_peer_kit import connect, peer, run
 
 __all__ = ["peer"]
 WRONG = "mxgw_wrong_T0pS3cretValue"
