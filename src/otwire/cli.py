@@ -8,6 +8,8 @@
   SIGTERM (or ``--duration`` seconds).
 * ``otwire client iec104 HOST [--port N] [--record FILE.pcap]``: connect, interrogate,
   print every point and then the spontaneous updates, until Ctrl-C or SIGTERM.
+* ``otwire mxgw SUBCOMMAND``: the MXAccess Gateway client commands
+  (:mod:`otwire.clients.mxgateway.cli`; exit 1 on a failed call).
 
 The protocols, their default ports and the functions behind ``serve`` and ``client`` come
 from :mod:`otwire.registry`. Every bad argument is reported in one line on stderr, with
@@ -62,11 +64,16 @@ class _Parser(argparse.ArgumentParser):
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code (0 ok, 1 internal error, 2 bad input, 130 Ctrl-C)."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["mxgw"]:
+        from otwire.clients.mxgateway.cli import main as mxgw_main
+
+        return mxgw_main(words[1:])
     parser = _parser()
     try:
         args = parser.parse_args(argv)
         if args.command is None:
-            parser.error("choose a command: inspect, serve or client")
+            parser.error("choose a command: inspect, serve, client or mxgw")
         if args.command != "inspect" and args.entry is None:
             args.subparser.error(f"choose a protocol: {', '.join(args.choices)}")
     except UsageError as exc:
@@ -105,6 +112,9 @@ def _parser() -> argparse.ArgumentParser:
     _inspect_parser(sub)
     _serve_parser(sub)
     _client_parser(sub)
+    # Listed for --help only: main() hands "otwire mxgw ..." to its own parser before this one
+    # runs, so that the start-up imports no gRPC code.
+    sub.add_parser("mxgw", help="MXAccess Gateway client (otwire mxgw --help)")
     return parser
 
 
