@@ -207,7 +207,17 @@ def test_cancel_answered_by_an_iq_error() -> None:
     (cancel,) = requester.messages_to_send()
     error = StanzaError(type="cancel", condition="item-not-found", text="no such readout")
     device.answer(cancel, error=error)
-    assert events(requester)[-1] == ReadoutCancelled(peer=DEVICE, seqnr=seqnr, error=error)
+    assert events(requester)[-1] == ReadoutCancelled(peer=DEVICE, seqnr=seqnr, refused=True, error=error)
+
+
+def test_cancel_refused_by_a_v02_device() -> None:
+    requester, device, req, seqnr = start()
+    device.answer(req, Accepted(seqnr=seqnr))
+    requester.cancel(DEVICE, seqnr, 1.0)
+    (cancel,) = requester.messages_to_send()
+    text = "Cancel request received, no matching request is active."
+    device.answer(cancel, Rejected(seqnr=seqnr, errors=(text,)))
+    assert events(requester)[-1] == ReadoutCancelled(peer=DEVICE, seqnr=seqnr, refused=True, reasons=(text,))
 
 
 def test_device_finishes_despite_cancel() -> None:
