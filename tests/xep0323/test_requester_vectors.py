@@ -143,14 +143,11 @@ def test_v03_device_flow_with_new_field_types_and_separate_done() -> None:
     assert type(replay.events[-1]) is ReadoutCompleted
 
 
-@pytest.mark.parametrize("key", sorted(STANZAS))
+READOUT_STANZAS = sorted(k for k, s in STANZAS.items() if s.get("payload-ns") in (None, "urn:xmpp:iot:sensordata"))
+
+
+@pytest.mark.parametrize("key", READOUT_STANZAS)
 def test_stanzas_round_trip_through_xml(key: str) -> None:
-    original = element(key)
-    if str(original.tag) not in ("iq", "message") or STANZAS[key].get("payload-ns") not in (
-        None,
-        "urn:xmpp:iot:sensordata",
-    ):
-        pytest.skip("not an XEP-0323 stanza")
-    stanza = stanza_from_xml(original)
+    stanza = stanza_from_xml(element(key))
     dialect = "v0.2" if key.startswith(("v02", "slix")) else "v0.6"
     assert stanza_from_xml(stanza_to_xml(stanza, dialect)) == stanza
