@@ -21,7 +21,7 @@ from typing import Any, NoReturn
 from xml.etree import ElementTree as ET
 from xml.parsers import expat
 
-from otwire.codecs.xep0323 import Failure, Fields, Req, payload_element
+from otwire.codecs.xep0323 import Failure, Fields, Rejected, Req, payload_element
 from otwire.errors import DecodeError
 from otwire.inspect.model import Column, Finding, FindingKind, PerSender, ProtocolView
 from otwire.protocols.xep0323 import Stanza, stanza_from_xml
@@ -256,6 +256,8 @@ def _summary(stanza: Stanza) -> str:
         parts += [f"(+{len(values) - 6} fields)"] if len(values) > 6 else []
     elif isinstance(payload, Failure):
         parts += [f"{e.node_id}: {e.message}" for e in payload.errors]
+    elif isinstance(payload, Rejected):
+        parts += [repr(text) for text in payload.errors]
     if stanza.error is not None:
         parts.append(
             f"{stanza.error.type}/{stanza.error.condition}" + (f" {stanza.error.text!r}" if stanza.error.text else "")
