@@ -117,7 +117,7 @@ async def scenario(port: int) -> list[tuple[str, str | None]]:
     results: list[tuple[str, str | None]] = []
     finished = asyncio.Event()
 
-    def callback(from_jid: object, result: str, nodeId: str | None = None, **_: object) -> None:  # noqa: N803
+    def callback(from_jid: object, result: str, nodeId: str | None = None, **_: object) -> None:
         results.append((result, nodeId))
         if result in ("done", "rejected"):
             finished.set()
