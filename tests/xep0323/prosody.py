@@ -194,8 +194,10 @@ async def connect_client(
 ) -> Any:
     """Log a slixmpp client in as ``user@localhost/resource`` and wait for its session to start.
 
-    ``plugins`` maps plugin names to ``(config, module)`` keyword arguments of
-    ``register_plugin`` (``{"xep_0323": {"pconfig": {...}, "module": m}}``) or ``None``.
+    ``plugins`` maps plugin names to ``register_plugin`` keyword arguments (``{"pconfig": {...},
+    "module": m}``) or ``None``. slixmpp's plugin registry is process-wide, so for ``xep_0323``
+    the implementation is put in the registry right before the client enables it: the class
+    ``xep_0323`` of ``module`` (otwire's), or slixmpp's own when no module is given.
 
     Raises:
         TimeoutError: the session did not start within ``timeout`` seconds.
@@ -203,13 +205,22 @@ async def connect_client(
     import asyncio
 
     from slixmpp import ClientXMPP
+    from slixmpp.plugins.base import register_plugin
 
     account = server.accounts[user]
     client = ClientXMPP(f"{account.jid}/{resource}", account.password, plugin_config=plugin_config())
     client_settings(client)
     client.register_plugin("xep_0030")
     for name, options in (plugins or {}).items():
-        client.register_plugin(name, **(options or {}))
+        options = dict(options or {})
+        if name == "xep_0323":
+            module = options.pop("module", None)
+            if module is None:
+                from slixmpp.plugins.xep_0323 import XEP_0323 as implementation
+            else:
+                implementation = module.xep_0323
+            register_plugin(implementation, "xep_0323")
+        client.register_plugin(name, **options)
     started = asyncio.get_running_loop().create_future()
     client.add_event_handler("session_start", lambda _event: started.done() or started.set_result(None))
     client.add_event_handler(

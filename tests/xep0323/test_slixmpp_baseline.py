@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from slixmpp.plugins.xep_0323.timerreset import TimerReset
 
+from .peers import MOMENTARY_FIELDS, MOMENTARY_TIMESTAMP, Recorder, momentary_device
 from .prosody import ProsodyServer, connect_client, disconnect_client
-from .slixmpp_peer import MOMENTARY_FIELDS, MOMENTARY_TIMESTAMP, Recorder, momentary_device
 
 SLIXMPP_0323 = {"xep_0323": {"pconfig": {"threaded": False}}}
 

@@ -1,4 +1,4 @@
-"""Peers for the XEP-0323 tests: slixmpp's own devices and a recorder for requester callbacks.
+"""Peers for the XEP-0323 tests: slixmpp's devices, a recorder for requester callbacks, client pairs.
 
 Tests may use slixmpp's ``xep_0323`` plugin as the interop peer; ``otwire`` itself never imports it.
 """
@@ -6,10 +6,15 @@ Tests may use slixmpp's ``xep_0323`` plugin as the interop peer; ``otwire`` itse
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from slixmpp.plugins.xep_0323.device import Device
+
+from .prosody import ProsodyServer, connect_client, disconnect_client
 
 #: The requester callback results that end a readout.
 TERMINAL = frozenset({"done", "rejected", "cancelled"})
@@ -78,3 +83,61 @@ class Recorder:
         except TimeoutError:
             return True
         return len(self.calls) == before
+
+
+SLIXMPP = {"xep_0323": {"pconfig": {"threaded": False}}}
+
+
+def otwire(**config: Any) -> dict[str, Any]:
+    """``plugins`` for :func:`connect_client` loading otwire's plugin (the test skips without it)."""
+    module = pytest.importorskip("otwire.clients.xep0323", reason="otwire's XEP-0323 plugin needs its machines")
+    return {"xep_0323": {"pconfig": {"threaded": False, **config}, "module": module}}
+
+
+class InertTimer:
+    """Stands in for slixmpp's ``TimerReset`` (a thread per node, and ``reset`` broken since 1.13: B1).
+
+    With it slixmpp's sensor starts no thread and its historical readouts work; its comm
+    timeouts never fire (the tests that need a timeout use otwire's sensor).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.args = args
+
+    def start(self) -> None:
+        pass
+
+    def cancel(self) -> None:
+        pass
+
+    def reset(self) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def inert_slixmpp_timers() -> Iterator[None]:
+    """Patch slixmpp's sensor to use :class:`InertTimer` for its per-node comm timers."""
+    from slixmpp.plugins.xep_0323 import sensordata
+
+    original = sensordata.TimerReset
+    sensordata.TimerReset = InertTimer
+    try:
+        yield
+    finally:
+        sensordata.TimerReset = original
+
+
+@contextlib.asynccontextmanager
+async def pair(
+    prosody: ProsodyServer, requester: dict[str, Any], sensor: dict[str, Any], *, tag: str = "x"
+) -> AsyncIterator[tuple[Any, Any]]:
+    """Connect a requester and a sensor client with the given plugin set-ups; disconnect both after."""
+    sensor_client = await connect_client(prosody, "sensor", f"device-{tag}", plugins=sensor)
+    try:
+        requester_client = await connect_client(prosody, "requester", f"app-{tag}", plugins=requester)
+        try:
+            yield requester_client, sensor_client
+        finally:
+            await disconnect_client(requester_client)
+    finally:
+        await disconnect_client(sensor_client)

@@ -1,0 +1,90 @@
+"""Sensor side of the plugin: slixmpp-style devices driven by the Sensor machine's events.
+
+The machine decides (accept, reject, ``when``, comm timeouts, splitting, done); this module
+only calls ``device.request_fields`` for each node of a started readout and turns the
+device's reports into ``fields_ready``/``node_failed`` inputs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from otwire.clients.xep0323 import _legacy
+from otwire.errors import DecodeError
+
+__all__ = ["DeviceSessions", "Target", "report", "request_flags", "start_devices"]
+
+log = logging.getLogger("otwire.clients.xep0323")
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """The readout a device session reports to: the requester's full JID and the seqnr."""
+
+    peer: str
+    seqnr: int
+
+
+@dataclass
+class DeviceSessions:
+    """Session ids handed to devices (opaque strings, as slixmpp's) and the readout each belongs to."""
+
+    _by_session: dict[str, Target] = field(default_factory=dict)
+    _counter: itertools.count[int] = field(default_factory=itertools.count)
+
+    def open(self, peer: str, seqnr: int) -> str:
+        session = f"otwire-{next(self._counter)}"
+        self._by_session[session] = Target(peer, seqnr)
+        return session
+
+    def target(self, session: str) -> Target | None:
+        return self._by_session.get(session)
+
+    def forget(self, peer: str, seqnr: int) -> None:
+        gone = Target(peer, seqnr)
+        for session in [s for s, t in self._by_session.items() if t == gone]:
+            del self._by_session[session]
+
+    def __len__(self) -> int:
+        return len(self._by_session)
+
+
+def request_flags(flags: Mapping[str, str]) -> frozenset[str]:
+    """slixmpp's ``{"momentary": "true", ...}`` request flags as the set of names set to true."""
+    return frozenset(name for name, value in flags.items() if str(value).lower() in ("true", "1"))
+
+
+def start_devices(plugin: Any, event: Any) -> None:
+    """Ask every node of a started readout (``ReadoutRequested``) for its fields."""
+    session = plugin._devices.open(event.peer, event.seqnr)
+    flags = _legacy.flags_dict(event.request)
+    names = list(event.fields)
+    for node_id in event.node_ids:
+        device = plugin.nodes[node_id]["device"]
+        try:
+            device.request_fields(names, flags=flags, session=session, callback=plugin._device_report)
+        except Exception as exc:  # a device bug fails its node, not the stream
+            log.exception("device %s raised in request_fields", node_id)
+            plugin._sensor.node_failed(event.peer, event.seqnr, node_id, f"device error: {exc}", now=plugin._now())
+
+
+def report(
+    sensor: Any, target: Target, node_id: str, result: str, block: Any, error_msg: str | None, now: float
+) -> None:
+    """Feed one device report (slixmpp's ``result`` ``"fields"``, ``"done"`` or ``"error"``) to the machine."""
+    if result == "error":
+        sensor.node_failed(target.peer, target.seqnr, node_id, error_msg or "error", now=now)
+        return
+    nodes: tuple[Any, ...] = ()
+    if block:
+        try:
+            nodes = tuple(_legacy.block_to_fields(target.seqnr, node_id, block).nodes)
+        except (DecodeError, KeyError, TypeError, AttributeError) as exc:
+            log.warning("device %s reported data that is not XEP-0323: %s", node_id, exc)
+            sensor.node_failed(target.peer, target.seqnr, node_id, f"invalid data: {exc}", now=now)
+            return
+    sensor.fields_ready(target.peer, target.seqnr, node_id, nodes, done=result == "done", now=now)
