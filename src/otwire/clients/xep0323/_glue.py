@@ -17,12 +17,13 @@ from slixmpp.xmlstream import StanzaBase
 from slixmpp.xmlstream.matcher.base import MatcherBase
 
 from otwire.codecs import xep0323 as codec
-from otwire.protocols.xep0323 import Stanza, StanzaError
+from otwire.codecs.xep0323 import StanzaError
+from otwire.errors import DecodeError
+from otwire.protocols.xep0323 import Stanza
 
 __all__ = ["PayloadMatcher", "from_stanza", "payload_element", "to_slixmpp"]
 
 _NS_PREFIX = "{" + codec.NS + "}"
-_STANZAS_NS = "urn:ietf:params:xml:ns:xmpp-stanzas"
 
 
 class PayloadMatcher(MatcherBase):
@@ -73,17 +74,10 @@ def _error_of(element: ET.Element) -> StanzaError:
         error = element.find("error")
     if error is None:
         return StanzaError(type="cancel", condition="undefined-condition", text=None)
-    condition = "undefined-condition"
-    text: str | None = None
-    for child in error:
-        if not isinstance(child.tag, str) or not child.tag.startswith("{" + _STANZAS_NS + "}"):
-            continue
-        local = child.tag.rsplit("}", 1)[1]
-        if local == "text":
-            text = child.text or ""
-        else:
-            condition = local
-    return StanzaError(type=error.get("type", "cancel"), condition=condition, text=text)
+    try:
+        return codec.decode_stanza_error(error)
+    except DecodeError:
+        return StanzaError(type="cancel", condition="undefined-condition", text=None)
 
 
 def to_slixmpp(xmpp: Any, out: Stanza, dialect: str) -> Iq | Message:

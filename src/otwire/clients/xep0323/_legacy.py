@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from otwire.codecs import xep0323 as codec
+from otwire.codecs.xep0323.values import format_datetime
 
 __all__ = ["block_to_fields", "field_dict", "fields_callbacks", "flags_dict", "lexical"]
 
@@ -41,25 +42,13 @@ def typename(field: Any) -> str:
     return _TYPENAMES.get(type(field).__name__, type(field).__name__.lower())
 
 
-def flag_names(field: Any) -> list[str]:
-    """Names of the field-type and QoS flags set on a typed field, in the codec's order."""
+def flag_names(item: Any) -> list[str]:
+    """Names of the field-type and QoS flags set on a typed field (or a request's types), in the codec's order."""
     names: list[str] = []
-    for attribute in ("field_types", "qos"):
-        value = getattr(field, attribute, None)
-        if value is None:
-            continue
-        names.extend(_set_names(value))
+    for flags in (getattr(item, "types", None), getattr(item, "qos", None)):
+        if flags:
+            names.extend(str(member.name) for member in type(flags) if member in flags)
     return names
-
-
-def _set_names(value: Any) -> Iterator[str]:
-    if isinstance(value, (set, frozenset, list, tuple)):
-        yield from (str(getattr(v, "value", v)) for v in value)
-        return
-    members = getattr(type(value), "__members__", {})
-    for name, member in members.items():
-        if member and member in value:
-            yield str(getattr(member, "wire_name", name))
 
 
 def field_dict(field: Any) -> dict[str, Any]:
@@ -83,21 +72,21 @@ def fields_callbacks(fields: Any) -> Iterator[dict[str, Any]]:
         for stamp in node.timestamps:
             yield {
                 "nodeId": node.node_id,
-                "timestamp": stamp.lexical if hasattr(stamp, "lexical") else str(stamp.value),
+                "timestamp": format_datetime(stamp.value),
                 "fields": [field_dict(field) for field in stamp.fields],
             }
 
 
-def flags_dict(req: Any) -> dict[str, str]:
+def flags_dict(req: codec.Req) -> dict[str, str]:
     """A request's flags as slixmpp hands them to devices: ``{"momentary": "true", "when": "...", ...}``."""
     flags = {name: "true" for name in flag_names(req)}
-    for attribute, key in (("all", "all"), ("historical", "historical")):
-        if getattr(req, attribute, False):
-            flags[key] = "true"
-    for attribute, key in (("from_", "from"), ("to", "to"), ("when", "when")):
-        value = getattr(req, attribute, None)
+    if req.all_types:
+        flags["all"] = "true"
+    if req.historical:
+        flags["historical"] = "true"
+    for key, value in (("from", req.from_), ("to", req.to), ("when", req.when)):
         if value is not None:
-            flags[key] = getattr(value, "lexical", None) or str(value)
+            flags[key] = format_datetime(value)
     return flags
 
 

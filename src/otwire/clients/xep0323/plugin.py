@@ -26,8 +26,9 @@ from slixmpp.xmlstream.handler import Callback
 from otwire.clients.xep0323 import _glue, _legacy, _sensor
 from otwire.clients.xep0323.readout import Readout, rejected, timed_out
 from otwire.codecs import xep0323 as codec
+from otwire.codecs.xep0323 import StanzaError
 from otwire.errors import DecodeError, InvalidArgument, RequestError
-from otwire.protocols.xep0323 import Requester, Sensor, Stanza, StanzaError
+from otwire.protocols.xep0323 import Requester, Sensor, Stanza
 from otwire.protocols.xep0323 import events as ev
 
 __all__ = ["XEP_0323"]
@@ -288,11 +289,11 @@ class XEP_0323(BasePlugin):
         elif isinstance(event, ev.CancelRequested | ev.ReadoutEnded):
             self._devices.forget(event.peer, event.seqnr)
         elif isinstance(event, ev.StanzaDropped):
-            log.warning("XEP-0323 stanza dropped: %s", event.reason)
+            self._dropped(event)
 
     def _requester_event(self, event: Any) -> None:
         if isinstance(event, ev.StanzaDropped):
-            log.warning("XEP-0323 stanza dropped: %s", event.reason)
+            self._dropped(event)
             return
         key = (event.peer, event.seqnr)
         callback = self._callbacks.get(key)
@@ -305,6 +306,10 @@ class XEP_0323(BasePlugin):
         if isinstance(event, _FINAL):
             self._callbacks.pop(key, None)
             self._readouts.pop(key, None)
+
+    def _dropped(self, event: Any) -> None:
+        log.warning("XEP-0323 stanza dropped: %s", event.reason)
+        self.xmpp.event("xep_0323_stanza_dropped", event)
 
     def _arm_timer(self) -> None:
         deadlines = [d for d in (self._requester.get_timer(), self._sensor.get_timer()) if d is not None]
@@ -360,7 +365,7 @@ def _legacy_calls(event: Any, timeout: float) -> list[dict[str, Any]]:
         return [{"result": "fields", **kwargs} for kwargs in _legacy.fields_callbacks(event.fields)]
     if isinstance(event, ev.FailureReceived):
         return [
-            {"result": "failure", "nodeId": e.node_id, "timestamp": e.timestamp, "error_msg": e.text}
+            {"result": "failure", "nodeId": e.node_id, "timestamp": e.timestamp, "error_msg": e.message}
             for e in event.failure.errors
         ]
     if isinstance(event, ev.ReadoutRejected):

@@ -1,0 +1,164 @@
+"""slixmpp's own requester reads otwire's sensor (the plugin) through Prosody (issue 11 §4).
+
+The devices are slixmpp's example ``Device`` class, registered on otwire's plugin unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Any
+
+import pytest
+from slixmpp.plugins.xep_0323.device import Device
+
+from .peers import MOMENTARY_FIELDS, MOMENTARY_TIMESTAMP, SLIXMPP, Recorder, momentary_device, pair
+from .peers import otwire as otwire_plugin
+from .prosody import ProsodyServer
+
+HISTORY = {"2024-01-01T00:00:00": "20.5", "2024-01-01T01:00:00": "21.0", "2024-01-01T02:00:00": "21.75"}
+
+
+class _FailingDevice(Device):
+    def request_fields(self, fields, flags, session, callback):  # type: ignore[no-untyped-def]
+        callback(session, result="error", nodeId=self.nodeId, timestamp_block=None, error_msg="Meter offline")
+
+
+class _SilentDevice(Device):
+    def request_fields(self, fields, flags, session, callback):  # type: ignore[no-untyped-def]
+        pass  # never reports: otwire's comm timeout fails the node
+
+
+def _history_device(node_id: str) -> Device:
+    device = Device(node_id)
+    device._add_field("Temperature", "numeric", "°C", None)
+    for stamp, value in HISTORY.items():
+        device._add_field_timestamp_data("Temperature", stamp, value, {"historicalHour": "true"})
+    return device
+
+
+async def _read(prosody: ProsodyServer, tag: str, nodes: dict[str, Device], **request: Any) -> Recorder:
+    async with pair(prosody, SLIXMPP, otwire_plugin(), tag=tag) as (requester, sensor):
+        for node_id, device in nodes.items():
+            sensor.plugin["xep_0323"].register_node(node_id, device, commTimeout=request.pop("comm", 5.0))
+        recorder = Recorder()
+        requester.plugin["xep_0323"].request_data(requester.boundjid.full, sensor.boundjid.full, recorder, **request)
+        await recorder.wait_for("done", "rejected")
+        return recorder
+
+
+def test_momentary(prosody: ProsodyServer) -> None:
+    recorder = asyncio.run(_read(prosody, "m", {"Device01": momentary_device("Device01")}, flags={"momentary": "true"}))
+    assert recorder.results() == ["accepted", "fields", "done"]
+    (call,) = recorder.of("fields")
+    assert call["timestamp"] == MOMENTARY_TIMESTAMP
+    assert {f["name"]: f["value"] for f in call["fields"]} == {n: v[3] for n, v in MOMENTARY_FIELDS.items()}
+    assert {f["name"]: f["typename"] for f in call["fields"]} == {n: v[0] for n, v in MOMENTARY_FIELDS.items()}
+
+
+def test_historical_split_over_messages(prosody: ProsodyServer) -> None:
+    recorder = asyncio.run(_read(prosody, "h", {"Meter": _history_device("Meter")}, flags={"historical": "true"}))
+    assert recorder.results()[0] == "accepted" and recorder.results()[-1] == "done"
+    calls = recorder.of("fields")
+    assert [call["timestamp"] for call in calls] == list(HISTORY)
+    assert [call["fields"][0]["value"] for call in calls] == list(HISTORY.values())
+
+
+def test_specific_fields(prosody: ProsodyServer) -> None:
+    recorder = asyncio.run(
+        _read(
+            prosody,
+            "f",
+            {"Device01": momentary_device("Device01")},
+            fields=["Temperature", "Heating"],
+            flags={"momentary": "true"},
+        )
+    )
+    names = sorted(f["name"] for call in recorder.of("fields") for f in call["fields"])
+    assert names == ["Heating", "Temperature"]  # slixmpp's own sensor returns only "Heating" (B3)
+
+
+def test_unknown_node_rejected(prosody: ProsodyServer) -> None:
+    recorder = asyncio.run(_read(prosody, "r", {"Device01": momentary_device("Device01")}, nodeIds=["NoSuchNode"]))
+    assert recorder.results() == ["rejected"]
+    assert "NoSuchNode" in recorder.of("rejected")[0]["error_msg"]
+
+
+def test_scheduled_then_cancelled(prosody: ProsodyServer) -> None:
+    when = (dt.datetime.now() + dt.timedelta(seconds=60)).replace(microsecond=0).isoformat()
+
+    async def scenario() -> Recorder:
+        async with pair(prosody, SLIXMPP, otwire_plugin(), tag="c") as (requester, sensor):
+            sensor.plugin["xep_0323"].register_node("Device01", momentary_device("Device01"), commTimeout=5.0)
+            recorder = Recorder()
+            plugin = requester.plugin["xep_0323"]
+            session = plugin.request_data(
+                requester.boundjid.full, sensor.boundjid.full, recorder, flags={"momentary": "true", "when": when}
+            )
+            await recorder.wait_for("queued", "accepted", "rejected")
+            plugin.cancel_request(session)
+            await recorder.wait_for("cancelled", "rejected", "done")
+            return recorder
+
+    recorder = asyncio.run(scenario())
+    assert recorder.results() == ["queued", "cancelled"]
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="slixmpp B4: a failure without done ends its session")
+def test_failing_node_among_good_ones_slixmpp_requester(prosody: ProsodyServer) -> None:
+    nodes = {"Broken": _FailingDevice("Broken"), "Device01": momentary_device("Device01")}
+
+    async def scenario() -> Recorder:
+        async with pair(prosody, SLIXMPP, otwire_plugin(), tag="n") as (requester, sensor):
+            for node_id, device in nodes.items():
+                sensor.plugin["xep_0323"].register_node(node_id, device, commTimeout=5.0)
+            recorder = Recorder()
+            requester.plugin["xep_0323"].request_data(
+                requester.boundjid.full, sensor.boundjid.full, recorder, flags={"momentary": "true"}
+            )
+            await recorder.wait_for("failure")
+            await recorder.settles(1.0)
+            return recorder
+
+    recorder = asyncio.run(scenario())
+    assert recorder.results() == ["accepted", "failure", "fields", "done"]
+
+
+def test_failing_node_among_good_ones_otwire_requester(prosody: ProsodyServer) -> None:
+    nodes = {"Broken": _FailingDevice("Broken"), "Device01": momentary_device("Device01")}
+
+    async def scenario() -> Recorder:
+        async with pair(prosody, otwire_plugin(), otwire_plugin(), tag="n2") as (requester, sensor):
+            for node_id, device in nodes.items():
+                sensor.plugin["xep_0323"].register_node(node_id, device, commTimeout=5.0)
+            recorder = Recorder()
+            requester.plugin["xep_0323"].request_data(
+                requester.boundjid.full, sensor.boundjid.full, recorder, flags={"momentary": "true"}
+            )
+            await recorder.wait_for("done", "rejected")
+            return recorder
+
+    recorder = asyncio.run(scenario())
+    assert sorted(recorder.results()) == ["accepted", "done", "failure", "fields"]
+    assert recorder.results()[0] == "accepted" and recorder.results()[-1] == "done"
+    assert recorder.of("failure")[0]["nodeId"] == "Broken"
+
+
+def test_comm_timeout_fails_the_silent_node_only(prosody: ProsodyServer) -> None:
+    nodes = {"Silent": _SilentDevice("Silent"), "Device01": momentary_device("Device01")}
+
+    async def scenario() -> Recorder:
+        async with pair(prosody, otwire_plugin(), otwire_plugin(), tag="t") as (requester, sensor):
+            sensor.plugin["xep_0323"].register_node("Silent", nodes["Silent"], commTimeout=1.0)
+            sensor.plugin["xep_0323"].register_node("Device01", nodes["Device01"], commTimeout=5.0)
+            recorder = Recorder()
+            requester.plugin["xep_0323"].request_data(
+                requester.boundjid.full, sensor.boundjid.full, recorder, flags={"momentary": "true"}
+            )
+            await recorder.wait_for("done", "rejected", timeout=10.0)
+            return recorder
+
+    recorder = asyncio.run(scenario())
+    assert recorder.of("failure")[0]["nodeId"] == "Silent"
+    assert recorder.of("fields")[0]["nodeId"] == "Device01"
+    assert recorder.results()[-1] == "done"
