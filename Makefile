@@ -38,6 +38,7 @@ bench: $(STAMP_DEV)
 	$(BIN)/python benchmarks/iec104_engine.py
 	$(BIN)/python benchmarks/imb.py
 	$(BIN)/python benchmarks/i3x.py
+	$(BIN)/python benchmarks/xep0323.py
 
 # XEP-0323 tests run a throw-away Prosody (Debian package); where apt-get is unavailable they skip.
 prosody:
