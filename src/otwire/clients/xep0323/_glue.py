@@ -80,7 +80,7 @@ def _error_of(element: ET.Element) -> StanzaError:
         return StanzaError(type="cancel", condition="undefined-condition", text=None)
 
 
-def to_slixmpp(xmpp: Any, out: Stanza, dialect: str) -> Iq | Message:
+def to_slixmpp(xmpp: Any, out: Stanza, dialect: codec.Dialect) -> Iq | Message:
     """Build the slixmpp stanza that carries ``out`` (payload encoded in ``dialect``)."""
     stanza: Iq | Message = xmpp.Iq() if out.kind == "iq" else xmpp.Message()
     if out.kind == "iq" or out.type not in ("normal", "", None):

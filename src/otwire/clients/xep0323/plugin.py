@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar
 
 from slixmpp.plugins.base import BasePlugin
+from slixmpp.stanza import Iq
 from slixmpp.xmlstream import StanzaBase
 from slixmpp.xmlstream.handler import Callback
 
@@ -58,7 +59,7 @@ class XEP_0323(BasePlugin):
 
     name = "xep_0323"
     description = "XEP-0323: Internet of Things - Sensor Data (otwire)"
-    dependencies: ClassVar[set[str]] = {"xep_0030"}  # type: ignore[misc]
+    dependencies: ClassVar[set[str]] = {"xep_0030"}
     default_config: ClassVar[dict[str, Any]] = {"threaded": False, "dialect": "v0.2", "readout_timeout": 60.0}
 
     # -- slixmpp plugin life cycle ------------------------------------------------------------
@@ -79,7 +80,6 @@ class XEP_0323(BasePlugin):
         self.xmpp.register_handler(Callback(_MESSAGE_HANDLER, _glue.PayloadMatcher("message"), self._on_message))
 
     def post_init(self) -> None:
-        super().post_init()
         self.xmpp.plugin["xep_0030"].add_feature(codec.NS)
 
     def plugin_end(self) -> None:
@@ -269,7 +269,7 @@ class XEP_0323(BasePlugin):
 
     def _send(self, out: Stanza) -> None:
         stanza = _glue.to_slixmpp(self.xmpp, out, self.config["dialect"])
-        if out.kind == "iq" and out.type in ("get", "set"):
+        if isinstance(stanza, Iq) and out.type in ("get", "set"):
             future = stanza.send(callback=self._on_iq_reply, timeout=float(self.config["readout_timeout"]) + 60.0)
             future.add_done_callback(_retrieve)
         else:
