@@ -32,6 +32,8 @@ from otwire.codecs.xep0323.codec import (
 from otwire.codecs.xep0323.messages import (
     ALL_TYPES,
     HISTORICAL,
+    NO_QOS,
+    NO_TYPES,
     NS,
     Accepted,
     Boolean,
@@ -69,6 +71,8 @@ __all__ = [
     "HISTORICAL",
     "MAX_DEPTH",
     "MAX_SIZE",
+    "NO_QOS",
+    "NO_TYPES",
     "NS",
     "STANZAS_NS",
     "Accepted",
