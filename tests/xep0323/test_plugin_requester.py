@@ -106,7 +106,7 @@ def test_historical_split_over_messages_iterated(prosody: ProsodyServer) -> None
 
     parts, result = asyncio.run(scenario())
     # slixmpp sends one <fields/> message per timestamp, then an empty one with done="true"
-    stamps = [stamp.lexical for part in parts for node in part.fields.nodes for stamp in node.timestamps]
+    stamps = [stamp.value.isoformat() for part in parts for node in part.nodes for stamp in node.timestamps]
     assert stamps == list(HISTORY)
     values = [f.lexical for node in result.nodes for stamp in node.timestamps for f in stamp.fields]
     assert values == list(HISTORY.values())

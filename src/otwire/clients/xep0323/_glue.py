@@ -10,7 +10,7 @@ stanza classes are never used.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from typing import Any
+from typing import Any, Literal
 
 from slixmpp.stanza import Iq, Message
 from slixmpp.xmlstream import StanzaBase
@@ -53,7 +53,7 @@ def from_stanza(stanza: StanzaBase) -> Stanza:
         DecodeError: the XEP-0323 child is malformed (the element path is in the message).
     """
     element = stanza.xml
-    kind = "iq" if element.tag.endswith("}iq") else "message"
+    kind: Literal["iq", "message"] = "iq" if element.tag.endswith("}iq") else "message"
     child = payload_element(element)
     payload = codec.decode(child) if child is not None else None
     error = _error_of(element) if stanza["type"] == "error" else None

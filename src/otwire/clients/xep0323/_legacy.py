@@ -15,11 +15,12 @@ node failure by the plugin) instead of a stalled send queue (research xep0323.md
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from otwire.codecs import xep0323 as codec
 from otwire.codecs.xep0323.values import format_datetime
+from otwire.errors import DecodeError
 
 __all__ = ["block_to_fields", "field_dict", "fields_callbacks", "flags_dict", "lexical"]
 
@@ -66,9 +67,9 @@ def field_dict(field: Any) -> dict[str, Any]:
     return block
 
 
-def fields_callbacks(fields: Any) -> Iterator[dict[str, Any]]:
-    """slixmpp's ``result="fields"`` keyword arguments: one per (node, timestamp) of a ``Fields`` message."""
-    for node in fields.nodes:
+def fields_callbacks(nodes: Iterable[codec.Node]) -> Iterator[dict[str, Any]]:
+    """slixmpp's ``result="fields"`` keyword arguments: one per (node, timestamp) of a ``fields`` message."""
+    for node in nodes:
         for stamp in node.timestamps:
             yield {
                 "nodeId": node.node_id,
@@ -97,7 +98,7 @@ def lexical(value: object) -> str:
     return str(value)
 
 
-def block_to_fields(seqnr: int, node_id: str, block: Mapping[str, Any]) -> Any:
+def block_to_fields(seqnr: int, node_id: str, block: Mapping[str, Any]) -> codec.Fields:
     """Decode a device's ``timestamp_block`` into a typed ``Fields`` message for ``node_id``.
 
     Raises:
@@ -117,4 +118,7 @@ def block_to_fields(seqnr: int, node_id: str, block: Mapping[str, Any]) -> Any:
         for flag, value in (entry.get("flags") or {}).items():
             attributes[str(flag)] = lexical(value)
         ET.SubElement(stamp, prefix + str(entry["type"]), attributes)
-    return codec.decode(fields)
+    message = codec.decode(fields)
+    if not isinstance(message, codec.Fields):  # pragma: no cover - a <fields/> element decodes to Fields
+        raise DecodeError("not a fields element")
+    return message

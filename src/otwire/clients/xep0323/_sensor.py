@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from otwire.clients.xep0323 import _legacy
-from otwire.errors import DecodeError
+from otwire.codecs import xep0323 as codec
+from otwire.codecs.xep0323.values import parse_datetime
+from otwire.errors import DecodeError, InvalidArgument
 
-__all__ = ["DeviceSessions", "Target", "report", "request_flags", "start_devices"]
+__all__ = ["DeviceSessions", "Target", "report", "request_args", "start_devices"]
 
 log = logging.getLogger("otwire.clients.xep0323")
 
@@ -53,23 +55,46 @@ class DeviceSessions:
         return len(self._by_session)
 
 
-def request_flags(flags: Mapping[str, str]) -> frozenset[str]:
-    """slixmpp's ``{"momentary": "true", ...}`` request flags as the set of names set to true."""
-    return frozenset(name for name, value in flags.items() if str(value).lower() in ("true", "1"))
+def request_args(flags: Mapping[str, str]) -> dict[str, Any]:
+    """slixmpp's request ``flags`` (``{"momentary": "true", "when": "2024-01-01T00:00:00", ...}``) as
+    keyword arguments of ``Requester.request`` (``flags``, ``all_types``, ``historical``, ``from_``, ``to``, ``when``).
+
+    Raises:
+        InvalidArgument: an unknown flag, or ``from``/``to``/``when`` that is not an xs:dateTime.
+    """
+    types = codec.FieldType(0)
+    args: dict[str, Any] = {}
+    for name, value in flags.items():
+        if name in ("from", "to", "when"):
+            try:
+                args["from_" if name == "from" else name] = parse_datetime(str(value))
+            except ValueError as exc:
+                raise InvalidArgument(f"flag {name}={value!r}: {exc}") from None
+            continue
+        if str(value).lower() not in ("true", "1"):
+            continue
+        if name in ("all", "historical"):
+            args["all_types" if name == "all" else name] = True
+        elif name in codec.FieldType.__members__:
+            types |= codec.FieldType[name]
+        else:
+            raise InvalidArgument(f"unknown request flag {name!r}")
+    args["flags"] = types
+    return args
 
 
 def start_devices(plugin: Any, event: Any) -> None:
     """Ask every node of a started readout (``ReadoutRequested``) for its fields."""
     session = plugin._devices.open(event.peer, event.seqnr)
-    flags = _legacy.flags_dict(event.request)
-    names = list(event.fields)
+    flags = _legacy.flags_dict(event.req)
+    names = sorted(event.field_names)
     for node_id in event.node_ids:
         device = plugin.nodes[node_id]["device"]
         try:
             device.request_fields(names, flags=flags, session=session, callback=plugin._device_report)
         except Exception as exc:  # a device bug fails its node, not the stream
             log.exception("device %s raised in request_fields", node_id)
-            plugin._sensor.node_failed(event.peer, event.seqnr, node_id, f"device error: {exc}", now=plugin._now())
+            plugin._sensor.node_failed(event.peer, event.seqnr, node_id, f"device error: {exc}", plugin._now())
 
 
 def report(
@@ -77,14 +102,14 @@ def report(
 ) -> None:
     """Feed one device report (slixmpp's ``result`` ``"fields"``, ``"done"`` or ``"error"``) to the machine."""
     if result == "error":
-        sensor.node_failed(target.peer, target.seqnr, node_id, error_msg or "error", now=now)
+        sensor.node_failed(target.peer, target.seqnr, node_id, error_msg or "error", now)
         return
-    nodes: tuple[Any, ...] = ()
+    stamps: tuple[codec.Timestamp, ...] = ()
     if block:
         try:
-            nodes = tuple(_legacy.block_to_fields(target.seqnr, node_id, block).nodes)
+            stamps = _legacy.block_to_fields(target.seqnr, node_id, block).nodes[0].timestamps
         except (DecodeError, KeyError, TypeError, AttributeError) as exc:
             log.warning("device %s reported data that is not XEP-0323: %s", node_id, exc)
-            sensor.node_failed(target.peer, target.seqnr, node_id, f"invalid data: {exc}", now=now)
+            sensor.node_failed(target.peer, target.seqnr, node_id, f"invalid data: {exc}", now)
             return
-    sensor.fields_ready(target.peer, target.seqnr, node_id, nodes, done=result == "done", now=now)
+    sensor.fields_ready(target.peer, target.seqnr, node_id, stamps, now, done=result == "done")

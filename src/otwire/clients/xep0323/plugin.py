@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar
 
@@ -29,7 +30,7 @@ from otwire.clients.xep0323.readout import Readout, rejected, timed_out
 from otwire.codecs import xep0323 as codec
 from otwire.codecs.xep0323 import StanzaError
 from otwire.errors import DecodeError, InvalidArgument, RequestError
-from otwire.protocols.xep0323 import Requester, Sensor, Stanza
+from otwire.protocols.xep0323 import Requester, RequesterConfig, Sensor, SensorConfig, Stanza
 from otwire.protocols.xep0323 import events as ev
 
 __all__ = ["XEP_0323"]
@@ -68,13 +69,15 @@ class XEP_0323(BasePlugin):
         if self.config.get("dialect") not in _DIALECTS:
             raise InvalidArgument(f"dialect must be one of {_DIALECTS}, not {self.config.get('dialect')!r}")
         self.nodes: dict[str, dict[str, Any]] = {}
-        self._requester = Requester(timeout=float(self.config["readout_timeout"]))
-        self._sensor = Sensor()
+        self._requester = Requester(config=RequesterConfig(readout_timeout=float(self.config["readout_timeout"])))
+        wall_offset = time.time() - self.xmpp.loop.time()  # the machines' `when` is wall-clock time
+        self._sensor = Sensor(config=SensorConfig(dialect=self.config["dialect"]), wall_offset=wall_offset)
         self._devices = _sensor.DeviceSessions()
         self._callbacks: dict[tuple[str, int], LegacyCallback] = {}
         self._readouts: dict[tuple[str, int], Readout] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
+        self._flushing = False
         self._thread = threading.get_ident()
         self.xmpp.register_handler(Callback(_IQ_HANDLER, _glue.PayloadMatcher("iq"), self._on_iq))
         self.xmpp.register_handler(Callback(_MESSAGE_HANDLER, _glue.PayloadMatcher("message"), self._on_message))
@@ -148,7 +151,7 @@ class XEP_0323(BasePlugin):
             InvalidArgument: no readout with this session is in flight.
         """
         key = self._key_of(session)
-        self._requester.cancel(key[0], key[1], now=self._now())
+        self._requester.cancel(key[0], key[1], self._now())
         self._flush()
 
     # -- requester side: typed asyncio API ----------------------------------------------------
@@ -183,14 +186,9 @@ class XEP_0323(BasePlugin):
     def _request(
         self, jid: str, node_ids: Iterable[str] | None, fields: Iterable[str] | None, flags: dict[str, str]
     ) -> int:
-        when = flags.pop("when", None)
+        args = _sensor.request_args(flags)
         return self._requester.request(
-            jid,
-            node_ids=tuple(node_ids or ()),
-            fields=tuple(fields or ()),
-            flags=_sensor.request_flags(flags),
-            when=when,
-            now=self._now(),
+            jid, self._now(), node_ids=tuple(node_ids or ()), fields=tuple(fields or ()), **args
         )
 
     def _on_iq(self, iq: StanzaBase) -> None:
@@ -200,7 +198,7 @@ class XEP_0323(BasePlugin):
             log.warning("malformed XEP-0323 request from %s: %s", iq["from"], exc)
             self._send_bad_request(iq, str(exc))
             return
-        self._sensor.receive_message(stanza, now=self._now())
+        self._sensor.receive_message(stanza, self._now())
         self._flush()
 
     def _on_message(self, message: StanzaBase) -> None:
@@ -209,7 +207,7 @@ class XEP_0323(BasePlugin):
         except DecodeError as exc:
             log.warning("malformed XEP-0323 message from %s dropped: %s", message["from"], exc)
             return
-        self._requester.receive_message(stanza, now=self._now())
+        self._requester.receive_message(stanza, self._now())
         self._flush()
 
     def _on_iq_reply(self, iq: StanzaBase) -> None:
@@ -226,7 +224,7 @@ class XEP_0323(BasePlugin):
                 payload=None,
                 error=StanzaError(type="modify", condition="bad-request", text=str(exc)),
             )
-        self._requester.receive_message(stanza, now=self._now())
+        self._requester.receive_message(stanza, self._now())
         self._flush()
 
     def _on_timer(self) -> None:
@@ -257,20 +255,30 @@ class XEP_0323(BasePlugin):
     # -- outputs --------------------------------------------------------------------------------
 
     def _flush(self) -> None:
-        """Send what the machines queued, deliver their events, re-arm the timer (repeat until quiet)."""
-        while True:
-            out = self._requester.messages_to_send() + self._sensor.messages_to_send()
-            delivered = self._deliver_events()
-            for stanza in out:
-                self._send(stanza)
-            if not out and not delivered:
-                break
+        """Send what the machines queued, deliver their events, re-arm the timer (repeat until quiet).
+
+        Re-entrant calls (a device reporting from inside ``request_fields``) return at once:
+        the outer loop sends their output after what was queued before, keeping the order.
+        """
+        if self._flushing:
+            return
+        self._flushing = True
+        try:
+            while True:
+                out = self._requester.messages_to_send() + self._sensor.messages_to_send()
+                for stanza in out:
+                    self._send(stanza)
+                if not self._deliver_events() and not out:
+                    break
+        finally:
+            self._flushing = False
         self._arm_timer()
 
     def _send(self, out: Stanza) -> None:
         stanza = _glue.to_slixmpp(self.xmpp, out, self.config["dialect"])
         if isinstance(stanza, Iq) and out.type in ("get", "set"):
-            future = stanza.send(callback=self._on_iq_reply, timeout=float(self.config["readout_timeout"]) + 60.0)
+            timeout = float(self.config["readout_timeout"]) + 60.0
+            future = stanza.send(callback=self._on_iq_reply, timeout=timeout)  # type: ignore[no-untyped-call]
             future.add_done_callback(_retrieve)
         else:
             stanza.send()
@@ -286,7 +294,7 @@ class XEP_0323(BasePlugin):
     def _sensor_event(self, event: Any) -> None:
         if isinstance(event, ev.ReadoutRequested):
             _sensor.start_devices(self, event)
-        elif isinstance(event, ev.CancelRequested | ev.ReadoutEnded):
+        elif isinstance(event, ev.CancelRequested | ev.ReadoutFinished):
             self._devices.forget(event.peer, event.seqnr)
         elif isinstance(event, ev.StanzaDropped):
             self._dropped(event)
@@ -362,14 +370,14 @@ def _legacy_calls(event: Any, timeout: float) -> list[dict[str, Any]]:
     if isinstance(event, ev.ReadoutStarted):
         return [{"result": "started"}]
     if isinstance(event, ev.FieldsReceived):
-        return [{"result": "fields", **kwargs} for kwargs in _legacy.fields_callbacks(event.fields)]
+        return [{"result": "fields", **kwargs} for kwargs in _legacy.fields_callbacks(event.nodes)]
     if isinstance(event, ev.FailureReceived):
         return [
             {"result": "failure", "nodeId": e.node_id, "timestamp": e.timestamp, "error_msg": e.message}
-            for e in event.failure.errors
+            for e in event.errors
         ]
     if isinstance(event, ev.ReadoutRejected):
-        return [{"result": "rejected", "error_msg": event.text}]
+        return [{"result": "rejected", "error_msg": _rejection_text(event)}]
     if isinstance(event, ev.ReadoutCancelled):
         return [{"result": "cancelled"}]
     if isinstance(event, ev.ReadoutCompleted):
@@ -379,17 +387,26 @@ def _legacy_calls(event: Any, timeout: float) -> list[dict[str, Any]]:
     return []
 
 
+def _rejection_text(event: ev.ReadoutRejected) -> str | None:
+    """The reason as slixmpp reports it: the v0.2 ``rejected/error`` text, else the RFC 6120 ``<text/>``."""
+    if event.reasons:
+        return "; ".join(event.reasons)
+    if event.error is not None:
+        return event.error.text or event.error.condition
+    return None
+
+
 def _feed(readout: Readout, event: Any, timeout: float) -> None:
     if isinstance(event, ev.ReadoutAccepted):
         readout.accepted(event.queued)
     elif isinstance(event, ev.FieldsReceived):
-        readout.part(event, nodes=tuple(event.fields.nodes))
+        readout.part(event, nodes=event.nodes)
     elif isinstance(event, ev.FailureReceived):
-        readout.part(event, errors=tuple(event.failure.errors))
+        readout.part(event, errors=event.errors)
     elif isinstance(event, ev.ReadoutCompleted):
         readout.complete()
     elif isinstance(event, ev.ReadoutRejected):
-        readout.fail(rejected(event.text, event))
+        readout.fail(rejected(_rejection_text(event), event))
     elif isinstance(event, ev.ReadoutCancelled):
         readout.fail(RequestError("readout cancelled", reply=event))
     elif isinstance(event, ev.ReadoutTimedOut):
