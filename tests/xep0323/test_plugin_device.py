@@ -227,3 +227,30 @@ def test_loaded_like_slixmpps_plugin_in_a_fresh_interpreter() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.split() == ["otwire.clients.xep0323.plugin", "xep_0323", "['xep_0030']", "False"]
+
+
+def test_readout_timeout(prosody: ProsodyServer) -> None:
+    from otwire.errors import RequestTimeout
+
+    async def scenario() -> tuple[Recorder, BaseException]:
+        device = await connect_client(prosody, "sensor2", "raw-timeout")
+        _raw_device(device)
+        requester = await connect_client(
+            prosody, "requester2", "app-timeout", plugins=otwire_plugin(readout_timeout=1.0)
+        )
+        try:
+            recorder = Recorder()
+            plugin = requester.plugin["xep_0323"]
+            plugin.request_data(requester.boundjid.full, device.boundjid.full, recorder, nodeIds=["Hold"])
+            with pytest.raises(RequestTimeout) as caught:
+                await plugin.read(device.boundjid.full, node_ids=["Hold"])
+            await recorder.wait_for("done")
+            return recorder, caught.value
+        finally:
+            await disconnect_client(requester)
+            await disconnect_client(device)
+
+    recorder, error = asyncio.run(scenario())
+    assert recorder.results() == ["queued", "failure", "done"]
+    assert recorder.of("failure")[0]["error_msg"] == "Timeout"
+    assert "1.0 s" in str(error)

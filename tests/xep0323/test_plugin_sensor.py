@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import threading
 from typing import Any
 
 import pytest
@@ -37,13 +38,19 @@ def _history_device(node_id: str) -> Device:
     return device
 
 
-async def _read(prosody: ProsodyServer, tag: str, nodes: dict[str, Device], **request: Any) -> Recorder:
+async def _read(
+    prosody: ProsodyServer,
+    tag: str,
+    nodes: dict[str, Device],
+    until: tuple[str, ...] = ("done", "rejected"),
+    **request: Any,
+) -> Recorder:
     async with pair(prosody, SLIXMPP, otwire_plugin(), tag=tag) as (requester, sensor):
         for node_id, device in nodes.items():
             sensor.plugin["xep_0323"].register_node(node_id, device, commTimeout=request.pop("comm", 5.0))
         recorder = Recorder()
         requester.plugin["xep_0323"].request_data(requester.boundjid.full, sensor.boundjid.full, recorder, **request)
-        await recorder.wait_for("done", "rejected")
+        await recorder.wait_for(*until)
         return recorder
 
 
@@ -162,3 +169,99 @@ def test_comm_timeout_fails_the_silent_node_only(prosody: ProsodyServer) -> None
     assert recorder.of("failure")[0]["nodeId"] == "Silent"
     assert recorder.of("fields")[0]["nodeId"] == "Device01"
     assert recorder.results()[-1] == "done"
+
+
+class _ManyFieldsDevice(Device):
+    """Momentary readout of ``count`` numeric fields, each value a different wire string."""
+
+    def __init__(self, node_id: str, count: int) -> None:
+        super().__init__(node_id)
+        self.count = count
+
+    def request_fields(self, fields, flags, session, callback):  # type: ignore[no-untyped-def]
+        block = {
+            "timestamp": MOMENTARY_TIMESTAMP,
+            "fields": [
+                {"type": "numeric", "name": f"F{i}", "value": f"{i}.50", "unit": "V", "dataType": None,
+                 "flags": {"momentary": "true"}}
+                for i in range(self.count)
+            ],
+        }  # fmt: skip
+        callback(session, result="done", nodeId=self.nodeId, timestamp_block=block)
+
+
+class _PlainValuesDevice(Device):
+    """Reports Python values (float, bool, int) instead of strings (slixmpp's send queue dies on them: B8)."""
+
+    def request_fields(self, fields, flags, session, callback):  # type: ignore[no-untyped-def]
+        block = {
+            "timestamp": MOMENTARY_TIMESTAMP,
+            "fields": [
+                {
+                    "type": "numeric",
+                    "name": "Temperature",
+                    "value": 23.5,
+                    "unit": "°C",
+                    "dataType": None,
+                    "flags": None,
+                },
+                {"type": "boolean", "name": "Heating", "value": True, "unit": None, "dataType": None, "flags": None},
+            ],
+        }
+        callback(session, result="done", nodeId=self.nodeId, timestamp_block=block)
+
+
+class _BadValueDevice(Device):
+    def request_fields(self, fields, flags, session, callback):  # type: ignore[no-untyped-def]
+        block = {
+            "timestamp": MOMENTARY_TIMESTAMP,
+            "fields": [{"type": "numeric", "name": "T", "value": "warm", "unit": "", "dataType": None, "flags": None}],
+        }
+        callback(session, result="done", nodeId=self.nodeId, timestamp_block=block)
+
+
+class _ThreadedDevice(Device):
+    """Reports from a thread of its own, as a device driver doing blocking I/O would."""
+
+    def __init__(self, node_id: str) -> None:
+        super().__init__(node_id)
+        self.inner = momentary_device(node_id)
+
+    def request_fields(self, fields, flags, session, callback):  # type: ignore[no-untyped-def]
+        worker = threading.Thread(target=self.inner.request_fields, args=(fields, flags, session, callback))
+        worker.start()
+
+
+def test_large_readout_split_over_messages(prosody: ProsodyServer) -> None:
+    recorder = asyncio.run(_read(prosody, "big", {"Big": _ManyFieldsDevice("Big", 250)}, flags={"momentary": "true"}))
+    calls = recorder.of("fields")
+    assert [len(call["fields"]) for call in calls] == [100, 100, 50]
+    assert [f["value"] for call in calls for f in call["fields"]] == [f"{i}.50" for i in range(250)]
+    assert recorder.results()[-1] == "done"
+
+
+def test_scheduled_then_run(prosody: ProsodyServer) -> None:
+    when = (dt.datetime.now() + dt.timedelta(seconds=2)).replace(microsecond=0).isoformat()
+    recorder = asyncio.run(
+        _read(prosody, "s", {"Device01": momentary_device("Device01")}, flags={"momentary": "true", "when": when})
+    )
+    assert recorder.results() == ["queued", "started", "fields", "done"]
+
+
+def test_plain_python_values_sent_as_lexical_strings(prosody: ProsodyServer) -> None:
+    recorder = asyncio.run(_read(prosody, "v", {"Plain": _PlainValuesDevice("Plain")}, flags={"momentary": "true"}))
+    (call,) = recorder.of("fields")
+    assert {f["name"]: f["value"] for f in call["fields"]} == {"Temperature": "23.5", "Heating": "true"}
+
+
+def test_invalid_device_value_fails_the_node(prosody: ProsodyServer) -> None:
+    nodes = {"Bad": _BadValueDevice("Bad")}
+    recorder = asyncio.run(_read(prosody, "b", nodes, until=("failure", "done"), flags={"momentary": "true"}))
+    assert recorder.results() == ["accepted", "failure"]  # slixmpp's requester ends at a failure (B4)
+    assert recorder.of("failure")[0]["error_msg"].startswith("invalid data")
+
+
+def test_device_reporting_from_its_own_thread(prosody: ProsodyServer) -> None:
+    recorder = asyncio.run(_read(prosody, "th", {"Device01": _ThreadedDevice("Device01")}, flags={"momentary": "true"}))
+    assert recorder.results() == ["accepted", "fields", "done"]
+    assert len(recorder.of("fields")[0]["fields"]) == len(MOMENTARY_FIELDS)

@@ -39,7 +39,6 @@ log = logging.getLogger("otwire.clients.xep0323")
 
 _IQ_HANDLER = "otwire XEP-0323 iq"
 _MESSAGE_HANDLER = "otwire XEP-0323 message"
-_DIALECTS = ("v0.2", "v0.6")
 
 LegacyCallback = Callable[..., object]
 
@@ -56,22 +55,33 @@ class XEP_0323(BasePlugin):
         threaded: accepted for compatibility and ignored (everything runs on the loop).
         dialect: ``"v0.2"`` (default: slixmpp peers; ``timeSpan``, hybrid rejection) or ``"v0.6"``.
         readout_timeout: seconds a readout may take from request to done (default 60.0).
+        max_fields_per_message: field values per ``<fields/>`` message the sensor sends at most
+            (default 100); a larger readout is split over several messages.
+
+    Raises (when slixmpp enables the plugin):
+        InvalidArgument: an unknown dialect or a value out of range.
     """
 
     name = "xep_0323"
     description = "XEP-0323: Internet of Things - Sensor Data (otwire)"
     dependencies: ClassVar[set[str]] = {"xep_0030"}
-    default_config: ClassVar[dict[str, Any]] = {"threaded": False, "dialect": "v0.2", "readout_timeout": 60.0}
+    default_config: ClassVar[dict[str, Any]] = {
+        "threaded": False,
+        "dialect": "v0.2",
+        "readout_timeout": 60.0,
+        "max_fields_per_message": 100,
+    }
 
     # -- slixmpp plugin life cycle ------------------------------------------------------------
 
     def plugin_init(self) -> None:
-        if self.config.get("dialect") not in _DIALECTS:
-            raise InvalidArgument(f"dialect must be one of {_DIALECTS}, not {self.config.get('dialect')!r}")
         self.nodes: dict[str, dict[str, Any]] = {}
         self._requester = Requester(config=RequesterConfig(readout_timeout=float(self.config["readout_timeout"])))
         wall_offset = time.time() - self.xmpp.loop.time()  # the machines' `when` is wall-clock time
-        self._sensor = Sensor(config=SensorConfig(dialect=self.config["dialect"]), wall_offset=wall_offset)
+        sensor_config = SensorConfig(
+            dialect=self.config["dialect"], max_fields_per_message=int(self.config["max_fields_per_message"])
+        )
+        self._sensor = Sensor(config=sensor_config, wall_offset=wall_offset)
         self._devices = _sensor.DeviceSessions()
         self._callbacks: dict[tuple[str, int], LegacyCallback] = {}
         self._readouts: dict[tuple[str, int], Readout] = {}
