@@ -12,6 +12,7 @@ import datetime as dt
 import subprocess
 import sys
 import threading
+import xml.etree.ElementTree as ET
 from decimal import Decimal
 from typing import Any
 
@@ -181,16 +182,36 @@ def test_spoofed_fields_from_a_third_account_dropped(prosody: ProsodyServer) -> 
     assert len(dropped) == 1
 
 
-def test_plugin_starts_no_thread(prosody: ProsodyServer) -> None:
+class _Silent:
+    """A device that never reports: its node fails on otwire's comm timeout (a loop timer, no thread)."""
+
+    def has_field(self, name: str) -> bool:
+        return True
+
+    def request_fields(self, fields: Any, flags: Any, session: Any, callback: Any) -> None:
+        pass
+
+
+def test_plugin_starts_no_thread(prosody: ProsodyServer, monkeypatch: pytest.MonkeyPatch) -> None:
     from .peers import momentary_device
+
+    started: list[str] = []
+    original_start = threading.Thread.start
+
+    def counting_start(thread: threading.Thread) -> None:
+        started.append(thread.name)
+        original_start(thread)
 
     async def scenario() -> tuple[set[int], set[int], Any]:
         sensor = await connect_client(prosody, "sensor", "threads", plugins=otwire_plugin())
         requester = await connect_client(prosody, "requester", "threads", plugins=otwire_plugin())
         try:
             sensor.plugin["xep_0323"].register_node("Device01", momentary_device("Device01"), commTimeout=5.0)
+            sensor.plugin["xep_0323"].register_node("Silent", _Silent(), commTimeout=1.0)
             before = {t.ident or 0 for t in threading.enumerate()}
+            monkeypatch.setattr(threading.Thread, "start", counting_start)
             result = await requester.plugin["xep_0323"].read(sensor.boundjid.full, momentary=True)
+            monkeypatch.undo()
             after = {t.ident or 0 for t in threading.enumerate()}
             return before, after, result
         finally:
@@ -199,7 +220,47 @@ def test_plugin_starts_no_thread(prosody: ProsodyServer) -> None:
 
     before, after, result = asyncio.run(scenario())
     assert result.values()[("Device01", "Temperature")].lexical == "23.40"
+    assert [(e.node_id, e.message) for e in result.errors] == [("Silent", "Timeout")]
+    assert started == []
     assert after <= before
+
+
+def test_cancel_from_a_third_account_refused(prosody: ProsodyServer) -> None:
+    from slixmpp.exceptions import IqError
+
+    from .peers import momentary_device
+
+    when = (dt.datetime.now() + dt.timedelta(seconds=60)).replace(microsecond=0).isoformat()
+
+    async def scenario() -> tuple[str, Recorder]:
+        sensor = await connect_client(prosody, "sensor", "cancel3", plugins=otwire_plugin())
+        requester = await connect_client(prosody, "requester", "cancel3", plugins=otwire_plugin())
+        intruder = await connect_client(prosody, "intruder", "cancel3")
+        try:
+            sensor.plugin["xep_0323"].register_node("Device01", momentary_device("Device01"), commTimeout=5.0)
+            recorder = Recorder()
+            plugin = requester.plugin["xep_0323"]
+            session = plugin.request_data(
+                requester.boundjid.full, sensor.boundjid.full, recorder, flags={"momentary": "true", "when": when}
+            )
+            await recorder.wait_for("queued")
+            forged = intruder.make_iq_get(ito=sensor.boundjid.full)
+            forged.xml.append(ET.fromstring(f"<cancel xmlns='{NS}' seqnr='{session}'/>"))
+            try:
+                await forged.send(timeout=5)
+                condition = "result"
+            except IqError as exc:
+                condition = exc.iq["error"]["condition"]
+            plugin.cancel_request(session)
+            await recorder.wait_for("cancelled")
+            return condition, recorder
+        finally:
+            for client in (requester, sensor, intruder):
+                await disconnect_client(client)
+
+    condition, recorder = asyncio.run(scenario())
+    assert condition == "item-not-found"
+    assert recorder.results() == ["queued", "cancelled"]
 
 
 def test_disco_feature_advertised(prosody: ProsodyServer) -> None:

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar
 
+from slixmpp import JID
 from slixmpp.plugins.base import BasePlugin
 from slixmpp.stanza import Iq
 from slixmpp.xmlstream import StanzaBase
@@ -317,7 +318,7 @@ class XEP_0323(BasePlugin):
         callback = self._callbacks.get(key)
         if callback is not None:
             for kwargs in _legacy_calls(event, self.config["readout_timeout"]):
-                callback(from_jid=event.peer, **kwargs)
+                callback(from_jid=JID(event.peer), **kwargs)
         readout = self._readouts.get(key)
         if readout is not None:
             _feed(readout, event, float(self.config["readout_timeout"]))
