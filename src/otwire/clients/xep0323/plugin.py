@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar
@@ -89,7 +88,6 @@ class XEP_0323(BasePlugin):
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._flushing = False
-        self._thread = threading.get_ident()
         self.xmpp.register_handler(Callback(_IQ_HANDLER, _glue.PayloadMatcher("iq"), self._on_iq))
         self.xmpp.register_handler(Callback(_MESSAGE_HANDLER, _glue.PayloadMatcher("message"), self._on_message))
 
@@ -114,7 +112,8 @@ class XEP_0323(BasePlugin):
         ``device`` has ``has_field(name) -> bool`` and ``request_fields(fields, flags, session,
         callback)``; it reports with ``callback(session, nodeId=..., result="fields"|"done"|"error",
         timestamp_block=..., error_msg=...)``, from the loop or from any thread. ``commTimeout`` is
-        the seconds allowed between two reports before the node fails with "Timeout".
+        the seconds the device may take to report the node completely (``result="done"``) before
+        the node fails with "Timeout" (slixmpp restarts its timer at every report).
 
         Raises:
             InvalidArgument: ``commTimeout`` is not a positive number of seconds.
@@ -252,7 +251,7 @@ class XEP_0323(BasePlugin):
         self, session: str, nodeId: str, result: str, timestamp_block: Any = None, error_msg: str | None = None
     ) -> None:
         """The callback handed to devices (slixmpp's ``_device_field_request_callback`` signature)."""
-        if threading.get_ident() != self._thread:
+        if not self._on_loop():
             self.xmpp.loop.call_soon_threadsafe(
                 self._device_report, session, nodeId, result, timestamp_block, error_msg
             )
@@ -351,6 +350,12 @@ class XEP_0323(BasePlugin):
         reply.send()
 
     # -- helpers --------------------------------------------------------------------------------
+
+    def _on_loop(self) -> bool:
+        try:
+            return asyncio.get_running_loop() is self.xmpp.loop
+        except RuntimeError:  # a device's own thread: no loop runs here
+            return False
 
     def _now(self) -> float:
         return float(self.xmpp.loop.time())
