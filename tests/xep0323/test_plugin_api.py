@@ -87,3 +87,76 @@ def test_request_data_returns_the_session_at_once_and_it_cancels() -> None:
 def test_unknown_dialect_refused() -> None:
     with pytest.raises(InvalidArgument):
         _offline(lambda plugin: None, dialect="v9")
+
+
+def _readout() -> Any:
+    from otwire.clients.xep0323.readout import Readout
+
+    cancelled: list[bool] = []
+    loop = asyncio.get_running_loop()
+    return Readout("sensor@localhost/d", 7, lambda: cancelled.append(True), loop.create_future()), cancelled
+
+
+def test_readout_parts_then_result() -> None:
+    from otwire.codecs.xep0323 import Node
+
+    async def scenario() -> tuple[list[str], Any, list[bool]]:
+        readout, cancelled = _readout()
+        readout.accepted(queued=True)
+        readout.part("part-1", nodes=(Node(node_id="A"),))
+        readout.part("part-2", nodes=(Node(node_id="B"),))
+        readout.complete()
+        readout.cancel()
+        return [part async for part in readout], await readout, cancelled
+
+    parts, result, cancelled = asyncio.run(scenario())
+    assert parts == ["part-1", "part-2"]
+    assert (result.peer, result.seqnr, result.queued) == ("sensor@localhost/d", 7, True)
+    assert [node.node_id for node in result.nodes] == ["A", "B"]
+    assert cancelled == [True]
+
+
+def test_readout_failure_raised_by_await_and_by_iteration() -> None:
+    from otwire.errors import RequestError
+
+    async def scenario() -> tuple[list[str], BaseException, BaseException]:
+        readout, _ = _readout()
+        readout.part("part-1")
+        readout.fail(RequestError("readout rejected: no"))
+        readout.part("late")  # ignored once the readout ended
+        parts: list[str] = []
+        with pytest.raises(RequestError) as by_iteration:
+            async for part in readout:
+                parts.append(part)
+        with pytest.raises(RequestError) as by_await:
+            await readout
+        return parts, by_iteration.value, by_await.value
+
+    parts, by_iteration, by_await = asyncio.run(scenario())
+    assert parts == ["part-1"]
+    assert by_iteration is by_await
+
+
+def test_readout_bounds_unconsumed_parts(monkeypatch: pytest.MonkeyPatch) -> None:
+    from otwire.clients.xep0323 import readout as readout_module
+    from otwire.codecs.xep0323 import Node
+    from otwire.errors import RequestError
+
+    monkeypatch.setattr(readout_module, "MAX_PENDING_PARTS", 3)
+
+    async def scenario() -> tuple[Any, list[str], BaseException]:
+        readout, _ = _readout()
+        for index in range(5):
+            readout.part(f"part-{index}", nodes=(Node(node_id=str(index)),))
+        readout.complete()
+        result = await readout  # the result still has everything
+        parts: list[str] = []
+        with pytest.raises(RequestError) as caught:
+            async for part in readout:
+                parts.append(part)
+        return result, parts, caught.value
+
+    result, parts, error = asyncio.run(scenario())
+    assert len(result.nodes) == 5
+    assert parts == ["part-0", "part-1", "part-2"]
+    assert "3 partial results" in str(error)

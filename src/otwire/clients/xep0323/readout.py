@@ -28,7 +28,8 @@ from otwire.errors import RequestError, RequestTimeout
 
 __all__ = ["Readout", "ReadoutResult"]
 
-#: Partial results held for an ``async for`` consumer that falls behind; beyond it the readout fails.
+#: Partial results held for an ``async for`` consumer (or one that never comes); beyond it they
+#: are no longer queued, the result still collects everything, and the iteration ends with RequestError.
 MAX_PENDING_PARTS = 10_000
 
 
@@ -73,6 +74,7 @@ class Readout:
     _nodes: list[Any] = field(default_factory=list)
     _errors: list[Any] = field(default_factory=list)
     _queued: bool = False
+    _overflowed: bool = False
 
     def __await__(self) -> Generator[Any, None, ReadoutResult]:
         return self._future.__await__()
@@ -84,6 +86,8 @@ class Readout:
                 break
             yield part
         self._future.result()  # raises the readout's error, if it ended with one
+        if self._overflowed:
+            raise RequestError(f"more than {MAX_PENDING_PARTS} partial results were waiting: some were not queued")
 
     @property
     def done(self) -> bool:
@@ -105,7 +109,7 @@ class Readout:
         self._nodes.extend(nodes)
         self._errors.extend(errors)
         if self._parts.qsize() >= MAX_PENDING_PARTS:
-            self.fail(RequestError(f"more than {MAX_PENDING_PARTS} partial results not consumed"))
+            self._overflowed = True
             return
         self._parts.put_nowait(event)
 
