@@ -316,8 +316,11 @@ class XEP_0323(BasePlugin):
         key = (event.peer, event.seqnr)
         callback = self._callbacks.get(key)
         if callback is not None:
-            for kwargs in _legacy_calls(event, self.config["readout_timeout"]):
-                callback(from_jid=JID(event.peer), **kwargs)
+            for kwargs in _legacy_calls(event):
+                try:
+                    callback(from_jid=JID(event.peer), **kwargs)
+                except Exception:  # the application's bug must not stall the readouts of others
+                    log.exception("xep_0323 request_data callback raised on %s", kwargs["result"])
         readout = self._readouts.get(key)
         if readout is not None:
             _feed(readout, event, float(self.config["readout_timeout"]))
@@ -379,7 +382,7 @@ def _retrieve(future: asyncio.Future[Any]) -> None:
         future.exception()  # the reply went to the machine; the IqError/IqTimeout is not news
 
 
-def _legacy_calls(event: Any, timeout: float) -> list[dict[str, Any]]:
+def _legacy_calls(event: Any) -> list[dict[str, Any]]:
     """slixmpp's requester callback keyword arguments for one machine event (may be several calls)."""
     if isinstance(event, ev.ReadoutAccepted):
         return [{"result": "queued" if event.queued else "accepted"}]
