@@ -162,3 +162,31 @@ def test_limits_are_parameters() -> None:
     with pytest.raises(DecodeError, match="deeper than 3"):
         x.decode_bytes(HEAD + b'<string name="a" value="v" />' + TAIL, max_depth=3)
     assert isinstance(x.decode_bytes(HEAD + b'<string name="a" value="v" />' + TAIL, max_depth=4), x.Fields)
+
+
+@given(messages())
+def test_the_plain_parse_path_equals_the_defusedxml_path(message: object) -> None:
+    from otwire.codecs.xep0323 import codec
+
+    data = x.encode_bytes(message)  # type: ignore[arg-type]
+    assert codec._plain(data) and not codec._plain(b"<!-- c -->" + data)
+    assert x.decode_bytes(data) == x.decode_bytes(b"<!-- c -->" + data) == message
+
+
+UTF16_DTD = (
+    '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE r [<!ENTITY a "b">]>'
+    '<done xmlns="urn:xmpp:iot:sensordata" seqnr="1"/>'
+).encode("utf-16")
+EBCDIC = b'<?xml version="1.0" encoding="cp037"?>' + '<done xmlns="urn:xmpp:iot:sensordata" seqnr="1"/>'.encode("cp037")
+LATIN1 = '<?xml version="1.0" encoding="ISO-8859-1"?><string name="é" value="x"/>'.encode("latin-1")
+
+
+def test_other_encodings_take_the_defusedxml_path() -> None:
+    from otwire.codecs.xep0323 import codec
+
+    assert not codec._plain(UTF16_DTD) and not codec._plain(EBCDIC) and not codec._plain(LATIN1)
+    with pytest.raises(DecodeError, match="forbidden XML construct"):
+        x.decode_bytes(UTF16_DTD)
+    with pytest.raises(DecodeError, match="unknown encoding"):
+        x.decode_bytes(EBCDIC)
+    assert codec.parse_xml(LATIN1).get("name") == "é"  # harmless in another encoding: still read

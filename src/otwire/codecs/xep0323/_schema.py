@@ -120,7 +120,9 @@ class ElementSpec:
     aliases: tuple[str, ...] = ()
     v02_convert: Callable[[Any], Any] | None = None
     attr_index: dict[str, Attr] = dataclasses.field(default_factory=dict)
-    flag_index: dict[str, tuple[str, enum.Flag]] = dataclasses.field(default_factory=dict)
+    flag_index: dict[str, tuple[str, int]] = dataclasses.field(default_factory=dict)
+    flag_fields: dict[str, type[enum.Flag]] = dataclasses.field(default_factory=dict)
+    handlers: dict[str, Attr | tuple[str, int]] = dataclasses.field(default_factory=dict)
     child_index: dict[str, tuple[str, ElementSpec | None]] = dataclasses.field(default_factory=dict)
     required: tuple[Attr, ...] = ()
 
@@ -128,10 +130,12 @@ class ElementSpec:
         self.attr_index = {a.xml: a for a in self.attrs}
         self.required = tuple(a for a in self.attrs if a.default is REQUIRED)
         for group in self.flags:
+            self.flag_fields[group.field] = group.flag
             for member in group.flag:
-                self.flag_index[str(member.name)] = (group.field, member)
+                self.flag_index[str(member.name)] = (group.field, member.value)
             for alias, name in group.aliases.items():
-                self.flag_index[alias] = (group.field, group.flag[name])
+                self.flag_index[alias] = (group.field, group.flag[name].value)
+        self.handlers = {**self.flag_index, **self.attr_index}
         for children in self.children:
             for spec in children.specs:
                 for tag in (spec.tag, *spec.aliases):
@@ -162,30 +166,49 @@ def decode_element(element: ET.Element, spec: ElementSpec, path: str) -> Any:
         raise BadElement(path, str(exc)) from None
 
 
+def _flag(flag: type[enum.Flag], bits: int) -> enum.Flag:
+    """``flag(bits)``, cached: building a Flag member costs more than the rest of a field.
+
+    The cache is bounded by construction: two 14-bit flag types, at most 2 * 2**14 entries.
+    """
+    key = (flag, bits)
+    member = _FLAG_CACHE.get(key)
+    if member is None:
+        member = _FLAG_CACHE[key] = flag(bits)
+    return member
+
+
+_FLAG_CACHE: dict[tuple[type[enum.Flag], int], enum.Flag] = {}
+
+
 def _decode_attributes(element: ET.Element, spec: ElementSpec, path: str, kwargs: dict[str, Any]) -> None:
-    flags: dict[str, Any] = {group.field: group.flag(0) for group in spec.flags}
-    attr_index, flag_index = spec.attr_index, spec.flag_index
+    flags = dict.fromkeys(spec.flag_fields, 0)
+    handlers = spec.handlers
     for name, text in element.attrib.items():
-        attr = attr_index.get(name)
-        if attr is not None:
-            try:
-                kwargs[attr.field] = attr.conv.parse(text)
-            except ValueError as exc:
-                raise BadElement(f"{path}@{name}", str(exc)) from None
-            if attr.lexical is not None:
-                kwargs[attr.lexical] = text
+        handler = handlers.get(name)
+        if handler is None:
+            continue  # unknown attributes are ignored
+        if isinstance(handler, tuple):  # a flag: (field, bit)
+            value = _BOOLS.get(text)
+            if value is None:
+                raise BadElement(f"{path}@{name}", f"{text[:40]!r} is not an xs:boolean")
+            if value:
+                flags[handler[0]] |= handler[1]
             continue
-        flag = flag_index.get(name)
-        if flag is not None:
-            try:
-                if xs.parse_bool(text):
-                    flags[flag[0]] |= flag[1]
-            except ValueError as exc:
-                raise BadElement(f"{path}@{name}", str(exc)) from None
+        try:
+            kwargs[handler.field] = handler.conv.parse(text)
+        except ValueError as exc:
+            raise BadElement(f"{path}@{name}", str(exc)) from None
+        if handler.lexical is not None:
+            kwargs[handler.lexical] = text
     for attr in spec.required:
         if attr.field not in kwargs:
             raise BadElement(path, f"missing attribute {attr.xml!r}")
-    kwargs.update(flags)
+    for name, bits in flags.items():
+        kwargs[name] = _flag(spec.flag_fields[name], bits)
+
+
+_BOOLS = {"true": True, "1": True, "false": False, "0": False}
 
 
 def _decode_children(element: ET.Element, spec: ElementSpec, path: str, kwargs: dict[str, Any]) -> None:

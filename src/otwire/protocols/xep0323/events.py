@@ -99,9 +99,12 @@ class ReadoutCompleted(ReadoutEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReadoutCancelled(ReadoutEvent):
-    """A cancel ended the readout (terminal): ``cancelled``, or an IQ error (``error``) to the ``cancel``."""
+    """A cancel ended the readout (terminal): ``cancelled``, or an IQ error to the ``cancel``
+    (``refused``; ``error`` is its RFC 6120 error, ``reasons`` the texts of a v0.2 ``rejected``)."""
 
+    refused: bool = False
     error: StanzaError | None = None
+    reasons: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

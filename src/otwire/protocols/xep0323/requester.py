@@ -89,10 +89,11 @@ def _ending(readout: _Readout, state: ReadoutState, stanza: Stanza | None) -> ev
         return ev.ReadoutCompleted(peer=peer, seqnr=seqnr, failed=state is _S.FAILED)
     if state is _S.TIMED_OUT:
         return ev.ReadoutTimedOut(peer=peer, seqnr=seqnr)
-    if state is _S.CANCELLED:
-        return ev.ReadoutCancelled(peer=peer, seqnr=seqnr, error=error)
     payload = stanza.payload if stanza else None
     reasons = payload.errors if isinstance(payload, Rejected) else ()
+    if state is _S.CANCELLED:
+        refused = stanza is not None and stanza.type == "error"
+        return ev.ReadoutCancelled(peer=peer, seqnr=seqnr, refused=refused, error=error, reasons=reasons)
     return ev.ReadoutRejected(peer=peer, seqnr=seqnr, error=error, reasons=reasons)
 
 
