@@ -53,7 +53,14 @@ def _raw_device(client: Any) -> None:
         for raw in _script(node_id, iq_id, args):
             client.send_raw(raw)
 
+    def on_cancel(iq: Any) -> None:  # this device cannot cancel: an RFC 6120 error (XEP-0323 has no example)
+        client.send_raw(
+            f"<iq type='error' id='{iq['id']}' to='{iq['from'].full}'><error type='cancel'>"
+            f"<not-allowed xmlns='{STANZAS}'/><text xmlns='{STANZAS}'>Readout cannot be stopped</text></error></iq>"
+        )
+
     client.register_handler(Callback("raw req", MatchXPath(f"{{jabber:client}}iq/{{{NS}}}req"), on_req))
+    client.register_handler(Callback("raw cancel", MatchXPath(f"{{jabber:client}}iq/{{{NS}}}cancel"), on_cancel))
 
 
 def _script(node_id: str, iq_id: str, args: dict[str, str]) -> list[str]:
@@ -154,6 +161,33 @@ def test_v06_implicit_acceptance(prosody: ProsodyServer) -> None:
 
     result = asyncio.run(scenario())
     assert result.values()[("Implicit", "Count")].lexical == "42"
+
+
+def test_refused_cancel(prosody: ProsodyServer) -> None:
+    from otwire.errors import RequestError
+
+    async def scenario() -> tuple[Recorder, BaseException]:
+        requester, device = await _with_raw_device(prosody, "refuse")
+        try:
+            recorder = Recorder()
+            plugin = requester.plugin["xep_0323"]
+            session = plugin.request_data(requester.boundjid.full, device.boundjid.full, recorder, nodeIds=["Hold"])
+            await recorder.wait_for("queued")
+            plugin.cancel_request(session)
+            await recorder.wait_for("rejected", "cancelled")
+            readout = plugin.read(device.boundjid.full, node_ids=["Hold"])
+            readout.cancel()
+            with pytest.raises(RequestError) as caught:
+                await readout
+            return recorder, caught.value
+        finally:
+            await disconnect_client(requester)
+            await disconnect_client(device)
+
+    recorder, error = asyncio.run(scenario())
+    assert recorder.results() == ["queued", "rejected"]
+    assert recorder.of("rejected")[0]["error_msg"] == "Readout cannot be stopped"
+    assert "refused the cancel: Readout cannot be stopped" in str(error)
 
 
 def test_spoofed_fields_from_a_third_account_dropped(prosody: ProsodyServer) -> None:

@@ -397,6 +397,8 @@ def _legacy_calls(event: Any) -> list[dict[str, Any]]:
         ]
     if isinstance(event, ev.ReadoutRejected):
         return [{"result": "rejected", "error_msg": _rejection_text(event)}]
+    if isinstance(event, ev.ReadoutCancelled) and event.refused:  # slixmpp reports a refused cancel as `rejected`
+        return [{"result": "rejected", "error_msg": _rejection_text(event)}]
     if isinstance(event, ev.ReadoutCancelled):
         return [{"result": "cancelled"}]
     if isinstance(event, ev.ReadoutCompleted):
@@ -406,7 +408,7 @@ def _legacy_calls(event: Any) -> list[dict[str, Any]]:
     return []
 
 
-def _rejection_text(event: ev.ReadoutRejected) -> str | None:
+def _rejection_text(event: ev.ReadoutRejected | ev.ReadoutCancelled) -> str | None:
     """The reason as slixmpp reports it: the v0.2 ``rejected/error`` text, else the RFC 6120 ``<text/>``."""
     if event.reasons:
         return "; ".join(event.reasons)
@@ -427,6 +429,7 @@ def _feed(readout: Readout, event: Any, timeout: float) -> None:
     elif isinstance(event, ev.ReadoutRejected):
         readout.fail(rejected(_rejection_text(event), event))
     elif isinstance(event, ev.ReadoutCancelled):
-        readout.fail(RequestError("readout cancelled", reply=event))
+        reason = f" (the device refused the cancel: {_rejection_text(event)})" if event.refused else ""
+        readout.fail(RequestError(f"readout cancelled{reason}", reply=event))
     elif isinstance(event, ev.ReadoutTimedOut):
         readout.fail(timed_out(timeout))
