@@ -265,3 +265,21 @@ def test_device_reporting_from_its_own_thread(prosody: ProsodyServer) -> None:
     recorder = asyncio.run(_read(prosody, "th", {"Device01": _ThreadedDevice("Device01")}, flags={"momentary": "true"}))
     assert recorder.results() == ["accepted", "fields", "done"]
     assert len(recorder.of("fields")[0]["fields"]) == len(MOMENTARY_FIELDS)
+
+
+def test_concurrent_readouts_both_roles_in_each_client(prosody: ProsodyServer) -> None:
+    """Two otwire clients read each other at the same time, 10 readouts each way in flight at once."""
+
+    async def scenario() -> tuple[list[Any], list[Any]]:
+        async with pair(prosody, otwire_plugin(), otwire_plugin(), tag="both") as (left, right):
+            for client in (left, right):
+                client.plugin["xep_0323"].register_node("Device01", momentary_device("Device01"), commTimeout=5.0)
+            reads = [left.plugin["xep_0323"].read(right.boundjid.full, momentary=True) for _ in range(10)]
+            reads += [right.plugin["xep_0323"].read(left.boundjid.full, momentary=True) for _ in range(10)]
+            results = await asyncio.gather(*reads)
+            return reads, results
+
+    reads, results = asyncio.run(scenario())
+    assert len({(r.peer, r.seqnr) for r in reads}) == 20
+    for result in results:
+        assert result.values()[("Device01", "Temperature")].lexical == "23.40"
