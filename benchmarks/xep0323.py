@@ -7,9 +7,16 @@ Run with ``.venv/bin/python benchmarks/xep0323.py`` (part of ``make bench``). On
   (``decode_bytes``: defusedxml, typed values with their lexical strings) and by slixmpp's
   stanza plugin (``ET.fromstring`` + ``Message`` with slixmpp's ``Fields`` classes, string
   values). Interleaved rounds, the median per message; target: otwire >= 5x slixmpp.
-* **end to end**: sequential momentary readouts through a throw-away Prosody
-  (``tests/xep0323/prosody.py``), otwire requester -> otwire sensor and slixmpp requester ->
-  slixmpp sensor (``threaded=False``), one device with the six fields; readouts per second.
+* **end to end**: momentary readouts through a throw-away Prosody (``tests/xep0323/prosody.py``),
+  otwire requester -> otwire sensor and slixmpp requester -> slixmpp sensor
+  (``threaded=False``), one device with the six fields; readouts per second, one at a time
+  and with 20 in flight. One at a time, both are bound by TCP on loopback rather than by
+  the plugins: when the sensor's ``accepted`` and ``fields`` reach Prosody in separate
+  reads, Prosody writes them separately and the second waits for the requester's delayed
+  ACK (Nagle, about 40 ms; research xep0323.md §3.1). Which readouts hit it depends on
+  scheduling (on a loaded machine otwire's sensor hit it in most readouts, slixmpp's in a
+  few), so the one-at-a-time ratio swings between about 0.5 and 1.1; with 20 in flight the
+  stalls overlap and that ratio is the better measure.
 
 Nothing is asserted; ratios are the figures to read (see ``benchmarks/README.md``).
 """
