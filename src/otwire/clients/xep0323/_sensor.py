@@ -17,6 +17,7 @@ from otwire.clients.xep0323 import _legacy
 from otwire.codecs import xep0323 as codec
 from otwire.codecs.xep0323.values import parse_datetime
 from otwire.errors import DecodeError, InvalidArgument
+from otwire.protocols.xep0323 import ReadoutRequested, Sensor
 
 __all__ = ["DeviceSessions", "Target", "report", "request_args", "start_devices"]
 
@@ -83,8 +84,8 @@ def request_args(flags: Mapping[str, str]) -> dict[str, Any]:
     return args
 
 
-def start_devices(plugin: Any, event: Any) -> None:
-    """Ask every node of a started readout (``ReadoutRequested``) for its fields."""
+def start_devices(plugin: Any, event: ReadoutRequested) -> None:
+    """Ask every node of a started readout for its fields (``plugin``: the ``XEP_0323`` driving it)."""
     session = plugin._devices.open(event.peer, event.seqnr)
     flags = _legacy.flags_dict(event.req)
     names = sorted(event.field_names)
@@ -98,7 +99,7 @@ def start_devices(plugin: Any, event: Any) -> None:
 
 
 def report(
-    sensor: Any, target: Target, node_id: str, result: str, block: Any, error_msg: str | None, now: float
+    sensor: Sensor, target: Target, node_id: str, result: str, block: Any, error_msg: str | None, now: float
 ) -> None:
     """Feed one device report (slixmpp's ``result`` ``"fields"``, ``"done"`` or ``"error"``) to the machine."""
     if result == "error":
