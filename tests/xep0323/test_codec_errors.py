@@ -69,7 +69,11 @@ def test_prefixes_of_serialised_messages_are_refused(message: object, data: st.D
             "/fields/node[0]/timestamp[0]/string[0]@momentary",
             "xs:boolean",
         ),
-        (b'<string name="a" value="v" stringIds="x" />', "/fields/node[0]/timestamp[0]/string[0]", "stringIds"),
+        (
+            b'<string name="a" value="v" stringIds="x" />',
+            "/fields/node[0]/timestamp[0]/string[0]@stringIds",
+            "stringIds",
+        ),
         (b"<bogus />", "/fields/node[0]/timestamp[0]/bogus[0]", "unexpected element"),
     ],
 )

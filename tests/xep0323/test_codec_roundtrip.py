@@ -158,6 +158,13 @@ def test_request_flags_expand() -> None:
         lambda: x.String(name="s", value="v", string_ids="1,"),
         lambda: x.Req(seqnr=2**31),
         lambda: x.Accepted(seqnr="1"),  # type: ignore[arg-type]
+        lambda: x.Timestamp(value="2020-01-01T00:00:00"),  # type: ignore[arg-type]
+        lambda: x.Timestamp(value=dt.datetime(2020, 1, 1), fields=("x",)),  # type: ignore[arg-type]
+        lambda: x.Node(node_id=1),  # type: ignore[arg-type]
+        lambda: x.Req(seqnr=1, when="tomorrow"),  # type: ignore[arg-type]
+        lambda: x.Error(node_id="n", timestamp=dt.datetime(2020, 1, 1)),  # type: ignore[arg-type]
+        lambda: x.XsDuration(days=-1),
+        lambda: x.XsDuration(seconds=Decimal("-1")),
     ],
 )
 def test_constructors_refuse_bad_values(build: object) -> None:

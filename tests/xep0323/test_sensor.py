@@ -333,3 +333,16 @@ def test_cancel_end_to_end() -> None:
     pump(requester, sensor, 1.0)
     assert type(events(requester)[-1]).__name__ == "ReadoutCancelled"
     assert events(sensor)[-1] == CancelRequested(peer=CLIENT, seqnr=seqnr)
+
+
+def test_v02_rejection_is_written_as_the_hybrid_iq_error() -> None:
+    from otwire.protocols.xep0323 import stanza_to_xml
+
+    sensor = make_sensor(dialect="v0.2")
+    (refusal,) = request(sensor, Req(seqnr=3, nodes=(Node(node_id="Nope"),)))
+    iq = stanza_to_xml(refusal, "v0.2")
+    tags = [child.tag for child in iq]
+    assert tags == ["{urn:xmpp:iot:sensordata}rejected", "{jabber:client}error"]
+    assert iq.find("{jabber:client}error/{urn:ietf:params:xml:ns:xmpp-stanzas}item-not-found") is not None
+    assert iq.findtext("{urn:xmpp:iot:sensordata}rejected/{urn:xmpp:iot:sensordata}error") == "Invalid nodeId Nope"
+    assert (iq.get("type"), iq.get("id"), iq.get("to")) == ("error", "q1", CLIENT)

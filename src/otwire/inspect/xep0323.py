@@ -17,22 +17,14 @@ and per IQ of type ``error`` (v0.3+ rejections carry no XEP-0323 element); other
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, Literal, NoReturn
+from typing import Any, NoReturn
 from xml.etree import ElementTree as ET
 from xml.parsers import expat
 
-from otwire.codecs.xep0323 import (
-    Failure,
-    Fields,
-    Message,
-    Req,
-    decode,
-    decode_stanza_error,
-    payload_element,
-)
+from otwire.codecs.xep0323 import Failure, Fields, Rejected, Req, payload_element
 from otwire.errors import DecodeError
 from otwire.inspect.model import Column, Finding, FindingKind, PerSender, ProtocolView
-from otwire.protocols.xep0323 import Stanza
+from otwire.protocols.xep0323 import Stanza, stanza_from_xml
 
 __all__ = ["JSON_KEYS", "MAX_DEPTH", "MAX_STANZA", "VIEW", "XEP0323Dissector", "XMPPStreamDissector"]
 
@@ -225,25 +217,12 @@ def _to_stanza(element: ET.Element) -> Stanza | None:
     Raises:
         DecodeError: the XEP-0323 element or the stanza error is malformed.
     """
-    local = element.tag.rpartition("}")[2]
+    local = str(element.tag).rpartition("}")[2]
     if local not in ("iq", "message"):
         return None
-    kind: Literal["iq", "message"] = "iq" if local == "iq" else "message"
-    child = payload_element(element)
-    error_element = next((c for c in element if c.tag.rpartition("}")[2] == "error"), None)
-    if child is None and not (kind == "iq" and element.get("type") == "error"):
+    if payload_element(element) is None and not (local == "iq" and element.get("type") == "error"):
         return None
-    payload: Message | None = decode(child) if child is not None else None
-    error = decode_stanza_error(error_element) if error_element is not None else None
-    return Stanza(
-        kind=kind,
-        type=element.get("type", "normal" if kind == "message" else ""),
-        id=element.get("id"),
-        from_jid=element.get("from", ""),
-        to_jid=element.get("to", ""),
-        payload=payload,
-        error=error,
-    )
+    return stanza_from_xml(element)
 
 
 class XEP0323Dissector(PerSender):
@@ -277,6 +256,8 @@ def _summary(stanza: Stanza) -> str:
         parts += [f"(+{len(values) - 6} fields)"] if len(values) > 6 else []
     elif isinstance(payload, Failure):
         parts += [f"{e.node_id}: {e.message}" for e in payload.errors]
+    elif isinstance(payload, Rejected):
+        parts += [repr(text) for text in payload.errors]
     if stanza.error is not None:
         parts.append(
             f"{stanza.error.type}/{stanza.error.condition}" + (f" {stanza.error.text!r}" if stanza.error.text else "")

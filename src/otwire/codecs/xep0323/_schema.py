@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 from xml.etree import ElementTree as ET
 
+from otwire.codecs._base import fast_constructor
 from otwire.codecs.xep0323 import messages as m
 from otwire.codecs.xep0323 import values as xs
 from otwire.errors import EncodeError
@@ -122,7 +123,9 @@ class ElementSpec:
     attr_index: dict[str, Attr] = dataclasses.field(default_factory=dict)
     flag_index: dict[str, tuple[str, int]] = dataclasses.field(default_factory=dict)
     flag_fields: dict[str, type[enum.Flag]] = dataclasses.field(default_factory=dict)
-    handlers: dict[str, Attr | tuple[str, int]] = dataclasses.field(default_factory=dict)
+    handlers: dict[str, tuple[str, Any, Any]] = dataclasses.field(default_factory=dict)
+    defaults: tuple[tuple[str, Any], ...] = ()
+    make: Callable[..., Any] = print
     child_index: dict[str, tuple[str, ElementSpec | None]] = dataclasses.field(default_factory=dict)
     required: tuple[Attr, ...] = ()
 
@@ -135,13 +138,28 @@ class ElementSpec:
                 self.flag_index[str(member.name)] = (group.field, member.value)
             for alias, name in group.aliases.items():
                 self.flag_index[alias] = (group.field, group.flag[name].value)
-        self.handlers = {**self.flag_index, **self.attr_index}
+        self.handlers = {name: (field, None, bit) for name, (field, bit) in self.flag_index.items()}
+        self.handlers.update({a.xml: (a.field, a.conv.parse, a.lexical) for a in self.attrs})
+        self.make = fast_constructor(self.cls)
+        self.defaults = tuple((f.name, _default(f)) for f in dataclasses.fields(self.cls))
         for children in self.children:
             for spec in children.specs:
                 for tag in (spec.tag, *spec.aliases):
                     self.child_index[tag] = (children.field, spec)
         for texts in self.texts:
             self.child_index[texts.tag] = (texts.field, None)
+
+
+def _default(field: dataclasses.Field[Any]) -> Any:
+    if field.default is not dataclasses.MISSING:
+        return field.default
+    return None  # required: the walker always sets it (required attribute, children, text)
+
+
+def _string_ids(text: str) -> str:
+    if not m.STRING_IDS.match(text):
+        raise ValueError(f"malformed stringIds {text[:40]!r}")
+    return text
 
 
 # -- decoding ------------------------------------------------------------------------------
@@ -160,10 +178,9 @@ def decode_element(element: ET.Element, spec: ElementSpec, path: str) -> Any:
         _decode_children(element, spec, path, kwargs)
     if spec.text is not None:
         kwargs[spec.text] = element.text or ""
-    try:
-        return spec.cls(**kwargs)
-    except EncodeError as exc:
-        raise BadElement(path, str(exc)) from None
+    # Every value is valid by construction (the converters checked it), so the dataclass is
+    # built without __init__ (fast_constructor); the round-trip tests prove it equal.
+    return spec.make(*[kwargs.get(name, default) for name, default in spec.defaults])
 
 
 def _flag(flag: type[enum.Flag], bits: int) -> enum.Flag:
@@ -188,19 +205,20 @@ def _decode_attributes(element: ET.Element, spec: ElementSpec, path: str, kwargs
         handler = handlers.get(name)
         if handler is None:
             continue  # unknown attributes are ignored
-        if isinstance(handler, tuple):  # a flag: (field, bit)
+        field, parse, extra = handler
+        if parse is None:  # a flag: extra is its bit
             value = _BOOLS.get(text)
             if value is None:
                 raise BadElement(f"{path}@{name}", f"{text[:40]!r} is not an xs:boolean")
             if value:
-                flags[handler[0]] |= handler[1]
+                flags[field] |= extra
             continue
         try:
-            kwargs[handler.field] = handler.conv.parse(text)
+            kwargs[field] = parse(text)
         except ValueError as exc:
             raise BadElement(f"{path}@{name}", str(exc)) from None
-        if handler.lexical is not None:
-            kwargs[handler.lexical] = text
+        if extra is not None:  # the lexical field
+            kwargs[extra] = text
     for attr in spec.required:
         if attr.field not in kwargs:
             raise BadElement(path, f"missing attribute {attr.xml!r}")
@@ -290,7 +308,7 @@ _QOS = FlagAttrs("qos", m.QoS, v02_omit=("inProgress",))
 _FIELD_ATTRS = (
     Attr("name", "name"),
     Attr("module", "module", default=None),
-    Attr("stringIds", "string_ids", default=None),
+    Attr("stringIds", "string_ids", Conv(_string_ids, str), default=None),
     Attr("writable", "writable", BOOL, default=None, v02=False),
 )
 

@@ -161,12 +161,12 @@ def _parse_plain(data: bytes, max_depth: int) -> ET.Element:
         root = ET.fromstring(data)
     except ET.ParseError as exc:
         raise DecodeError(f"malformed XML: {exc}", data=data, offset=_offset(data, exc.position)) from None
-    stack = [(root, 1)]
-    while stack:  # the depth check the defusedxml path does while parsing
-        element, depth = stack.pop()
+    level, depth = [root], 1
+    while level:  # the depth check the defusedxml path does while parsing, level by level
         if depth > max_depth:
             raise DecodeError(f"XML nested deeper than {max_depth} elements", data=data[:64])
-        stack.extend((child, depth + 1) for child in element)
+        level = [child for element in level for child in element]
+        depth += 1
     return root
 
 

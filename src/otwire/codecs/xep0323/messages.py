@@ -314,12 +314,26 @@ class Long(Field):
         _check(type(self.value) is int and lo <= self.value <= hi, "long value must be an int in the xs:long range")
 
 
+def _check_strings(obj: object, *names: str) -> None:
+    for name in names:
+        value = getattr(obj, name)
+        _check(value is None or isinstance(value, str), f"{type(obj).__name__}.{name} must be a str")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Timestamp:
-    """``timestamp``: the fields valid at ``value`` (naive: zone undefined)."""
+    """``timestamp``: the fields valid at ``value`` (naive: zone undefined).
+
+    Raises:
+        EncodeError: ``value`` is not a datetime or a field is not a :class:`Field`.
+    """
 
     value: dt.datetime
     fields: tuple[Field, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check(isinstance(self.value, dt.datetime), "timestamp value must be a datetime")
+        _check(all(isinstance(f, Field) for f in self.fields), "timestamp fields must be Field values")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -330,6 +344,10 @@ class Node:
     source_id: str | None = None
     cache_type: str | None = None
     timestamps: tuple[Timestamp, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check(isinstance(self.node_id, str), "node_id must be a str")
+        _check_strings(self, "source_id", "cache_type")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -366,6 +384,10 @@ class Req:
 
     def __post_init__(self) -> None:
         _check_seqnr(self.seqnr)
+        for name in ("from_", "to", "when"):
+            value = getattr(self, name)
+            _check(value is None or isinstance(value, dt.datetime), f"req {name} must be a datetime")
+        _check_strings(self, "service_token", "device_token", "user_token")
 
     @property
     def requested_types(self) -> FieldType:
@@ -433,6 +455,10 @@ class Error:
     message: str = ""
     source_id: str | None = None
     cache_type: str | None = None
+
+    def __post_init__(self) -> None:
+        _check(isinstance(self.node_id, str), "node_id must be a str")
+        _check_strings(self, "timestamp", "message", "source_id", "cache_type")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

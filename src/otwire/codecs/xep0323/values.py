@@ -14,7 +14,8 @@ returns the canonical lexical form of a typed value (``specs/xep0323/notes.md`` 
   are refused (Python cannot hold them).
 * ``xs:date``: :class:`datetime.date`; a zone on a date is allowed and kept only in the lexical form
   (see :func:`date_zone`).
-* ``xs:duration``: :class:`XsDuration`, a model with years and months (not a ``timedelta``).
+* ``xs:duration``: :class:`XsDuration`, a model with years and months (not a ``timedelta``);
+  building one with negative parts raises ``EncodeError``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+
+from otwire.errors import EncodeError
 
 __all__ = [
     "INT_RANGE",
@@ -253,6 +256,13 @@ class XsDuration:
     hours: int = 0
     minutes: int = 0
     seconds: Decimal = Decimal(0)
+
+    def __post_init__(self) -> None:
+        parts = (self.years, self.months, self.days, self.hours, self.minutes)
+        if not all(type(p) is int and p >= 0 for p in parts) or not isinstance(self.negative, bool):
+            raise EncodeError("duration parts must be non-negative ints and negative a bool")
+        if not isinstance(self.seconds, Decimal) or not self.seconds.is_finite() or self.seconds < 0:
+            raise EncodeError("duration seconds must be a finite non-negative Decimal")
 
     @classmethod
     def parse(cls, text: str) -> XsDuration:

@@ -34,9 +34,18 @@ from otwire.protocols.xep0323.events import (
 )
 from otwire.protocols.xep0323.requester import Requester
 from otwire.protocols.xep0323.sensor import RegisteredNode, Sensor
-from otwire.protocols.xep0323.stanza import Stanza, bare_jid, jid_matches, normal_jid
+from otwire.protocols.xep0323.stanza import (
+    CLIENT_NS,
+    Stanza,
+    bare_jid,
+    jid_matches,
+    normal_jid,
+    stanza_from_xml,
+    stanza_to_xml,
+)
 
 __all__ = [
+    "CLIENT_NS",
     "CancelRequested",
     "ConnectionTerminated",
     "EngineState",
@@ -69,4 +78,6 @@ __all__ = [
     "jid_matches",
     "normal_jid",
     "select",
+    "stanza_from_xml",
+    "stanza_to_xml",
 ]

@@ -10,10 +10,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
+from xml.etree import ElementTree as ET
 
-from otwire.codecs.xep0323 import Message, StanzaError
+from otwire.codecs.xep0323 import (
+    Dialect,
+    Message,
+    StanzaError,
+    decode,
+    decode_stanza_error,
+    encode,
+    encode_stanza_error,
+    payload_element,
+)
+from otwire.errors import DecodeError
 
-__all__ = ["Stanza", "bare_jid", "jid_matches", "normal_jid"]
+__all__ = ["CLIENT_NS", "Stanza", "bare_jid", "jid_matches", "normal_jid", "stanza_from_xml", "stanza_to_xml"]
+
+#: The namespace of stanzas on a client connection (RFC 6120 §4.8.3).
+CLIENT_NS = "jabber:client"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,3 +75,51 @@ def jid_matches(sender: str, peer: str) -> bool:
     """
     sender, peer = normal_jid(sender), normal_jid(peer)
     return sender == peer or ("/" not in peer and bare_jid(sender) == peer)
+
+
+def stanza_from_xml(element: ET.Element) -> Stanza:
+    """Read an ``iq`` or ``message`` element (any stanza namespace) into a :class:`Stanza`.
+
+    The payload is its first child in the XEP-0323 namespace (decoded), the error its
+    ``error`` child (RFC 6120). A message without ``type`` is ``normal``.
+
+    Raises:
+        DecodeError: not an ``iq``/``message``, or a malformed XEP-0323 element or error.
+    """
+    local = str(element.tag).rpartition("}")[2]
+    if local not in ("iq", "message"):
+        raise DecodeError(f"not an iq or message stanza: {local[:40]!r}", path="/")
+    kind: Literal["iq", "message"] = "iq" if local == "iq" else "message"
+    child = payload_element(element)
+    error = next((c for c in element if str(c.tag).rpartition("}")[2] == "error" and c is not child), None)
+    return Stanza(
+        kind=kind,
+        type=element.get("type", "normal" if kind == "message" else ""),
+        id=element.get("id"),
+        from_jid=element.get("from", ""),
+        to_jid=element.get("to", ""),
+        payload=decode(child) if child is not None else None,
+        error=decode_stanza_error(error) if error is not None else None,
+    )
+
+
+def stanza_to_xml(stanza: Stanza, dialect: Dialect = "v0.6", namespace: str = CLIENT_NS) -> ET.Element:
+    """Write a :class:`Stanza` as an ``iq``/``message`` element with its payload and error children.
+
+    Empty ``id``/``from``/``to`` are left out (the server stamps ``from``); a ``normal``
+    message has no ``type``.
+
+    Raises:
+        EncodeError: the payload cannot be encoded in ``dialect``.
+    """
+    element = ET.Element(f"{{{namespace}}}{stanza.kind}")
+    if not (stanza.kind == "message" and stanza.type == "normal"):
+        element.set("type", stanza.type)
+    for name, value in (("id", stanza.id), ("from", stanza.from_jid), ("to", stanza.to_jid)):
+        if value:
+            element.set(name, value)
+    if stanza.payload is not None:
+        element.append(encode(stanza.payload, dialect))
+    if stanza.error is not None:
+        element.append(encode_stanza_error(stanza.error, namespace))
+    return element
