@@ -10,6 +10,7 @@ names, placed in otwire's error tree (``I3XError`` is an
 
 from __future__ import annotations
 
+from otwire.clients.i3x._streams import ClientStats, Gap, GapCause, ResyncedChange
 from otwire.clients.i3x.aio import AsyncClient
 from otwire.clients.i3x.client import Client
 from otwire.clients.i3x.errors import (
@@ -25,6 +26,7 @@ from otwire.clients.i3x.errors import (
     TimeoutError,  # noqa: A004 - i3x-client's name
     UnsupportedVersionError,
 )
+from otwire.clients.i3x.results import Results, SyncBatches, SyncCursor, SyncResult, ValueResults
 from otwire.codecs.i3x import (
     VQT,
     CurrentValue,
@@ -46,8 +48,11 @@ __all__ = [
     "AsyncClient",
     "AuthenticationError",
     "Client",
+    "ClientStats",
     "ConnectionError",
     "CurrentValue",
+    "Gap",
+    "GapCause",
     "HistoricalValue",
     "I3XError",
     "InvalidServerResponseError",
@@ -59,13 +64,19 @@ __all__ = [
     "ObjectType",
     "RelatedObject",
     "RelationshipType",
+    "Results",
+    "ResyncedChange",
     "ServerError",
     "ServerInfo",
     "StreamError",
     "Subscription",
     "SubscriptionError",
     "SyncBatch",
+    "SyncBatches",
+    "SyncCursor",
+    "SyncResult",
     "TimeoutError",
     "UnsupportedVersionError",
     "ValueChange",
+    "ValueResults",
 ]
