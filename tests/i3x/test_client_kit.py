@@ -11,6 +11,7 @@ SSE head plus chunks that then end, hang open or are cut). ``AsyncInThread`` giv
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import json
 import socket
@@ -79,8 +80,9 @@ class Stub:
 
     def close(self) -> None:
         self._stop.set()
-        self._listener.close()
-        for sock in list(self._sockets):
+        for sock in [self._listener, *self._sockets]:  # shutdown wakes a thread blocked in accept/recv
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
             sock.close()
         for thread in self._threads:
             thread.join(TIMEOUT)
