@@ -6,6 +6,13 @@ names, placed in otwire's error tree (``I3XError`` is an
 :class:`~otwire.errors.RequestError`, ``TimeoutError`` a
 :class:`~otwire.errors.RequestTimeout`, ``ConnectionError`` a
 :class:`~otwire.errors.TransportError`).
+
+Beyond i3x-client (notes §11): streams reopen after a clean end, an idle timeout or a
+lost connection, report an ``on_gap`` :class:`Gap` and deliver the current values as
+:class:`ResyncedChange`; a subscription the server forgot is recreated; bulk reads keep
+their failures and 206 details (:class:`Results`, :class:`ValueResults`,
+:class:`SyncBatches`); ``sync_changes`` with a :class:`SyncCursor` acknowledges and
+de-duplicates; ``client.stats`` (:class:`ClientStats`) counts it all.
 """
 
 from __future__ import annotations
