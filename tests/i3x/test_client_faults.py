@@ -274,3 +274,18 @@ def test_sync_changes_resends_the_ack_after_a_failure(kind: str) -> None:
         assert [c.value for c in client.sync_changes(SUB).changes] == [2.0]
         assert acks == [None, 1, 1]
         assert client.sync_cursor(SUB).last_sequence_number == 2
+
+
+def test_a_paused_stream_holds_its_idle_timer() -> None:
+    peer = Peer(sse_idle_timeout=5.0)
+    stream_id, conn_id = open_stream(peer)
+    assert peer.engine.get_timer() == 5.0
+    assert peer.engine.pause_stream(stream_id, True, 1.0) == conn_id
+    assert peer.engine.get_timer() is None
+    peer.now = 20.0
+    peer.engine.handle_timer(peer.now)
+    assert peer.engine.stream_state(stream_id).value == "open" and not peer.events()[1:]
+    assert peer.engine.pause_stream(stream_id, False, 20.0) == conn_id
+    assert peer.engine.get_timer() == 25.0
+    peer.engine.close_stream(stream_id, 21.0)
+    assert peer.engine.pause_stream(stream_id, True, 22.0) is None  # over: nothing to pause

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Coroutine
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -20,11 +21,32 @@ from otwire.clients.i3x._streams import Action, Deliver, Fail, Gap, Report, Resu
 from otwire.codecs.i3x import Subscription, ValueChange
 from otwire.protocols import Event
 
-__all__ = ["AsyncStreams"]
+__all__ = ["AsyncStreams", "Inbox"]
 
 LOGGER = logging.getLogger("otwire.clients.i3x")
 T = TypeVar("T")
 _END = None
+
+
+class Inbox:
+    """The changes waiting for one :meth:`AsyncStreams.changes` consumer (a deque and a wake-up event)."""
+
+    def __init__(self) -> None:
+        self.items: deque[Any] = deque()
+        self._ready = asyncio.Event()
+
+    def put(self, item: Any) -> None:
+        self.items.append(item)
+        self._ready.set()
+
+    async def get(self) -> Any:
+        while not self.items:
+            self._ready.clear()
+            await self._ready.wait()
+        return self.items.popleft()
+
+    def qsize(self) -> int:
+        return len(self.items)
 
 
 class AsyncStreams(ClientBase):
@@ -32,8 +54,9 @@ class AsyncStreams(ClientBase):
 
     _driver: AsyncDriver | None
     _queue_size: int
-    _queues: dict[str, dict[asyncio.Queue[Any], bool]]
+    _queues: dict[str, dict[Inbox, bool]]
     _dropping: bool
+    _paused: set[str]
     _tasks: set[asyncio.Future[Any]]
     on_value_change: Callable[..., Any] | None
     on_error: Callable[..., Any] | None
@@ -52,12 +75,14 @@ class AsyncStreams(ClientBase):
             return
         watch = self._watch(subscription_id)
         if watch.stream_id is None:
+            self._paused.discard(subscription_id)  # a new stream starts reading; _offer pauses it again
             handler = partial(self._on_stream, watch)
             watch.stream_id = driver.open_stream(watch.subscription_id, self._client_id, handler)
 
     def stop_stream(self, subscription_id: str) -> None:
         """Close the SSE stream of a subscription (its :meth:`changes` iterators end)."""
         stream_id = self._unstream(subscription_id)
+        self._paused.discard(subscription_id)
         if stream_id is not None and self._driver is not None:
             self._driver.close_stream(stream_id)
         for queue in self._queues.get(subscription_id, {}):
@@ -69,24 +94,33 @@ class AsyncStreams(ClientBase):
         After a reconnect the current values come as
         :class:`~otwire.clients.i3x.ResyncedChange`; with ``gaps=True`` each
         :class:`~otwire.clients.i3x.Gap` is yielded too, in order. Ends when the stream is
-        stopped or the client disconnects. At most ``queue_size`` changes wait for the
-        consumer; beyond that the oldest are dropped and counted in :attr:`dropped_changes`
-        (the stream itself is never held up).
+        stopped or the client disconnects.
+
+        Back-pressure: when ``queue_size`` changes wait for a consumer, the client stops
+        reading the stream's socket (the octets wait in the kernel, then the server holds
+        them; its idle timer waits too) and reads again once the consumer is down to half.
+        What one read already carried is still queued; only beyond ``2 * queue_size`` is
+        the oldest change dropped (counted in :attr:`dropped_changes`). A server that
+        cuts slow consumers ends the stream; it is reopened and resynced.
 
         Raises:
             StreamError: the stream failed for good (e.g. the subscription was deleted).
         """
         key = _api.sub_id(subscription)
-        queue: asyncio.Queue[Any] = asyncio.Queue(self._queue_size)
+        queue = Inbox()
         self._queues.setdefault(key, {})[queue] = gaps
         try:
             self.start_stream(key)
             while (item := await queue.get()) is not _END:
+                if key in self._paused and queue.qsize() <= self._queue_size // 2:
+                    self._pause(key, False)
                 if isinstance(item, Exception):
                     raise item
                 yield item
         finally:
             self._queues[key].pop(queue, None)
+            if key in self._paused and all(q.qsize() < self._queue_size for q in self._queues[key]):
+                self._pause(key, False)
 
     def _on_stream(self, watch: Watch, event: Event) -> None:
         """Runs inside the engine pump: queue, and defer callbacks until it has drained."""
@@ -119,7 +153,7 @@ class AsyncStreams(ClientBase):
             return
         for queue in self._queues.get(watch.key, {}):
             for change in changes:
-                self._offer(queue, change)
+                self._offer(queue, change, watch.key)
         for change in changes if self.on_value_change else ():
             self._fire(self.on_value_change, change)
 
@@ -177,17 +211,31 @@ class AsyncStreams(ClientBase):
         else:
             LOGGER.error("unhandled i3X error: %s", error)
 
-    def _offer(self, queue: asyncio.Queue[Any], item: Any) -> None:
-        """Put without blocking; a full queue drops its oldest entry (counted, logged once per burst)."""
-        if queue.full():
-            if isinstance(queue.get_nowait(), ValueChange):
-                if not self._dropping:
-                    LOGGER.warning("a changes() consumer is behind: dropping its oldest changes")
-                self._dropping = True
-                self.stats.dropped_changes += 1
-        elif queue.qsize() == 0:
+    def _offer(self, queue: Inbox, item: Any, key: str | None = None) -> None:
+        """Queue without blocking; at ``queue_size`` pause ``key``'s stream, beyond twice that drop the oldest."""
+        queue.put(item)
+        size = queue.qsize()
+        if key is not None and size >= self._queue_size and key not in self._paused:
+            self._pause(key, True)
+        if size > 2 * self._queue_size and isinstance(queue.items[0], ValueChange):
+            queue.items.popleft()
+            if not self._dropping:
+                LOGGER.warning("a changes() consumer is behind: dropping its oldest changes")
+            self._dropping = True
+            self.stats.dropped_changes += 1
+        elif size == 1:
             self._dropping = False
-        queue.put_nowait(item)
+
+    def _pause(self, key: str, paused: bool) -> None:
+        """Stop (or resume) reading the stream of ``key`` (back-pressure from :meth:`changes`)."""
+        (self._paused.add if paused else self._paused.discard)(key)
+        watch = self._watches.get(key)
+        driver = self._driver
+        if watch is None or watch.stream_id is None or driver is None or driver.closed:
+            return
+        if paused:
+            self.stats.pauses += 1
+        driver.pause_stream(watch.stream_id, paused)
 
     def _fire(self, callback: Callable[..., Any] | None, *args: Any) -> None:
         """Call ``callback(self, *args)`` soon on the loop; coroutines become tasks; errors are logged."""

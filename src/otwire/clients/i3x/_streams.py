@@ -116,7 +116,9 @@ class ClientStats:
     failed_items: int = 0
     """Failed items of bulk reads (kept in the results' ``failures``)."""
     dropped_changes: int = 0
-    """Changes a ``changes()`` consumer lost (asyncio client, ``overflow="drop"``)."""
+    """Changes a ``changes()`` consumer lost (asyncio client: more than twice ``queue_size`` behind)."""
+    pauses: int = 0
+    """Times a stream's socket stopped being read for a slow ``changes()`` consumer (asyncio client)."""
 
 
 @dataclass(slots=True)

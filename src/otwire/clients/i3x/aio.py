@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from otwire.clients.i3x import _api, _base, errors
-from otwire.clients.i3x._aio_streams import AsyncStreams
+from otwire.clients.i3x._aio_streams import AsyncStreams, Inbox
 from otwire.clients.i3x._driver import AsyncDriver
 from otwire.clients.i3x._streams import (
     Gap,
@@ -63,9 +63,9 @@ class AsyncClient(AsyncStreams):
         idle_timeout: As :class:`~otwire.clients.i3x.Client`.
         backoff: As :class:`~otwire.clients.i3x.Client`.
         resubscribe: As :class:`~otwire.clients.i3x.Client`.
-        queue_size: Most changes buffered per :meth:`changes` iterator; when a consumer falls
-            behind, the oldest is dropped, counted in :attr:`dropped_changes` and logged once
-            per burst.
+        queue_size: Changes waiting for a :meth:`changes` consumer at which the stream's
+            socket is no longer read (back-pressure); twice as many at most, then the
+            oldest are dropped (counted in :attr:`dropped_changes`, logged once per burst).
 
     Attributes:
         on_connect, on_disconnect, on_value_change, on_subscribe, on_error, on_gap, stats: As
@@ -96,8 +96,9 @@ class AsyncClient(AsyncStreams):
         )  # fmt: skip
         self._driver: AsyncDriver | None = None
         self._queue_size = queue_size
-        self._queues: dict[str, dict[asyncio.Queue[Any], bool]] = {}
+        self._queues: dict[str, dict[Inbox, bool]] = {}
         self._dropping = False
+        self._paused: set[str] = set()
         self._tasks: set[asyncio.Future[Any]] = set()
         self.on_connect: Callable[[AsyncClient], Any] | None = None
         self.on_disconnect: Callable[[AsyncClient], Any] | None = None

@@ -54,6 +54,7 @@ class StreamRecord(EngineBase[StreamState, StreamInput]):
         last_sequence: Highest ``sequenceNumber`` seen (kept across reconnects).
         failures: Ends since the last successful open (drives the backoff).
         reconnects: Reconnect attempts since the last open.
+        paused: The driver stopped reading (no idle timeout meanwhile).
     """
 
     CLOSED: ClassVar[StreamState] = StreamState.CLOSED
@@ -72,6 +73,7 @@ class StreamRecord(EngineBase[StreamState, StreamInput]):
         self.reconnects = 0
         self.opened_once = False
         self.opened_at: float | None = None
+        self.paused = False
         self.last_end: StreamEndReason | None = None
         self.sse_retry: int | None = None
         self._parser = SSEParser(max_line=config.max_event_size, max_data=config.max_event_size)
@@ -158,10 +160,15 @@ class StreamRecord(EngineBase[StreamState, StreamInput]):
         return event
 
     def touch(self, now: float) -> None:
-        """Octets arrived: restart the idle timer (only while OPEN)."""
+        """Octets arrived: restart the idle timer (only while OPEN and not paused)."""
         idle = self.config.sse_idle_timeout
         if self._state is StreamState.OPEN:
-            self.deadline = None if idle is None else now + idle
+            self.deadline = None if idle is None or self.paused else now + idle
+
+    def pause(self, paused: bool, now: float) -> None:
+        """The driver stopped (``True``) or resumed reading: hold or restart the idle timer."""
+        self.paused = paused
+        self.touch(now)
 
     def feed(self, data: bytes) -> tuple[list[Event], bool]:
         """Body octets of the open stream -> (events, True when ``event: close`` came).
