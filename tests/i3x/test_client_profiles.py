@@ -70,6 +70,8 @@ def test_idle_stream_reconnects_and_resyncs(server: Server, kind: str) -> None:
         resynced = next(c for c in seen.changes if isinstance(c, i3x.ResyncedChange))
         assert (resynced.element_id, resynced.value, resynced.sequence_number) == (FLOW, 7.0, None)
         assert client.stats.reconnects >= 1 and client.stats.resyncs >= 1 and client.stats.gaps >= 1
+        seen.wait(lambda: client.stats.resyncs >= 2, "a second idle reconnect")
+        assert sum(isinstance(c, i3x.ResyncedChange) for c in seen.changes) == 1  # unchanged: not again
         client.update_value(FLOW, 8.0)
         seen.wait(lambda: live(seen, 8.0), "a live change after the resync")
         assert not seen.errors

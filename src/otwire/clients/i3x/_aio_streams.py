@@ -180,6 +180,7 @@ class AsyncStreams(ClientBase):
                 self._error(errors.StreamError(f"resync of {watch.key} failed: {exc}", status_code=exc.status_code))
             return []
         watch.items = items
+        changes = watch.fresh(changes)
         self.stats.resyncs += 1
         return changes
 

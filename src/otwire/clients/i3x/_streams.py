@@ -7,7 +7,8 @@ carries them out on its own threads or tasks. Sans-IO: no requests are made here
 * A reconnect (``StreamReconnected``, after a clean end, an idle timeout or a lost
   connection) is a :class:`Gap` (``RECONNECT``): changes made while the stream was down
   may be lost, so the client reads the current values of the registered items and
-  delivers them as :class:`ResyncedChange` before any later live change.
+  delivers those that differ from the last delivered one as :class:`ResyncedChange`,
+  before any later live change.
 * ``GapDetected`` (a jump in ``sequenceNumber``) is a :class:`Gap` (``SEQUENCE``).
 * A 404 on a reconnect (the server forgot the subscription: a restart or the TTL) makes
   the client recreate it with the same items (:class:`Gap` ``RESUBSCRIBED``) when it
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from otwire.clients.i3x.errors import StreamError
 from otwire.codecs.i3x import CurrentValue, ValueChange
@@ -137,6 +138,8 @@ class Watch:
         pending: A gap to report (and resync) once the stream opens (after a resubscribe).
         busy: A resync or resubscribe is running (the asyncio client holds live changes).
         held: Live changes held until the running resync delivered its values.
+        latest: Element id -> the last delivered ``(timestamp, quality, value)``; a resynced
+            value equal to it is not delivered again (nothing was missed for that element).
     """
 
     key: str
@@ -150,6 +153,18 @@ class Watch:
     pending: Gap | None = None
     busy: bool = False
     held: list[ValueChange] = field(default_factory=list)
+    latest: dict[str, tuple[str, str, Any]] = field(default_factory=dict)
+
+    def fresh(self, changes: list[ValueChange]) -> list[ValueChange]:
+        """The resynced values that differ from the last one delivered for their element (and remember them)."""
+        new = [c for c in changes if self.latest.get(c.element_id) != (c.timestamp, c.quality, c.value)]
+        self.seen(new)
+        return new
+
+    def seen(self, changes: list[ValueChange]) -> None:
+        """Remember the last delivered ``(timestamp, quality, value)`` per element (bounded by the items)."""
+        for change in changes:
+            self.latest[change.element_id] = (change.timestamp, change.quality, change.value)
 
     def reopened(self, subscription_id: str, gap: Gap) -> None:
         """The subscription was recreated as ``subscription_id``: start over, report ``gap`` on open."""
@@ -197,6 +212,7 @@ def react(watch: Watch, event: Event, stats: ClientStats, *, resubscribe: bool =
     """The actions for one engine event of ``watch``'s stream (and update ``watch``/``stats``)."""
     if isinstance(event, ValuesChanged):
         _note_sequences(watch, event.changes)
+        watch.seen(event.changes)
         return [Deliver(event.changes)]
     if isinstance(event, GapDetected):
         stats.gaps += 1

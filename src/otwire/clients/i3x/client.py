@@ -460,6 +460,7 @@ class Client(ClientBase):
                 self._report(errors.StreamError(f"resync of {watch.key} failed: {exc}", status_code=exc.status_code))
             return
         watch.items = items
+        changes = watch.fresh(changes)
         self.stats.resyncs += 1
         self._deliver(changes)
 
