@@ -7,8 +7,11 @@ knows, which survives a resubscribe), the sync cursors, the write routes and the
 
 from __future__ import annotations
 
+import logging
+import queue
 import threading
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from otwire.clients.i3x import _api, _base
@@ -16,7 +19,33 @@ from otwire.clients.i3x._streams import ClientStats, Watch
 from otwire.clients.i3x.results import SyncCursor
 from otwire.codecs.i3x import ServerInfo, Subscription
 
-__all__ = ["ClientBase"]
+__all__ = ["Callbacks", "ClientBase"]
+
+LOGGER = logging.getLogger("otwire.clients.i3x")
+
+
+class Callbacks:
+    """The blocking client's callback thread: runs queued callables in order; exceptions are logged."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="otwire-i3x-callbacks", daemon=True)
+        self._thread.start()
+
+    def put(self, call: Callable[[], None]) -> None:
+        self._queue.put(call)
+
+    def stop(self) -> None:
+        self._queue.put(None)
+        if threading.current_thread() is not self._thread:
+            self._thread.join(10.0)
+
+    def _run(self) -> None:
+        while (call := self._queue.get()) is not None:
+            try:
+                call()
+            except Exception:
+                LOGGER.exception("error in an i3X client callback")
 
 
 class ClientBase:

@@ -14,7 +14,6 @@ False
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 from collections.abc import Callable
 from functools import partial
@@ -23,7 +22,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from otwire.clients.i3x import _api, _base, errors
-from otwire.clients.i3x._common import ClientBase
+from otwire.clients.i3x._common import Callbacks, ClientBase
 from otwire.clients.i3x._driver import Driver
 from otwire.clients.i3x._streams import (
     Action,
@@ -56,30 +55,6 @@ __all__ = ["Client"]
 
 LOGGER = logging.getLogger("otwire.clients.i3x")
 T = TypeVar("T")
-
-
-class _Callbacks:
-    """A daemon thread running queued callables in order; exceptions are logged."""
-
-    def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="otwire-i3x-callbacks", daemon=True)
-        self._thread.start()
-
-    def put(self, call: Callable[[], None]) -> None:
-        self._queue.put(call)
-
-    def stop(self) -> None:
-        self._queue.put(None)
-        if threading.current_thread() is not self._thread:
-            self._thread.join(10.0)
-
-    def _run(self) -> None:
-        while (call := self._queue.get()) is not None:
-            try:
-                call()
-            except Exception:
-                LOGGER.exception("error in an i3X client callback")
 
 
 class Client(ClientBase):
@@ -131,8 +106,9 @@ class Client(ClientBase):
             idle_timeout=idle_timeout, backoff=backoff, resubscribe=resubscribe,
         )  # fmt: skip
         self._driver: Driver | None = None
-        self._callbacks: _Callbacks | None = None
+        self._callbacks: Callbacks | None = None
         self._ended: set[int] = set()
+        self._starting = threading.Lock()
         self.on_connect: Callable[[Client], None] | None = None
         self.on_disconnect: Callable[[Client], None] | None = None
         self.on_value_change: Callable[[Client, ValueChange], None] | None = None
@@ -160,7 +136,7 @@ class Client(ClientBase):
         except BaseException:
             self._driver.close()
             raise
-        self._callbacks = _Callbacks()
+        self._callbacks = Callbacks()
         if self.on_connect:
             self.on_connect(self)
 
@@ -400,9 +376,10 @@ class Client(ClientBase):
         driver = self._driver
         if driver is None or driver.closed:
             return
-        watch = self._watch(subscription_id)
-        if watch.stream_id is None:
-            self._open(driver, watch)
+        with self._starting:  # never taken by the I/O thread (open_stream waits for it)
+            watch = self._watch(subscription_id)
+            if watch.stream_id is None:
+                self._open(driver, watch)
 
     def stop_stream(self, subscription_id: str) -> None:
         """Close the SSE stream of a subscription; nothing when there is none."""
@@ -475,8 +452,9 @@ class Client(ClientBase):
         self.stats.resubscribes += 1
         watch.reopened(new_id, _api.renamed(gap, new_id))
         driver = self._driver
-        if driver is not None and not driver.closed and watch.key in self._watches:
-            self._open(driver, watch)
+        with self._starting:
+            if driver is not None and not driver.closed and watch.key in self._watches:
+                self._open(driver, watch)
 
     def _deliver(self, changes: list[ValueChange]) -> None:
         callback = self.on_value_change
