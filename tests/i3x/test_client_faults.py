@@ -7,6 +7,7 @@ engine's takeover guard and the sync ack helper on their own (fake clock, no I/O
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from typing import Any
@@ -289,3 +290,22 @@ def test_a_paused_stream_holds_its_idle_timer() -> None:
     assert peer.engine.get_timer() == 25.0
     peer.engine.close_stream(stream_id, 21.0)
     assert peer.engine.pause_stream(stream_id, True, 22.0) is None  # over: nothing to pause
+
+
+def test_changes_yields_the_gap_and_the_resync_in_order() -> None:
+    plant = Plant([FIRST, LAST])
+
+    async def main(url: str) -> list[Any]:
+        async with i3x.AsyncClient(url, timeout=5.0, backoff=(0.01, 0.02)) as client:
+            items = []
+            async for item in client.changes(SUB, gaps=True):
+                items.append(item)
+                if len(items) == 4:
+                    client.stop_stream(SUB)
+            return items
+
+    with Stub(plant) as stub:
+        items = asyncio.run(asyncio.wait_for(main(stub.url), 20))
+    assert [type(item).__name__ for item in items] == ["ValueChange", "Gap", "ResyncedChange", "ValueChange"]
+    assert [items[0].value, items[2].value, items[3].value] == [1.0, 42, 2.0]
+    assert items[1].cause is i3x.GapCause.RECONNECT and items[1].stream_end is E.CLEAN_END

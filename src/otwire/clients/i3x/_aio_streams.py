@@ -163,7 +163,10 @@ class AsyncStreams(ClientBase):
 
         def release(task: asyncio.Task[list[ValueChange]]) -> None:
             self._tasks.discard(task)
-            found = [] if task.cancelled() or task.exception() is not None else task.result()
+            failed = None if task.cancelled() else task.exception()
+            if failed is not None:
+                LOGGER.error("i3X resync of %s failed", watch.key, exc_info=failed)
+            found = [] if task.cancelled() or failed is not None else task.result()
             held, watch.held = watch.held, []
             watch.busy = False
             self._deliver(watch, [*found, *held], live=False)
@@ -180,9 +183,10 @@ class AsyncStreams(ClientBase):
                 self._error(errors.StreamError(f"resync of {watch.key} failed: {exc}", status_code=exc.status_code))
             return []
         watch.items = items
-        changes = watch.fresh(changes)
+        if watch.stream_id is None:  # stopped meanwhile
+            return []
         self.stats.resyncs += 1
-        return changes
+        return watch.fresh(changes)
 
     async def _recreate(self, watch: Watch, gap: Gap) -> list[ValueChange]:
         try:

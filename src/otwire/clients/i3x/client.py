@@ -437,9 +437,10 @@ class Client(ClientBase):
                 self._report(errors.StreamError(f"resync of {watch.key} failed: {exc}", status_code=exc.status_code))
             return
         watch.items = items
-        changes = watch.fresh(changes)
+        if watch.stream_id is None:  # stopped meanwhile
+            return
         self.stats.resyncs += 1
-        self._deliver(changes)
+        self._deliver(watch.fresh(changes))
 
     def _recreate(self, watch: Watch, gap: Gap) -> None:
         try:
