@@ -162,7 +162,8 @@ def info(call: Call) -> Reply:
         "update": {"current": space.value_writable, "history": space.history_writable},
         "subscribe": {"stream": True},
     }
-    return _ok(ServerInfo(SPEC_VERSION, config.server_version, config.server_name, capabilities))
+    version = call.server.profile.server_version or config.server_version
+    return _ok(ServerInfo(SPEC_VERSION, version, config.server_name, capabilities))
 
 
 def namespaces(call: Call) -> Reply:

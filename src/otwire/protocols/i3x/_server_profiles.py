@@ -39,6 +39,8 @@ class Profile:
         overflow_206: Whether ``/sync`` answers 206 after the queue dropped updates (node-i3x: no).
         nested_value: Whether an update's ``value`` is a whole current-value object
             ``{isComposition, value, quality, timestamp}`` (node-i3x).
+        server_version: ``serverVersion`` of ``GET /info`` (``None``: the config's). The Beta
+            profile's contains "beta", which is how i3x-client 1.0.0 recognises a Beta server.
     """
 
     name: str
@@ -51,6 +53,7 @@ class Profile:
     sync_shape: str = "batches"
     overflow_206: bool = True
     nested_value: bool = False
+    server_version: str | None = None
 
 
 #: ``--profile`` name -> profile (research §5 "Frames", §5 "Stream lifecycle", §3 "Beta deltas", §6, §9).
@@ -76,8 +79,8 @@ PROFILES: dict[str, Profile] = {
         overflow_206=False,
         nested_value=True,
     ),
-    # Beta: errors as {"code", "message"} under "error", a flat sync list.
-    "beta": Profile(name="beta", error_keys=("error",), sync_shape="flat"),
+    # Beta: errors as {"code", "message"} under "error", a flat sync list, "beta" in serverVersion.
+    "beta": Profile(name="beta", error_keys=("error",), sync_shape="flat", server_version="1.0.0-beta"),
 }
 
 
