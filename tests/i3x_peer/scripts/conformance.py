@@ -222,6 +222,7 @@ def errors_refused_value_writes() -> None:
     client = connected()
     expect(i3x.I3XError, 400, lambda: client.update_value(SENSOR, 1.0, timestamp="yesterday"))
     expect(i3x.I3XError, 400, lambda: client.update_value(SENSOR, 1.0, quality="Weird"))
+    expect(i3x.I3XError, 400, lambda: client.update_value(SENSOR, "fast"))  # the Measurement type is a number
     client.disconnect()
 
 
@@ -231,6 +232,8 @@ def errors_refused_history_writes() -> None:
     expect(i3x.I3XError, 400, lambda: client.update_history(SENSOR, {"value": 1.0}))
     bad = [{"value": 1.0, "quality": "Weird", "timestamp": STAMP}]
     expect(i3x.I3XError, 400, lambda: client.update_history(SENSOR, bad))
+    off_schema = [{"value": "fast", "quality": "Good", "timestamp": STAMP}]
+    expect(i3x.I3XError, 400, lambda: client.update_history(SENSOR, off_schema))
     assert client.get_history(SENSOR, start_time="2000-01-01T00:00:00Z").values  # still readable
     client.disconnect()
 

@@ -45,10 +45,7 @@ after its first one.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
-import hmac
 import http
 import time
 import zlib
@@ -62,7 +59,9 @@ from otwire.codecs.i3x import VQT, ValueChange, encode, encode_error
 from otwire.errors import LocalProtocolError, RemoteProtocolError
 from otwire.protocols import Buffer, ConnectionTerminated, Event, TerminationReason
 from otwire.protocols.i3x._routes import PATHS, ROUTES, Call, Refusal, Reply
+from otwire.protocols.i3x._server_http import Peer, accepts_gzip, authorized
 from otwire.protocols.i3x._server_profiles import Profile, get_profile, nested_value, rewrite_errors
+from otwire.protocols.i3x._server_schema import SchemaCheck
 from otwire.protocols.i3x._server_subs import SubscriptionStore, Watch
 from otwire.protocols.i3x.config import I3XServerConfig
 from otwire.protocols.i3x.events import RequestHandled
@@ -74,24 +73,6 @@ PeerT = TypeVar("PeerT", bound=Hashable)
 
 _JSON = ("content-type", "application/json")
 _KEEPALIVE = b": keepalive\n\n"
-
-
-class _Peer:
-    """One HTTP connection: its h11 state, the request being read, output, stream."""
-
-    __slots__ = ("body", "closed", "conn", "gzip", "keepalive_at", "name", "out", "request", "requests", "streaming")
-
-    def __init__(self, name: str, max_head: int) -> None:
-        self.name = name
-        self.conn = h11.Connection(h11.SERVER, max_incomplete_event_size=max_head)
-        self.out = bytearray()
-        self.request: h11.Request | None = None
-        self.body = bytearray()
-        self.requests = 0
-        self.gzip = False
-        self.closed = False
-        self.streaming: Watch | None = None
-        self.keepalive_at: float | None = None
 
 
 class I3XServer(Generic[PeerT]):
@@ -123,9 +104,10 @@ class I3XServer(Generic[PeerT]):
         self.config = config if config is not None else I3XServerConfig()
         self.wall_clock = wall_clock
         cfg = self.config
+        self.schemas = SchemaCheck(space)
         self.subscriptions = SubscriptionStore(queue_size=cfg.queue_size, ttl=cfg.subscription_ttl,
                                                limit=cfg.max_subscriptions)  # fmt: skip
-        self._peers: dict[PeerT, _Peer] = {}
+        self._peers: dict[PeerT, Peer] = {}
         self._events: deque[tuple[PeerT, Event]] = deque()
         self._touched: dict[PeerT, None] = {}
 
@@ -139,7 +121,7 @@ class I3XServer(Generic[PeerT]):
         """
         if peer in self._peers:
             raise LocalProtocolError(f"peer {peer!r} is already connected")
-        self._peers[peer] = _Peer(name or str(peer), self.config.max_header_size)
+        self._peers[peer] = Peer(name or str(peer), self.config.max_header_size)
 
     def receive_data(self, peer: PeerT, data: Buffer, now: float) -> None:
         """Feed octets from ``peer``; ``b""`` is its end of stream.
@@ -321,7 +303,7 @@ class I3XServer(Generic[PeerT]):
 
     # -- HTTP ---------------------------------------------------------------------------------
 
-    def _pump(self, peer: PeerT, p: _Peer, now: float) -> None:
+    def _pump(self, peer: PeerT, p: Peer, now: float) -> None:
         """Process every complete h11 event buffered for ``p``."""
         while not p.closed:
             event = p.conn.next_event()
@@ -348,7 +330,7 @@ class I3XServer(Generic[PeerT]):
             elif isinstance(event, h11.ConnectionClosed):
                 self._end(peer, p, TerminationReason.PEER_CLOSED, None, now)
 
-    def _begin(self, peer: PeerT, p: _Peer, request: h11.Request, now: float) -> None:
+    def _begin(self, peer: PeerT, p: Peer, request: h11.Request, now: float) -> None:
         p.request, p.body = request, bytearray()
         length = dict(request.headers).get(b"content-length")
         if length is not None and int(length) > self.config.max_body_size:
@@ -356,19 +338,19 @@ class I3XServer(Generic[PeerT]):
         elif p.conn.client_is_waiting_for_100_continue:
             p.out += self._send(p, h11.InformationalResponse(status_code=100, headers=[]))
 
-    def _too_large(self, peer: PeerT, p: _Peer, now: float) -> None:
+    def _too_large(self, peer: PeerT, p: Peer, now: float) -> None:
         detail = f"request body over {self.config.max_body_size} octets"
         self._reply(p, Reply(413, encode_error(413, "Content Too Large", detail)), [("connection", "close")])
         self._end(peer, p, TerminationReason.LIMIT_EXCEEDED, None, now)
 
-    def _dispatch(self, peer: PeerT, p: _Peer, now: float) -> None:
+    def _dispatch(self, peer: PeerT, p: Peer, now: float) -> None:
         request = p.request
         assert request is not None
         method = request.method.decode("ascii", "replace")
         target = request.target.decode("ascii", "replace")
         path, _, query = target.partition("?")
         headers = dict(request.headers)
-        p.gzip = _accepts_gzip(headers.get(b"accept-encoding", b""))
+        p.gzip = accepts_gzip(headers.get(b"accept-encoding", b""))
         extra: list[tuple[str, str]] = []
         try:
             reply = self._route(peer, method, path, query, headers, bytes(p.body), now, extra)
@@ -402,28 +384,12 @@ class I3XServer(Generic[PeerT]):
                 extra.append(("allow", ", ".join(m for m, r in ROUTES if r == local)))
                 raise Refusal(405, "Method Not Allowed", f"{method} {path}")
             raise Refusal(404, "Not Found", f"no endpoint {method} {path}")
-        if local != "/info" and not self._authorized(headers.get(b"authorization", b"")):
+        if local != "/info" and not authorized(self.config, headers.get(b"authorization", b"")):
             extra.append(("www-authenticate", "Bearer" if self.config.bearer_token else 'Basic realm="i3x"'))
             raise Refusal(401, "Unauthorized", "missing or invalid credentials")
         return handler(Call(self, peer, query, body, now))
 
-    def _authorized(self, header: bytes) -> bool:
-        token, basic = self.config.bearer_token, self.config.basic_auth
-        if token is None and basic is None:
-            return True
-        scheme, _, credentials = header.partition(b" ")
-        scheme = scheme.lower()
-        if token is not None and scheme == b"bearer":
-            return hmac.compare_digest(credentials.strip(), token.encode())
-        if basic is not None and scheme == b"basic":
-            try:
-                decoded = base64.b64decode(credentials.strip(), validate=True)
-            except (binascii.Error, ValueError):
-                return False
-            return hmac.compare_digest(decoded, f"{basic[0]}:{basic[1]}".encode())
-        return False
-
-    def _reply(self, p: _Peer, reply: Reply, extra: list[tuple[str, str]]) -> None:
+    def _reply(self, p: Peer, reply: Reply, extra: list[tuple[str, str]]) -> None:
         body = rewrite_errors(reply.body, self.profile.error_keys)
         headers = [_JSON, *extra]
         if p.gzip and len(body) >= self.config.gzip_min_size:
@@ -436,7 +402,7 @@ class I3XServer(Generic[PeerT]):
         p.out += self._send(p, h11.Data(data=body))
         p.out += self._send(p, h11.EndOfMessage())
 
-    def _refuse_http(self, p: _Peer, status: int, detail: str) -> None:
+    def _refuse_http(self, p: Peer, status: int, detail: str) -> None:
         """Answer a broken request with an error envelope when h11 still allows a response."""
         if p.conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
             reply = Reply(status, encode_error(status, http.HTTPStatus(status).phrase, detail))
@@ -444,16 +410,16 @@ class I3XServer(Generic[PeerT]):
                 self._reply(p, reply, [("connection", "close")])
 
     @staticmethod
-    def _send(p: _Peer, event: h11.Event) -> bytes:
+    def _send(p: Peer, event: h11.Event) -> bytes:
         return p.conn.send(event) or b""
 
     # -- SSE ----------------------------------------------------------------------------------
 
-    def _sse(self, peer: PeerT, p: _Peer, chunk: bytes) -> None:
+    def _sse(self, peer: PeerT, p: Peer, chunk: bytes) -> None:
         self._touched[peer] = None
         p.out += self._send(p, h11.Data(data=chunk))
 
-    def _end_stream(self, p: _Peer, now: float) -> None:
+    def _end_stream(self, p: Peer, now: float) -> None:
         watch, p.streaming, p.keepalive_at = p.streaming, None, None
         if watch is not None and watch.stream_peer is not None:
             watch.stream_peer, watch.last_active = None, now
@@ -464,7 +430,7 @@ class I3XServer(Generic[PeerT]):
 
     # -- helpers ------------------------------------------------------------------------------
 
-    def _open(self, peer: PeerT, verb: str) -> _Peer:
+    def _open(self, peer: PeerT, verb: str) -> Peer:
         p = self._peers.get(peer)
         if p is None:
             raise LocalProtocolError(f"can't {verb}: unknown peer {peer!r}")
@@ -472,7 +438,7 @@ class I3XServer(Generic[PeerT]):
             raise LocalProtocolError(f"can't {verb}: peer {peer!r} is closed")
         return p
 
-    def _end(self, peer: PeerT, p: _Peer, reason: TerminationReason, error: BaseException | None, now: float) -> None:
+    def _end(self, peer: PeerT, p: Peer, reason: TerminationReason, error: BaseException | None, now: float) -> None:
         if p.closed:
             return
         if p.streaming is not None:
@@ -483,18 +449,3 @@ class I3XServer(Generic[PeerT]):
         p.closed = True
         self._touched[peer] = None
         self._events.append((peer, ConnectionTerminated(reason=reason, error=error)))
-
-
-def _accepts_gzip(header: bytes) -> bool:
-    """True when an ``Accept-Encoding`` value accepts gzip (``gzip`` or ``*`` without ``q=0``)."""
-    for part in header.lower().split(b","):
-        name, _, params = part.strip().partition(b";")
-        if name.strip() in (b"gzip", b"*"):
-            key, _, value = params.strip().partition(b"=")
-            if key.strip() != b"q":
-                return True
-            try:
-                return float(value) > 0
-            except ValueError:
-                return False
-    return False
