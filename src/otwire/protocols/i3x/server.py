@@ -135,6 +135,8 @@ class I3XServer(Generic[PeerT]):
         try:
             p.conn.receive_data(bytes(data))
             self._pump(peer, p, now)
+            if not data and not p.closed:  # EOF with requests pipelined behind an open stream: they can't be answered
+                self._end(peer, p, TerminationReason.PEER_CLOSED, None, now)
         except h11.RemoteProtocolError as exc:
             self._refuse_http(p, exc.error_status_hint, str(exc))
             error = RemoteProtocolError(f"i3X peer {p.name}: bad HTTP request: {exc}")
