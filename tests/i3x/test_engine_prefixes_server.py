@@ -2,10 +2,11 @@
 
 The conversation is ``fuzz/engine_i3x_server.py``'s :data:`CONVERSATION` (info, objects, values,
 a subscription with register, writes, history, two syncs, then an SSE stream). For every prefix
-(cut at every octet for EOF; every 5th and around each request boundary for the others), the peer then ends by EOF, by the application's ``close`` or by a lost
-transport; only ``RemoteProtocolError`` may escape (an EOF inside a request), and afterwards the
-peer is closed with one ``ConnectionTerminated``, forgotten once its octets were taken, and no
-subscription still streams to it.
+(cut at every octet for EOF; every 5th octet and around each request boundary for the others),
+the peer then ends by EOF, by the application's ``close`` or by a lost transport; only
+``RemoteProtocolError`` may escape (an EOF inside a request), and afterwards the peer is closed
+with one ``ConnectionTerminated``, forgotten once its octets were taken, and no subscription
+still streams to it.
 """
 
 from __future__ import annotations
