@@ -240,6 +240,12 @@ PROTOCOLS: Mapping[str, ProtocolEntry] = MappingProxyType(
                         ),
                         Option("--max-depth", "max_depth_limit", "count", "deepest composition served (default 8)"),
                         Option("--tick", "tick", "seconds", "seconds between demo value changes (default 1)"),
+                        Option(
+                            "--fault",
+                            "faults",
+                            "text",
+                            "for client tests: PATH:STATUS[:RETRY_AFTER] or PATH:stall, comma-separated (default none)",
+                        ),
                     ),
                 ),
             ),

@@ -21,7 +21,8 @@ __all__ = ["Peer", "accepts_gzip", "authorized"]
 class Peer:
     """One HTTP connection: its h11 state, the request being read, output, stream.
 
-    ``stalled`` (a test fault, notes §10): the open stream is kept but gets no more octets.
+    ``stalled`` (a test fault, notes §10): ``None``, or how many more octets of ``out`` are sent;
+    everything after them is dropped (a half-open connection: open, but silent).
     """
 
     __slots__ = ("body", "closed", "conn", "gzip", "keepalive_at", "name", "out", "request", "requests", "stalled",
@@ -36,7 +37,7 @@ class Peer:
         self.requests = 0
         self.gzip = False
         self.closed = False
-        self.stalled = False
+        self.stalled: int | None = None
         self.streaming: Watch | None = None
         self.keepalive_at: float | None = None
 

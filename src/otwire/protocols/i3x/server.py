@@ -59,6 +59,7 @@ from otwire.codecs.i3x import VQT, ValueChange, encode, encode_error
 from otwire.errors import LocalProtocolError, RemoteProtocolError
 from otwire.protocols import Buffer, ConnectionTerminated, Event, TerminationReason
 from otwire.protocols.i3x._routes import PATHS, ROUTES, Call, Refusal, Reply
+from otwire.protocols.i3x._server_faults import Fault, Faults
 from otwire.protocols.i3x._server_http import Peer, accepts_gzip, authorized
 from otwire.protocols.i3x._server_profiles import Profile, get_profile, nested_value, rewrite_errors
 from otwire.protocols.i3x._server_schema import SchemaCheck
@@ -105,6 +106,7 @@ class I3XServer(Generic[PeerT]):
         self.wall_clock = wall_clock
         cfg = self.config
         self.schemas = SchemaCheck(space)
+        self.faults = Faults()
         self.subscriptions = SubscriptionStore(queue_size=cfg.queue_size, ttl=cfg.subscription_ttl,
                                                limit=cfg.max_subscriptions)  # fmt: skip
         self._peers: dict[PeerT, Peer] = {}
@@ -198,6 +200,8 @@ class I3XServer(Generic[PeerT]):
         if p is None:
             return b""
         data = bytes(p.out)
+        if p.stalled is not None:  # a stalled peer: what was queued before the stall, then nothing
+            data, p.stalled = data[: p.stalled], 0
         p.out.clear()
         if p.closed:
             del self._peers[peer]
@@ -303,6 +307,29 @@ class I3XServer(Generic[PeerT]):
             self._end_stream(p, now)
             self._pump(peer, p, now)
 
+    # -- faults for testing clients (notes §10; none unless asked for) ---------------------------
+
+    def inject_fault(self, fault: Fault) -> None:
+        """Make requests to ``fault.path`` fail with ``fault.status`` (and ``Retry-After``), or stall their streams."""
+        self.faults.add(fault)
+
+    def clear_faults(self) -> None:
+        """Remove every injected fault (streams already stalled stay silent)."""
+        self.faults.clear()
+
+    def stall_stream(self, subscription_id: str) -> bool:
+        """Make the open stream of ``subscription_id`` silent from now on, without closing it (half-open).
+
+        Returns:
+            False when the subscription has no open stream.
+        """
+        watch = next((w for w in self.subscriptions.all() if w.subscription_id == subscription_id), None)
+        p = self._peers.get(watch.stream_peer) if watch is not None and watch.stream_peer is not None else None
+        if p is None or p.closed:
+            return False
+        p.stalled = len(p.out) if p.stalled is None else p.stalled
+        return True
+
     # -- HTTP ---------------------------------------------------------------------------------
 
     def _pump(self, peer: PeerT, p: Peer, now: float) -> None:
@@ -386,10 +413,18 @@ class I3XServer(Generic[PeerT]):
                 extra.append(("allow", ", ".join(m for m, r in ROUTES if r == local)))
                 raise Refusal(405, "Method Not Allowed", f"{method} {path}")
             raise Refusal(404, "Not Found", f"no endpoint {method} {path}")
+        fault = self.faults.take(local) if self.faults.active and local is not None else None
+        if fault is not None and fault.status is not None:
+            if fault.retry_after is not None:
+                extra.append(("retry-after", str(fault.retry_after)))
+            raise Refusal(fault.status, http.HTTPStatus(fault.status).phrase, f"injected fault on {local}")
         if local != "/info" and not authorized(self.config, headers.get(b"authorization", b"")):
             extra.append(("www-authenticate", "Bearer" if self.config.bearer_token else 'Basic realm="i3x"'))
             raise Refusal(401, "Unauthorized", "missing or invalid credentials")
-        return handler(Call(self, peer, query, body, now))
+        reply = handler(Call(self, peer, query, body, now))
+        if reply is None and fault is not None:  # a stream opened on a stalled path: silent after its greeting
+            self._peers[peer].stalled = len(self._peers[peer].out)
+        return reply
 
     def _reply(self, p: Peer, reply: Reply, extra: list[tuple[str, str]]) -> None:
         body = rewrite_errors(reply.body, self.profile.error_keys)
