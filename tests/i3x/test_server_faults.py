@@ -66,8 +66,8 @@ def test_a_fault_keeps_404_and_405_for_unknown_paths_and_methods() -> None:
 def test_a_fault_in_the_beta_error_shape() -> None:
     server = i3x_servers.BaseServer(port=0, profile="beta", faults="/namespaces:500").engine
     status, body = Client(server).call("GET", "/v1/namespaces")
-    assert status == 500 and body == {"success": False, "error": {"code": 500,
-                                                                  "message": "injected fault on /namespaces"}}  # fmt: skip
+    assert status == 500
+    assert body == {"success": False, "error": {"code": 500, "message": "injected fault on /namespaces"}}
 
 
 def test_a_stalled_stream_path_gives_head_and_greeting_then_silence() -> None:
