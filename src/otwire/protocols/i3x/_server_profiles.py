@@ -39,6 +39,8 @@ class Profile:
         overflow_206: Whether ``/sync`` answers 206 after the queue dropped updates (node-i3x: no).
         nested_value: Whether an update's ``value`` is a whole current-value object
             ``{isComposition, value, quality, timestamp}`` (node-i3x).
+        one_update_per_event: Whether each update gets its own SSE event (CESMII demo); otherwise the
+            updates of one :meth:`~otwire.protocols.i3x.server.I3XServer.publish_many` call share one.
         server_version: ``serverVersion`` of ``GET /info`` (``None``: the config's). The Beta
             profile's contains "beta", which is how i3x-client 1.0.0 recognises a Beta server.
     """
@@ -53,6 +55,7 @@ class Profile:
     sync_shape: str = "batches"
     overflow_206: bool = True
     nested_value: bool = False
+    one_update_per_event: bool = False
     server_version: str | None = None
 
 
@@ -61,7 +64,12 @@ PROFILES: dict[str, Profile] = {
     "1.0": Profile(name="1.0"),
     # CESMII demo: one update per event, no comments, queue cleared on stream open, batches while streaming.
     "cesmii-demo": Profile(
-        name="cesmii-demo", stream_greeting=b"", keepalive=False, flush_on_open=False, sync_while_streaming="serve"
+        name="cesmii-demo",
+        stream_greeting=b"",
+        keepalive=False,
+        flush_on_open=False,
+        sync_while_streaming="serve",
+        one_update_per_event=True,
     ),
     # i3x2ua: ": connected", ": keepalive", "event: close" + "data: {}" on takeover, 400 while streaming, both keys.
     # ... and every unacknowledged update re-bundled into one sync batch.

@@ -50,7 +50,7 @@ import http
 import time
 import zlib
 from collections import deque
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Generic, TypeVar
 
 import h11
@@ -66,7 +66,7 @@ from otwire.protocols.i3x._server_schema import SchemaCheck
 from otwire.protocols.i3x._server_subs import SubscriptionStore, Watch
 from otwire.protocols.i3x.config import I3XServerConfig
 from otwire.protocols.i3x.events import RequestHandled
-from otwire.protocols.i3x.space import COMPONENT_OF, AddressSpace
+from otwire.protocols.i3x.space import AddressSpace
 
 __all__ = ["I3XServer"]
 
@@ -238,41 +238,44 @@ class I3XServer(Generic[PeerT]):
     # -- application --------------------------------------------------------------------------
 
     def publish(self, element_id: str, vqt: VQT, now: float) -> int:
-        """Report a new value of ``element_id`` to its subscribers.
-
-        Subscriptions monitoring the element, or a composition it is a component of
-        within their ``maxDepth`` (0: any depth), get one update (``components`` as in
-        ``vqt``). Streams get it at once; the others queue it for ``/sync``.
+        """Report a new value of ``element_id`` to its subscribers (:meth:`publish_many` of one).
 
         Returns:
             How many subscriptions got it.
         """
-        value = nested_value(vqt) if self.profile.nested_value else vqt.value
-        change = ValueChange(element_id, value, vqt.quality, vqt.timestamp, vqt.components)
-        watches = self._interested(element_id)
-        for watch in watches:
-            peer = watch.stream_peer
-            p = self._peers.get(peer) if peer is not None else None
-            if p is not None and not p.closed:
-                batch = self.subscriptions.number(watch, change)
-                self._sse(peer, p, b"data: " + encode(batch.updates) + b"\n\n")
-            else:
-                self.subscriptions.enqueue(watch, change)
-        return len(watches)
+        return self.publish_many([(element_id, vqt)], now)
 
-    def _interested(self, element_id: str) -> list[Watch]:
-        found = {id(w): w for w in self.subscriptions.watching(element_id)}
-        current, distance = element_id, 0
-        while distance < self.config.max_depth_limit:
-            owners = self.space.related(current, COMPONENT_OF) or []
-            if not owners:
-                break
-            current, distance = owners[0].object.element_id, distance + 1
-            for watch in self.subscriptions.watching(current):
-                depth = watch.monitored[current]
-                if depth == 0 or depth > distance:
-                    found.setdefault(id(watch), watch)
-        return list(found.values())
+    def publish_many(self, values: Iterable[tuple[str, VQT]], now: float) -> int:
+        """Report new values, in order, to their subscribers.
+
+        Subscriptions monitoring an element, or a composition it is a component of within
+        their ``maxDepth`` (0: any depth), get one numbered update each (``components`` as
+        in the VQT). Queued for ``/sync`` when the subscription has no stream; on a stream,
+        all updates of one call for one subscription go in one SSE event ``data: [...]``
+        (one event per update with the ``cesmii-demo`` profile).
+
+        Returns:
+            How many (subscription, update) deliveries there were.
+        """
+        streamed: dict[int, tuple[Watch, list[ValueChange]]] = {}
+        count = 0
+        for element_id, vqt in values:
+            value = nested_value(vqt) if self.profile.nested_value else vqt.value
+            change = ValueChange(element_id, value, vqt.quality, vqt.timestamp, vqt.components)
+            for watch in self.subscriptions.interested(self.space, element_id, self.config.max_depth_limit):
+                count += 1
+                p = self._peers.get(watch.stream_peer) if watch.stream_peer is not None else None
+                if p is None or p.closed:
+                    self.subscriptions.enqueue(watch, change)
+                else:
+                    streamed.setdefault(id(watch), (watch, []))[1].extend(
+                        self.subscriptions.number(watch, change).updates
+                    )
+        for watch, updates in streamed.values():
+            groups = [[u] for u in updates] if self.profile.one_update_per_event else [updates]
+            for group in groups:
+                self._sse(watch.stream_peer, self._peers[watch.stream_peer], b"data: " + encode(group) + b"\n\n")
+        return count
 
     def open_stream(self, peer: PeerT, watch: Watch, now: float) -> None:
         """Answer the current request with an SSE stream for ``watch`` (ends its previous stream).

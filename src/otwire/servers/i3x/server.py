@@ -165,8 +165,7 @@ class BaseServer(ServerBase):
             if driver is None:
                 continue
             now = driver.now()
-            for element_id, vqt in demo.tick(time.time()):
-                self.engine.publish(element_id, vqt, now)
+            self.engine.publish_many(demo.tick(time.time()), now)
             driver.process_soon()
 
 
