@@ -12,7 +12,8 @@ Run with ``make bench`` (or ``.venv/bin/python benchmarks/i3x.py``). Three measu
    over an in-memory ``httpx.Response``.
 3. end to end: ``otwire.servers.i3x.Server`` in its own process (``i3x.py --serve``, demo
    plant ticking once an hour so it stays quiet) pushes a fixed number of updates with its
-   engine's ``publish`` (in batches of ``E2E_BATCH``, asked for on its stdin); three clients
+   engine's ``publish_many`` (batches of ``E2E_BATCH`` asked for on its stdin, each batch one
+   SSE event ``data: [...]``); three clients
    in this process receive them over loopback: i3x-client's ``Client`` (``subscribe`` +
    ``on_value_change``), otwire's ``Client`` (the same API) and otwire's ``AsyncClient``
    (``async for change in client.changes(sub)``). At most ``E2E_WINDOW`` updates are in
