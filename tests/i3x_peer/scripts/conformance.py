@@ -96,12 +96,16 @@ def poll_sync(client: i3x.Client, sub_id: str, last: int | None) -> list[i3x.Syn
 
 @check
 def get_info() -> None:
-    client = connected()
-    assert client.is_connected and client.server_info is not None
+    client = i3x.Client(BASE, timeout=TIMEOUT, client_id="conformance-client")
+    calls: list[str] = []
+    client.on_connect = lambda _client: calls.append("connect")
+    client.on_disconnect = lambda _client: calls.append("disconnect")
+    client.connect()
+    assert client.is_connected and client.server_info is not None and client.client_id == "conformance-client"
     info = client.get_info()
-    assert info.spec_version.startswith("1."), info
+    assert info.spec_version.startswith("1.") and info.capabilities, info
     client.disconnect()
-    assert not client.is_connected
+    assert not client.is_connected and calls == ["connect", "disconnect"], calls
 
 
 @check
