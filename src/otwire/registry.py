@@ -239,6 +239,13 @@ PROTOCOLS: Mapping[str, ProtocolEntry] = MappingProxyType(
                             "most sync batches kept per subscription (default 1000)",
                         ),
                         Option("--max-depth", "max_depth_limit", "count", "deepest composition served (default 8)"),
+                        Option("--tick", "tick", "seconds", "seconds between demo value changes (default 1)"),
+                        Option(
+                            "--fault",
+                            "faults",
+                            "text",
+                            "for client tests: PATH:STATUS[:RETRY_AFTER] or PATH:stall, comma-separated (default none)",
+                        ),
                     ),
                 ),
             ),
