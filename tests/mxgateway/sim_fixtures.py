@@ -1,0 +1,76 @@
+"""Shared by the conformance tests (``test_sim_*.py``): otwire's client against otwire's simulator.
+
+Not a test module. ``simulator()`` runs ``otwire.servers.mxgateway.AsyncServer`` on port 0 in the
+test's own loop and connects a ``GatewayClient`` to it; ``serve_subprocess()`` starts
+``otwire serve mxgateway`` as a child process on a free port, as a newcomer would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from typing import Any, TypeVar
+
+from otwire.clients.mxgateway import GatewayClient
+from otwire.servers.mxgateway import AsyncServer
+
+T = TypeVar("T")
+
+#: The all-scopes key and a read-only key (no ``invoke:write``) of every simulator started here.
+KEY = "conf-key-5b0c7e"
+READ_ONLY = "conf-ro-91d2aa"
+KEYS = f"{KEY} {READ_ONLY}:session,invoke:read,events:read,metadata:read"
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run one scenario on a fresh loop, bounded so that a hang fails instead of blocking."""
+    return asyncio.run(asyncio.wait_for(coro, 30))
+
+
+@contextlib.asynccontextmanager
+async def simulator(key: str = KEY, **options: Any) -> AsyncIterator[tuple[AsyncServer, GatewayClient]]:
+    """An in-process simulator (keys ``KEYS``, no value ticks unless ``rate=``) and a client with ``key``."""
+    options.setdefault("rate", 0)
+    options.setdefault("items", 5)
+    async with AsyncServer(port=0, api_key=KEYS, **options) as server:
+        client = await GatewayClient.connect(endpoint=f"127.0.0.1:{server.port}", api_key=key, plaintext=True)
+        async with client:
+            yield server, client
+
+
+def free_port() -> int:
+    """A TCP port that was free a moment ago on 127.0.0.1."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def serve_subprocess(*options: str) -> Iterator[str]:
+    """``otwire serve mxgateway --port P --api-key KEYS ...`` as a child process; yields ``127.0.0.1:P``.
+
+    Waits for the banner line on stdout (the server listens then), and stops the child at the end.
+    """
+    port = free_port()
+    args = [sys.executable, "-m", "otwire", "serve", "mxgateway", "--host", "127.0.0.1", "--port", str(port)]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    child = subprocess.Popen(
+        [*args, "--api-key", KEYS, *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert child.stdout is not None
+        banner = child.stdout.readline()
+        assert str(port) in banner, (banner, child.stderr.read() if child.poll() is not None and child.stderr else "")
+        yield f"127.0.0.1:{port}"
+    finally:
+        child.terminate()
+        try:
+            child.wait(10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait(10)
