@@ -51,17 +51,17 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve_subprocess(*options: str) -> Iterator[str]:
-    """``otwire serve mxgateway --port P --api-key KEYS ...`` as a child process; yields ``127.0.0.1:P``.
+def serve_subprocess(*options: str, keys: str | None = KEYS) -> Iterator[str]:
+    """``otwire serve mxgateway --port P [--api-key keys] ...`` as a child process; yields ``127.0.0.1:P``.
 
     Waits for the banner line on stdout (the server listens then), and stops the child at the end.
     """
     port = free_port()
     args = [sys.executable, "-m", "otwire", "serve", "mxgateway", "--host", "127.0.0.1", "--port", str(port)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    child = subprocess.Popen(
-        [*args, "--api-key", KEYS, *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-    )
+    if keys is not None:
+        args += ["--api-key", keys]
+    child = subprocess.Popen([*args, *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         assert child.stdout is not None
         banner = child.stdout.readline()
