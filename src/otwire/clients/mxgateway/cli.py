@@ -117,8 +117,8 @@ def main(argv: Sequence[str], *, stdin: TextIO | None = None, stdout: TextIO | N
     """Parse and run ``otwire mxgw ARGV``; returns the exit code (0, 1 failed call, 2 bad argument, 130 Ctrl-C)."""
     try:
         return run(parser().parse_args(list(argv)), stdin=stdin, stdout=stdout)
-    except UsageError as exc:
-        print(exc, file=sys.stderr)
+    except UsageError as exc:  # argparse echoes words of the command line: keys among them are masked
+        print(_redact(str(exc), _keys_in(argv)), file=sys.stderr)
         return 2
     except SystemExit as exc:  # --help
         return exc.code if isinstance(exc.code, int) else 0
@@ -157,14 +157,16 @@ def _batch(args: argparse.Namespace, stdin: TextIO, out: TextIO) -> int:
     for line in stdin:
         if not line.strip():
             continue
+        keys = [args.api_key or "", *_keys_in(_words(line))]
         try:
             result = _execute(_batch_line(args, line))
         except Exception as exc:  # every failure is one result line
             failures += 1
-            result = {"error": _one_line(exc), "type": "error"}
+            result = {"error": _redact(_one_line(exc), keys), "type": "error"}
         except SystemExit:  # --help on a line (its text is not printed)
             failures += 1
-            result = {"error": f"--help is not available in batch: {line.strip()!r}", "type": "error"}
+            text = f"--help is not available in batch: {line.strip()!r}"
+            result = {"error": _redact(text, keys), "type": "error"}
         print(_dumps(result, True), file=out)
         print(BATCH_EOR, file=out, flush=True)
     return 1 if failures else 0
@@ -185,6 +187,30 @@ def _dumps(result: Any, compact: bool) -> str:
     if compact:
         return json.dumps(result, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return json.dumps(result, sort_keys=True, indent=2, ensure_ascii=False)
+
+
+def _keys_in(words: Sequence[str]) -> list[str]:
+    """The values of ``--api-key KEY`` / ``--api-key=KEY`` among ``words`` (quotes stripped)."""
+    keys = []
+    for index, word in enumerate(words):
+        if word == "--api-key" and index + 1 < len(words):
+            keys.append(words[index + 1].strip("'\""))
+        elif word.startswith("--api-key="):
+            keys.append(word.partition("=")[2].strip("'\""))
+    return [key for key in keys if key]
+
+
+def _words(line: str) -> list[str]:
+    try:
+        return shlex.split(line)
+    except ValueError:  # an open quote: the line fails later, with its own message
+        return line.split()
+
+
+def _redact(text: str, keys: Sequence[str]) -> str:
+    for key in sorted(filter(None, keys), key=len, reverse=True):
+        text = text.replace(key, "***")
+    return text
 
 
 def _one_line(exc: BaseException) -> str:
