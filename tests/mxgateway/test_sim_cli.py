@@ -210,3 +210,13 @@ def test_tls_options(tmp_path: Path, capsys: Capsys) -> None:
         out, err = capsys.readouterr()
         assert out == "" and err.count("\n") == 1 and KEY not in err
     assert os.path.exists(cert)
+
+
+def test_a_batch_line_may_choose_tls_over_the_batchs_plaintext(
+    quiet: str, capsys: Capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("galaxy-test-connection\ngalaxy-test-connection --tls\n"))
+    code, out, _ = mxgw(capsys, quiet, "batch")
+    first, second, rest = out.split(EOR + "\n")
+    assert (code, json.loads(first), rest) == (1, {"ok": True}, "")
+    assert json.loads(second)["type"] == "error"  # TLS against the plaintext simulator fails

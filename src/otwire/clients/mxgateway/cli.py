@@ -43,7 +43,11 @@ _SUBCOMMANDS: dict[str, tuple[str, tuple[str, ...], bool]] = {
     "advise": ("Advise an item", ("session", "server", "item_handle"), True),
     "stream-events": ("print events of a session", ("session", "max_events", "after"), True),
     "write": ("Write a value", ("session", "server", "item_handle", "value"), True),
-    "smoke": ("open, register, add, advise, write, read one event, close", ("client_name", "item", "value"), True),
+    "smoke": (
+        "open, register, add, advise, read one event, write (--value), unregister, close",
+        ("client_name", "item", "value"),
+        True,
+    ),
     "galaxy-test-connection": ("TestConnection of the Galaxy Repository", (), True),
     "galaxy-last-deploy": ("the Galaxy's last deploy time", (), True),
     "galaxy-discover": ("every object of the Galaxy (paged)", ("page_size", "max_objects"), True),
@@ -180,7 +184,12 @@ def _batch_line(args: argparse.Namespace, line: str) -> argparse.Namespace:
     inherited = {name: getattr(args, name) for name in _CONNECTION if hasattr(args, name)}
     namespace = argparse.Namespace(mxgw_command=words[0], mxgw_choices=args.mxgw_choices, **inherited)
     with contextlib.redirect_stdout(io.StringIO()):  # keep --help text out of the batch's output
-        return args.mxgw_choices[words[0]].parse_args(words[1:], namespace=namespace)  # type: ignore[no-any-return]
+        parsed: argparse.Namespace = args.mxgw_choices[words[0]].parse_args(words[1:], namespace=namespace)
+    if "--tls" in words:  # the line's own choice beats the batch's (argparse refuses both on one line)
+        parsed.plaintext = False
+    elif "--plaintext" in words:
+        parsed.tls = False
+    return parsed
 
 
 def _dumps(result: Any, compact: bool) -> str:
