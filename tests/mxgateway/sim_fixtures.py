@@ -33,12 +33,18 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 
 
 @contextlib.asynccontextmanager
-async def simulator(key: str = KEY, **options: Any) -> AsyncIterator[tuple[AsyncServer, GatewayClient]]:
-    """An in-process simulator (keys ``KEYS``, no value ticks unless ``rate=``) and a client with ``key``."""
+async def simulator(
+    key: str = KEY, *, keys: str = KEYS, timeout: float | None = None, **options: Any
+) -> AsyncIterator[tuple[AsyncServer, GatewayClient]]:
+    """An in-process simulator (``keys``, no value ticks unless ``rate=``) and a client with ``key``.
+
+    ``timeout`` is the client's default per-call timeout (seconds).
+    """
     options.setdefault("rate", 0)
     options.setdefault("items", 5)
-    async with AsyncServer(port=0, api_key=KEYS, **options) as server:
-        client = await GatewayClient.connect(endpoint=f"127.0.0.1:{server.port}", api_key=key, plaintext=True)
+    async with AsyncServer(port=0, api_key=keys, **options) as server:
+        endpoint = f"127.0.0.1:{server.port}"
+        client = await GatewayClient.connect(endpoint=endpoint, api_key=key, plaintext=True, timeout=timeout)
         async with client:
             yield server, client
 
