@@ -7,9 +7,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from grpclib.const import Status
 
 from helpers import async_wait_until
-from otwire.clients.mxgateway import GalaxyRepositoryClient, GatewayClient, MxGatewayUnavailableError, galaxy
+from otwire.clients.mxgateway import (
+    GalaxyRepositoryClient,
+    GatewayClient,
+    MxGatewayRpcError,
+    MxGatewayUnavailableError,
+    galaxy,
+)
+from otwire.errors import InvalidArgument
 from otwire.servers.mxgateway import AsyncServer
 
 from .sim_fixtures import KEY, KEYS, run, simulator
@@ -114,5 +122,26 @@ def test_tls_with_the_simulators_certificate(tmp_path: Path) -> None:
             with pytest.raises(MxGatewayUnavailableError):  # plaintext against a TLS port
                 async with await GatewayClient.connect(endpoint=endpoint, api_key=KEY, plaintext=True) as plain:
                     await plain.open_session("plain", timeout=5)
+
+    run(scenario())
+
+
+def test_a_deploy_while_paging_is_a_typed_error_and_a_restart_works() -> None:
+    async def scenario() -> None:
+        async with simulator() as (server, client):
+            repository = GalaxyRepositoryClient(client.connection)
+            objects = repository.iter_hierarchy(page_size=10)
+            first = [await anext(objects) for _ in range(10)]
+            server.deploy()  # the next page token is bound to the old cache sequence
+            with pytest.raises(MxGatewayRpcError) as caught:
+                await anext(objects)
+            assert caught.value.status == Status.INVALID_ARGUMENT and "stale page_token" in str(caught.value)
+            again = [obj.gobject_id async for obj in repository.iter_hierarchy(page_size=10)]
+            assert again[:10] == [obj.gobject_id for obj in first] and len(again) == OBJECTS
+            with pytest.raises(MxGatewayRpcError) as missing:
+                await repository.browse_children(parent_tag_name="NoSuchArea")
+            assert missing.value.status == Status.NOT_FOUND
+            with pytest.raises(InvalidArgument):  # refused before anything is sent
+                await repository.discover_hierarchy(no_such_filter=1)
 
     run(scenario())

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
+from grpclib.const import Status
 
 from helpers import async_wait_until
 from otwire.clients.mxgateway import (
     GalaxyRepositoryClient,
     GatewayClient,
     MxAccessError,
+    MxGatewayCommandError,
     MxGatewayDeadlineError,
     MxGatewayPermissionError,
+    MxGatewayRpcError,
     MxGatewayUnavailableError,
+    Session,
     pb,
 )
 from otwire.errors import InvalidState, RequestTimeout
@@ -166,5 +172,53 @@ def test_raw_stream_killed_by_fault_is_a_typed_error() -> None:
                 async for event in client.stream_events_raw(session.session_id, after_worker_sequence=0):
                     families.append(event.family)
             assert families == [F.ON_DATA_CHANGE]
+
+    run(scenario())
+
+
+async def _first(source: Any) -> Any:
+    async for item in source:
+        return item
+    return None
+
+
+RPC, UNIMPLEMENTED, EXHAUSTED, NOT_FOUND = (
+    MxGatewayRpcError,
+    Status.UNIMPLEMENTED,
+    Status.RESOURCE_EXHAUSTED,
+    Status.NOT_FOUND,
+)
+Call = Callable[[GatewayClient, Session, int], Awaitable[Any]]
+#: What the simulator refuses, and the error the client raises for it: (call, class, gRPC status or None).
+REFUSALS: dict[str, tuple[Call, type[Exception] | None, Status | None]] = {
+    "acknowledge_alarm": (lambda c, s, h: c.acknowledge_alarm("Tank_001.Level.Hi"), RPC, UNIMPLEMENTED),
+    "stream_alarms": (lambda c, s, h: _first(c.stream_alarms()), RPC, UNIMPLEMENTED),
+    "query_active_alarms": (lambda c, s, h: _first(c.query_active_alarms()), RPC, UNIMPLEMENTED),
+    "max_sessions": (lambda c, s, h: c.open_session("third"), RPC, EXHAUSTED),
+    "max_items": (lambda c, s, h: s.add_item_bulk(h, ["A.a", "A.b", "A.c"]), None, None),
+    "max_request_bytes": (lambda c, s, h: s.add_item_bulk(h, ["X" * 100] * 50), RPC, EXHAUSTED),
+    "unknown session": (lambda c, s, h: c.attach_session("nope").register("x"), MxGatewayCommandError, None),
+    "unknown session stream": (lambda c, s, h: _first(c.attach_session("nope").stream_events()), RPC, NOT_FOUND),
+    "unknown item (attached)": (lambda c, s, h: c.attach_session(s.session_id).write(h, 999, 1), MxAccessError, None),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(REFUSALS))
+def test_refusals_raise_typed_errors(name: str) -> None:
+    call, error, status = REFUSALS[name]
+
+    async def scenario() -> None:
+        async with simulator(max_sessions=2, max_items=2, max_request_bytes=2000) as (_, client):
+            session = await client.open_session("limits")
+            await client.open_session("second")
+            handle = await session.register("l")
+            if error is None:  # a per-entry limit: the third entry fails, nothing is raised
+                reply = await call(client, session, handle)
+                assert [r.was_successful for r in reply.results] == [True, True, False]
+                return
+            with pytest.raises(error) as caught:
+                await call(client, session, handle)
+            if status is not None:
+                assert caught.value.status == status  # type: ignore[attr-defined]
 
     run(scenario())
