@@ -13,6 +13,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from typing import Any, TypeVar
 
@@ -56,23 +57,38 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@contextlib.contextmanager
-def serve_subprocess(*options: str, keys: str | None = KEYS) -> Iterator[str]:
-    """``otwire serve mxgateway --port P [--api-key keys] ...`` as a child process; yields ``127.0.0.1:P``.
+class Child:
+    """A simulator child process: its endpoint and every line it printed so far (stdout and stderr)."""
 
-    Waits for the banner line on stdout (the server listens then), and stops the child at the end.
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+        self.lines: list[str] = []
+
+
+@contextlib.contextmanager
+def serve_subprocess(*options: str, keys: str | None = KEYS) -> Iterator[Child]:
+    """``otwire serve mxgateway --port P [--api-key keys] ...`` as a child process.
+
+    Waits for the banner line (the server listens then); a thread keeps reading its output
+    into ``Child.lines`` (so that a full pipe never blocks it). Stops the child at the end.
     """
     port = free_port()
     args = [sys.executable, "-m", "otwire", "serve", "mxgateway", "--host", "127.0.0.1", "--port", str(port)]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     if keys is not None:
         args += ["--api-key", keys]
-    child = subprocess.Popen([*args, *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    child = subprocess.Popen([*args, *options], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    found = Child(f"127.0.0.1:{port}")
     try:
         assert child.stdout is not None
-        banner = child.stdout.readline()
-        assert str(port) in banner, (banner, child.stderr.read() if child.poll() is not None and child.stderr else "")
-        yield f"127.0.0.1:{port}"
+        for line in child.stdout:
+            found.lines.append(line)
+            if f"simulator on 127.0.0.1:{port}" in line:
+                break
+        assert child.poll() is None, found.lines
+        reader = threading.Thread(target=found.lines.extend, args=(child.stdout,), daemon=True)
+        reader.start()
+        yield found
     finally:
         child.terminate()
         try:

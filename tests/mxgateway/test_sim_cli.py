@@ -17,7 +17,7 @@ import pytest
 from otwire.cli import main
 from otwire.servers.mxgateway import Server
 
-from .sim_fixtures import KEY, KEYS, READ_ONLY, free_port, serve_subprocess
+from .sim_fixtures import KEY, KEYS, READ_ONLY, Child, free_port, serve_subprocess
 from .sim_support import certificate
 
 EOR = "__MXGW_BATCH_EOR__"
@@ -25,17 +25,23 @@ Capsys = pytest.CaptureFixture[str]
 
 
 @pytest.fixture(scope="module")
-def quiet() -> Iterator[str]:
+def quiet_child() -> Iterator[Child]:
     """A simulator whose values never change on their own (event streams are deterministic)."""
-    with serve_subprocess("--rate", "0", "--items", "5") as endpoint:
-        yield endpoint
+    with serve_subprocess("--rate", "0", "--items", "5") as child:
+        yield child
+    assert not any(KEY in line or READ_ONLY in line for line in child.lines)  # nor does the simulator print keys
+
+
+@pytest.fixture
+def quiet(quiet_child: Child) -> str:
+    return quiet_child.endpoint
 
 
 @pytest.fixture(scope="module")
 def busy() -> Iterator[str]:
     """A simulator with fast value changes and a Galaxy deploy every 0.2 s."""
-    with serve_subprocess("--rate", "50", "--items", "5", "--deploy-interval", "0.2") as endpoint:
-        yield endpoint
+    with serve_subprocess("--rate", "50", "--items", "5", "--deploy-interval", "0.2") as child:
+        yield child.endpoint
 
 
 def mxgw(capsys: Capsys, endpoint: str, *words: str, key: str = KEY) -> tuple[int, str, str]:

@@ -55,8 +55,8 @@ def _readme_keys() -> tuple[str, str]:
 def readme_gateway() -> Iterator[tuple[str, str]]:
     """A simulator with the README's keys; yields ``(endpoint, key the README exports)``."""
     keys, key = _readme_keys()
-    with serve_subprocess("--rate", "2", keys=keys) as endpoint:
-        yield endpoint, key
+    with serve_subprocess("--rate", "2", keys=keys) as child:
+        yield child.endpoint, key
 
 
 def _script(block: str, endpoint: str, key: str) -> str:
