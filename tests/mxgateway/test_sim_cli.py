@@ -226,3 +226,16 @@ def test_a_batch_line_may_choose_tls_over_the_batchs_plaintext(
     first, second, rest = out.split(EOR + "\n")
     assert (code, json.loads(first), rest) == (1, {"ok": True}, "")
     assert json.loads(second)["type"] == "error"  # TLS against the plaintext simulator fails
+
+
+def test_a_reader_that_leaves_early_is_not_an_error(tmp_path: Path) -> None:
+    lines = tmp_path / "lines.txt"
+    lines.write_text("version\n" * 5000, encoding="utf-8")  # far more output than a pipe holds
+    argv = [sys.executable, "-m", "otwire", "mxgw", "batch", "--plaintext"]
+    with lines.open("rb") as stdin:
+        child = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert child.stdout is not None and child.stderr is not None
+        assert json.loads(child.stdout.readline())["client"] == "otwire"
+        child.stdout.close()  # `| head -1`
+        err = child.stderr.read()
+        assert child.wait(60) == 0 and err == b""

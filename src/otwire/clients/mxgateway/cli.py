@@ -118,7 +118,10 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str], *, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
-    """Parse and run ``otwire mxgw ARGV``; returns the exit code (0, 1 failed call, 2 bad argument, 130 Ctrl-C)."""
+    """Parse and run ``otwire mxgw ARGV``; returns the exit code (0, 1 failed call, 2 bad argument, 130 Ctrl-C).
+
+    A closed stdout (``| head``) ends the command with exit code 0.
+    """
     try:
         return run(parser().parse_args(list(argv)), stdin=stdin, stdout=stdout)
     except UsageError as exc:  # argparse echoes words of the command line: keys among them are masked
@@ -126,8 +129,22 @@ def main(argv: Sequence[str], *, stdin: TextIO | None = None, stdout: TextIO | N
         return 2
     except SystemExit as exc:  # --help
         return exc.code if isinstance(exc.code, int) else 0
+    except BrokenPipeError:  # `otwire mxgw ... | head`: the reader left, as for the other commands
+        _silence_stdout()
+        return 0
     except KeyboardInterrupt:
         return 130
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush does not fail again."""
+    try:
+        fileno = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (tests): nothing is flushed at exit
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fileno)
+    os.close(devnull)
 
 
 def run(args: argparse.Namespace, *, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
