@@ -149,6 +149,8 @@ USAGE = [
     ["no-such-subcommand"],
     [],
     ["write", "--session-id", "s", "--server-handle", "1", "--item-handle", "x", "--value", "1"],
+    ["galaxy-test-connection", "--plaintext", "--endpoint", "host:notaport"],
+    ["smoke", "--endpoint", "host:99999"],
 ]
 
 

@@ -22,9 +22,10 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, TextIO
 
-from otwire.errors import OTWireError
+from otwire.errors import InvalidArgument, OTWireError
 
 from . import _cli_commands as commands
+from ._connection import parse_endpoint
 
 __all__ = ["BATCH_EOR", "UsageError", "main", "parser", "run"]
 
@@ -170,6 +171,10 @@ def _execute(args: argparse.Namespace) -> Any:
         args.api_key = os.environ.get(args.api_key_env, "")
     if args.plaintext and (args.ca_file or args.server_name_override):
         args.mxgw_parser.error("--ca-file and --server-name-override need TLS")
+    try:
+        parse_endpoint(args.endpoint)
+    except InvalidArgument as exc:  # a malformed --endpoint (or $MXGATEWAY_ENDPOINT) is a usage error
+        args.mxgw_parser.error(f"--endpoint: {exc}")
     return asyncio.run(commands.RUNNERS[args.mxgw_command](args))
 
 
