@@ -22,9 +22,10 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, TextIO
 
-from otwire.errors import OTWireError
+from otwire.errors import InvalidArgument, OTWireError
 
 from . import _cli_commands as commands
+from ._connection import parse_endpoint
 
 __all__ = ["BATCH_EOR", "UsageError", "main", "parser", "run"]
 
@@ -43,7 +44,11 @@ _SUBCOMMANDS: dict[str, tuple[str, tuple[str, ...], bool]] = {
     "advise": ("Advise an item", ("session", "server", "item_handle"), True),
     "stream-events": ("print events of a session", ("session", "max_events", "after"), True),
     "write": ("Write a value", ("session", "server", "item_handle", "value"), True),
-    "smoke": ("open, register, add, advise, write, read one event, close", ("client_name", "item", "value"), True),
+    "smoke": (
+        "open, register, add, advise, read one event, write (--value), unregister, close",
+        ("client_name", "item", "value"),
+        True,
+    ),
     "galaxy-test-connection": ("TestConnection of the Galaxy Repository", (), True),
     "galaxy-last-deploy": ("the Galaxy's last deploy time", (), True),
     "galaxy-discover": ("every object of the Galaxy (paged)", ("page_size", "max_objects"), True),
@@ -114,16 +119,33 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str], *, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
-    """Parse and run ``otwire mxgw ARGV``; returns the exit code (0, 1 failed call, 2 bad argument, 130 Ctrl-C)."""
+    """Parse and run ``otwire mxgw ARGV``; returns the exit code (0, 1 failed call, 2 bad argument, 130 Ctrl-C).
+
+    A closed stdout (``| head``) ends the command with exit code 0.
+    """
     try:
         return run(parser().parse_args(list(argv)), stdin=stdin, stdout=stdout)
-    except UsageError as exc:
-        print(exc, file=sys.stderr)
+    except UsageError as exc:  # argparse echoes words of the command line: keys among them are masked
+        print(_redact(str(exc), _keys_in(argv)), file=sys.stderr)
         return 2
     except SystemExit as exc:  # --help
         return exc.code if isinstance(exc.code, int) else 0
+    except BrokenPipeError:  # `otwire mxgw ... | head`: the reader left, as for the other commands
+        _silence_stdout()
+        return 0
     except KeyboardInterrupt:
         return 130
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush does not fail again."""
+    try:
+        fileno = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (tests): nothing is flushed at exit
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fileno)
+    os.close(devnull)
 
 
 def run(args: argparse.Namespace, *, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
@@ -149,6 +171,10 @@ def _execute(args: argparse.Namespace) -> Any:
         args.api_key = os.environ.get(args.api_key_env, "")
     if args.plaintext and (args.ca_file or args.server_name_override):
         args.mxgw_parser.error("--ca-file and --server-name-override need TLS")
+    try:
+        parse_endpoint(args.endpoint)
+    except InvalidArgument as exc:  # a malformed --endpoint (or $MXGATEWAY_ENDPOINT) is a usage error
+        args.mxgw_parser.error(f"--endpoint: {exc}")
     return asyncio.run(commands.RUNNERS[args.mxgw_command](args))
 
 
@@ -157,14 +183,16 @@ def _batch(args: argparse.Namespace, stdin: TextIO, out: TextIO) -> int:
     for line in stdin:
         if not line.strip():
             continue
+        keys = [args.api_key or "", *_keys_in(_words(line))]
         try:
             result = _execute(_batch_line(args, line))
         except Exception as exc:  # every failure is one result line
             failures += 1
-            result = {"error": _one_line(exc), "type": "error"}
+            result = {"error": _redact(_one_line(exc), keys), "type": "error"}
         except SystemExit:  # --help on a line (its text is not printed)
             failures += 1
-            result = {"error": f"--help is not available in batch: {line.strip()!r}", "type": "error"}
+            text = f"--help is not available in batch: {line.strip()!r}"
+            result = {"error": _redact(text, keys), "type": "error"}
         print(_dumps(result, True), file=out)
         print(BATCH_EOR, file=out, flush=True)
     return 1 if failures else 0
@@ -178,13 +206,42 @@ def _batch_line(args: argparse.Namespace, line: str) -> argparse.Namespace:
     inherited = {name: getattr(args, name) for name in _CONNECTION if hasattr(args, name)}
     namespace = argparse.Namespace(mxgw_command=words[0], mxgw_choices=args.mxgw_choices, **inherited)
     with contextlib.redirect_stdout(io.StringIO()):  # keep --help text out of the batch's output
-        return args.mxgw_choices[words[0]].parse_args(words[1:], namespace=namespace)  # type: ignore[no-any-return]
+        parsed: argparse.Namespace = args.mxgw_choices[words[0]].parse_args(words[1:], namespace=namespace)
+    if "--tls" in words:  # the line's own choice beats the batch's (argparse refuses both on one line)
+        parsed.plaintext = False
+    elif "--plaintext" in words:
+        parsed.tls = False
+    return parsed
 
 
 def _dumps(result: Any, compact: bool) -> str:
     if compact:
         return json.dumps(result, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return json.dumps(result, sort_keys=True, indent=2, ensure_ascii=False)
+
+
+def _keys_in(words: Sequence[str]) -> list[str]:
+    """The values of ``--api-key KEY`` / ``--api-key=KEY`` among ``words`` (quotes stripped)."""
+    keys = []
+    for index, word in enumerate(words):
+        if word == "--api-key" and index + 1 < len(words):
+            keys.append(words[index + 1].strip("'\""))
+        elif word.startswith("--api-key="):
+            keys.append(word.partition("=")[2].strip("'\""))
+    return [key for key in keys if key]
+
+
+def _words(line: str) -> list[str]:
+    try:
+        return shlex.split(line)
+    except ValueError:  # an open quote: the line fails later, with its own message
+        return line.split()
+
+
+def _redact(text: str, keys: Sequence[str]) -> str:
+    for key in sorted(filter(None, keys), key=len, reverse=True):
+        text = text.replace(key, "***")
+    return text
 
 
 def _one_line(exc: BaseException) -> str:

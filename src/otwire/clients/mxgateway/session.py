@@ -268,10 +268,11 @@ class Session:
         """Read one tag (``ReadBulk`` of one entry; ``timeout_ms`` 0 = the worker's default).
 
         Raises:
-            MxAccessError: the entry failed (``was_successful = False``); ``.reply`` is the whole reply.
+            MxAccessError: the entry failed (``was_successful = False``); ``.reply`` is the whole
+                ``MxCommandReply`` (the entry in ``.reply.bulk_read.results[0]``).
         """
-        reply = await self.read_bulk(server_handle, [tag_address], timeout_ms=timeout_ms, timeout=timeout)
-        results = reply.results
+        reply = await self._read_bulk(server_handle, [tag_address], timeout_ms, timeout)
+        results = reply.bulk_read.results if reply.bulk_read is not None else []
         if len(results) != 1:
             raise MxGatewayProtocolError(f"ReadBulk of one tag answered {len(results)} results", reply=reply)
         if not results[0].was_successful:
@@ -373,6 +374,12 @@ class Session:
         self, server_handle: int, tag_addresses: Iterable[str], *, timeout_ms: int = 0, timeout: float | None = None
     ) -> pb.BulkReadReply:
         """``ReadBulk``: one ``BulkReadResult`` per tag; ``timeout_ms`` per tag (0 = the worker's default)."""
+        reply = await self._read_bulk(server_handle, tag_addresses, timeout_ms, timeout)
+        return reply.bulk_read or pb.BulkReadReply()
+
+    async def _read_bulk(
+        self, server_handle: int, tag_addresses: Iterable[str], timeout_ms: int, timeout: float | None
+    ) -> pb.MxCommandReply:
         if not isinstance(timeout_ms, int) or not 0 <= timeout_ms < 2**31:
             raise InvalidArgument(f"timeout_ms must be an int in 0..2**31-1, got {timeout_ms!r}")
         payload = pb.ReadBulkCommand(
@@ -380,8 +387,7 @@ class Session:
             tag_addresses=cmd.strings(tag_addresses, "tag_addresses"),
             timeout_ms=timeout_ms,
         )
-        reply = await self.invoke(pb.MxCommand(kind=K.READ_BULK, read_bulk=payload), timeout=timeout)
-        return reply.bulk_read or pb.BulkReadReply()
+        return await self.invoke(pb.MxCommand(kind=K.READ_BULK, read_bulk=payload), timeout=timeout)
 
     # -- events and close -------------------------------------------------------------
 
