@@ -15,13 +15,13 @@ Run with ``.venv/bin/python benchmarks/xep0323.py`` (part of ``make bench``). On
 * **end to end**: momentary readouts through a throw-away Prosody (``tests/xep0323/prosody.py``),
   otwire requester -> otwire sensor and slixmpp requester -> slixmpp sensor
   (``threaded=False``), one device with the six fields; readouts per second, one at a time
-  and with 20 in flight. One at a time, both are bound by TCP on loopback rather than by
-  the plugins: when the sensor's ``accepted`` and ``fields`` reach Prosody in separate
-  reads, Prosody writes them separately and the second waits for the requester's delayed
-  ACK (Nagle, about 40 ms; research xep0323.md §3.1). Which readouts hit it depends on
-  scheduling (on a loaded machine otwire's sensor hit it in most readouts, slixmpp's in a
-  few), so the one-at-a-time ratio swings between about 0.5 and 1.1; with 20 in flight the
-  stalls overlap and that ratio is the better measure.
+  and with 20 in flight. One at a time used to be bound by TCP rather than by the plugins:
+  when the sensor's ``accepted`` and ``fields`` reach Prosody in separate segments, Prosody
+  forwards them separately and the second waits on Nagle in Prosody until the requester's
+  delayed ACK (about 40 ms; research xep0323.md §3.1). otwire's plugin corks the stream's
+  socket for the stanzas of one machine step (``otwire/clients/xep0323/_cork.py``), so they
+  leave in one segment; slixmpp's sensor still hits the stall in some readouts, which makes
+  its one-at-a-time figure swing from run to run.
 
 Nothing is asserted; ratios are the figures to read (see ``benchmarks/README.md``).
 """

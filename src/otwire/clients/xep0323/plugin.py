@@ -25,7 +25,7 @@ from slixmpp.stanza import Iq
 from slixmpp.xmlstream import StanzaBase
 from slixmpp.xmlstream.handler import Callback
 
-from otwire.clients.xep0323 import _glue, _legacy, _sensor
+from otwire.clients.xep0323 import _cork, _glue, _legacy, _sensor
 from otwire.clients.xep0323.readout import Readout, rejected, timed_out
 from otwire.codecs import xep0323 as codec
 from otwire.codecs.xep0323 import StanzaError
@@ -88,6 +88,7 @@ class XEP_0323(BasePlugin):
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._flushing = False
+        self._corker = _cork.Corker(self.xmpp)
         self.xmpp.register_handler(Callback(_IQ_HANDLER, _glue.PayloadMatcher("iq"), self._on_iq))
         self.xmpp.register_handler(Callback(_MESSAGE_HANDLER, _glue.PayloadMatcher("message"), self._on_message))
 
@@ -101,6 +102,7 @@ class XEP_0323(BasePlugin):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        self._corker.uncork()
 
     # -- sensor side: slixmpp's API -----------------------------------------------------------
 
@@ -276,6 +278,8 @@ class XEP_0323(BasePlugin):
         try:
             while True:
                 out = self._requester.messages_to_send() + self._sensor.messages_to_send()
+                if out:
+                    self._corker.cork()  # this step's stanzas leave in one segment (_cork.py)
                 for stanza in out:
                     self._send(stanza)
                 if not self._deliver_events() and not out:
