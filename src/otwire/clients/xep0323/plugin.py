@@ -115,7 +115,9 @@ class XEP_0323(BasePlugin):
         callback)``; it reports with ``callback(session, nodeId=..., result="fields"|"done"|"error",
         timestamp_block=..., error_msg=...)``, from the loop or from any thread. ``commTimeout`` is
         the seconds the device may take to report the node completely (``result="done"``) before
-        the node fails with "Timeout" (slixmpp restarts its timer at every report).
+        the node fails with "Timeout" (slixmpp restarts its timer at every report). As slixmpp's, a
+        request naming fields is rejected ("Invalid field <name>") when no node it reads
+        ``has_field`` any of them.
 
         Raises:
             InvalidArgument: ``commTimeout`` is not a positive number of seconds.
@@ -128,7 +130,13 @@ class XEP_0323(BasePlugin):
             "sourceId": sourceId,
             "cacheType": cacheType,
         }
-        self._sensor.register_node(nodeId, comm_timeout=float(commTimeout), source_id=sourceId, cache_type=cacheType)
+        self._sensor.register_node(
+            nodeId,
+            comm_timeout=float(commTimeout),
+            source_id=sourceId,
+            cache_type=cacheType,
+            has_field=_sensor.field_check(nodeId, device),
+        )
 
     # -- requester side: slixmpp's API --------------------------------------------------------
 
