@@ -385,3 +385,19 @@ def test_v02_rejection_is_written_as_the_hybrid_iq_error() -> None:
     assert iq.find("{jabber:client}error/{urn:ietf:params:xml:ns:xmpp-stanzas}item-not-found") is not None
     assert iq.findtext("{urn:xmpp:iot:sensordata}rejected/{urn:xmpp:iot:sensordata}error") == "Invalid nodeId Nope"
     assert (iq.get("type"), iq.get("id"), iq.get("to")) == ("error", "q1", CLIENT)
+
+
+def test_stream_closed_ends_sensor_readouts_and_refuses_late_reports() -> None:
+    from otwire.protocols.xep0323 import ReadoutAborted
+
+    sensor = make_sensor()
+    request(sensor, Req(seqnr=1))
+    request(sensor, Req(seqnr=2), sender="other@example.org/x")
+    events(sensor)
+    sensor.peer_unavailable("other@example.org", 1.0)
+    assert events(sensor) == [ReadoutAborted(peer="other@example.org/x", seqnr=2, reason="peer unavailable")]
+    sensor.stream_closed(1.0)
+    assert events(sensor) == [ReadoutAborted(peer=CLIENT, seqnr=1, reason="stream closed")]
+    assert sensor.get_timer() is None and sensor.readout_state(CLIENT, 1) is None
+    assert sensor.fields_ready(CLIENT, 1, "Device01", [], 2.0) is False
+    assert sensor.messages_to_send() == []

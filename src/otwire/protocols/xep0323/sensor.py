@@ -55,7 +55,7 @@ from otwire.protocols.xep0323._state import (
     SensorReadoutState,
 )
 from otwire.protocols.xep0323.config import SensorConfig
-from otwire.protocols.xep0323.stanza import Stanza, normal_jid
+from otwire.protocols.xep0323.stanza import Stanza, jid_matches, normal_jid
 
 __all__ = ["RegisteredNode", "Sensor"]
 
@@ -261,6 +261,25 @@ class Sensor(MessageEngineBase[EngineState, EngineInput, Stanza]):
                     self._advance(readout, SensorInput.COMM_TIMEOUT)
                     self._events.append(ev.NodeTimedOut(peer=readout.peer, seqnr=readout.seqnr, node_id=node_id))
                     self._fail_node(readout, node_id, "Timeout", now)
+
+    def stream_closed(self, now: float) -> None:
+        """The XMPP stream ended: end every readout at once, sending nothing (``ReadoutAborted``,
+        ``reason="stream closed"``); late device reports are then refused (``False``). The
+        engine stays open for the next stream; does nothing when closed."""
+        self._abort(lambda readout: True, "stream closed")
+
+    def peer_unavailable(self, jid: str, now: float) -> None:
+        """The requester ``jid`` went offline: end its readouts at once, sending nothing
+        (``ReadoutAborted``, ``reason="peer unavailable"``); a bare ``jid`` covers every resource."""
+        self._abort(lambda readout: jid_matches(readout.peer, jid), "peer unavailable")
+
+    def _abort(self, which: Callable[[_Readout], bool], reason: str) -> None:
+        if self.is_closed:
+            return
+        self._move(EngineInput.ABORT)
+        for readout in [r for r in self._readouts.values() if which(r)]:
+            self._advance(readout, SensorInput.ABORT)
+            self._events.append(ev.ReadoutAborted(peer=readout.peer, seqnr=readout.seqnr, reason=reason))
 
     def close(self, now: float) -> None:
         """Forget every readout and close (``ConnectionTerminated(LOCAL_CLOSE)``); nothing is sent."""
