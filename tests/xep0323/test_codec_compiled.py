@@ -56,3 +56,10 @@ def test_each_spec_is_compiled_once() -> None:
     count = len(compiled)
     assert _compiled.compile_decoder(_schema.SPECS["fields"], compiled) is first
     assert len(compiled) == count == 3 + len(_schema.FIELD_SPECS)  # fields, node, timestamp, values
+
+
+def test_the_module_shows_the_source_it_generates() -> None:
+    doc = _compiled.__doc__ or ""
+    example = doc[doc.index("    def decode(element):") :].strip()
+    lines = [line.strip() for line in example.splitlines()]
+    assert lines == [line.strip() for line in _compiled.decoder_source(_schema.SPECS["started"]).splitlines()]
