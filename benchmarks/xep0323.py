@@ -3,20 +3,25 @@
 Run with ``.venv/bin/python benchmarks/xep0323.py`` (part of ``make bench``). One run prints:
 
 * **parse**: the same ``<message><fields/></message>`` octets (200 fields of the six v0.2
-  types over 4 nodes) turned into per-field name/type/value, by otwire's codec
-  (``decode_bytes``: defusedxml, typed values with their lexical strings) and by slixmpp's
-  stanza plugin (``ET.fromstring`` + ``Message`` with slixmpp's ``Fields`` classes, string
-  values). Interleaved rounds, the median per message; target: otwire >= 5x slixmpp.
+  types over 4 nodes) turned into per-field name/type/value, by otwire's codec (typed
+  values: ``Decimal``, ``datetime``, ``XsDuration``, flags, with their lexical strings) and
+  by slixmpp's stanza plugin (``Message`` with slixmpp's ``Fields`` classes, string values).
+  Two comparisons, like with like: **from octets** (otwire ``decode_bytes``: bounded parse,
+  the C parser when the octets hold no ``<!``, else defusedxml; slixmpp ``ET.fromstring``
+  then ``Message``), and **from an element** (both get the same parsed tree: otwire
+  ``decode`` of the payload, slixmpp ``Message(xml=tree)``). Interleaved rounds, the median
+  per message; target: otwire >= 5x slixmpp. Both sides share the tree building (about
+  0.2 ms of C on the reference machine), which bounds the ratio from octets.
 * **end to end**: momentary readouts through a throw-away Prosody (``tests/xep0323/prosody.py``),
   otwire requester -> otwire sensor and slixmpp requester -> slixmpp sensor
   (``threaded=False``), one device with the six fields; readouts per second, one at a time
-  and with 20 in flight. One at a time, both are bound by TCP on loopback rather than by
-  the plugins: when the sensor's ``accepted`` and ``fields`` reach Prosody in separate
-  reads, Prosody writes them separately and the second waits for the requester's delayed
-  ACK (Nagle, about 40 ms; research xep0323.md §3.1). Which readouts hit it depends on
-  scheduling (on a loaded machine otwire's sensor hit it in most readouts, slixmpp's in a
-  few), so the one-at-a-time ratio swings between about 0.5 and 1.1; with 20 in flight the
-  stalls overlap and that ratio is the better measure.
+  and with 20 in flight. One at a time used to be bound by TCP rather than by the plugins:
+  when the sensor's ``accepted`` and ``fields`` reach Prosody in separate segments, Prosody
+  forwards them separately and the second waits on Nagle in Prosody until the requester's
+  delayed ACK (about 40 ms; research xep0323.md §3.1). otwire's plugin corks the stream's
+  socket for the stanzas of one machine step (``otwire/clients/xep0323/_cork.py``), so they
+  leave in one segment; slixmpp's sensor still hits the stall in some readouts, which makes
+  its one-at-a-time figure swing from run to run.
 
 Nothing is asserted; ratios are the figures to read (see ``benchmarks/README.md``).
 """
@@ -72,16 +77,31 @@ def fields_message() -> bytes:
 
 
 def parse_otwire(data: bytes) -> list[tuple[str, str, object]]:
-    message = codec.decode_bytes(data)
+    """From octets: ``decode_bytes``."""
+    return _otwire_values(codec.decode_bytes(data))
+
+
+def parse_otwire_element(element: ET.Element) -> list[tuple[str, str, object]]:
+    """From the ``<fields/>`` element of a parsed stanza: ``decode``."""
+    return _otwire_values(codec.decode(element))
+
+
+def _otwire_values(message: object) -> list[tuple[str, str, object]]:
     assert isinstance(message, codec.Fields)
     return [(f.name, type(f).__name__, f.value) for n in message.nodes for t in n.timestamps for f in t.fields]
 
 
 def parse_slixmpp(data: bytes) -> list[tuple[str, str, object]]:
+    """From octets: ``ET.fromstring`` and slixmpp's ``Message`` stanza."""
+    return parse_slixmpp_element(ET.fromstring(data))
+
+
+def parse_slixmpp_element(stanza: ET.Element) -> list[tuple[str, str, object]]:
+    """From the parsed ``<message/>``: slixmpp's ``Message`` stanza with the sensor-data plugins."""
     from slixmpp.plugins.xep_0323.stanza import sensordata  # noqa: F401 - registers the stanza plugins
     from slixmpp.stanza import Message
 
-    message = Message(xml=ET.fromstring(data))
+    message = Message(xml=stanza)
     return [
         (d["name"], d._get_typename(), d["value"])
         for n in message["fields"]["nodes"]
@@ -90,29 +110,40 @@ def parse_slixmpp(data: bytes) -> list[tuple[str, str, object]]:
     ]
 
 
-def _median_seconds(parse: Callable[[bytes], object], data: bytes) -> float:
+def _seconds_per_call(parse: Callable[[Any], object], data: Any) -> float:
     start = time.perf_counter()
     for _ in range(PER_ROUND):
         parse(data)
     return (time.perf_counter() - start) / PER_ROUND
 
 
-def bench_parse() -> float:
-    """Print the parse figures; return slixmpp time / otwire time."""
-    data = fields_message()
-    ours, theirs = parse_otwire(data), parse_slixmpp(data)
-    assert len(ours) == len(theirs) == FIELDS, (len(ours), len(theirs))
-    assert [name for name, _, _ in ours] == [name for name, _, _ in theirs]
+def _compare(label: str, ours: Callable[[Any], object], theirs: Callable[[Any], object], data: Any) -> float:
     otwire_times, slixmpp_times = [], []
     for _ in range(ROUNDS):
-        otwire_times.append(_median_seconds(parse_otwire, data))
-        slixmpp_times.append(_median_seconds(parse_slixmpp, data))
+        otwire_times.append(_seconds_per_call(ours, data))
+        slixmpp_times.append(_seconds_per_call(theirs, data))
     o, s = statistics.median(otwire_times), statistics.median(slixmpp_times)
     ratio = s / o
     verdict = "ok" if ratio >= PARSE_TARGET else "MISS"
-    print(f"parse {FIELDS}-field <fields/> ({len(data)} octets): otwire {o * 1e6:.0f} us, slixmpp {s * 1e6:.0f} us")
-    print(f"  slixmpp/otwire = {ratio:.1f}x (target >= {PARSE_TARGET:.0f}x: {verdict})")
+    print(f"  {label}: otwire {o * 1e6:.0f} us, slixmpp {s * 1e6:.0f} us,", end=" ")
+    print(f"slixmpp/otwire = {ratio:.1f}x (target >= {PARSE_TARGET:.0f}x: {verdict})")
     return ratio
+
+
+def bench_parse() -> tuple[float, float]:
+    """Print the parse figures; return slixmpp time / otwire time from octets and from an element."""
+    data = fields_message()
+    stanza = ET.fromstring(data)
+    payload = codec.payload_element(stanza)
+    assert payload is not None
+    ours, theirs = parse_otwire(data), parse_slixmpp(data)
+    assert len(ours) == len(theirs) == FIELDS, (len(ours), len(theirs))
+    assert [name for name, _, _ in ours] == [name for name, _, _ in theirs]
+    assert parse_otwire_element(payload) == ours and parse_slixmpp_element(stanza) == theirs
+    print(f"parse of a {FIELDS}-field <fields/> ({len(data)} octets), median per message:")
+    from_octets = _compare("from octets    ", parse_otwire, parse_slixmpp, data)
+    from_element = _compare("from an element", lambda _: parse_otwire_element(payload), parse_slixmpp_element, stanza)
+    return from_octets, from_element
 
 
 async def _one_readout(requester: Any, sensor: Any, otwire_api: bool) -> None:

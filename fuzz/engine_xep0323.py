@@ -3,7 +3,8 @@
 ``fuzz_xep0323(steps)`` runs one requester with live readouts and one sensor with
 registered nodes and live readouts, and applies each step: a stanza (to both engines),
 raw XML octets (decoded with ``decode_bytes``, then wrapped in a stanza), a clock
-advance with ``handle_timer``, or a device report (``fields_ready``/``node_failed``).
+advance with ``handle_timer``, a device report (``fields_ready``/``node_failed``), or a
+peer going offline / the stream closing (``peer_unavailable``/``stream_closed``).
 Only ``ProtocolError`` may escape (``DecodeError`` from the codec on raw octets); the
 engines must never raise on a peer's stanza. After every step, everything the engines
 queued must encode in both dialects, and the engines' timers must not lie in the past.
@@ -44,6 +45,13 @@ class Report:
 
 
 @dataclass(frozen=True)
+class Gone:
+    """``jid`` went offline (``peer_unavailable`` on both engines), or the stream closed (``jid=""``)."""
+
+    jid: str
+
+
+@dataclass(frozen=True)
 class Raw:
     """XML octets from the network, with the stanza attributes a carrier would give them."""
 
@@ -79,6 +87,12 @@ class Rig:
             self._report(step)
         elif isinstance(step, Raw):
             self._raw(step)
+        elif isinstance(step, Gone):
+            for engine in (self.requester, self.sensor):
+                if step.jid:
+                    engine.peer_unavailable(step.jid, self.now)
+                else:
+                    engine.stream_closed(self.now)
         else:
             self._stanza(step)
         self._drain()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine_xep0323 import DEVICE, JIDS, Advance, Raw, Report, Rig, fuzz_xep0323
+from engine_xep0323 import DEVICE, JIDS, Advance, Gone, Raw, Report, Rig, fuzz_xep0323
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -47,7 +47,8 @@ RAW = st.builds(
     id=st.none() | st.just("x"),
     from_jid=st.sampled_from(JIDS),
 )
-STEPS = st.lists(st.one_of(STANZAS, REPORTS, RAW, st.builds(Advance, st.floats(0, 40))), max_size=25)
+GONE = st.builds(Gone, st.sampled_from(JIDS))
+STEPS = st.lists(st.one_of(STANZAS, REPORTS, RAW, GONE, st.builds(Advance, st.floats(0, 40))), max_size=25)
 
 
 @given(STEPS)

@@ -83,6 +83,15 @@ def test_v02_conversions(field: x.Field, tag: str, cls: type) -> None:
     assert type(decoded.nodes[0].timestamps[0].fields[0]) is cls
 
 
+def test_timestamp_lexical_defaults_to_the_canonical_form() -> None:
+    stamp = x.Timestamp(value=dt.datetime(2020, 1, 1, 0, 0, 0, 500000, dt.UTC))
+    assert stamp.lexical == "2020-01-01T00:00:00.5Z"
+    written = x.Timestamp(value=stamp.value, lexical="2020-01-01T00:00:00.500Z")
+    assert written != stamp and written.value == stamp.value
+    with pytest.raises(EncodeError):
+        x.Timestamp(value=stamp.value, lexical=5)  # type: ignore[arg-type]
+
+
 def test_numeric_keeps_its_decimals() -> None:
     ten = [x.Numeric(name="T", value=Decimal(v), unit="°C") for v in ("10", "10.0", "10.00")]
     assert [f.lexical for f in ten] == ["10", "10.0", "10.00"]
@@ -91,13 +100,19 @@ def test_numeric_keeps_its_decimals() -> None:
 
 def test_lexical_is_kept_exactly() -> None:
     data = (
-        b'<fields xmlns="urn:xmpp:iot:sensordata" seqnr="1"><node nodeId="n"><timestamp value="2020-01-01T00:00:00">'
+        b'<fields xmlns="urn:xmpp:iot:sensordata" seqnr="1"><node nodeId="n">'
+        b'<timestamp value="2020-01-01T01:00:00.50+01:00">'
         b'<numeric name="a" value="+1.50E2" unit="" /><boolean name="b" value="1" />'
         b'<dateTime name="c" value="2020-01-01T00:00:00.100Z" /></timestamp></node></fields>'
     )
     message = x.decode_bytes(data)
     assert isinstance(message, x.Fields)
-    a, b, c = message.nodes[0].timestamps[0].fields
+    (stamp,) = message.nodes[0].timestamps
+    assert (
+        stamp.value == dt.datetime(2020, 1, 1, 0, 0, 0, 500000, dt.UTC)
+        and stamp.lexical == "2020-01-01T01:00:00.50+01:00"
+    )
+    a, b, c = stamp.fields
     assert (a.value, a.lexical) == (Decimal("150"), "+1.50E2")
     assert (b.value, b.lexical) == (True, "1")
     assert c.value == dt.datetime(2020, 1, 1, 0, 0, 0, 100000, dt.UTC) and c.lexical.endswith(".100Z")

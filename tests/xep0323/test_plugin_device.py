@@ -29,7 +29,7 @@ STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
 
 V06_FIELDS = (
     "<message to='{to}'><fields xmlns='{ns}' seqnr='{seqnr}'><node nodeId='{node}'>"
-    "<timestamp value='2013-03-07T19:00:00'>"
+    "<timestamp value='2013-03-07T19:00:00.50+01:00'>"
     "<int name='Count' momentary='true' automaticReadout='true' value='42'/>"
     "<long name='Big' momentary='true' value='9000000000'/>"
     "<date name='Day' momentary='true' value='2013-03-07'/>"
@@ -108,6 +108,7 @@ def test_v06_device_full_flow(prosody: ProsodyServer) -> None:
     recorder, result = asyncio.run(scenario())
     assert recorder.results() == ["queued", "started", "fields", "done"]
     (call,) = recorder.of("fields")
+    assert call["timestamp"] == "2013-03-07T19:00:00.50+01:00"  # the wire string, not a re-formatted value
     assert {f["name"]: f["value"] for f in call["fields"]} == {
         "Count": "42",
         "Big": "9000000000",

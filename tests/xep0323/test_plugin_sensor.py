@@ -85,6 +85,20 @@ def test_specific_fields(prosody: ProsodyServer) -> None:
     assert names == ["Heating", "Temperature"]  # slixmpp's own sensor returns only "Heating" (B3)
 
 
+def test_unknown_field_rejected_as_slixmpp_does(prosody: ProsodyServer) -> None:
+    recorder = asyncio.run(
+        _read(
+            prosody,
+            "uf",
+            {"Device01": momentary_device("Device01")},
+            fields=["NoSuchField"],
+            flags={"momentary": "true"},
+        )
+    )
+    assert recorder.results() == ["rejected"]
+    assert recorder.of("rejected")[0]["error_msg"] == "Invalid field NoSuchField"
+
+
 def test_unknown_node_rejected(prosody: ProsodyServer) -> None:
     recorder = asyncio.run(_read(prosody, "r", {"Device01": momentary_device("Device01")}, nodeIds=["NoSuchNode"]))
     assert recorder.results() == ["rejected"]

@@ -372,3 +372,38 @@ def test_docstring_examples() -> None:
     for module in (requester, config):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.failed == 0 and result.attempted > 0
+
+
+def _drain(engine: Requester) -> list[object]:
+    out = []
+    while (event := engine.next_event()) is not None:
+        out.append(event)
+    return out
+
+
+def test_stream_closed_and_peer_unavailable_end_readouts_at_once() -> None:
+    from otwire.protocols.xep0323 import ReadoutAborted
+
+    requester = Requester(CLIENT, RequesterConfig(first_seqnr=1, readout_timeout=60.0))
+    a = requester.request(DEVICE, 0.0)
+    b = requester.request("device@example.org/other", 0.0)
+    c = requester.request("device@example.org", 0.0)
+    d = requester.request("meter@example.org/m", 0.0)
+    requester.messages_to_send()
+    requester.peer_unavailable("Device@Example.org/d", 1.0)  # one full JID: only its readout
+    assert _drain(requester) == [ReadoutAborted(peer=DEVICE, seqnr=a, reason="peer unavailable")]
+    requester.peer_unavailable("device@example.org", 1.0)  # the bare JID: every resource and the bare peer
+    assert {(e.peer, e.seqnr) for e in _drain(requester)} == {  # type: ignore[attr-defined]
+        ("device@example.org/other", b),
+        ("device@example.org", c),
+    }
+    assert requester.readout_state("meter@example.org/m", d) is not None
+    requester.stream_closed(2.0)
+    assert _drain(requester) == [ReadoutAborted(peer="meter@example.org/m", seqnr=d, reason="stream closed")]
+    assert requester.get_timer() is None and not requester.is_closed
+    late = Stanza(kind="message", type="normal", from_jid="meter@example.org/m", to_jid=CLIENT, payload=Done(seqnr=d))
+    requester.receive_message(late, 3.0)
+    assert [type(e) for e in _drain(requester)] == [StanzaDropped]
+    requester.close(4.0)
+    requester.stream_closed(5.0)  # closed: nothing
+    assert [type(e).__name__ for e in _drain(requester)] == ["ConnectionTerminated"]

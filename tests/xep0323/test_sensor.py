@@ -107,6 +107,45 @@ def test_unknown_node_is_rejected(dialect: str) -> None:
     assert events(sensor) == [RequestRefused(peer=CLIENT, seqnr=1, error=error)]
 
 
+@pytest.mark.parametrize("dialect", ["v0.6", "v0.2"])
+def test_fields_no_read_node_has_are_rejected(dialect: str) -> None:
+    sensor = Sensor(SENSOR, SensorConfig(dialect=dialect), wall_offset=WALL)  # type: ignore[arg-type]
+    sensor.register_node("Meter", has_field={"Energy", "Power"}.__contains__)
+    sensor.register_node("Valve", has_field={"Position"}.__contains__)
+    (refusal,) = request(sensor, Req(seqnr=1, fields=(FieldRef(name="Volume"), FieldRef(name="Flow"))))
+    error = StanzaError(type="cancel", condition="item-not-found", text="Invalid field Flow")
+    assert (refusal.type, refusal.error) == ("error", error)
+    assert refusal.payload == (Rejected(seqnr=1, errors=("Invalid field Flow",)) if dialect == "v0.2" else None)
+    assert events(sensor) == [RequestRefused(peer=CLIENT, seqnr=1, error=error)]
+    # One known name on one read node is enough (slixmpp's rule); only the read nodes count.
+    (accepted,) = request(sensor, Req(seqnr=2, fields=(FieldRef(name="Volume"), FieldRef(name="Position"))))
+    assert accepted.payload == Accepted(seqnr=2)
+    (refused,) = request(sensor, Req(seqnr=3, nodes=(Node(node_id="Meter"),), fields=(FieldRef(name="Position"),)))
+    assert refused.error == StanzaError(type="cancel", condition="item-not-found", text="Invalid field Position")
+    # A node registered without has_field may have any field.
+    sensor.register_node("Any")
+    (open_node,) = request(sensor, Req(seqnr=4, nodes=(Node(node_id="Any"),), fields=(FieldRef(name="X"),)))
+    assert open_node.payload == Accepted(seqnr=4)
+    with pytest.raises(InvalidArgumentType):
+        sensor.register_node("Bad", has_field="Energy")  # type: ignore[arg-type]
+
+
+def test_a_partial_report_restarts_the_comm_timeout() -> None:
+    sensor = Sensor(SENSOR, SensorConfig(), wall_offset=WALL)
+    sensor.register_node("Meter", comm_timeout=2.0)
+    request(sensor, Req(seqnr=1))
+    events(sensor)
+    assert sensor.get_timer() == 2.0
+    stamp = Timestamp(value=dt.datetime(2024, 1, 1), fields=(Numeric(name="E", value=Decimal(1)),))
+    assert sensor.fields_ready(CLIENT, 1, "Meter", [stamp], 1.5, done=False)
+    assert sensor.get_timer() == 3.5  # restarted at 1.5, as slixmpp's TimerReset.reset()
+    sensor.messages_to_send()
+    sensor.handle_timer(2.5)
+    assert sensor.messages_to_send() == [] and events(sensor) == []
+    sensor.handle_timer(3.5)
+    assert NodeTimedOut(peer=CLIENT, seqnr=1, node_id="Meter") in events(sensor)
+
+
 def test_refusals_for_duplicate_seqnr_too_many_readouts_and_far_schedules() -> None:
     sensor = make_sensor(max_readouts=1, max_schedule=60.0)
     request(sensor, Req(seqnr=1))
@@ -346,3 +385,19 @@ def test_v02_rejection_is_written_as_the_hybrid_iq_error() -> None:
     assert iq.find("{jabber:client}error/{urn:ietf:params:xml:ns:xmpp-stanzas}item-not-found") is not None
     assert iq.findtext("{urn:xmpp:iot:sensordata}rejected/{urn:xmpp:iot:sensordata}error") == "Invalid nodeId Nope"
     assert (iq.get("type"), iq.get("id"), iq.get("to")) == ("error", "q1", CLIENT)
+
+
+def test_stream_closed_ends_sensor_readouts_and_refuses_late_reports() -> None:
+    from otwire.protocols.xep0323 import ReadoutAborted
+
+    sensor = make_sensor()
+    request(sensor, Req(seqnr=1))
+    request(sensor, Req(seqnr=2), sender="other@example.org/x")
+    events(sensor)
+    sensor.peer_unavailable("other@example.org", 1.0)
+    assert events(sensor) == [ReadoutAborted(peer="other@example.org/x", seqnr=2, reason="peer unavailable")]
+    sensor.stream_closed(1.0)
+    assert events(sensor) == [ReadoutAborted(peer=CLIENT, seqnr=1, reason="stream closed")]
+    assert sensor.get_timer() is None and sensor.readout_state(CLIENT, 1) is None
+    assert sensor.fields_ready(CLIENT, 1, "Device01", [], 2.0) is False
+    assert sensor.messages_to_send() == []

@@ -29,6 +29,7 @@ from otwire.codecs.xep0323 import (
 )
 from otwire.errors import LocalProtocolError
 from otwire.protocols.xep0323 import (
+    ReadoutAborted,
     ReadoutCancelled,
     ReadoutCompleted,
     ReadoutRejected,
@@ -124,6 +125,7 @@ APPLY: dict[ReadoutInput, Callable[[Run], None]] = {
     _I.RECV_CANCEL_ERROR: lambda run: run.iq("error", run.cancel_id, None, ERROR),
     _I.CANCEL: lambda run: run.cancel(),
     _I.TIMEOUT: lambda run: run.requester.handle_timer(TIMEOUT + 1),
+    _I.ABORT: lambda run: run.requester.peer_unavailable(DEVICE, 1.0),
 }
 TERMINAL_EVENT = {
     _S.COMPLETED: ReadoutCompleted,
@@ -131,6 +133,7 @@ TERMINAL_EVENT = {
     _S.REJECTED: ReadoutRejected,
     _S.CANCELLED: ReadoutCancelled,
     _S.TIMED_OUT: ReadoutTimedOut,
+    _S.ABORTED: ReadoutAborted,
 }
 LIVE = [s for s in ReadoutState if s not in READOUT_TERMINAL]
 
@@ -211,6 +214,7 @@ SENSOR_APPLY: dict[SensorInput, Callable[[Sensor], object]] = {
     SensorInput.CANCEL: lambda s: s.receive_message(
         Stanza(kind="iq", type="get", id="c1", from_jid=CLIENT, payload=Cancel(seqnr=1)), 2.0
     ),
+    SensorInput.ABORT: lambda s: s.stream_closed(2.0),
 }
 
 
@@ -227,7 +231,7 @@ def test_every_sensor_pair(state: SensorReadoutState, event: SensorInput) -> Non
         assert now is state
         assert result in (False, None, (False, False))
         assert sensor.messages_to_send() == []
-    elif expected in (SensorReadoutState.DONE, SensorReadoutState.CANCELLED):
+    elif expected in (SensorReadoutState.DONE, SensorReadoutState.CANCELLED, SensorReadoutState.ABORTED):
         assert now is None
     else:
         assert now is expected

@@ -73,7 +73,7 @@ def fields_callbacks(nodes: Iterable[codec.Node]) -> Iterator[dict[str, Any]]:
         for stamp in node.timestamps:
             yield {
                 "nodeId": node.node_id,
-                "timestamp": format_datetime(stamp.value),
+                "timestamp": stamp.lexical,
                 "fields": [field_dict(field) for field in stamp.fields],
             }
 

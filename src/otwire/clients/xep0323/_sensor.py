@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +19,7 @@ from otwire.codecs.xep0323.values import parse_datetime
 from otwire.errors import DecodeError, InvalidArgument
 from otwire.protocols.xep0323 import ReadoutRequested, Sensor
 
-__all__ = ["DeviceSessions", "Target", "report", "request_args", "start_devices"]
+__all__ = ["DeviceSessions", "Target", "field_check", "report", "request_args", "start_devices"]
 
 log = logging.getLogger("otwire.clients.xep0323")
 
@@ -82,6 +82,25 @@ def request_args(flags: Mapping[str, str]) -> dict[str, Any]:
             raise InvalidArgument(f"unknown request flag {name!r}")
     args["flags"] = types
     return args
+
+
+def field_check(node_id: str, device: Any) -> Callable[[str], bool] | None:
+    """The machine's ``has_field`` for a slixmpp device: its ``has_field``, a raise counting as no.
+
+    ``None`` when the device has no ``has_field`` (any name may then exist).
+    """
+    has_field = getattr(device, "has_field", None)
+    if not callable(has_field):
+        return None
+
+    def check(name: str) -> bool:
+        try:
+            return bool(has_field(name))
+        except Exception:  # a device bug must not break the request handler
+            log.exception("device %s raised in has_field(%r)", node_id, name)
+            return False
+
+    return check
 
 
 def start_devices(plugin: Any, event: ReadoutRequested) -> None:

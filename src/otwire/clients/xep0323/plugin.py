@@ -25,11 +25,11 @@ from slixmpp.stanza import Iq
 from slixmpp.xmlstream import StanzaBase
 from slixmpp.xmlstream.handler import Callback
 
-from otwire.clients.xep0323 import _glue, _legacy, _sensor
+from otwire.clients.xep0323 import _cork, _glue, _legacy, _sensor
 from otwire.clients.xep0323.readout import Readout, rejected, timed_out
 from otwire.codecs import xep0323 as codec
 from otwire.codecs.xep0323 import StanzaError
-from otwire.errors import DecodeError, InvalidArgument, RequestError
+from otwire.errors import ConnectionLost, DecodeError, InvalidArgument, RequestError
 from otwire.protocols.xep0323 import Requester, RequesterConfig, Sensor, SensorConfig, Stanza
 from otwire.protocols.xep0323 import events as ev
 
@@ -88,8 +88,11 @@ class XEP_0323(BasePlugin):
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._flushing = False
+        self._corker = _cork.Corker(self.xmpp)
         self.xmpp.register_handler(Callback(_IQ_HANDLER, _glue.PayloadMatcher("iq"), self._on_iq))
         self.xmpp.register_handler(Callback(_MESSAGE_HANDLER, _glue.PayloadMatcher("message"), self._on_message))
+        self.xmpp.add_event_handler("disconnected", self._on_disconnected)
+        self.xmpp.add_event_handler("presence_unavailable", self._on_unavailable)
 
     def post_init(self) -> None:
         self.xmpp.plugin["xep_0030"].add_feature(codec.NS)
@@ -97,10 +100,13 @@ class XEP_0323(BasePlugin):
     def plugin_end(self) -> None:
         self.xmpp.remove_handler(_IQ_HANDLER)
         self.xmpp.remove_handler(_MESSAGE_HANDLER)
+        self.xmpp.del_event_handler("disconnected", self._on_disconnected)
+        self.xmpp.del_event_handler("presence_unavailable", self._on_unavailable)
         self.xmpp.plugin["xep_0030"].del_feature(feature=codec.NS)
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        self._corker.uncork()
 
     # -- sensor side: slixmpp's API -----------------------------------------------------------
 
@@ -113,7 +119,9 @@ class XEP_0323(BasePlugin):
         callback)``; it reports with ``callback(session, nodeId=..., result="fields"|"done"|"error",
         timestamp_block=..., error_msg=...)``, from the loop or from any thread. ``commTimeout`` is
         the seconds the device may take to report the node completely (``result="done"``) before
-        the node fails with "Timeout" (slixmpp restarts its timer at every report).
+        the node fails with "Timeout" (slixmpp restarts its timer at every report). As slixmpp's, a
+        request naming fields is rejected ("Invalid field <name>") when no node it reads
+        ``has_field`` any of them.
 
         Raises:
             InvalidArgument: ``commTimeout`` is not a positive number of seconds.
@@ -126,7 +134,13 @@ class XEP_0323(BasePlugin):
             "sourceId": sourceId,
             "cacheType": cacheType,
         }
-        self._sensor.register_node(nodeId, comm_timeout=float(commTimeout), source_id=sourceId, cache_type=cacheType)
+        self._sensor.register_node(
+            nodeId,
+            comm_timeout=float(commTimeout),
+            source_id=sourceId,
+            cache_type=cacheType,
+            has_field=_sensor.field_check(nodeId, device),
+        )
 
     # -- requester side: slixmpp's API --------------------------------------------------------
 
@@ -145,7 +159,10 @@ class XEP_0323(BasePlugin):
         is called as slixmpp's: ``accepted``/``queued``, ``started``, ``fields`` (one call per node
         and timestamp, values as the wire strings), ``failure`` (per node, not final),
         ``rejected``, ``cancelled``, ``done``; a readout that does not finish within
-        ``readout_timeout`` gets ``failure`` with ``error_msg="Timeout"`` and then ``done``.
+        ``readout_timeout`` gets ``failure`` with ``error_msg="Timeout"`` and then ``done``; one
+        still outstanding when the stream disconnects or the device goes offline (unavailable
+        presence) gets ``failure`` with ``error_msg="stream closed"``/``"peer unavailable"`` and
+        ``done`` at once.
         ``flags`` are slixmpp's ``{"momentary": "true", "when": "...", ...}``.
         """
         del from_jid  # the stream's bound JID is the sender; slixmpp also ignores it on the wire
@@ -237,6 +254,24 @@ class XEP_0323(BasePlugin):
         self._requester.receive_message(stanza, self._now())
         self._flush()
 
+    def _on_disconnected(self, _event: Any = None) -> None:
+        """The stream ended: every readout, ours and the devices', ends now (``ReadoutAborted``)."""
+        self._corker.uncork()
+        now = self._now()
+        self._requester.stream_closed(now)
+        self._sensor.stream_closed(now)
+        self._flush()
+
+    def _on_unavailable(self, presence: StanzaBase) -> None:
+        """A peer went offline (``<presence type='unavailable'/>``): its readouts end now."""
+        jid = presence["from"].full
+        if not jid or jid == self.xmpp.boundjid.full:
+            return
+        now = self._now()
+        self._requester.peer_unavailable(jid, now)
+        self._sensor.peer_unavailable(jid, now)
+        self._flush()
+
     def _on_timer(self) -> None:
         self._timer = None
         self._timer_at = None
@@ -276,6 +311,8 @@ class XEP_0323(BasePlugin):
         try:
             while True:
                 out = self._requester.messages_to_send() + self._sensor.messages_to_send()
+                if out:
+                    self._corker.cork()  # this step's stanzas leave in one segment (_cork.py)
                 for stanza in out:
                     self._send(stanza)
                 if not self._deliver_events() and not out:
@@ -304,7 +341,7 @@ class XEP_0323(BasePlugin):
     def _sensor_event(self, event: Any) -> None:
         if isinstance(event, ev.ReadoutRequested):
             _sensor.start_devices(self, event)
-        elif isinstance(event, ev.CancelRequested | ev.ReadoutFinished):
+        elif isinstance(event, ev.CancelRequested | ev.ReadoutFinished | ev.ReadoutAborted):
             self._devices.forget(event.peer, event.seqnr)
         elif isinstance(event, ev.StanzaDropped):
             self._dropped(event)
@@ -374,7 +411,7 @@ class XEP_0323(BasePlugin):
         raise InvalidArgument(f"no readout with session {session!r} is in flight")
 
 
-_FINAL = (ev.ReadoutCompleted, ev.ReadoutRejected, ev.ReadoutCancelled, ev.ReadoutTimedOut)
+_FINAL = (ev.ReadoutCompleted, ev.ReadoutRejected, ev.ReadoutCancelled, ev.ReadoutTimedOut, ev.ReadoutAborted)
 
 
 def _retrieve(future: asyncio.Future[Any]) -> None:
@@ -405,6 +442,8 @@ def _legacy_calls(event: Any) -> list[dict[str, Any]]:
         return [{"result": "done"}]
     if isinstance(event, ev.ReadoutTimedOut):
         return [{"result": "failure", "nodeId": None, "timestamp": None, "error_msg": "Timeout"}, {"result": "done"}]
+    if isinstance(event, ev.ReadoutAborted):  # "stream closed" or "peer unavailable"
+        return [{"result": "failure", "nodeId": None, "timestamp": None, "error_msg": event.reason}, {"result": "done"}]
     return []
 
 
@@ -433,3 +472,5 @@ def _feed(readout: Readout, event: Any, timeout: float) -> None:
         readout.fail(RequestError(f"readout cancelled{reason}", reply=event))
     elif isinstance(event, ev.ReadoutTimedOut):
         readout.fail(timed_out(timeout))
+    elif isinstance(event, ev.ReadoutAborted):
+        readout.fail(ConnectionLost(f"readout {event.seqnr} of {event.peer} ended: {event.reason}"))

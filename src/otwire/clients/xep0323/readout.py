@@ -15,6 +15,8 @@
 A rejection raises :class:`~otwire.errors.RequestError` (``code`` is None, the message is the
 device's text), a cancellation :class:`~otwire.errors.RequestError` too, and a readout that
 did not complete within the plugin's ``readout_timeout`` :class:`~otwire.errors.RequestTimeout`.
+A readout still outstanding when the client's stream disconnects, or when the device sends
+``<presence type='unavailable'/>``, raises :class:`~otwire.errors.ConnectionLost` at once.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from collections.abc import AsyncIterator, Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
-from otwire.errors import RequestError, RequestTimeout
+from otwire.errors import ConnectionLost, RequestError, RequestTimeout
 
 __all__ = ["Readout", "ReadoutResult"]
 
@@ -119,7 +121,7 @@ class Readout:
             self._future.set_result(result)
             self._parts.put_nowait(None)
 
-    def fail(self, error: RequestError) -> None:
+    def fail(self, error: RequestError | ConnectionLost) -> None:
         if not self._future.done():
             self._future.set_exception(error)
             self._future.exception()  # retrieved here: a caller that only iterates is not warned

@@ -345,7 +345,7 @@ _NODE_ATTRS = (
     Attr("sourceId", "source_id", default=None),
     Attr("cacheType", "cache_type", default=None),
 )
-TIMESTAMP = ElementSpec("timestamp", m.Timestamp, (Attr("value", "value", DATETIME),),
+TIMESTAMP = ElementSpec("timestamp", m.Timestamp, (Attr("value", "value", DATETIME, lexical="lexical"),),
                         children=(Children("fields", FIELD_SPECS),))  # fmt: skip
 NODE = ElementSpec("node", m.Node, _NODE_ATTRS, children=(Children("timestamps", (TIMESTAMP,)),))
 REQ_NODE = ElementSpec("node", m.Node, _NODE_ATTRS)

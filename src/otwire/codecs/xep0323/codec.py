@@ -26,7 +26,7 @@ from xml.sax.saxutils import escape, quoteattr
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser
 
-from otwire.codecs.xep0323 import _schema
+from otwire.codecs.xep0323 import _compiled, _schema
 from otwire.codecs.xep0323.messages import NS, Message
 from otwire.errors import DecodeError, EncodeError
 
@@ -85,10 +85,19 @@ def decode(element: ET.Element) -> Message:
     if spec is None:
         raise DecodeError(f"not an XEP-0323 message element: {str(tag)[:80]!r}", path="/")
     try:
+        return _DECODERS[spec.tag](element)  # type: ignore[no-any-return]
+    except Exception:  # refused by the fast path: the walker below says why
+        pass
+    try:
         message: Message = _schema.decode_element(element, spec, f"/{local}")
     except _schema.BadElement as exc:
         raise DecodeError(exc.reason, path=exc.path) from None
     return message
+
+
+_COMPILED: dict[int, _compiled.Decoder] = {}
+#: The compiled decoder of every top-level element (``_compiled.py``), by local name.
+_DECODERS = {local: _compiled.compile_decoder(spec, _COMPILED) for local, spec in _schema.SPECS.items()}
 
 
 class _DepthLimit(Exception):

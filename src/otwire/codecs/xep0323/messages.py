@@ -324,16 +324,26 @@ def _check_strings(obj: object, *names: str) -> None:
 class Timestamp:
     """``timestamp``: the fields valid at ``value`` (naive: zone undefined).
 
+    Attributes:
+        value: The time (xs:dateTime).
+        lexical: The exact wire text of ``value`` (``2024-01-01T00:00:00.500+01:00`` stays as
+            written); built with ``""``, it is the canonical form. Written as given on output.
+        fields: The field values.
+
     Raises:
-        EncodeError: ``value`` is not a datetime or a field is not a :class:`Field`.
+        EncodeError: ``value`` is not a datetime, ``lexical`` not a str, or a field is not a :class:`Field`.
     """
 
     value: dt.datetime
+    lexical: str = ""
     fields: tuple[Field, ...] = ()
 
     def __post_init__(self) -> None:
         _check(isinstance(self.value, dt.datetime), "timestamp value must be a datetime")
+        _check(isinstance(self.lexical, str), "timestamp lexical must be a str")
         _check(all(isinstance(f, Field) for f in self.fields), "timestamp fields must be Field values")
+        if not self.lexical:
+            object.__setattr__(self, "lexical", xs.format_datetime(self.value))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

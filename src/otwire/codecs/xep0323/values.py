@@ -25,6 +25,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from otwire.codecs._base import fast_constructor
 from otwire.errors import EncodeError
 
 __all__ = [
@@ -167,6 +168,8 @@ def parse_datetime(text: str) -> dt.datetime:
     match = _DATETIME_RE.match(text) if len(text) < 80 else None
     if match is None:
         raise ValueError(f"{text[:40]!r} is not an xs:dateTime")
+    if match.group(7) is None and text[11:13] != "24":  # no fraction: the C parser reads the same fields
+        return dt.datetime.fromisoformat(text)
     y, mo, d, h, mi, s, frac, zone = match.groups()
     return dt.datetime(int(y), int(mo), int(d), int(h), int(mi), int(s), _microseconds(frac), _zone(zone))
 
@@ -274,9 +277,17 @@ class XsDuration:
         match = _DURATION_RE.match(text) if len(text) < 120 else None
         if match is None or text.endswith(("P", "T")):
             raise ValueError(f"{text[:40]!r} is not an xs:duration")
-        sign, *parts = match.groups()
-        y, mo, d, h, mi = (int(p) if p else 0 for p in parts[:5])
-        return cls(sign == "-", y, mo, d, h, mi, Decimal(parts[5]) if parts[5] else Decimal(0))
+        sign, y, mo, d, h, mi, s = match.groups()
+        # The pattern admits only valid parts, so the checks of __init__ are skipped.
+        return _make_duration(
+            sign == "-",
+            int(y) if y else 0,
+            int(mo) if mo else 0,
+            int(d) if d else 0,
+            int(h) if h else 0,
+            int(mi) if mi else 0,
+            Decimal(s) if s else _ZERO,
+        )
 
     def __str__(self) -> str:
         """The canonical lexical form (``PT0S`` for zero)."""
@@ -298,3 +309,7 @@ class XsDuration:
             raise ValueError(f"{self} has years or months: no fixed length")
         delta = dt.timedelta(days=self.days, hours=self.hours, minutes=self.minutes, seconds=float(self.seconds))
         return -delta if self.negative else delta
+
+
+_ZERO = Decimal(0)
+_make_duration = fast_constructor(XsDuration)

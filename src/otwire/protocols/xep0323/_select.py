@@ -10,8 +10,9 @@ for everything. Field names, when the request lists some, must match exactly.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
-from otwire.codecs.xep0323 import Field, FieldType, Node, Timestamp
+from otwire.codecs.xep0323 import Field, FieldType, Node
 
 __all__ = ["field_wanted", "select"]
 
@@ -35,7 +36,7 @@ def select(nodes: Iterable[Node], names: frozenset[str], types: FieldType) -> tu
         for stamp in node.timestamps:
             kept = tuple(f for f in stamp.fields if field_wanted(f, names, types))
             if kept or not stamp.fields:
-                stamps.append(stamp if len(kept) == len(stamp.fields) else Timestamp(value=stamp.value, fields=kept))
+                stamps.append(stamp if len(kept) == len(stamp.fields) else replace(stamp, fields=kept))
         if stamps or not node.timestamps:
             out.append(node if len(stamps) == len(node.timestamps) and stamps == list(node.timestamps) else
                        Node(node_id=node.node_id, source_id=node.source_id, cache_type=node.cache_type,

@@ -58,6 +58,7 @@ class EngineInput(enum.Enum):
     CANCEL = "cancel a readout"
     DEVICE = "report device data"
     TIMER = "handle a timer"
+    ABORT = "end readouts: stream closed or peer unavailable"
     CLOSE = "close"
     CONNECTION_LOST = "transport failed"
 
@@ -99,10 +100,19 @@ class ReadoutState(enum.Enum):
     """Terminal: ``cancelled``, or an IQ error answered the ``cancel``."""
     TIMED_OUT = "timed out"
     """Terminal: the overall readout timeout passed."""
+    ABORTED = "aborted"
+    """Terminal: the stream closed or the device went offline (``stream_closed``/``peer_unavailable``)."""
 
 
 READOUT_TERMINAL = frozenset(
-    {ReadoutState.COMPLETED, ReadoutState.FAILED, ReadoutState.REJECTED, ReadoutState.CANCELLED, ReadoutState.TIMED_OUT}
+    {
+        ReadoutState.COMPLETED,
+        ReadoutState.FAILED,
+        ReadoutState.REJECTED,
+        ReadoutState.CANCELLED,
+        ReadoutState.TIMED_OUT,
+        ReadoutState.ABORTED,
+    }
 )
 
 
@@ -123,9 +133,10 @@ class ReadoutInput(enum.Enum):
     RECV_CANCEL_ERROR = "receive an IQ error to the cancel"
     CANCEL = "cancel"
     TIMEOUT = "readout timeout"
+    ABORT = "stream closed or device unavailable"
 
 
-READOUT_LOCAL_INPUTS = frozenset({ReadoutInput.CANCEL, ReadoutInput.TIMEOUT})
+READOUT_LOCAL_INPUTS = frozenset({ReadoutInput.CANCEL, ReadoutInput.TIMEOUT, ReadoutInput.ABORT})
 
 _S, _I = ReadoutState, ReadoutInput
 # Data and endings that every live state accepts (implicit acceptance, non-terminal failure).
@@ -137,6 +148,7 @@ _DATA_AND_ENDINGS = {
     _I.RECV_DONE: _S.COMPLETED,
     _I.CANCEL: _S.CANCELLING,
     _I.TIMEOUT: _S.TIMED_OUT,
+    _I.ABORT: _S.ABORTED,
 }
 # Answers to the request IQ: possible while it is unanswered (and late, after data arrived).
 _REQUEST_ANSWERS = {
@@ -195,9 +207,11 @@ class SensorReadoutState(enum.Enum):
     """Terminal: every node reported, failed or timed out; the last message had ``done``."""
     CANCELLED = "cancelled"
     """Terminal: the requester cancelled it (``cancelled`` was sent)."""
+    ABORTED = "aborted"
+    """Terminal: the stream closed or the requester went offline; nothing more is sent."""
 
 
-SENSOR_TERMINAL = frozenset({SensorReadoutState.DONE, SensorReadoutState.CANCELLED})
+SENSOR_TERMINAL = frozenset({SensorReadoutState.DONE, SensorReadoutState.CANCELLED, SensorReadoutState.ABORTED})
 
 
 class SensorInput(enum.Enum):
@@ -209,6 +223,7 @@ class SensorInput(enum.Enum):
     COMM_TIMEOUT = "a node's comm timeout"
     FINISH = "every node is done"
     CANCEL = "receive cancel"
+    ABORT = "stream closed or requester unavailable"
 
 
 SENSOR_TRANSITIONS: dict[tuple[SensorReadoutState, SensorInput], SensorReadoutState] = {
@@ -219,4 +234,6 @@ SENSOR_TRANSITIONS: dict[tuple[SensorReadoutState, SensorInput], SensorReadoutSt
     (SensorReadoutState.RUNNING, SensorInput.COMM_TIMEOUT): SensorReadoutState.RUNNING,
     (SensorReadoutState.RUNNING, SensorInput.FINISH): SensorReadoutState.DONE,
     (SensorReadoutState.RUNNING, SensorInput.CANCEL): SensorReadoutState.CANCELLED,
+    (SensorReadoutState.QUEUED, SensorInput.ABORT): SensorReadoutState.ABORTED,
+    (SensorReadoutState.RUNNING, SensorInput.ABORT): SensorReadoutState.ABORTED,
 }

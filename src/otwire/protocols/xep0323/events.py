@@ -20,6 +20,7 @@ __all__ = [
     "FailureReceived",
     "FieldsReceived",
     "NodeTimedOut",
+    "ReadoutAborted",
     "ReadoutAccepted",
     "ReadoutCancelled",
     "ReadoutCompleted",
@@ -110,6 +111,14 @@ class ReadoutCancelled(ReadoutEvent):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReadoutTimedOut(ReadoutEvent):
     """The overall readout timeout passed before the end (terminal)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReadoutAborted(ReadoutEvent):
+    """The readout ended without its end from the peer (terminal, both sides): the XMPP stream
+    closed (``reason="stream closed"``) or the peer went offline (``"peer unavailable"``)."""
+
+    reason: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from otwire.codecs.xep0323 import (
@@ -210,6 +210,18 @@ class Requester(MessageEngineBase[EngineState, EngineInput, Stanza]):
         """Forget every readout and close (``ConnectionTerminated(LOCAL_CLOSE)``); nothing is sent."""
         self._terminate(TerminationReason.LOCAL_CLOSE, None)
 
+    def stream_closed(self, now: float) -> None:
+        """The XMPP stream carrying the readouts ended: end each at once (``ReadoutAborted``,
+        ``reason="stream closed"``) instead of at its timeout. The engine stays open (a new
+        stream may follow); does nothing when closed."""
+        self._abort(lambda readout: True, "stream closed")
+
+    def peer_unavailable(self, jid: str, now: float) -> None:
+        """``jid`` went offline (``<presence type='unavailable'/>``): end its readouts at once
+        (``ReadoutAborted``, ``reason="peer unavailable"``). A full JID ends the readouts of that
+        full JID; a bare JID ends those of the bare JID and of every resource of it."""
+        self._abort(lambda readout: jid_matches(readout.peer, jid), "peer unavailable")
+
     def get_timer(self) -> float | None:
         """The earliest readout deadline, or ``None``."""
         return min((r.deadline for r in self._readouts.values()), default=None)
@@ -309,6 +321,15 @@ class Requester(MessageEngineBase[EngineState, EngineInput, Stanza]):
         if new in READOUT_TERMINAL:
             self._forget(readout)
             self._events.append(_ending(readout, new, stanza))
+
+    def _abort(self, which: Callable[[_Readout], bool], reason: str) -> None:
+        if self.is_closed:
+            return
+        self._move(EngineInput.ABORT)
+        for readout in [r for r in self._readouts.values() if which(r)]:
+            readout.state = READOUT_TRANSITIONS[(readout.state, _I.ABORT)]
+            self._forget(readout)
+            self._events.append(ev.ReadoutAborted(peer=readout.peer, seqnr=readout.seqnr, reason=reason))
 
     def _report(self, readout: _Readout, old: ReadoutState, event: ReadoutInput, stanza: Stanza | None) -> None:
         peer, seqnr = readout.peer, readout.seqnr

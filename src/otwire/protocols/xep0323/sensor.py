@@ -20,8 +20,8 @@ epoch seconds minus the ``now`` clock (``time.time() - time.monotonic()``). With
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 
 from otwire.codecs.xep0323 import (
     Accepted,
@@ -55,7 +55,7 @@ from otwire.protocols.xep0323._state import (
     SensorReadoutState,
 )
 from otwire.protocols.xep0323.config import SensorConfig
-from otwire.protocols.xep0323.stanza import Stanza, normal_jid
+from otwire.protocols.xep0323.stanza import Stanza, jid_matches, normal_jid
 
 __all__ = ["RegisteredNode", "Sensor"]
 
@@ -70,6 +70,7 @@ class RegisteredNode:
     comm_timeout: float
     source_id: str | None = None
     cache_type: str | None = None
+    has_field: Callable[[str], bool] | None = None
 
 
 @dataclass(slots=True)
@@ -132,6 +133,7 @@ class Sensor(MessageEngineBase[EngineState, EngineInput, Stanza]):
         comm_timeout: float | None = None,
         source_id: str | None = None,
         cache_type: str | None = None,
+        has_field: Callable[[str], bool] | None = None,
     ) -> None:
         """Serve ``node_id`` (replacing an earlier registration).
 
@@ -140,9 +142,12 @@ class Sensor(MessageEngineBase[EngineState, EngineInput, Stanza]):
             comm_timeout: Seconds the device may take to report the node (default ``config.comm_timeout``).
             source_id: The node's data source (``sourceId``), for reference.
             cache_type: The node's cache type (``cacheType``), for reference.
+            has_field: ``has_field(name) -> bool``, whether the node has a field of that name
+                (called while a request is checked; it must not raise). A request naming fields
+                none of whose nodes has is rejected (notes §6.2). ``None``: any name may exist.
 
         Raises:
-            InvalidArgumentType: ``node_id`` is not a str.
+            InvalidArgumentType: ``node_id`` is not a str, or ``has_field`` is not callable.
             InvalidArgument: ``comm_timeout`` is not positive.
         """
         if not isinstance(node_id, str):
@@ -150,7 +155,9 @@ class Sensor(MessageEngineBase[EngineState, EngineInput, Stanza]):
         timeout = self._config.comm_timeout if comm_timeout is None else comm_timeout
         if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
             raise InvalidArgument(f"comm_timeout={timeout!r} must be a positive number of seconds")
-        self._nodes[node_id] = RegisteredNode(node_id, float(timeout), source_id, cache_type)
+        if has_field is not None and not callable(has_field):
+            raise InvalidArgumentType(f"has_field must be callable, not {type(has_field).__name__}")
+        self._nodes[node_id] = RegisteredNode(node_id, float(timeout), source_id, cache_type, has_field)
 
     def unregister_node(self, node_id: str) -> None:
         """Stop serving ``node_id`` (readouts already running are not affected)."""
@@ -167,7 +174,8 @@ class Sensor(MessageEngineBase[EngineState, EngineInput, Stanza]):
             node_id: The node the values belong to.
             timestamps: The values, grouped by timestamp.
             now: Monotonic time, seconds.
-            done: The node is complete (its comm timeout stops); more may follow when ``False``.
+            done: The node is complete (its comm timeout stops); when ``False`` more follows and
+                the node's comm timeout starts again from ``now``.
 
         Returns:
             ``False`` when the readout or the node is no longer pending (cancelled, timed
@@ -192,6 +200,8 @@ class Sensor(MessageEngineBase[EngineState, EngineInput, Stanza]):
         )
         if done:
             del readout.pending[node_id]
+        elif node is not None:  # a partial report restarts the node's comm timeout (notes §6.2)
+            readout.pending[node_id] = now + node.comm_timeout
         messages = self._split(readout, ref, stamps)
         if not readout.pending and not messages:
             messages = [Fields(seqnr=seqnr)]
@@ -252,6 +262,25 @@ class Sensor(MessageEngineBase[EngineState, EngineInput, Stanza]):
                     self._events.append(ev.NodeTimedOut(peer=readout.peer, seqnr=readout.seqnr, node_id=node_id))
                     self._fail_node(readout, node_id, "Timeout", now)
 
+    def stream_closed(self, now: float) -> None:
+        """The XMPP stream ended: end every readout at once, sending nothing (``ReadoutAborted``,
+        ``reason="stream closed"``); late device reports are then refused (``False``). The
+        engine stays open for the next stream; does nothing when closed."""
+        self._abort(lambda readout: True, "stream closed")
+
+    def peer_unavailable(self, jid: str, now: float) -> None:
+        """The requester ``jid`` went offline: end its readouts at once, sending nothing
+        (``ReadoutAborted``, ``reason="peer unavailable"``); a bare ``jid`` covers every resource."""
+        self._abort(lambda readout: jid_matches(readout.peer, jid), "peer unavailable")
+
+    def _abort(self, which: Callable[[_Readout], bool], reason: str) -> None:
+        if self.is_closed:
+            return
+        self._move(EngineInput.ABORT)
+        for readout in [r for r in self._readouts.values() if which(r)]:
+            self._advance(readout, SensorInput.ABORT)
+            self._events.append(ev.ReadoutAborted(peer=readout.peer, seqnr=readout.seqnr, reason=reason))
+
     def close(self, now: float) -> None:
         """Forget every readout and close (``ConnectionTerminated(LOCAL_CLOSE)``); nothing is sent."""
         self._terminate(TerminationReason.LOCAL_CLOSE, None)
@@ -289,6 +318,9 @@ class Sensor(MessageEngineBase[EngineState, EngineInput, Stanza]):
         elif unknown or not node_ids:
             text = f"Invalid nodeId {unknown[0]}" if unknown else "No nodes"
             refusal = StanzaError(type="cancel", condition="item-not-found", text=text)
+        elif req.fields and not self._has_any_field(node_ids, req):
+            text = f"Invalid field {req.fields[-1].name}"
+            refusal = StanzaError(type="cancel", condition="item-not-found", text=text)
         elif delay > self._config.max_schedule:
             refusal = StanzaError(type="modify", condition="bad-request", text="when is too far ahead")
         else:
@@ -305,6 +337,14 @@ class Sensor(MessageEngineBase[EngineState, EngineInput, Stanza]):
                 self._start(readout, now, queued=False)
             return
         self._refuse(stanza, req.seqnr, refusal)
+
+    def _has_any_field(self, node_ids: tuple[str, ...], req: Req) -> bool:
+        """Whether one of the read nodes has one of the requested fields (a node without ``has_field``: yes)."""
+        for node_id in node_ids:
+            check = self._nodes[node_id].has_field
+            if check is None or any(check(f.name) for f in req.fields):
+                return True
+        return False
 
     def _on_cancel(self, stanza: Stanza, cancel: Cancel) -> None:
         readout = self._readouts.get((normal_jid(stanza.from_jid), cancel.seqnr))
@@ -375,7 +415,7 @@ class Sensor(MessageEngineBase[EngineState, EngineInput, Stanza]):
             fields = stamp.fields
             while fields:
                 room = limit - count
-                current.append(Timestamp(value=stamp.value, fields=fields[:room]))
+                current.append(replace(stamp, fields=fields[:room]))
                 count, fields = count + len(fields[:room]), fields[room:]
                 if count == limit:
                     messages.append(current)
