@@ -55,7 +55,7 @@ def test_a_protocol_without_dissector_is_refused_by_inspect(
 
 def test_registry_lookup_and_ports() -> None:
     assert registry.get("imb").default_port == 4000
-    assert registry.default_ports() == {2404: "iec104", 4000: "imb", 8080: "i3x"}
+    assert registry.default_ports() == {2404: "iec104", 4000: "imb", 5222: "xmpp", 8080: "i3x"}
     with pytest.raises(InvalidArgument, match="known: iec104, imb, i3x"):
         registry.get("modbus")
 

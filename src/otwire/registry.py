@@ -288,6 +288,13 @@ PROTOCOLS: Mapping[str, ProtocolEntry] = MappingProxyType(
                     ),
                 ),
             ),
+            ProtocolEntry(
+                name="xmpp",
+                title="XMPP XEP-0323 sensor data",
+                default_port=5222,
+                dissector="otwire.inspect.xep0323:XEP0323Dissector",
+                view="otwire.inspect.xep0323:VIEW",
+            ),
         )
     }
 )
