@@ -82,6 +82,8 @@ class Core:
         self._streams: dict[int, StreamHandler] = {}
         self._paused: set[int] = set()
         self._timer: asyncio.TimerHandle | None = None
+        self.on_drained: Callable[[], None] | None = None
+        """Called on the loop after a pump dispatched stream events (one hand-off per read)."""
 
     def start_request(self, method: str, path: str, body: msgspec.Struct | None, future: _Future) -> None:
         """Queue a request; ``future`` gets its ``ResponseReceived`` or the failure."""
@@ -194,8 +196,12 @@ class Core:
                 transport.write(data)
         for conn_id in engine.connections_to_close():
             self._close_conn(conn_id)
+        dispatched = False
         while (event := engine.next_event()) is not None:
             self._dispatch(event)
+            dispatched = True
+        if dispatched and self.on_drained is not None:
+            self.on_drained()
         self._arm_timer()
 
     def _close_conn(self, conn_id: int) -> None:
