@@ -152,11 +152,16 @@ class I3XServer(Generic[PeerT]):
             self._end(peer, p, TerminationReason.CONNECTION_LOST, exc, now)
 
     def close(self, peer: PeerT, now: float) -> None:
-        """Close ``peer``: an open stream ends cleanly first (nothing when closed or unknown)."""
+        """Close ``peer``: an open stream ends cleanly first (nothing when closed or unknown).
+
+        A shutdown is no takeover: the stream just ends, without the profile's ``close_event``
+        (i3x2ua sends it only when it ends a stream itself: takeover or deletion), so
+        clients reconnect to a restarted server.
+        """
         p = self._peers.get(peer)
         if p is not None and not p.closed:
             if p.streaming is not None:
-                self._end_stream(p, now)
+                self._end_stream(p, now, announce=False)
             self._end(peer, p, TerminationReason.LOCAL_CLOSE, None, now)
 
     def abort(self, peer: PeerT, now: float, reason: TerminationReason) -> None:
@@ -459,12 +464,13 @@ class I3XServer(Generic[PeerT]):
         self._touched[peer] = None
         p.out += self._send(p, h11.Data(data=chunk))
 
-    def _end_stream(self, p: Peer, now: float) -> None:
+    def _end_stream(self, p: Peer, now: float, *, announce: bool = True) -> None:
+        """End ``p``'s stream; ``announce``: the server ends it on purpose (the profile's ``close_event`` first)."""
         watch, p.streaming, p.keepalive_at = p.streaming, None, None
         if watch is not None and watch.stream_peer is not None:
             watch.stream_peer, watch.last_active = None, now
         if p.conn.our_state is h11.SEND_BODY:
-            if self.profile.close_event:
+            if announce and self.profile.close_event:
                 p.out += self._send(p, h11.Data(data=self.profile.close_event))
             p.out += self._send(p, h11.EndOfMessage())
 
