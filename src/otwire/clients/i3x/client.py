@@ -275,7 +275,7 @@ class Client(ClientBase):
 
     def update_history(self, element_id: str, values: Any) -> None:
         """Write historical VQTs (a dict or a list). Raises: NotSupportedError when the server has none."""
-        self._run(_api.update_history(element_id, values))
+        self._run(_api.update_history(element_id, values, self._routes))
 
     # -- subscriptions ----------------------------------------------------------------------
 

@@ -58,7 +58,8 @@ import h11
 from otwire.codecs.i3x import VQT, ValueChange, encode, encode_error
 from otwire.errors import LocalProtocolError, RemoteProtocolError
 from otwire.protocols import Buffer, ConnectionTerminated, Event, TerminationReason
-from otwire.protocols.i3x._routes import PATHS, ROUTES, Call, Refusal, Reply
+from otwire.protocols.i3x._routes import Call, Refusal, Reply
+from otwire.protocols.i3x._routes_element import find_route
 from otwire.protocols.i3x._server_faults import Fault, Faults
 from otwire.protocols.i3x._server_http import Peer, accepts_gzip, authorized
 from otwire.protocols.i3x._server_profiles import Profile, get_profile, nested_value, rewrite_errors
@@ -415,10 +416,10 @@ class I3XServer(Generic[PeerT]):
     ) -> Reply | None:
         base = self.config.base_path
         local = path[len(base) :] if path.startswith(base + "/") else None
-        handler = ROUTES.get((method, local)) if local is not None else None
+        handler, allowed = find_route(method, local, self.profile) if local is not None else (None, ())
         if handler is None:
-            if local in PATHS:
-                extra.append(("allow", ", ".join(m for m, r in ROUTES if r == local)))
+            if allowed:
+                extra.append(("allow", ", ".join(allowed)))
                 raise Refusal(405, "Method Not Allowed", f"{method} {path}")
             raise Refusal(404, "Not Found", f"no endpoint {method} {path}")
         fault = self.faults.take(local) if self.faults.active and local is not None else None
