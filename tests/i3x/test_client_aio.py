@@ -10,6 +10,7 @@ import pytest
 
 import otwire.clients.i3x as i3x
 from helpers import async_wait_until
+from otwire.clients.i3x._aio_streams import Inbox
 from otwire.servers.i3x import Server
 
 TIMEOUT = 10.0
@@ -130,3 +131,19 @@ def test_a_consumer_that_falls_behind_pauses_the_stream_and_loses_nothing(server
             await client.unsubscribe(sub)
 
     asyncio.run(asyncio.wait_for(main(), 30))
+
+
+def test_the_changes_queue_counts_changes_and_drops_the_oldest_only() -> None:
+    def change(n: int) -> i3x.ValueChange:
+        return i3x.ValueChange(FLOW, float(n), "Good", "2026-01-01T00:00:00Z", None, n)
+
+    first, second = [change(1), change(2), change(3)], [change(4), change(5)]
+    gap = i3x.Gap(subscription_id="s", cause=i3x.GapCause.SEQUENCE, after_sequence=5, next_sequence=7)
+    inbox = Inbox()
+    for item in (first, gap, second):
+        inbox.put(item)
+    assert inbox.count == 5  # changes, not items
+    assert inbox.drop_oldest(4) == 4
+    assert list(inbox.items) == [[], gap, [second[1]]] and inbox.count == 1
+    assert [c.sequence_number for c in first] == [1, 2, 3]  # a shared batch is never cut in place
+    assert inbox.drop_oldest(5) == 1 and inbox.count == 0

@@ -229,7 +229,9 @@ def test_gap_detection_across_a_reconnect() -> None:
     peer.pump()
     conn_id = answer(peer)
     send(peer, conn_id, data(update("a", 9.0, 9)))
-    gaps = [e for e in peer.events() if isinstance(e, GapDetected)]
+    events = peer.events()
+    assert [e.last_sequence for e in events if isinstance(e, ValuesChanged)] == [2, 5, 9]  # kept across reconnects
+    gaps = [e for e in events if isinstance(e, GapDetected)]
     assert gaps == [
         GapDetected(stream_id=stream_id, after_sequence=2, next_sequence=5),
         GapDetected(stream_id=stream_id, after_sequence=5, next_sequence=9),

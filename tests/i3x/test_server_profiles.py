@@ -15,7 +15,7 @@ import pytest
 from helpers import wait_until
 from otwire import cli
 from otwire.codecs.i3x import VQT
-from otwire.errors import InvalidArgument
+from otwire.errors import InvalidArgument, InvalidArgumentType
 from otwire.protocols.i3x import I3XServer, I3XServerConfig
 from otwire.protocols.i3x._server_profiles import PROFILES, Profile, get_profile, rewrite_errors
 from otwire.servers import i3x as i3x_servers
@@ -252,6 +252,19 @@ def test_cli_rejects_bad_values_in_one_line(argv: list[str], message: str, capsy
     assert cli.main(["serve", "i3x", "--port", "0", *argv]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("tick", [0, -1.0, float("nan"), float("inf")])
+def test_a_tick_that_is_not_positive_is_refused_by_the_server_itself(tick: float) -> None:
+    with pytest.raises(InvalidArgument, match="tick"):
+        Server(port=0, tick=tick)
+    with pytest.raises(InvalidArgumentType, match="tick"):
+        Server(port=0, tick="1")  # type: ignore[arg-type]
+
+
+def test_cli_refuses_a_zero_tick(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["serve", "i3x", "--port", "0", "--tick", "0"]) == 2
+    assert "tick" in capsys.readouterr().err
 
 
 # -- a slow SSE consumer over loopback ----------------------------------------------------------

@@ -127,6 +127,7 @@ def test_a_stalled_stream_consumer_is_cut_off_with_its_reason_then_the_queue_bou
                 break
         wait_until(lambda: "slow consumer" in caplog.text, what="the slow consumer log line")
         assert "octets queued, limit 262144" in caplog.text
+        assert "(stream of sub-1, clientId c1): disconnected, slow consumer" in caplog.text  # names the subscription
         assert max(queued) < 1 << 20  # the cap plus at most one burst: never more
         assert watch.stream_peer is None  # the subscription survives its stream
         server._call(burst)  # now queued for /sync, bounded

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 from typing import Any
 
@@ -108,11 +109,14 @@ def test_only_qualities_that_carry_a_value_are_checked(quality: str, checked: bo
 
 
 def test_beta_profile_reports_the_mismatch_in_its_error_shape() -> None:
-    space = make_space()
-    client = Client(I3XServer(space, profile="beta"))
-    [item] = put(client, "value", [("flow", "fast")])
-    assert "responseDetail" not in item and item["error"]["code"] == 400
-    assert item["error"]["message"].startswith("flow: value at $ does not match")
+    client = Client(I3XServer(make_space(), profile="beta"))  # Beta writes per element: the answer is the error
+    client.send("PUT", "/v1/objects/flow/value", {"value": "fast"})
+    response, data = client.response()
+    body = json.loads(data)
+    assert response.status_code == 400 and "responseDetail" not in body and body["error"]["code"] == 400
+    assert body["error"]["message"].startswith("flow: value at $ does not match")
+    [item] = put(Client(I3XServer(make_space(), profile="i3x2ua")), "value", [("flow", "fast")])  # both keys
+    assert item["error"]["code"] == item["responseDetail"]["status"] == 400
 
 
 def test_a_changed_schema_takes_effect() -> None:

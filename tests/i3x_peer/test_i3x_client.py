@@ -56,7 +56,7 @@ CHECKS = (
 )  # fmt: skip
 
 NESTED = "dict{isComposition,quality,timestamp,value}"  # node-i3x's update value, passed through by i3x-client
-NO_BETA_PUT = "NotFoundError(404): no endpoint PUT /v1/objects/{}/value"  # Beta per-element write, not routed
+NO_BULK_HISTORY = "I3XError(405): PUT /v1/objects/history"  # Beta writes history per element only
 
 #: profile -> check -> the documented outcome of a check i3x-client 1.0.0 fails there by design (notes §9).
 BY_DESIGN: dict[str, dict[str, str]] = {
@@ -70,17 +70,15 @@ BY_DESIGN: dict[str, dict[str, str]] = {
         "stream": f"AssertionError: stream value is {NESTED}",
         "sync_while_streaming": "AssertionError: returned [], no I3XError",
     },
-    # "beta" in serverVersion reroutes writes to PUT /objects/{id}/value; failed items carry no responseDetail
-    # (so i3x-client says 404); the flat sync list becomes batches without updates.
+    # "beta" in serverVersion sends value writes to PUT /objects/{id}/value (served: they work), but history
+    # writes still to the bulk PUT /objects/history, which Beta lacks (405); a failed per-element write raises
+    # instead of giving a failed item; the flat sync list becomes batches without updates.
     "beta": {
         "beta_detection": "AssertionError: serverVersion '1.0.0-beta' taken for a Beta server",
-        "update_value": NO_BETA_PUT.format("pump-101-flow"),
-        "update_values": NO_BETA_PUT.format("pump-101-flow"),
-        "errors_bulk_items": NO_BETA_PUT.format("nope"),
-        "errors_refused_value_writes": "AssertionError: NotFoundError with status 404, not 400",
-        "errors_refused_history_writes": "AssertionError: NotFoundError with status 404, not 400",
+        "update_history": NO_BULK_HISTORY,
+        "errors_bulk_items": "NotFoundError(404): Element not found: nope",
+        "errors_refused_history_writes": "AssertionError: I3XError with status 405, not 400",
         "sync_subscription": "AssertionError: batches without updates",
-        "readme_quick_start": NO_BETA_PUT.format("pump-101-flow"),
         "readme_sync_mode": "AssertionError: batches without updates",
     },
 }

@@ -29,13 +29,21 @@ _END = None
 
 
 class Inbox:
-    """The changes waiting for one :meth:`AsyncStreams.changes` consumer (a deque and a wake-up event)."""
+    """What waits for one :meth:`AsyncStreams.changes` consumer, in order, with a wake-up event.
+
+    Items are batches (a ``list`` of changes: one SSE event or one resync), gaps, a final
+    error and the end marker. ``count`` is the number of changes waiting, the batch the
+    consumer is going through included (back-pressure counts changes, not items).
+    """
 
     def __init__(self) -> None:
         self.items: deque[Any] = deque()
+        self.count = 0
         self._ready = asyncio.Event()
 
     def put(self, item: Any) -> None:
+        if type(item) is list:
+            self.count += len(item)
         self.items.append(item)
         self._ready.set()
 
@@ -45,8 +53,20 @@ class Inbox:
             await self._ready.wait()
         return self.items.popleft()
 
-    def qsize(self) -> int:
-        return len(self.items)
+    def drop_oldest(self, n: int) -> int:
+        """Drop up to ``n`` of the oldest queued changes (never gaps or ends); returns how many."""
+        dropped, items = 0, self.items
+        for index in range(len(items)):
+            batch = items[index]
+            if type(batch) is not list:
+                continue
+            cut = min(n - dropped, len(batch))
+            items[index] = batch[cut:]  # batches are shared with other consumers: never cut in place
+            dropped += cut
+            if dropped >= n:
+                break
+        self.count -= dropped
+        return dropped
 
 
 class AsyncStreams(ClientBase):
@@ -112,14 +132,19 @@ class AsyncStreams(ClientBase):
         try:
             self.start_stream(key)
             while (item := await queue.get()) is not _END:
-                if key in self._paused and queue.qsize() <= self._queue_size // 2:
-                    self._pause(key, False)
-                if isinstance(item, Exception):
+                if type(item) is list:
+                    for change in item:
+                        yield change
+                    queue.count -= len(item)
+                    if key in self._paused and queue.count <= self._queue_size // 2:
+                        self._pause(key, False)
+                elif isinstance(item, Exception):
                     raise item
-                yield item
+                else:
+                    yield item
         finally:
             self._queues[key].pop(queue, None)
-            if key in self._paused and all(q.qsize() < self._queue_size for q in self._queues[key]):
+            if key in self._paused and all(q.count < self._queue_size for q in self._queues[key]):
                 self._pause(key, False)
 
     def _on_stream(self, watch: Watch, event: Event) -> None:
@@ -151,11 +176,12 @@ class AsyncStreams(ClientBase):
                 del watch.held[:excess]
                 self.stats.dropped_changes += excess
             return
+        if not changes:
+            return
         for queue in self._queues.get(watch.key, {}):
-            for change in changes:
-                self._offer(queue, change, watch.key)
-        for change in changes if self.on_value_change else ():
-            self._fire(self.on_value_change, change)
+            self._offer(queue, changes, watch.key)
+        if self.on_value_change:
+            self._fire_each(self.on_value_change, changes)
 
     def _background(self, watch: Watch, work: Coroutine[Any, Any, list[ValueChange]]) -> None:
         """Run a resync or resubscribe; then deliver its values, then the changes held meanwhile."""
@@ -217,18 +243,19 @@ class AsyncStreams(ClientBase):
             LOGGER.error("unhandled i3X error: %s", error)
 
     def _offer(self, queue: Inbox, item: Any, key: str | None = None) -> None:
-        """Queue without blocking; at ``queue_size`` pause ``key``'s stream, beyond twice that drop the oldest."""
+        """Queue without blocking; at ``queue_size`` changes pause ``key``'s stream, beyond twice drop the oldest."""
         queue.put(item)
-        size = queue.qsize()
+        size = queue.count
         if key is not None and size >= self._queue_size and key not in self._paused:
             self._pause(key, True)
-        if size > 2 * self._queue_size and isinstance(queue.items[0], ValueChange):
-            queue.items.popleft()
-            if not self._dropping:
+        excess = size - 2 * self._queue_size
+        if excess > 0:
+            dropped = queue.drop_oldest(excess)
+            if dropped and not self._dropping:
                 LOGGER.warning("a changes() consumer is behind: dropping its oldest changes")
-            self._dropping = True
-            self.stats.dropped_changes += 1
-        elif size == 1:
+            self._dropping = self._dropping or dropped > 0
+            self.stats.dropped_changes += dropped
+        elif size <= self._queue_size:
             self._dropping = False
 
     def _pause(self, key: str, paused: bool) -> None:
@@ -244,17 +271,24 @@ class AsyncStreams(ClientBase):
 
     def _fire(self, callback: Callable[..., Any] | None, *args: Any) -> None:
         """Call ``callback(self, *args)`` soon on the loop; coroutines become tasks; errors are logged."""
-        if callback is None:
-            return
+        if callback is not None:
+            asyncio.get_running_loop().call_soon(self._call_back, callback, args)
+
+    def _fire_each(self, callback: Callable[..., Any], changes: list[ValueChange]) -> None:
+        """Call ``callback(self, change)`` for each change, in order, in one loop turn soon."""
 
         def run() -> None:
-            try:
-                result = callback(self, *args)
-                if inspect.isawaitable(result):
-                    task = asyncio.ensure_future(result)
-                    self._tasks.add(task)
-                    task.add_done_callback(self._tasks.discard)
-            except Exception:
-                LOGGER.exception("error in an i3X client callback")
+            for change in changes:
+                self._call_back(callback, (change,))
 
         asyncio.get_running_loop().call_soon(run)
+
+    def _call_back(self, callback: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        try:
+            result = callback(self, *args)
+            if inspect.isawaitable(result):
+                task = asyncio.ensure_future(result)
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+        except Exception:
+            LOGGER.exception("error in an i3X client callback")

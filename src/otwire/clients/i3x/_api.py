@@ -200,13 +200,28 @@ def _per_element_writes(updates: dict[str, Any], routes: _base.WriteRoutes) -> S
     return results
 
 
-def update_history(element_id: str, values: Any) -> Step[None]:
+def update_history(element_id: str, values: Any, routes: _base.WriteRoutes) -> Step[None]:
+    """``PUT /objects/history``; raises for the first failed item.
+
+    Beta fallback as :func:`update_values`: when the bulk route answers 404 or 405 as a
+    whole, each record goes to ``PUT /objects/{elementId}/history`` (the VQT as body).
+    """
     items = values if isinstance(values, list) else [values]
-    body = _base.HistoryBody(
-        updates=[_base.HistoryItem(element_id=element_id, value=_base.vqt_input(v)) for v in items]
-    )
-    raw = yield ("PUT", "/objects/history", body)
-    _base.raise_failed(_base.raw_results(raw))
+    if not routes.per_element_history:
+        body = _base.HistoryBody(
+            updates=[_base.HistoryItem(element_id=element_id, value=_base.vqt_input(v)) for v in items]
+        )
+        try:
+            raw = yield ("PUT", "/objects/history", body)
+        except errors.I3XError as exc:
+            if exc.status_code not in (404, 405):
+                raise
+        else:
+            _base.raise_failed(_base.raw_results(raw))
+            return
+    for vqt in items:
+        yield ("PUT", f"/objects/{quote(element_id, safe='')}/history", _base.vqt_input(vqt))
+        routes.per_element_history = True
 
 
 def create_subscription(client_id: str, display_name: str | None) -> Step[str]:

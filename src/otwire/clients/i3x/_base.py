@@ -210,13 +210,15 @@ def vqt_input(vqt: dict[str, Any]) -> VQTInput:
 
 
 class WriteRoutes:
-    """Which write routes a server takes: the 1.0 bulk ``PUT /objects/value`` until a Beta
-    per-element ``PUT /objects/{elementId}/value`` was needed and worked (research §8.9)."""
+    """Which write routes a server takes: the 1.0 bulk ``PUT /objects/value`` (``/history``) until
+    a Beta per-element ``PUT /objects/{elementId}/value`` (``/history``) was needed and worked
+    (research §3 "Beta deltas", §8.9)."""
 
-    __slots__ = ("per_element",)
+    __slots__ = ("per_element", "per_element_history")
 
     def __init__(self) -> None:
         self.per_element = False
+        self.per_element_history = False
 
 
 class HistoryItem(msgspec.Struct, frozen=True, kw_only=True, rename="camel", omit_defaults=True):

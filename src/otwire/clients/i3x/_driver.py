@@ -31,6 +31,7 @@ from otwire.protocols.i3x.events import RequestFailed, ResponseReceived
 __all__ = ["AsyncDriver", "Core", "Driver", "StreamHandler"]
 
 StreamHandler = Callable[[Event], None]
+READ_SIZE = 256 * 1024  # octets per socket read at most
 
 
 class _Future(Protocol):
@@ -39,8 +40,13 @@ class _Future(Protocol):
     def set_exception(self, exception: BaseException, /) -> None: ...
 
 
-class _Protocol(asyncio.Protocol):
-    """Feeds one engine connection from one asyncio transport."""
+class _Protocol(asyncio.BufferedProtocol):
+    """Feeds one engine connection from one asyncio transport.
+
+    Reads go into the core's one reusable buffer (``recv_into``) and are copied out at once:
+    a plain ``Protocol`` gets a fresh 256 KiB ``bytes`` per read from asyncio, whose
+    allocation and page faults cost about 20 us per read (benchmarks/README.md, i3x).
+    """
 
     def __init__(self, core: Core, conn_id: int) -> None:
         self.core = core
@@ -49,8 +55,11 @@ class _Protocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.core.made(self.conn_id, transport)
 
-    def data_received(self, data: bytes) -> None:
-        self.core.received(self.conn_id, data)
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.core.read_buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.core.received(self.conn_id, bytes(self.core.read_buffer[:nbytes]))
 
     def eof_received(self) -> bool:
         self.core.received(self.conn_id, b"")
@@ -82,6 +91,10 @@ class Core:
         self._streams: dict[int, StreamHandler] = {}
         self._paused: set[int] = set()
         self._timer: asyncio.TimerHandle | None = None
+        self.read_buffer = memoryview(bytearray(READ_SIZE))
+        """Where every socket of this core reads into (one loop thread; each read is copied out at once)."""
+        self.on_drained: Callable[[], None] | None = None
+        """Called on the loop after a pump dispatched stream events (one hand-off per read)."""
 
     def start_request(self, method: str, path: str, body: msgspec.Struct | None, future: _Future) -> None:
         """Queue a request; ``future`` gets its ``ResponseReceived`` or the failure."""
@@ -194,8 +207,12 @@ class Core:
                 transport.write(data)
         for conn_id in engine.connections_to_close():
             self._close_conn(conn_id)
+        dispatched = False
         while (event := engine.next_event()) is not None:
             self._dispatch(event)
+            dispatched = True
+        if dispatched and self.on_drained is not None:
+            self.on_drained()
         self._arm_timer()
 
     def _close_conn(self, conn_id: int) -> None:

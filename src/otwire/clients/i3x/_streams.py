@@ -162,9 +162,27 @@ class Watch:
         return new
 
     def seen(self, changes: list[ValueChange]) -> None:
-        """Remember the last delivered ``(timestamp, quality, value)`` per element (bounded by the items)."""
-        for change in changes:
-            self.latest[change.element_id] = (change.timestamp, change.quality, change.value)
+        """Remember the last delivered ``(timestamp, quality, value)`` per element (bounded by the items).
+
+        A long batch is read from its end and only until every registered item was found (an
+        element outside the items may then be skipped: resyncs read only the items).
+        """
+        latest, items = self.latest, self.items
+        wanted = len(items)
+        if not wanted or len(changes) <= wanted:
+            for change in changes:
+                latest[change.element_id] = (change.timestamp, change.quality, change.value)
+            return
+        done: set[str] = set()
+        for change in reversed(changes):
+            element_id = change.element_id
+            if element_id not in done:
+                done.add(element_id)
+                latest[element_id] = (change.timestamp, change.quality, change.value)
+                if element_id in items:
+                    wanted -= 1
+                    if not wanted:
+                        return
 
     def reopened(self, subscription_id: str, gap: Gap) -> None:
         """The subscription was recreated as ``subscription_id``: start over, report ``gap`` on open."""
@@ -211,7 +229,9 @@ Action = Deliver | Report | Resync | Resubscribe | Fail
 def react(watch: Watch, event: Event, stats: ClientStats, *, resubscribe: bool = True) -> list[Action]:
     """The actions for one engine event of ``watch``'s stream (and update ``watch``/``stats``)."""
     if isinstance(event, ValuesChanged):
-        _note_sequences(watch, event.changes)
+        seq = event.last_sequence
+        if seq is not None and (watch.last_sequence is None or seq > watch.last_sequence):
+            watch.last_sequence = seq
         watch.seen(event.changes)
         return [Deliver(event.changes)]
     if isinstance(event, GapDetected):
@@ -266,10 +286,3 @@ def _ended(watch: Watch, event: StreamEnded, stats: ClientStats, resubscribe: bo
     if event.error is not None:
         message += f" ({event.error})"
     return [Fail(StreamError(message, status_code=event.status))]
-
-
-def _note_sequences(watch: Watch, changes: list[ValueChange]) -> None:
-    for change in changes:
-        seq = change.sequence_number
-        if seq is not None and (watch.last_sequence is None or seq > watch.last_sequence):
-            watch.last_sequence = seq

@@ -245,7 +245,7 @@ class AsyncClient(AsyncStreams):
 
     async def update_history(self, element_id: str, values: Any) -> None:
         """Write historical VQTs (a dict or a list). Raises: NotSupportedError when the server has none."""
-        await self._run(_api.update_history(element_id, values))
+        await self._run(_api.update_history(element_id, values, self._routes))
 
     # -- subscriptions ----------------------------------------------------------------------
 

@@ -108,6 +108,7 @@ class Client(ClientBase):
         self._driver: Driver | None = None
         self._callbacks: Callbacks | None = None
         self._ended: set[int] = set()
+        self._actions: list[tuple[Watch, Action]] = []  # of one read, on the I/O thread
         self._starting = threading.Lock()
         self.on_connect: Callable[[Client], None] | None = None
         self.on_disconnect: Callable[[Client], None] | None = None
@@ -131,6 +132,7 @@ class Client(ClientBase):
         if self.is_connected:
             return
         self._driver = Driver(self._config, _base.ssl_context(self._config, self._verify))
+        self._driver.core.on_drained = self._flush
         try:
             self._server_info = self._fetch_info()
         except BaseException:
@@ -273,7 +275,7 @@ class Client(ClientBase):
 
     def update_history(self, element_id: str, values: Any) -> None:
         """Write historical VQTs (a dict or a list). Raises: NotSupportedError when the server has none."""
-        self._run(_api.update_history(element_id, values))
+        self._run(_api.update_history(element_id, values, self._routes))
 
     # -- subscriptions ----------------------------------------------------------------------
 
@@ -408,7 +410,20 @@ class Client(ClientBase):
                 if watch.stream_id != event.stream_id:  # ended before _open saw its id
                     self._ended.add(event.stream_id)
         for action in react(watch, event, self.stats, resubscribe=self._resubscribe):
-            self._soon(partial(self._act, watch, action))
+            self._actions.append((watch, action))
+
+    def _flush(self) -> None:
+        """Runs on the I/O thread after each read: hand its actions to the callback thread at once."""
+        actions, self._actions = self._actions, []
+        if actions:
+            self._soon(partial(self._act_all, actions))
+
+    def _act_all(self, actions: list[tuple[Watch, Action]]) -> None:
+        for watch, action in actions:
+            try:
+                self._act(watch, action)
+            except Exception:
+                LOGGER.exception("error in an i3X client callback")
 
     def _soon(self, call: Callable[[], None]) -> None:
         callbacks = self._callbacks

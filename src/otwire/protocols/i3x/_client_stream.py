@@ -185,7 +185,8 @@ class StreamRecord(EngineBase[StreamState, StreamInput]):
                     return events, True
                 if isinstance(item, StreamUpdates) and item.changes:
                     self._gaps(item, events)
-                    events.append(ValuesChanged(stream_id=self.stream_id, changes=item.changes))
+                    last = self.last_sequence
+                    events.append(ValuesChanged(stream_id=self.stream_id, changes=item.changes, last_sequence=last))
         if self._parser.retry is not None:
             self.sse_retry = self._parser.retry
         return events, False

@@ -43,6 +43,10 @@ class Profile:
             updates of one :meth:`~otwire.protocols.i3x.server.I3XServer.publish_many` call share one.
         server_version: ``serverVersion`` of ``GET /info`` (``None``: the config's). The Beta
             profile's contains "beta", which is how i3x-client 1.0.0 recognises a Beta server.
+        bulk_writes: Whether the 1.0 bulk ``PUT /objects/value`` and ``PUT /objects/history``
+            are routed (Beta: no, a ``PUT`` there answers 405).
+        element_writes: Whether Beta's per-element ``PUT /objects/{elementId}/value`` and
+            ``PUT /objects/{elementId}/history`` are routed (Beta; i3x2ua still routes them).
     """
 
     name: str
@@ -57,6 +61,8 @@ class Profile:
     nested_value: bool = False
     one_update_per_event: bool = False
     server_version: str | None = None
+    bulk_writes: bool = True
+    element_writes: bool = False
 
 
 #: ``--profile`` name -> profile (research §5 "Frames", §5 "Stream lifecycle", §3 "Beta deltas", §6, §9).
@@ -72,12 +78,13 @@ PROFILES: dict[str, Profile] = {
         one_update_per_event=True,
     ),
     # i3x2ua: ": connected", ": keepalive", "event: close" + "data: {}" on takeover, 400 while streaming, both keys.
-    # ... and every unacknowledged update re-bundled into one sync batch.
+    # ... and every unacknowledged update re-bundled into one sync batch; Beta's per-element writes still routed.
     "i3x2ua": Profile(
         name="i3x2ua",
         close_event=b"event: close\ndata: {}\n\n",
         error_keys=("responseDetail", "error"),
         sync_shape="rebundled",
+        element_writes=True,
     ),
     # node-i3x: ": keepalive" first and when idle, 200 [] on sync while streaming, no 206, nested values.
     "node-i3x": Profile(
@@ -87,8 +94,16 @@ PROFILES: dict[str, Profile] = {
         overflow_206=False,
         nested_value=True,
     ),
-    # Beta: errors as {"code", "message"} under "error", a flat sync list, "beta" in serverVersion.
-    "beta": Profile(name="beta", error_keys=("error",), sync_shape="flat", server_version="1.0.0-beta"),
+    # Beta: errors as {"code", "message"} under "error", a flat sync list, "beta" in serverVersion,
+    # writes per element only (PUT /objects/{id}/value and /history; no bulk PUT).
+    "beta": Profile(
+        name="beta",
+        error_keys=("error",),
+        sync_shape="flat",
+        server_version="1.0.0-beta",
+        bulk_writes=False,
+        element_writes=True,
+    ),
 }
 
 

@@ -106,10 +106,15 @@ class StreamReconnected(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ValuesChanged(Event):
-    """One SSE ``message`` event's updates, in wire order (never empty)."""
+    """One SSE ``message`` event's updates, in wire order (never empty).
+
+    ``last_sequence`` is the highest ``sequenceNumber`` the stream carried so far (across its
+    reconnects), these changes included; ``None`` while no update carried one.
+    """
 
     stream_id: int
     changes: list[ValueChange]
+    last_sequence: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -58,7 +58,8 @@ import h11
 from otwire.codecs.i3x import VQT, ValueChange, encode, encode_error
 from otwire.errors import LocalProtocolError, RemoteProtocolError
 from otwire.protocols import Buffer, ConnectionTerminated, Event, TerminationReason
-from otwire.protocols.i3x._routes import PATHS, ROUTES, Call, Refusal, Reply
+from otwire.protocols.i3x._routes import Call, Refusal, Reply
+from otwire.protocols.i3x._routes_element import find_route
 from otwire.protocols.i3x._server_faults import Fault, Faults
 from otwire.protocols.i3x._server_http import Peer, accepts_gzip, authorized
 from otwire.protocols.i3x._server_profiles import Profile, get_profile, nested_value, rewrite_errors
@@ -152,11 +153,16 @@ class I3XServer(Generic[PeerT]):
             self._end(peer, p, TerminationReason.CONNECTION_LOST, exc, now)
 
     def close(self, peer: PeerT, now: float) -> None:
-        """Close ``peer``: an open stream ends cleanly first (nothing when closed or unknown)."""
+        """Close ``peer``: an open stream ends cleanly first (nothing when closed or unknown).
+
+        A shutdown is no takeover: the stream just ends, without the profile's ``close_event``
+        (i3x2ua sends it only when it ends a stream itself: takeover or deletion), so
+        clients reconnect to a restarted server.
+        """
         p = self._peers.get(peer)
         if p is not None and not p.closed:
             if p.streaming is not None:
-                self._end_stream(p, now)
+                self._end_stream(p, now, announce=False)
             self._end(peer, p, TerminationReason.LOCAL_CLOSE, None, now)
 
     def abort(self, peer: PeerT, now: float, reason: TerminationReason) -> None:
@@ -410,10 +416,10 @@ class I3XServer(Generic[PeerT]):
     ) -> Reply | None:
         base = self.config.base_path
         local = path[len(base) :] if path.startswith(base + "/") else None
-        handler = ROUTES.get((method, local)) if local is not None else None
+        handler, allowed = find_route(method, local, self.profile) if local is not None else (None, ())
         if handler is None:
-            if local in PATHS:
-                extra.append(("allow", ", ".join(m for m, r in ROUTES if r == local)))
+            if allowed:
+                extra.append(("allow", ", ".join(allowed)))
                 raise Refusal(405, "Method Not Allowed", f"{method} {path}")
             raise Refusal(404, "Not Found", f"no endpoint {method} {path}")
         fault = self.faults.take(local) if self.faults.active and local is not None else None
@@ -459,12 +465,13 @@ class I3XServer(Generic[PeerT]):
         self._touched[peer] = None
         p.out += self._send(p, h11.Data(data=chunk))
 
-    def _end_stream(self, p: Peer, now: float) -> None:
+    def _end_stream(self, p: Peer, now: float, *, announce: bool = True) -> None:
+        """End ``p``'s stream; ``announce``: the server ends it on purpose (the profile's ``close_event`` first)."""
         watch, p.streaming, p.keepalive_at = p.streaming, None, None
         if watch is not None and watch.stream_peer is not None:
             watch.stream_peer, watch.last_active = None, now
         if p.conn.our_state is h11.SEND_BODY:
-            if self.profile.close_event:
+            if announce and self.profile.close_event:
                 p.out += self._send(p, h11.Data(data=self.profile.close_event))
             p.out += self._send(p, h11.EndOfMessage())
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO, TypeVar
 
-from otwire.errors import InvalidArgument
+from otwire.errors import InvalidArgument, InvalidArgumentType
 from otwire.protocols import ConnectionTerminated, Event
 from otwire.protocols.i3x._server_faults import Fault, parse_faults
 from otwire.protocols.i3x._server_profiles import get_profile
@@ -71,9 +71,9 @@ class BaseServer(ServerBase):
             ``basic_auth`` may also be the text ``"user:password"``.
 
     Raises:
-        InvalidArgument: ``port`` out of range, a config value is invalid, ``basic_auth``
+        InvalidArgument: ``port`` out of range, ``tick`` not > 0, a config value is invalid, ``basic_auth``
             text has no ``:`` or an empty user, ``profile`` is unknown, or ``faults`` is malformed.
-        InvalidArgumentType: ``limits`` is not a ``ServerLimits``.
+        InvalidArgumentType: ``limits`` is not a ``ServerLimits``, or ``tick`` is not a number.
     """
 
     _label = "i3X server"
@@ -100,6 +100,10 @@ class BaseServer(ServerBase):
         self.profile = get_profile(profile)
         self.demo = DemoPlant(time.time()) if space is None else None
         self.space: AddressSpace = space if space is not None else self.demo.space  # type: ignore[union-attr]
+        if isinstance(tick, bool) or not isinstance(tick, int | float):
+            raise InvalidArgumentType(f"tick must be a number of seconds, not {type(tick).__name__}")
+        if not 0 < tick < float("inf"):  # also NaN
+            raise InvalidArgument(f"tick must be a positive number of seconds, not {tick!r}")
         self.tick = tick
         self.engine: I3XServer[int] = self._new_engine()
         for fault in parse_faults(faults) if isinstance(faults, str) else faults:
@@ -144,8 +148,23 @@ class BaseServer(ServerBase):
             self._log_end(peer, event)
         elif type(event) is RequestHandled:
             sock = self.sessions.get(peer)
+            if sock is not None:
+                self._name_stream(peer, sock, event)
             name = sock.name if sock is not None else f"peer {peer}"
             LOGGER.info("%s: %s %s -> %d", name, event.method, event.target, event.status)
+
+    def _name_stream(self, peer: int, sock: Any, event: RequestHandled) -> None:
+        """Name the subscription a peer streams in its name, so that the driver's lines (a slow consumer cut
+        off) say which one: ``"127.0.0.1:5555 (stream of sub-1, clientId c1)"``; other requests drop it."""
+        base = sock.name.partition(" (stream of ")[0]
+        streamed = None
+        if event.status == 200 and event.target.partition("?")[0].endswith("/subscriptions/stream"):
+            streamed = next((w for w in self.engine.subscriptions.all() if w.stream_peer == peer), None)
+        sock.name = (
+            base
+            if streamed is None
+            else f"{base} (stream of {streamed.subscription_id}, clientId {streamed.client_id})"
+        )
 
     async def _after_open(self) -> None:
         if self.demo is not None:
