@@ -140,6 +140,8 @@ def drive(engine: I3XServer[int], pieces: list[bytes], end: str = "eof") -> Resu
     engine.connect(PEER, 0.0, name="fuzz")
     error = None
     for piece in filter(None, pieces):  # b"" would be the end of stream, which ``end`` gives
+        if engine.is_closed(PEER):
+            break  # the server ended the connection itself (e.g. after an HTTP/1.0 answer); a driver stops reading
         try:
             engine.receive_data(PEER, piece, 1.0)
         except RemoteProtocolError as exc:
