@@ -16,9 +16,12 @@ so that it does not share the clients' GIL:
    bytes, betterproto2 against protobuf (the grpcio-tools classes), ``DECODE_ROUNDS`` each.
 4. Peak memory (ru_maxrss) of this process and of the simulator process.
 
-Ratios are betterproto2-side rate / grpcio-side rate (above 1: otwire's stack is faster).
-The otwire client (``otwire.clients.mxgateway``) figure is added by the lead: see
-``OTWIRE CLIENT`` below. The exit status is 1 only when a client lost events.
+The otwire client (``otwire.clients.mxgateway``: ``Session.stream_events()`` and
+``Session.invoke()``, with the codec's fast decoder) runs the same measurements, and the
+decode part adds ``fast_parse``, ``EventEncoder`` and ``to_mx_value``/``from_mx_value``.
+Ratios are otwire-side rate / grpcio-side rate (above 1: otwire's stack is faster); the
+target of issue 10 §7 is otwire ``stream_events()`` >= 1.0x grpcio, printed as met or not.
+The exit status is 1 only when a client lost events.
 """
 
 from __future__ import annotations
@@ -40,7 +43,8 @@ from types import ModuleType
 import grpc
 from grpclib.client import Channel
 
-from otwire.codecs.mxgateway import pb
+from otwire.clients.mxgateway import GatewayClient
+from otwire.codecs.mxgateway import EventEncoder, fast_parse, from_mx_value, pb, to_mx_value
 from otwire.servers.mxgateway.model import GatewayModel
 
 SPECS = Path(__file__).resolve().parent.parent / "specs" / "mxgateway"
@@ -52,7 +56,7 @@ _SERVER = """
 import sys
 from otwire.servers.mxgateway import Server
 events = int(sys.argv[1])
-with Server(port=0, rate=0, replay_capacity=events + 16, event_buffer=events + 16, max_items=4 * events + 16,
+with Server(port=0, rate=0, replay_capacity=events + 16, event_buffer=events + 16, max_items=5 * events + 16,
             max_request_bytes=64 << 20) as server:
     print(server.port, flush=True)
     sys.stdin.read()
@@ -125,6 +129,41 @@ async def betterproto_run(port: int) -> tuple[float, int, float]:
     return received / stream_time, received, INVOKE_CALLS / invoke_time
 
 
+# -- otwire client -----------------------------------------------------------------------------------
+
+
+async def otwire_run(port: int) -> tuple[float, int, float]:
+    """(events/s, events received, Invoke round trips/s) of ``otwire.clients.mxgateway``.
+
+    ``Session.stream_events()`` (sequence tracking, error mapping, the fast decoder) and
+    ``Session.invoke()`` (correlation, failure checks).
+    """
+    async with await GatewayClient.connect(endpoint=f"127.0.0.1:{port}", api_key="", plaintext=True) as client:
+        session = await client.open_session(client_session_name="bench")
+        server = await session.register("bench")
+        await session.subscribe_bulk(server, _tags(STREAM_EVENTS, "otwire"), timeout=120)
+        received = 0
+        start = time.perf_counter()
+        async with contextlib.aclosing(session.stream_events(after_worker_sequence=0)) as events:
+            async for _ in events:
+                received += 1
+                if received == STREAM_EVENTS:
+                    break
+        stream_time = time.perf_counter() - start
+        command = pb.MxCommand(
+            kind=pb.MxCommandKind.SET_BUFFERED_UPDATE_INTERVAL,
+            set_buffered_update_interval=pb.SetBufferedUpdateIntervalCommand(
+                server_handle=server, update_interval_ms=1
+            ),
+        )
+        start = time.perf_counter()
+        for _ in range(INVOKE_CALLS):
+            await session.invoke(command)
+        invoke_time = time.perf_counter() - start
+        await session.close()
+    return received / stream_time, received, INVOKE_CALLS / invoke_time
+
+
 # -- grpcio -----------------------------------------------------------------------------------------
 
 
@@ -185,21 +224,44 @@ def best_rate(call: Callable[[], object], rounds: int) -> float:
     return rounds / best
 
 
+def _rates(label: str, ours: Callable[[], object], theirs: Callable[[], object], name: str = "otwire") -> None:
+    ours_rate, theirs_rate = best_rate(ours, DECODE_ROUNDS), best_rate(theirs, DECODE_ROUNDS)
+    print(f"   {label:24s} {name:12s} {ours_rate:12,.0f}/s   protobuf {theirs_rate:12,.0f}/s", end="")
+    print(f"   ratio {ours_rate / theirs_rate:6.2f}x")
+
+
 def bench_decode(m: ModuleType) -> None:
+    """Decode, encode and value conversion rates, otwire's against protobuf's (grpcio-tools classes)."""
     event = sample_event()
     assert event.value is not None
     value_bytes, event_bytes = bytes(event.value), bytes(event)
     assert m.MxValue.FromString(value_bytes).double_value == event.value.double_value
     assert m.MxEvent.FromString(event_bytes).item_handle == event.item_handle
+    assert fast_parse(pb.MxEvent, event_bytes) == pb.MxEvent.parse(event_bytes) == event
     print(f"\n3. decode from wire bytes ({len(value_bytes)} octets MxValue, {len(event_bytes)} octets MxEvent)")
     for name, ours_type, theirs_type, data in (
         ("MxValue", pb.MxValue, m.MxValue, value_bytes),
         ("MxEvent", pb.MxEvent, m.MxEvent, event_bytes),
     ):
-        ours = best_rate(lambda t=ours_type, d=data: t.parse(d), DECODE_ROUNDS)
-        theirs = best_rate(lambda t=theirs_type, d=data: t.FromString(d), DECODE_ROUNDS)
-        print(f"   {name:8s} betterproto2 {ours:12,.0f}/s   protobuf {theirs:12,.0f}/s   ratio {ours / theirs:6.2f}x")
-    # OTWIRE CLIENT: the lead adds to_mx_value / from_mx_value (otwire.codecs.mxgateway.values) rates here.
+        theirs = lambda t=theirs_type, d=data: t.FromString(d)  # noqa: E731
+        _rates(f"{name} parse", lambda t=ours_type, d=data: t.parse(d), theirs, "betterproto2")
+        _rates(f"{name} fast_parse", lambda t=ours_type, d=data: fast_parse(t, d), theirs)
+    theirs_event = m.MxEvent.FromString(event_bytes)
+    encoder = EventEncoder()
+    print("\n   encode")
+    _rates("MxEvent bytes()", lambda: bytes(event), theirs_event.SerializeToString, "betterproto2")
+    _rates("MxEvent EventEncoder", lambda: encoder.encode(event), theirs_event.SerializeToString)
+    print("\n   values (Python float <-> MxValue double)")
+    theirs_value = m.MxValue.FromString(value_bytes)
+    dt, vt = m.MX_DATA_TYPE_DOUBLE, m.VT_R8
+    _rates(
+        "to_mx_value", lambda: to_mx_value(42.5), lambda: m.MxValue(data_type=dt, variant_type=vt, double_value=42.5)
+    )
+    _rates(
+        "from_mx_value",
+        lambda: from_mx_value(event.value),  # type: ignore[arg-type]
+        lambda: getattr(theirs_value, theirs_value.WhichOneof("kind")),
+    )
 
 
 def _start_server() -> tuple[subprocess.Popen[str], int]:
@@ -218,24 +280,28 @@ def main() -> int:
         try:
             bp_events, bp_count, bp_calls = asyncio.run(betterproto_run(port))
             io_events, io_count, io_calls = grpcio_run(port, m)
-            # OTWIRE CLIENT: the lead adds otwire.clients.mxgateway stream_events()/invoke figures here.
+            ow_events, ow_count, ow_calls = asyncio.run(otwire_run(port))
         finally:
             assert server.stdin is not None and server.stdout is not None
             server.stdin.close()
             server_peak_kib = int(server.stdout.readline() or 0)
             server.wait(30)
         print(f"\n1. StreamEvents from the simulator, {STREAM_EVENTS:,} events per client")
-        print(f"   betterproto2+grpclib {bp_events:12,.0f} events/s ({bp_count:,} received)")
-        print(f"   grpcio               {io_events:12,.0f} events/s ({io_count:,} received)")
-        print(f"   ratio betterproto2/grpcio {bp_events / io_events:6.2f}x")
+        print(f"   otwire stream_events() {ow_events:12,.0f} events/s ({ow_count:,} received)")
+        print(f"   betterproto2+grpclib   {bp_events:12,.0f} events/s ({bp_count:,} received)")
+        print(f"   grpcio                 {io_events:12,.0f} events/s ({io_count:,} received)")
+        print(f"   ratio otwire/grpcio {ow_events / io_events:6.2f}x   raw stubs/grpcio {bp_events / io_events:6.2f}x")
+        met = "met" if ow_events >= io_events else "NOT met"
+        print(f"   target (issue 10 §7): otwire stream_events() >= 1.0x grpcio: {met}")
         print(f"\n2. unary Invoke round trips, {INVOKE_CALLS:,} sequential calls per client")
-        print(f"   betterproto2+grpclib {bp_calls:12,.0f} calls/s")
-        print(f"   grpcio               {io_calls:12,.0f} calls/s")
-        print(f"   ratio betterproto2/grpcio {bp_calls / io_calls:6.2f}x")
+        print(f"   otwire Session.invoke  {ow_calls:12,.0f} calls/s")
+        print(f"   betterproto2+grpclib   {bp_calls:12,.0f} calls/s")
+        print(f"   grpcio                 {io_calls:12,.0f} calls/s")
+        print(f"   ratio otwire/grpcio {ow_calls / io_calls:6.2f}x   raw stubs/grpcio {bp_calls / io_calls:6.2f}x")
         bench_decode(m)
     own_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(f"\n4. peak memory: clients {own_peak / 1024:.1f} MiB, simulator {server_peak_kib / 1024:.1f} MiB")
-    return 0 if bp_count == io_count == STREAM_EVENTS else 1
+    return 0 if bp_count == io_count == ow_count == STREAM_EVENTS else 1
 
 
 if __name__ == "__main__":
