@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from otwire.codecs.mxgateway import fast_parse, fast_parser, galaxy, pb
-from otwire.codecs.mxgateway._fast_decode import _plan
+from otwire.codecs.mxgateway import _fast_decode, fast_parse, fast_parser, galaxy, pb
+from otwire.codecs.mxgateway._fast_decode import TIMESTAMP_CACHE_LIMIT, _plan
 
 from .test_fast_encode import events
-from .test_values_wire import MESSAGES, any_message
+from .test_values_wire import MESSAGES, any_message, messages
 
 HOT = [pb.MxEvent, pb.MxValue, pb.MxCommandReply, pb.OnDataChangeEvent, pb.MxStatusProxy]
 
@@ -62,7 +62,7 @@ def test_random_octets_decode_equal_or_fail_alike(cls: type[betterproto2.Message
 @st.composite
 def mutated(draw: st.DrawFn) -> tuple[type[betterproto2.Message], bytes]:
     """A real message's octets with a few octets changed, cut or inserted."""
-    message = draw(st.sampled_from(HOT).flatmap(lambda cls: st.deferred(lambda: _messages(cls))))
+    message = draw(st.sampled_from(HOT).flatmap(messages))
     data = bytearray(bytes(message))
     for _ in range(draw(st.integers(1, 3))):
         where = draw(st.integers(0, len(data)))
@@ -74,12 +74,6 @@ def mutated(draw: st.DrawFn) -> tuple[type[betterproto2.Message], bytes]:
         else:
             data[where:where] = draw(st.binary(min_size=1, max_size=3))
     return type(message), bytes(data)
-
-
-def _messages(cls: type[betterproto2.Message]) -> st.SearchStrategy[betterproto2.Message]:
-    from .test_values_wire import messages
-
-    return messages(cls)
 
 
 @given(mutated())
@@ -131,3 +125,13 @@ def test_the_bound_parser_and_every_class_compile() -> None:
     assert parse(bytes(event)) == event
     assert all(_plan(cls).cls is cls for cls in MESSAGES)
     assert _plan(galaxy.DeployEvent).supported
+
+
+def test_the_timestamp_cache_stays_bounded_and_shares_only_equal_moments() -> None:
+    base = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    for second in range(TIMESTAMP_CACHE_LIMIT + 5):
+        moment = base + datetime.timedelta(seconds=second, microseconds=second)
+        assert fast_parse(pb.OnDataChangeEvent, bytes(pb.OnDataChangeEvent(source_timestamp=moment))) == (
+            pb.OnDataChangeEvent(source_timestamp=moment)
+        )
+    assert 0 < len(_fast_decode._TIMESTAMPS) <= TIMESTAMP_CACHE_LIMIT

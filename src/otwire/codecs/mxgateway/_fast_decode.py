@@ -9,7 +9,9 @@ objects without ``__init__``: a fresh instance gets a copy of the class's defaul
 (plus new lists for repeated fields, and ``_unknown_fields = b""`` as ``__post_init__`` sets
 it) as its ``__dict__``, then the decoded fields. That is exactly the state betterproto2's
 ``__init__`` + ``load`` leave (the generated classes are plain dataclasses: no slots, no
-validators, no pydantic), and the result compares equal field by field.
+validators, no pydantic), and the result compares equal field by field. Timestamps decode
+through a small cache keyed by their encoded body (the events of one tick share them);
+``datetime`` objects are immutable, so sharing them changes nothing a caller can see.
 
 The fast path takes only input it can decode exactly as betterproto2 does. Anything else (an
 unknown field number, a known field with an unexpected wire type, a truncated field, a varint
@@ -31,7 +33,7 @@ from typing import Any, TypeVar
 
 import betterproto2
 
-__all__ = ["fast_parse", "fast_parser"]
+__all__ = ["TIMESTAMP_CACHE_LIMIT", "fast_parse", "fast_parser"]
 
 M = TypeVar("M", bound=betterproto2.Message)
 
@@ -39,7 +41,8 @@ _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 _MASK32, _MASK64 = (1 << 32) - 1, (1 << 64) - 1
 _SIGN32, _SIGN64 = 1 << 31, 1 << 63
 
-# Field kinds. Varint kinds first (< _FIXED), then fixed-width, then length-delimited.
+# Field kinds. Varint kinds first (< _FIXED; the first four map a varint under 2**31 to
+# itself), then fixed-width, then length-delimited.
 _I32, _I64, _U32, _U64, _S32, _S64, _BOOL, _ENUM = range(8)
 _FIXED = 8  # arg: struct.Struct
 _STR, _BYTES, _MSG, _TIMESTAMP, _DURATION, _WRAPPED, _PACKED = range(9, 16)
@@ -81,6 +84,20 @@ class _Plan:
 
 _PLANS: dict[type[betterproto2.Message], _Plan] = {}
 
+#: Timestamps by their encoded body (events of one tick share them); emptied when full.
+_TIMESTAMPS: dict[bytes, datetime.datetime] = {}
+TIMESTAMP_CACHE_LIMIT = 1024
+
+
+class _Members(dict[int, Any]):
+    """An enum's members by value, and the enum (``enum_cls(value)`` for unknown values)."""
+
+    __slots__ = ("enum_cls",)
+
+    def __init__(self, enum_cls: Any) -> None:
+        super().__init__((int(member), member) for member in enum_cls)
+        self.enum_cls = enum_cls
+
 
 def _plan(cls: type[betterproto2.Message]) -> _Plan:
     """The decoding plan of ``cls``, compiled on first use from its betterproto2 metadata."""
@@ -106,7 +123,7 @@ def _add_field(plan: _Plan, name: str, meta: Any, field_cls: Any) -> None:
     number, proto_type, repeated = meta.number, meta.proto_type, bool(meta.repeated)
     if proto_type in _VARINT_KINDS:
         kind = _VARINT_KINDS[proto_type]
-        arg = _enum_lookup(field_cls) if kind == _ENUM else None
+        arg = _Members(field_cls) if kind == _ENUM else None
         plan.fields[number << 3] = (name, kind, arg, repeated)
         if repeated:
             plan.fields[number << 3 | 2] = (name, _PACKED, (kind, arg), True)
@@ -122,13 +139,7 @@ def _add_field(plan: _Plan, name: str, meta: Any, field_cls: Any) -> None:
         kind = {"Timestamp": _TIMESTAMP, "Duration": _DURATION}.get(wrapper.__name__, _WRAPPED)
         plan.fields[number << 3 | 2] = (name, kind, wrapper, repeated)
     elif proto_type == betterproto2.TYPE_MESSAGE:
-        plan.fields[number << 3 | 2] = (name, _MSG, field_cls, repeated)
-
-
-def _enum_lookup(enum_cls: Any) -> Callable[[int], Any]:
-    """``enum_cls(value)`` (betterproto2 makes unknown values pseudo-members), known members from a dict."""
-    members = {int(member): member for member in enum_cls}
-    return lambda value: members[value] if value in members else enum_cls(value)
+        plan.fields[number << 3 | 2] = (name, _MSG, _plan(field_cls), repeated)
 
 
 def _varint(data: bytes, pos: int) -> tuple[int, int]:
@@ -156,7 +167,9 @@ def _scalar(kind: int, arg: Any, raw: int) -> Any:
     if kind in (_I64, _ENUM):
         raw &= _MASK64
         raw = (raw ^ _SIGN64) - _SIGN64
-        return arg(raw) if kind == _ENUM else raw
+        if kind == _ENUM:  # betterproto2 makes unknown values pseudo-members
+            return arg[raw] if raw in arg else arg.enum_cls(raw)
+        return raw
     if kind == _U32:
         return raw & _MASK32
     if kind == _U64:
@@ -190,12 +203,19 @@ def _time(data: bytes, pos: int, end: int) -> tuple[int, int]:
 def _length_delimited(kind: int, arg: Any, data: bytes, pos: int, end: int) -> Any:
     """The value of a length-delimited field whose body is ``data[pos:end]``."""
     if kind == _MSG:
-        return _decode(_plan(arg), data, pos, end)
+        return _decode(arg, data, pos, end)
     if kind == _STR:
         return str(data[pos:end], "utf-8")
     if kind == _TIMESTAMP:
-        seconds, nanos = _time(data, pos, end)
-        return _EPOCH + datetime.timedelta(seconds=seconds, microseconds=nanos // 1000)
+        key = bytes(data[pos:end])
+        moment = _TIMESTAMPS.get(key)
+        if moment is None:
+            seconds, nanos = _time(data, pos, end)
+            moment = _EPOCH + datetime.timedelta(seconds=seconds, microseconds=nanos // 1000)
+            if len(_TIMESTAMPS) >= TIMESTAMP_CACHE_LIMIT:
+                _TIMESTAMPS.clear()
+            _TIMESTAMPS[key] = moment
+        return moment
     if kind == _DURATION:
         seconds, nanos = _time(data, pos, end)
         return datetime.timedelta(seconds=seconds, microseconds=nanos / 1e3)
@@ -214,7 +234,11 @@ def _length_delimited(kind: int, arg: Any, data: bytes, pos: int, end: int) -> A
 
 
 def _decode(plan: _Plan, data: bytes, pos: int, end: int) -> Any:
-    """One message of ``plan.cls`` from ``data[pos:end]``; raises on anything unusual."""
+    """One message of ``plan.cls`` from ``data[pos:end]``; raises on anything unusual.
+
+    Raises:
+        _Unusual, KeyError, IndexError, ValueError, OverflowError, struct.error: left to betterproto2.
+    """
     if not plan.supported:
         raise _Unusual
     values = plan.defaults.copy()
@@ -230,24 +254,26 @@ def _decode(plan: _Plan, data: bytes, pos: int, end: int) -> Any:
                 raise _Unusual
             tag = (tag & 0x7F) | second << 7
             pos += 1
-        entry = fields.get(tag)
-        if entry is None:
-            raise _Unusual
-        name, kind, arg, repeated = entry
-        if kind < _FIXED:
-            raw, pos = _varint(data, pos)
-            value = _scalar(kind, arg, raw)
-        elif kind == _FIXED:
+        name, kind, arg, repeated = fields[tag]  # KeyError: unknown field or wire type
+        if kind == _FIXED:
             stop = pos + arg.size
             if stop > end:
                 raise _Unusual
             value, pos = arg.unpack_from(data, pos)[0], stop
         else:
-            length, pos = _varint(data, pos)
-            stop = pos + length
-            if stop > end:
-                raise _Unusual
-            value, pos = _length_delimited(kind, arg, data, pos, stop), stop
+            raw = data[pos]
+            if raw < 0x80:
+                pos += 1
+            else:
+                raw, pos = _varint(data, pos)
+            if kind < _FIXED:
+                value = raw if kind <= _U64 and raw < _SIGN32 else _scalar(kind, arg, raw)
+            else:
+                stop = pos + raw
+                if stop > end:
+                    raise _Unusual
+                value = _decode(arg, data, pos, stop) if kind == _MSG else _length_delimited(kind, arg, data, pos, stop)
+                pos = stop
         if kind == _PACKED:
             values[name].extend(value)
         elif repeated:
@@ -274,7 +300,7 @@ def fast_parse(cls: type[M], data: bytes) -> M:
     """
     try:
         result: M = _decode(_plan(cls), data, 0, len(data))
-    except (_Unusual, IndexError, ValueError, OverflowError, RecursionError, struct.error):
+    except (_Unusual, KeyError, IndexError, ValueError, OverflowError, RecursionError, struct.error):
         return cls.parse(bytes(data))
     return result
 
