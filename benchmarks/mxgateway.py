@@ -20,8 +20,10 @@ so that it does not share the clients' GIL:
 The otwire client (``otwire.clients.mxgateway``: ``Session.stream_events()`` and
 ``Session.invoke()``, with the codec's fast decoder) runs the same measurements, and the
 decode part adds ``fast_parse``, ``EventEncoder`` and ``to_mx_value``/``from_mx_value``.
-Ratios are otwire-side rate / grpcio-side rate (above 1: otwire's stack is faster); the
-target of issue 10 §7 is otwire ``stream_events()`` >= 1.0x grpcio, printed as met or not.
+Section 1 also gives each client's CPU time per event (``time.process_time()``: every
+thread of this process; the simulator runs elsewhere). Ratios are otwire-side rate /
+grpcio-side rate (above 1: otwire's stack is faster); the target of issue 10 §7 is otwire
+``stream_events()`` >= 1.0x grpcio, printed as met or not.
 The exit status is 1 only when a client lost events.
 """
 
@@ -90,6 +92,26 @@ def _tags(n: int, prefix: str) -> list[str]:
     return [f"Bench.{prefix}{i:06d}" for i in range(n)]
 
 
+class Best:
+    """The best of repeated stream rounds: least wall time, least client CPU time (s), fewest events."""
+
+    def __init__(self) -> None:
+        self.wall = self.cpu = float("inf")
+        self.count = STREAM_EVENTS
+        self._wall = self._cpu = 0.0
+
+    def start(self) -> int:
+        """Start a round; returns 0 (the round's event count so far)."""
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+        return 0
+
+    def stop(self, count: int) -> None:
+        """End a round that received ``count`` events."""
+        self.wall = min(self.wall, time.perf_counter() - self._wall)
+        self.cpu = min(self.cpu, time.process_time() - self._cpu)
+        self.count = min(self.count, count)
+
+
 # -- betterproto2 + grpclib -----------------------------------------------------------------------
 
 
@@ -105,21 +127,21 @@ async def _bp_session(stub: pb.MxAccessGatewayStub, prefix: str) -> tuple[str, i
     return session_id, sh
 
 
-async def betterproto_run(port: int) -> tuple[float, int, float]:
-    """(events/s, events received, Invoke round trips/s) of the raw betterproto2/grpclib stubs."""
+async def betterproto_run(port: int) -> tuple[float, int, float, float]:
+    """(events/s, events received, Invoke round trips/s, client CPU µs/event) of the raw betterproto2/grpclib stubs."""
     async with Channel("127.0.0.1", port) as channel:
         stub = pb.MxAccessGatewayStub(channel, timeout=120)
         session_id, sh = await _bp_session(stub, "bp")
         request = pb.StreamEventsRequest(session_id=session_id, after_worker_sequence=0)
-        stream_time, received = float("inf"), STREAM_EVENTS
+        best = Best()
         for _ in range(ROUNDS):  # each round replays the same events from the session's ring
-            count, start = 0, time.perf_counter()
+            count = best.start()
             async with contextlib.aclosing(stub.stream_events(request)) as events:
                 async for _ in events:
                     count += 1
                     if count == STREAM_EVENTS:
                         break
-            stream_time, received = min(stream_time, time.perf_counter() - start), min(received, count)
+            best.stop(count)
         command = pb.MxCommand(
             kind=pb.MxCommandKind.SET_BUFFERED_UPDATE_INTERVAL,
             set_buffered_update_interval=pb.SetBufferedUpdateIntervalCommand(server_handle=sh, update_interval_ms=1),
@@ -132,14 +154,14 @@ async def betterproto_run(port: int) -> tuple[float, int, float]:
                 await stub.invoke(invoke)
             invoke_time = min(invoke_time, time.perf_counter() - start)
         await stub.close_session(pb.CloseSessionRequest(session_id=session_id))
-    return received / stream_time, received, INVOKE_CALLS / invoke_time
+    return best.count / best.wall, best.count, INVOKE_CALLS / invoke_time, best.cpu / best.count * 1e6
 
 
 # -- otwire client -----------------------------------------------------------------------------------
 
 
-async def otwire_run(port: int) -> tuple[float, int, float]:
-    """(events/s, events received, Invoke round trips/s) of ``otwire.clients.mxgateway``.
+async def otwire_run(port: int) -> tuple[float, int, float, float]:
+    """(events/s, events received, Invoke round trips/s, client CPU µs/event) of ``otwire.clients.mxgateway``.
 
     ``Session.stream_events()`` (sequence tracking, error mapping, the fast decoder) and
     ``Session.invoke()`` (correlation, failure checks).
@@ -148,15 +170,15 @@ async def otwire_run(port: int) -> tuple[float, int, float]:
         session = await client.open_session(client_session_name="bench")
         server = await session.register("bench")
         await session.subscribe_bulk(server, _tags(STREAM_EVENTS, "otwire"), timeout=120)
-        stream_time, received = float("inf"), STREAM_EVENTS
+        best = Best()
         for _ in range(ROUNDS):
-            count, start = 0, time.perf_counter()
+            count = best.start()
             async with contextlib.aclosing(session.stream_events(after_worker_sequence=0)) as events:
                 async for _ in events:
                     count += 1
                     if count == STREAM_EVENTS:
                         break
-            stream_time, received = min(stream_time, time.perf_counter() - start), min(received, count)
+            best.stop(count)
         command = pb.MxCommand(
             kind=pb.MxCommandKind.SET_BUFFERED_UPDATE_INTERVAL,
             set_buffered_update_interval=pb.SetBufferedUpdateIntervalCommand(
@@ -170,14 +192,14 @@ async def otwire_run(port: int) -> tuple[float, int, float]:
                 await session.invoke(command)
             invoke_time = min(invoke_time, time.perf_counter() - start)
         await session.close()
-    return received / stream_time, received, INVOKE_CALLS / invoke_time
+    return best.count / best.wall, best.count, INVOKE_CALLS / invoke_time, best.cpu / best.count * 1e6
 
 
 # -- grpcio -----------------------------------------------------------------------------------------
 
 
-def grpcio_run(port: int, m: ModuleType) -> tuple[float, int, float]:
-    """(events/s, events received, Invoke round trips/s) of a grpcio client."""
+def grpcio_run(port: int, m: ModuleType) -> tuple[float, int, float, float]:
+    """(events/s, events received, Invoke round trips/s, client CPU µs/event) of a grpcio client."""
     grpc_module = sys.modules["mxaccess_gateway_pb2_grpc"]
     options = [("grpc.max_receive_message_length", 64 << 20), ("grpc.max_send_message_length", 64 << 20)]
     with grpc.insecure_channel(f"127.0.0.1:{port}", options=options) as channel:
@@ -188,16 +210,16 @@ def grpcio_run(port: int, m: ModuleType) -> tuple[float, int, float]:
         bulk = m.AddItemBulkCommand(server_handle=sh, tag_addresses=_tags(STREAM_EVENTS, "grpcio"))
         command = m.MxCommand(kind=m.MX_COMMAND_KIND_SUBSCRIBE_BULK, subscribe_bulk=bulk)
         stub.Invoke(m.MxCommandRequest(session_id=session_id, command=command), timeout=120)
-        stream_time, received = float("inf"), STREAM_EVENTS
+        best = Best()
         for _ in range(ROUNDS):
-            count, start = 0, time.perf_counter()
+            count = best.start()
             request = m.StreamEventsRequest(session_id=session_id, after_worker_sequence=0)
             stream = stub.StreamEvents(request, timeout=120)
             for _ in stream:
                 count += 1
                 if count == STREAM_EVENTS:
                     break
-            stream_time, received = min(stream_time, time.perf_counter() - start), min(received, count)
+            best.stop(count)
             stream.cancel()
         interval = m.SetBufferedUpdateIntervalCommand(server_handle=sh, update_interval_ms=1)
         command = m.MxCommand(
@@ -211,7 +233,7 @@ def grpcio_run(port: int, m: ModuleType) -> tuple[float, int, float]:
                 stub.Invoke(invoke)
             invoke_time = min(invoke_time, time.perf_counter() - start)
         stub.CloseSession(m.CloseSessionRequest(session_id=session_id))
-    return received / stream_time, received, INVOKE_CALLS / invoke_time
+    return best.count / best.wall, best.count, INVOKE_CALLS / invoke_time, best.cpu / best.count * 1e6
 
 
 # -- decode -----------------------------------------------------------------------------------------
@@ -285,32 +307,46 @@ def _start_server() -> tuple[subprocess.Popen[str], int]:
     return server, int(server.stdout.readline())
 
 
+def report_stream(*rows: tuple[float, int, float]) -> None:
+    """Print section 1 from (events/s, received, CPU µs/event) of otwire, raw stubs and grpcio."""
+    names = ("otwire stream_events()", "betterproto2+grpclib", "grpcio")
+    print(f"\n1. StreamEvents from the simulator, {STREAM_EVENTS:,} events per client")
+    print("   (client CPU per event: this process's CPU time, all its threads, best round)")
+    for name, (rate, count, cpu) in zip(names, rows, strict=True):
+        print(f"   {name:22s} {rate:12,.0f} events/s ({count:,} received) {cpu:8.1f} us CPU/event")
+    (ow_events, _, ow_cpu), (bp_events, _, _), (io_events, _, io_cpu) = rows
+    print(f"   CPU per event otwire:grpcio {ow_cpu / io_cpu:6.2f} (below 1: otwire uses less)")
+    print(f"   ratio otwire/grpcio {ow_events / io_events:6.2f}x   raw stubs/grpcio {bp_events / io_events:6.2f}x")
+    met = "met" if ow_events >= io_events else "NOT met"
+    print(f"   target (issue 10 §7): otwire stream_events() >= 1.0x grpcio: {met}")
+
+
+def report_calls(calls: tuple[float, float, float]) -> None:
+    """Print section 2 from the Invoke calls/s of otwire, raw stubs and grpcio."""
+    ow_calls, bp_calls, io_calls = calls
+    print(f"\n2. unary Invoke round trips, {INVOKE_CALLS:,} sequential calls per client")
+    print(f"   otwire Session.invoke  {ow_calls:12,.0f} calls/s")
+    print(f"   betterproto2+grpclib   {bp_calls:12,.0f} calls/s")
+    print(f"   grpcio                 {io_calls:12,.0f} calls/s")
+    print(f"   ratio otwire/grpcio {ow_calls / io_calls:6.2f}x   raw stubs/grpcio {bp_calls / io_calls:6.2f}x")
+
+
 def main() -> int:
     print(f"MXAccess Gateway benchmark (Python {sys.version.split()[0]}, grpcio {grpc.__version__})")
     with tempfile.TemporaryDirectory() as folder:
         m = grpcio_stubs(Path(folder))
         server, port = _start_server()
         try:
-            bp_events, bp_count, bp_calls = asyncio.run(betterproto_run(port))
-            io_events, io_count, io_calls = grpcio_run(port, m)
-            ow_events, ow_count, ow_calls = asyncio.run(otwire_run(port))
+            bp_events, bp_count, bp_calls, bp_cpu = asyncio.run(betterproto_run(port))
+            io_events, io_count, io_calls, io_cpu = grpcio_run(port, m)
+            ow_events, ow_count, ow_calls, ow_cpu = asyncio.run(otwire_run(port))
         finally:
             assert server.stdin is not None and server.stdout is not None
             server.stdin.close()
             server_peak_kib = int(server.stdout.readline() or 0)
             server.wait(30)
-        print(f"\n1. StreamEvents from the simulator, {STREAM_EVENTS:,} events per client")
-        print(f"   otwire stream_events() {ow_events:12,.0f} events/s ({ow_count:,} received)")
-        print(f"   betterproto2+grpclib   {bp_events:12,.0f} events/s ({bp_count:,} received)")
-        print(f"   grpcio                 {io_events:12,.0f} events/s ({io_count:,} received)")
-        print(f"   ratio otwire/grpcio {ow_events / io_events:6.2f}x   raw stubs/grpcio {bp_events / io_events:6.2f}x")
-        met = "met" if ow_events >= io_events else "NOT met"
-        print(f"   target (issue 10 §7): otwire stream_events() >= 1.0x grpcio: {met}")
-        print(f"\n2. unary Invoke round trips, {INVOKE_CALLS:,} sequential calls per client")
-        print(f"   otwire Session.invoke  {ow_calls:12,.0f} calls/s")
-        print(f"   betterproto2+grpclib   {bp_calls:12,.0f} calls/s")
-        print(f"   grpcio                 {io_calls:12,.0f} calls/s")
-        print(f"   ratio otwire/grpcio {ow_calls / io_calls:6.2f}x   raw stubs/grpcio {bp_calls / io_calls:6.2f}x")
+        report_stream((ow_events, ow_count, ow_cpu), (bp_events, bp_count, bp_cpu), (io_events, io_count, io_cpu))
+        report_calls((ow_calls, bp_calls, io_calls))
         bench_decode(m)
     own_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(f"\n4. peak memory: clients {own_peak / 1024:.1f} MiB, simulator {server_peak_kib / 1024:.1f} MiB")
