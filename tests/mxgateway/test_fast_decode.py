@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import math
 from typing import Any
 
 import betterproto2
@@ -33,9 +34,14 @@ def _same(cls: type[betterproto2.Message], data: bytes) -> None:
     if fast[0] == "ok":
         assert type(fast[1]) is cls
         assert fast[1] == slow[1]
-        assert vars(fast[1]) == vars(slow[1])  # every attribute, _unknown_fields too
+        assert _state(fast[1]) == _state(slow[1])  # every attribute, _unknown_fields too
     else:
         assert fast[1] is slow[1]
+
+
+def _state(message: betterproto2.Message) -> dict[str, Any]:
+    """``vars(message)`` with NaN floats made comparable (betterproto2's ``==`` treats NaNs as equal)."""
+    return {k: "NaN" if isinstance(v, float) and math.isnan(v) else v for k, v in vars(message).items()}
 
 
 def _slow(cls: type[betterproto2.Message], data: bytes) -> betterproto2.Message:
@@ -100,6 +106,12 @@ def test_damaged_messages_decode_equal_or_fail_alike(case: tuple[type[betterprot
 )
 def test_odd_octets_decode_as_betterproto2(data: bytes) -> None:
     _same(pb.MxEvent, data)
+
+
+def test_nan_floats_decode_as_betterproto2() -> None:
+    data = b"\x6d\x01\x00\x80\x7f"  # float_value = NaN (binary32)
+    assert math.isnan(fast_parse(pb.MxValue, data).float_value or 0.0)
+    _same(pb.MxValue, data)
 
 
 def test_unknown_fields_are_kept_through_the_fallback() -> None:
