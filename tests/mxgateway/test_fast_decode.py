@@ -147,3 +147,12 @@ def test_the_timestamp_cache_stays_bounded_and_shares_only_equal_moments() -> No
             pb.OnDataChangeEvent(source_timestamp=moment)
         )
     assert 0 < len(_fast_decode._TIMESTAMPS) <= TIMESTAMP_CACHE_LIMIT
+
+
+@pytest.mark.parametrize("wrap", [bytes, bytearray, memoryview])
+def test_any_buffer_type_decodes(wrap: Any) -> None:
+    moment = datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.UTC)
+    event = pb.MxEvent(source_timestamp=moment, worker_timestamp=moment, value=pb.MxValue(string_value="x"))
+    for _ in range(2):  # the second time from the timestamp cache
+        assert fast_parse(pb.MxEvent, wrap(bytes(event))) == event
+    assert fast_parse(pb.MxEvent, wrap(b"\x10\x05\xf8\x07\x01")).worker_sequence == 5  # through the fallback

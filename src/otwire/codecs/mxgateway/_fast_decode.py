@@ -272,7 +272,12 @@ def _decode(plan: _Plan, data: bytes, pos: int, end: int) -> Any:
                 stop = pos + raw
                 if stop > end:
                     raise _Unusual
-                value = _decode(arg, data, pos, stop) if kind == _MSG else _length_delimited(kind, arg, data, pos, stop)
+                if kind == _MSG:
+                    value = _decode(arg, data, pos, stop)
+                elif kind == _TIMESTAMP:  # a datetime is never false
+                    value = _TIMESTAMPS.get(data[pos:stop]) or _length_delimited(kind, arg, data, pos, stop)
+                else:
+                    value = _length_delimited(kind, arg, data, pos, stop)
                 pos = stop
         if kind == _PACKED:
             values[name].extend(value)
@@ -298,6 +303,8 @@ def fast_parse(cls: type[M], data: bytes) -> M:
         Exception: Whatever ``cls.parse(data)`` raises for input it cannot parse (betterproto2
             0.10 raises ``ValueError``, ``EOFError``, ``UnicodeDecodeError``, ``OverflowError``...).
     """
+    if type(data) is not bytes:
+        data = bytes(data)  # hashable slices (the timestamp cache)
     try:
         result: M = _decode(_plan(cls), data, 0, len(data))
     except (_Unusual, KeyError, IndexError, ValueError, OverflowError, RecursionError, struct.error):
