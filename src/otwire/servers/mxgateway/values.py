@@ -13,9 +13,7 @@ import datetime
 import math
 import zlib
 
-import betterproto2
-
-from otwire.codecs.mxgateway import pb
+from otwire.codecs.mxgateway import from_mx_value, pb, to_mx_value
 
 __all__ = ["QUALITY_GOOD", "TagState", "kind_of", "python_value", "value_at"]
 
@@ -39,30 +37,25 @@ def kind_of(tag: str) -> str:
 
 
 def value_at(tag: str, tick: int) -> pb.MxValue:
-    """The simulated value of ``tag`` at ``tick`` (deterministic)."""
+    """The simulated value of ``tag`` at ``tick`` (deterministic).
+
+    The ``MxValue`` comes from the codec's :func:`otwire.codecs.mxgateway.to_mx_value`, so the
+    simulator and the client share one value mapping (``kind`` arm, ``data_type``, ``variant_type``).
+    """
     phase = zlib.crc32(tag.encode()) % 97
     kind = kind_of(tag)
     if kind == "bool":
-        return pb.MxValue(
-            data_type=pb.MxDataType.BOOLEAN,
-            variant_type=pb.VariantType.VT_BOOL,
-            bool_value=(tick // 5 + phase) % 2 == 0,
-        )
+        return to_mx_value((tick // 5 + phase) % 2 == 0)
     if kind == "int":
-        return pb.MxValue(data_type=pb.MxDataType.INTEGER, variant_type=pb.VariantType.VT_I4, int32_value=tick + phase)
+        return to_mx_value(tick + phase)
     if kind == "string":
-        return pb.MxValue(
-            data_type=pb.MxDataType.STRING, variant_type=pb.VariantType.VT_BSTR, string_value=f"{tag} #{tick}"
-        )
-    number = round(50.0 + 50.0 * math.sin((tick + phase) / 10.0), 3)
-    return pb.MxValue(data_type=pb.MxDataType.DOUBLE, variant_type=pb.VariantType.VT_R8, double_value=number)
+        return to_mx_value(f"{tag} #{tick}")
+    return to_mx_value(round(50.0 + 50.0 * math.sin((tick + phase) / 10.0), 3))
 
 
 def python_value(value: pb.MxValue | None) -> object:
-    """The Python value of an ``MxValue``'s ``kind`` (``None`` when unset or ``is_null``)."""
-    if value is None or value.is_null:
-        return None
-    return betterproto2.which_one_of(value, "kind")[1]
+    """The Python value of an ``MxValue`` (:func:`otwire.codecs.mxgateway.from_mx_value`); ``None`` for ``None``."""
+    return None if value is None else from_mx_value(value)
 
 
 class TagState:
