@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.stamp-run
 STAMP_DEV := $(VENV)/.stamp-dev
 
-.PHONY: demo test bench lint fuzz clean
+.PHONY: demo test bench bench-tshark lint fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,11 +33,16 @@ test: $(STAMP_DEV)
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -p no:cacheprovider --hypothesis-profile=ci
 
-bench: $(STAMP_DEV)
+bench: $(STAMP_DEV) bench-tshark
 	$(BIN)/python benchmarks/iec104_decode.py
 	$(BIN)/python benchmarks/iec104_engine.py
 	$(BIN)/python benchmarks/imb.py
 	$(BIN)/python benchmarks/i3x.py
+	$(BIN)/python benchmarks/inspect.py
+
+# tshark for benchmarks/inspect.py: installed when missing if root and apt-get work; never fails make bench.
+bench-tshark:
+	-@command -v tshark >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends tshark >/dev/null; } || echo "tshark not installed: benchmarks/inspect.py skips the comparison"
 
 fuzz: $(STAMP_DEV)
 	$(BIN)/python -m pytest -q fuzz --hypothesis-profile=fuzz
