@@ -271,7 +271,7 @@ def report(name: str, path: Path, tshark: str | None) -> list[str]:
     rate = apdus / jsonl.seconds
     misses += _check(f"{name}: otwire jsonl APDUs/s", rate, TARGET_APDUS_PER_S, "{:,.0f}")
     if not tshark:
-        print("  tshark not installed: comparison skipped (apt-get install tshark; make bench does it as root)")
+        print("  tshark comparison skipped: not installed (make bench installs it as root) or --no-tshark")
         return misses
     by = {run.label: run for run in runs}
     misses += _check(f"{name}: tshark -T json / otwire jsonl", by["tshark -T json"].seconds / jsonl.seconds,
@@ -294,13 +294,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_APDUS} APDUs (smoke test)")
     parser.add_argument("--apdus", type=int, help=f"APDUs in the IEC 104 capture (default {FULL_APDUS})")
     parser.add_argument("--no-tshark", action="store_true", help="skip the tshark comparison")
+    parser.add_argument("--keep", metavar="DIR", type=Path, help="write the captures into DIR and keep them")
     args = parser.parse_args(argv)
     apdus = args.apdus or (QUICK_APDUS if args.quick else FULL_APDUS)
     tshark = None if args.no_tshark else shutil.which("tshark")
     if tshark:
         print(subprocess.run([tshark, "--version"], capture_output=True, text=True).stdout.splitlines()[0])
     with tempfile.TemporaryDirectory(prefix="otwire-bench-") as tmp:
-        single, mixed = Path(tmp) / "iec104.pcap", Path(tmp) / "mixed.pcap"
+        folder = args.keep or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        single, mixed = folder / "iec104.pcap", folder / "mixed.pcap"
         started = time.perf_counter()
         write_iec104(single, apdus)
         write_mixed(mixed, max(apdus // 5, 100))

@@ -11,11 +11,12 @@ The library API is :func:`read`::
 stream, gzip-compressed or not) into reassembled per-sender byte streams;
 :mod:`otwire.inspect.tcp` is the sans-IO TCP reassembler underneath it, and
 :mod:`otwire.inspect.dissect` runs each protocol's dissector (from :mod:`otwire.registry`)
-over them.
+over them. :func:`record_values` is the JSON view of one record, by key.
 """
 
 from __future__ import annotations
 
-from otwire.inspect.dissect import Row, read, row_json
+from otwire.inspect.dissect import Row, read
+from otwire.inspect.records import record_values, row_json
 
-__all__ = ["Row", "read", "row_json"]
+__all__ = ["Row", "read", "record_values", "row_json"]

@@ -17,9 +17,8 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from functools import cache
-from typing import Any, Literal
+from typing import Any
 
 from otwire import registry
 from otwire.errors import InvalidArgument, InvalidArgumentType
@@ -30,6 +29,7 @@ from otwire.inspect.capture import (
     CaptureWarning,
     Data,
     Flow,
+    FlowEvicted,
     Gap,
     Retransmission,
     Sender,
@@ -40,42 +40,26 @@ from otwire.inspect.capture import (
     read_capture,
 )
 from otwire.inspect.model import Dissector, Finding, ProtocolView
+from otwire.inspect.records import Row, RowKind, record_values, row_json
 
-RowKind = Literal["apdu", "error", "junk", "gap", "retransmission", "warning", "notice"]
+__all__ = [
+    "Row",
+    "RowKind",
+    "check_input",
+    "check_ports",
+    "default_ports",
+    "dissect",
+    "new_dissector",
+    "read",
+    "record_values",
+    "row_json",
+    "view",
+]
 
 
 def default_ports() -> dict[int, str]:
     """Return server port -> protocol for every protocol's default port (see :mod:`otwire.registry`)."""
     return registry.default_ports()
-
-
-@dataclass(frozen=True, slots=True)
-class Row:
-    """One output record: a finding placed in its capture context.
-
-    Attributes:
-        kind: What it is (see :data:`otwire.inspect.iec104.JSON_KEYS`).
-        timestamp: Seconds since the epoch, or ``None`` for hex dumps and raw files.
-        packet_number: 1-based packet (or line) number, if known.
-        flow: The conversation, if any.
-        sender: Which end sent the octets, if any.
-        protocol: Protocol name, if any.
-        finding: The dissector's finding for ``apdu``/``error``/``junk``.
-        missing: Octets lost, for ``gap``.
-        length: Octets repeated, for ``retransmission``.
-        message: Text of a ``warning`` or ``notice``.
-    """
-
-    kind: RowKind
-    timestamp: float | None
-    packet_number: int | None
-    flow: Flow | None = None
-    sender: Sender | None = None
-    protocol: str | None = None
-    finding: Finding | None = None
-    missing: int = 0
-    length: int = 0
-    message: str = ""
 
 
 def read(
@@ -160,12 +144,15 @@ def dissect(
     state = _Streams(ports, proto or "", per_record=kind == "hex")
     kinds: Counter[str] = Counter()
     for record in records:
-        for row in state.record(record):
-            kinds[row.kind] += 1
-            yield row
-    for row in state.finish():
+        rows = state.record(record)
+        if rows:
+            for row in rows:
+                kinds[row.kind] += 1
+            yield from rows
+    rows = state.finish()
+    for row in rows:
         kinds[row.kind] += 1
-        yield row
+    yield from rows
     if not kinds["apdu"]:
         yield Row("notice", None, None, message=_notice(path, kind, ports, proto, stats, kinds))
 
@@ -221,67 +208,93 @@ def _problems(kinds: Counter[str]) -> str:
 
 
 class _Streams:
+    """Per-flow dissectors and stream numbers; records in, rows out."""
+
     def __init__(self, ports: Mapping[int, str], default: str, per_record: bool) -> None:
         self._ports = ports
         self._default = default
         self._per_record = per_record  # hex dump: every line is a stream of its own
         self._open: dict[Flow, tuple[str, Dissector]] = {}
+        self._numbers: dict[Flow, int] = {}  # stream numbers of the flows not evicted
+        self._streams = 0
 
-    def record(self, record: Any) -> Iterator[Row]:
+    def record(self, record: Any) -> list[Row]:
+        """Return the rows one capture record gives."""
+        if type(record) is Data:
+            return self._data(record)
+        out: list[Row] = []
         match record:
-            case Data(flow=flow, sender=s, timestamp=ts, data=data, packet_number=n):
-                ts = None if flow.is_pseudo else ts
-                protocol, dissector = self._dissector(flow)
-                yield from self._rows(dissector.feed(s, data), ts, n, flow, s, protocol)
-                if self._per_record:
-                    yield from self._end(flow, s, ts, n)
             case Gap(flow=flow, sender=s, timestamp=ts, missing=missing, packet_number=n):
-                yield from self._end(flow, s, ts, n)
-                yield Row("gap", ts, n, flow, s, self._protocol(flow), missing=missing)
+                self._end(flow, s, ts, n, out)
+                out.append(Row("gap", ts, n, flow, s, self._protocol(flow), missing=missing, stream=self._number(flow)))
             case Retransmission(flow=flow, sender=s, timestamp=ts, length=length, packet_number=n):
-                yield Row("retransmission", ts, n, flow, s, self._protocol(flow), length=length)
+                protocol = self._protocol(flow)
+                out.append(Row("retransmission", ts, n, flow, s, protocol, length=length, stream=self._number(flow)))
             case StreamStart(flow=flow, timestamp=ts, packet_number=n):
-                yield from self._close(flow, ts, n)
+                self._close(flow, ts, n, out)
             case StreamEnd(flow=flow, sender=s, timestamp=ts, packet_number=n):
-                yield from self._end(flow, s, ts, n)
+                self._end(flow, s, ts, n, out)
+            case FlowEvicted(flow=flow, timestamp=ts, packet_number=n):
+                self._close(flow, ts, n, out)
+                self._numbers.pop(flow, None)
             case CaptureWarning(timestamp=ts, packet_number=n, message=message):
-                yield Row("warning", ts, n, message=message)
+                out.append(Row("warning", ts, n, message=message))
+        return out
 
-    def finish(self) -> Iterator[Row]:
+    def _data(self, record: Data) -> list[Row]:
+        flow, s, n = record.flow, record.sender, record.packet_number
+        ts = None if flow.client_port == 0 and flow.server_port == 0 else record.timestamp  # pseudo flow
+        entry = self._open.get(flow)
+        if entry is None:
+            entry = self._open[flow] = (protocol := self._protocol(flow), new_dissector(protocol))
+        protocol, dissector = entry
+        out = self._rows(dissector.feed(s, record.data), ts, n, flow, s, protocol, [])
+        if self._per_record:
+            self._end(flow, s, ts, n, out)
+        return out
+
+    def finish(self) -> list[Row]:
+        out: list[Row] = []
         for flow in list(self._open):
-            yield from self._close(flow, None, None)
+            self._close(flow, None, None, out)
+        return out
 
     def _protocol(self, flow: Flow) -> str:
         return self._ports.get(flow.server_port, self._default)
 
-    def _dissector(self, flow: Flow) -> tuple[str, Dissector]:
-        entry = self._open.get(flow)
-        if entry is None:
-            protocol = self._protocol(flow)
-            entry = self._open[flow] = (protocol, new_dissector(protocol))
-        return entry
+    def _number(self, flow: Flow) -> int:
+        number = self._numbers.get(flow)
+        if number is None:
+            self._streams += 1
+            number = self._numbers[flow] = self._streams
+        return number
 
-    def _end(self, flow: Flow, s: Sender, ts: float | None, n: int | None) -> Iterator[Row]:
+    def _end(self, flow: Flow, s: Sender, ts: float | None, n: int | None, out: list[Row]) -> None:
         entry = self._open.get(flow)
         if entry is not None:
-            yield from self._rows(entry[1].end(s), ts, n, flow, s, entry[0])
+            self._rows(entry[1].end(s), ts, n, flow, s, entry[0], out)
 
-    def _close(self, flow: Flow, ts: float | None, n: int | None) -> Iterator[Row]:
+    def _close(self, flow: Flow, ts: float | None, n: int | None, out: list[Row]) -> None:
         for s in Sender:
-            yield from self._end(flow, s, ts, n)
+            self._end(flow, s, ts, n, out)
         self._open.pop(flow, None)
 
-    @staticmethod
     def _rows(
+        self,
         findings: Iterable[Finding],
         ts: float | None,
         n: int | None,
         flow: Flow,
         s: Sender,
         protocol: str,
-    ) -> Iterator[Row]:
+        out: list[Row],
+    ) -> list[Row]:
+        number = self._numbers.get(flow)
         for finding in findings:
-            yield Row(finding.kind, ts, n, flow, finding.sender or s, protocol, finding)
+            if number is None:
+                number = self._number(flow)
+            out.append(Row(finding.kind, ts, n, flow, finding.sender or s, protocol, finding, 0, 0, "", number))
+        return out
 
 
 @cache
@@ -303,31 +316,3 @@ def new_dissector(protocol: str) -> Dissector:
     """
     factory: Callable[[], Dissector] = registry.load(str(registry.get_dissectable(protocol).dissector))
     return factory()
-
-
-def row_json(row: Row, source: str) -> dict[str, Any]:
-    """Return the JSON object of a row (keys in ``otwire.inspect.iec104.JSON_KEYS`` and ``imb.JSON_KEYS``)."""
-    out: dict[str, Any] = {
-        "source": source,
-        "time": row.timestamp,
-        "packet": row.packet_number,
-        "flow": str(row.flow) if row.flow else None,
-        "direction": row.sender.direction if row.sender else None,
-        "protocol": row.protocol,
-        "kind": row.kind,
-    }
-    finding = row.finding
-    if finding is not None:
-        out["offset"] = finding.offset
-        out["raw"] = finding.raw.hex()
-        if finding.kind == "apdu":
-            out.update(view(row.protocol or "").json(finding.message))
-        else:
-            out.update(error=finding.error, error_offset=finding.error_offset)
-    elif row.kind == "gap":
-        out["missing"] = row.missing
-    elif row.kind == "retransmission":
-        out["length"] = row.length
-    elif row.kind in ("warning", "notice"):
-        out["message"] = row.message
-    return out

@@ -261,8 +261,10 @@ def _quality(q: enum.Flag) -> str:
 
 JSON_KEYS = """\
 Common keys of every record: source (the file), time (float seconds since the
-epoch, or null), packet (1-based packet/line number), flow ("client:port ->
-server:port" or the file name), direction ("to_server" | "to_client"),
+epoch, or null), packet (1-based packet/line number: the table's frame column),
+stream (the flow's number in the file, 1 for the first flow with a record, "#N" in
+the table; null without a flow), flow ("client:port -> server:port" or the file
+name), direction ("to_server" | "to_client"),
 protocol ("iec104", "imb", ...), kind ("apdu" | "error" | "junk" | "gap" |
 "retransmission" | "warning" | "notice"), offset (stream offset of the first
 octet) and raw (hex of the octets), when there are any.

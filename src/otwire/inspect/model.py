@@ -12,33 +12,17 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Protocol
 
-from otwire.inspect.records import Sender
+from otwire.inspect.records import Finding, FindingKind, Sender
 
-FindingKind = Literal["apdu", "error", "junk"]
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One thing found in a stream: a decoded message, a malformed frame or junk.
-
-    Attributes:
-        kind: ``"apdu"`` (decoded), ``"error"`` (malformed frame) or ``"junk"``.
-        offset: Stream offset of the first octet (octets the sender sent since the stream started).
-        raw: The octets.
-        message: The decoded message for ``"apdu"``.
-        error: One-line description for ``"error"`` and ``"junk"``.
-        error_offset: Offset within ``raw`` where decoding failed.
-        sender: Who sent the octets when it is not the sender whose octets were being
-            fed (a conversation dissector may report a request only once its response arrives).
-    """
-
-    kind: FindingKind
-    offset: int
-    raw: bytes
-    message: Any = None
-    error: str | None = None
-    error_offset: int | None = None
-    sender: Sender | None = None
+__all__ = [
+    "Column",
+    "Dissector",
+    "Finding",
+    "FindingKind",
+    "PerSender",
+    "ProtocolView",
+    "StreamDissector",
+]
 
 
 class Dissector(Protocol):
