@@ -8,7 +8,7 @@ and get the conversation dissector from :class:`PerSender`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Protocol
 
@@ -40,12 +40,12 @@ class Dissector(Protocol):
 class StreamDissector(Protocol):
     """One direction of one conversation, for protocols whose directions are independent."""
 
-    def feed(self, data: bytes) -> Iterator[Finding]:
-        """Consume octets; yield complete findings."""
+    def feed(self, data: bytes) -> Iterable[Finding]:
+        """Consume octets; return or yield complete findings."""
         ...
 
-    def close(self) -> Iterator[Finding]:
-        """End of stream; yield leftovers."""
+    def close(self) -> Iterable[Finding]:
+        """End of stream; return or yield leftovers."""
         ...
 
 
@@ -61,17 +61,17 @@ class PerSender:
     def __init__(self) -> None:
         self._streams: dict[Sender, StreamDissector] = {}
 
-    def feed(self, sender: Sender, data: bytes) -> Iterator[Finding]:
+    def feed(self, sender: Sender, data: bytes) -> Iterable[Finding]:
         """Feed ``sender``'s stream dissector."""
         stream = self._streams.get(sender)
         if stream is None:
             stream = self._streams[sender] = type(self).stream()
         return stream.feed(data)
 
-    def end(self, sender: Sender) -> Iterator[Finding]:
+    def end(self, sender: Sender) -> Iterable[Finding]:
         """Close ``sender``'s stream dissector, if it has one."""
         stream = self._streams.pop(sender, None)
-        return stream.close() if stream is not None else iter(())
+        return stream.close() if stream is not None else ()
 
 
 @dataclass(frozen=True, slots=True)
