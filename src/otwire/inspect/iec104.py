@@ -338,7 +338,13 @@ def element_text(element: Element) -> str:
 
 
 def _quality(q: enum.Flag) -> str:
-    return "".join(f" {m.name}" for m in type(q) if m in q)
+    text = _QUALITY_TEXTS.get(q)
+    if text is None:
+        text = _QUALITY_TEXTS[q] = "".join(f" {m.name}" for m in type(q) if m in q)
+    return text
+
+
+_QUALITY_TEXTS: dict[enum.Flag, str] = {}
 
 
 JSON_KEYS = """\

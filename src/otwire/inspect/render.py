@@ -20,7 +20,6 @@ from rich.table import Table
 
 from otwire.inspect.capture import Sender
 from otwire.inspect.dissect import Row, row_json, view
-from otwire.inspect.model import Column
 
 _IEC104_FORMATS = ("I-format", "S-format", "U-format")
 _ARROW = {Sender.CLIENT: "C>S", Sender.SERVER: "S>C", None: "   "}
@@ -58,7 +57,7 @@ class TableWriter:
         self._out = console.file
         self._shown = 0  # the highest stream number announced
         self._columns_of: str | None = None
-        self._columns: tuple[Column, ...] = ()
+        self._template = ""  # str.format template of the protocol's columns (Column.cell for each)
         self._cells: Any = None
         self._second = (-1, "")  # the last whole second and its text
 
@@ -76,16 +75,17 @@ class TableWriter:
         if row.protocol is not None and row.protocol != self._columns_of:
             self._columns_of = row.protocol
             shown = view(row.protocol)
-            self._columns, self._cells = shown.columns, shown.cells
-            labels = (c.cell(c.label) for c in self._columns)
+            self._cells = shown.cells
+            self._template = " ".join(f"{{:{c.align}{c.width}}}" if c.width else "{}" for c in shown.columns)
+            labels = (c.cell(c.label) for c in shown.columns)
             self._console.print(f"[dim]{escape(' '.join((_LEAD, *labels)))}[/dim]")
         stream = self._stream(row)
         n = row.packet_number
         lead = f"{self._clock(row.timestamp):<12} {'-' if n is None else n:>7} {stream:>3} {_ARROW[row.sender]:<3}"
         finding = row.finding
         if finding is not None and finding.kind == "apdu":
-            cells = [c.cell(t) for c, t in zip(self._columns, self._cells(finding.message), strict=True)]
-            self._console.file.write(" ".join((lead, *cells)).rstrip() + "\n")
+            cells = self._template.format(*self._cells(finding.message))
+            self._out.write(f"{lead} {cells}".rstrip() + "\n")
         elif finding is not None:
             style = "red" if finding.kind == "error" else "yellow"
             text = f"{lead} {finding.kind.upper():<3} @{finding.offset} {finding.error} | {finding.raw[:32].hex(' ')}"
