@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack, redirect_stderr, redirect_stdout, suppress
 from importlib import resources
 from pathlib import Path
 
@@ -54,6 +59,10 @@ def run(args: argparse.Namespace) -> int:
                             disable=not show)  # fmt: skip
         stack.enter_context(progress)
         task = progress.add_task("dissecting", total=sum(sizes))
+        if getattr(args, "jobs", 1) > 1 and len(paths) > 1:
+            names = [p.name if not args.paths else str(p) for p in paths]
+            _run_jobs(args, paths, names, lambda size: progress.advance(task, size), sizes)
+            return 0
         done = 0
         for path, size in zip(paths, sizes, strict=True):
             stats = CaptureStats(progress=_advance(progress, task, done))
@@ -93,3 +102,50 @@ def _counted(rows: Iterator[Row], summary: Summary, source: str) -> Iterator[Row
     for row in rows:
         summary.add(source, row)
         yield row
+
+
+# --- --jobs N: input files dissected in parallel --------------------------------------------
+
+
+def _run_jobs(
+    args: argparse.Namespace, paths: list[Path], names: list[str], advance: Callable[[int], None], sizes: list[int]
+) -> None:
+    """Dissect the files in up to ``args.jobs`` processes; print each file's output in input order.
+
+    Each worker writes one file's table or JSON lines (and its summary) to a temporary
+    file; they are copied to stdout (and the JSON summaries to stderr) file by file, so
+    memory holds no output.
+    """
+    pool = ProcessPoolExecutor(max_workers=min(args.jobs, len(paths)))
+    futures = [pool.submit(_job, args, path, name) for path, name in zip(paths, names, strict=True)]
+    try:
+        for future, size in zip(futures, sizes, strict=True):
+            out_path, err = future.result()
+            try:
+                with open(out_path, encoding="utf-8") as out:
+                    shutil.copyfileobj(out, sys.stdout)
+            finally:
+                os.unlink(out_path)
+            sys.stdout.flush()
+            sys.stderr.write(err)
+            advance(size)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        for future in futures:  # what was not printed (an error or a closed pipe): remove it
+            if future.done() and not future.cancelled() and future.exception() is None:
+                with suppress(FileNotFoundError):
+                    os.unlink(future.result()[0])
+
+
+def _job(args: argparse.Namespace, path: Path, source: str) -> tuple[str, str]:
+    """Dissect one file in a worker: return the temporary file holding its output, and its stderr text."""
+    err = io.StringIO()
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".otwire", delete=False) as out:
+        try:
+            with redirect_stdout(out), redirect_stderr(err):
+                _one_file(args, path, source, CaptureStats())
+        except BaseException:
+            out.close()
+            os.unlink(out.name)
+            raise
+    return out.name, err.getvalue()
