@@ -37,7 +37,7 @@ from typing import Any, Final, Literal
 
 import dpkt
 
-from otwire.inspect.files import Source, Truncated, is_hex_text, read_hex, read_raw
+from otwire.inspect.files import CaptureInput, Source, Truncated, input_name, is_hex_text, read_hex, read_raw
 from otwire.inspect.flows import FlowTable
 from otwire.inspect.records import (  # re-exported: the public names of this module
     CaptureError,
@@ -83,11 +83,11 @@ _PCAPNG_MAGIC: Final = b"\x0a\x0d\x0d\x0a"
 _MAX_RECORD: Final = 1 << 24
 
 
-def capture_size(path: str | os.PathLike[str]) -> int:
+def capture_size(path: CaptureInput) -> int:
     """Return the size of a capture file, for a progress bar.
 
     Args:
-        path: The capture file.
+        path: The capture file, or a seekable binary file object.
 
     Returns:
         The file size in octets.
@@ -96,12 +96,14 @@ def capture_size(path: str | os.PathLike[str]) -> int:
         CaptureError: The file does not exist or cannot be examined.
     """
     try:
-        return os.stat(path).st_size
-    except OSError as exc:
-        raise CaptureError(f"cannot read {os.fsdecode(path)}: {exc.strerror or exc}") from exc
+        if isinstance(path, str | os.PathLike):
+            return os.stat(path).st_size
+        return path.seek(0, os.SEEK_END)
+    except (OSError, ValueError) as exc:
+        raise CaptureError(f"cannot read {input_name(path)}: {getattr(exc, 'strerror', None) or exc}") from exc
 
 
-def capture_kind(path: str | os.PathLike[str]) -> CaptureKind:
+def capture_kind(path: CaptureInput) -> CaptureKind:
     """Return the kind of a capture file, judged by its content, never its name.
 
     Args:
@@ -119,9 +121,7 @@ def capture_kind(path: str | os.PathLike[str]) -> CaptureKind:
         return _sniff(source)
 
 
-def read_capture(
-    path: str | os.PathLike[str], ports: Collection[int], *, stats: CaptureStats | None = None
-) -> Iterator[Record]:
+def read_capture(path: CaptureInput, ports: Collection[int], *, stats: CaptureStats | None = None) -> Iterator[Record]:
     """Read a capture file as reassembled TCP streams (see the module docstring).
 
     The file kind is detected and a pcap/pcapng header checked at once; the
@@ -152,9 +152,7 @@ def read_capture(
     return _read(path, kind, frozenset(ports), stats or CaptureStats())
 
 
-def _read(
-    path: str | os.PathLike[str], kind: CaptureKind, ports: frozenset[int], stats: CaptureStats
-) -> Iterator[Record]:
+def _read(path: CaptureInput, kind: CaptureKind, ports: frozenset[int], stats: CaptureStats) -> Iterator[Record]:
     with Source(path) as source:
         if kind == "hex":
             yield from read_hex(source, stats)

@@ -14,11 +14,15 @@ traffic that did not decode) and what to try.
 
 from __future__ import annotations
 
+import importlib
 import os
+import shutil
+import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import ExitStack
 from functools import cache
-from typing import Any
+from typing import IO, Any, TypeAlias, cast
 
 from otwire import registry
 from otwire.errors import InvalidArgument, InvalidArgumentType
@@ -39,10 +43,12 @@ from otwire.inspect.capture import (
     capture_size,
     read_capture,
 )
+from otwire.inspect.files import CaptureInput, input_name
 from otwire.inspect.model import Dissector, Finding, ProtocolView
 from otwire.inspect.records import Row, RowKind, record_values, row_json
 
 __all__ = [
+    "RecordFilter",
     "Row",
     "RowKind",
     "check_input",
@@ -62,37 +68,88 @@ def default_ports() -> dict[int, str]:
     return registry.default_ports()
 
 
+#: A predicate over a record's values by JSON key (:func:`record_values`).
+RecordFilter: TypeAlias = Callable[[Mapping[str, object]], bool]
+
+
 def read(
-    path: str | os.PathLike[str], *, ports: Mapping[int, str] | None = None, proto: str | None = None
+    path_or_file: CaptureInput,
+    *,
+    ports: Mapping[int, str] | None = None,
+    filter: RecordFilter | str | None = None,  # noqa: A002 - the tshark word, as -Y/--filter
+    proto: str | None = None,
 ) -> Iterator[Row]:
-    """Yield the records of a capture, decoded: what ``otwire inspect --format jsonl`` prints.
+    """Yield the records of a capture, decoded: the rows ``otwire inspect`` prints, in capture order.
 
     Example::
 
         import otwire.inspect
 
-        for row in otwire.inspect.read("capture.pcap", ports={2405: "iec104"}):
-            if row.kind == "apdu":
-                print(row.timestamp, row.sender, row.finding.message)
+        def measured(values):  # values by JSON key, as record_values(row) gives them
+            return values.get("type") == "M_ME_NC_1" and values["common_address"] == 3
+
+        for row in otwire.inspect.read("capture.pcap", ports={2405: "iec104"}, filter=measured):
+            print(row.packet_number, row.stream, row.finding.message)
 
     Args:
-        path: pcap or pcapng, or with ``proto`` a hex dump or raw stream; gzip-compressed or not.
+        path_or_file: pcap or pcapng, or with ``proto`` a hex dump or raw stream;
+            gzip-compressed or not. A path, or a binary file object read from its first
+            octet (one that cannot seek is first copied to a temporary file).
         ports: Server port -> protocol name, followed besides every protocol's default
             port (as ``--port PROTO:PORT``).
+        filter: Keep only the records for which this predicate, given
+            :func:`record_values` of the record (a mapping of JSON keys), is true. A
+            display filter expression (a string) needs :mod:`otwire.inspect.filter`.
         proto: The protocol of a hex dump or raw stream (as ``--proto``).
 
     Returns:
-        The rows, in capture order; :func:`row_json` gives the JSON object of one.
+        The rows (:class:`Row`), in capture order; :func:`row_json` gives the JSON object of one.
 
     Raises:
         CaptureError: The file cannot be read, or is a hex dump or raw stream without ``proto``.
         InvalidArgument: A protocol name is unknown, or a port is not in 1..65535.
-        InvalidArgumentType: ``ports`` is not a mapping of int ports.
+        InvalidArgumentType: ``ports`` is not a mapping of int ports, or ``filter`` is
+            neither a callable nor a string.
     """
-    return dissect(path, {**default_ports(), **check_ports(ports or {})}, proto=proto)
+    predicate = _predicate(filter)
+    followed = {**default_ports(), **check_ports(ports or {})}
+    return _read(path_or_file, followed, proto, predicate)
 
 
-def check_input(path: str | os.PathLike[str], proto: str | None = None) -> CaptureKind:
+def _read(
+    capture: CaptureInput, ports: Mapping[int, str], proto: str | None, keep: RecordFilter | None
+) -> Iterator[Row]:
+    with ExitStack() as stack:
+        if not isinstance(capture, str | os.PathLike) and not capture.seekable():
+            spool = stack.enter_context(tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY))
+            shutil.copyfileobj(capture, spool)
+            capture = cast(IO[bytes], spool)
+        rows = dissect(capture, ports, proto=proto)
+        if keep is None:
+            yield from rows
+        else:
+            yield from (row for row in rows if keep(record_values(row)))
+
+
+#: Octets of an unseekable file object held in memory before the copy goes to disk.
+_SPOOL_IN_MEMORY = 1 << 24
+
+
+def _predicate(filter: RecordFilter | str | None) -> RecordFilter | None:  # noqa: A002
+    """Return the predicate ``filter`` stands for (a string is compiled by :mod:`otwire.inspect.filter`)."""
+    if filter is None or callable(filter):
+        return filter
+    if isinstance(filter, str):
+        try:
+            compiler = importlib.import_module("otwire.inspect.filter")
+        except ImportError:
+            raise InvalidArgument(f"filter {filter!r}: display filter expressions are not available") from None
+        compiled: RecordFilter = compiler.compile_filter(filter)
+        return compiled
+    raise InvalidArgumentType(f"filter={filter!r} must be a callable taking a record's values, or a string")
+
+
+def check_input(path: CaptureInput, proto: str | None = None) -> CaptureKind:
     """Return the kind of a capture file after checking that it can be dissected.
 
     Args:
@@ -110,14 +167,14 @@ def check_input(path: str | os.PathLike[str], proto: str | None = None) -> Captu
     if kind in ("hex", "raw") and proto is None and capture_size(path):
         names = "|".join(registry.dissectable())
         raise CaptureError(
-            f"{os.fsdecode(path)}: not a pcap or pcapng capture; to decode it as a "
+            f"{input_name(path)}: not a pcap or pcapng capture; to decode it as a "
             f"{'hex dump' if kind == 'hex' else 'raw stream'} of one protocol, name it (--proto {names})"
         )
     return kind
 
 
 def dissect(
-    path: str | os.PathLike[str],
+    path: CaptureInput,
     ports: Mapping[int, str],
     *,
     proto: str | None = None,
@@ -158,7 +215,7 @@ def dissect(
 
 
 def _notice(
-    path: str | os.PathLike[str],
+    path: CaptureInput,
     kind: CaptureKind,
     ports: Mapping[int, str],
     proto: str | None,
