@@ -132,23 +132,26 @@ class Summary:
 
     def add(self, source: str, row: Row) -> None:
         """Count one row (notices are not counted)."""
-        if row.kind == "notice":
+        kind = row.kind
+        if kind == "notice":
             return
-        counts = self.files.setdefault(source, Counter())
-        types = self.types.setdefault(source, Counter())
+        counts = self.files.get(source)
+        if counts is None:
+            counts = self.files[source] = Counter()
+            self.types[source] = Counter()
         finding = row.finding
         if finding is None:
-            counts[row.kind + "s"] += 1
-            if row.kind == "gap":
+            counts[kind + "s"] += 1
+            if kind == "gap":
                 counts["missing octets"] += row.missing
             return
         if finding.kind == "apdu":
             shown = view(row.protocol or "")
             counts["APDUs"] += 1
-            counts[f"{shown.format(finding.message)}-format"] += 1
+            counts[_format_key(shown.format(finding.message))] += 1
             type_name = shown.type_name(finding.message)
             if type_name is not None:
-                types[type_name] += 1
+                self.types[source][type_name] += 1
         elif finding.kind == "junk":
             counts["junk octets"] += len(finding.raw)
         else:
@@ -174,3 +177,14 @@ class Summary:
             for name, n in sorted(self.types[source].items(), key=lambda kv: (-kv[1], kv[0])):
                 table.add_row(f"  {name}", str(n))
             console.print(table)
+
+
+_FORMAT_KEYS: dict[str, str] = {}
+
+
+def _format_key(tag: str) -> str:
+    """Return the summary key of a format tag (``"I"`` -> ``"I-format"``)."""
+    key = _FORMAT_KEYS.get(tag)
+    if key is None:
+        key = _FORMAT_KEYS[tag] = f"{tag}-format"
+    return key
