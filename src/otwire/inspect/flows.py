@@ -189,8 +189,10 @@ class FlowTable:
             conn.announced = True
             self._stats.flows += 1
             out.append(StreamStart(conn.flow, ts, n))
-        _records(events, conn.flow, sender, ts, n, out)
-        _records(others, conn.flow, opposite, ts, n, out)
+        if events:
+            _records(events, conn.flow, sender, ts, n, out)
+        if others:
+            _records(others, conn.flow, opposite, ts, n, out)
 
     def _remember_closed(self, key: _Key, ts: float, n: int, out: list[Record]) -> None:
         """Keep a closed flow among the last :data:`MAX_CLOSED`; evict the oldest beyond them."""

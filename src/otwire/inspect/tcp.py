@@ -173,6 +173,20 @@ class TCPReassembler:
             The events, in order.
         """
         seq &= _MASK
+        at = self._next
+        if (  # the common case: the next in-order segment, nothing buffered, no SYN/FIN/RST
+            at is not None
+            and not flags & (SYN | FIN | RST)
+            and seq == at & _MASK
+            and not self._starts
+            and self._fin is None
+            and not self._closed
+            and (length is None or length == len(payload))
+        ):
+            if not payload:
+                return []
+            self._next = at + len(payload)
+            return [Delivered(payload)]
         if flags & SYN:
             if (self._next is not None or self._closed) and seq != self._isn:
                 return [Restart("syn")]
