@@ -279,27 +279,30 @@ COLUMNS = (
 
 def apdu_cells(apdu: APDU) -> tuple[str, ...]:
     """Return the table cells of an APDU, one per column of :data:`COLUMNS`."""
+    if type(apdu) is IFrame:
+        a = apdu.asdu
+        cot = _cot_name(a.cot) + (" NEG" if a.negative else "") + (" TEST" if a.test else "")
+        if a.raw_information:
+            objects = f"raw {a.raw_information.hex(' ')}"
+        else:
+            objects = "; ".join(f"{o.ioa}: " + " ".join([element_text(e) for e in o.elements]) for o in a.objects)
+        sq = " SQ" if a.sq else ""
+        return ("I", f"{apdu.ns}/{apdu.nr}", _type_name(a.type_id) + sq, cot, str(a.common_address), objects)
     match apdu:
         case SFrame(nr=nr):
             return ("S", f"-/{nr}", "", "", "", "")
         case UFrame(function=function):
             return ("U", "", function.name, "", "", "")
-        case IFrame(ns=ns, nr=nr, asdu=a):
-            cot = _cot_name(a.cot) + (" NEG" if a.negative else "") + (" TEST" if a.test else "")
-            objects = "; ".join(_object_text(o) for o in a.objects)
-            if a.raw_information:
-                objects = f"raw {a.raw_information.hex(' ')}"
-            sq = " SQ" if a.sq else ""
-            return ("I", f"{ns}/{nr}", _type_name(a.type_id) + sq, cot, str(a.common_address), objects)
     raise TypeError(apdu)
-
-
-def _object_text(obj: InformationObject) -> str:
-    return f"{obj.ioa}: " + " ".join(element_text(e) for e in obj.elements)
 
 
 def element_text(element: Element) -> str:
     """Return a short human view, e.g. ``ON IV``, ``12.5``, ``2009-08-13T10:05:03.123``."""
+    kind = type(element)
+    if kind is el.R32 or kind is el.SVA:
+        return f"{element.value:g}"  # type: ignore[attr-defined]
+    if kind is el.QDS:
+        return _quality(element.quality).strip() or "ok"  # type: ignore[attr-defined]
     match element:
         case el.SIQ(spi=spi, quality=q):
             return ("ON" if spi else "OFF") + _quality(q)
