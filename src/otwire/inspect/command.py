@@ -10,9 +10,9 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import ExitStack, redirect_stderr, redirect_stdout, suppress
+from contextlib import ExitStack, redirect_stderr, redirect_stdout
 from importlib import resources
+from multiprocessing import Pool
 from pathlib import Path
 
 from rich.console import Console
@@ -112,40 +112,26 @@ def _run_jobs(
 ) -> None:
     """Dissect the files in up to ``args.jobs`` processes; print each file's output in input order.
 
-    Each worker writes one file's table or JSON lines (and its summary) to a temporary
-    file; they are copied to stdout (and the JSON summaries to stderr) file by file, so
-    memory holds no output.
+    Each worker writes one file's table or JSON lines (and its summary) to a file in a
+    temporary directory; they are copied to stdout (and the JSON summaries to stderr) file
+    by file, so memory holds no output. An error or a closed pipe stops the workers at once.
     """
-    pool = ProcessPoolExecutor(max_workers=min(args.jobs, len(paths)))
-    futures = [pool.submit(_job, args, path, name) for path, name in zip(paths, names, strict=True)]
-    try:
-        for future, size in zip(futures, sizes, strict=True):
-            out_path, err = future.result()
-            try:
-                with open(out_path, encoding="utf-8") as out:
-                    shutil.copyfileobj(out, sys.stdout)
-            finally:
-                os.unlink(out_path)
+    with tempfile.TemporaryDirectory(prefix="otwire-jobs-") as folder, Pool(min(args.jobs, len(paths))) as pool:
+        outputs = [os.path.join(folder, f"{i}.out") for i in range(len(paths))]
+        jobs = list(zip([args] * len(paths), paths, names, outputs, strict=True))
+        for (out_path, err), size in zip(pool.imap(_job, jobs), sizes, strict=True):
+            with open(out_path, encoding="utf-8") as out:
+                shutil.copyfileobj(out, sys.stdout)
+            os.unlink(out_path)
             sys.stdout.flush()
             sys.stderr.write(err)
             advance(size)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        for future in futures:  # what was not printed (an error or a closed pipe): remove it
-            if future.done() and not future.cancelled() and future.exception() is None:
-                with suppress(FileNotFoundError):
-                    os.unlink(future.result()[0])
 
 
-def _job(args: argparse.Namespace, path: Path, source: str) -> tuple[str, str]:
-    """Dissect one file in a worker: return the temporary file holding its output, and its stderr text."""
+def _job(job: tuple[argparse.Namespace, Path, str, str]) -> tuple[str, str]:
+    """Dissect one file in a worker into ``out_path``: return it, and the file's stderr text."""
+    args, path, source, out_path = job
     err = io.StringIO()
-    with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".otwire", delete=False) as out:
-        try:
-            with redirect_stdout(out), redirect_stderr(err):
-                _one_file(args, path, source, CaptureStats())
-        except BaseException:
-            out.close()
-            os.unlink(out.name)
-            raise
-    return out.name, err.getvalue()
+    with open(out_path, "w", encoding="utf-8") as out, redirect_stdout(out), redirect_stderr(err):
+        _one_file(args, path, source, CaptureStats())
+    return out_path, err.getvalue()
