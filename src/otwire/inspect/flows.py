@@ -21,6 +21,7 @@ import socket
 from collections import OrderedDict
 from typing import Final, Literal, TypeAlias
 
+from otwire.inspect.frames import Segment, decode_frame
 from otwire.inspect.records import (
     CaptureStats,
     CaptureWarning,
@@ -44,9 +45,7 @@ from otwire.inspect.tcp import (
     Event,
     Missing,
     Restart,
-    Segment,
     TCPReassembler,
-    decode_frame,
 )
 
 #: Closed connections remembered (to recognise late retransmissions) before they are evicted.
