@@ -11,7 +11,7 @@ import dataclasses
 import enum
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from otwire.codecs.iec104 import (
     APDUFramer,
@@ -228,10 +228,29 @@ def _time_fields(t: CP56Time2a) -> dict[str, Any]:
 
 
 def _iso(t: CP56Time2a) -> str | None:
+    """Return the time as ISO 8601 (milliseconds), ``None`` if not a valid time; remembered by octets (bounded)."""
+    raw = t.raw
+    if raw in _ISO_TEXTS:
+        return _ISO_TEXTS[raw]
     try:
-        return t.to_datetime().isoformat(timespec="milliseconds")
+        iso: str | None = t.to_datetime().isoformat(timespec="milliseconds")
     except ValueError:
-        return None
+        iso = None
+    if len(_ISO_TEXTS) >= 4096:
+        _ISO_TEXTS.clear()
+    _ISO_TEXTS[raw] = iso
+    return iso
+
+
+_ISO_TEXTS: dict[bytes, str | None] = {}
+
+
+def _cp56_text(element: CP56Time2a) -> str:
+    iso = _iso(element) or (
+        f"year={element.year} {element.month:02d}-{element.day:02d} {element.hour:02d}:"
+        f"{element.minute:02d}:{element.milliseconds / 1000:06.3f} (not a valid date)"
+    )
+    return iso + (" IV" if element.invalid else "") + (" SU" if element.summer_time else "")
 
 
 def _json_value(value: Any) -> Any:
@@ -298,11 +317,16 @@ def apdu_cells(apdu: APDU) -> tuple[str, ...]:
 
 def element_text(element: Element) -> str:
     """Return a short human view, e.g. ``ON IV``, ``12.5``, ``2009-08-13T10:05:03.123``."""
-    kind = type(element)
+    kind = type(element)  # the most frequent types first, by identity (the match below tries them in turn)
     if kind is el.R32 or kind is el.SVA:
-        return f"{element.value:g}"  # type: ignore[attr-defined]
+        return f"{cast(el.R32, element).value:g}"
     if kind is el.QDS:
-        return _quality(element.quality).strip() or "ok"  # type: ignore[attr-defined]
+        return _quality(cast(el.QDS, element).quality).strip() or "ok"
+    if kind is el.SIQ:
+        siq = cast(el.SIQ, element)
+        return ("ON" if siq.spi else "OFF") + _quality(siq.quality)
+    if kind is CP56Time2a:
+        return _cp56_text(cast(CP56Time2a, element))
     match element:
         case el.SIQ(spi=spi, quality=q):
             return ("ON" if spi else "OFF") + _quality(q)
@@ -325,11 +349,7 @@ def element_text(element: Element) -> str:
         case el.DCO(dcs=s, qu=qu, select=sel) | el.RCO(rcs=s, qu=qu, select=sel):
             return ("SELECT " if sel else "") + s.name + (f" qu={qu}" if qu else "")
         case CP56Time2a():
-            iso = _iso(element) or (
-                f"year={element.year} {element.month:02d}-{element.day:02d} {element.hour:02d}:"
-                f"{element.minute:02d}:{element.milliseconds / 1000:06.3f} (not a valid date)"
-            )
-            return iso + (" IV" if element.invalid else "") + (" SU" if element.summer_time else "")
+            return _cp56_text(element)
         case CP24Time2a():
             return f"+{element.minute:02d}:{element.milliseconds / 1000:06.3f}" + (" IV" if element.invalid else "")
         case CP16Time2a(milliseconds=ms):
