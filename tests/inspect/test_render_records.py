@@ -11,6 +11,7 @@ import pytest
 
 from otwire.cli import main
 from otwire.codecs.iec104 import UFrame, UFunction, encode_apdu
+from otwire.codecs.imb import SetClientInfo, encode_command
 from otwire.inspect import read, record_values, row_json
 from otwire.inspect.files import SAMPLES
 from otwire.transports import Direction
@@ -65,3 +66,17 @@ def test_streams_are_numbered_per_flow_in_order_of_their_first_record(tmp_path: 
         (50001, 1),
     ]
     assert [record_values(row)["packet"] for row in rows] == [row.packet_number for row in rows]
+
+
+def test_jsonl_stays_ascii_with_escapes_for_text_beyond_ascii(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "names.pcap"
+    with PcapRecorder(path, local=("10.0.0.1", 50001), remote=("10.0.0.3", 4000)) as recorder:
+        recorder.record(Direction.OUT, encode_command(SetClientInfo(owner_id=1, owner_name="Zürich ☃")), timestamp=2.0)
+        recorder.record(Direction.OUT, encode_command(SetClientInfo(owner_id=2, owner_name="plain")), timestamp=3.0)
+    assert main(["inspect", "--format", "jsonl", "--no-summary", str(path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and all(line.isascii() for line in lines)
+    assert "Z\\u00fcrich \\u2603" in lines[0]
+    assert [json.loads(line) for line in lines] == [row_json(row, str(path)) for row in read(path)]

@@ -30,16 +30,21 @@ _LEAD = f"{'time':<12} {'frame':>7} {'str':>3} {'dir':<3}"
 def write_jsonl(rows: Iterable[Row], source: str, out: IO[str]) -> None:
     """Write one JSON object per row (keys: :func:`~otwire.inspect.records.row_json`).
 
-    msgspec encodes them; a value it cannot (an integer beyond 64 bits) falls back to
-    :func:`json.dumps` for that row.
+    msgspec encodes them. A row with text beyond ASCII, or a value msgspec cannot encode
+    (an integer beyond 64 bits), is written by :func:`json.dumps` instead, with ``\\uXXXX``
+    escapes as before, so the output stays ASCII whatever the terminal's encoding.
     """
     encode = msgspec.json.Encoder().encode
     write = out.write
     for row in rows:
         values = row_json(row, source)
         try:
-            write(encode(values).decode() + "\n")
+            line = encode(values)
         except (TypeError, OverflowError, msgspec.EncodeError):
+            line = b"\xff"  # not ASCII: written by json.dumps
+        if line.isascii():
+            write(line.decode("ascii") + "\n")
+        else:
             write(json.dumps(values, separators=(",", ":")) + "\n")
 
 
