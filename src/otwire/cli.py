@@ -139,6 +139,8 @@ def _inspect_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     inspect.add_argument("--no-summary", action="store_true", help="do not print the summaries")
     inspect.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
                          help="progress bar on stderr (auto: terminal and large inputs)")  # fmt: skip
+    inspect.add_argument("--jobs", type=_count(1), default=1, metavar="N",
+                         help="dissect up to N input files at once, in processes (output in input order)")  # fmt: skip
 
 
 def _session_options(parser: argparse.ArgumentParser, port: int, *, allow_zero: bool) -> None:

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, redirect_stderr, redirect_stdout
 from importlib import resources
+from multiprocessing import Pool
 from pathlib import Path
 
 from rich.console import Console
@@ -54,6 +59,10 @@ def run(args: argparse.Namespace) -> int:
                             disable=not show)  # fmt: skip
         stack.enter_context(progress)
         task = progress.add_task("dissecting", total=sum(sizes))
+        if getattr(args, "jobs", 1) > 1 and len(paths) > 1:
+            names = [p.name if not args.paths else str(p) for p in paths]
+            _run_jobs(args, paths, names, lambda size: progress.advance(task, size), sizes)
+            return 0
         done = 0
         for path, size in zip(paths, sizes, strict=True):
             stats = CaptureStats(progress=_advance(progress, task, done))
@@ -93,3 +102,36 @@ def _counted(rows: Iterator[Row], summary: Summary, source: str) -> Iterator[Row
     for row in rows:
         summary.add(source, row)
         yield row
+
+
+# --- --jobs N: input files dissected in parallel --------------------------------------------
+
+
+def _run_jobs(
+    args: argparse.Namespace, paths: list[Path], names: list[str], advance: Callable[[int], None], sizes: list[int]
+) -> None:
+    """Dissect the files in up to ``args.jobs`` processes; print each file's output in input order.
+
+    Each worker writes one file's table or JSON lines (and its summary) to a file in a
+    temporary directory; they are copied to stdout (and the JSON summaries to stderr) file
+    by file, so memory holds no output. An error or a closed pipe stops the workers at once.
+    """
+    with tempfile.TemporaryDirectory(prefix="otwire-jobs-") as folder, Pool(min(args.jobs, len(paths))) as pool:
+        outputs = [os.path.join(folder, f"{i}.out") for i in range(len(paths))]
+        jobs = list(zip([args] * len(paths), paths, names, outputs, strict=True))
+        for (out_path, err), size in zip(pool.imap(_job, jobs), sizes, strict=True):
+            with open(out_path, encoding="utf-8") as out:
+                shutil.copyfileobj(out, sys.stdout)
+            os.unlink(out_path)
+            sys.stdout.flush()
+            sys.stderr.write(err)
+            advance(size)
+
+
+def _job(job: tuple[argparse.Namespace, Path, str, str]) -> tuple[str, str]:
+    """Dissect one file in a worker into ``out_path``: return it, and the file's stderr text."""
+    args, path, source, out_path = job
+    err = io.StringIO()
+    with open(out_path, "w", encoding="utf-8") as out, redirect_stdout(out), redirect_stderr(err):
+        _one_file(args, path, source, CaptureStats())
+    return out_path, err.getvalue()
