@@ -1,4 +1,10 @@
-"""``otwire inspect``: the command behind :func:`otwire.cli.main` (imported only when it runs)."""
+"""``otwire inspect``: the command behind :func:`otwire.cli.main` (imported only when it runs).
+
+Rows flow from each input (a file through :func:`~otwire.inspect.dissect.dissect`; stdin,
+``-w`` inputs and live capture through :mod:`otwire.inspect.packets`) through the display
+filter (``-Y``) and the record limit (``-c``) to one output: the table (with ``-V`` trees
+and ``-x`` hex dumps), JSON lines, ``-T fields`` or CSV; ``-w`` writes the kept packets.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +13,28 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn
 
+from otwire.errors import InvalidArgument
 from otwire.inspect.capture import CaptureStats, capture_size
 from otwire.inspect.dissect import Row, check_input, default_ports, dissect
-from otwire.inspect.files import SAMPLES
+from otwire.inspect.fields import CsvWriter, FieldsWriter, known_fields, record_values
+from otwire.inspect.files import SAMPLES, Source
+from otwire.inspect.filter import Predicate, compile_filter
+from otwire.inspect.packets import packet_rows, read_packets
+from otwire.inspect.pcapout import PacketTap
 from otwire.inspect.render import Summary, TableWriter, write_jsonl
 
 #: Show a progress bar when the inputs are at least this large (octets) and stderr is a terminal.
 PROGRESS_THRESHOLD = 1 << 20
+#: The name of standard input among the paths.
+STDIN = "-"
 
 
 class _Console(Console):
@@ -32,55 +47,217 @@ class _Console(Console):
             raise BrokenPipeError from None  # otwire.cli.main: exit status 0, as for --format jsonl
 
 
+@dataclass
+class Selection:
+    """What ``-Y``, ``-c`` and ``-w`` ask, and the records kept so far (over every input).
+
+    Attributes:
+        predicate: The compiled ``-Y`` filter, or ``None``.
+        limit: ``-c``: stop after this many records (``None``: no limit).
+        tap: ``-w``: where the kept records' packets go.
+        kept: Records kept so far.
+    """
+
+    predicate: Predicate | None = None
+    limit: int | None = None
+    tap: PacketTap | None = None
+    kept: int = 0
+
+    @property
+    def done(self) -> bool:
+        """Whether ``-c`` records were kept."""
+        return self.limit is not None and self.kept >= self.limit
+
+    def select(self, rows: Iterator[Row], source: str) -> Iterator[Row]:
+        """Yield the rows that pass the filter, until the limit; tap each kept one."""
+        for row in rows:
+            if self.done:
+                return
+            if self.predicate is not None and not self.predicate(record_values(row, source)):
+                continue
+            self.kept += 1
+            if self.tap is not None:
+                self.tap.keep(row)
+            yield row
+
+
 def run(args: argparse.Namespace) -> int:
-    """Dissect ``args.paths`` (or the bundled samples) as ``args`` says; return the exit code.
+    """Dissect ``args.paths`` (or the bundled samples, or stdin, or ``-i``) as ``args`` says; return the exit code.
 
     Raises:
         CaptureError: An input cannot be read or is not a capture (checked before any output).
+        FilterError: The ``-Y`` filter is bad (before any output).
+        InvalidArgument: Options that do not go together, or an unknown ``-e`` field.
     """
+    _check_options(args)
     with ExitStack() as stack:
-        paths = [Path(p) for p in args.paths] or [
-            stack.enter_context(resources.as_file(resources.files("otwire.inspect") / "samples" / name))
-            for name in SAMPLES
-        ]
+        selection = _selection(args, stack)
+        output = _output(args)
+        if getattr(args, "interface", None):
+            from otwire.inspect.live import capture_rows
+
+            rows = capture_rows(args.interface, {**default_ports(), **dict(args.port)}, duration=args.duration)
+            _emit(args, output, selection.select(rows, args.interface), args.interface)
+            return 0
+        paths = _paths(args, stack)
         for path in paths:  # fail fast, before any output, on an input that cannot be dissected
-            check_input(path, args.proto)
-        sizes = [capture_size(p) for p in paths]
-        err = Console(stderr=True, highlight=False, soft_wrap=True)
-        show = args.progress == "always" or (
-            args.progress == "auto" and err.is_terminal and sum(sizes) >= PROGRESS_THRESHOLD
-        )
-        progress = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), console=err,
-                            disable=not show)  # fmt: skip
-        stack.enter_context(progress)
-        task = progress.add_task("dissecting", total=sum(sizes))
-        done = 0
-        for path, size in zip(paths, sizes, strict=True):
-            stats = CaptureStats(progress=_advance(progress, task, done))
-            _one_file(args, path, path.name if not args.paths else str(path), stats)
-            done += size
-            progress.update(task, completed=done)
+            if str(path) != STDIN:
+                kind = check_input(path, args.proto)
+                if selection.tap is not None and kind not in ("pcap", "pcapng"):
+                    raise InvalidArgument(f"-w needs pcap or pcapng inputs; {path} is a {kind} file")
+        _dissect_all(args, stack, paths, selection, output)
     return 0
 
 
-def _one_file(args: argparse.Namespace, path: Path, source: str, stats: CaptureStats) -> None:
-    """Dissect one file and print its rows, then its summary."""
+def _dissect_all(
+    args: argparse.Namespace, stack: ExitStack, paths: list[Path], selection: Selection, output: Any
+) -> None:
+    sizes = [0 if str(p) == STDIN else capture_size(p) for p in paths]
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    show = args.progress == "always" or (
+        args.progress == "auto" and err.is_terminal and sum(sizes) >= PROGRESS_THRESHOLD
+    )
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), console=err,
+                        disable=not show)  # fmt: skip
+    stack.enter_context(progress)
+    task = progress.add_task("dissecting", total=sum(sizes))
+    done = 0
+    named = bool(args.paths or getattr(args, "read", None))
+    for path, size in zip(paths, sizes, strict=True):
+        if selection.done:
+            break
+        stats = CaptureStats(progress=_advance(progress, task, done))
+        source = str(path) if named else path.name
+        rows = _rows(args, path, stats, selection, stack)
+        _emit(args, output, selection.select(rows, source), source)
+        done += size
+        progress.update(task, completed=done)
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    """Resolve ``-T``/``-e`` into ``args.format`` and reject combinations that make no sense."""
+    fields = getattr(args, "fields", None) or []
+    kind = getattr(args, "output_type", None)
+    if kind is not None:
+        args.format = {"fields": "fields", "json": "jsonl", "text": "table"}[kind]
+    elif fields and args.format == "table":
+        args.format = "fields"
+    if args.format == "fields" and not fields:
+        raise InvalidArgument("-T fields needs at least one -e FIELD")
+    if fields and args.format not in ("fields", "csv"):
+        raise InvalidArgument("-e FIELD goes with -T fields or --format csv")
+    if getattr(args, "interface", None) and (args.paths or getattr(args, "read", None)):
+        raise InvalidArgument("-i captures live; give no capture files with it")
+    if getattr(args, "duration", None) and not getattr(args, "interface", None):
+        raise InvalidArgument("--duration goes with -i IFACE")
+
+
+def _selection(args: argparse.Namespace, stack: ExitStack) -> Selection:
+    expr = getattr(args, "filter", None)
+    predicate = compile_filter(expr, known_fields()) if expr is not None else None
+    tap = stack.enter_context(PacketTap(args.write)) if getattr(args, "write", None) else None
+    return Selection(predicate, getattr(args, "count", None), tap)
+
+
+def _paths(args: argparse.Namespace, stack: ExitStack) -> list[Path]:
+    given = [*(getattr(args, "read", None) or []), *args.paths]
+    if given.count(STDIN) > 1:
+        raise InvalidArgument("standard input (-) can be read once")
+    return [Path(p) for p in given] or [
+        stack.enter_context(resources.as_file(resources.files("otwire.inspect") / "samples" / name)) for name in SAMPLES
+    ]
+
+
+def _rows(
+    args: argparse.Namespace, path: Path, stats: CaptureStats, selection: Selection, stack: ExitStack
+) -> Iterator[Row]:
+    """The rows of one input: files by path, stdin and ``-w`` inputs as a packet stream."""
     ports = {**default_ports(), **dict(args.port)}
-    out = _Console(highlight=False, soft_wrap=True)
-    summary = Summary()
-    rows = _counted(dissect(path, ports, proto=args.proto, stats=stats), summary, source)
-    if args.format == "jsonl":
-        write_jsonl(rows, source, sys.stdout)
+    if str(path) != STDIN and selection.tap is None:
+        return dissect(path, ports, proto=args.proto, stats=stats)
+    if str(path) == STDIN:
+        packets = read_packets(sys.stdin.buffer, STDIN)
     else:
-        table = TableWriter(out)
-        table.header(source)
-        for row in rows:
-            table.write(row)
-    if not args.no_summary and summary.files:
-        if args.format == "jsonl":
-            print(json.dumps({"summary": summary.as_json()}), file=sys.stderr)
+        source = stack.enter_context(Source(path))
+        packets = read_packets(source.file, str(path))
+    if selection.tap is not None:
+        packets = selection.tap.watch(packets)
+    return packet_rows(packets, ports, name=str(path), stats=stats)
+
+
+@dataclass
+class _Output:
+    """The chosen output: a table console (with ``-V``/``-x`` extras), or a writer of fields or CSV lines."""
+
+    format: str
+    console: Console
+    writer: Any = None
+    detail: bool = False
+    hexdump: bool = False
+
+
+def _output(args: argparse.Namespace) -> _Output:
+    out = _Output(args.format, _Console(highlight=False, soft_wrap=True))
+    out.detail, out.hexdump = bool(getattr(args, "detail", False)), bool(getattr(args, "hexdump", False))
+    fields = getattr(args, "fields", None) or []
+    if args.format == "fields":
+        options = _field_options(getattr(args, "field_options", None) or [])
+        out.writer = FieldsWriter(sys.stdout, fields, **options)
+    elif args.format == "csv":
+        out.writer = CsvWriter(sys.stdout, fields) if fields else CsvWriter(sys.stdout)
+    return out
+
+
+#: ``-E`` separator names, as tshark spells them.
+_SEPARATORS = {"/t": "\t", "/s": " "}
+
+
+def _field_options(items: list[str]) -> dict[str, Any]:
+    """Parse ``-E header=y|n``, ``-E separator=/t|/s|C``, ``-E aggregator=,|/s|C``.
+
+    Raises:
+        InvalidArgument: An unknown option or value.
+    """
+    options: dict[str, Any] = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        if key == "header" and value in ("y", "n"):
+            options["header"] = value == "y"
+        elif key in ("separator", "aggregator") and value:
+            options[key] = _SEPARATORS.get(value, value)
         else:
-            summary.render(out)
+            raise InvalidArgument(f"-E {item}: expected header=y|n, separator=/t|/s|C or aggregator=,|/s|C")
+    return options
+
+
+def _emit(args: argparse.Namespace, output: _Output, rows: Iterator[Row], source: str) -> None:
+    """Write the rows of one input in the chosen format, then its summary."""
+    summary = Summary()
+    rows = _counted(rows, summary, source)
+    if output.format == "jsonl":
+        write_jsonl(rows, source, sys.stdout)
+    elif output.writer is not None:
+        for row in rows:
+            output.writer.write(record_values(row, source))
+    else:
+        _table(output, rows, source)
+    if not args.no_summary and summary.files:
+        if output.format == "table":
+            summary.render(output.console)
+        else:
+            print(json.dumps({"summary": summary.as_json()}), file=sys.stderr)
+
+
+def _table(output: _Output, rows: Iterator[Row], source: str) -> None:
+    table = TableWriter(output.console)
+    table.header(source)
+    for row in rows:
+        table.write(row)
+        if output.detail or output.hexdump:
+            from otwire.inspect.detail import row_extras
+
+            for line in row_extras(row, detail=output.detail, hexdump=output.hexdump):
+                output.console.print(line, markup=False, highlight=False)
 
 
 def _advance(progress: Progress, task: TaskID, base: int) -> Callable[[int], None]:
