@@ -1,6 +1,6 @@
 """``otwire inspect``: read captures and dissect the protocols otwire knows in them.
 
-The library API is :func:`read`::
+The library API is :func:`read` (and :func:`explain`, the detail tree of one frame)::
 
     import otwire.inspect
 
@@ -16,6 +16,7 @@ over them.
 
 from __future__ import annotations
 
+from otwire.inspect.detail import DetailTree, explain
 from otwire.inspect.dissect import Row, read, row_json
 
-__all__ = ["Row", "read", "row_json"]
+__all__ = ["DetailTree", "Row", "explain", "read", "row_json"]
