@@ -79,6 +79,8 @@ class Selection:
             if self.tap is not None:
                 self.tap.keep(row)
             yield row
+            if self.done:  # stop reading at once (a live capture would wait for one more packet)
+                return
 
 
 def run(args: argparse.Namespace) -> int:
@@ -96,7 +98,9 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, "interface", None):
             from otwire.inspect.live import capture_rows
 
-            rows = capture_rows(args.interface, {**default_ports(), **dict(args.port)}, duration=args.duration)
+            tap = selection.tap.watch if selection.tap is not None else None
+            ports = {**default_ports(), **dict(args.port)}
+            rows = capture_rows(args.interface, ports, duration=args.duration, tap=tap)
             _emit(args, output, selection.select(rows, args.interface), args.interface)
             return 0
         paths = _paths(args, stack)
