@@ -223,3 +223,31 @@ def test_write_refuses_hex_dumps(capsys: pytest.CaptureFixture[str], tmp_path: P
     code, out, err = run(capsys, "inspect", str(dump), "--proto", "iec104", "-w", str(tmp_path / "x.pcap"))
     assert code == 2 and out == ""
     assert "-w needs pcap or pcapng inputs" in err
+
+
+def test_write_never_overwrites_an_input(capsys: pytest.CaptureFixture[str], tmp_path: Path, diverse: Path) -> None:
+    copy = tmp_path / "in.pcap"
+    copy.write_bytes(diverse.read_bytes())
+    code, out, err = run(capsys, "inspect", str(copy), "-w", str(copy))
+    assert code == 2 and out == ""
+    assert "would overwrite an input" in err
+    assert copy.read_bytes() == diverse.read_bytes()
+
+
+def test_no_output_and_no_file_before_a_bad_input(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    target = tmp_path / "out.pcap"
+    code, out, err = run(
+        capsys,
+        "inspect",
+        str(tmp_path / "missing.pcap"),
+        "-T",
+        "fields",
+        "-E",
+        "header=y",
+        "-e",
+        "ioa",
+        "-w",
+        str(target),
+    )
+    assert code == 2 and out == "" and "missing.pcap" in err
+    assert not target.exists()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -92,25 +93,36 @@ def run(args: argparse.Namespace) -> int:
         InvalidArgument: Options that do not go together, or an unknown ``-e`` field.
     """
     _check_options(args)
+    predicate = _compiled(args)
     with ExitStack() as stack:
-        selection = _selection(args, stack)
+        live = getattr(args, "interface", None)
+        paths = [] if live else _paths(args, stack)
+        _check_inputs(args, paths)
+        tap = stack.enter_context(PacketTap(args.write)) if getattr(args, "write", None) else None
+        selection = Selection(predicate, getattr(args, "count", None), tap)
         output = _output(args)
-        if getattr(args, "interface", None):
+        if live:
             from otwire.inspect.live import capture_rows
 
-            tap = selection.tap.watch if selection.tap is not None else None
             ports = {**default_ports(), **dict(args.port)}
-            rows = capture_rows(args.interface, ports, duration=args.duration, tap=tap)
-            _emit(args, output, selection.select(rows, args.interface), args.interface)
-            return 0
-        paths = _paths(args, stack)
-        for path in paths:  # fail fast, before any output, on an input that cannot be dissected
-            if str(path) != STDIN:
-                kind = check_input(path, args.proto)
-                if selection.tap is not None and kind not in ("pcap", "pcapng"):
-                    raise InvalidArgument(f"-w needs pcap or pcapng inputs; {path} is a {kind} file")
-        _dissect_all(args, stack, paths, selection, output)
+            rows = capture_rows(live, ports, duration=args.duration, tap=tap.watch if tap else None)
+            _emit(args, output, selection.select(rows, live), live)
+        else:
+            _dissect_all(args, stack, paths, selection, output)
     return 0
+
+
+def _check_inputs(args: argparse.Namespace, paths: list[Path]) -> None:
+    """Fail fast, before any output, on an input that cannot be dissected or would be overwritten by ``-w``."""
+    write = getattr(args, "write", None)
+    for path in paths:
+        if str(path) == STDIN:
+            continue
+        kind = check_input(path, args.proto)
+        if write is not None and kind not in ("pcap", "pcapng"):
+            raise InvalidArgument(f"-w needs pcap or pcapng inputs; {path} is a {kind} file")
+        if write is not None and os.path.exists(write) and os.path.samefile(write, path):
+            raise InvalidArgument(f"-w {write} would overwrite an input")
 
 
 def _dissect_all(
@@ -156,11 +168,9 @@ def _check_options(args: argparse.Namespace) -> None:
         raise InvalidArgument("--duration goes with -i IFACE")
 
 
-def _selection(args: argparse.Namespace, stack: ExitStack) -> Selection:
+def _compiled(args: argparse.Namespace) -> Predicate | None:
     expr = getattr(args, "filter", None)
-    predicate = compile_filter(expr, known_fields()) if expr is not None else None
-    tap = stack.enter_context(PacketTap(args.write)) if getattr(args, "write", None) else None
-    return Selection(predicate, getattr(args, "count", None), tap)
+    return compile_filter(expr, known_fields()) if expr is not None else None
 
 
 def _paths(args: argparse.Namespace, stack: ExitStack) -> list[Path]:
