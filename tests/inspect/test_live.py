@@ -161,3 +161,26 @@ def test_live_capture_errors_are_one_line(capsys: pytest.CaptureFixture[str]) ->
     code = main(["inspect", "-i", "nosuch-if0", "--duration", "1"])
     err = capsys.readouterr().err
     assert code == 2 and "cannot capture there" in err and len(err.splitlines()) == 1
+
+
+def test_ctrl_c_ends_a_live_capture_with_its_summary(tmp_path: Path) -> None:
+    child, port = _start("iec104", tmp_path / "iec104.pcap")
+    capture = subprocess.Popen(
+        [sys.executable, "-m", "otwire", "inspect", "-i", "lo", "--port", str(port), "--format", "jsonl"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    try:
+        assert capture.stderr is not None and capture.stdout is not None
+        assert capture.stderr.readline().strip() == "capturing on lo"
+        with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as client:
+            client.sendall(bytes.fromhex("680443000000"))  # TESTFR act
+            assert _recv_exactly(client, 6) == bytes.fromhex("680483000000")
+            lines = [capture.stdout.readline(), capture.stdout.readline()]  # both APDUs, printed as they came
+        capture.send_signal(signal.SIGINT)
+        out, err = capture.communicate(timeout=WAIT)
+    finally:
+        capture.kill()
+        _stop(child)
+    assert capture.returncode == 0, err
+    assert ['"u_function":"TESTFR_ACT"' in lines[0], '"u_function":"TESTFR_CON"' in lines[1]] == [True, True]
+    assert '"APDUs": 2' in err and out == ""

@@ -102,10 +102,13 @@ def run(args: argparse.Namespace) -> int:
         selection = Selection(predicate, getattr(args, "count", None), tap)
         output = _output(args)
         if live:
-            from otwire.inspect.live import capture_rows
+            from otwire.inspect.live import capture_rows, stop_on_interrupt
 
             ports = {**default_ports(), **dict(args.port)}
-            rows = capture_rows(live, ports, duration=args.duration, tap=tap.watch if tap else None)
+            interrupted = stack.enter_context(stop_on_interrupt())
+            watch = tap.watch if tap else None
+            rows = capture_rows(live, ports, duration=args.duration, stop=interrupted.is_set, tap=watch)
+            print(f"capturing on {live}", file=sys.stderr, flush=True)  # as tshark says; the socket is open
             _emit(args, output, selection.select(rows, live), live)
         else:
             _dissect_all(args, stack, paths, selection, output)

@@ -5,24 +5,27 @@
 :class:`~otwire.inspect.packets.Packet` objects that :func:`~otwire.inspect.packets.packet_rows`
 dissects like a capture file (the same reassembly, dissectors and output options). On a
 loopback interface each packet is seen once (the kernel's outgoing copy is skipped, as
-tcpdump does). Capture stops at ``duration`` seconds, when ``stop()`` becomes true, on
-Ctrl-C (the rows so far are kept and the summary printed), or when the consumer stops
-reading (``-c``).
+tcpdump does). Capture stops at ``duration`` seconds, when ``stop()`` becomes true (the
+command line makes Ctrl-C set it, see :func:`stop_on_interrupt`: the rows so far are kept
+and the summary printed), or when the consumer stops reading (``-c``).
 """
 
 from __future__ import annotations
 
+import signal
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Final
+from contextlib import contextmanager
+from typing import Any, Final
 
 from otwire.inspect.capture import CaptureError, CaptureWarning
 from otwire.inspect.dissect import Row
 from otwire.inspect.packets import Packet, packet_rows
 
-__all__ = ["capture_rows", "open_live"]
+__all__ = ["capture_rows", "open_live", "stop_on_interrupt"]
 
 #: ``ETH_P_ALL`` (linux/if_ether.h): every protocol.
 ETH_P_ALL: Final = 0x0003
@@ -121,3 +124,29 @@ def capture_rows(
     """
     packets = open_live(interface, duration=duration, stop=stop)
     return packet_rows(tap(packets) if tap else packets, ports, name=interface)
+
+
+@contextmanager
+def stop_on_interrupt() -> Iterator[threading.Event]:
+    """Turn the first Ctrl-C into an event (set) instead of an exception, while the block runs.
+
+    A capture polls the event (``stop=event.is_set``), so it ends between packets, never in
+    the middle of dissecting or printing one; a second Ctrl-C raises KeyboardInterrupt as
+    usual. Outside the main thread (where signals cannot be handled) the event is only
+    returned.
+    """
+    event = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield event
+        return
+
+    def interrupted(signum: int, frame: Any) -> None:
+        if event.is_set():
+            raise KeyboardInterrupt
+        event.set()
+
+    previous = signal.signal(signal.SIGINT, interrupted)
+    try:
+        yield event
+    finally:
+        signal.signal(signal.SIGINT, previous)
