@@ -167,6 +167,8 @@ def test_bad_filter_is_one_line_with_the_column(capsys: pytest.CaptureFixture[st
         (("-T", "fields", "-e", "ioa", "-E", "header=maybe"), "-E header=maybe"),
         (("--duration", "1"), "--duration goes with -i"),
         (("-i", "lo", "x.pcap"), "give no capture files"),
+        (("-V", "--format", "jsonl"), "-V and -x go with the table"),
+        (("-x", "-T", "fields", "-e", "ioa"), "-V and -x go with the table"),
     ],
 )
 def test_options_that_do_not_go_together(

@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -64,6 +64,14 @@ class Selection:
     tap: PacketTap | None = None
     kept: int = 0
 
+    _last: tuple[Row | None, dict[str, object]] = field(default=(None, {}), init=False, repr=False)
+
+    def values(self, row: Row, source: str) -> dict[str, object]:
+        """Return the row's mapping view, computed once for the filter and the output."""
+        if self._last[0] is not row:
+            self._last = (row, record_values(row, source))
+        return self._last[1]
+
     @property
     def done(self) -> bool:
         """Whether ``-c`` records were kept."""
@@ -74,7 +82,7 @@ class Selection:
         for row in rows:
             if self.done:
                 return
-            if self.predicate is not None and not self.predicate(record_values(row, source)):
+            if self.predicate is not None and not self.predicate(self.values(row, source)):
                 continue
             self.kept += 1
             if self.tap is not None:
@@ -109,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
             watch = tap.watch if tap else None
             rows = capture_rows(live, ports, duration=args.duration, stop=interrupted.is_set, tap=watch)
             print(f"capturing on {live}", file=sys.stderr, flush=True)  # as tshark says; the socket is open
-            _emit(args, output, selection.select(rows, live), live)
+            _emit(args, output, selection, selection.select(rows, live), live)
         else:
             _dissect_all(args, stack, paths, selection, output)
     return 0
@@ -148,7 +156,7 @@ def _dissect_all(
         stats = CaptureStats(progress=_advance(progress, task, done))
         source = str(path) if named else path.name
         rows = _rows(args, path, stats, selection, stack)
-        _emit(args, output, selection.select(rows, source), source)
+        _emit(args, output, selection, selection.select(rows, source), source)
         done += size
         progress.update(task, completed=done)
 
@@ -167,6 +175,8 @@ def _check_options(args: argparse.Namespace) -> None:
         raise InvalidArgument("-e FIELD goes with -T fields or --format csv")
     if getattr(args, "interface", None) and (args.paths or getattr(args, "read", None)):
         raise InvalidArgument("-i captures live; give no capture files with it")
+    if (getattr(args, "detail", False) or getattr(args, "hexdump", False)) and args.format != "table":
+        raise InvalidArgument("-V and -x go with the table output (not --format/-T " + args.format + ")")
     if getattr(args, "duration", None) and not getattr(args, "interface", None):
         raise InvalidArgument("--duration goes with -i IFACE")
 
@@ -247,7 +257,7 @@ def _field_options(items: list[str]) -> dict[str, Any]:
     return options
 
 
-def _emit(args: argparse.Namespace, output: _Output, rows: Iterator[Row], source: str) -> None:
+def _emit(args: argparse.Namespace, output: _Output, selection: Selection, rows: Iterator[Row], source: str) -> None:
     """Write the rows of one input in the chosen format, then its summary."""
     summary = Summary()
     rows = _counted(rows, summary, source)
@@ -255,7 +265,7 @@ def _emit(args: argparse.Namespace, output: _Output, rows: Iterator[Row], source
         write_jsonl(rows, source, sys.stdout)
     elif output.writer is not None:
         for row in rows:
-            output.writer.write(record_values(row, source))
+            output.writer.write(selection.values(row, source))
     else:
         _table(output, rows, source)
     if not args.no_summary and summary.files:
