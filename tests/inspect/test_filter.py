@@ -214,3 +214,19 @@ def test_random_filter_equals_the_predicate_in_python(tree: Node, batch: list[di
     predicate = compile_filter(render(tree))
     for record in batch:
         assert predicate(record) == evaluate(tree, record), (render(tree), record)
+
+
+_PIECES = st.sampled_from(
+    ["a", "b", "==", "!=", "<", ">=", "in", "{", "}", "(", ")", "and", "or", "not", "!", "&&", "||", "contains",
+     "matches", '"x"', '"(', "1", "-2.5", "0x1f", "..", ",", "true", "=", "#", " "]
+)  # fmt: skip
+
+
+@given(st.one_of(st.text(max_size=40), st.lists(_PIECES, max_size=12).map(" ".join)))
+def test_any_text_compiles_or_raises_filter_error(text: str) -> None:
+    try:
+        predicate = compile_filter(text, {"a": int, "b": str})
+    except FilterError as exc:
+        assert 1 <= exc.column <= len(text) + 1 and "\n" not in str(exc)
+        return
+    assert predicate({"a": [1, 2], "b": "x"}) in (True, False)
