@@ -131,30 +131,47 @@ def test_live_capture_finds_every_frame_of_an_imb_session(tmp_path: Path) -> Non
     _live_session(tmp_path, "imb", "imb", session)
 
 
-def test_live_cli_stops_after_count(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    recording = tmp_path / "iec104.pcap"
-    child, port = _start("iec104", recording)
+def _cli_with_testfr(port: int, argv: list[str]) -> int:
+    """Run ``otwire inspect -i lo ARGV`` in a thread, exchanging TESTFR until it stops; return its exit code."""
     result: list[int] = []
+    cli = threading.Thread(target=lambda: result.append(main(["inspect", "-i", "lo", "--port", str(port), *argv])))
+    cli.start()
+    with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as client:
+        for _ in range(int(WAIT / 0.2)):  # the capture opens at some point: exchange until it stops
+            client.sendall(bytes.fromhex("680443000000"))  # TESTFR act
+            assert _recv_exactly(client, 6) == bytes.fromhex("680483000000")
+            cli.join(0.2)
+            if not cli.is_alive():
+                break
+    cli.join(WAIT)
+    assert len(result) == 1
+    return result[0]
+
+
+def test_live_cli_stops_after_count(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    child, port = _start("iec104", tmp_path / "iec104.pcap")
     try:
-        cli = threading.Thread(
-            target=lambda: result.append(
-                main(["inspect", "-i", "lo", "--port", str(port), "-c", "2", "--format", "jsonl", "--duration", "30"])
-            )
-        )
-        cli.start()
-        with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as client:
-            for _ in range(int(WAIT / 0.2)):  # the capture opens at some point: exchange until it stops
-                client.sendall(bytes.fromhex("680443000000"))  # TESTFR act
-                assert _recv_exactly(client, 6) == bytes.fromhex("680483000000")
-                cli.join(0.2)
-                if not cli.is_alive():
-                    break
+        code = _cli_with_testfr(port, ["-c", "2", "--format", "jsonl", "--duration", "30"])
     finally:
         _stop(child)
-    cli.join(WAIT)
-    assert result == [0]
+    assert code == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2 and all('"u_function":"TESTFR_' in line for line in lines)
+
+
+def test_live_cli_filters_and_writes_a_pcap(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    child, port = _start("iec104", tmp_path / "iec104.pcap")
+    kept = tmp_path / "kept.pcap"
+    try:
+        argv = ["-Y", 'u_function == "TESTFR_CON"', "-c", "3", "-w", str(kept), "--format", "jsonl", "--no-summary"]
+        code = _cli_with_testfr(port, argv)
+    finally:
+        _stop(child)
+    live = capsys.readouterr().out.splitlines()
+    assert code == 0 and len(live) == 3
+    assert main(["inspect", str(kept), "--port", str(port), "--format", "jsonl", "--no-summary"]) == 0
+    again = capsys.readouterr().out.splitlines()
+    assert len(again) == 3 and all('"u_function":"TESTFR_CON"' in line for line in again)
 
 
 def test_live_capture_errors_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
