@@ -137,8 +137,9 @@ def _check_inputs(args: argparse.Namespace, paths: list[Path]) -> None:
 
 
 def _dissect_all(
-    args: argparse.Namespace, stack: ExitStack, paths: list[Path], selection: Selection, output: Any
+    args: argparse.Namespace, stack: ExitStack, paths: list[Path], selection: Selection, output: _Output
 ) -> None:
+    """Dissect the inputs in turn (until ``-c`` is reached), with a progress bar over their octets."""
     sizes = [0 if str(p) == STDIN else capture_size(p) for p in paths]
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     show = args.progress == "always" or (
