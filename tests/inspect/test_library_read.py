@@ -15,6 +15,7 @@ import pytest
 import otwire.inspect
 from otwire.errors import InvalidArgumentType
 from otwire.inspect import record_values, row_json
+from otwire.inspect.filter import FilterError
 
 SAMPLE_DIR = resources.files("otwire.inspect") / "samples"
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -69,6 +70,23 @@ def test_filter_keeps_the_records_its_predicate_accepts(tmp_path: Path) -> None:
     assert as_json(kept) == [row_json(r, "x") for r in everything if record_values(r).get("type") == "M_ME_NC_1"]
     assert 0 < len(kept) < len(everything)
     assert all(r.kind == "apdu" and r.packet_number and r.stream == 1 for r in kept)
+
+
+def test_a_display_filter_string_reads_the_flat_view_as_y_does(tmp_path: Path) -> None:
+    path = sample(tmp_path)
+    expr = 'type == "M_ME_NC_1" and ioa in {1300 1301}'
+    kept = as_json(otwire.inspect.read(path, filter=expr))
+
+    def nested(values: Mapping[str, object]) -> bool:  # ioa sits under objects in record_values
+        objects = values.get("objects") or []
+        ioas = {o["ioa"] for o in objects}  # type: ignore[attr-defined]
+        return values.get("type") == "M_ME_NC_1" and bool(ioas & {1300, 1301})
+
+    assert kept == as_json(otwire.inspect.read(path, filter=nested))
+    assert 0 < len(kept) < len(as_json(otwire.inspect.read(path)))
+    with pytest.raises(FilterError) as caught:
+        otwire.inspect.read(path, filter="ioa in {1300")
+    assert caught.value.column > 0
 
 
 def test_a_filter_that_is_not_callable_is_refused(tmp_path: Path) -> None:

@@ -246,7 +246,7 @@ class _Output:
 
 
 def _output(args: argparse.Namespace, *, header: bool = True) -> _Output:
-    """Return the output ``args`` ask for (``header=False``: no fields/CSV header line, a later ``--jobs`` file)."""
+    """Return the output ``args`` ask for (``header=False``: no fields/CSV header line, as a ``--jobs`` worker)."""
     out = _Output(args.format, _Console(highlight=False, soft_wrap=True))
     out.detail, out.hexdump = bool(getattr(args, "detail", False)), bool(getattr(args, "hexdump", False))
     fields = getattr(args, "fields", None) or []
@@ -332,16 +332,14 @@ def _run_jobs(
     """Dissect the files in up to ``args.jobs`` processes; print each file's output in input order.
 
     Each worker writes one file's output (and summary) to a file in a temporary directory,
-    with its own ``-Y`` filter and output writer (the first file's carries the fields/CSV
-    header); they are copied to stdout (and their stderr text to stderr) file by file, so
+    with its own ``-Y`` filter and output writer (the fields/CSV header is the parent's,
+    printed before); they are copied to stdout (and their stderr text to stderr) file by file, so
     memory holds no output. An error or a closed pipe stops the workers at once.
     """
+    sys.stdout.flush()  # the header, if any, before the workers start (forked with a copy of the buffer)
     with tempfile.TemporaryDirectory(prefix="otwire-jobs-") as folder, Pool(min(args.jobs, len(paths))) as pool:
         outputs = [os.path.join(folder, f"{i}.out") for i in range(len(paths))]
-        jobs = [
-            (args, path, name, out, i == 0)
-            for i, (path, name, out) in enumerate(zip(paths, names, outputs, strict=True))
-        ]
+        jobs = list(zip([args] * len(paths), paths, names, outputs, strict=True))
         for (out_path, err), size in zip(pool.imap(_job, jobs), sizes, strict=True):
             with open(out_path, encoding="utf-8") as out:
                 shutil.copyfileobj(out, sys.stdout)
@@ -351,12 +349,12 @@ def _run_jobs(
             advance(size)
 
 
-def _job(job: tuple[argparse.Namespace, Path, str, str, bool]) -> tuple[str, str]:
+def _job(job: tuple[argparse.Namespace, Path, str, str]) -> tuple[str, str]:
     """Dissect one file in a worker into ``out_path``: return it, and the file's stderr text."""
-    args, path, source, out_path, first = job
+    args, path, source, out_path = job
     err = io.StringIO()
     with open(out_path, "w", encoding="utf-8") as out, redirect_stdout(out), redirect_stderr(err):
-        output = _output(args, header=first)
+        output = _output(args, header=False)  # the parent's output printed the header
         selection = Selection(_compiled(args))
         rows = dissect(path, {**default_ports(), **dict(args.port)}, proto=args.proto, stats=CaptureStats())
         _emit(args, output, selection, selection.select(rows, source), source)

@@ -50,6 +50,11 @@ _I3X: Final[dict[str, type]] = {
     "element_id": str, "value": object, "quality": object, "timestamp": object, "sequence_number": int,
     "event_id": object, "event": str, "data": str,
 }  # fmt: skip
+_XEP0323: Final[dict[str, type]] = {
+    "stanza": str, "type": str, "id": str, "from": str, "to": str, "element": str, "seqnr": int, "nodes": str,
+    "node": str, "timestamp": object, "name": str, "value": object, "done": bool, "condition": str, "text": str,
+    "summary": str,
+}  # fmt: skip
 #: Modules whose message dataclasses' fields appear in records (element fields, IMB bodies).
 _MESSAGE_MODULES: Final = (
     "otwire.codecs.iec104.elements",
@@ -102,7 +107,7 @@ def _flatten(obj: Mapping[str, object], out: dict[str, object]) -> None:
 def known_fields() -> Mapping[str, type]:
     """Return every documented record field and its value type (``object`` when it varies)."""
     known: dict[str, type] = {}
-    for table in (_COMMON, _IEC104, _IMB, _I3X, _message_fields()):
+    for table in (_COMMON, _IEC104, _IMB, _I3X, _XEP0323, _message_fields()):
         for name, kind in table.items():
             known[name] = kind if known.get(name, kind) is kind else object
     return known

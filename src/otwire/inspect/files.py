@@ -25,6 +25,7 @@ SAMPLES = (
     "iti_TestDissectIec104.pcap",
     "otwire_imb_hub.pcap",
     "otwire_i3x.pcap",
+    "otwire_xmpp_c2s.pcap",
 )
 
 __all__ = [
