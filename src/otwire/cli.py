@@ -141,7 +141,8 @@ def _inspect_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     inspect.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
                          help="progress bar on stderr (auto: terminal and large inputs)")  # fmt: skip
     inspect.add_argument("--jobs", type=_count(1), default=1, metavar="N",
-                         help="dissect up to N input files at once, in processes (output in input order)")  # fmt: skip
+                         help="dissect up to N input files at once, in processes (output in input order; "
+                         "not with -c, -w or -)")  # fmt: skip
     _inspect_tshark_options(inspect)
 
 
