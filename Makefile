@@ -40,15 +40,15 @@ bench: $(STAMP_DEV) bench-tshark
 	$(BIN)/python benchmarks/i3x.py
 	$(BIN)/python benchmarks/mxgateway.py
 	$(BIN)/python benchmarks/xep0323.py
-	$(BIN)/python benchmarks/inspect.py
+	$(BIN)/python benchmarks/inspect_tshark.py
 
 # XEP-0323 tests run a throw-away Prosody (Debian package); where apt-get is unavailable they skip.
 prosody:
 	@command -v prosody >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && { SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); export DEBIAN_FRONTEND=noninteractive; $$SUDO apt-get install -y -qq --no-install-recommends prosody >/dev/null 2>&1 || { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends prosody >/dev/null; }; }; } || echo "prosody not installed (no apt-get): the XEP-0323 XMPP tests will skip"
 
-# tshark for benchmarks/inspect.py: installed when missing if root and apt-get work; never fails make bench.
+# tshark for benchmarks/inspect_tshark.py: installed when missing if root and apt-get work; never fails make bench.
 bench-tshark:
-	-@command -v tshark >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends tshark >/dev/null; } || echo "tshark not installed: benchmarks/inspect.py skips the comparison"
+	-@command -v tshark >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends tshark >/dev/null; } || echo "tshark not installed: benchmarks/inspect_tshark.py skips the comparison"
 
 fuzz: $(STAMP_DEV)
 	$(BIN)/python -m pytest -q fuzz --hypothesis-profile=fuzz

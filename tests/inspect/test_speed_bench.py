@@ -1,4 +1,4 @@
-"""``benchmarks/inspect.py --quick``: the benchmark runs, and otwire decodes every generated APDU."""
+"""``benchmarks/inspect_tshark.py --quick``: the benchmark runs, and otwire decodes every generated APDU."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "inspect.py"
+BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "inspect_tshark.py"
 
 
 def test_quick_benchmark_runs_and_counts_every_apdu() -> None:

@@ -1,7 +1,7 @@
 """``otwire inspect`` against tshark on the same generated captures, in one run.
 
-Run with ``make bench`` (or ``.venv/bin/python benchmarks/inspect.py [--quick] [--apdus N]``).
-See ``benchmarks/README.md`` (section ``inspect.py``) for what is measured and the targets.
+Run with ``make bench`` (or ``.venv/bin/python benchmarks/inspect_tshark.py [--quick] [--apdus N]``).
+See ``benchmarks/README.md`` (section ``inspect_tshark.py``) for what is measured and the targets.
 
 Two captures are generated deterministically into a temporary directory:
 
@@ -21,28 +21,23 @@ with a note when it is not installed.
 
 from __future__ import annotations
 
+import argparse
+import datetime
+import json
 import os
+import resource
+import shutil
+import struct
+import subprocess
 import sys
-
-# This file is called inspect.py: keep its directory off sys.path, or it would shadow the stdlib module.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
-
-import argparse  # noqa: E402
-import datetime  # noqa: E402
-import json  # noqa: E402
-import resource  # noqa: E402
-import shutil  # noqa: E402
-import struct  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Iterator, Sequence  # noqa: E402
-from concurrent.futures import ProcessPoolExecutor  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from importlib import resources  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import IO  # noqa: E402
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import IO
 
 FULL_APDUS = 1_000_000
 QUICK_APDUS = 2_000
