@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.stamp-run
 STAMP_DEV := $(VENV)/.stamp-dev
 
-.PHONY: demo test bench lint fuzz clean prosody
+.PHONY: demo test bench bench-tshark lint fuzz clean prosody
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,17 +33,22 @@ test: $(STAMP_DEV) prosody
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -p no:cacheprovider --hypothesis-profile=ci
 
-bench: $(STAMP_DEV)
+bench: $(STAMP_DEV) bench-tshark
 	$(BIN)/python benchmarks/iec104_decode.py
 	$(BIN)/python benchmarks/iec104_engine.py
 	$(BIN)/python benchmarks/imb.py
 	$(BIN)/python benchmarks/i3x.py
 	$(BIN)/python benchmarks/mxgateway.py
 	$(BIN)/python benchmarks/xep0323.py
+	$(BIN)/python benchmarks/inspect_tshark.py
 
 # XEP-0323 tests run a throw-away Prosody (Debian package); where apt-get is unavailable they skip.
 prosody:
 	@command -v prosody >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && { SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); export DEBIAN_FRONTEND=noninteractive; $$SUDO apt-get install -y -qq --no-install-recommends prosody >/dev/null 2>&1 || { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends prosody >/dev/null; }; }; } || echo "prosody not installed (no apt-get): the XEP-0323 XMPP tests will skip"
+
+# tshark for benchmarks/inspect_tshark.py: installed when missing if root and apt-get work; never fails make bench.
+bench-tshark:
+	-@command -v tshark >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends tshark >/dev/null; } || echo "tshark not installed: benchmarks/inspect_tshark.py skips the comparison"
 
 fuzz: $(STAMP_DEV)
 	$(BIN)/python -m pytest -q fuzz --hypothesis-profile=fuzz

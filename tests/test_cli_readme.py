@@ -24,7 +24,7 @@ def test_tour_tables_are_make_demo_output(capsys: pytest.CaptureFixture[str]) ->
     assert main(["inspect"]) == 0
     printed = set(capsys.readouterr().out.splitlines())
     blocks = re.findall(r"```text\n(.*?)```", tour(), re.DOTALL)
-    assert len(blocks) == 3
+    assert len(blocks) == 4
     for block in blocks:
         for line in block.splitlines():
             assert line in printed, line

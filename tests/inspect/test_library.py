@@ -31,7 +31,7 @@ def test_read_gives_the_records_of_the_json_output(name: str, capsys: pytest.Cap
         assert main(["inspect", "--format", "jsonl", "--no-summary", str(path)]) == 0
     printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [otwire.inspect.row_json(row, str(path)) for row in rows] == printed
-    assert Counter(r.kind for r in rows)["apdu"] > 20
+    assert Counter(r.kind for r in rows)["apdu"] >= 10  # the XEP-0323 sample has 10 stanzas
 
 
 def test_read_samples_decode() -> None:

@@ -1,21 +1,25 @@
 """``otwire inspect``: read captures and dissect the protocols otwire knows in them.
 
-The library API is :func:`read`::
+The library API is :func:`read`, which yields the records (:class:`Row`) the command
+prints, optionally only those a predicate over their JSON values keeps, and
+:func:`explain`, the detail tree of one APDU or frame::
 
     import otwire.inspect
 
-    for row in otwire.inspect.read("capture.pcap"):
+    for row in otwire.inspect.read("capture.pcap", filter=lambda values: values["kind"] != "apdu"):
         print(otwire.inspect.row_json(row, "capture.pcap"))
 
 :mod:`otwire.inspect.capture` turns a capture file (pcap, pcapng, hex dump or raw
 stream, gzip-compressed or not) into reassembled per-sender byte streams;
 :mod:`otwire.inspect.tcp` is the sans-IO TCP reassembler underneath it, and
 :mod:`otwire.inspect.dissect` runs each protocol's dissector (from :mod:`otwire.registry`)
-over them.
+over them. :func:`record_values` is the JSON view of one record, by key.
 """
 
 from __future__ import annotations
 
-from otwire.inspect.dissect import Row, read, row_json
+from otwire.inspect.detail import DetailTree, explain
+from otwire.inspect.dissect import RecordFilter, Row, read
+from otwire.inspect.records import record_values, row_json
 
-__all__ = ["Row", "read", "row_json"]
+__all__ = ["DetailTree", "RecordFilter", "Row", "explain", "read", "record_values", "row_json"]

@@ -31,15 +31,14 @@ connection still open then gets no :class:`StreamEnd`.
 from __future__ import annotations
 
 import os
-import socket
 import struct
-from collections import OrderedDict
 from collections.abc import Collection, Iterator
-from typing import Any, Final, Literal, TypeAlias
+from typing import Any, Final, Literal
 
 import dpkt
 
-from otwire.inspect.files import Source, Truncated, is_hex_text, read_hex, read_raw
+from otwire.inspect.files import CaptureInput, Source, Truncated, input_name, is_hex_text, read_hex, read_raw
+from otwire.inspect.flows import FlowTable
 from otwire.inspect.records import (  # re-exported: the public names of this module
     CaptureError,
     CaptureKind,
@@ -47,6 +46,7 @@ from otwire.inspect.records import (  # re-exported: the public names of this mo
     CaptureWarning,
     Data,
     Flow,
+    FlowEvicted,
     Gap,
     Record,
     Retransmission,
@@ -54,21 +54,7 @@ from otwire.inspect.records import (  # re-exported: the public names of this mo
     StreamEnd,
     StreamStart,
 )
-from otwire.inspect.tcp import (
-    ACK,
-    LINKTYPES,
-    RST,
-    SYN,
-    Closed,
-    Delivered,
-    Duplicate,
-    Event,
-    Missing,
-    Restart,
-    Segment,
-    TCPReassembler,
-    decode_frame,
-)
+from otwire.inspect.tcp import LINKTYPES
 
 __all__ = [
     "CaptureError",
@@ -77,6 +63,7 @@ __all__ = [
     "CaptureWarning",
     "Data",
     "Flow",
+    "FlowEvicted",
     "Gap",
     "Record",
     "Retransmission",
@@ -94,15 +81,13 @@ _PCAP_BIG_ENDIAN: Final = {0xA1B2C3D4, 0xA1B23C4D, 0xA1B2CD34}
 _PCAPNG_MAGIC: Final = b"\x0a\x0d\x0d\x0a"
 #: Longest plausible pcap/pcapng record, in octets; longer ones are corruption.
 _MAX_RECORD: Final = 1 << 24
-#: Closed connections remembered (to recognise late retransmissions).
-_MAX_CLOSED: Final = 1024
 
 
-def capture_size(path: str | os.PathLike[str]) -> int:
+def capture_size(path: CaptureInput) -> int:
     """Return the size of a capture file, for a progress bar.
 
     Args:
-        path: The capture file.
+        path: The capture file, or a seekable binary file object.
 
     Returns:
         The file size in octets.
@@ -111,12 +96,14 @@ def capture_size(path: str | os.PathLike[str]) -> int:
         CaptureError: The file does not exist or cannot be examined.
     """
     try:
-        return os.stat(path).st_size
-    except OSError as exc:
-        raise CaptureError(f"cannot read {os.fsdecode(path)}: {exc.strerror or exc}") from exc
+        if isinstance(path, str | os.PathLike):
+            return os.stat(path).st_size
+        return path.seek(0, os.SEEK_END)
+    except (OSError, ValueError) as exc:
+        raise CaptureError(f"cannot read {input_name(path)}: {getattr(exc, 'strerror', None) or exc}") from exc
 
 
-def capture_kind(path: str | os.PathLike[str]) -> CaptureKind:
+def capture_kind(path: CaptureInput) -> CaptureKind:
     """Return the kind of a capture file, judged by its content, never its name.
 
     Args:
@@ -134,15 +121,14 @@ def capture_kind(path: str | os.PathLike[str]) -> CaptureKind:
         return _sniff(source)
 
 
-def read_capture(
-    path: str | os.PathLike[str], ports: Collection[int], *, stats: CaptureStats | None = None
-) -> Iterator[Record]:
+def read_capture(path: CaptureInput, ports: Collection[int], *, stats: CaptureStats | None = None) -> Iterator[Record]:
     """Read a capture file as reassembled TCP streams (see the module docstring).
 
     The file kind is detected and a pcap/pcapng header checked at once; the
     records are then streamed, packet by packet: memory stays bounded by the
-    out-of-order buffers (64 segments or 1 MiB per direction) and the table of
-    open connections.
+    out-of-order buffers (64 segments or 1 MiB per direction) and the flow table,
+    whose closed and idle flows are evicted (:mod:`otwire.inspect.flows`; a
+    :class:`FlowEvicted` record follows their last octets).
 
     Args:
         path: A pcap, pcapng, hex dump or raw stream file (a regular file), gzip-compressed or not.
@@ -166,9 +152,7 @@ def read_capture(
     return _read(path, kind, frozenset(ports), stats or CaptureStats())
 
 
-def _read(
-    path: str | os.PathLike[str], kind: CaptureKind, ports: frozenset[int], stats: CaptureStats
-) -> Iterator[Record]:
+def _read(path: CaptureInput, kind: CaptureKind, ports: frozenset[int], stats: CaptureStats) -> Iterator[Record]:
     with Source(path) as source:
         if kind == "hex":
             yield from read_hex(source, stats)
@@ -266,7 +250,7 @@ def _read_packets(source: Source, kind: CaptureKind, ports: frozenset[int], stat
     f = _TrackedFile(source)
     reader, linktype = _open_reader(f, kind, source.name)
     packets = iter(reader)
-    tracker = _Tracker(ports, stats)
+    tracker = FlowTable(ports, stats)
     number, ts = 0, 0.0
     trailer: CaptureWarning | None = None
     while trailer is None:
@@ -296,135 +280,3 @@ def _read_packets(source: Source, kind: CaptureKind, ports: frozenset[int], stat
     stats.advance(source.position)
     if trailer is not None:
         yield trailer
-
-
-_Key: TypeAlias = tuple[bytes, int, bytes, int]  # client, client port, server, server port
-
-
-class _Conn:
-    """Both directions of one TCP connection."""
-
-    __slots__ = ("announced", "flow", "sides")
-
-    def __init__(self, flow: Flow) -> None:
-        self.flow = flow
-        self.announced = False
-        self.sides = {s: TCPReassembler() for s in Sender}
-
-    @property
-    def started(self) -> bool:
-        return any(side.started for side in self.sides.values())
-
-    @property
-    def closed(self) -> bool:
-        sides = self.sides.values()
-        return any(s.closed for s in sides) and all(s.closed or not s.started for s in sides)
-
-
-class _Tracker:
-    """Flow table: orients segments and feeds them to their reassemblers."""
-
-    def __init__(self, ports: frozenset[int], stats: CaptureStats) -> None:
-        self._ports = ports
-        self._stats = stats
-        self._conns: dict[_Key, _Conn] = {}
-        self._closed: OrderedDict[_Key, None] = OrderedDict()
-
-    def packet(self, linktype: int, frame: bytes, ts: float, number: int) -> list[Record]:
-        """Return the records one captured frame produces."""
-        seg = decode_frame(linktype, frame, self._ports, self._stats.other_ports)
-        if seg is None:
-            return []
-        if isinstance(seg, str):
-            return [CaptureWarning(ts, number, seg)]
-        self._stats.segments += 1
-        out: list[Record] = []
-        key, sender = _orient(seg, self._ports)
-        self._segment(key, sender, seg, ts, number, out)
-        if seg.length > len(seg.payload):
-            message = f"only {len(seg.payload)} of {seg.length} payload octets captured"
-            out.append(CaptureWarning(ts, number, message))
-        return out
-
-    def finish(self, ts: float, number: int) -> list[Record]:
-        """Return the records of the octets still buffered at the end of the capture."""
-        out: list[Record] = []
-        for conn in self._conns.values():
-            if conn.announced:
-                for sender, side in conn.sides.items():
-                    _records(side.flush(), conn.flow, sender, ts, number, out)
-        return out
-
-    def _segment(self, key: _Key, sender: Sender, seg: Segment, ts: float, n: int, out: list[Record]) -> None:
-        conn = self._conns.get(key)
-        if conn is None:
-            flow = Flow(_address(key[0]), key[1], _address(key[2]), key[3])
-            conn = self._conns[key] = _Conn(flow)
-        opposite = sender.receiver
-        syn_only = seg.flags & (SYN | ACK) == SYN
-        if syn_only and conn.started and conn.sides[sender].isn != seg.seq:  # a new connection
-            conn = self._restart(key, conn, ts, n, out)
-        events = conn.sides[sender].feed(seg.seq, seg.flags, seg.payload, seg.length)
-        if events and isinstance(events[0], Restart):
-            other = conn.sides[opposite]
-            if events[0].cause == "data" and other.started and not other.closed:
-                out.append(CaptureWarning(ts, n, f"{seg.length} octets after FIN ignored"))
-                return
-            conn = self._restart(key, conn, ts, n, out)
-            events = conn.sides[sender].feed(seg.seq, seg.flags, seg.payload, seg.length)
-        others = conn.sides[opposite].abort() if seg.flags & RST else []
-        if (others or (events and isinstance(events[-1], Closed))) and conn.closed:
-            self._closed[key] = None
-            self._closed.move_to_end(key)
-            while len(self._closed) > _MAX_CLOSED:
-                old, _ = self._closed.popitem(last=False)
-                if self._conns[old].closed:
-                    del self._conns[old]
-        if not conn.announced:
-            if not (seg.flags & SYN or seg.length):
-                return  # a connection is announced by its first SYN or payload
-            conn.announced = True
-            out.append(StreamStart(conn.flow, ts, n))
-        _records(events, conn.flow, sender, ts, n, out)
-        _records(others, conn.flow, opposite, ts, n, out)
-
-    def _restart(self, key: _Key, conn: _Conn, ts: float, n: int, out: list[Record]) -> _Conn:
-        """Flush the old connection on ``key`` and return a fresh one."""
-        if conn.announced:
-            for sender, side in conn.sides.items():
-                _records(side.flush(), conn.flow, sender, ts, n, out)
-        fresh = self._conns[key] = _Conn(conn.flow)
-        self._closed.pop(key, None)
-        return fresh
-
-
-def _records(events: list[Event], flow: Flow, sender: Sender, ts: float, n: int, out: list[Record]) -> None:
-    """Append the records for reassembler ``events`` to ``out``."""
-    for event in events:
-        if isinstance(event, Delivered):
-            out.append(Data(flow, sender, ts, event.data, n))
-        elif isinstance(event, Missing):
-            out.append(Gap(flow, sender, ts, event.count, n))
-        elif isinstance(event, Duplicate):
-            out.append(Retransmission(flow, sender, ts, event.length, n))
-        elif isinstance(event, Closed):
-            out.append(StreamEnd(flow, sender, ts, n, event.reason))
-
-
-def _address(packed: bytes) -> str:
-    return socket.inet_ntop(socket.AF_INET if len(packed) == 4 else socket.AF_INET6, packed)
-
-
-def _orient(seg: Segment, ports: frozenset[int]) -> tuple[_Key, Sender]:
-    """Return the flow key (client first) and sender of a segment (module docstring)."""
-    src_listed, dst_listed = seg.sport in ports, seg.dport in ports
-    if src_listed and dst_listed:
-        if seg.sport != seg.dport:
-            server_is_src = seg.sport < seg.dport
-        else:
-            server_is_src = (len(seg.src), seg.src) < (len(seg.dst), seg.dst)
-    else:
-        server_is_src = src_listed
-    if server_is_src:
-        return (seg.dst, seg.dport, seg.src, seg.sport), Sender.SERVER
-    return (seg.src, seg.sport, seg.dst, seg.dport), Sender.CLIENT

@@ -15,11 +15,13 @@ traffic that did not decode) and what to try.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from contextlib import ExitStack
 from functools import cache
-from typing import Any, Literal
+from typing import IO, Any, TypeAlias, cast
 
 from otwire import registry
 from otwire.errors import InvalidArgument, InvalidArgumentType
@@ -30,6 +32,7 @@ from otwire.inspect.capture import (
     CaptureWarning,
     Data,
     Flow,
+    FlowEvicted,
     Gap,
     Retransmission,
     Sender,
@@ -39,9 +42,27 @@ from otwire.inspect.capture import (
     capture_size,
     read_capture,
 )
+from otwire.inspect.fields import known_fields
+from otwire.inspect.fields import record_values as flat_values
+from otwire.inspect.files import CaptureInput, input_name
+from otwire.inspect.filter import compile_filter
 from otwire.inspect.model import Dissector, Finding, ProtocolView
+from otwire.inspect.records import Row, RowKind, record_values, row_json
 
-RowKind = Literal["apdu", "error", "junk", "gap", "retransmission", "warning", "notice"]
+__all__ = [
+    "RecordFilter",
+    "Row",
+    "RowKind",
+    "check_input",
+    "check_ports",
+    "default_ports",
+    "dissect",
+    "new_dissector",
+    "read",
+    "record_values",
+    "row_json",
+    "view",
+]
 
 
 def default_ports() -> dict[int, str]:
@@ -49,66 +70,98 @@ def default_ports() -> dict[int, str]:
     return registry.default_ports()
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
-    """One output record: a finding placed in its capture context.
-
-    Attributes:
-        kind: What it is (see :data:`otwire.inspect.iec104.JSON_KEYS`).
-        timestamp: Seconds since the epoch, or ``None`` for hex dumps and raw files.
-        packet_number: 1-based packet (or line) number, if known.
-        flow: The conversation, if any.
-        sender: Which end sent the octets, if any.
-        protocol: Protocol name, if any.
-        finding: The dissector's finding for ``apdu``/``error``/``junk``.
-        missing: Octets lost, for ``gap``.
-        length: Octets repeated, for ``retransmission``.
-        message: Text of a ``warning`` or ``notice``.
-    """
-
-    kind: RowKind
-    timestamp: float | None
-    packet_number: int | None
-    flow: Flow | None = None
-    sender: Sender | None = None
-    protocol: str | None = None
-    finding: Finding | None = None
-    missing: int = 0
-    length: int = 0
-    message: str = ""
+#: A predicate over a record's values by JSON key (:func:`record_values`).
+RecordFilter: TypeAlias = Callable[[Mapping[str, object]], bool]
 
 
 def read(
-    path: str | os.PathLike[str], *, ports: Mapping[int, str] | None = None, proto: str | None = None
+    path_or_file: CaptureInput,
+    *,
+    ports: Mapping[int, str] | None = None,
+    filter: RecordFilter | str | None = None,  # noqa: A002 - the tshark word, as -Y/--filter
+    proto: str | None = None,
 ) -> Iterator[Row]:
-    """Yield the records of a capture, decoded: what ``otwire inspect --format jsonl`` prints.
+    """Yield the records of a capture, decoded: the rows ``otwire inspect`` prints, in capture order.
 
     Example::
 
         import otwire.inspect
 
-        for row in otwire.inspect.read("capture.pcap", ports={2405: "iec104"}):
-            if row.kind == "apdu":
-                print(row.timestamp, row.sender, row.finding.message)
+        def measured(values):  # values by JSON key, as record_values(row) gives them
+            return values.get("type") == "M_ME_NC_1" and values["common_address"] == 3
+
+        for row in otwire.inspect.read("capture.pcap", ports={2405: "iec104"}, filter=measured):
+            print(row.packet_number, row.stream, row.finding.message)
 
     Args:
-        path: pcap or pcapng, or with ``proto`` a hex dump or raw stream; gzip-compressed or not.
+        path_or_file: pcap or pcapng, or with ``proto`` a hex dump or raw stream;
+            gzip-compressed or not. A path, or a binary file object read from its first
+            octet (one that cannot seek is first copied to a temporary file).
         ports: Server port -> protocol name, followed besides every protocol's default
             port (as ``--port PROTO:PORT``).
+        filter: Keep only the records for which this predicate, given
+            :func:`record_values` of the record (a mapping of JSON keys), is true; or a
+            display filter expression as ``-Y`` takes (``'ioa in {1300 1301}'``), over the
+            flat view :func:`otwire.inspect.fields.record_values`.
         proto: The protocol of a hex dump or raw stream (as ``--proto``).
 
     Returns:
-        The rows, in capture order; :func:`row_json` gives the JSON object of one.
+        The rows (:class:`Row`), in capture order; :func:`row_json` gives the JSON object of one.
 
     Raises:
         CaptureError: The file cannot be read, or is a hex dump or raw stream without ``proto``.
+        FilterError: ``filter`` is a bad display filter expression (before any record).
         InvalidArgument: A protocol name is unknown, or a port is not in 1..65535.
-        InvalidArgumentType: ``ports`` is not a mapping of int ports.
+        InvalidArgumentType: ``ports`` is not a mapping of int ports, or ``filter`` is
+            neither a callable nor a string.
     """
-    return dissect(path, {**default_ports(), **check_ports(ports or {})}, proto=proto)
+    keep = _keep(filter, input_name(path_or_file))
+    followed = {**default_ports(), **check_ports(ports or {})}
+    return _read(path_or_file, followed, proto, keep)
 
 
-def check_input(path: str | os.PathLike[str], proto: str | None = None) -> CaptureKind:
+def _read(
+    capture: CaptureInput, ports: Mapping[int, str], proto: str | None, keep: Callable[[Row], bool] | None
+) -> Iterator[Row]:
+    with ExitStack() as stack:
+        if not isinstance(capture, str | os.PathLike) and not capture.seekable():
+            spool = stack.enter_context(tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY))
+            shutil.copyfileobj(capture, spool)
+            capture = cast(IO[bytes], spool)
+        rows = dissect(capture, ports, proto=proto)
+        if keep is None:
+            yield from rows
+        else:
+            yield from filter(keep, rows)
+
+
+#: Octets of an unseekable file object held in memory before the copy goes to disk.
+_SPOOL_IN_MEMORY = 1 << 24
+
+
+def _keep(filter: RecordFilter | str | None, source: str) -> Callable[[Row], bool] | None:  # noqa: A002
+    """Return the row predicate ``filter`` stands for.
+
+    A callable is given :func:`record_values` of each row; a display filter expression is
+    compiled by :func:`otwire.inspect.filter.compile_filter` and reads the flat view
+    :func:`otwire.inspect.fields.record_values` (``ioa``, ``event_name`` ... at the top, as ``-Y``).
+
+    Raises:
+        FilterError: A bad display filter expression.
+        InvalidArgumentType: ``filter`` is neither a callable nor a string.
+    """
+    if filter is None:
+        return None
+    if callable(filter):
+        predicate = filter
+        return lambda row: predicate(record_values(row))
+    if isinstance(filter, str):
+        compiled = compile_filter(filter, known_fields())
+        return lambda row: compiled(flat_values(row, source))
+    raise InvalidArgumentType(f"filter={filter!r} must be a callable taking a record's values, or a string")
+
+
+def check_input(path: CaptureInput, proto: str | None = None) -> CaptureKind:
     """Return the kind of a capture file after checking that it can be dissected.
 
     Args:
@@ -126,14 +179,14 @@ def check_input(path: str | os.PathLike[str], proto: str | None = None) -> Captu
     if kind in ("hex", "raw") and proto is None and capture_size(path):
         names = "|".join(registry.dissectable())
         raise CaptureError(
-            f"{os.fsdecode(path)}: not a pcap or pcapng capture; to decode it as a "
+            f"{input_name(path)}: not a pcap or pcapng capture; to decode it as a "
             f"{'hex dump' if kind == 'hex' else 'raw stream'} of one protocol, name it (--proto {names})"
         )
     return kind
 
 
 def dissect(
-    path: str | os.PathLike[str],
+    path: CaptureInput,
     ports: Mapping[int, str],
     *,
     proto: str | None = None,
@@ -160,18 +213,21 @@ def dissect(
     state = _Streams(ports, proto or "", per_record=kind == "hex")
     kinds: Counter[str] = Counter()
     for record in records:
-        for row in state.record(record):
-            kinds[row.kind] += 1
-            yield row
-    for row in state.finish():
+        rows = state.record(record)
+        if rows:
+            for row in rows:
+                kinds[row.kind] += 1
+            yield from rows
+    rows = state.finish()
+    for row in rows:
         kinds[row.kind] += 1
-        yield row
+    yield from rows
     if not kinds["apdu"]:
         yield Row("notice", None, None, message=_notice(path, kind, ports, proto, stats, kinds))
 
 
 def _notice(
-    path: str | os.PathLike[str],
+    path: CaptureInput,
     kind: CaptureKind,
     ports: Mapping[int, str],
     proto: str | None,
@@ -221,67 +277,93 @@ def _problems(kinds: Counter[str]) -> str:
 
 
 class _Streams:
+    """Per-flow dissectors and stream numbers; records in, rows out."""
+
     def __init__(self, ports: Mapping[int, str], default: str, per_record: bool) -> None:
         self._ports = ports
         self._default = default
         self._per_record = per_record  # hex dump: every line is a stream of its own
         self._open: dict[Flow, tuple[str, Dissector]] = {}
+        self._numbers: dict[Flow, int] = {}  # stream numbers of the flows not evicted
+        self._streams = 0
 
-    def record(self, record: Any) -> Iterator[Row]:
+    def record(self, record: Any) -> list[Row]:
+        """Return the rows one capture record gives."""
+        if type(record) is Data:
+            return self._data(record)
+        out: list[Row] = []
         match record:
-            case Data(flow=flow, sender=s, timestamp=ts, data=data, packet_number=n):
-                ts = None if flow.is_pseudo else ts
-                protocol, dissector = self._dissector(flow)
-                yield from self._rows(dissector.feed(s, data), ts, n, flow, s, protocol)
-                if self._per_record:
-                    yield from self._end(flow, s, ts, n)
             case Gap(flow=flow, sender=s, timestamp=ts, missing=missing, packet_number=n):
-                yield from self._end(flow, s, ts, n)
-                yield Row("gap", ts, n, flow, s, self._protocol(flow), missing=missing)
+                self._end(flow, s, ts, n, out)
+                out.append(Row("gap", ts, n, flow, s, self._protocol(flow), missing=missing, stream=self._number(flow)))
             case Retransmission(flow=flow, sender=s, timestamp=ts, length=length, packet_number=n):
-                yield Row("retransmission", ts, n, flow, s, self._protocol(flow), length=length)
+                protocol = self._protocol(flow)
+                out.append(Row("retransmission", ts, n, flow, s, protocol, length=length, stream=self._number(flow)))
             case StreamStart(flow=flow, timestamp=ts, packet_number=n):
-                yield from self._close(flow, ts, n)
+                self._close(flow, ts, n, out)
             case StreamEnd(flow=flow, sender=s, timestamp=ts, packet_number=n):
-                yield from self._end(flow, s, ts, n)
+                self._end(flow, s, ts, n, out)
+            case FlowEvicted(flow=flow, timestamp=ts, packet_number=n):
+                self._close(flow, ts, n, out)
+                self._numbers.pop(flow, None)
             case CaptureWarning(timestamp=ts, packet_number=n, message=message):
-                yield Row("warning", ts, n, message=message)
+                out.append(Row("warning", ts, n, message=message))
+        return out
 
-    def finish(self) -> Iterator[Row]:
+    def _data(self, record: Data) -> list[Row]:
+        flow, s, n = record.flow, record.sender, record.packet_number
+        ts = None if flow.client_port == 0 and flow.server_port == 0 else record.timestamp  # pseudo flow
+        entry = self._open.get(flow)
+        if entry is None:
+            entry = self._open[flow] = (protocol := self._protocol(flow), new_dissector(protocol))
+        protocol, dissector = entry
+        out = self._rows(dissector.feed(s, record.data), ts, n, flow, s, protocol, [])
+        if self._per_record:
+            self._end(flow, s, ts, n, out)
+        return out
+
+    def finish(self) -> list[Row]:
+        out: list[Row] = []
         for flow in list(self._open):
-            yield from self._close(flow, None, None)
+            self._close(flow, None, None, out)
+        return out
 
     def _protocol(self, flow: Flow) -> str:
         return self._ports.get(flow.server_port, self._default)
 
-    def _dissector(self, flow: Flow) -> tuple[str, Dissector]:
-        entry = self._open.get(flow)
-        if entry is None:
-            protocol = self._protocol(flow)
-            entry = self._open[flow] = (protocol, new_dissector(protocol))
-        return entry
+    def _number(self, flow: Flow) -> int:
+        number = self._numbers.get(flow)
+        if number is None:
+            self._streams += 1
+            number = self._numbers[flow] = self._streams
+        return number
 
-    def _end(self, flow: Flow, s: Sender, ts: float | None, n: int | None) -> Iterator[Row]:
+    def _end(self, flow: Flow, s: Sender, ts: float | None, n: int | None, out: list[Row]) -> None:
         entry = self._open.get(flow)
         if entry is not None:
-            yield from self._rows(entry[1].end(s), ts, n, flow, s, entry[0])
+            self._rows(entry[1].end(s), ts, n, flow, s, entry[0], out)
 
-    def _close(self, flow: Flow, ts: float | None, n: int | None) -> Iterator[Row]:
+    def _close(self, flow: Flow, ts: float | None, n: int | None, out: list[Row]) -> None:
         for s in Sender:
-            yield from self._end(flow, s, ts, n)
+            self._end(flow, s, ts, n, out)
         self._open.pop(flow, None)
 
-    @staticmethod
     def _rows(
+        self,
         findings: Iterable[Finding],
         ts: float | None,
         n: int | None,
         flow: Flow,
         s: Sender,
         protocol: str,
-    ) -> Iterator[Row]:
+        out: list[Row],
+    ) -> list[Row]:
+        number = self._numbers.get(flow)
         for finding in findings:
-            yield Row(finding.kind, ts, n, flow, finding.sender or s, protocol, finding)
+            if number is None:
+                number = self._number(flow)
+            out.append(Row(finding.kind, ts, n, flow, finding.sender or s, protocol, finding, 0, 0, "", number))
+        return out
 
 
 @cache
@@ -303,31 +385,3 @@ def new_dissector(protocol: str) -> Dissector:
     """
     factory: Callable[[], Dissector] = registry.load(str(registry.get_dissectable(protocol).dissector))
     return factory()
-
-
-def row_json(row: Row, source: str) -> dict[str, Any]:
-    """Return the JSON object of a row (keys in ``otwire.inspect.iec104.JSON_KEYS`` and ``imb.JSON_KEYS``)."""
-    out: dict[str, Any] = {
-        "source": source,
-        "time": row.timestamp,
-        "packet": row.packet_number,
-        "flow": str(row.flow) if row.flow else None,
-        "direction": row.sender.direction if row.sender else None,
-        "protocol": row.protocol,
-        "kind": row.kind,
-    }
-    finding = row.finding
-    if finding is not None:
-        out["offset"] = finding.offset
-        out["raw"] = finding.raw.hex()
-        if finding.kind == "apdu":
-            out.update(view(row.protocol or "").json(finding.message))
-        else:
-            out.update(error=finding.error, error_offset=finding.error_offset)
-    elif row.kind == "gap":
-        out["missing"] = row.missing
-    elif row.kind == "retransmission":
-        out["length"] = row.length
-    elif row.kind in ("warning", "notice"):
-        out["message"] = row.message
-    return out

@@ -13,7 +13,7 @@ import os
 import zlib
 from collections.abc import Iterator
 from types import TracebackType
-from typing import IO, Final, cast
+from typing import IO, Final, TypeAlias, cast
 
 from otwire.inspect.records import CaptureError, CaptureStats, CaptureWarning, Data, Flow, Record, Sender, StreamStart
 
@@ -25,9 +25,21 @@ SAMPLES = (
     "iti_TestDissectIec104.pcap",
     "otwire_imb_hub.pcap",
     "otwire_i3x.pcap",
+    "otwire_xmpp_c2s.pcap",
 )
 
-__all__ = ["GZIP_MAGIC", "SAMPLES", "Source", "Truncated", "hex_line", "is_hex_text", "read_hex", "read_raw"]
+__all__ = [
+    "GZIP_MAGIC",
+    "SAMPLES",
+    "CaptureInput",
+    "Source",
+    "Truncated",
+    "hex_line",
+    "input_name",
+    "is_hex_text",
+    "read_hex",
+    "read_raw",
+]
 
 #: First two octets of a gzip member (RFC 1952, section 2.3.1).
 GZIP_MAGIC: Final = b"\x1f\x8b"
@@ -41,28 +53,41 @@ class Truncated(Exception):
     """Compressed data ended early or is corrupt; what was read before stands."""
 
 
+#: A capture to read: a path, or a seekable binary file object (read from its first octet).
+CaptureInput: TypeAlias = "str | os.PathLike[str] | IO[bytes]"
+
+
+def input_name(capture: CaptureInput) -> str:
+    """Return the name of a capture input: the path, or a file object's ``name`` (``"<file>"`` without one)."""
+    if isinstance(capture, str | os.PathLike):
+        return os.fsdecode(capture)
+    return str(getattr(capture, "name", "<file>"))
+
+
 class Source:
     """One open capture file, decompressed on the fly if it is gzip.
 
     Args:
-        path: The file.
+        path: The file, or a seekable binary file object (rewound to its start; not closed).
 
     Raises:
         CaptureError: The file cannot be opened or read.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.name = os.fsdecode(path)
+    def __init__(self, path: CaptureInput) -> None:
+        self.name = input_name(path)
+        self._owned = isinstance(path, str | os.PathLike)
         try:
-            self._raw: IO[bytes] = open(self.name, "rb")  # noqa: SIM115 - closed by close()
+            self._raw: IO[bytes] = open(self.name, "rb") if self._owned else path  # type: ignore[assignment]  # noqa: SIM115 - closed by close()
         except OSError as exc:
             raise CaptureError(f"cannot open {self.name}: {exc.strerror or exc}") from exc
         try:
+            self._raw.seek(0)
             self.compressed = self._raw.read(2) == GZIP_MAGIC
             self._raw.seek(0)
-        except OSError as exc:
-            self._raw.close()
-            raise CaptureError(f"cannot read {self.name}: {exc.strerror or exc}") from exc
+        except (OSError, ValueError) as exc:
+            self.close()
+            raise CaptureError(f"cannot read {self.name}: {getattr(exc, 'strerror', None) or exc}") from exc
         self.file = cast(IO[bytes], gzip.GzipFile(fileobj=self._raw, mode="rb")) if self.compressed else self._raw
 
     @property
@@ -108,10 +133,12 @@ class Source:
             raise CaptureError(f"cannot read {self.name}: {exc}") from exc
 
     def close(self) -> None:
-        """Close the file."""
-        if self.file is not self._raw:
-            self.file.close()
-        self._raw.close()
+        """Close the file (a file object given by the caller stays open)."""
+        file = getattr(self, "file", self._raw)
+        if file is not self._raw:
+            file.close()
+        if self._owned:
+            self._raw.close()
 
     def __enter__(self) -> Source:
         return self

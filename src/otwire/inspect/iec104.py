@@ -10,11 +10,12 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 from otwire.codecs.iec104 import (
     APDUFramer,
+    Cot,
     CP16Time2a,
     CP24Time2a,
     CP56Time2a,
@@ -24,6 +25,7 @@ from otwire.codecs.iec104 import (
     LengthError,
     RawAPDU,
     SFrame,
+    TypeId,
     UFrame,
     decode_apdu,
 )
@@ -40,34 +42,31 @@ class IEC104StreamDissector:
     def __init__(self) -> None:
         self._framer = APDUFramer()
 
-    def feed(self, data: bytes) -> Iterator[Finding]:
-        """Consume stream octets and yield what became complete."""
+    def feed(self, data: bytes) -> list[Finding]:
+        """Consume stream octets and return what became complete."""
         self._framer.receive_data(data)
         return self._drain()
 
-    def close(self) -> Iterator[Finding]:
+    def close(self) -> list[Finding]:
         """End of stream: report what is left over."""
         self._framer.close()
         return self._drain()
 
-    def _drain(self) -> Iterator[Finding]:
+    def _drain(self) -> list[Finding]:
+        out: list[Finding] = []
         for item in self._framer:
-            match item:
-                case RawAPDU(data=data, offset=offset):
-                    try:
-                        yield Finding("apdu", offset, data, message=decode_apdu(data))
-                    except DecodeError as exc:
-                        yield Finding("error", offset, data, error=str(exc), error_offset=exc.offset)
-                case Junk(data=data, offset=offset):
-                    yield Finding("junk", offset, data, error=f"{len(data)} junk octets before 0x68")
-                case LengthError(length=length, data=data, offset=offset):
-                    yield Finding(
-                        "error",
-                        offset,
-                        data,
-                        error=f"APDU length {length} outside 4..253",
-                        error_offset=1,
-                    )
+            if type(item) is RawAPDU:
+                data = item.data
+                try:
+                    out.append(Finding("apdu", item.offset, data, decode_apdu(data)))
+                except DecodeError as exc:
+                    out.append(Finding("error", item.offset, data, error=str(exc), error_offset=exc.offset))
+            elif isinstance(item, Junk):
+                out.append(Finding("junk", item.offset, item.data, error=f"{len(item.data)} junk octets before 0x68"))
+            elif isinstance(item, LengthError):
+                error = f"APDU length {item.length} outside 4..253"
+                out.append(Finding("error", item.offset, item.data, error=error, error_offset=1))
+        return out
 
 
 class IEC104Dissector(PerSender):
@@ -81,29 +80,30 @@ class IEC104Dissector(PerSender):
 
 def apdu_json(apdu: APDU) -> dict[str, Any]:
     """Return the JSON view of an APDU (keys in :data:`JSON_KEYS`)."""
+    if type(apdu) is IFrame:
+        a = apdu.asdu
+        return {
+            "format": "I",
+            "ns": apdu.ns,
+            "nr": apdu.nr,
+            "type_id": int(a.type_id),
+            "type": _type_name(a.type_id),
+            "sq": a.sq,
+            "number": a.number,
+            "cot": int(a.cot),
+            "cot_name": _cot_name(a.cot),
+            "negative": a.negative,
+            "test": a.test,
+            "originator_address": a.originator_address,
+            "common_address": a.common_address,
+            "objects": [{"ioa": o.ioa, "elements": [element_json(e) for e in o.elements]} for o in a.objects],
+            "raw_information": a.raw_information.hex() if a.raw_information else None,
+        }
     match apdu:
         case SFrame(nr=nr):
             return {"format": "S", "nr": nr}
         case UFrame(function=function):
             return {"format": "U", "u_function": function.name}
-        case IFrame(ns=ns, nr=nr, asdu=a):
-            return {
-                "format": "I",
-                "ns": ns,
-                "nr": nr,
-                "type_id": int(a.type_id),
-                "type": _name(a.type_id),
-                "sq": a.sq,
-                "number": a.number,
-                "cot": int(a.cot),
-                "cot_name": _name(a.cot),
-                "negative": a.negative,
-                "test": a.test,
-                "originator_address": a.originator_address,
-                "common_address": a.common_address,
-                "objects": [object_json(o) for o in a.objects],
-                "raw_information": a.raw_information.hex() if a.raw_information else None,
-            }
     raise TypeError(apdu)
 
 
@@ -114,10 +114,10 @@ def apdu_format(apdu: APDU) -> str:
 
 def apdu_type_name(apdu: APDU) -> str | None:
     """Return the type mnemonic of an I-frame's ASDU (or its number if unknown), else ``None``."""
-    return _name(apdu.asdu.type_id) if isinstance(apdu, IFrame) else None
+    return _type_name(apdu.asdu.type_id) if type(apdu) is IFrame else None
 
 
-def object_json(obj: InformationObject) -> dict[str, Any]:
+def object_json(obj: InformationObject) -> dict[str, Any]:  # the same as inlined in apdu_json
     """Return ``{"ioa": int, "elements": [...]}``."""
     return {"ioa": obj.ioa, "elements": [element_json(e) for e in obj.elements]}
 
@@ -129,21 +129,87 @@ def element_json(element: Element) -> dict[str, Any]:
     non-finite floats the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``;
     time tags add ``iso`` (or ``null`` when the fields are not a valid time).
     ``NVA`` adds its ``value``; ``R32`` shows its ``value`` (a float) instead of its bits.
+    The field names of each element type are looked up once (:func:`_plan`).
     """
-    out: dict[str, Any] = {"element": type(element).__name__}
-    for field in dataclasses.fields(element):  # type: ignore[arg-type]
-        out[field.name] = _json_value(getattr(element, field.name))
-    match element:
-        case el.NVA():
-            out["value"] = element.value
-        case el.R32():
-            del out["bits"]  # the number, as before R32 kept its bits (non-finite: a string)
-            out["value"] = _json_value(element.value)
-        case CP56Time2a():
-            out.update(_time_fields(element), iso=_iso(element))
-        case CP24Time2a():
-            out.update(milliseconds=element.milliseconds, minute=element.minute, invalid=element.invalid)
+    plan = _PLANS.get(type(element))
+    if plan is None:
+        plan = _plan(type(element))
+    name, fields, extra = plan
+    out: dict[str, Any] = {"element": name}
+    for key in fields:
+        value = getattr(element, key)
+        convert = _CONVERTERS.get(type(value), _UNKNOWN)
+        if convert is _UNKNOWN:
+            convert = _converter(type(value))
+        out[key] = value if convert is None else convert(value)
+    if extra is not None:
+        extra(element, out)
     return out
+
+
+_Plan = tuple[str, tuple[str, ...], Callable[[Any, dict[str, Any]], None] | None]
+_PLANS: dict[type, _Plan] = {}
+_UNKNOWN: Any = object()
+_CONVERTERS: dict[type, Callable[[Any], Any] | None] = {}
+_FLAG_NAMES: dict[enum.Flag, tuple[str, ...]] = {}
+
+
+def _plan(cls: type) -> _Plan:
+    """Return (and remember) an element type's name, JSON fields and extra keys."""
+    fields = tuple(f.name for f in dataclasses.fields(cls) if not (cls is el.R32 and f.name == "bits"))
+    extra: Callable[[Any, dict[str, Any]], None] | None = None
+    if issubclass(cls, el.NVA):
+        extra = _nva_extra
+    elif issubclass(cls, el.R32):
+        extra = _r32_extra
+    elif issubclass(cls, CP56Time2a):
+        extra = _cp56_extra
+    elif issubclass(cls, CP24Time2a):
+        extra = _cp24_extra
+    plan = _PLANS[cls] = (cls.__name__, fields, extra)
+    return plan
+
+
+def _nva_extra(element: el.NVA, out: dict[str, Any]) -> None:
+    out["value"] = element.value
+
+
+def _r32_extra(element: el.R32, out: dict[str, Any]) -> None:
+    out["value"] = _json_value(element.value)  # the number, not its bits (non-finite: a string)
+
+
+def _cp56_extra(element: CP56Time2a, out: dict[str, Any]) -> None:
+    out.update(_time_fields(element), iso=_iso(element))
+
+
+def _cp24_extra(element: CP24Time2a, out: dict[str, Any]) -> None:
+    out.update(milliseconds=element.milliseconds, minute=element.minute, invalid=element.invalid)
+
+
+def _converter(kind: type) -> Callable[[Any], Any] | None:
+    """Return (and remember) how values of ``kind`` become JSON: ``None`` for as they are."""
+    convert: Callable[[Any], Any] | None = None
+    if issubclass(kind, enum.Flag):
+        convert = _flag_json
+    elif issubclass(kind, enum.Enum):
+        convert = _enum_json
+    elif issubclass(kind, bytes):
+        convert = bytes.hex
+    elif issubclass(kind, float):
+        convert = _json_value
+    _CONVERTERS[kind] = convert
+    return convert
+
+
+def _flag_json(value: enum.Flag) -> list[str]:
+    names = _FLAG_NAMES.get(value)
+    if names is None:
+        names = _FLAG_NAMES[value] = tuple(str(m.name) for m in type(value) if m in value)
+    return list(names)
+
+
+def _enum_json(value: enum.Enum) -> str:
+    return value.name
 
 
 def _time_fields(t: CP56Time2a) -> dict[str, Any]:
@@ -162,10 +228,29 @@ def _time_fields(t: CP56Time2a) -> dict[str, Any]:
 
 
 def _iso(t: CP56Time2a) -> str | None:
+    """Return the time as ISO 8601 (milliseconds), ``None`` if not a valid time; remembered by octets (bounded)."""
+    raw = t.raw
+    if raw in _ISO_TEXTS:
+        return _ISO_TEXTS[raw]
     try:
-        return t.to_datetime().isoformat(timespec="milliseconds")
+        iso: str | None = t.to_datetime().isoformat(timespec="milliseconds")
     except ValueError:
-        return None
+        iso = None
+    if len(_ISO_TEXTS) >= 4096:
+        _ISO_TEXTS.clear()
+    _ISO_TEXTS[raw] = iso
+    return iso
+
+
+_ISO_TEXTS: dict[bytes, str | None] = {}
+
+
+def _cp56_text(element: CP56Time2a) -> str:
+    iso = _iso(element) or (
+        f"year={element.year} {element.month:02d}-{element.day:02d} {element.hour:02d}:"
+        f"{element.minute:02d}:{element.milliseconds / 1000:06.3f} (not a valid date)"
+    )
+    return iso + (" IV" if element.invalid else "") + (" SU" if element.summer_time else "")
 
 
 def _json_value(value: Any) -> Any:
@@ -184,6 +269,22 @@ def _name(value: enum.IntEnum | int) -> str:
     return value.name if isinstance(value, enum.Enum) else str(value)
 
 
+_TYPE_NAMES = {int(t): t.name for t in TypeId}
+_COT_NAMES = {int(c): c.name for c in Cot}
+
+
+def _type_name(value: TypeId | int) -> str:
+    """Return the mnemonic of a type identification, or its number."""
+    name = _TYPE_NAMES.get(value)
+    return name if name is not None else str(int(value))
+
+
+def _cot_name(value: Cot | int) -> str:
+    """Return the name of a cause of transmission, or its number."""
+    name = _COT_NAMES.get(value)
+    return name if name is not None else str(int(value))
+
+
 #: The table columns of IEC 104 rows (after time, stream and direction).
 COLUMNS = (
     Column("fmt", 3),
@@ -197,27 +298,35 @@ COLUMNS = (
 
 def apdu_cells(apdu: APDU) -> tuple[str, ...]:
     """Return the table cells of an APDU, one per column of :data:`COLUMNS`."""
+    if type(apdu) is IFrame:
+        a = apdu.asdu
+        cot = _cot_name(a.cot) + (" NEG" if a.negative else "") + (" TEST" if a.test else "")
+        if a.raw_information:
+            objects = f"raw {a.raw_information.hex(' ')}"
+        else:
+            objects = "; ".join(f"{o.ioa}: " + " ".join([element_text(e) for e in o.elements]) for o in a.objects)
+        sq = " SQ" if a.sq else ""
+        return ("I", f"{apdu.ns}/{apdu.nr}", _type_name(a.type_id) + sq, cot, str(a.common_address), objects)
     match apdu:
         case SFrame(nr=nr):
             return ("S", f"-/{nr}", "", "", "", "")
         case UFrame(function=function):
             return ("U", "", function.name, "", "", "")
-        case IFrame(ns=ns, nr=nr, asdu=a):
-            cot = _name(a.cot) + (" NEG" if a.negative else "") + (" TEST" if a.test else "")
-            objects = "; ".join(_object_text(o) for o in a.objects)
-            if a.raw_information:
-                objects = f"raw {a.raw_information.hex(' ')}"
-            sq = " SQ" if a.sq else ""
-            return ("I", f"{ns}/{nr}", _name(a.type_id) + sq, cot, str(a.common_address), objects)
     raise TypeError(apdu)
-
-
-def _object_text(obj: InformationObject) -> str:
-    return f"{obj.ioa}: " + " ".join(element_text(e) for e in obj.elements)
 
 
 def element_text(element: Element) -> str:
     """Return a short human view, e.g. ``ON IV``, ``12.5``, ``2009-08-13T10:05:03.123``."""
+    kind = type(element)  # the most frequent types first, by identity (the match below tries them in turn)
+    if kind is el.R32 or kind is el.SVA:
+        return f"{cast(el.R32, element).value:g}"
+    if kind is el.QDS:
+        return _quality(cast(el.QDS, element).quality).strip() or "ok"
+    if kind is el.SIQ:
+        siq = cast(el.SIQ, element)
+        return ("ON" if siq.spi else "OFF") + _quality(siq.quality)
+    if kind is CP56Time2a:
+        return _cp56_text(cast(CP56Time2a, element))
     match element:
         case el.SIQ(spi=spi, quality=q):
             return ("ON" if spi else "OFF") + _quality(q)
@@ -240,11 +349,7 @@ def element_text(element: Element) -> str:
         case el.DCO(dcs=s, qu=qu, select=sel) | el.RCO(rcs=s, qu=qu, select=sel):
             return ("SELECT " if sel else "") + s.name + (f" qu={qu}" if qu else "")
         case CP56Time2a():
-            iso = _iso(element) or (
-                f"year={element.year} {element.month:02d}-{element.day:02d} {element.hour:02d}:"
-                f"{element.minute:02d}:{element.milliseconds / 1000:06.3f} (not a valid date)"
-            )
-            return iso + (" IV" if element.invalid else "") + (" SU" if element.summer_time else "")
+            return _cp56_text(element)
         case CP24Time2a():
             return f"+{element.minute:02d}:{element.milliseconds / 1000:06.3f}" + (" IV" if element.invalid else "")
         case CP16Time2a(milliseconds=ms):
@@ -256,13 +361,21 @@ def element_text(element: Element) -> str:
 
 
 def _quality(q: enum.Flag) -> str:
-    return "".join(f" {m.name}" for m in type(q) if m in q)
+    text = _QUALITY_TEXTS.get(q)
+    if text is None:
+        text = _QUALITY_TEXTS[q] = "".join(f" {m.name}" for m in type(q) if m in q)
+    return text
+
+
+_QUALITY_TEXTS: dict[enum.Flag, str] = {}
 
 
 JSON_KEYS = """\
 Common keys of every record: source (the file), time (float seconds since the
-epoch, or null), packet (1-based packet/line number), flow ("client:port ->
-server:port" or the file name), direction ("to_server" | "to_client"),
+epoch, or null), packet (1-based packet/line number: the table's frame column),
+stream (the flow's number in the file, 1 for the first flow with a record, "#N" in
+the table; null without a flow), flow ("client:port -> server:port" or the file
+name), direction ("to_server" | "to_client"),
 protocol ("iec104", "imb", ...), kind ("apdu" | "error" | "junk" | "gap" |
 "retransmission" | "warning" | "notice"), offset (stream offset of the first
 octet) and raw (hex of the octets), when there are any.

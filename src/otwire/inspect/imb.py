@@ -89,13 +89,24 @@ def _json_value(value: Any) -> Any:
     return value
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    """Return the field names of a dataclass type, looked up once per type."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(field.name for field in dataclasses.fields(cls))
+    return names
+
+
 def _fields_json(message: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for field in dataclasses.fields(message):
-        value = getattr(message, field.name)
-        out[field.name] = _json_value(value)
+    for name in _field_names(type(message)):
+        value = getattr(message, name)
+        out[name] = _json_value(value)
         if isinstance(value, bytes):
-            out[f"{field.name}_length"] = len(value)
+            out[f"{name}_length"] = len(value)
     return out
 
 
@@ -143,11 +154,8 @@ def _text(value: Any) -> str:
 
 
 def _fields_text(message: Any, skip: tuple[str, ...] = ()) -> str:
-    parts = []
-    for field in dataclasses.fields(message):
-        if field.name not in skip:
-            parts.append(f"{field.name}={_text(getattr(message, field.name))}")
-    return " ".join(parts)
+    names = _field_names(type(message))
+    return " ".join(f"{name}={_text(getattr(message, name))}" for name in names if name not in skip)
 
 
 #: The table columns of IMB3 rows (after time, stream and direction).

@@ -8,37 +8,21 @@ and get the conversation dissector from :class:`PerSender`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Protocol
 
-from otwire.inspect.records import Sender
+from otwire.inspect.records import Finding, FindingKind, Sender
 
-FindingKind = Literal["apdu", "error", "junk"]
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One thing found in a stream: a decoded message, a malformed frame or junk.
-
-    Attributes:
-        kind: ``"apdu"`` (decoded), ``"error"`` (malformed frame) or ``"junk"``.
-        offset: Stream offset of the first octet (octets the sender sent since the stream started).
-        raw: The octets.
-        message: The decoded message for ``"apdu"``.
-        error: One-line description for ``"error"`` and ``"junk"``.
-        error_offset: Offset within ``raw`` where decoding failed.
-        sender: Who sent the octets when it is not the sender whose octets were being
-            fed (a conversation dissector may report a request only once its response arrives).
-    """
-
-    kind: FindingKind
-    offset: int
-    raw: bytes
-    message: Any = None
-    error: str | None = None
-    error_offset: int | None = None
-    sender: Sender | None = None
+__all__ = [
+    "Column",
+    "Dissector",
+    "Finding",
+    "FindingKind",
+    "PerSender",
+    "ProtocolView",
+    "StreamDissector",
+]
 
 
 class Dissector(Protocol):
@@ -56,12 +40,12 @@ class Dissector(Protocol):
 class StreamDissector(Protocol):
     """One direction of one conversation, for protocols whose directions are independent."""
 
-    def feed(self, data: bytes) -> Iterator[Finding]:
-        """Consume octets; yield complete findings."""
+    def feed(self, data: bytes) -> Iterable[Finding]:
+        """Consume octets; return or yield complete findings."""
         ...
 
-    def close(self) -> Iterator[Finding]:
-        """End of stream; yield leftovers."""
+    def close(self) -> Iterable[Finding]:
+        """End of stream; return or yield leftovers."""
         ...
 
 
@@ -77,17 +61,17 @@ class PerSender:
     def __init__(self) -> None:
         self._streams: dict[Sender, StreamDissector] = {}
 
-    def feed(self, sender: Sender, data: bytes) -> Iterator[Finding]:
+    def feed(self, sender: Sender, data: bytes) -> Iterable[Finding]:
         """Feed ``sender``'s stream dissector."""
         stream = self._streams.get(sender)
         if stream is None:
             stream = self._streams[sender] = type(self).stream()
         return stream.feed(data)
 
-    def end(self, sender: Sender) -> Iterator[Finding]:
+    def end(self, sender: Sender) -> Iterable[Finding]:
         """Close ``sender``'s stream dissector, if it has one."""
         stream = self._streams.pop(sender, None)
-        return stream.close() if stream is not None else iter(())
+        return stream.close() if stream is not None else ()
 
 
 @dataclass(frozen=True, slots=True)

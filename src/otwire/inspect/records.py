@@ -1,4 +1,7 @@
-"""What :func:`otwire.inspect.capture.read_capture` yields: flows, stream data and stream events."""
+"""The records of ``otwire inspect``: what :func:`~otwire.inspect.capture.read_capture` yields
+(flows, stream data and stream events) and what :func:`~otwire.inspect.dissect.dissect` yields
+(:class:`Row`, one per decoded message or problem, with its JSON view :func:`record_values`).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +9,10 @@ import enum
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal, TypeAlias
+from functools import cache
+from typing import Any, Literal, TypeAlias
 
+from otwire import registry
 from otwire.errors import OTWireError
 
 __all__ = [
@@ -16,13 +21,19 @@ __all__ = [
     "CaptureStats",
     "CaptureWarning",
     "Data",
+    "Finding",
     "Flow",
+    "FlowEvicted",
     "Gap",
     "Record",
     "Retransmission",
+    "Row",
+    "RowKind",
     "Sender",
     "StreamEnd",
     "StreamStart",
+    "record_values",
+    "row_json",
 ]
 
 
@@ -182,6 +193,30 @@ class StreamEnd:
 
 
 @dataclass(frozen=True, slots=True)
+class FlowEvicted:
+    """The reader forgot ``flow`` (its octets were delivered first): drop what is kept for it.
+
+    Consumers free per-flow state here, so memory stays flat over any number of flows.
+    Segments arriving later on the same flow start a new stream (a :class:`StreamStart`).
+
+    Attributes:
+        flow: The conversation.
+        timestamp: Capture time, in seconds since the epoch.
+        packet_number: 1-based number of the packet being read when the flow was evicted.
+        reason: ``"closed"`` (FIN/RST on both sides, then older than the closed flows
+            remembered for late retransmissions), ``"idle"`` (no segment for
+            :data:`~otwire.inspect.capture.IDLE_SECONDS`) or ``"full"`` (the flow table
+            was at :data:`~otwire.inspect.capture.MAX_LIVE_FLOWS`; the least recently
+            active flow goes).
+    """
+
+    flow: Flow
+    timestamp: float
+    packet_number: int
+    reason: Literal["closed", "idle", "full"]
+
+
+@dataclass(frozen=True, slots=True)
 class CaptureWarning:
     """Something in the capture was skipped (truncation, undecodable packet).
 
@@ -208,6 +243,9 @@ class CaptureStats:
         segments: TCP segments on the followed ports.
         other_ports: TCP segments on other ports, by the lower of their two ports
             (most often the server's).
+        flows: TCP connections seen on the followed ports (kept when they are evicted).
+        live_flows: Connections in the flow table now (open, or closed recently).
+        peak_live_flows: The most connections the flow table held at once.
     """
 
     progress: Callable[[int], None] | None = None
@@ -215,6 +253,9 @@ class CaptureStats:
     packets: int = 0
     segments: int = 0
     other_ports: Counter[int] = field(default_factory=Counter)
+    flows: int = 0
+    live_flows: int = 0
+    peak_live_flows: int = 0
 
     def advance(self, position: int) -> None:
         """Record the octets read so far and report them to :attr:`progress`."""
@@ -224,10 +265,139 @@ class CaptureStats:
 
 
 #: Everything :func:`read_capture` yields.
-Record: TypeAlias = Data | Gap | Retransmission | StreamStart | StreamEnd | CaptureWarning
+Record: TypeAlias = Data | Gap | Retransmission | StreamStart | StreamEnd | FlowEvicted | CaptureWarning
 #: What :func:`capture_kind` finds a file to be.
 CaptureKind: TypeAlias = Literal["pcap", "pcapng", "hex", "raw"]
 
 
 def _endpoint(address: str, port: int) -> str:
     return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+
+# --- dissected records -------------------------------------------------------------------
+
+FindingKind = Literal["apdu", "error", "junk"]
+RowKind = Literal["apdu", "error", "junk", "gap", "retransmission", "warning", "notice"]
+
+
+@dataclass(slots=True)
+class Finding:
+    """One thing found in a stream: a decoded message, a malformed frame or junk (read-only).
+
+    Attributes:
+        kind: ``"apdu"`` (decoded), ``"error"`` (malformed frame) or ``"junk"``.
+        offset: Stream offset of the first octet (octets the sender sent since the stream started).
+        raw: The octets.
+        message: The decoded message for ``"apdu"``.
+        error: One-line description for ``"error"`` and ``"junk"``.
+        error_offset: Offset within ``raw`` where decoding failed.
+        sender: Who sent the octets when it is not the sender whose octets were being
+            fed (a conversation dissector may report a request only once its response arrives).
+    """
+
+    kind: FindingKind
+    offset: int
+    raw: bytes
+    message: Any = None
+    error: str | None = None
+    error_offset: int | None = None
+    sender: Sender | None = None
+
+
+@dataclass(slots=True)
+class Row:
+    """One output record: a finding placed in its capture context (read-only).
+
+    Attributes:
+        kind: What it is (see :data:`otwire.inspect.iec104.JSON_KEYS`).
+        timestamp: Seconds since the epoch, or ``None`` for hex dumps and raw files.
+        packet_number: 1-based packet (or line) number, if known (JSON ``packet``).
+        flow: The conversation, if any.
+        sender: Which end sent the octets, if any.
+        protocol: Protocol name, if any.
+        finding: The dissector's finding for ``apdu``/``error``/``junk``.
+        missing: Octets lost, for ``gap``.
+        length: Octets repeated, for ``retransmission``.
+        message: Text of a ``warning`` or ``notice``.
+        stream: The flow's number in its capture (1 for the first flow with a record;
+            the ``#N`` of the table, JSON ``stream``), if it has a flow.
+    """
+
+    kind: RowKind
+    timestamp: float | None
+    packet_number: int | None
+    flow: Flow | None = None
+    sender: Sender | None = None
+    protocol: str | None = None
+    finding: Finding | None = None
+    missing: int = 0
+    length: int = 0
+    message: str = ""
+    stream: int | None = None
+
+
+def record_values(record: Row) -> dict[str, Any]:
+    """Return the values of a record by JSON key, as ``--format jsonl`` writes them (without ``source``).
+
+    Keys: ``time``, ``packet``, ``stream``, ``flow``, ``direction``, ``protocol``, ``kind``,
+    then those of the kind (see ``JSON_KEYS`` in :mod:`otwire.inspect.iec104`,
+    :mod:`otwire.inspect.imb`, :mod:`otwire.inspect.i3x`). Values are JSON-ready (enum
+    names, hex strings, lists); a fresh dict each call.
+
+    Raises:
+        InvalidArgument: The record's protocol is unknown.
+    """
+    return _values(record, {})
+
+
+def row_json(row: Row, source: str) -> dict[str, Any]:
+    """Return the JSON object of a row: ``source`` (the file) then :func:`record_values`."""
+    return _values(row, {"source": source})
+
+
+def _values(row: Row, out: dict[str, Any]) -> dict[str, Any]:
+    flow, sender = row.flow, row.sender
+    out["time"] = row.timestamp
+    out["packet"] = row.packet_number
+    out["stream"] = row.stream
+    out["flow"] = _flow_text(flow) if flow is not None else None
+    out["direction"] = sender.direction if sender is not None else None
+    out["protocol"] = row.protocol
+    out["kind"] = kind = row.kind
+    finding = row.finding
+    if finding is not None:
+        out["offset"] = finding.offset
+        out["raw"] = finding.raw.hex()
+        if kind == "apdu":
+            out.update(_json_view(row.protocol or "")(finding.message))
+        else:
+            out["error"] = finding.error
+            out["error_offset"] = finding.error_offset
+    elif kind == "gap":
+        out["missing"] = row.missing
+    elif kind == "retransmission":
+        out["length"] = row.length
+    elif kind == "warning" or kind == "notice":
+        out["message"] = row.message
+    return out
+
+
+@cache
+def _json_view(protocol: str) -> Callable[[Any], dict[str, Any]]:
+    """Return ``ProtocolView.json`` of a protocol, imported once through :mod:`otwire.registry`."""
+    shown: Any = registry.load(str(registry.get_dissectable(protocol).view))
+    convert: Callable[[Any], dict[str, Any]] = shown.json
+    return convert
+
+
+_FLOW_TEXTS: dict[Flow, str] = {}
+
+
+def _flow_text(flow: Flow) -> str:
+    """Return ``str(flow)``, remembered for the most recent flows (bounded)."""
+    text = _FLOW_TEXTS.get(flow)
+    if text is None:
+        if len(_FLOW_TEXTS) >= 4096:
+            _FLOW_TEXTS.clear()
+        text = _FLOW_TEXTS[flow] = str(flow)
+    return text

@@ -1,4 +1,9 @@
-"""Render dissected rows: a streaming text table, JSON lines, and a summary."""
+"""Render dissected rows: a streaming text table, JSON lines, and a summary.
+
+The table is plain padded text lines, written straight to the console's file (rich
+styles only the rare stream, problem and notice lines, and the summary); JSON lines
+are encoded by :mod:`msgspec` (UTF-8, floats in shortest round-trip form).
+"""
 
 from __future__ import annotations
 
@@ -8,42 +13,64 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import IO, Any
 
+import msgspec
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from otwire.inspect.capture import Flow, Sender
+from otwire.inspect.capture import Sender
 from otwire.inspect.dissect import Row, row_json, view
 
 _IEC104_FORMATS = ("I-format", "S-format", "U-format")
 _ARROW = {Sender.CLIENT: "C>S", Sender.SERVER: "S>C", None: "   "}
-_LEAD = f"{'time':<12} {'str':>3} {'dir':<3}"
+#: The common columns: time of day (UTC), frame (packet) number, stream number, direction.
+_LEAD = f"{'time':<12} {'frame':>7} {'str':>3} {'dir':<3}"
 
 
 def write_jsonl(rows: Iterable[Row], source: str, out: IO[str]) -> None:
-    """Write one JSON object per row."""
+    """Write one JSON object per row (keys: :func:`~otwire.inspect.records.row_json`).
+
+    msgspec encodes them. A row with text beyond ASCII, or a value msgspec cannot encode
+    (an integer beyond 64 bits), is written by :func:`json.dumps` instead, with ``\\uXXXX``
+    escapes as before, so the output stays ASCII whatever the terminal's encoding.
+    """
+    encode = msgspec.json.Encoder().encode
+    write = out.write
     for row in rows:
-        out.write(json.dumps(row_json(row, source), separators=(",", ":")) + "\n")
+        values = row_json(row, source)
+        try:
+            line = encode(values)
+        except (TypeError, OverflowError, msgspec.EncodeError):
+            line = b"\xff"  # not ASCII: written by json.dumps
+        if line.isascii():
+            write(line.decode("ascii") + "\n")
+        else:
+            write(json.dumps(values, separators=(",", ":")) + "\n")
 
 
 class TableWriter:
     """Print rows as a fixed-width table, streaming (no rows are held).
 
-    The columns after ``time``, ``str`` (stream) and ``dir`` are the protocol's own
-    (:attr:`ProtocolView.columns`); their header is printed before the first row of a
-    protocol, and again whenever the protocol changes.
+    The columns after ``time``, ``frame``, ``str`` (stream) and ``dir`` are the protocol's
+    own (:attr:`ProtocolView.columns`); their header is printed before the first row of a
+    protocol, and again whenever the protocol changes. Decoded rows are plain text lines
+    written to the console's file; the rest goes through rich for colour.
     """
 
     def __init__(self, console: Console) -> None:
         self._console = console
-        self._streams: dict[Flow, int] = {}
+        self._out = console.file
+        self._shown = 0  # the highest stream number announced
         self._columns_of: str | None = None
+        self._template = ""  # str.format template of the protocol's columns (Column.cell for each)
+        self._cells: Any = None
+        self._second = (-1, "")  # the last whole second and its text
 
     def header(self, source: str) -> None:
         """Print the file name and start numbering streams afresh; the column header follows with the first row."""
         self._console.print(f"[bold]== {escape(source)}[/bold]")
         self._columns_of = None
-        self._streams.clear()
+        self._shown = 0
 
     def write(self, row: Row) -> None:
         """Print one row."""
@@ -52,16 +79,18 @@ class TableWriter:
             return
         if row.protocol is not None and row.protocol != self._columns_of:
             self._columns_of = row.protocol
-            labels = (c.cell(c.label) for c in view(row.protocol).columns)
+            shown = view(row.protocol)
+            self._cells = shown.cells
+            self._template = " ".join(f"{{:{c.align}{c.width}}}" if c.width else "{}" for c in shown.columns)
+            labels = (c.cell(c.label) for c in shown.columns)
             self._console.print(f"[dim]{escape(' '.join((_LEAD, *labels)))}[/dim]")
         stream = self._stream(row)
-        when = _clock(row.timestamp)
-        lead = f"{when:<12} {stream:>3} {_ARROW[row.sender]:<3}"
+        n = row.packet_number
+        lead = f"{self._clock(row.timestamp):<12} {'-' if n is None else n:>7} {stream:>3} {_ARROW[row.sender]:<3}"
         finding = row.finding
         if finding is not None and finding.kind == "apdu":
-            protocol = view(row.protocol or "")
-            cells = (c.cell(t) for c, t in zip(protocol.columns, protocol.cells(finding.message), strict=True))
-            self._console.print(escape(" ".join((lead, *cells)).rstrip()))
+            cells = self._template.format(*self._cells(finding.message))
+            self._out.write(f"{lead} {cells}".rstrip() + "\n")
         elif finding is not None:
             style = "red" if finding.kind == "error" else "yellow"
             text = f"{lead} {finding.kind.upper():<3} @{finding.offset} {finding.error} | {finding.raw[:32].hex(' ')}"
@@ -75,22 +104,28 @@ class TableWriter:
             self._console.print(f"[magenta]{escape(text)}[/magenta]")
 
     def _stream(self, row: Row) -> str:
-        if row.flow is None:
-            return ""
-        number = self._streams.get(row.flow)
+        number = row.stream
         if number is None:
-            number = self._streams[row.flow] = len(self._streams) + 1
+            return ""
+        if number > self._shown and row.flow is not None:
+            self._shown = number
             day = ""
             if row.timestamp is not None:
                 day = _dt.datetime.fromtimestamp(row.timestamp, _dt.UTC).strftime(" (%Y-%m-%d UTC)")
             self._console.print(f"[cyan]stream #{number}: {escape(str(row.flow))}{day}[/cyan]")
         return f"#{number}"
 
-
-def _clock(ts: float | None) -> str:
-    if ts is None:
-        return "-"
-    return _dt.datetime.fromtimestamp(ts, _dt.UTC).strftime("%H:%M:%S.%f")[:12]
+    def _clock(self, ts: float | None) -> str:
+        """Return ``HH:MM:SS.mmm`` (UTC), the whole seconds formatted once per second."""
+        if ts is None:
+            return "-"
+        second = int(ts // 1)
+        micros = round((ts - second) * 1e6)  # as datetime.fromtimestamp rounds (half even)
+        if micros >= 1_000_000:
+            second, micros = second + 1, micros - 1_000_000
+        if second != self._second[0]:
+            self._second = (second, _dt.datetime.fromtimestamp(second, _dt.UTC).strftime("%H:%M:%S"))
+        return f"{self._second[1]}.{micros // 1000:03d}"
 
 
 class Summary:
@@ -102,23 +137,26 @@ class Summary:
 
     def add(self, source: str, row: Row) -> None:
         """Count one row (notices are not counted)."""
-        if row.kind == "notice":
+        kind = row.kind
+        if kind == "notice":
             return
-        counts = self.files.setdefault(source, Counter())
-        types = self.types.setdefault(source, Counter())
+        counts = self.files.get(source)
+        if counts is None:
+            counts = self.files[source] = Counter()
+            self.types[source] = Counter()
         finding = row.finding
         if finding is None:
-            counts[row.kind + "s"] += 1
-            if row.kind == "gap":
+            counts[kind + "s"] += 1
+            if kind == "gap":
                 counts["missing octets"] += row.missing
             return
         if finding.kind == "apdu":
             shown = view(row.protocol or "")
             counts["APDUs"] += 1
-            counts[f"{shown.format(finding.message)}-format"] += 1
+            counts[_format_key(shown.format(finding.message))] += 1
             type_name = shown.type_name(finding.message)
             if type_name is not None:
-                types[type_name] += 1
+                self.types[source][type_name] += 1
         elif finding.kind == "junk":
             counts["junk octets"] += len(finding.raw)
         else:
@@ -144,3 +182,14 @@ class Summary:
             for name, n in sorted(self.types[source].items(), key=lambda kv: (-kv[1], kv[0])):
                 table.add_row(f"  {name}", str(n))
             console.print(table)
+
+
+_FORMAT_KEYS: dict[str, str] = {}
+
+
+def _format_key(tag: str) -> str:
+    """Return the summary key of a format tag (``"I"`` -> ``"I-format"``)."""
+    key = _FORMAT_KEYS.get(tag)
+    if key is None:
+        key = _FORMAT_KEYS[tag] = f"{tag}-format"
+    return key
