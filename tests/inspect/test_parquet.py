@@ -20,7 +20,7 @@ from otwire.codecs.iec104.elements import DoublePoint
 from otwire.errors import InvalidArgument, InvalidState
 from otwire.inspect import parquet as parquet_module
 from otwire.inspect import read
-from otwire.inspect._parquet_schema import SCHEMA_VERSION, columns_of
+from otwire.inspect._parquet_schema import SCHEMA_VERSION, TABLES, columns_of
 from otwire.inspect.parquet import write_parquet
 from otwire.inspect.records import Row
 from otwire.inspect.render import write_jsonl
@@ -272,3 +272,23 @@ def test_time_column_is_utc(tmp_path: Path) -> None:
     summary = write_parquet(capture, tmp_path / "out")
     (time,) = set(pq.read_table(summary.files[0], columns=["time"]).column("time").to_pylist())
     assert time == datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)
+
+
+def spec_columns() -> dict[str, list[tuple[str, str]]]:
+    """Table name -> (column, type code) rows of ``specs/inspect/parquet.md``."""
+    text = (README.parent / "specs" / "inspect" / "parquet.md").read_text()
+    tables: dict[str, list[tuple[str, str]]] = {}
+    for title, body in re.findall(r"^## (.+?)\n(.*?)(?=^## |\Z)", text, re.DOTALL | re.MULTILINE):
+        found = re.findall(r"^\| `(\w+)`\s*\| `(\w+)`\s*\|", body, re.MULTILINE)
+        if found and title.startswith(("Table", "Columns of every")):
+            tables[title.split("`")[1] if "`" in title else "common"] = found
+    return tables
+
+
+def test_the_spec_lists_every_column_and_type() -> None:
+    documented = spec_columns()
+    common = documented.pop("common")
+    assert set(documented) == set(TABLES)
+    for table, own in documented.items():
+        assert [*common, *own, ("extra", "json")] == list(columns_of(table))
+    assert [*common, ("extra", "json")] == list(columns_of("some_later_protocol"))

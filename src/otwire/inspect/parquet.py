@@ -11,8 +11,8 @@ The columns and their types are documented in ``specs/inspect/parquet.md`` and d
 Rows are buffered per table and written as one Arrow record batch (one Parquet row group)
 every ``batch_rows`` rows, so memory stays bounded whatever the capture's size.
 
-pyarrow is an optional dependency (``pip install 'otwire[parquet]'``): it is large (about
-40 MB installed), and only this writer needs it, so the rest of ``otwire`` never imports it.
+pyarrow is an optional dependency (``pip install 'otwire[parquet]'``): it is large (a 55 MB
+wheel, 170 MB installed), and only this writer needs it, so the rest of ``otwire`` never imports it.
 """
 
 from __future__ import annotations
