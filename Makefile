@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.stamp-run
 STAMP_DEV := $(VENV)/.stamp-dev
 
-.PHONY: demo test bench bench-tshark lint fuzz clean
+.PHONY: demo test bench bench-tshark lint fuzz clean prosody
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,7 @@ lint: $(STAMP_DEV)
 	$(BIN)/ruff format --check src tests fuzz benchmarks
 	$(BIN)/mypy
 
-test: $(STAMP_DEV)
+test: $(STAMP_DEV) prosody
 	$(BIN)/ruff check src tests fuzz benchmarks
 	$(BIN)/ruff format --check src tests fuzz benchmarks
 	$(BIN)/mypy
@@ -38,7 +38,13 @@ bench: $(STAMP_DEV) bench-tshark
 	$(BIN)/python benchmarks/iec104_engine.py
 	$(BIN)/python benchmarks/imb.py
 	$(BIN)/python benchmarks/i3x.py
+	$(BIN)/python benchmarks/mxgateway.py
+	$(BIN)/python benchmarks/xep0323.py
 	$(BIN)/python benchmarks/inspect.py
+
+# XEP-0323 tests run a throw-away Prosody (Debian package); where apt-get is unavailable they skip.
+prosody:
+	@command -v prosody >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && { SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); export DEBIAN_FRONTEND=noninteractive; $$SUDO apt-get install -y -qq --no-install-recommends prosody >/dev/null 2>&1 || { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends prosody >/dev/null; }; }; } || echo "prosody not installed (no apt-get): the XEP-0323 XMPP tests will skip"
 
 # tshark for benchmarks/inspect.py: installed when missing if root and apt-get work; never fails make bench.
 bench-tshark:

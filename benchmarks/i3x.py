@@ -10,13 +10,18 @@ Run with ``make bench`` (or ``.venv/bin/python benchmarks/i3x.py``). Three measu
    in 64 KiB chunks. otwire: ``SSEParser.feed`` + ``map_event``; i3x-client: the body of
    its stream thread, ``SSEStream._read_events`` (httpx-sse line parsing + ``_process_data``)
    over an in-memory ``httpx.Response``.
-3. end to end: ``otwire.servers.i3x.Server`` (in-process, daemon thread, demo plant ticking
-   once an hour so it stays quiet) pushes a fixed number of updates with its engine's
-   ``publish`` (in batches, inside the server's event loop); i3x-client receives them with
-   ``subscribe`` (which starts the stream) + ``on_value_change`` over loopback. At most
-   ``E2E_WINDOW`` updates are in flight. Server and client share one process (and its GIL),
-   so the rate is that of the pair on one core's worth of Python. The otwire client does
-   not exist yet (TODO in :func:`bench_end_to_end`).
+3. end to end: ``otwire.servers.i3x.Server`` in its own process (``i3x.py --serve``, demo
+   plant ticking once an hour so it stays quiet) pushes a fixed number of updates with its
+   engine's ``publish_many`` (batches of ``E2E_BATCH`` asked for on its stdin, each batch one
+   SSE event ``data: [...]``); three clients
+   in this process receive them over loopback: i3x-client's ``Client`` (``subscribe`` +
+   ``on_value_change``), otwire's ``Client`` (the same API) and otwire's ``AsyncClient``
+   (``async for change in client.changes(sub)``). At most ``E2E_WINDOW`` updates are in
+   flight. The server process alone reaches about 50,000 updates/s, so the rates measure the
+   clients. The ratio compares this process's CPU time per update (the client's threads,
+   plus the same small pushing loop for all): wall-clock rates swing with the machine's load,
+   CPU time much less. A second, shorter run per client under tracemalloc gives its peak
+   Python heap (this process: the client side only).
 
 Each decode is checked to give equal values in both libraries before it is timed (on the
 fields i3x-client keeps: it drops ``sequenceNumber`` and components below the first level).
@@ -66,6 +71,8 @@ MIN_TIME = 0.2  # seconds per repeat (at least); the loop count grows until reac
 
 TARGET_BULK = 3.0  # i3x-client time / otwire time >= this
 TARGET_SSE = 2.0
+TARGET_E2E = 2.0  # end-to-end updates/s, otwire client / i3x-client
+E2E_PEAK_UPDATES = 5_000  # a second, traced run per client for its peak heap
 
 Change = tuple[str, Any, str, str]  # element_id, value, quality, timestamp
 
@@ -309,10 +316,15 @@ def bench_sse() -> bool:
 
 
 class Counter:
-    """``on_value_change`` that counts updates and wakes a waiter at a threshold."""
+    """``on_value_change`` that counts updates and wakes a waiter once its threshold is reached.
+
+    Only the consumer thread writes ``count``; the lock is taken only to wake the waiter, so
+    that counting costs every client the same little.
+    """
 
     def __init__(self) -> None:
         self.count = 0
+        self.target = 0
         self.errors: list[Exception] = []
         self.warm = threading.Event()
         self.cond = threading.Condition()
@@ -321,29 +333,69 @@ class Counter:
         if change.value < 0:  # a warm-up update
             self.warm.set()
             return
-        with self.cond:
-            self.count += 1
-            self.cond.notify_all()
+        self.count += 1
+        if self.count >= self.target:
+            with self.cond:
+                if self.count >= self.target:
+                    self.target = 1 << 62  # woken once; the waiter sets its next threshold
+                    self.cond.notify_all()
 
     def failed(self, _client: Any, error: Exception) -> None:
-        self.errors.append(error)
+        with self.cond:
+            self.errors.append(error)
+            self.cond.notify_all()
 
     def wait_for(self, count: int, timeout: float) -> bool:
         with self.cond:
+            self.target = count
             return self.cond.wait_for(lambda: self.count >= count or bool(self.errors), timeout)
 
 
-def _publisher(server: Any) -> Callable[[int, int], None]:
-    def publish(start: int, n: int) -> None:
-        def run() -> None:
-            now = server.driver.now()
-            for i in range(start, start + n):
-                server.engine.publish(ELEMENT, VQT(float(i), "Good", _stamp(max(i, 0))), now)
-            server.driver.process_soon()
+def serve_child() -> None:
+    """``i3x.py --serve``: ``otwire.servers.i3x.Server`` on a free port, its base URL on stdout; then each
+    stdin line ``START N`` publishes ``N`` updates of :data:`ELEMENT` (values ``START ..``, negative: warm-up)."""
+    from otwire.servers.i3x import Server
 
-        server._call(run)
+    with Server(port=0, tick=3600.0) as server:
+        print(f"http://127.0.0.1:{server.port}{server.config.base_path}", flush=True)
+        for line in sys.stdin:
 
-    return publish
+            def run(start: int = int(line.split()[0]), n: int = int(line.split()[1])) -> None:
+                values = [(ELEMENT, VQT(float(i), "Good", _stamp(max(i, 0)))) for i in range(start, start + n)]
+                server.engine.publish_many(values, server.driver.now())
+                server.driver.process_soon()
+
+            server._call(run)
+
+
+class ServerProcess:
+    """The i3X server in its own process (like ``otwire serve i3x``), so only the client shares this GIL.
+
+    ``publish(start, n)`` makes it publish ``n`` updates, in order, without waiting.
+    """
+
+    def __enter__(self) -> ServerProcess:
+        import subprocess
+
+        self.process = subprocess.Popen([sys.executable, __file__, "--serve"], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, text=True, bufsize=1)  # fmt: skip
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.stdin = self.process.stdin
+        self.base_url = self.process.stdout.readline().strip()
+        if not self.base_url.startswith("http://"):
+            raise RuntimeError(f"the server process did not start: {self.base_url!r}")
+        return self
+
+    def publish(self, start: int, n: int) -> None:
+        self.stdin.write(f"{start} {n}\n")
+
+    def __exit__(self, *exc: object) -> None:
+        self.stdin.close()
+        try:
+            self.process.wait(E2E_TIMEOUT)
+        finally:
+            self.process.kill()
+            self.process.wait()
 
 
 def _push(publish: Callable[[int, int], None], counter: Counter, n: int) -> None:
@@ -356,44 +408,117 @@ def _push(publish: Callable[[int, int], None], counter: Counter, n: int) -> None
         sent += batch
 
 
-def end_to_end(updates: int = E2E_UPDATES) -> tuple[float, int]:
-    """Updates/s from ``otwire.servers.i3x.Server.publish`` to i3x-client's ``on_value_change``.
+def _open_client(module: Any, server: ServerProcess, counter: Counter) -> Any:
+    client = module.Client(server.base_url, timeout=E2E_TIMEOUT)
+    client.on_value_change, client.on_error = counter.changed, counter.failed
+    client.connect()
+    client.subscribe([ELEMENT])
+    return client
+
+
+def _run_pushes(server: ServerProcess, counter: Counter, updates: int) -> tuple[float, float]:
+    """Warm up until the stream delivers, then push ``updates``.
 
     Returns:
-        ``(updates per second, updates received)``.
+        Wall seconds and this process's CPU seconds (all its threads: the client's work) from
+        the first push to the last change.
     """
-    i3x = i3x_client()
-    servers = importlib.import_module("otwire.servers.i3x")
+    publish = server.publish
+    deadline = time.monotonic() + E2E_TIMEOUT
+    while not counter.warm.wait(0.05):  # the stream opens in the client's own thread or loop
+        if time.monotonic() > deadline:
+            raise TimeoutError("the client's stream never delivered an update")
+        publish(-1, 1)
+    started, cpu = time.perf_counter(), time.process_time()
+    _push(publish, counter, updates)
+    counter.wait_for(updates, E2E_TIMEOUT)
+    return time.perf_counter() - started, time.process_time() - cpu
+
+
+def end_to_end(updates: int = E2E_UPDATES, module: Any = None) -> tuple[float, int, float]:
+    """Updates/s from the server process's ``publish`` to a blocking client's ``on_value_change``.
+
+    ``module`` is i3x-client's package (``None``) or ``otwire.clients.i3x`` (the same ``Client`` API).
+
+    Returns:
+        ``(updates per wall second, updates received, client CPU seconds per update)``.
+    """
     counter = Counter()
-    with servers.Server(port=0, tick=3600.0) as server:
-        client = i3x.Client(f"http://127.0.0.1:{server.port}{server.config.base_path}", timeout=E2E_TIMEOUT)
-        client.on_value_change, client.on_error = counter.changed, counter.failed
-        client.connect()
+    with ServerProcess() as server:
+        client = _open_client(i3x_client() if module is None else module, server, counter)
         try:
-            client.subscribe([ELEMENT])
-            publish = _publisher(server)
-            deadline = time.monotonic() + E2E_TIMEOUT
-            while not counter.warm.wait(0.05):  # the stream opens in i3x-client's thread
-                if time.monotonic() > deadline:
-                    raise TimeoutError("i3x-client's stream never delivered an update")
-                publish(-1, 1)
-            started = time.perf_counter()
-            _push(publish, counter, updates)
-            counter.wait_for(updates, E2E_TIMEOUT)
-            elapsed = time.perf_counter() - started
+            elapsed, cpu = _run_pushes(server, counter, updates)
         finally:
-            server.stop()  # first: the stream's end frees i3x-client's reader thread (else its stop waits 5 s)
             client.disconnect()
-    return counter.count / elapsed, counter.count
+    return counter.count / elapsed, counter.count, cpu / max(counter.count, 1)
+
+
+def end_to_end_async(updates: int = E2E_UPDATES) -> tuple[float, int, float]:
+    """The same with ``otwire.clients.i3x.AsyncClient``: ``async for change in client.changes(sub)``.
+
+    The consumer runs in this thread's event loop; warm-up and pushes run in a worker thread.
+    """
+    import asyncio
+
+    from otwire.clients.i3x import AsyncClient
+
+    counter = Counter()
+
+    async def consume(client: AsyncClient, subscription: Any) -> None:
+        async for change in client.changes(subscription):
+            counter.changed(client, change)
+
+    async def run(server: ServerProcess) -> tuple[float, float]:
+        client = AsyncClient(server.base_url, timeout=E2E_TIMEOUT)
+        await client.connect()
+        subscription = await client.subscribe([ELEMENT])
+        consumer = asyncio.ensure_future(consume(client, subscription))
+        try:
+            return await asyncio.to_thread(_run_pushes, server, counter, updates)
+        finally:
+            consumer.cancel()
+            await client.disconnect()
+
+    with ServerProcess() as server:
+        elapsed, cpu = asyncio.run(run(server))
+    return counter.count / elapsed, counter.count, cpu / max(counter.count, 1)
+
+
+def traced_peak(run: Callable[[], object]) -> float:
+    """Peak Python heap (tracemalloc, MiB) while ``run`` runs: both ends, server included."""
+    import tracemalloc
+
+    gc.collect()
+    tracemalloc.start()
+    try:
+        run()
+        return tracemalloc.get_traced_memory()[1] / (1 << 20)
+    finally:
+        tracemalloc.stop()
 
 
 def bench_end_to_end() -> bool:
-    print(f"\n3. end to end, otwire serve i3x -> i3x-client stream, {E2E_UPDATES:,} updates over loopback")
-    rate, got = end_to_end()
-    print(f"   i3x-client (on_value_change)  {rate:12,.0f} updates/s  (received {got:,} of {E2E_UPDATES:,})")
-    # TODO(issue 9): time the otwire i3X client here once it exists, and print its ratio.
-    print("   otwire client: not yet")
-    return got == E2E_UPDATES
+    print(f"\n3. end to end, server process -> client stream, {E2E_UPDATES:,} updates over loopback")
+    otwire_clients = importlib.import_module("otwire.clients.i3x")
+    runs: dict[str, Callable[[int], tuple[float, int, float]]] = {
+        "i3x-client Client (on_value_change)": end_to_end,
+        "otwire Client (on_value_change)": lambda n: end_to_end(n, otwire_clients),
+        "otwire AsyncClient.changes()": end_to_end_async,
+    }
+    cpu, wall, ok = {}, {}, True
+    for name, run in runs.items():
+        wall[name], got, cpu[name] = run(E2E_UPDATES)
+        rate = wall[name]
+        peak = traced_peak(lambda run=run: run(E2E_PEAK_UPDATES))  # type: ignore[misc]
+        ok = ok and got == E2E_UPDATES
+        print(f"   {name:36s} {rate:8,.0f} updates/s, client CPU {cpu[name] * 1e6:5.1f} us/update "
+              f"(received {got:,}; peak heap {peak:4.1f} MiB over {E2E_PEAK_UPDATES:,})")  # fmt: skip
+    base = "i3x-client Client (on_value_change)"
+    for name in list(runs)[1:]:
+        ratio = cpu[base] / cpu[name]
+        print(f"   ratio {name} / i3x-client: client CPU {ratio:5.2f}x   {verdict(ratio, TARGET_E2E)}"
+              f"   (wall-clock rate {wall[name] / wall[base]:5.2f}x, load-dependent)")  # fmt: skip
+    return ok
 
 
 def main() -> int:
@@ -410,4 +535,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    if sys.argv[1:] == ["--serve"]:
+        serve_child()
+    else:
+        sys.exit(main())

@@ -2,12 +2,14 @@
 
 ``fuzz_i3x_engine(data)`` drives :class:`otwire.protocols.i3x.I3XClientEngine` like a
 transport would and feeds ``data`` as the server's answer, whole and one octet at a
-time, then the end of stream, in three places:
+time, then the end of stream, in four places:
 
 * a request connection (``data`` is the whole response: head and body);
 * the same with a valid ``200`` gzip head before ``data`` (the body is fuzzed through zlib);
 * a stream connection with a valid ``200 text/event-stream`` chunked head before
-  ``data`` wrapped as one chunk (SSE parsing and update mapping are fuzzed).
+  ``data`` wrapped as one chunk (SSE parsing and update mapping are fuzzed);
+* the same on the stream's second connection, after a clean end and the reconnect, with
+  reading paused (the takeover guard and back-pressure paths).
 
 Only ``RemoteProtocolError`` may escape ``receive_data``; after one, the connection must
 be handed back through ``connections_to_close``; whole and octet-by-octet input must
@@ -73,12 +75,26 @@ def _stream(pieces: list[bytes]) -> Result:
     return _drive(engine, pieces)
 
 
+def _restream(pieces: list[bytes]) -> Result:
+    """The stream's second connection, after a clean end and the reconnect, with reading paused."""
+    engine = _engine()
+    stream_id = engine.open_stream("sub", "client", 0.0)
+    [first] = engine.connections_to_open()
+    engine.connection_made(first, 0.0)
+    engine.data_to_send(first)
+    engine.receive_data(first, SSE_HEAD + b"0\r\n\r\n", 0.1)  # a clean end: reconnect later
+    engine.connections_to_close()
+    engine.handle_timer(engine.get_timer() or 0.0)
+    engine.pause_stream(stream_id, True, 0.9)
+    return _drive(engine, pieces)
+
+
 def _splits(data: bytes) -> tuple[list[bytes], list[bytes]]:
     return [data], [data[k : k + 1] for k in range(len(data))]
 
 
 def fuzz_i3x_engine(data: bytes) -> None:
-    """Feed ``data`` as server octets in the three places, whole and octet by octet.
+    """Feed ``data`` as server octets in the four places, whole and octet by octet.
 
     Raises:
         AssertionError: results depend on the split, or a connection stays open after an error.
@@ -89,6 +105,7 @@ def fuzz_i3x_engine(data: bytes) -> None:
         (_request, data),
         (_request, GZIP_HEAD % len(data) + data),
         (_stream, SSE_HEAD + chunked),
+        (_restream, SSE_HEAD + chunked),
     ]
     for run, octets in cases:
         whole, bytewise = (run(pieces) for pieces in _splits(octets))

@@ -81,6 +81,14 @@ def wait_event(event: threading.Event, timeout: float = WAIT, *, what: str = "ev
         raise AssertionError(f"{what} not set within {timeout} s")
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port on ``host`` that was just bound and released (free now; connecting to it is refused)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
 def listening(process: subprocess.Popen[Any], port: int, host: str = "127.0.0.1") -> bool:
     """True once something accepts on ``port`` (for :func:`wait_until`); fails at once if ``process`` died."""
     assert process.poll() is None, process.stderr.read() if process.stderr else ""

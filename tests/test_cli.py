@@ -55,7 +55,7 @@ def test_a_protocol_without_dissector_is_refused_by_inspect(
 
 def test_registry_lookup_and_ports() -> None:
     assert registry.get("imb").default_port == 4000
-    assert registry.default_ports() == {2404: "iec104", 4000: "imb", 8080: "i3x"}
+    assert registry.default_ports() == {2404: "iec104", 4000: "imb", 5222: "xmpp", 8080: "i3x"}
     with pytest.raises(InvalidArgument, match="known: iec104, imb, i3x"):
         registry.get("modbus")
 
@@ -81,7 +81,7 @@ def test_start_up_imports_no_protocol_code() -> None:
 
 def test_subcommands_come_from_the_registry(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "serve", "--help")
-    assert code == 0 and "{iec104,imb-hub,i3x}" in out
+    assert code == 0 and "{iec104,imb-hub,i3x,mxgateway}" in out
     code, out, _ = run(capsys, "client", "--help")
     assert code == 0 and "{iec104}" in out
 

@@ -8,6 +8,8 @@
   SIGTERM (or ``--duration`` seconds).
 * ``otwire client iec104 HOST [--port N] [--record FILE.pcap]``: connect, interrogate,
   print every point and then the spontaneous updates, until Ctrl-C or SIGTERM.
+* ``otwire mxgw SUBCOMMAND``: the MXAccess Gateway client commands
+  (:mod:`otwire.clients.mxgateway.cli`; exit 1 on a failed call).
 
 The protocols, their default ports and the functions behind ``serve`` and ``client`` come
 from :mod:`otwire.registry`. Every bad argument is reported in one line on stderr, with
@@ -62,11 +64,16 @@ class _Parser(argparse.ArgumentParser):
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code (0 ok, 1 internal error, 2 bad input, 130 Ctrl-C)."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["mxgw"]:
+        from otwire.clients.mxgateway.cli import main as mxgw_main
+
+        return mxgw_main(words[1:])
     parser = _parser()
     try:
         args = parser.parse_args(argv)
         if args.command is None:
-            parser.error("choose a command: inspect, serve or client")
+            parser.error("choose a command: inspect, serve, client or mxgw")
         if args.command != "inspect" and args.entry is None:
             args.subparser.error(f"choose a protocol: {', '.join(args.choices)}")
     except UsageError as exc:
@@ -105,6 +112,9 @@ def _parser() -> argparse.ArgumentParser:
     _inspect_parser(sub)
     _serve_parser(sub)
     _client_parser(sub)
+    # Listed for --help only: main() hands "otwire mxgw ..." to its own parser before this one
+    # runs, so that the start-up imports no gRPC code.
+    sub.add_parser("mxgw", help="MXAccess Gateway client (otwire mxgw --help)")
     return parser
 
 
@@ -117,20 +127,42 @@ def _inspect_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
         description="Dissect the protocols otwire knows in captures. With no PATH, dissect the bundled samples.",
     )
     inspect.add_argument("paths", nargs="*", metavar="PATH",
-                         help="pcap or pcapng (optionally .gz); a hex dump (one frame per line) or raw "
-                         "stream with --proto")  # fmt: skip
+                         help="pcap or pcapng (optionally .gz), - for a pcap or pcapng on stdin; a hex dump "
+                         "(one frame per line) or raw stream with --proto")  # fmt: skip
     inspect.add_argument("--port", type=_port_spec, action="append", default=[], metavar="[PROTO:]PORT",
                          help=f"also dissect PROTO (default iec104) on this TCP server port; defaults: {names} "
                          "(repeatable)")  # fmt: skip
     inspect.add_argument("--proto", choices=dissected, metavar="NAME",
                          help=f"decode hex dumps and raw streams as this protocol ({', '.join(dissected)}); "
                          "without it they are refused")  # fmt: skip
-    inspect.add_argument("--format", choices=("table", "jsonl"), default="table", help="output format")
+    inspect.add_argument("--format", choices=("table", "jsonl", "csv", "fields"), default="table",
+                         help="output format (csv: the -e fields, or common ones)")  # fmt: skip
     inspect.add_argument("--no-summary", action="store_true", help="do not print the summaries")
     inspect.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
                          help="progress bar on stderr (auto: terminal and large inputs)")  # fmt: skip
     inspect.add_argument("--jobs", type=_count(1), default=1, metavar="N",
                          help="dissect up to N input files at once, in processes (output in input order)")  # fmt: skip
+    _inspect_tshark_options(inspect)
+
+
+def _inspect_tshark_options(inspect: argparse.ArgumentParser) -> None:
+    """The options a tshark user reaches for (issue 12, section 2), wired in otwire.inspect.command."""
+    group = inspect.add_argument_group("tshark-like options")
+    group.add_argument("-r", "--read", action="append", metavar="FILE", help="read this capture (as PATH; - is stdin)")
+    group.add_argument("-Y", "--filter", metavar="EXPR",
+                       help='display filter, e.g. \'type == "M_ME_NC_1" and ioa in {1300 1301}\'')  # fmt: skip
+    group.add_argument("-c", "--count", type=_count(1), metavar="N", help="stop after N records (those -Y keeps)")
+    group.add_argument("-T", dest="output_type", choices=("fields", "json", "text"),
+                       help="output as in tshark: fields (with -e), json (JSON lines), text (the table)")  # fmt: skip
+    group.add_argument("-e", dest="fields", action="append", metavar="FIELD",
+                       help="a field for -T fields or --format csv (repeatable)")  # fmt: skip
+    group.add_argument("-E", dest="field_options", action="append", metavar="KEY=VALUE",
+                       help="-T fields: header=y|n, separator=/t|/s|C, aggregator=,|/s|C")  # fmt: skip
+    group.add_argument("-w", "--write", metavar="FILE.pcap", help="write the packets of the kept records to a pcap")
+    group.add_argument("-V", dest="detail", action="store_true", help="a detail tree under each record (table)")
+    group.add_argument("-x", dest="hexdump", action="store_true", help="a hex dump under each record (table)")
+    group.add_argument("-i", "--interface", metavar="IFACE", help="capture live on IFACE (Linux, root)")
+    group.add_argument("--duration", type=_seconds, metavar="SECONDS", help="with -i: stop after this many seconds")
 
 
 def _session_options(parser: argparse.ArgumentParser, port: int, *, allow_zero: bool) -> None:

@@ -101,14 +101,25 @@ class DecodeError(RemoteProtocolError):
         data: The whole input that failed to decode (kept for dissectors).
         excerpt: Hex of at most ``2 * EXCERPT_RADIUS`` octets around ``offset``.
         reason: The message without the position and excerpt.
+        path: Where in a tree the failure is (XML: ``/fields/node[0]/timestamp[1]@value``),
+            or ``None`` for flat formats.
     """
 
-    def __init__(self, reason: str, *, data: bytes | bytearray | memoryview = b"", offset: int = 0):
+    def __init__(
+        self,
+        reason: str,
+        *,
+        data: bytes | bytearray | memoryview = b"",
+        offset: int = 0,
+        path: str | None = None,
+    ):
         self.reason = reason
         self.data = bytes(data)
         self.offset = offset
+        self.path = path
         self.excerpt = hex_excerpt(self.data, offset)
-        super().__init__(f"{reason} at offset {offset}: {self.excerpt}")
+        where = f" at {path}" if path is not None else ""
+        super().__init__(f"{reason}{where} at offset {offset}: {self.excerpt}")
 
 
 class RequestError(OTWireError):

@@ -239,8 +239,61 @@ PROTOCOLS: Mapping[str, ProtocolEntry] = MappingProxyType(
                             "most sync batches kept per subscription (default 1000)",
                         ),
                         Option("--max-depth", "max_depth_limit", "count", "deepest composition served (default 8)"),
+                        Option("--tick", "tick", "seconds", "seconds between demo value changes (default 1)"),
+                        Option(
+                            "--fault",
+                            "faults",
+                            "text",
+                            "for client tests: PATH:STATUS[:RETRY_AFTER] or PATH:stall, comma-separated (default none)",
+                        ),
                     ),
                 ),
+            ),
+            ProtocolEntry(
+                name="mxgateway",
+                title="MXAccess Gateway (gRPC)",
+                default_port=5000,
+                serve=Command(
+                    name="mxgateway",
+                    target="otwire.servers.mxgateway:serve",
+                    help="MXAccess Gateway simulator (gRPC: MxAccessGateway + GalaxyRepository)",
+                    description="Run the gateway simulator (sessions, changing items, a demo Galaxy, fault "
+                    "injection by tag name) until Ctrl-C or SIGTERM; plaintext unless --tls-cert/--tls-key.",
+                    options=(
+                        Option(
+                            "--api-key",
+                            "api_key",
+                            "text",
+                            "require 'authorization: Bearer KEY'; KEY or KEY:scope,scope, several separated by "
+                            "spaces (default: no authentication)",
+                        ),
+                        Option("--rate", "rate", "text", "value changes of advised items per second, Hz (default 1)"),
+                        Option("--items", "items", "count0", "numbered SimTags.TagNNNN attributes (default 100)"),
+                        Option("--tls-cert", "tls_cert", "text", "PEM certificate chain: serve TLS (ALPN h2)"),
+                        Option("--tls-key", "tls_key", "text", "PEM private key of --tls-cert"),
+                        Option(
+                            "--deploy-interval",
+                            "deploy_interval",
+                            "seconds",
+                            "seconds between simulated Galaxy deploys (default 60)",
+                        ),
+                        Option("--slow-delay", "slow_delay", "seconds", "delay of Fault.Slow* commands (default 2)"),
+                        Option(
+                            "--event-buffer",
+                            "event_buffer",
+                            "count",
+                            "events a stream may fall behind before it is dropped (default 10000)",
+                        ),
+                        Option("--max-sessions", "max_sessions", "count", "sessions open at once (default 256)"),
+                    ),
+                ),
+            ),
+            ProtocolEntry(
+                name="xmpp",
+                title="XMPP XEP-0323 sensor data",
+                default_port=5222,
+                dissector="otwire.inspect.xep0323:XEP0323Dissector",
+                view="otwire.inspect.xep0323:VIEW",
             ),
         )
     }

@@ -69,9 +69,17 @@ def test_sse_decodes_equal(bench: ModuleType, size: int) -> None:
 
 
 def test_end_to_end_delivers_every_update(bench: ModuleType) -> None:
-    rate, received = bench.end_to_end(50)
+    rate, received, cpu = bench.end_to_end(50)
     assert received == 50
-    assert rate > 0
+    assert rate > 0 and cpu > 0
+
+
+def test_end_to_end_with_otwire_clients(bench: ModuleType) -> None:
+    import otwire.clients.i3x
+
+    assert bench.end_to_end(50, otwire.clients.i3x)[1] == 50
+    assert bench.end_to_end_async(50)[1] == 50
+    assert bench.traced_peak(lambda: bench.end_to_end_async(20)) > 0
 
 
 def test_sse_stage_calls_run(bench: ModuleType) -> None:

@@ -15,12 +15,18 @@ NS = "urn:test:plant"
 T0 = "2026-01-01T00:00:00Z"
 
 
+#: Object type -> JSON Schema of its values (written values are checked against it).
+SCHEMAS: dict[str, dict[str, Any]] = {"Plant": {"type": "object"}, "Line": {"type": "object"},
+                                      "Pump": {"type": "string"}, "Motor": {"type": "object"},
+                                      "Sensor": {"type": "number"}}  # fmt: skip
+
+
 def make_space() -> MemorySpace:
     """plant > line > pump (composition: motor (composition: speed), flow)."""
     space = MemorySpace()
     space.add_namespace(Namespace(NS, "Test plant"))
-    for type_id in ("Plant", "Line", "Pump", "Motor", "Sensor"):
-        space.add_object_type(ObjectType(type_id, type_id, NS, type_id, "1", {"type": "object"}))
+    for type_id, schema in SCHEMAS.items():
+        space.add_object_type(ObjectType(type_id, type_id, NS, type_id, "1", schema))
     space.add_relationship_type(RelationshipType("HasComponent", "HasComponent", NS, "HasComponent", "ComponentOf"))
     space.add_object("plant", "Plant", "Plant", vqt=VQT(None, "GoodNoData", T0))
     space.add_object("line", "Line 1", "Line", parent_id="plant", vqt=VQT(None, "GoodNoData", T0))

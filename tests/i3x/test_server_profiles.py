@@ -272,7 +272,7 @@ def test_slow_sse_consumer_is_cut_off_with_a_logged_reason(caplog: pytest.LogCap
     limits = ServerLimits(max_output_bytes=256 * 1024)
     with Server(port=0, tick=3600.0, limits=limits) as server:
         sub = post(server.port, "POST", "/v1/subscriptions", {"clientId": "slow"})[1]["result"]["subscriptionId"]
-        register = {"clientId": "slow", "subscriptionId": sub, "elementIds": ["pump-101-flow"]}
+        register = {"clientId": "slow", "subscriptionId": sub, "elementIds": ["pump-101"]}
         assert post(server.port, "POST", "/v1/subscriptions/register", register)[0] == 200
         slow = socket.socket()
         slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -282,7 +282,7 @@ def test_slow_sse_consumer_is_cut_off_with_a_logged_reason(caplog: pytest.LogCap
                 f"content-length: {len(body)}\r\n\r\n").encode()  # fmt: skip
         slow.sendall(head + body)  # and never reads
         wait_until(lambda: server.engine.subscriptions.owned(sub, "slow").stream_peer is not None)  # type: ignore[union-attr]
-        update = {"updates": [{"elementId": "pump-101-flow", "value": {"value": "x" * 200_000}}]}
+        update = {"updates": [{"elementId": "pump-101", "value": {"value": {"blob": "x" * 200_000}}}]}  # type: object
         for _ in range(500):
             assert post(server.port, "PUT", "/v1/objects/value", update)[0] == 200
             if "slow consumer" in caplog.text:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,7 +25,7 @@ import pytest
 c104_lib = pytest.importorskip("c104")
 
 import otwire.clients.iec104 as c104  # noqa: E402 - after the importorskip
-from helpers import wait_until  # noqa: E402
+from helpers import free_port, wait_until  # noqa: E402
 from iec104.c104_server_peer import (  # noqa: E402
     COMMANDS,
     COUNTER_IOA,
@@ -44,16 +43,9 @@ UNKNOWN_IOA = 2999  # a command point the server does not have
 TIME2 = dt.datetime(2025, 6, 1, 8, 0, 0, 250000, tzinfo=dt.UTC)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 @pytest.fixture(scope="module")
 def peer() -> Iterator[C104ServerPeer]:
-    with C104ServerPeer(_free_port()) as server:
+    with C104ServerPeer(free_port()) as server:
         yield server
 
 

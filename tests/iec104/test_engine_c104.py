@@ -13,7 +13,7 @@ import select
 import socket
 import time
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 
 import pytest
 
@@ -21,6 +21,7 @@ c104 = pytest.importorskip("c104")
 
 from engine_pair import interrogation  # noqa: E402
 
+from helpers import free_port  # noqa: E402
 from otwire.codecs.iec104 import (  # noqa: E402
     ASDU,
     FBP,
@@ -55,12 +56,6 @@ from otwire.protocols.iec104 import (  # noqa: E402
 
 CA = 47
 NO_ACK = IEC104Config(k=30000, w=20000, t1=250.0, t2=200.0, t3=48 * 3600)  # never acknowledges on its own
-
-
-def free_port() -> int:
-    with closing(socket.socket()) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Driver:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from helpers import free_port
 from iec104.c104_session import format_hex_file, record_c104_session
 from iec104.oracles import HEADER_KEYS, U_FUNCTIONS, c104_header, scapy_values, without_scapy_extras
 
@@ -426,14 +426,8 @@ def test_golden_file_negative_confirmation(golden: list[tuple[str, bytes]]) -> N
 # ----------------------------------------------------------------------------- live session
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_record_c104_session_live() -> None:
-    frames = record_c104_session(_free_port(), timeout=20.0)
+    frames = record_c104_session(free_port(), timeout=20.0)
     directions = {d for d, _ in frames}
     assert directions == {"C>S", "S>C"}
     for _, apdu in frames:
@@ -461,4 +455,4 @@ def test_scapy_adapter_maps_every_scapy_field() -> None:
 
 def test_record_c104_session_enforces_its_timeout() -> None:
     with pytest.raises(TimeoutError):  # without the timeout the session would end normally
-        record_c104_session(_free_port(), timeout=0.5)  # the final TESTFR needs t3 = 2 s
+        record_c104_session(free_port(), timeout=0.5)  # the final TESTFR needs t3 = 2 s

@@ -10,7 +10,7 @@ import struct
 from typing import Any
 
 import pytest
-from hypothesis import settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
@@ -490,6 +490,29 @@ def test_heartbeat_timer() -> None:
     quiet = IMBHub()
     fresh(quiet)
     assert quiet.get_timer() is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["connect", "close", "timer"]), st.floats(0.0, 3.0)), max_size=40))
+def test_heartbeats_follow_each_client_against_a_model(steps: list[tuple[str, float]]) -> None:
+    # The hub keeps its deadlines in a heap; the model is each open client's next beat, kept by hand.
+    hub, interval, now = IMBHub(heartbeat_interval=1.5), 1.5, 0.0
+    model: dict[str, float] = {}
+    for step, (op, delta) in enumerate(steps):
+        now += delta
+        if op == "connect":
+            new(hub, f"hb{step}", now)
+            model[f"hb{step}"] = now + interval
+        elif op == "close" and model:
+            peer = sorted(model)[int(delta * 7) % len(model)]
+            hub.close(peer, now)
+            del model[peer]
+        elif op == "timer":
+            hub.handle_timer(now)
+            for peer, beat in model.items():
+                if now >= beat:
+                    model[peer] = beat + interval if now < beat + interval else now + interval
+        assert hub.get_timer() == (min(model.values()) if model else None)
 
 
 def test_hub_close_ends_every_session() -> None:

@@ -64,7 +64,7 @@ BAD_TRAILER = encode_frame(-15, b"\x00" * 12)[:-4] + b"\x00\x00\x00\x00"
 
 
 def test_default_ports_cover_both_protocols() -> None:
-    assert default_ports() == {2404: "iec104", 4000: "imb", 8080: "i3x"}
+    assert default_ports() == {2404: "iec104", 4000: "imb", 5222: "xmpp", 8080: "i3x"}
 
 
 def test_dissect_imb_capture(tmp_path: Path) -> None:

@@ -79,7 +79,7 @@ def test_capture_without_tcp(tmp_path: Path) -> None:
 def test_capture_with_other_ports_names_them(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write_pcap(tmp_path / "web.pcap", [tcp(40000, 80, b"GET /"), tcp(80, 40000, b"200"), tcp(40001, 2405)])
     text = notice(path)
-    assert "iec104 on 2404, imb on 4000, i3x on 8080)" in text
+    assert "iec104 on 2404, imb on 4000, xmpp on 5222, i3x on 8080)" in text
     assert "TCP ports seen: 80, 2405" in text and "--port" in text
     assert main(["inspect", "--format", "jsonl", "--no-summary", str(path)]) == 0
     out, err = capsys.readouterr()

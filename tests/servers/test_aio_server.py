@@ -216,6 +216,40 @@ async def test_idle_deadline() -> None:
 
 
 @run
+async def test_idle_peers_are_dropped_while_a_busy_one_stays_and_deadlines_stay_bounded() -> None:
+    async with Harness(ServerLimits(idle_timeout=0.5)) as h:
+        busy = await h.connect()
+        await h.send(busy, b"HELLO\n")
+        await h.recv_until(busy, b"welcome\n")
+        quiet = [await h.connect() for _ in range(5)]
+        for sock in quiet:
+            await h.send(sock, b"HELLO\n")
+            await h.recv_until(sock, b"welcome\n")
+        ended: list[int] = []
+
+        async def chatter() -> None:
+            while True:  # a frame every 20 ms: its idle deadline keeps moving
+                await h.send(busy, b"still here\n")
+                await asyncio.sleep(0.02)
+
+        task = asyncio.create_task(chatter())
+        try:
+            while len(ended) < len(quiet):
+                peer, end = await h.terminated()
+                assert end.reason is TerminationReason.IDLE_TIMEOUT
+                ended.append(peer)
+            # Frames moved the busy peer's deadline many times, yet the heap holds at most two entries per
+            # peer ever connected (its handshake and its current deadline), never one per frame.
+            assert len(h.server._deadlines) <= 2 * (1 + len(quiet))
+        finally:
+            task.cancel()
+        assert all(sock.peer != peer for sock in h.server.sockets.values() for peer in ended)
+        assert len(h.server.sockets) == 1
+        for sock in quiet:
+            assert await closed_by_server(sock)
+
+
+@run
 async def test_a_byte_trickle_does_not_keep_a_connection_alive() -> None:
     async with Harness(ServerLimits(frame_timeout=0.5)) as h:
         sock = await h.connect()

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import enum
 import shutil
-import socket
 import ssl
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from helpers import free_port
 from otwire.errors import LocalProtocolError, RemoteProtocolError
 from otwire.protocols import Buffer, Event
 
@@ -159,7 +159,4 @@ def tls_contexts(directory: Path) -> tuple[ssl.SSLContext, ssl.SSLContext] | Non
 
 def refused_port() -> int:
     """Return a loopback port that was just bound and released (connecting is refused)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
+    return free_port()

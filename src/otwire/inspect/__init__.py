@@ -1,7 +1,8 @@
 """``otwire inspect``: read captures and dissect the protocols otwire knows in them.
 
 The library API is :func:`read`, which yields the records (:class:`Row`) the command
-prints, optionally only those a predicate over their JSON values keeps::
+prints, optionally only those a predicate over their JSON values keeps, and
+:func:`explain`, the detail tree of one APDU or frame::
 
     import otwire.inspect
 
@@ -17,7 +18,8 @@ over them. :func:`record_values` is the JSON view of one record, by key.
 
 from __future__ import annotations
 
+from otwire.inspect.detail import DetailTree, explain
 from otwire.inspect.dissect import RecordFilter, Row, read
 from otwire.inspect.records import record_values, row_json
 
-__all__ = ["RecordFilter", "Row", "read", "record_values", "row_json"]
+__all__ = ["DetailTree", "RecordFilter", "Row", "explain", "read", "record_values", "row_json"]

@@ -1,4 +1,10 @@
-"""``otwire inspect``: the command behind :func:`otwire.cli.main` (imported only when it runs)."""
+"""``otwire inspect``: the command behind :func:`otwire.cli.main` (imported only when it runs).
+
+Rows flow from each input (a file through :func:`~otwire.inspect.dissect.dissect`; stdin,
+``-w`` inputs and live capture through :mod:`otwire.inspect.packets`) through the display
+filter (``-Y``) and the record limit (``-c``) to one output: the table (with ``-V`` trees
+and ``-x`` hex dumps), JSON lines, ``-T fields`` or CSV; ``-w`` writes the kept packets.
+"""
 
 from __future__ import annotations
 
@@ -11,20 +17,29 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, redirect_stderr, redirect_stdout
+from dataclasses import dataclass, field
 from importlib import resources
 from multiprocessing import Pool
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn
 
+from otwire.errors import InvalidArgument
 from otwire.inspect.capture import CaptureStats, capture_size
 from otwire.inspect.dissect import Row, check_input, default_ports, dissect
-from otwire.inspect.files import SAMPLES
+from otwire.inspect.fields import CsvWriter, FieldsWriter, known_fields, record_values
+from otwire.inspect.files import SAMPLES, Source
+from otwire.inspect.filter import Predicate, compile_filter
+from otwire.inspect.packets import packet_rows, read_packets
+from otwire.inspect.pcapout import PacketTap
 from otwire.inspect.render import Summary, TableWriter, write_jsonl
 
 #: Show a progress bar when the inputs are at least this large (octets) and stderr is a terminal.
 PROGRESS_THRESHOLD = 1 << 20
+#: The name of standard input among the paths.
+STDIN = "-"
 
 
 class _Console(Console):
@@ -37,59 +52,263 @@ class _Console(Console):
             raise BrokenPipeError from None  # otwire.cli.main: exit status 0, as for --format jsonl
 
 
+@dataclass
+class Selection:
+    """What ``-Y``, ``-c`` and ``-w`` ask, and the records kept so far (over every input).
+
+    Attributes:
+        predicate: The compiled ``-Y`` filter, or ``None``.
+        limit: ``-c``: stop after this many records (``None``: no limit).
+        tap: ``-w``: where the kept records' packets go.
+        kept: Records kept so far.
+    """
+
+    predicate: Predicate | None = None
+    limit: int | None = None
+    tap: PacketTap | None = None
+    kept: int = 0
+
+    _last: tuple[Row | None, dict[str, object]] = field(default=(None, {}), init=False, repr=False)
+
+    def values(self, row: Row, source: str) -> dict[str, object]:
+        """Return the row's mapping view, computed once for the filter and the output."""
+        if self._last[0] is not row:
+            self._last = (row, record_values(row, source))
+        return self._last[1]
+
+    @property
+    def done(self) -> bool:
+        """Whether ``-c`` records were kept."""
+        return self.limit is not None and self.kept >= self.limit
+
+    def select(self, rows: Iterator[Row], source: str) -> Iterator[Row]:
+        """Yield the rows that pass the filter, until the limit; tap each kept one."""
+        for row in rows:
+            if self.done:
+                return
+            if self.predicate is not None and not self.predicate(self.values(row, source)):
+                continue
+            self.kept += 1
+            if self.tap is not None:
+                self.tap.keep(row)
+            yield row
+            if self.done:  # stop reading at once (a live capture would wait for one more packet)
+                return
+
+
 def run(args: argparse.Namespace) -> int:
-    """Dissect ``args.paths`` (or the bundled samples) as ``args`` says; return the exit code.
+    """Dissect ``args.paths`` (or the bundled samples, or stdin, or ``-i``) as ``args`` says; return the exit code.
 
     Raises:
         CaptureError: An input cannot be read or is not a capture (checked before any output).
+        FilterError: The ``-Y`` filter is bad (before any output).
+        InvalidArgument: Options that do not go together, or an unknown ``-e`` field.
     """
+    _check_options(args)
+    predicate = _compiled(args)
     with ExitStack() as stack:
-        paths = [Path(p) for p in args.paths] or [
-            stack.enter_context(resources.as_file(resources.files("otwire.inspect") / "samples" / name))
-            for name in SAMPLES
-        ]
-        for path in paths:  # fail fast, before any output, on an input that cannot be dissected
-            check_input(path, args.proto)
-        sizes = [capture_size(p) for p in paths]
-        err = Console(stderr=True, highlight=False, soft_wrap=True)
-        show = args.progress == "always" or (
-            args.progress == "auto" and err.is_terminal and sum(sizes) >= PROGRESS_THRESHOLD
-        )
-        progress = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), console=err,
-                            disable=not show)  # fmt: skip
-        stack.enter_context(progress)
-        task = progress.add_task("dissecting", total=sum(sizes))
-        if getattr(args, "jobs", 1) > 1 and len(paths) > 1:
-            names = [p.name if not args.paths else str(p) for p in paths]
-            _run_jobs(args, paths, names, lambda size: progress.advance(task, size), sizes)
-            return 0
-        done = 0
-        for path, size in zip(paths, sizes, strict=True):
-            stats = CaptureStats(progress=_advance(progress, task, done))
-            _one_file(args, path, path.name if not args.paths else str(path), stats)
-            done += size
-            progress.update(task, completed=done)
+        live = getattr(args, "interface", None)
+        paths = [] if live else _paths(args, stack)
+        _check_inputs(args, paths)
+        tap = stack.enter_context(PacketTap(args.write)) if getattr(args, "write", None) else None
+        selection = Selection(predicate, getattr(args, "count", None), tap)
+        output = _output(args)
+        if live:
+            from otwire.inspect.live import capture_rows, stop_on_interrupt
+
+            ports = {**default_ports(), **dict(args.port)}
+            interrupted = stack.enter_context(stop_on_interrupt())
+            watch = tap.watch if tap else None
+            rows = capture_rows(live, ports, duration=args.duration, stop=interrupted.is_set, tap=watch)
+            print(f"capturing on {live}", file=sys.stderr, flush=True)  # as tshark says; the socket is open
+            _emit(args, output, selection, selection.select(rows, live), live)
+        else:
+            _dissect_all(args, stack, paths, selection, output)
     return 0
 
 
-def _one_file(args: argparse.Namespace, path: Path, source: str, stats: CaptureStats) -> None:
-    """Dissect one file and print its rows, then its summary."""
+def _check_inputs(args: argparse.Namespace, paths: list[Path]) -> None:
+    """Fail fast, before any output, on an input that cannot be dissected or would be overwritten by ``-w``."""
+    write = getattr(args, "write", None)
+    for path in paths:
+        if str(path) == STDIN:
+            continue
+        kind = check_input(path, args.proto)
+        if write is not None and kind not in ("pcap", "pcapng"):
+            raise InvalidArgument(f"-w needs pcap or pcapng inputs; {path} is a {kind} file")
+        if write is not None and os.path.exists(write) and os.path.samefile(write, path):
+            raise InvalidArgument(f"-w {write} would overwrite an input")
+
+
+def _dissect_all(
+    args: argparse.Namespace, stack: ExitStack, paths: list[Path], selection: Selection, output: _Output
+) -> None:
+    """Dissect the inputs in turn (until ``-c`` is reached), with a progress bar over their octets."""
+    sizes = [0 if str(p) == STDIN else capture_size(p) for p in paths]
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    show = args.progress == "always" or (
+        args.progress == "auto" and err.is_terminal and sum(sizes) >= PROGRESS_THRESHOLD
+    )
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), console=err,
+                        disable=not show)  # fmt: skip
+    stack.enter_context(progress)
+    task = progress.add_task("dissecting", total=sum(sizes))
+    named = bool(args.paths or getattr(args, "read", None))
+    if getattr(args, "jobs", 1) > 1 and len(paths) > 1:
+        names = [str(p) if named else p.name for p in paths]
+        _run_jobs(args, paths, names, lambda size: progress.advance(task, size), sizes)
+        return
+    done = 0
+    for path, size in zip(paths, sizes, strict=True):
+        if selection.done:
+            break
+        stats = CaptureStats(progress=_advance(progress, task, done))
+        source = str(path) if named else path.name
+        rows = _rows(args, path, stats, selection, stack)
+        _emit(args, output, selection, selection.select(rows, source), source)
+        done += size
+        progress.update(task, completed=done)
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    """Resolve ``-T``/``-e`` into ``args.format`` and reject combinations that make no sense."""
+    fields = getattr(args, "fields", None) or []
+    kind = getattr(args, "output_type", None)
+    if kind is not None:
+        args.format = {"fields": "fields", "json": "jsonl", "text": "table"}[kind]
+    elif fields and args.format == "table":
+        args.format = "fields"
+    if args.format == "fields" and not fields:
+        raise InvalidArgument("-T fields needs at least one -e FIELD")
+    if fields and args.format not in ("fields", "csv"):
+        raise InvalidArgument("-e FIELD goes with -T fields or --format csv")
+    if getattr(args, "interface", None) and (args.paths or getattr(args, "read", None)):
+        raise InvalidArgument("-i captures live; give no capture files with it")
+    if (getattr(args, "detail", False) or getattr(args, "hexdump", False)) and args.format != "table":
+        raise InvalidArgument("-V and -x go with the table output (not --format/-T " + args.format + ")")
+    if getattr(args, "duration", None) and not getattr(args, "interface", None):
+        raise InvalidArgument("--duration goes with -i IFACE")
+    _check_jobs(args)
+
+
+def _check_jobs(args: argparse.Namespace) -> None:
+    """``--jobs N`` dissects files each on its own: refuse it with what works across all inputs."""
+    if getattr(args, "jobs", 1) <= 1:
+        return
+    for option, given in (("-c", getattr(args, "count", None)), ("-w", getattr(args, "write", None)),
+                          ("-i", getattr(args, "interface", None))):  # fmt: skip
+        if given:
+            raise InvalidArgument(f"--jobs goes without {option} (it counts or writes across all inputs)")
+    if STDIN in [*(getattr(args, "read", None) or []), *args.paths]:
+        raise InvalidArgument("--jobs goes without - (standard input)")
+
+
+def _compiled(args: argparse.Namespace) -> Predicate | None:
+    expr = getattr(args, "filter", None)
+    return compile_filter(expr, known_fields()) if expr is not None else None
+
+
+def _paths(args: argparse.Namespace, stack: ExitStack) -> list[Path]:
+    given = [*(getattr(args, "read", None) or []), *args.paths]
+    if given.count(STDIN) > 1:
+        raise InvalidArgument("standard input (-) can be read once")
+    return [Path(p) for p in given] or [
+        stack.enter_context(resources.as_file(resources.files("otwire.inspect") / "samples" / name)) for name in SAMPLES
+    ]
+
+
+def _rows(
+    args: argparse.Namespace, path: Path, stats: CaptureStats, selection: Selection, stack: ExitStack
+) -> Iterator[Row]:
+    """The rows of one input: files by path, stdin and ``-w`` inputs as a packet stream."""
     ports = {**default_ports(), **dict(args.port)}
-    out = _Console(highlight=False, soft_wrap=True)
-    summary = Summary()
-    rows = _counted(dissect(path, ports, proto=args.proto, stats=stats), summary, source)
-    if args.format == "jsonl":
-        write_jsonl(rows, source, sys.stdout)
+    if str(path) != STDIN and selection.tap is None:
+        return dissect(path, ports, proto=args.proto, stats=stats)
+    if str(path) == STDIN:
+        packets = read_packets(sys.stdin.buffer, STDIN)
     else:
-        table = TableWriter(out)
-        table.header(source)
-        for row in rows:
-            table.write(row)
-    if not args.no_summary and summary.files:
-        if args.format == "jsonl":
-            print(json.dumps({"summary": summary.as_json()}), file=sys.stderr)
+        source = stack.enter_context(Source(path))
+        packets = read_packets(source.file, str(path))
+    if selection.tap is not None:
+        packets = selection.tap.watch(packets)
+    return packet_rows(packets, ports, name=str(path), stats=stats)
+
+
+@dataclass
+class _Output:
+    """The chosen output: a table console (with ``-V``/``-x`` extras), or a writer of fields or CSV lines."""
+
+    format: str
+    console: Console
+    writer: Any = None
+    detail: bool = False
+    hexdump: bool = False
+
+
+def _output(args: argparse.Namespace, *, header: bool = True) -> _Output:
+    """Return the output ``args`` ask for (``header=False``: no fields/CSV header line, a later ``--jobs`` file)."""
+    out = _Output(args.format, _Console(highlight=False, soft_wrap=True))
+    out.detail, out.hexdump = bool(getattr(args, "detail", False)), bool(getattr(args, "hexdump", False))
+    fields = getattr(args, "fields", None) or []
+    if args.format == "fields":
+        options = _field_options(getattr(args, "field_options", None) or [])
+        options["header"] = options.get("header", False) and header
+        out.writer = FieldsWriter(sys.stdout, fields, **options)
+    elif args.format == "csv":
+        out.writer = CsvWriter(sys.stdout, *([fields] if fields else []), header=header)
+    return out
+
+
+#: ``-E`` separator names, as tshark spells them.
+_SEPARATORS = {"/t": "\t", "/s": " "}
+
+
+def _field_options(items: list[str]) -> dict[str, Any]:
+    """Parse ``-E header=y|n``, ``-E separator=/t|/s|C``, ``-E aggregator=,|/s|C``.
+
+    Raises:
+        InvalidArgument: An unknown option or value.
+    """
+    options: dict[str, Any] = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        if key == "header" and value in ("y", "n"):
+            options["header"] = value == "y"
+        elif key in ("separator", "aggregator") and value:
+            options[key] = _SEPARATORS.get(value, value)
         else:
-            summary.render(out)
+            raise InvalidArgument(f"-E {item}: expected header=y|n, separator=/t|/s|C or aggregator=,|/s|C")
+    return options
+
+
+def _emit(args: argparse.Namespace, output: _Output, selection: Selection, rows: Iterator[Row], source: str) -> None:
+    """Write the rows of one input in the chosen format, then its summary."""
+    summary = Summary()
+    rows = _counted(rows, summary, source)
+    if output.format == "jsonl":
+        write_jsonl(rows, source, sys.stdout)
+    elif output.writer is not None:
+        for row in rows:
+            output.writer.write(selection.values(row, source))
+    else:
+        _table(output, rows, source)
+    if not args.no_summary and summary.files:
+        if output.format == "table":
+            summary.render(output.console)
+        else:
+            print(json.dumps({"summary": summary.as_json()}), file=sys.stderr)
+
+
+def _table(output: _Output, rows: Iterator[Row], source: str) -> None:
+    table = TableWriter(output.console)
+    table.header(source)
+    for row in rows:
+        table.write(row)
+        if output.detail or output.hexdump:
+            from otwire.inspect.detail import row_extras
+
+            for line in row_extras(row, detail=output.detail, hexdump=output.hexdump):
+                output.console.print(line, markup=False, highlight=False)
 
 
 def _advance(progress: Progress, task: TaskID, base: int) -> Callable[[int], None]:
@@ -112,13 +331,17 @@ def _run_jobs(
 ) -> None:
     """Dissect the files in up to ``args.jobs`` processes; print each file's output in input order.
 
-    Each worker writes one file's table or JSON lines (and its summary) to a file in a
-    temporary directory; they are copied to stdout (and the JSON summaries to stderr) file
-    by file, so memory holds no output. An error or a closed pipe stops the workers at once.
+    Each worker writes one file's output (and summary) to a file in a temporary directory,
+    with its own ``-Y`` filter and output writer (the first file's carries the fields/CSV
+    header); they are copied to stdout (and their stderr text to stderr) file by file, so
+    memory holds no output. An error or a closed pipe stops the workers at once.
     """
     with tempfile.TemporaryDirectory(prefix="otwire-jobs-") as folder, Pool(min(args.jobs, len(paths))) as pool:
         outputs = [os.path.join(folder, f"{i}.out") for i in range(len(paths))]
-        jobs = list(zip([args] * len(paths), paths, names, outputs, strict=True))
+        jobs = [
+            (args, path, name, out, i == 0)
+            for i, (path, name, out) in enumerate(zip(paths, names, outputs, strict=True))
+        ]
         for (out_path, err), size in zip(pool.imap(_job, jobs), sizes, strict=True):
             with open(out_path, encoding="utf-8") as out:
                 shutil.copyfileobj(out, sys.stdout)
@@ -128,10 +351,13 @@ def _run_jobs(
             advance(size)
 
 
-def _job(job: tuple[argparse.Namespace, Path, str, str]) -> tuple[str, str]:
+def _job(job: tuple[argparse.Namespace, Path, str, str, bool]) -> tuple[str, str]:
     """Dissect one file in a worker into ``out_path``: return it, and the file's stderr text."""
-    args, path, source, out_path = job
+    args, path, source, out_path, first = job
     err = io.StringIO()
     with open(out_path, "w", encoding="utf-8") as out, redirect_stdout(out), redirect_stderr(err):
-        _one_file(args, path, source, CaptureStats())
+        output = _output(args, header=first)
+        selection = Selection(_compiled(args))
+        rows = dissect(path, {**default_ports(), **dict(args.port)}, proto=args.proto, stats=CaptureStats())
+        _emit(args, output, selection, selection.select(rows, source), source)
     return out_path, err.getvalue()

@@ -14,7 +14,6 @@ traffic that did not decode) and what to try.
 
 from __future__ import annotations
 
-import importlib
 import os
 import shutil
 import tempfile
@@ -43,7 +42,10 @@ from otwire.inspect.capture import (
     capture_size,
     read_capture,
 )
+from otwire.inspect.fields import known_fields
+from otwire.inspect.fields import record_values as flat_values
 from otwire.inspect.files import CaptureInput, input_name
+from otwire.inspect.filter import compile_filter
 from otwire.inspect.model import Dissector, Finding, ProtocolView
 from otwire.inspect.records import Row, RowKind, record_values, row_json
 
@@ -98,8 +100,9 @@ def read(
         ports: Server port -> protocol name, followed besides every protocol's default
             port (as ``--port PROTO:PORT``).
         filter: Keep only the records for which this predicate, given
-            :func:`record_values` of the record (a mapping of JSON keys), is true. A
-            display filter expression (a string) needs :mod:`otwire.inspect.filter`.
+            :func:`record_values` of the record (a mapping of JSON keys), is true; or a
+            display filter expression as ``-Y`` takes (``'ioa in {1300 1301}'``), over the
+            flat view :func:`otwire.inspect.fields.record_values`.
         proto: The protocol of a hex dump or raw stream (as ``--proto``).
 
     Returns:
@@ -107,17 +110,18 @@ def read(
 
     Raises:
         CaptureError: The file cannot be read, or is a hex dump or raw stream without ``proto``.
+        FilterError: ``filter`` is a bad display filter expression (before any record).
         InvalidArgument: A protocol name is unknown, or a port is not in 1..65535.
         InvalidArgumentType: ``ports`` is not a mapping of int ports, or ``filter`` is
             neither a callable nor a string.
     """
-    predicate = _predicate(filter)
+    keep = _keep(filter, input_name(path_or_file))
     followed = {**default_ports(), **check_ports(ports or {})}
-    return _read(path_or_file, followed, proto, predicate)
+    return _read(path_or_file, followed, proto, keep)
 
 
 def _read(
-    capture: CaptureInput, ports: Mapping[int, str], proto: str | None, keep: RecordFilter | None
+    capture: CaptureInput, ports: Mapping[int, str], proto: str | None, keep: Callable[[Row], bool] | None
 ) -> Iterator[Row]:
     with ExitStack() as stack:
         if not isinstance(capture, str | os.PathLike) and not capture.seekable():
@@ -128,24 +132,32 @@ def _read(
         if keep is None:
             yield from rows
         else:
-            yield from (row for row in rows if keep(record_values(row)))
+            yield from filter(keep, rows)
 
 
 #: Octets of an unseekable file object held in memory before the copy goes to disk.
 _SPOOL_IN_MEMORY = 1 << 24
 
 
-def _predicate(filter: RecordFilter | str | None) -> RecordFilter | None:  # noqa: A002
-    """Return the predicate ``filter`` stands for (a string is compiled by :mod:`otwire.inspect.filter`)."""
-    if filter is None or callable(filter):
-        return filter
+def _keep(filter: RecordFilter | str | None, source: str) -> Callable[[Row], bool] | None:  # noqa: A002
+    """Return the row predicate ``filter`` stands for.
+
+    A callable is given :func:`record_values` of each row; a display filter expression is
+    compiled by :func:`otwire.inspect.filter.compile_filter` and reads the flat view
+    :func:`otwire.inspect.fields.record_values` (``ioa``, ``event_name`` ... at the top, as ``-Y``).
+
+    Raises:
+        FilterError: A bad display filter expression.
+        InvalidArgumentType: ``filter`` is neither a callable nor a string.
+    """
+    if filter is None:
+        return None
+    if callable(filter):
+        predicate = filter
+        return lambda row: predicate(record_values(row))
     if isinstance(filter, str):
-        try:
-            compiler = importlib.import_module("otwire.inspect.filter")
-        except ImportError:
-            raise InvalidArgument(f"filter {filter!r}: display filter expressions are not available") from None
-        compiled: RecordFilter = compiler.compile_filter(filter)
-        return compiled
+        compiled = compile_filter(filter, known_fields())
+        return lambda row: compiled(flat_values(row, source))
     raise InvalidArgumentType(f"filter={filter!r} must be a callable taking a record's values, or a string")
 
 

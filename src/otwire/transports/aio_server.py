@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import itertools
 import logging
 import ssl as _ssl
@@ -88,6 +89,8 @@ class PeerSocket(asyncio.Protocol):
         self.established = False
         self.connected_at = self.last_frame_at = 0.0
         self.partial_since: float | None = None
+        #: Its earliest entry in the driver's deadline heap (``None``: it has none).
+        self.check_at: float | None = None
         self.frames = 0
         self.held = 0  # octets held for it (input and output) at the last measurement
         self.held_in = 0  # of which input (engine.buffered)
@@ -167,7 +170,9 @@ class PeerServer:
         self._server: asyncio.Server | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
-        self._check_at: float | None = None  # no limit deadline falls before this
+        #: Limit deadlines as ``(when, peer)``: each peer's earliest one is here; entries that a later
+        #: frame made stale are checked and dropped when they come up (see ``_check_deadlines``).
+        self._deadlines: list[tuple[float, int]] = []
         self._held_total = 0
         #: Most octets held over all peers after a pass (engine queues, input buffers, socket buffers).
         self.held_peak = 0
@@ -290,7 +295,7 @@ class PeerServer:
         self.sockets[sock.peer] = sock
         self._per_address[sock.ip] += 1
         self.engine.connect(sock.peer, now, name=sock.name)
-        self._expect_deadline(now + self.limits.handshake_timeout)
+        self._expect_deadline(sock, now + self.limits.handshake_timeout)
         self.process()
 
     def _refusal(self, sock: PeerSocket) -> str | None:
@@ -329,10 +334,10 @@ class PeerServer:
         if frames != sock.frames:
             sock.frames, sock.last_frame_at, sock.partial_since = frames, now, None
             if self.limits.idle_timeout is not None:
-                self._expect_deadline(now + self.limits.idle_timeout)
+                self._expect_deadline(sock, now + self.limits.idle_timeout)
         elif sock.partial_since is None:
             sock.partial_since = now
-            self._expect_deadline(now + self.limits.frame_timeout)
+            self._expect_deadline(sock, now + self.limits.frame_timeout)
 
     def _lost(self, sock: PeerSocket, exc: Exception | None) -> None:
         if not sock.lost.done():
@@ -421,14 +426,16 @@ class PeerServer:
 
     # -- the one timer -------------------------------------------------------------------
 
-    def _expect_deadline(self, when: float) -> None:
-        if self._check_at is None or when < self._check_at:
-            self._check_at = when
+    def _expect_deadline(self, sock: PeerSocket, when: float) -> None:
+        """Make sure ``sock`` is checked at ``when`` at the latest (one heap entry per earlier deadline)."""
+        if sock.check_at is None or when < sock.check_at:
+            sock.check_at = when
+            heapq.heappush(self._deadlines, (when, sock.peer))
 
     def _arm_timer(self) -> None:
         when = self.engine.get_timer()
-        if self._check_at is not None and (when is None or self._check_at < when):
-            when = self._check_at
+        if self._deadlines and (when is None or self._deadlines[0][0] < when):
+            when = self._deadlines[0][0]
         if when == self._timer_at and self._timer is not None:
             return
         self._cancel_timer()
@@ -446,15 +453,24 @@ class PeerServer:
         due = self.engine.get_timer()
         if due is not None and due <= now:
             self.engine.handle_timer(now)
-        if self._check_at is not None and self._check_at <= now:
+        if self._deadlines and self._deadlines[0][0] <= now:
             self._check_deadlines(now)
         self.process()
 
     def _check_deadlines(self, now: float) -> None:
-        """Drop every peer past a deadline; remember the next deadline of the others."""
-        self._check_at = None
-        for sock in list(self.sockets.values()):
-            if self.engine.is_closed(sock.peer):
+        """Drop the peers whose deadline passed; re-file the others at their next deadline.
+
+        Only the peers with a heap entry due by ``now`` are looked at, so a deadline costs
+        O(log peers), not a walk over every peer.
+        """
+        heap = self._deadlines
+        while heap and heap[0][0] <= now:
+            when, peer = heapq.heappop(heap)
+            sock = self.sockets.get(peer)
+            if sock is None or sock.check_at != when:
+                continue  # gone, or superseded by an earlier entry that was already checked
+            sock.check_at = None
+            if self.engine.is_closed(peer):
                 continue
             breach = self._breach(sock, now)
             if breach is not None:
@@ -477,6 +493,6 @@ class PeerServer:
         for when, reason, detail in deadlines:
             if when <= now:
                 return reason, detail
-        for when, _, _ in deadlines:
-            self._expect_deadline(when)
+        if deadlines:
+            self._expect_deadline(sock, min(when for when, _, _ in deadlines))
         return None

@@ -6,10 +6,18 @@ names, placed in otwire's error tree (``I3XError`` is an
 :class:`~otwire.errors.RequestError`, ``TimeoutError`` a
 :class:`~otwire.errors.RequestTimeout`, ``ConnectionError`` a
 :class:`~otwire.errors.TransportError`).
+
+Beyond i3x-client (notes §11): streams reopen after a clean end, an idle timeout or a
+lost connection, report an ``on_gap`` :class:`Gap` and deliver the current values as
+:class:`ResyncedChange`; a subscription the server forgot is recreated; bulk reads keep
+their failures and 206 details (:class:`Results`, :class:`ValueResults`,
+:class:`SyncBatches`); ``sync_changes`` with a :class:`SyncCursor` acknowledges and
+de-duplicates; ``client.stats`` (:class:`ClientStats`) counts it all.
 """
 
 from __future__ import annotations
 
+from otwire.clients.i3x._streams import ClientStats, Gap, GapCause, ResyncedChange
 from otwire.clients.i3x.aio import AsyncClient
 from otwire.clients.i3x.client import Client
 from otwire.clients.i3x.errors import (
@@ -25,6 +33,7 @@ from otwire.clients.i3x.errors import (
     TimeoutError,  # noqa: A004 - i3x-client's name
     UnsupportedVersionError,
 )
+from otwire.clients.i3x.results import Results, SyncBatches, SyncCursor, SyncResult, ValueResults
 from otwire.codecs.i3x import (
     VQT,
     CurrentValue,
@@ -46,8 +55,11 @@ __all__ = [
     "AsyncClient",
     "AuthenticationError",
     "Client",
+    "ClientStats",
     "ConnectionError",
     "CurrentValue",
+    "Gap",
+    "GapCause",
     "HistoricalValue",
     "I3XError",
     "InvalidServerResponseError",
@@ -59,13 +71,19 @@ __all__ = [
     "ObjectType",
     "RelatedObject",
     "RelationshipType",
+    "Results",
+    "ResyncedChange",
     "ServerError",
     "ServerInfo",
     "StreamError",
     "Subscription",
     "SubscriptionError",
     "SyncBatch",
+    "SyncBatches",
+    "SyncCursor",
+    "SyncResult",
     "TimeoutError",
     "UnsupportedVersionError",
     "ValueChange",
+    "ValueResults",
 ]

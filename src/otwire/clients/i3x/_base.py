@@ -21,7 +21,14 @@ from otwire.codecs.i3x import (
     decode_bulk,
     decode_response,
 )
-from otwire.errors import DecodeError, InvalidArgument, OTWireError, RequestTimeout, TransportError
+from otwire.errors import (
+    DecodeError,
+    InvalidArgument,
+    InvalidArgumentType,
+    OTWireError,
+    RequestTimeout,
+    TransportError,
+)
 from otwire.protocols.i3x.config import I3XClientConfig
 from otwire.protocols.i3x.events import ResponseReceived
 
@@ -33,9 +40,10 @@ NO_INFO = "GET /info answered 404: a pre-1.0 i3X server, or base_url lacks the A
 
 
 def client_config(
-    base_url: str, auth: Any, timeout: float, token: str | None, headers: dict[str, str] | None
+    base_url: str, auth: Any, timeout: float, token: str | None, headers: dict[str, str] | None, **options: Any
 ) -> I3XClientConfig:
-    """The engine settings for ``base_url`` (``http(s)://host[:port]/path``).
+    """The engine settings for ``base_url`` (``http(s)://host[:port]/path``); ``options`` are more
+    :class:`I3XClientConfig` fields (``sse_idle_timeout``, ``backoff_min``, ...).
 
     Raises:
         InvalidArgument: ``base_url`` is not an http(s) URL with a host.
@@ -54,7 +62,19 @@ def client_config(
         token=token or None,
         auth=tuple(auth) if isinstance(auth, list) else auth,
         headers=tuple((headers or {}).items()),
+        **options,
     )
+
+
+def stream_options(idle_timeout: float | None, backoff: tuple[float, float]) -> dict[str, Any]:
+    """The engine options of the clients' ``idle_timeout`` and ``backoff`` arguments.
+
+    Raises:
+        InvalidArgumentType: ``backoff`` is not a ``(min, max)`` pair.
+    """
+    if not isinstance(backoff, tuple) or len(backoff) != 2:
+        raise InvalidArgumentType(f"backoff={backoff!r} must be a (min, max) pair of seconds")
+    return {"sse_idle_timeout": idle_timeout, "backoff_min": backoff[0], "backoff_max": backoff[1]}
 
 
 def ssl_context(config: I3XClientConfig, verify: Any) -> ssl.SSLContext | None:
@@ -187,6 +207,16 @@ def as_vqt(value: Any, quality: str | None = None, timestamp: str | None = None)
 def vqt_input(vqt: dict[str, Any]) -> VQTInput:
     """A VQT dict as the request model (absent ``quality``/``timestamp`` left out of the JSON)."""
     return VQTInput(value=vqt.get("value"), quality=vqt.get("quality"), timestamp=vqt.get("timestamp"))
+
+
+class WriteRoutes:
+    """Which write routes a server takes: the 1.0 bulk ``PUT /objects/value`` until a Beta
+    per-element ``PUT /objects/{elementId}/value`` was needed and worked (research §8.9)."""
+
+    __slots__ = ("per_element",)
+
+    def __init__(self) -> None:
+        self.per_element = False
 
 
 class HistoryItem(msgspec.Struct, frozen=True, kw_only=True, rename="camel", omit_defaults=True):

@@ -80,6 +80,7 @@ class Core:
         self._opening: dict[int, asyncio.Task[Any]] = {}
         self._requests: dict[int, _Future] = {}
         self._streams: dict[int, StreamHandler] = {}
+        self._paused: set[int] = set()
         self._timer: asyncio.TimerHandle | None = None
 
     def start_request(self, method: str, path: str, body: msgspec.Struct | None, future: _Future) -> None:
@@ -105,6 +106,24 @@ class Core:
             self.engine.close_stream(stream_id, self._loop.time())
             self._pump()
         self._streams.pop(stream_id, None)
+        self._paused.discard(stream_id)
+
+    def pause_stream(self, stream_id: int, paused: bool) -> None:
+        """Stop (or resume) reading a stream's socket; the kernel holds the octets (TCP back-pressure).
+
+        A reconnect of a paused stream starts paused; its idle timer waits meanwhile.
+        """
+        if self.engine.is_closed or stream_id not in self._streams:
+            return
+        (self._paused.add if paused else self._paused.discard)(stream_id)
+        conn_id = self.engine.pause_stream(stream_id, paused, self._loop.time())
+        transport = self._transports.get(conn_id) if conn_id is not None else None
+        if isinstance(transport, asyncio.ReadTransport):
+            if paused:
+                transport.pause_reading()
+            else:
+                transport.resume_reading()
+        self._pump()
 
     def shutdown(self) -> None:
         """Close the engine (pending requests fail) and every socket."""
@@ -138,6 +157,9 @@ class Core:
             return
         self._transports[conn_id] = transport
         self.engine.connection_made(conn_id, self._loop.time())
+        for stream_id in self._paused:
+            if self.engine.pause_stream(stream_id, True, self._loop.time()) == conn_id:
+                transport.pause_reading()  # type: ignore[attr-defined]
         self._pump()
 
     def received(self, conn_id: int, data: bytes) -> None:
@@ -322,6 +344,10 @@ class AsyncDriver:
     def close_stream(self, stream_id: int) -> None:
         """End a stream for good."""
         self.core.stop_stream(stream_id)
+
+    def pause_stream(self, stream_id: int, paused: bool) -> None:
+        """Stop (or resume) reading a stream (see :meth:`Core.pause_stream`)."""
+        self.core.pause_stream(stream_id, paused)
 
     def close(self) -> None:
         """Close the engine and every socket (idempotent)."""

@@ -16,16 +16,19 @@ events were drained, so they never interleave with socket reading;
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
-import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import msgspec
 
 from otwire.clients.i3x import _api, _base, errors
+from otwire.clients.i3x._aio_streams import AsyncStreams, Inbox
 from otwire.clients.i3x._driver import AsyncDriver
+from otwire.clients.i3x._streams import (
+    Gap,
+)
+from otwire.clients.i3x.results import Results, SyncBatches, SyncCursor, SyncResult, ValueResults, account
 from otwire.codecs.i3x import (
     CurrentValue,
     HistoricalValue,
@@ -36,11 +39,8 @@ from otwire.codecs.i3x import (
     RelationshipType,
     ServerInfo,
     Subscription,
-    SyncBatch,
     ValueChange,
 )
-from otwire.protocols import Event
-from otwire.protocols.i3x.events import StreamEnded, StreamEndReason, ValuesChanged
 
 __all__ = ["AsyncClient"]
 
@@ -49,7 +49,7 @@ T = TypeVar("T")
 _END = None
 
 
-class AsyncClient:
+class AsyncClient(AsyncStreams):
     """An asyncio i3X 1.0 client; the arguments, attributes and errors of :class:`~otwire.clients.i3x.Client`.
 
     Args:
@@ -60,9 +60,16 @@ class AsyncClient:
         token: Bearer token (``Authorization: Bearer``).
         headers: Extra request headers.
         verify: TLS: ``True`` checks the certificate, ``False`` does not, a str is a CA file.
-        queue_size: Most changes buffered per :meth:`changes` iterator; when a consumer falls
-            behind, the oldest is dropped, counted in :attr:`dropped_changes` and logged once
-            per burst.
+        idle_timeout: As :class:`~otwire.clients.i3x.Client`.
+        backoff: As :class:`~otwire.clients.i3x.Client`.
+        resubscribe: As :class:`~otwire.clients.i3x.Client`.
+        queue_size: Changes waiting for a :meth:`changes` consumer at which the stream's
+            socket is no longer read (back-pressure); twice as many at most, then the
+            oldest are dropped (counted in :attr:`dropped_changes`, logged once per burst).
+
+    Attributes:
+        on_connect, on_disconnect, on_value_change, on_subscribe, on_error, on_gap, stats: As
+            :class:`~otwire.clients.i3x.Client`; callbacks may be coroutine functions.
 
     Raises:
         InvalidArgument: ``base_url`` is not an http(s) URL, or ``timeout`` is not > 0.
@@ -78,40 +85,32 @@ class AsyncClient:
         headers: dict[str, str] | None = None,
         verify: Any = True,
         *,
+        idle_timeout: float | None = 60.0,
+        backoff: tuple[float, float] = (0.5, 30.0),
+        resubscribe: bool = True,
         queue_size: int = 10_000,
     ) -> None:
-        self._config = _base.client_config(base_url, auth, timeout, token, headers)
-        self._verify = verify
-        self._client_id = client_id or str(uuid.uuid4())
-        self._queue_size = queue_size
+        super().__init__(
+            base_url, auth, timeout, client_id, token, headers, verify,
+            idle_timeout=idle_timeout, backoff=backoff, resubscribe=resubscribe,
+        )  # fmt: skip
         self._driver: AsyncDriver | None = None
-        self._streams: dict[str, int] = {}
-        self._queues: dict[str, set[asyncio.Queue[ValueChange | Exception | None]]] = {}
-        #: Changes dropped because a :meth:`changes` consumer fell ``queue_size`` behind.
-        self.dropped_changes = 0
+        self._queue_size = queue_size
+        self._queues: dict[str, dict[Inbox, bool]] = {}
         self._dropping = False
-        self._server_info: ServerInfo | None = None
+        self._paused: set[str] = set()
         self._tasks: set[asyncio.Future[Any]] = set()
         self.on_connect: Callable[[AsyncClient], Any] | None = None
         self.on_disconnect: Callable[[AsyncClient], Any] | None = None
         self.on_value_change: Callable[[AsyncClient, ValueChange], Any] | None = None
         self.on_subscribe: Callable[[AsyncClient, Subscription], Any] | None = None
         self.on_error: Callable[[AsyncClient, Exception], Any] | None = None
+        self.on_gap: Callable[[AsyncClient, Gap], Any] | None = None
 
     @property
-    def is_connected(self) -> bool:
-        """True between a successful :meth:`connect` and :meth:`disconnect`."""
-        return self._driver is not None and not self._driver.closed
-
-    @property
-    def client_id(self) -> str:
-        """The id that scopes this client's subscriptions."""
-        return self._client_id
-
-    @property
-    def server_info(self) -> ServerInfo | None:
-        """The ``GET /info`` answer of :meth:`connect`, ``None`` when not connected."""
-        return self._server_info
+    def dropped_changes(self) -> int:
+        """Changes dropped because a :meth:`changes` consumer fell ``queue_size`` behind."""
+        return self.stats.dropped_changes
 
     async def connect(self) -> None:
         """Check ``GET /info`` on the running loop; raises as :meth:`Client.connect`."""
@@ -131,7 +130,8 @@ class AsyncClient:
     async def disconnect(self) -> None:
         """Stop every stream (ending :meth:`changes` iterators) and close every connection."""
         driver, self._driver = self._driver, None
-        self._streams.clear()
+        for watch in self._watches.values():
+            watch.stream_id = None
         self._server_info = None
         if driver is not None:
             driver.close()
@@ -158,13 +158,19 @@ class AsyncClient:
         return _base.check(answer)
 
     async def _run(self, step: _api.Step[T]) -> T:
-        """Run one :mod:`._api` generator with awaited requests."""
+        """Run one :mod:`._api` generator with awaited requests (errors are thrown into it)."""
         try:
             call = next(step)
             while True:
-                call = step.send(await self._call(*call))
+                try:
+                    body = await self._call(*call)
+                except errors.I3XError as exc:
+                    call = step.throw(exc)
+                else:
+                    call = step.send(body)
         except StopIteration as stop:
             result: T = stop.value
+            account(self.stats, result)
             return result
 
     async def get_info(self) -> ServerInfo:
@@ -179,8 +185,8 @@ class AsyncClient:
         """``GET /objecttypes``, optionally of one namespace."""
         return await self._run(_api.get_list("/objecttypes" + _api.query(namespaceUri=namespace_uri), ObjectType))
 
-    async def query_object_types(self, element_ids: list[str]) -> list[ObjectType]:
-        """``POST /objecttypes/query``: the types found (unknown ids left out)."""
+    async def query_object_types(self, element_ids: list[str]) -> Results[ObjectType]:
+        """``POST /objecttypes/query``: the types found; unknown ids in ``failures``."""
         return await self._run(_api.query_object_types(element_ids))
 
     async def get_relationship_types(self, namespace_uri: str | None = None) -> list[RelationshipType]:
@@ -188,8 +194,8 @@ class AsyncClient:
         path = "/relationshiptypes" + _api.query(namespaceUri=namespace_uri)
         return await self._run(_api.get_list(path, RelationshipType))
 
-    async def query_relationship_types(self, element_ids: list[str]) -> list[RelationshipType]:
-        """``POST /relationshiptypes/query``: the types found (unknown ids left out)."""
+    async def query_relationship_types(self, element_ids: list[str]) -> Results[RelationshipType]:
+        """``POST /relationshiptypes/query``: the types found; unknown ids in ``failures``."""
         return await self._run(_api.query_relationship_types(element_ids))
 
     async def get_objects(
@@ -202,22 +208,22 @@ class AsyncClient:
         """One object (``POST /objects/list``). Raises: NotFoundError: unknown id."""
         return await self._run(_api.get_object(element_id, include_metadata))
 
-    async def list_objects(self, element_ids: list[str], include_metadata: bool = False) -> list[ObjectInstance]:
-        """``POST /objects/list``: the objects found (unknown ids left out)."""
+    async def list_objects(self, element_ids: list[str], include_metadata: bool = False) -> Results[ObjectInstance]:
+        """``POST /objects/list``: the objects found; unknown ids in ``failures``."""
         return await self._run(_api.list_objects(element_ids, include_metadata))
 
     async def get_related_objects(
         self, element_ids: list[str], relationship_type: str | None = None, include_metadata: bool = False
-    ) -> list[RelatedObject]:
-        """``POST /objects/related``: the related objects of every id, flattened."""
+    ) -> Results[RelatedObject]:
+        """``POST /objects/related``: the related objects of every id, flattened; unknown ids in ``failures``."""
         return await self._run(_api.get_related_objects(element_ids, relationship_type, include_metadata))
 
     async def get_value(self, element_id: str, max_depth: int = 1) -> CurrentValue:
         """The current value of one element (``max_depth`` 0: whole composition). Raises: NotFoundError."""
         return await self._run(_api.get_value(element_id, max_depth))
 
-    async def get_values(self, element_ids: list[str], max_depth: int = 1) -> dict[str, CurrentValue]:
-        """Current values by element id (unknown ids left out)."""
+    async def get_values(self, element_ids: list[str], max_depth: int = 1) -> ValueResults:
+        """Current values by element id; unknown ids in ``failures``, a 206 in ``response_detail``."""
         return await self._run(_api.get_values(element_ids, max_depth))
 
     async def get_history(
@@ -230,12 +236,12 @@ class AsyncClient:
         self, element_id: str, value: Any, quality: str | None = None, timestamp: str | None = None
     ) -> None:
         """Write one value (raw or a VQT dict). Raises: NotFoundError (or other) for a failed item."""
-        await self._run(_api.update_values({element_id: _base.as_vqt(value, quality, timestamp)}, checked=True))
+        await self._run(_api.update_values({element_id: _base.as_vqt(value, quality, timestamp)}, True, self._routes))
 
     async def update_values(self, updates: dict[str, Any]) -> list[dict[str, Any]]:
         """Write several values; returns the per-element result dicts (check ``success``)."""
         vqts = {element_id: _base.as_vqt(value) for element_id, value in updates.items()}
-        return await self._run(_api.update_values(vqts, checked=False))
+        return await self._run(_api.update_values(vqts, False, self._routes))
 
     async def update_history(self, element_id: str, values: Any) -> None:
         """Write historical VQTs (a dict or a list). Raises: NotSupportedError when the server has none."""
@@ -245,133 +251,80 @@ class AsyncClient:
 
     async def create_subscription(self, display_name: str | None = None) -> str:
         """``POST /subscriptions``; returns the new subscription id."""
-        return await self._run(_api.create_subscription(self._client_id, display_name))
+        subscription_id = await self._run(_api.create_subscription(self._client_id, display_name))
+        self._watch(subscription_id).display_name = display_name
+        return subscription_id
 
     async def register_items(
         self, subscription_id: str, element_ids: list[str], max_depth: int = 1
     ) -> list[dict[str, Any]]:
         """``POST /subscriptions/register``; returns the per-element result dicts."""
-        return await self._run(_api.register_items(self._client_id, subscription_id, element_ids, max_depth))
+        watch = self._watch(subscription_id)
+        results = await self._run(_api.register_items(self._client_id, watch.subscription_id, element_ids, max_depth))
+        watch.items.update(_api.registered(results, element_ids, max_depth))
+        return results
 
     async def unregister_items(self, subscription_id: str, element_ids: list[str]) -> list[dict[str, Any]]:
         """``POST /subscriptions/unregister``; returns the per-element result dicts."""
-        return await self._run(_api.unregister_items(self._client_id, subscription_id, element_ids))
+        watch = self._watch(subscription_id)
+        for element_id in element_ids:
+            watch.items.pop(element_id, None)
+        return await self._run(_api.unregister_items(self._client_id, watch.subscription_id, element_ids))
 
     async def subscribe(
         self, element_ids: list[str], max_depth: int = 1, display_name: str | None = None
     ) -> Subscription:
-        """Create a subscription, register ``element_ids`` and start its stream (``on_value_change``)."""
-        subscription = await self._run(_api.subscribe(self._client_id, element_ids, max_depth, display_name))
-        self.start_stream(subscription.subscription_id)
+        """Create a subscription, register ``element_ids`` and start its stream (``on_value_change``).
+
+        Items the server refused are reported to ``on_error`` (:class:`SubscriptionError`).
+        """
+        subscription_id = await self.create_subscription(display_name)
+        refused = _api.refused(await self.register_items(subscription_id, element_ids, max_depth))
+        if refused is not None:
+            self._error(refused)
+        self.start_stream(subscription_id)
+        subscription = _api.subscription(subscription_id, self._client_id, display_name, element_ids, max_depth)
         if self.on_subscribe:
             self._fire(self.on_subscribe, subscription)
         return subscription
 
     async def unsubscribe(self, subscription: Subscription | str) -> None:
         """Stop the stream and delete the subscription (``POST /subscriptions/delete``)."""
-        subscription_id = _api.sub_id(subscription)
-        self.stop_stream(subscription_id)
-        await self._run(_api.delete_subscription(self._client_id, subscription_id))
+        key = _api.sub_id(subscription)
+        self.stop_stream(key)
+        await self._run(_api.delete_subscription(self._client_id, self._forget(key)))
 
     async def get_subscription(self, subscription_id: str) -> Subscription:
         """One subscription (``POST /subscriptions/list``). Raises: NotFoundError: unknown id."""
-        return await self._run(_api.get_subscription(self._client_id, subscription_id))
+        return await self._run(_api.get_subscription(self._client_id, self._resolve(subscription_id)))
 
-    async def list_subscriptions(self, subscription_ids: list[str]) -> list[Subscription]:
-        """``POST /subscriptions/list``: the subscriptions found (unknown ids left out)."""
-        return await self._run(_api.list_subscriptions(self._client_id, subscription_ids))
+    async def list_subscriptions(self, subscription_ids: list[str]) -> Results[Subscription]:
+        """``POST /subscriptions/list``: the subscriptions found; unknown ids in ``failures``."""
+        current = [self._resolve(subscription_id) for subscription_id in subscription_ids]
+        return await self._run(_api.list_subscriptions(self._client_id, current))
 
     async def sync_subscription(
         self, subscription: Subscription | str, last_sequence_number: int | None = None
-    ) -> list[SyncBatch]:
-        """``POST /subscriptions/sync``: queued batches after ``last_sequence_number`` (-1 clears the queue)."""
-        return await self._run(_api.sync_subscription(self._client_id, _api.sub_id(subscription), last_sequence_number))
+    ) -> SyncBatches:
+        """As :meth:`Client.sync_subscription <otwire.clients.i3x.Client.sync_subscription>`."""
+        key = _api.sub_id(subscription)
+        step = _api.sync_subscription(self._client_id, self._resolve(key), last_sequence_number, key)
+        batches = await self._run(step)
+        if batches.gap is not None:
+            self._gap(batches.gap)
+        return batches
 
-    # -- streams ------------------------------------------------------------------------------
-
-    def start_stream(self, subscription_id: str) -> None:
-        """Open the SSE stream of a subscription (reconnected by the engine); nothing when open."""
-        driver = self._driver
-        if driver is None or driver.closed or subscription_id in self._streams:
-            return
-        handler = lambda event: self._on_stream(subscription_id, event)  # noqa: E731
-        self._streams[subscription_id] = driver.open_stream(subscription_id, self._client_id, handler)
-
-    def stop_stream(self, subscription_id: str) -> None:
-        """Close the SSE stream of a subscription (its :meth:`changes` iterators end)."""
-        stream_id = self._streams.pop(subscription_id, None)
-        if stream_id is not None and self._driver is not None:
-            self._driver.close_stream(stream_id)
-        for queue in self._queues.get(subscription_id, ()):
-            self._offer(queue, _END)
-
-    async def changes(self, subscription: Subscription | str) -> AsyncIterator[ValueChange]:
-        """Yield the subscription's value changes; starts its stream when needed.
-
-        Ends when the stream is stopped or the client disconnects. At most ``queue_size``
-        changes wait for the consumer; beyond that the oldest are dropped and counted in
-        :attr:`dropped_changes` (the stream itself is never held up).
-
-        Raises:
-            StreamError: the stream failed for good (e.g. the subscription was deleted).
-        """
-        subscription_id = _api.sub_id(subscription)
-        queue: asyncio.Queue[ValueChange | Exception | None] = asyncio.Queue(self._queue_size)
-        self._queues.setdefault(subscription_id, set()).add(queue)
-        try:
-            self.start_stream(subscription_id)
-            while (item := await queue.get()) is not _END:
-                if isinstance(item, Exception):
-                    raise item
-                yield item
-        finally:
-            self._queues[subscription_id].discard(queue)
-
-    def _on_stream(self, subscription_id: str, event: Event) -> None:
-        """Runs inside the engine pump: queue, and defer callbacks until it has drained."""
-        queues = self._queues.get(subscription_id, ())
-        if isinstance(event, ValuesChanged):
-            for queue in queues:
-                for change in event.changes:
-                    self._offer(queue, change)
-            for change in event.changes if self.on_value_change else ():
-                self._fire(self.on_value_change, change)
-        elif isinstance(event, StreamEnded) and event.retry_in is None and event.reason != StreamEndReason.LOCAL_CLOSE:
-            self._streams.pop(subscription_id, None)
-            message = f"stream of {subscription_id} ended: {event.reason.value}"
-            error = errors.StreamError(message, status_code=event.status)
-            for queue in queues:
-                self._offer(queue, error)
-            if self.on_error:
-                self._fire(self.on_error, error)
-            else:
-                LOGGER.error("unhandled i3X error: %s", error)
-
-    def _offer(self, queue: asyncio.Queue[Any], item: Any) -> None:
-        """Put without blocking; a full queue drops its oldest entry (counted, logged once per burst)."""
-        if queue.full():
-            if isinstance(queue.get_nowait(), ValueChange):
-                if not self._dropping:
-                    LOGGER.warning("a changes() consumer is behind: dropping its oldest changes")
-                self._dropping = True
-                self.dropped_changes += 1
-        elif queue.qsize() == 0:
-            self._dropping = False
-        queue.put_nowait(item)
-
-    def _fire(self, callback: Callable[..., Any] | None, *args: Any) -> None:
-        """Call ``callback(self, *args)`` soon on the loop; coroutines become tasks; errors are logged."""
-        if callback is None:
-            return
-
-        def run() -> None:
-            try:
-                result = callback(self, *args)
-                if inspect.isawaitable(result):
-                    task = asyncio.ensure_future(result)
-                    self._tasks.add(task)
-                    task.add_done_callback(self._tasks.discard)
-            except Exception:
-                LOGGER.exception("error in an i3X client callback")
-
-        asyncio.get_running_loop().call_soon(run)
+    async def sync_changes(
+        self, subscription: Subscription | str, *, cursor: SyncCursor | None = None, clear: bool = False
+    ) -> SyncResult:
+        """As :meth:`Client.sync_changes <otwire.clients.i3x.Client.sync_changes>`."""
+        key = _api.sub_id(subscription)
+        cursor = cursor if cursor is not None else self.sync_cursor(key)
+        if clear:
+            cursor.clear()
+        response = await self._run(_api.sync_envelope(self._client_id, self._resolve(key), cursor.ack))
+        result = cursor.accept(key, response.result or [], response.response_detail if response.partial else None)
+        if result.gap is not None:
+            self.stats.partial_responses += 1
+            self._gap(result.gap)
+        return result

@@ -16,8 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
+from otwire.clients._checks import check_seconds
 from otwire.clients.iec104 import _requests as requests
-from otwire.clients.iec104._checks import require_timeout
 from otwire.clients.iec104._connection_base import ConnectionBase
 from otwire.clients.iec104._enums import Coi, ConnectionState, Frz, Init, Qoi, Rqt
 from otwire.clients.iec104._failures import ConnectionFailure, connect_failure
@@ -311,7 +311,7 @@ class AsyncConnection(ConnectionBase[AsyncStation]):
         Raises:
             InvalidArgumentType: ``timeout`` is not a number.
         """
-        require_timeout(timeout)
+        check_seconds("timeout", timeout)
         try:
             async with asyncio.timeout(timeout):
                 while self._state not in states:

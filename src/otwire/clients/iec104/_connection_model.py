@@ -6,7 +6,7 @@ import datetime as _dt
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from otwire.clients.iec104._checks import require_callable, require_int
+from otwire.clients._checks import check_callable, check_int
 from otwire.clients.iec104._enums import ConnectionState, Init, Umc
 from otwire.clients.iec104._failures import ConnectionFailure
 from otwire.clients.iec104._log import logger
@@ -184,7 +184,7 @@ class ConnectionModel(Generic[StationT]):
         Raises:
             InvalidArgumentType: ``common_address`` is not an ``int``.
         """
-        return self._stations.get(require_int(common_address, "common_address"))
+        return self._stations.get(check_int("common_address", common_address))
 
     def remove_station(self, common_address: int) -> bool:
         """Remove a station (its points stop receiving data).
@@ -198,7 +198,7 @@ class ConnectionModel(Generic[StationT]):
         Raises:
             InvalidArgumentType: ``common_address`` is not an ``int``.
         """
-        return self._stations.pop(require_int(common_address, "common_address"), None) is not None
+        return self._stations.pop(check_int("common_address", common_address), None) is not None
 
     # -- callbacks -------------------------------------------------------------------
 
@@ -213,7 +213,7 @@ class ConnectionModel(Generic[StationT]):
         Raises:
             InvalidArgumentType: ``callable`` cannot be called.
         """
-        self._on_state_change = require_callable(callable)
+        self._on_state_change = check_callable("callable", callable)
 
     def on_receive_raw(self, callable: Callable[[Any, bytes], object]) -> None:  # noqa: A002
         """Set the function called with every APDU received (I, S and U frames).
@@ -223,7 +223,7 @@ class ConnectionModel(Generic[StationT]):
         Args:
             callable: ``f(connection, data)``, run on the client thread.
         """
-        self._on_receive_raw = require_callable(callable)
+        self._on_receive_raw = check_callable("callable", callable)
         self._update_frame_reports()
 
     def on_send_raw(self, callable: Callable[[Any, bytes], object]) -> None:  # noqa: A002
@@ -232,7 +232,7 @@ class ConnectionModel(Generic[StationT]):
         Args:
             callable: ``f(connection, data)``, run on the client thread.
         """
-        self._on_send_raw = require_callable(callable)
+        self._on_send_raw = check_callable("callable", callable)
         self._update_frame_reports()
 
     def on_unexpected_message(self, callable: Callable[[Any, IncomingMessage, Umc], object]) -> None:  # noqa: A002
@@ -245,7 +245,7 @@ class ConnectionModel(Generic[StationT]):
         Args:
             callable: ``f(connection, message, cause)`` with ``cause`` a :class:`Umc`.
         """
-        self._on_unexpected_message = require_callable(callable)
+        self._on_unexpected_message = check_callable("callable", callable)
 
     def _update_frame_reports(self) -> None:
         """Called when a raw callback changes (the engine reports frames only when needed)."""

@@ -12,7 +12,7 @@ import datetime as _dt
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from otwire.clients.iec104._checks import require_callable, require_int
+from otwire.clients._checks import check_callable, check_int
 from otwire.clients.iec104._enums import CommandMode
 from otwire.codecs.iec104 import ASDU, Cot, Quality, TypeId, encode_asdu
 from otwire.codecs.iec104.values import (
@@ -61,7 +61,7 @@ class IncomingMessage:
     def __init__(self, asdu: ASDU, index: int = 0) -> None:
         if not isinstance(asdu, ASDU):
             raise InvalidArgumentType(f"asdu must be an ASDU, not {type(asdu).__name__}")
-        require_int(index, "index")
+        check_int("index", index)
         self.asdu = asdu
         self._index = index
 
@@ -281,7 +281,7 @@ class PointBase:
         Raises:
             InvalidArgumentType: ``callable`` cannot be called.
         """
-        self._on_receive = require_callable(callable)
+        self._on_receive = check_callable("callable", callable)
 
     def _update(self, info: PointInfo) -> PointInfo:
         previous, self._info = self._info, info
@@ -389,7 +389,7 @@ class StationBase(Generic[PointT]):
         Raises:
             InvalidArgumentType: ``io_address`` is not an ``int``.
         """
-        return self._points.get(require_int(io_address, "io_address"))
+        return self._points.get(check_int("io_address", io_address))
 
     def remove_point(self, io_address: int) -> bool:
         """Remove a point (its data is then reported as unexpected).
@@ -403,7 +403,7 @@ class StationBase(Generic[PointT]):
         Raises:
             InvalidArgumentType: ``io_address`` is not an ``int``.
         """
-        return self._points.pop(require_int(io_address, "io_address"), None) is not None
+        return self._points.pop(check_int("io_address", io_address), None) is not None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} ca={self._common_address} points={len(self._points)}>"

@@ -10,7 +10,7 @@ from typing import Any
 
 from otwire.clients.iec104._enums import CommandMode, Frz, Qoi, Rqt
 from otwire.clients.iec104._model import PointBase, utc_now
-from otwire.codecs.iec104 import ASDU, FBP, QCC, QOI, TSC, Cot, CP56Time2a, InformationObject, TypeId
+from otwire.codecs.iec104 import ASDU, FBP, GLOBAL_ADDRESS, QCC, QOI, TSC, Cot, CP56Time2a, InformationObject, TypeId
 from otwire.codecs.iec104.values import COMMAND_TYPES, TIME_TAGGED_TYPES, elements_from_info
 from otwire.errors import EncodeError, InvalidArgument
 
@@ -23,9 +23,6 @@ __all__ = [
     "read",
     "test_command",
 ]
-
-#: Common address that addresses every station of a connection.
-GLOBAL_ADDRESS = 0xFFFF
 
 _REQUESTS = frozenset({Cot.ACTIVATION, Cot.DEACTIVATION})
 

@@ -6,7 +6,7 @@ import ssl
 from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar
 
-from otwire.clients.iec104._checks import require_callable, require_int
+from otwire.clients._checks import check_callable, check_int
 from otwire.clients.iec104._enums import Coi, ConnectionState, Init
 from otwire.codecs.iec104 import TypeId
 from otwire.errors import InvalidArgument, InvalidArgumentType
@@ -145,7 +145,7 @@ class ClientSettings(Generic[ConnT]):
         Raises:
             InvalidArgumentType: ``callable`` cannot be called.
         """
-        self._on_new_station = require_callable(callable)
+        self._on_new_station = check_callable("callable", callable)
 
     def on_new_point(self, callable: Callable[[Any, Any, int, TypeId], object]) -> None:  # noqa: A002
         """Set the function called when data arrives for an unknown information object address.
@@ -157,7 +157,7 @@ class ClientSettings(Generic[ConnT]):
         Raises:
             InvalidArgumentType: ``callable`` cannot be called.
         """
-        self._on_new_point = require_callable(callable)
+        self._on_new_point = check_callable("callable", callable)
 
     def on_station_initialized(self, callable: Callable[[Any, Any, Coi | int], object]) -> None:  # noqa: A002
         """Set the function called when a station reports end of initialization (M_EI_NA_1).
@@ -169,7 +169,7 @@ class ClientSettings(Generic[ConnT]):
         Raises:
             InvalidArgumentType: ``callable`` cannot be called.
         """
-        self._on_station_initialized = require_callable(callable)
+        self._on_station_initialized = check_callable("callable", callable)
 
     # -- registry --------------------------------------------------------------------
 
@@ -189,8 +189,8 @@ class ClientSettings(Generic[ConnT]):
         """
         if not isinstance(ip, str):
             raise InvalidArgumentType(f"ip must be a str, not {type(ip).__name__}")
-        require_int(port, "port")
-        if require_int(common_address, "common_address"):
+        check_int("port", port)
+        if check_int("common_address", common_address):
             for connection in self._connections.values():
                 if connection.get_station(common_address) is not None:
                     return connection

@@ -17,8 +17,8 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any, cast
 
+from otwire.clients._checks import check_seconds
 from otwire.clients.iec104 import _requests as requests
-from otwire.clients.iec104._checks import require_timeout
 from otwire.clients.iec104._connection_base import ConnectionBase
 from otwire.clients.iec104._enums import ConnectionState, Frz, Init, Qoi, Rqt
 from otwire.clients.iec104._failures import ConnectionFailure, FailureReason, connect_failure
@@ -258,7 +258,7 @@ class Connection(ConnectionBase[Station]):
             InvalidState: Called from a callback (it would stall the client thread).
             InvalidArgumentType: ``timeout`` is not a number.
         """
-        require_timeout(timeout)
+        check_seconds("timeout", timeout)
         if self._runner.in_thread():
             raise InvalidState("wait_for_state() would block the client thread; call it from another thread")
         with self._state_cond:

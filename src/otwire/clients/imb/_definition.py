@@ -12,7 +12,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from otwire.clients.imb._checks import check_bytes, check_int, check_seconds, check_str, check_stream_args
+from otwire.clients._checks import check_bytes, check_int, check_seconds, check_str
+from otwire.clients.imb._checks import check_stream_args
 from otwire.clients.imb._constants import DEFAULT_STREAM_BODY_BUFFER_SIZE
 from otwire.clients.imb._event import MAX_CHUNK_SIZE, EventBase, Readable, stream_events
 from otwire.codecs.imb import (

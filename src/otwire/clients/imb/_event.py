@@ -15,7 +15,8 @@ import zlib
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol
 
-from otwire.clients.imb._checks import check_int, check_stream_args
+from otwire.clients._checks import check_int
+from otwire.clients.imb._checks import check_stream_args
 from otwire.codecs.imb import (
     MAX_PAYLOAD_SIZE,
     BufferEvent,

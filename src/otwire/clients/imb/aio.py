@@ -28,14 +28,8 @@ import itertools
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 
-from otwire.clients.imb._checks import (
-    check_bytes,
-    check_client_args,
-    check_int,
-    check_seconds,
-    check_str,
-    check_stream_args,
-)
+from otwire.clients._checks import check_bytes, check_int, check_seconds, check_str
+from otwire.clients.imb._checks import check_client_args, check_stream_args
 from otwire.clients.imb._constants import DEFAULT_PORT, DEFAULT_STREAM_BODY_BUFFER_SIZE
 from otwire.clients.imb._event import (
     MAX_CHUNK_SIZE,

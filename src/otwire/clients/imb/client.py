@@ -26,12 +26,8 @@ import weakref
 from collections.abc import Callable
 from functools import partial
 
-from otwire.clients.imb._checks import (
-    check_bytes,
-    check_client_args,
-    check_int,
-    check_str,
-)
+from otwire.clients._checks import check_bytes, check_int, check_str
+from otwire.clients.imb._checks import check_client_args
 from otwire.clients.imb._constants import DEFAULT_PORT
 from otwire.clients.imb._definition import BlockingEventSends
 from otwire.clients.imb._event import (

@@ -31,6 +31,8 @@ from otwire.errors import DecodeError, EncodeError
 
 #: Largest ASDU in an APDU: 253 - 4 control octets (-104 clause 5).
 MAX_ASDU_LENGTH = 249
+#: The broadcast common address (IEC 60870-5-101 §7.2.4: 65535 addresses every station).
+GLOBAL_ADDRESS = 0xFFFF
 HEADER_LENGTH = 6
 IOA_LENGTH = 3
 

@@ -30,7 +30,7 @@ __all__ = ["RETRYABLE_STATUS", "StreamRecord", "retry_after"]
 
 #: HTTP statuses after which a stream is reconnected (others end it for good).
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
-_FINAL = (StreamEndReason.CLOSE_EVENT, StreamEndReason.LOCAL_CLOSE)
+_FINAL = (StreamEndReason.CLOSE_EVENT, StreamEndReason.LOCAL_CLOSE, StreamEndReason.TAKEN_OVER)
 
 
 def retry_after(headers: list[tuple[bytes, bytes]]) -> float | None:
@@ -54,6 +54,7 @@ class StreamRecord(EngineBase[StreamState, StreamInput]):
         last_sequence: Highest ``sequenceNumber`` seen (kept across reconnects).
         failures: Ends since the last successful open (drives the backoff).
         reconnects: Reconnect attempts since the last open.
+        paused: The driver stopped reading (no idle timeout meanwhile).
     """
 
     CLOSED: ClassVar[StreamState] = StreamState.CLOSED
@@ -71,6 +72,9 @@ class StreamRecord(EngineBase[StreamState, StreamInput]):
         self.failures = 0
         self.reconnects = 0
         self.opened_once = False
+        self.opened_at: float | None = None
+        self.paused = False
+        self.last_end: StreamEndReason | None = None
         self.sse_retry: int | None = None
         self._parser = SSEParser(max_line=config.max_event_size, max_data=config.max_event_size)
         self._decoder = BodyDecoder(None, None)
@@ -102,8 +106,11 @@ class StreamRecord(EngineBase[StreamState, StreamInput]):
         server_delay: float | None = None,
     ) -> StreamEnded:
         """End the current attempt: for good (``event: close``, local close, a final HTTP
-        status) or until a reconnect time (:meth:`backoff`); return the event to report."""
+        status, a takeover) or until a reconnect time (:meth:`backoff`); return the event to report."""
         self.conn_id = None
+        if self._taken_over(reason, now):
+            reason = StreamEndReason.TAKEN_OVER
+        self.last_end = reason
         final = reason in _FINAL or (reason is StreamEndReason.HTTP_ERROR and status not in RETRYABLE_STATUS)
         retry_in = None
         if reason is StreamEndReason.LOCAL_CLOSE:
@@ -117,6 +124,13 @@ class StreamRecord(EngineBase[StreamState, StreamInput]):
             self._move(StreamInput.ENDED_RETRY)
             self.deadline = now + retry_in
         return StreamEnded(stream_id=self.stream_id, reason=reason, error=error, status=status, retry_in=retry_in)
+
+    def _taken_over(self, reason: StreamEndReason, now: float) -> bool:
+        """A clean end within ``takeover_window`` of the open that followed a clean end (notes §8)."""
+        window = self.config.takeover_window
+        if reason is not StreamEndReason.CLEAN_END or window is None or self.last_end is not StreamEndReason.CLEAN_END:
+            return False
+        return self.opened_at is not None and now - self.opened_at < window
 
     def connecting(self, conn_id: int, now: float) -> None:
         """A new connection was asked for; the response timeout runs from now."""
@@ -134,6 +148,7 @@ class StreamRecord(EngineBase[StreamState, StreamInput]):
         self._decoder = BodyDecoder(header(headers, b"content-encoding"), None)
         self._parser = SSEParser(max_line=self.config.max_event_size, max_data=self.config.max_event_size)
         self.failures = 0
+        self.opened_at = now
         self.touch(now)
         event: Event
         if self.opened_once:
@@ -145,10 +160,15 @@ class StreamRecord(EngineBase[StreamState, StreamInput]):
         return event
 
     def touch(self, now: float) -> None:
-        """Octets arrived: restart the idle timer (only while OPEN)."""
+        """Octets arrived: restart the idle timer (only while OPEN and not paused)."""
         idle = self.config.sse_idle_timeout
         if self._state is StreamState.OPEN:
-            self.deadline = None if idle is None else now + idle
+            self.deadline = None if idle is None or self.paused else now + idle
+
+    def pause(self, paused: bool, now: float) -> None:
+        """The driver stopped (``True``) or resumed reading: hold or restart the idle timer."""
+        self.paused = paused
+        self.touch(now)
 
     def feed(self, data: bytes) -> tuple[list[Event], bool]:
         """Body octets of the open stream -> (events, True when ``event: close`` came).

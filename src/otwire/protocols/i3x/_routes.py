@@ -46,6 +46,7 @@ from otwire.codecs.i3x import (
 )
 from otwire.errors import DecodeError
 from otwire.protocols.i3x._server_profiles import Profile
+from otwire.protocols.i3x._server_schema import SchemaCheck
 from otwire.protocols.i3x._server_subs import SubscriptionStore, Watch
 from otwire.protocols.i3x.config import I3XServerConfig
 from otwire.protocols.i3x.space import AddressSpace
@@ -77,6 +78,7 @@ class Engine(Protocol):
     space: AddressSpace
     config: I3XServerConfig
     subscriptions: SubscriptionStore
+    schemas: SchemaCheck
     wall_clock: Callable[[], float]
     profile: Profile
 
@@ -162,7 +164,8 @@ def info(call: Call) -> Reply:
         "update": {"current": space.value_writable, "history": space.history_writable},
         "subscribe": {"stream": True},
     }
-    return _ok(ServerInfo(SPEC_VERSION, config.server_version, config.server_name, capabilities))
+    version = call.server.profile.server_version or config.server_version
+    return _ok(ServerInfo(SPEC_VERSION, version, config.server_name, capabilities))
 
 
 def namespaces(call: Call) -> Reply:
@@ -282,18 +285,25 @@ def _bad_vqt(vqt: VQT) -> str | None:
     return None
 
 
-def _write_item(element_id: str, vqt: VQT, write: Callable[[str, VQT], bool]) -> BulkItem[Any] | BulkFailure:
+def _write_item(
+    call: Call, element_id: str, vqt: VQT, write: Callable[[str, VQT], bool]
+) -> BulkItem[Any] | BulkFailure:
     """Check and write one VQT: a 400 item when refused, a 404 item when the element is unknown."""
-    if (why := _bad_vqt(vqt)) is not None:
-        return BulkFailure(element_id, None, ResponseDetail("Bad Request", 400, f"{element_id}: {why}"))
+    why = _bad_vqt(vqt)
+    found = (400, why) if why is not None else call.server.schemas.problem(element_id, vqt.value, vqt.quality)
+    if found is not None:
+        status, why = found
+        title = "Bad Request" if status == 400 else "Internal Server Error"
+        return BulkFailure(element_id, None, ResponseDetail(title, status, f"{element_id}: {why}"))
     return BulkItem(element_id, None, None) if write(element_id, vqt) else _missing(element_id)
 
 
 def write_values(call: Call) -> Reply:
     """``PUT /objects/value`` (quality defaults to Good, timestamp to the server's clock).
 
-    An item with another quality than the four, or a timestamp that is not RFC 3339, fails with
-    status 400 and changes nothing (notes, "Conformance with i3x-client 1.0.0").
+    An item with another quality than the four, a timestamp that is not RFC 3339, or (quality
+    Good/Uncertain) a value that does not match its object type's JSON Schema fails with status
+    400 and the JSON path, and changes nothing (notes §9).
     """
     server = call.server
     if not server.space.value_writable:
@@ -304,7 +314,7 @@ def write_values(call: Call) -> Reply:
         given = update.value
         stamp = given.timestamp or format_timestamp(datetime.fromtimestamp(server.wall_clock(), UTC))
         vqt = VQT(given.value, given.quality or "Good", stamp)
-        item = _write_item(update.element_id, vqt, server.space.write_value)
+        item = _write_item(call, update.element_id, vqt, server.space.write_value)
         if isinstance(item, BulkItem):
             server.publish(update.element_id, vqt, call.now)
         results.append(item)
@@ -315,13 +325,13 @@ def write_history(call: Call) -> Reply:
     """``PUT /objects/history`` (501 when the space does not accept it).
 
     Value, quality and timestamp are all required: an item missing one, with another quality
-    than the four, or a timestamp that is not RFC 3339 fails with status 400.
+    than the four, a timestamp that is not RFC 3339, or a value off its type's schema fails with status 400.
     """
     space = call.server.space
     if not space.history_writable:
         raise Refusal(501, "Not Implemented", "this server does not accept history writes")
     request: UpdateHistoryRequest = call.decode(UpdateHistoryRequest)
-    results = [_write_item(u.element_id, u.value, space.write_history) for u in request.updates]
+    results = [_write_item(call, u.element_id, u.value, space.write_history) for u in request.updates]
     return _bulk(results)
 
 

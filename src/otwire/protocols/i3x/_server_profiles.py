@@ -39,6 +39,10 @@ class Profile:
         overflow_206: Whether ``/sync`` answers 206 after the queue dropped updates (node-i3x: no).
         nested_value: Whether an update's ``value`` is a whole current-value object
             ``{isComposition, value, quality, timestamp}`` (node-i3x).
+        one_update_per_event: Whether each update gets its own SSE event (CESMII demo); otherwise the
+            updates of one :meth:`~otwire.protocols.i3x.server.I3XServer.publish_many` call share one.
+        server_version: ``serverVersion`` of ``GET /info`` (``None``: the config's). The Beta
+            profile's contains "beta", which is how i3x-client 1.0.0 recognises a Beta server.
     """
 
     name: str
@@ -51,6 +55,8 @@ class Profile:
     sync_shape: str = "batches"
     overflow_206: bool = True
     nested_value: bool = False
+    one_update_per_event: bool = False
+    server_version: str | None = None
 
 
 #: ``--profile`` name -> profile (research §5 "Frames", §5 "Stream lifecycle", §3 "Beta deltas", §6, §9).
@@ -58,7 +64,12 @@ PROFILES: dict[str, Profile] = {
     "1.0": Profile(name="1.0"),
     # CESMII demo: one update per event, no comments, queue cleared on stream open, batches while streaming.
     "cesmii-demo": Profile(
-        name="cesmii-demo", stream_greeting=b"", keepalive=False, flush_on_open=False, sync_while_streaming="serve"
+        name="cesmii-demo",
+        stream_greeting=b"",
+        keepalive=False,
+        flush_on_open=False,
+        sync_while_streaming="serve",
+        one_update_per_event=True,
     ),
     # i3x2ua: ": connected", ": keepalive", "event: close" + "data: {}" on takeover, 400 while streaming, both keys.
     # ... and every unacknowledged update re-bundled into one sync batch.
@@ -76,8 +87,8 @@ PROFILES: dict[str, Profile] = {
         overflow_206=False,
         nested_value=True,
     ),
-    # Beta: errors as {"code", "message"} under "error", a flat sync list.
-    "beta": Profile(name="beta", error_keys=("error",), sync_shape="flat"),
+    # Beta: errors as {"code", "message"} under "error", a flat sync list, "beta" in serverVersion.
+    "beta": Profile(name="beta", error_keys=("error",), sync_shape="flat", server_version="1.0.0-beta"),
 }
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 
 from otwire.codecs.i3x import Subscription, SyncBatch, ValueChange
+from otwire.protocols.i3x.space import COMPONENT_OF, AddressSpace
 
 __all__ = ["SubscriptionStore", "Watch"]
 
@@ -79,6 +80,25 @@ class SubscriptionStore:
     def watching(self, element_id: str) -> list[Watch]:
         """The subscriptions monitoring ``element_id`` itself."""
         return [w for w in self._watches.values() if element_id in w.monitored]
+
+    def interested(self, space: AddressSpace, element_id: str, max_depth: int) -> list[Watch]:
+        """The subscriptions monitoring ``element_id``, or a composition owning it within their ``maxDepth``.
+
+        Compositions are found upwards through ``ComponentOf`` in ``space``, at most ``max_depth``
+        levels; a subscription registered with ``maxDepth`` 0 sees every level.
+        """
+        found = {id(w): w for w in self.watching(element_id)}
+        current, distance = element_id, 0
+        while distance < max_depth:
+            owners = space.related(current, COMPONENT_OF) or []
+            if not owners:
+                break
+            current, distance = owners[0].object.element_id, distance + 1
+            for watch in self.watching(current):
+                depth = watch.monitored[current]
+                if depth == 0 or depth > distance:
+                    found.setdefault(id(watch), watch)
+        return list(found.values())
 
     def all(self) -> list[Watch]:
         """Every subscription."""

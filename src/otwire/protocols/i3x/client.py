@@ -1,31 +1,21 @@
 """Sans-IO i3X 1.0 client engine on h11: requests on a keep-alive pool, SSE streams (notes §2-§5).
 
 Shape: like aioquic's HTTP/3 layer on its QUIC engine, :class:`I3XClientEngine` owns
-several h11 client connections. It is the client-side twin of
-:class:`otwire.protocols.PeerEngine`: the **engine** chooses connection ids and asks
-the driver to open them. No I/O, no clock: every input takes ``now`` (monotonic
-seconds).
+several h11 client connections; the client-side twin of :class:`otwire.protocols.PeerEngine`
+(the **engine** chooses connection ids). No I/O, no clock: inputs take ``now`` (seconds).
 
-Driver loop::
-
-    for conn_id in engine.connections_to_open():        # open sockets
-        ...then engine.connection_made(conn_id, now) or engine.connection_failed(conn_id, now, exc)
-    engine.receive_data(conn_id, data, now)             # b"" = the server's end of stream
-    engine.connection_lost(conn_id, now, exc)           # the transport failed
-    for conn_id in engine.connections_with_output():
-        sock[conn_id].send(engine.data_to_send(conn_id))
-    for conn_id in engine.connections_to_close():       # the engine is done with it
-        sock[conn_id].close()                           # (or abandon the connect in progress)
-    while (event := engine.next_event()) is not None: ...
-    engine.get_timer() / engine.handle_timer(now)
+Driver loop (notes §8): open :meth:`connections_to_open` and answer :meth:`connection_made`
+or :meth:`connection_failed`; feed :meth:`receive_data` (``b""``: end of stream) and
+:meth:`connection_lost`; send :meth:`data_to_send` of :meth:`connections_with_output`; close
+:meth:`connections_to_close`; drain :meth:`next_event`; run :meth:`handle_timer` at :meth:`get_timer`.
 
 Requests (:meth:`request`) go on an idle keep-alive connection, or a new one while
 fewer than ``pool_size`` request connections exist, else wait in order. One request
 per connection at a time (no pipelining); h11's ``start_next_cycle`` reuses it unless
 either side said ``Connection: close``. Each stream (:meth:`open_stream`) has its own
 connection and reconnects by itself (exponential backoff with seeded jitter,
-``Retry-After``, SSE ``retry:``) until it ends for good (``event: close``, a 4xx, or
-:meth:`close_stream`).
+``Retry-After``, SSE ``retry:``) until it ends for good (``event: close``, a 4xx, a
+takeover, or :meth:`close_stream`); :meth:`pause_stream` holds its idle timer.
 
 Errors: a peer violation on one connection (bad HTTP, bad gzip, a body over
 ``max_body_size``, octets on an idle connection, a bad SSE stream) closes that connection, is reported as
@@ -161,6 +151,18 @@ class I3XClientEngine:
         stream = self._stream(stream_id)
         if stream is not None:
             self._end_stream(stream, E.LOCAL_CLOSE, now)
+
+    def pause_stream(self, stream_id: int, paused: bool, now: float) -> int | None:
+        """Hold (or restart) a stream's idle timer while its driver stops reading (back-pressure).
+
+        Returns the stream's current connection id (the one not to read), or ``None``.
+        Raises LocalProtocolError for an id :meth:`open_stream` never returned.
+        """
+        stream = self._stream(stream_id)
+        if stream is None:
+            return None
+        stream.pause(paused, now)
+        return stream.conn_id
 
     def close(self, now: float) -> None:
         """Close everything: queued and in-flight requests fail, streams end (LOCAL_CLOSE)."""
@@ -481,11 +483,7 @@ class I3XClientEngine:
         return None if conn is None or conn.is_closed else conn
 
     def _stream(self, stream_id: int) -> StreamRecord | None:
-        """The live stream ``stream_id``; ``None`` once it is over (closed streams are forgotten).
-
-        Raises:
-            LocalProtocolError: an id :meth:`open_stream` never returned.
-        """
+        """The live stream ``stream_id`` or ``None`` once over; LocalProtocolError for an id never issued."""
         stream = self._streams.get(stream_id)
         if stream is None and not 0 < stream_id <= self._ids["stream"]:
             raise LocalProtocolError(f"unknown stream {stream_id}")

@@ -74,6 +74,10 @@ class I3XClientConfig:
     """Longest stream reconnect delay (``Retry-After`` may ask for more)."""
     sse_idle_timeout: float | None = None
     """End an open stream (``IDLE_TIMEOUT``) after this long without one octet; ``None``: off."""
+    takeover_window: float | None = 5.0
+    """A clean end this soon after a reconnect that itself followed a clean end is a takeover by
+    another consumer of the subscription: the stream ends for good (``TAKEN_OVER``, notes §8);
+    ``None``: always reconnect."""
     max_body_size: int = 64 * _MIB
     """Largest response body, before and after gzip decompression; more is a ``DecodeError``."""
     max_event_size: int = 4 * _MIB
@@ -96,7 +100,7 @@ class I3XClientConfig:
         _check_int(self, "max_event_size", 1)
         for name in ("backoff_min", "backoff_max"):
             _check_seconds(self, name)
-        for name in ("request_timeout", "sse_idle_timeout"):
+        for name in ("request_timeout", "sse_idle_timeout", "takeover_window"):
             _check_seconds(self, name, optional=True)
         if self.backoff_max < self.backoff_min:
             raise InvalidArgument(f"backoff_max={self.backoff_max!r} is below backoff_min={self.backoff_min!r}")

@@ -48,6 +48,10 @@ class StreamEndReason(enum.Enum):
     """Bad HTTP, gzip, SSE or update JSON from the server; reconnected."""
     LOCAL_CLOSE = "local close"
     """``close_stream()`` or ``close()`` was called; final."""
+    TAKEN_OVER = "taken over"
+    """A clean end again within ``takeover_window`` of the reconnect after a clean end: another
+    consumer opened the subscription's stream (one stream per subscription); final, so two
+    clients never steal the stream back and forth."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -45,15 +45,12 @@ after its first one.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
-import hmac
 import http
 import time
 import zlib
 from collections import deque
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Generic, TypeVar
 
 import h11
@@ -62,11 +59,14 @@ from otwire.codecs.i3x import VQT, ValueChange, encode, encode_error
 from otwire.errors import LocalProtocolError, RemoteProtocolError
 from otwire.protocols import Buffer, ConnectionTerminated, Event, TerminationReason
 from otwire.protocols.i3x._routes import PATHS, ROUTES, Call, Refusal, Reply
+from otwire.protocols.i3x._server_faults import Fault, Faults
+from otwire.protocols.i3x._server_http import Peer, accepts_gzip, authorized
 from otwire.protocols.i3x._server_profiles import Profile, get_profile, nested_value, rewrite_errors
+from otwire.protocols.i3x._server_schema import SchemaCheck
 from otwire.protocols.i3x._server_subs import SubscriptionStore, Watch
 from otwire.protocols.i3x.config import I3XServerConfig
 from otwire.protocols.i3x.events import RequestHandled
-from otwire.protocols.i3x.space import COMPONENT_OF, AddressSpace
+from otwire.protocols.i3x.space import AddressSpace
 
 __all__ = ["I3XServer"]
 
@@ -74,24 +74,6 @@ PeerT = TypeVar("PeerT", bound=Hashable)
 
 _JSON = ("content-type", "application/json")
 _KEEPALIVE = b": keepalive\n\n"
-
-
-class _Peer:
-    """One HTTP connection: its h11 state, the request being read, output, stream."""
-
-    __slots__ = ("body", "closed", "conn", "gzip", "keepalive_at", "name", "out", "request", "requests", "streaming")
-
-    def __init__(self, name: str, max_head: int) -> None:
-        self.name = name
-        self.conn = h11.Connection(h11.SERVER, max_incomplete_event_size=max_head)
-        self.out = bytearray()
-        self.request: h11.Request | None = None
-        self.body = bytearray()
-        self.requests = 0
-        self.gzip = False
-        self.closed = False
-        self.streaming: Watch | None = None
-        self.keepalive_at: float | None = None
 
 
 class I3XServer(Generic[PeerT]):
@@ -123,9 +105,11 @@ class I3XServer(Generic[PeerT]):
         self.config = config if config is not None else I3XServerConfig()
         self.wall_clock = wall_clock
         cfg = self.config
+        self.schemas = SchemaCheck(space)
+        self.faults = Faults()
         self.subscriptions = SubscriptionStore(queue_size=cfg.queue_size, ttl=cfg.subscription_ttl,
                                                limit=cfg.max_subscriptions)  # fmt: skip
-        self._peers: dict[PeerT, _Peer] = {}
+        self._peers: dict[PeerT, Peer] = {}
         self._events: deque[tuple[PeerT, Event]] = deque()
         self._touched: dict[PeerT, None] = {}
 
@@ -139,7 +123,7 @@ class I3XServer(Generic[PeerT]):
         """
         if peer in self._peers:
             raise LocalProtocolError(f"peer {peer!r} is already connected")
-        self._peers[peer] = _Peer(name or str(peer), self.config.max_header_size)
+        self._peers[peer] = Peer(name or str(peer), self.config.max_header_size)
 
     def receive_data(self, peer: PeerT, data: Buffer, now: float) -> None:
         """Feed octets from ``peer``; ``b""`` is its end of stream.
@@ -153,6 +137,8 @@ class I3XServer(Generic[PeerT]):
         try:
             p.conn.receive_data(bytes(data))
             self._pump(peer, p, now)
+            if not data and not p.closed:  # EOF with requests pipelined behind an open stream: they can't be answered
+                self._end(peer, p, TerminationReason.PEER_CLOSED, None, now)
         except h11.RemoteProtocolError as exc:
             self._refuse_http(p, exc.error_status_hint, str(exc))
             error = RemoteProtocolError(f"i3X peer {p.name}: bad HTTP request: {exc}")
@@ -214,6 +200,8 @@ class I3XServer(Generic[PeerT]):
         if p is None:
             return b""
         data = bytes(p.out)
+        if p.stalled is not None:  # a stalled peer: what was queued before the stall, then nothing
+            data, p.stalled = data[: p.stalled], 0
         p.out.clear()
         if p.closed:
             del self._peers[peer]
@@ -250,41 +238,44 @@ class I3XServer(Generic[PeerT]):
     # -- application --------------------------------------------------------------------------
 
     def publish(self, element_id: str, vqt: VQT, now: float) -> int:
-        """Report a new value of ``element_id`` to its subscribers.
-
-        Subscriptions monitoring the element, or a composition it is a component of
-        within their ``maxDepth`` (0: any depth), get one update (``components`` as in
-        ``vqt``). Streams get it at once; the others queue it for ``/sync``.
+        """Report a new value of ``element_id`` to its subscribers (:meth:`publish_many` of one).
 
         Returns:
             How many subscriptions got it.
         """
-        value = nested_value(vqt) if self.profile.nested_value else vqt.value
-        change = ValueChange(element_id, value, vqt.quality, vqt.timestamp, vqt.components)
-        watches = self._interested(element_id)
-        for watch in watches:
-            peer = watch.stream_peer
-            p = self._peers.get(peer) if peer is not None else None
-            if p is not None and not p.closed:
-                batch = self.subscriptions.number(watch, change)
-                self._sse(peer, p, b"data: " + encode(batch.updates) + b"\n\n")
-            else:
-                self.subscriptions.enqueue(watch, change)
-        return len(watches)
+        return self.publish_many([(element_id, vqt)], now)
 
-    def _interested(self, element_id: str) -> list[Watch]:
-        found = {id(w): w for w in self.subscriptions.watching(element_id)}
-        current, distance = element_id, 0
-        while distance < self.config.max_depth_limit:
-            owners = self.space.related(current, COMPONENT_OF) or []
-            if not owners:
-                break
-            current, distance = owners[0].object.element_id, distance + 1
-            for watch in self.subscriptions.watching(current):
-                depth = watch.monitored[current]
-                if depth == 0 or depth > distance:
-                    found.setdefault(id(watch), watch)
-        return list(found.values())
+    def publish_many(self, values: Iterable[tuple[str, VQT]], now: float) -> int:
+        """Report new values, in order, to their subscribers.
+
+        Subscriptions monitoring an element, or a composition it is a component of within
+        their ``maxDepth`` (0: any depth), get one numbered update each (``components`` as
+        in the VQT). Queued for ``/sync`` when the subscription has no stream; on a stream,
+        all updates of one call for one subscription go in one SSE event ``data: [...]``
+        (one event per update with the ``cesmii-demo`` profile).
+
+        Returns:
+            How many (subscription, update) deliveries there were.
+        """
+        streamed: dict[int, tuple[Watch, list[ValueChange]]] = {}
+        count = 0
+        for element_id, vqt in values:
+            value = nested_value(vqt) if self.profile.nested_value else vqt.value
+            change = ValueChange(element_id, value, vqt.quality, vqt.timestamp, vqt.components)
+            for watch in self.subscriptions.interested(self.space, element_id, self.config.max_depth_limit):
+                count += 1
+                p = self._peers.get(watch.stream_peer) if watch.stream_peer is not None else None
+                if p is None or p.closed:
+                    self.subscriptions.enqueue(watch, change)
+                else:
+                    streamed.setdefault(id(watch), (watch, []))[1].extend(
+                        self.subscriptions.number(watch, change).updates
+                    )
+        for watch, updates in streamed.values():
+            groups = [[u] for u in updates] if self.profile.one_update_per_event else [updates]
+            for group in groups:
+                self._sse(watch.stream_peer, self._peers[watch.stream_peer], b"data: " + encode(group) + b"\n\n")
+        return count
 
     def open_stream(self, peer: PeerT, watch: Watch, now: float) -> None:
         """Answer the current request with an SSE stream for ``watch`` (ends its previous stream).
@@ -319,9 +310,32 @@ class I3XServer(Generic[PeerT]):
             self._end_stream(p, now)
             self._pump(peer, p, now)
 
+    # -- faults for testing clients (notes §10; none unless asked for) ---------------------------
+
+    def inject_fault(self, fault: Fault) -> None:
+        """Make requests to ``fault.path`` fail with ``fault.status`` (and ``Retry-After``), or stall their streams."""
+        self.faults.add(fault)
+
+    def clear_faults(self) -> None:
+        """Remove every injected fault (streams already stalled stay silent)."""
+        self.faults.clear()
+
+    def stall_stream(self, subscription_id: str) -> bool:
+        """Make the open stream of ``subscription_id`` silent from now on, without closing it (half-open).
+
+        Returns:
+            False when the subscription has no open stream.
+        """
+        watch = next((w for w in self.subscriptions.all() if w.subscription_id == subscription_id), None)
+        p = self._peers.get(watch.stream_peer) if watch is not None and watch.stream_peer is not None else None
+        if p is None or p.closed:
+            return False
+        p.stalled = len(p.out) if p.stalled is None else p.stalled
+        return True
+
     # -- HTTP ---------------------------------------------------------------------------------
 
-    def _pump(self, peer: PeerT, p: _Peer, now: float) -> None:
+    def _pump(self, peer: PeerT, p: Peer, now: float) -> None:
         """Process every complete h11 event buffered for ``p``."""
         while not p.closed:
             event = p.conn.next_event()
@@ -348,7 +362,7 @@ class I3XServer(Generic[PeerT]):
             elif isinstance(event, h11.ConnectionClosed):
                 self._end(peer, p, TerminationReason.PEER_CLOSED, None, now)
 
-    def _begin(self, peer: PeerT, p: _Peer, request: h11.Request, now: float) -> None:
+    def _begin(self, peer: PeerT, p: Peer, request: h11.Request, now: float) -> None:
         p.request, p.body = request, bytearray()
         length = dict(request.headers).get(b"content-length")
         if length is not None and int(length) > self.config.max_body_size:
@@ -356,19 +370,19 @@ class I3XServer(Generic[PeerT]):
         elif p.conn.client_is_waiting_for_100_continue:
             p.out += self._send(p, h11.InformationalResponse(status_code=100, headers=[]))
 
-    def _too_large(self, peer: PeerT, p: _Peer, now: float) -> None:
+    def _too_large(self, peer: PeerT, p: Peer, now: float) -> None:
         detail = f"request body over {self.config.max_body_size} octets"
         self._reply(p, Reply(413, encode_error(413, "Content Too Large", detail)), [("connection", "close")])
         self._end(peer, p, TerminationReason.LIMIT_EXCEEDED, None, now)
 
-    def _dispatch(self, peer: PeerT, p: _Peer, now: float) -> None:
+    def _dispatch(self, peer: PeerT, p: Peer, now: float) -> None:
         request = p.request
         assert request is not None
         method = request.method.decode("ascii", "replace")
         target = request.target.decode("ascii", "replace")
         path, _, query = target.partition("?")
         headers = dict(request.headers)
-        p.gzip = _accepts_gzip(headers.get(b"accept-encoding", b""))
+        p.gzip = accepts_gzip(headers.get(b"accept-encoding", b""))
         extra: list[tuple[str, str]] = []
         try:
             reply = self._route(peer, method, path, query, headers, bytes(p.body), now, extra)
@@ -402,28 +416,20 @@ class I3XServer(Generic[PeerT]):
                 extra.append(("allow", ", ".join(m for m, r in ROUTES if r == local)))
                 raise Refusal(405, "Method Not Allowed", f"{method} {path}")
             raise Refusal(404, "Not Found", f"no endpoint {method} {path}")
-        if local != "/info" and not self._authorized(headers.get(b"authorization", b"")):
+        fault = self.faults.take(local) if self.faults.active and local is not None else None
+        if fault is not None and fault.status is not None:
+            if fault.retry_after is not None:
+                extra.append(("retry-after", str(fault.retry_after)))
+            raise Refusal(fault.status, http.HTTPStatus(fault.status).phrase, f"injected fault on {local}")
+        if local != "/info" and not authorized(self.config, headers.get(b"authorization", b"")):
             extra.append(("www-authenticate", "Bearer" if self.config.bearer_token else 'Basic realm="i3x"'))
             raise Refusal(401, "Unauthorized", "missing or invalid credentials")
-        return handler(Call(self, peer, query, body, now))
+        reply = handler(Call(self, peer, query, body, now))
+        if reply is None and fault is not None:  # a stream opened on a stalled path: silent after its greeting
+            self._peers[peer].stalled = len(self._peers[peer].out)
+        return reply
 
-    def _authorized(self, header: bytes) -> bool:
-        token, basic = self.config.bearer_token, self.config.basic_auth
-        if token is None and basic is None:
-            return True
-        scheme, _, credentials = header.partition(b" ")
-        scheme = scheme.lower()
-        if token is not None and scheme == b"bearer":
-            return hmac.compare_digest(credentials.strip(), token.encode())
-        if basic is not None and scheme == b"basic":
-            try:
-                decoded = base64.b64decode(credentials.strip(), validate=True)
-            except (binascii.Error, ValueError):
-                return False
-            return hmac.compare_digest(decoded, f"{basic[0]}:{basic[1]}".encode())
-        return False
-
-    def _reply(self, p: _Peer, reply: Reply, extra: list[tuple[str, str]]) -> None:
+    def _reply(self, p: Peer, reply: Reply, extra: list[tuple[str, str]]) -> None:
         body = rewrite_errors(reply.body, self.profile.error_keys)
         headers = [_JSON, *extra]
         if p.gzip and len(body) >= self.config.gzip_min_size:
@@ -436,7 +442,7 @@ class I3XServer(Generic[PeerT]):
         p.out += self._send(p, h11.Data(data=body))
         p.out += self._send(p, h11.EndOfMessage())
 
-    def _refuse_http(self, p: _Peer, status: int, detail: str) -> None:
+    def _refuse_http(self, p: Peer, status: int, detail: str) -> None:
         """Answer a broken request with an error envelope when h11 still allows a response."""
         if p.conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
             reply = Reply(status, encode_error(status, http.HTTPStatus(status).phrase, detail))
@@ -444,16 +450,16 @@ class I3XServer(Generic[PeerT]):
                 self._reply(p, reply, [("connection", "close")])
 
     @staticmethod
-    def _send(p: _Peer, event: h11.Event) -> bytes:
+    def _send(p: Peer, event: h11.Event) -> bytes:
         return p.conn.send(event) or b""
 
     # -- SSE ----------------------------------------------------------------------------------
 
-    def _sse(self, peer: PeerT, p: _Peer, chunk: bytes) -> None:
+    def _sse(self, peer: PeerT, p: Peer, chunk: bytes) -> None:
         self._touched[peer] = None
         p.out += self._send(p, h11.Data(data=chunk))
 
-    def _end_stream(self, p: _Peer, now: float) -> None:
+    def _end_stream(self, p: Peer, now: float) -> None:
         watch, p.streaming, p.keepalive_at = p.streaming, None, None
         if watch is not None and watch.stream_peer is not None:
             watch.stream_peer, watch.last_active = None, now
@@ -464,7 +470,7 @@ class I3XServer(Generic[PeerT]):
 
     # -- helpers ------------------------------------------------------------------------------
 
-    def _open(self, peer: PeerT, verb: str) -> _Peer:
+    def _open(self, peer: PeerT, verb: str) -> Peer:
         p = self._peers.get(peer)
         if p is None:
             raise LocalProtocolError(f"can't {verb}: unknown peer {peer!r}")
@@ -472,7 +478,7 @@ class I3XServer(Generic[PeerT]):
             raise LocalProtocolError(f"can't {verb}: peer {peer!r} is closed")
         return p
 
-    def _end(self, peer: PeerT, p: _Peer, reason: TerminationReason, error: BaseException | None, now: float) -> None:
+    def _end(self, peer: PeerT, p: Peer, reason: TerminationReason, error: BaseException | None, now: float) -> None:
         if p.closed:
             return
         if p.streaming is not None:
@@ -483,18 +489,3 @@ class I3XServer(Generic[PeerT]):
         p.closed = True
         self._touched[peer] = None
         self._events.append((peer, ConnectionTerminated(reason=reason, error=error)))
-
-
-def _accepts_gzip(header: bytes) -> bool:
-    """True when an ``Accept-Encoding`` value accepts gzip (``gzip`` or ``*`` without ``q=0``)."""
-    for part in header.lower().split(b","):
-        name, _, params = part.strip().partition(b";")
-        if name.strip() in (b"gzip", b"*"):
-            key, _, value = params.strip().partition(b"=")
-            if key.strip() != b"q":
-                return True
-            try:
-                return float(value) > 0
-            except ValueError:
-                return False
-    return False

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from otwire.codecs.iec104 import ASDU, Cot, TypeId
+from otwire.codecs.iec104 import ASDU, GLOBAL_ADDRESS, Cot, TypeId
 from otwire.errors import LocalProtocolError
 from otwire.protocols import Event
 from otwire.protocols.iec104.events import (
@@ -23,7 +23,6 @@ from otwire.protocols.iec104.events import (
 
 __all__ = ["ActivationTracker"]
 
-_GLOBAL_ADDRESS = 0xFFFF
 _REQUESTS = frozenset({Cot.ACTIVATION, Cot.DEACTIVATION})
 _CONFIRMS = frozenset({Cot.ACTIVATION_CON, Cot.DEACTIVATION_CON})
 _UNKNOWN = frozenset({Cot.UNKNOWN_TYPE_ID, Cot.UNKNOWN_COT, Cot.UNKNOWN_CA, Cot.UNKNOWN_IOA})
@@ -115,7 +114,7 @@ class ActivationTracker:
             return None
         for i, request in enumerate(queue):
             ca = request.common_address
-            if ca == reply.common_address or ca == _GLOBAL_ADDRESS:
+            if ca == reply.common_address or ca == GLOBAL_ADDRESS:
                 if remove:
                     del queue[i]
                     self._drop_if_empty(key, queue)

@@ -102,6 +102,8 @@ class IMBHub(CommandHandlers):
         self._overflowed: dict[HubConnection, None] = {}
         self._next_uid = 1
         self._free_handles: list[int] = []
+        #: Heartbeat deadlines ``(when, unique_client_id)``; an entry whose client ended or moved on is stale.
+        self._beats: list[tuple[float, int]] = []
         self._next_handle = 1
 
     @property
@@ -139,8 +141,10 @@ class IMBHub(CommandHandlers):
             handle, self._next_handle = self._next_handle, self._next_handle + 1
         connection = HubConnection(self, peer, uid, handle, now, name)
         interval = self.config.heartbeat_interval
-        connection._next_beat = None if interval is None else now + interval
         self._peers[peer] = self._connections[uid] = connection
+        if interval is not None:
+            connection._next_beat = now + interval
+            heapq.heappush(self._beats, (now + interval, uid))
         self._pending[connection] = None
 
     def receive_data(self, peer: Hashable, data: Buffer, now: float) -> None:
@@ -246,21 +250,30 @@ class IMBHub(CommandHandlers):
         interval = self.config.heartbeat_interval
         if interval is None:
             return
-        for connection in list(self._connections.values()):
-            beat = connection._next_beat
-            if beat is not None and now >= beat:
-                connection._next_beat = beat + interval if now < beat + interval else now + interval
-                connection._move(HubInput.TIMER)
-                self._deliver(connection, _HEARTBEAT)
+        beats = self._beats
+        while beats and beats[0][0] <= now:
+            beat, uid = heapq.heappop(beats)
+            connection = self._connections.get(uid)
+            if connection is None or connection._next_beat != beat:
+                continue  # that client ended
+            connection._next_beat = beat + interval if now < beat + interval else now + interval
+            heapq.heappush(beats, (connection._next_beat, uid))
+            connection._move(HubInput.TIMER)
+            self._deliver(connection, _HEARTBEAT)
         self._settle()
 
     # -- PeerEngine: outputs -----------------------------------------------------------------
 
     def get_timer(self) -> float | None:
         """Return the earliest heartbeat deadline over all clients, or ``None``."""
-        if self.config.heartbeat_interval is None or not self._connections:
-            return None
-        return min(c._next_beat for c in self._connections.values() if c._next_beat is not None)
+        beats, connections = self._beats, self._connections
+        while beats:
+            when, uid = beats[0]
+            connection = connections.get(uid)
+            if connection is not None and connection._next_beat == when:
+                return when
+            heapq.heappop(beats)  # stale: that client ended
+        return None
 
     def next_event(self) -> tuple[Hashable, Event] | None:
         """Return the next ``(peer, event)``, or ``None``."""

@@ -13,10 +13,12 @@ import logging
 import os
 import sys
 import time
-from typing import Any, TextIO
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO, TypeVar
 
 from otwire.errors import InvalidArgument
 from otwire.protocols import ConnectionTerminated, Event
+from otwire.protocols.i3x._server_faults import Fault, parse_faults
 from otwire.protocols.i3x._server_profiles import get_profile
 from otwire.protocols.i3x.config import I3XServerConfig
 from otwire.protocols.i3x.events import RequestHandled
@@ -30,6 +32,7 @@ from otwire.transports.limits import ServerLimits
 __all__ = ["DEFAULT_PORT", "LOGGER", "AsyncServer", "BaseServer", "Server", "parse_basic", "serve"]
 
 LOGGER = logging.getLogger("otwire.servers.i3x")
+T = TypeVar("T")
 
 #: The i3X server's TCP port (HTTP).
 DEFAULT_PORT = 8080
@@ -62,12 +65,14 @@ class BaseServer(ServerBase):
         limits: Connection, time and memory limits (defaults when ``None``).
         profile: Quirk profile of the engine (``"1.0"``, ``"cesmii-demo"``, ``"i3x2ua"``,
             ``"node-i3x"``, ``"beta"``; specs/i3x/notes.md).
+        faults: Faults injected from the start, for testing clients (notes §10): ``--fault`` text
+            (``"PATH:STATUS[:RETRY_AFTER],PATH:stall"``) or ``Fault`` objects; none by default.
         **config_options: :class:`~otwire.protocols.i3x.config.I3XServerConfig` fields;
             ``basic_auth`` may also be the text ``"user:password"``.
 
     Raises:
         InvalidArgument: ``port`` out of range, a config value is invalid, ``basic_auth``
-            text has no ``:`` or an empty user, or ``profile`` is unknown.
+            text has no ``:`` or an empty user, ``profile`` is unknown, or ``faults`` is malformed.
         InvalidArgumentType: ``limits`` is not a ``ServerLimits``.
     """
 
@@ -85,6 +90,7 @@ class BaseServer(ServerBase):
         record: str | os.PathLike[str] | None = None,
         limits: ServerLimits | None = None,
         profile: str = "1.0",
+        faults: str | Sequence[Fault] = (),
         **config_options: Any,
     ) -> None:
         super().__init__(host, port, limits=limits, record=record)
@@ -96,11 +102,40 @@ class BaseServer(ServerBase):
         self.space: AddressSpace = space if space is not None else self.demo.space  # type: ignore[union-attr]
         self.tick = tick
         self.engine: I3XServer[int] = self._new_engine()
+        for fault in parse_faults(faults) if isinstance(faults, str) else faults:
+            self.engine.inject_fault(fault)
         self._ticker: asyncio.Task[None] | None = None
 
     def _new_engine(self) -> I3XServer[int]:
         self.engine = I3XServer(self.space, self.config, profile=self.profile)
         return self.engine
+
+    # -- faults for testing clients (notes §10); callable from any thread --------------------
+
+    def inject_fault(
+        self, path: str, status: int | None = 503, *, retry_after: int | None = None, count: int | None = None
+    ) -> None:
+        """Make requests to ``path`` (below the base path, or ``"*"``) answer ``status`` with ``Retry-After``.
+
+        ``status=None`` stalls the streams opened on ``path`` after their greeting (half-open).
+        ``count`` limits it to that many requests (``None``: until :meth:`clear_faults`).
+
+        Raises:
+            InvalidArgument: ``path``, ``status``, ``retry_after`` or ``count`` is out of range.
+        """
+        fault = Fault(path=path, status=status, retry_after=retry_after, count=count)
+        self._in_loop(lambda: self.engine.inject_fault(fault))
+
+    def clear_faults(self) -> None:
+        """Remove every injected fault."""
+        self._in_loop(self.engine.clear_faults)
+
+    def stall_stream(self, subscription_id: str) -> bool:
+        """Make the open stream of ``subscription_id`` silent without closing it; False when it has none."""
+        return bool(self._in_loop(lambda: self.engine.stall_stream(subscription_id)))
+
+    def _in_loop(self, action: Callable[[], T]) -> T | None:
+        return action() if self._loop is None else self._call(action)
 
     # -- the server base's hooks -------------------------------------------------------------
 
@@ -130,8 +165,7 @@ class BaseServer(ServerBase):
             if driver is None:
                 continue
             now = driver.now()
-            for element_id, vqt in demo.tick(time.time()):
-                self.engine.publish(element_id, vqt, now)
+            self.engine.publish_many(demo.tick(time.time()), now)
             driver.process_soon()
 
 
@@ -171,7 +205,8 @@ def serve(
         limits: Connection, time and memory limits (defaults when ``None``).
         out: Where the banner and the log go.
         **options: More :class:`AsyncServer` arguments (``bearer_token``, ``basic_auth`` (also
-            ``"user:password"`` text), ``profile``, ``queue_size``, ``max_depth_limit``, ``tick``, ...).
+            ``"user:password"`` text), ``profile``, ``queue_size``, ``max_depth_limit``, ``tick``,
+            ``faults``, ...).
 
     Returns:
         0 after a clean stop, 2 when the server cannot start (message on stderr).

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Protocol
 
-from otwire.codecs.iec104 import ASDU, QCC, QOI, QRP, Cot, CP56Time2a, TypeId
+from otwire.codecs.iec104 import ASDU, GLOBAL_ADDRESS, QCC, QOI, QRP, Cot, CP56Time2a, TypeId
 from otwire.codecs.iec104.values import PointInfo, info_from_elements
 from otwire.servers.iec104._points import (
     COMMAND_FAMILY,
@@ -34,7 +34,6 @@ from otwire.servers.iec104._wire import mirror, pack_points
 __all__ = ["GLOBAL_ADDRESS", "RequestServer", "Requester", "answer_request"]
 
 LOGGER = logging.getLogger("otwire.servers.iec104")
-GLOBAL_ADDRESS = 0xFFFF
 
 
 class RequestServer(Protocol):

@@ -1,0 +1,65 @@
+"""The compiled decoders (``_compiled.py``) against the table walker they are built from."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+
+from otwire.codecs import xep0323 as x
+from otwire.codecs.xep0323 import _compiled, _schema, codec
+from otwire.errors import DecodeError
+from strategies.xep0323 import messages
+
+
+def _walk(element: object) -> object:
+    local = str(element.tag).rpartition("}")[2]  # type: ignore[attr-defined]
+    return _schema.decode_element(element, _schema.SPECS[local], f"/{local}")  # type: ignore[arg-type]
+
+
+@given(messages("v0.6"))
+def test_compiled_equals_the_walker_v06(message: object) -> None:
+    element = x.encode(message)  # type: ignore[arg-type]
+    local = str(element.tag).rpartition("}")[2]
+    assert codec._DECODERS[local](element) == _walk(element) == message
+
+
+@given(messages("v0.2"))
+def test_compiled_equals_the_walker_v02(message: object) -> None:
+    element = x.encode(message, "v0.2")  # type: ignore[arg-type]
+    local = str(element.tag).rpartition("}")[2]
+    assert codec._DECODERS[local](element) == _walk(element)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"<accepted xmlns='urn:xmpp:iot:sensordata'/>",
+        b"<accepted xmlns='urn:xmpp:iot:sensordata' seqnr='x'/>",
+        b"<req xmlns='urn:xmpp:iot:sensordata' seqnr='1' momentary='yes'/>",
+        b"<fields xmlns='urn:xmpp:iot:sensordata' seqnr='1'><bogus/></fields>",
+    ],
+)
+def test_compiled_refuses_what_the_walker_refuses(data: bytes) -> None:
+    element = x.parse_xml(data)
+    local = str(element.tag).rpartition("}")[2]
+    with pytest.raises((_compiled.Unmatched, KeyError, ValueError)):
+        codec._DECODERS[local](element)
+    with pytest.raises(_schema.BadElement):
+        _walk(element)
+    with pytest.raises(DecodeError):
+        x.decode(element)
+
+
+def test_each_spec_is_compiled_once() -> None:
+    compiled: dict[int, _compiled.Decoder] = {}
+    first = _compiled.compile_decoder(_schema.SPECS["fields"], compiled)
+    count = len(compiled)
+    assert _compiled.compile_decoder(_schema.SPECS["fields"], compiled) is first
+    assert len(compiled) == count == 3 + len(_schema.FIELD_SPECS)  # fields, node, timestamp, values
+
+
+def test_the_module_shows_the_source_it_generates() -> None:
+    doc = _compiled.__doc__ or ""
+    example = doc[doc.index("    def decode(element):") :].strip()
+    lines = [line.strip() for line in example.splitlines()]
+    assert lines == [line.strip() for line in _compiled.decoder_source(_schema.SPECS["started"]).splitlines()]
