@@ -31,7 +31,14 @@ from otwire.inspect._parquet_schema import SCHEMA_VERSION, Columns, TypeCode, co
 from otwire.inspect.dissect import RecordFilter, read
 from otwire.inspect.records import Row
 
-__all__ = ["DEFAULT_BATCH_ROWS", "DEFAULT_FILE_ROWS", "SCHEMA_VERSION", "ParquetSummary", "write_parquet"]
+__all__ = [
+    "DEFAULT_BATCH_ROWS",
+    "DEFAULT_FILE_ROWS",
+    "SCHEMA_VERSION",
+    "ParquetSummary",
+    "write_captures",
+    "write_parquet",
+]
 
 #: Rows buffered per table before they are written as one record batch (one row group).
 DEFAULT_BATCH_ROWS = 65_536
@@ -108,6 +115,36 @@ def write_parquet(
         CaptureError: As :func:`otwire.inspect.read`.
         OSError: ``out_dir`` or a file in it cannot be written.
     """
+    captures = _captures(records_or_paths, capture, ports, filter, proto)
+    return write_captures(captures, out_dir, batch_rows=batch_rows, file_rows=file_rows)
+
+
+def write_captures(
+    captures: Iterable[tuple[str, Iterable[Row]]],
+    out_dir: str | os.PathLike[str],
+    *,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    file_rows: int = DEFAULT_FILE_ROWS,
+) -> ParquetSummary:
+    """Write the records of each capture as Parquet tables under ``out_dir`` (what :func:`write_parquet` does).
+
+    For callers that read the captures themselves (``otwire inspect`` with ``-Y`` and ``-c``).
+
+    Args:
+        captures: (source, records) per capture, in order; the partition is
+            ``capture=<file name of source>``, and the ``source`` column is ``source``.
+        out_dir: The folder of the tables (created if missing).
+        batch_rows: Rows per record batch and row group, 1..1,048,576.
+        file_rows: Rows per part file, at least ``batch_rows``.
+
+    Returns:
+        What was written.
+
+    Raises:
+        InvalidState: pyarrow is not installed.
+        InvalidArgument: ``batch_rows`` or ``file_rows`` out of range.
+        OSError: ``out_dir`` or a file in it cannot be written.
+    """
     if not 1 <= batch_rows <= 1 << 20 or file_rows < batch_rows:
         message = f"batch_rows must be in 1..1048576 and file_rows >= batch_rows, not {batch_rows}, {file_rows}"
         raise InvalidArgument(message)
@@ -115,7 +152,8 @@ def write_parquet(
     summary = ParquetSummary()
     root = Path(out_dir)
     names: Counter[str] = Counter()
-    for name, source, rows in _captures(records_or_paths, capture, ports, filter, proto):
+    for source, rows in captures:
+        name = Path(source).name or source
         names[name] += 1
         partition = _partition(name if names[name] == 1 else f"{name}~{names[name]}")
         _clear(root, partition)
@@ -125,8 +163,8 @@ def write_parquet(
 
 def _captures(
     given: Any, capture: str | None, ports: Any, keep: Any, proto: str | None
-) -> Iterator[tuple[str, str, Iterable[Row]]]:
-    """Yield (capture name, source, records) for each capture of ``given``."""
+) -> Iterator[tuple[str, Iterable[Row]]]:
+    """Yield (source, records) for each capture of ``given``."""
     if isinstance(given, str | os.PathLike):
         given = [given]
     items = iter(given)
@@ -134,12 +172,10 @@ def _captures(
     if first is None:
         return
     if isinstance(first, Row):
-        name = capture or RECORDS_CAPTURE
-        yield name, name, chain([first], items)
+        yield capture or RECORDS_CAPTURE, chain([first], items)
         return
     for path in chain([first], items):
-        source = os.fspath(path)
-        yield Path(source).name, source, read(path, ports=ports, filter=keep, proto=proto)
+        yield os.fspath(path), read(path, ports=ports, filter=keep, proto=proto)
 
 
 def _write_capture(
