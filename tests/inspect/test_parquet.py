@@ -292,3 +292,13 @@ def test_the_spec_lists_every_column_and_type() -> None:
     for table, own in documented.items():
         assert [*common, *own, ("extra", "json")] == list(columns_of(table))
     assert [*common, ("extra", "json")] == list(columns_of("some_later_protocol"))
+
+
+def test_values_without_a_fitting_column_are_kept_in_extra() -> None:
+    from otwire.inspect._parquet_schema import _fit
+
+    fitted = _fit({"type_id": 70000, "cot": 3, "sq": 1, "objects": [], "later_key": None, "ns": None}, "iec104")
+    assert fitted["cot"] == 3 and "type_id" not in fitted and "ns" not in fitted
+    assert json.loads(fitted["extra"]) == {"type_id": 70000, "sq": 1, "objects": [], "later_key": None}
+    assert "extra" not in _fit({"cot": 3}, "iec104")
+    assert json.loads(_fit({"cot": "x"}, "a_later_protocol")["extra"]) == {"cot": "x"}

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, Literal, TypeAlias
+
+import msgspec
 
 from otwire.codecs.iec104 import CP56Time2a, IFrame
 from otwire.codecs.iec104 import elements as el
@@ -150,66 +152,95 @@ def rows_of(row: Row, source: str, number: int) -> Iterator[dict[str, Any]]:
     values = record_values(row)
     values["source"] = source
     values["record"] = number
-    objects = values.pop("objects", None)
+    objects = values.get("objects")
     table = table_of(row)
-    if not objects:
-        yield _fit(values, columns_of(table))
+    if not objects:  # an I-frame without objects keeps "objects": [] (in extra)
+        yield _fit(values, table)
         return
-    assert row.finding is not None  # an I-frame with objects
-    frame: IFrame = row.finding.message
+    del values["objects"]
+    asdu = _fit(values, table)  # the ASDU's columns, converted once for all its objects
+    frame: IFrame = row.finding.message  # type: ignore[union-attr]  # an I-frame with objects
     for index, (shown, obj) in enumerate(zip(objects, frame.asdu.objects, strict=True)):
-        out = dict(values, object_index=index, ioa=shown["ioa"], elements=shown["elements"])
-        out.update(_element_columns(obj.elements))
-        yield _fit(out, columns_of(table))
+        out = _element_columns(obj.elements)
+        out.update(object_index=index, ioa=shown["ioa"], elements=shown["elements"])
+        yield {**asdu, **_fit(out, table)}
 
 
-def _fit(values: dict[str, Any], columns: Columns) -> dict[str, Any]:
-    """Return column -> converted value; keys without a fitting column go to ``extra``."""
+def _fit(values: dict[str, Any], table: str) -> dict[str, Any]:
+    """Return column -> converted value (absent columns are null); keys without a fitting column go to ``extra``."""
+    converters = _converters(table)
     out: dict[str, Any] = {}
-    for name, code in columns[:-1]:
-        if name not in values:
-            out[name] = None
-            continue
-        value = values.pop(name)
-        fitted = _convert(value, code)
-        if fitted is _MISFIT:
-            values[name] = value
-            fitted = None
-        out[name] = fitted
-    out["extra"] = json.dumps(values, sort_keys=True) if values else None
+    extra: dict[str, Any] = {}
+    for key, value in values.items():
+        convert = converters.get(key)
+        if convert is None:
+            extra[key] = value
+        elif value is not None:
+            fitted = convert(value)
+            if fitted is _MISFIT:
+                extra[key] = value
+            else:
+                out[key] = fitted
+    if extra:
+        out["extra"] = _json_text(extra)
     return out
 
 
 _MISFIT: Any = object()
+_CONVERTERS: dict[str, dict[str, Callable[[Any], Any]]] = {}
 
 
-def _convert(value: Any, code: TypeCode) -> Any:
-    """Return ``value`` as the column type wants it, or :data:`_MISFIT`."""
-    if value is None:
-        return None
-    if code == "json":
-        return json.dumps(value, sort_keys=True)
+def _converters(table: str) -> dict[str, Callable[[Any], Any]]:
+    """Return (and remember) column -> converter of a non-null value (:data:`_MISFIT` when it does not fit)."""
+    converters = _CONVERTERS.get(table)
+    if converters is None:
+        by_code = {code: _converter(code) for code in _INT_RANGES.keys() | {"str", "json", "bool", "f64", "bin"}}
+        by_code.update(strs=_strings, utc_us=_microseconds, local_ms=_datetime)
+        columns = columns_of(table)[:-1]
+        converters = _CONVERTERS[table] = {name: by_code[code] for name, code in columns}
+    return converters
+
+
+def _converter(code: str) -> Callable[[Any], Any]:
     if code in _INT_RANGES:
-        ok = type(value) is int and -_INT_RANGES[code] <= value < _INT_RANGES[code]
-        return value if ok else _MISFIT
-    if code == "str":
-        return value if isinstance(value, str) else _MISFIT
-    if code == "bool":
-        return value if type(value) is bool else _MISFIT
-    if code == "f64":
-        return float(value) if isinstance(value, int | float) and type(value) is not bool else _MISFIT
-    if code == "bin":
-        return _octets(value)
-    if code == "strs":
-        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
-        return value if ok else _MISFIT
-    if code == "utc_us":
-        return round(value * 1_000_000) if isinstance(value, int | float) else _MISFIT
-    return value if isinstance(value, datetime) else _MISFIT  # local_ms
+        low, high = -_INT_RANGES[code], _INT_RANGES[code]
+        return lambda v: v if type(v) is int and low <= v < high else _MISFIT
+    simple: dict[str, Callable[[Any], Any]] = {
+        "str": lambda v: v if type(v) is str else _MISFIT,
+        "json": _json_text,
+        "bool": lambda v: v if type(v) is bool else _MISFIT,
+        "f64": lambda v: float(v) if type(v) is float or type(v) is int else _MISFIT,
+        "bin": _octets,
+    }
+    return simple[code]
+
+
+def _strings(value: Any) -> Any:
+    ok = type(value) is list and all(type(v) is str for v in value)
+    return value if ok else _MISFIT
+
+
+def _microseconds(value: Any) -> Any:
+    return round(value * 1_000_000) if type(value) is float or type(value) is int else _MISFIT
+
+
+def _datetime(value: Any) -> Any:
+    return value if isinstance(value, datetime) else _MISFIT
+
+
+_ENCODE = msgspec.json.Encoder(order="sorted").encode
+
+
+def _json_text(value: Any) -> str:
+    """Return ``value`` as JSON text, object keys sorted (as jsonl, with :func:`json.dumps` as fallback)."""
+    try:
+        return _ENCODE(value).decode()
+    except (TypeError, OverflowError, msgspec.EncodeError):
+        return json.dumps(value, sort_keys=True)
 
 
 def _octets(value: Any) -> Any:
-    if not isinstance(value, str):
+    if type(value) is not str:
         return _MISFIT
     try:
         return bytes.fromhex(value)

@@ -198,7 +198,7 @@ def _write_capture(
 
 
 class _TableWriter:
-    """One table's rows of one capture: buffered by column, flushed every ``batch_rows``."""
+    """One table's rows of one capture: buffered, flushed as one record batch every ``batch_rows``."""
 
     def __init__(
         self, arrow: _Arrow, folder: Path, name: str, limits: tuple[int, int], summary: ParquetSummary
@@ -207,38 +207,37 @@ class _TableWriter:
         self._batch_rows, self._file_rows = limits
         self._columns: Columns = columns_of(name)
         self._schema = arrow.schema(self._columns, {"otwire.table": name, "otwire.capture": folder.name})
-        self._buffer: dict[str, list[Any]] = {column: [] for column, _ in self._columns}
-        self._buffered = 0
+        self._buffer: list[dict[str, Any]] = []
+        self._table = name
         self._writer: Any = None
         self._part = 0
         self._part_rows = 0
 
     def add(self, values: dict[str, Any]) -> None:
-        for column, column_values in self._buffer.items():
-            column_values.append(values[column])
-        self._buffered += 1
-        self._summary.rows[self._folder.parent.name] += 1
+        """Buffer one row (column -> value; absent columns are null)."""
+        buffer = self._buffer
+        buffer.append(values)
         summary = self._summary
+        summary.rows[self._table] += 1
         summary.buffered_rows += 1
         summary.peak_buffered_rows = max(summary.peak_buffered_rows, summary.buffered_rows)
-        if self._buffered >= self._batch_rows:
+        if len(buffer) >= self._batch_rows:
             self.flush()
 
     def flush(self) -> None:
         """Write the buffered rows as one record batch (one row group)."""
-        if not self._buffered:
+        buffered = len(self._buffer)
+        if not buffered:
             return
-        batch = self._arrow.batch(self._schema, self._columns, self._buffer)
+        batch = self._arrow.pa.RecordBatch.from_pylist(self._buffer, schema=self._schema)
         if self._writer is None:
             self._folder.mkdir(parents=True, exist_ok=True)
             self._writer = self._arrow.writer(self._part_path(".tmp"), self._schema)
         self._writer.write_batch(batch)
         self._summary.batches += 1
-        self._part_rows += self._buffered
-        self._summary.buffered_rows -= self._buffered
-        self._buffered = 0
-        for column_values in self._buffer.values():
-            column_values.clear()
+        self._part_rows += buffered
+        self._summary.buffered_rows -= buffered
+        self._buffer.clear()
         if self._part_rows >= self._file_rows:
             self._finish_part()
 
@@ -297,10 +296,6 @@ class _Arrow:
     def schema(self, columns: Columns, metadata: dict[str, str]) -> Any:
         fields = [self.pa.field(name, self.types[code]) for name, code in columns]
         return self.pa.schema(fields, metadata={"otwire.schema_version": SCHEMA_VERSION, **metadata})
-
-    def batch(self, schema: Any, columns: Columns, buffer: dict[str, list[Any]]) -> Any:
-        arrays = [self.pa.array(buffer[name], type=self.types[code]) for name, code in columns]
-        return self.pa.RecordBatch.from_arrays(arrays, schema=schema)
 
     def writer(self, path: Path, schema: Any) -> Any:
         return self.pq.ParquetWriter(str(path), schema, compression="zstd")
