@@ -302,3 +302,13 @@ def test_values_without_a_fitting_column_are_kept_in_extra() -> None:
     assert json.loads(fitted["extra"]) == {"type_id": 70000, "sq": 1, "objects": [], "later_key": None}
     assert "extra" not in _fit({"cot": 3}, "iec104")
     assert json.loads(_fit({"cot": "x"}, "a_later_protocol")["extra"]) == {"cot": "x"}
+
+
+def test_duckdb_reads_escaped_capture_names_back(tmp_path: Path) -> None:
+    duckdb = pytest.importorskip("duckdb")
+    capture = tmp_path / "site a=1.pcap"
+    capture.write_bytes(samples(tmp_path)[0].read_bytes())
+    write_parquet(capture, tmp_path / "out")
+    files = f"{tmp_path.as_posix()}/out/*/*/*.parquet"
+    query = f"SELECT DISTINCT capture FROM read_parquet('{files}', hive_partitioning = true)"
+    assert duckdb.connect().execute(query).fetchall() == [("site a=1.pcap",)]
