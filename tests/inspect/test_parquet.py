@@ -32,6 +32,8 @@ SAMPLES = resources.files("otwire.inspect") / "samples"
 README = Path(__file__).resolve().parents[2] / "README.md"
 #: Columns computed from the elements (checked on their own, not part of the jsonl record).
 DERIVED = ("object_index", "value", "value_element", "quality", "time_tag")
+#: The keys of an XEP-0323 field (its ``field_<key>`` columns).
+FIELD_KEYS = ["field_node", "field_timestamp", "field_name", "field_type", "field_value"]
 
 
 def samples(tmp_path: Path) -> list[Path]:
@@ -77,6 +79,12 @@ def as_jsonl(group: list[dict[str, Any]]) -> dict[str, Any]:
     first.update(json.loads(first.pop("extra") or "{}"))
     if group[0].get("ioa") is not None:
         first["objects"] = [{"ioa": row["ioa"], "elements": json.loads(row["elements"])} for row in group]
+    if group[0].get("field_index") is not None:  # XEP-0323: one row per field
+        first["fields"] = [{key.removeprefix("field_"): row[key] for key in FIELD_KEYS} for row in group]
+        for key in [*FIELD_KEYS, "field_index"]:
+            del first[key]
+    if group[0].get("stanza_error") is not None:
+        first["error"] = json.loads(first.pop("stanza_error"))
     return {key: value for key, value in first.items() if value is not None}
 
 
@@ -98,12 +106,13 @@ def test_parquet_holds_the_jsonl_records(tmp_path: Path) -> None:
     numbered = Counter[str]()
     for record in expected:
         numbered[record["source"]] += 1
-        group = sorted(groups[(record["source"], numbered[record["source"]])], key=lambda r: r.get("object_index") or 0)
+        group = groups[(record["source"], numbered[record["source"]])]
+        group.sort(key=lambda r: r.get("object_index") or r.get("field_index") or 0)
         rebuilt = as_jsonl(group)
         rebuilt["time"] = round(rebuilt["time"] * 1e6) / 1e6
         assert rebuilt == comparable(record)
         assert group[0]["capture"] == Path(record["source"]).name
-    assert {p.parent.parent.name for p in summary.files} == {"iec104", "imb", "i3x"}
+    assert {p.parent.parent.name for p in summary.files} == {record["protocol"] for record in expected}
 
 
 def json_value(elements: list[dict[str, Any]]) -> float | None:

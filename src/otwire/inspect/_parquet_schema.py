@@ -120,7 +120,27 @@ _I3X: Columns = (
 
 #: Table name -> its own columns (after :data:`COMMON`). Any other protocol gets
 #: :data:`COMMON` and ``extra`` only; records without a protocol go to table ``capture_notes``.
-TABLES: dict[str, Columns] = {"iec104": _IEC104, "imb": _IMB, "i3x": _I3X}
+_XMPP: Columns = (
+    ("stanza", "str"),
+    ("type", "str"),
+    ("id", "str"),
+    ("from", "str"),
+    ("to", "str"),
+    ("element", "str"),
+    ("seqnr", "i64"),
+    ("nodes", "strs"),
+    ("done", "bool"),
+    ("stanza_error", "json"),
+    ("summary", "str"),
+    ("field_index", "i32"),
+    ("field_node", "str"),
+    ("field_timestamp", "str"),
+    ("field_name", "str"),
+    ("field_type", "str"),
+    ("field_value", "str"),
+)
+
+TABLES: dict[str, Columns] = {"iec104": _IEC104, "imb": _IMB, "i3x": _I3X, "xmpp": _XMPP}
 #: The table of records that belong to no protocol (capture warnings and notices).
 NOTES_TABLE = "capture_notes"
 
@@ -141,8 +161,9 @@ def rows_of(row: Row, source: str, number: int) -> Iterator[dict[str, Any]]:
     """Yield the Parquet rows of one record (column -> value, ready for the column's type).
 
     An IEC 104 I-frame gives one row per information object (``object_index`` 0, 1, ...,
-    with the ASDU's columns repeated); an I-frame without objects and every other record
-    give one row.
+    with the ASDU's columns repeated), an XEP-0323 stanza one row per field (``field_index``,
+    the stanza's columns repeated); an I-frame without objects, a stanza without fields and
+    every other record give one row.
 
     Args:
         row: The record.
@@ -152,8 +173,11 @@ def rows_of(row: Row, source: str, number: int) -> Iterator[dict[str, Any]]:
     values = record_values(row)
     values["source"] = source
     values["record"] = number
-    objects = values.get("objects")
     table = table_of(row)
+    if table == "xmpp":
+        yield from _stanza_rows(values)
+        return
+    objects = values.get("objects")
     if not objects:  # an I-frame without objects keeps "objects": [] (in extra)
         yield _fit(values, table)
         return
@@ -163,7 +187,31 @@ def rows_of(row: Row, source: str, number: int) -> Iterator[dict[str, Any]]:
     for index, (shown, obj) in enumerate(zip(objects, frame.asdu.objects, strict=True)):
         out = _element_columns(obj.elements)
         out.update(object_index=index, ioa=shown["ioa"], elements=shown["elements"])
-        yield {**asdu, **_fit(out, table)}
+        yield _joined(asdu, _fit(out, table))
+
+
+def _stanza_rows(values: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Yield the rows of an XEP-0323 record: one per field (``field_<key>`` columns), or one."""
+    if values["kind"] == "apdu" and "error" in values:  # the stanza's error object, not a message
+        values["stanza_error"] = values.pop("error")
+    fields = values.get("fields")
+    if not fields or not all(type(f) is dict for f in fields):
+        yield _fit(values, "xmpp")
+        return
+    del values["fields"]
+    stanza = _fit(values, "xmpp")
+    for index, shown in enumerate(fields):
+        out = {f"field_{key}": value for key, value in shown.items()}
+        out["field_index"] = index
+        yield _joined(stanza, _fit(out, "xmpp"))
+
+
+def _joined(whole: dict[str, Any], part: dict[str, Any]) -> dict[str, Any]:
+    """Return the row of one part (object, field) of a record: both column sets, ``extra`` merged."""
+    out = {**whole, **part}
+    if "extra" in whole and "extra" in part:
+        out["extra"] = _json_text({**json.loads(whole["extra"]), **json.loads(part["extra"])})
+    return out
 
 
 def _fit(values: dict[str, Any], table: str) -> dict[str, Any]:
