@@ -83,6 +83,8 @@ def as_jsonl(group: list[dict[str, Any]]) -> dict[str, Any]:
         first["fields"] = [{key.removeprefix("field_"): row[key] for key in FIELD_KEYS} for row in group]
         for key in [*FIELD_KEYS, "field_index"]:
             del first[key]
+    elif first["protocol"] == "xmpp" and first["kind"] == "apdu":  # a stanza without fields
+        first["fields"] = []
     if group[0].get("stanza_error") is not None:
         first["error"] = json.loads(first.pop("stanza_error"))
     return {key: value for key, value in first.items() if value is not None}

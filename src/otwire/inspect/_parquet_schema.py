@@ -195,6 +195,8 @@ def _stanza_rows(values: dict[str, Any]) -> Iterator[dict[str, Any]]:
     if values["kind"] == "apdu" and "error" in values:  # the stanza's error object, not a message
         values["stanza_error"] = values.pop("error")
     fields = values.get("fields")
+    if fields == []:  # no field: field_index is null (and extra stays empty)
+        del values["fields"]
     if not fields or not all(type(f) is dict for f in fields):
         yield _fit(values, "xmpp")
         return
