@@ -135,8 +135,9 @@ def _inspect_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     inspect.add_argument("--proto", choices=dissected, metavar="NAME",
                          help=f"decode hex dumps and raw streams as this protocol ({', '.join(dissected)}); "
                          "without it they are refused")  # fmt: skip
-    inspect.add_argument("--format", choices=("table", "jsonl", "csv", "fields"), default="table",
-                         help="output format (csv: the -e fields, or common ones)")  # fmt: skip
+    inspect.add_argument("--format", choices=("table", "jsonl", "csv", "fields", "parquet"), default="table",
+                         help="output format (csv: the -e fields, or common ones; parquet: tables in the "
+                         "folder -w DIR, for DuckDB and Spark)")  # fmt: skip
     inspect.add_argument("--no-summary", action="store_true", help="do not print the summaries")
     inspect.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
                          help="progress bar on stderr (auto: terminal and large inputs)")  # fmt: skip
@@ -159,7 +160,9 @@ def _inspect_tshark_options(inspect: argparse.ArgumentParser) -> None:
                        help="a field for -T fields or --format csv (repeatable)")  # fmt: skip
     group.add_argument("-E", dest="field_options", action="append", metavar="KEY=VALUE",
                        help="-T fields: header=y|n, separator=/t|/s|C, aggregator=,|/s|C")  # fmt: skip
-    group.add_argument("-w", "--write", metavar="FILE.pcap", help="write the packets of the kept records to a pcap")
+    group.add_argument("-w", "--write", metavar="FILE.pcap",
+                       help="write the packets of the kept records to a pcap (--format parquet: the folder of "
+                       "the Parquet tables)")  # fmt: skip
     group.add_argument("-V", dest="detail", action="store_true", help="a detail tree under each record (table)")
     group.add_argument("-x", dest="hexdump", action="store_true", help="a hex dump under each record (table)")
     group.add_argument("-i", "--interface", metavar="IFACE", help="capture live on IFACE (Linux, root)")

@@ -105,6 +105,8 @@ def run(args: argparse.Namespace) -> int:
         InvalidArgument: Options that do not go together, or an unknown ``-e`` field.
     """
     _check_options(args)
+    if args.format == "parquet":
+        return _run_parquet(args)
     predicate = _compiled(args)
     with ExitStack() as stack:
         live = getattr(args, "interface", None)
@@ -124,6 +126,39 @@ def run(args: argparse.Namespace) -> int:
             _emit(args, output, selection, selection.select(rows, live), live)
         else:
             _dissect_all(args, stack, paths, selection, output)
+    return 0
+
+
+def _run_parquet(args: argparse.Namespace) -> int:
+    """``--format parquet -w DIR``: the records ``-Y`` and ``-c`` keep, as Parquet tables under DIR.
+
+    Raises:
+        InvalidArgument: No ``-w DIR``, or ``-i`` (live capture is not written as Parquet).
+        InvalidState: pyarrow is not installed (``pip install 'otwire[parquet]'``).
+        CaptureError: An input cannot be read or is not a capture (before anything is written).
+    """
+    from otwire.inspect.parquet import write_captures
+
+    if not getattr(args, "write", None) or getattr(args, "interface", None):
+        raise InvalidArgument("--format parquet needs -w DIR (the folder of the tables) and capture files, not -i")
+    selection = Selection(_compiled(args), getattr(args, "count", None))
+    with ExitStack() as stack:
+        paths = _paths(args, stack)
+        for path in paths:
+            if str(path) != STDIN:
+                check_input(path, args.proto)
+        named = bool(args.paths or getattr(args, "read", None))
+
+        def captures() -> Iterator[tuple[str, Iterator[Row]]]:
+            for path in paths:
+                source = str(path) if named else path.name
+                if not selection.done:
+                    yield source, selection.select(_rows(args, path, CaptureStats(), selection, stack), source)
+
+        summary = write_captures(captures(), args.write)
+    if not args.no_summary:
+        written = {"folder": args.write, "files": len(summary.files), "records": summary.records, "rows": summary.rows}
+        print(json.dumps({"parquet": written}), file=sys.stderr)
     return 0
 
 
