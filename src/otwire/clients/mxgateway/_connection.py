@@ -209,6 +209,24 @@ class GatewayConnection:
         """``text`` with the API key replaced by ``***``."""
         return text.replace(self.__api_key, REDACTED) if self.__api_key else text
 
+    @classmethod
+    async def opened(cls, connect_timeout: float | None, **options: Any) -> GatewayConnection:
+        """A connection built from ``options`` (the constructor's keywords) and opened; closed again on failure.
+
+        Raises:
+            InvalidArgument: bad options (see the class).
+            InvalidArgumentType: ``api_key`` not a ``str``.
+            MxGatewayUnavailableError: no connection (refused, DNS, TLS handshake).
+            MxGatewayDeadlineError: not connected within ``connect_timeout`` seconds.
+        """
+        connection = cls(**options)
+        try:
+            await connection.open(connect_timeout)
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
     async def open(self, timeout: float | None) -> None:
         """Connect now (grpclib connects lazily) so that an unreachable gateway fails here.
 

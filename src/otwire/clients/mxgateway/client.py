@@ -75,7 +75,8 @@ class GatewayClient:
             MxGatewayDeadlineError: not connected within ``connect_timeout``.
             InvalidArgument: bad endpoint or key, TLS options with ``plaintext``, unreadable ``ca_file``.
         """
-        connection = GatewayConnection(
+        connection = await GatewayConnection.opened(
+            connect_timeout,
             endpoint=endpoint,
             api_key=api_key,
             plaintext=plaintext,
@@ -83,11 +84,6 @@ class GatewayClient:
             server_name_override=server_name_override,
             timeout=timeout,
         )
-        try:
-            await connection.open(connect_timeout)
-        except BaseException:
-            connection.close()
-            raise
         return cls(connection)
 
     def __repr__(self) -> str:

@@ -55,7 +55,8 @@ class GalaxyRepositoryClient:
         connect_timeout: float | None = 10.0,
     ) -> GalaxyRepositoryClient:
         """Connect on its own channel; the arguments and errors are those of ``GatewayClient.connect``."""
-        connection = GatewayConnection(
+        connection = await GatewayConnection.opened(
+            connect_timeout,
             endpoint=endpoint,
             api_key=api_key,
             plaintext=plaintext,
@@ -63,11 +64,6 @@ class GalaxyRepositoryClient:
             server_name_override=server_name_override,
             timeout=timeout,
         )
-        try:
-            await connection.open(connect_timeout)
-        except BaseException:
-            connection.close()
-            raise
         return cls(connection, owns_connection=True)
 
     def __repr__(self) -> str:
