@@ -198,8 +198,8 @@ def test_server_streams(vector: dict[str, str]) -> None:
 class GeneralParser(SSEParser):
     """The parser with its LF-only fast path turned off (every buffer takes the general path)."""
 
-    def _lines(self) -> list[SSEEvent]:
-        return self._any_lines()
+    def _lf_lines(self, source: bytes | bytearray | None = None) -> list[SSEEvent] | None:
+        return None
 
 
 def run(parser: SSEParser, stream: bytes, points: list[int]) -> tuple[object, ...]:
@@ -239,6 +239,19 @@ def test_fast_path_equals_general_path_on_lf_only_streams(
 
 @given(st.one_of(sse_streams(), ODD_STREAMS), st.lists(st.integers(0, 400), max_size=8), LIMITS)
 def test_fast_path_equals_general_path_on_mixed_streams(
+    stream: bytes, points: list[int], limits: tuple[int, int]
+) -> None:
+    max_line, max_data = limits
+    fast = run(SSEParser(max_line=max_line, max_data=max_data), stream, points)
+    general = run(GeneralParser(max_line=max_line, max_data=max_data), stream, points)
+    assert fast == general
+
+
+LONG_STREAMS = st.lists(st.sampled_from([b"data: ", b"id: 7", b"x" * 300, b"[1]" * 120, b"\n", b"\n\n"]), max_size=30)
+
+
+@given(LONG_STREAMS.map(b"".join), st.lists(st.integers(0, 4000), max_size=6), LIMITS)
+def test_fast_path_equals_general_path_with_long_lines(
     stream: bytes, points: list[int], limits: tuple[int, int]
 ) -> None:
     max_line, max_data = limits

@@ -43,9 +43,10 @@ class _Future(Protocol):
 class _Protocol(asyncio.BufferedProtocol):
     """Feeds one engine connection from one asyncio transport.
 
-    Reads go into the core's one reusable buffer (``recv_into``) and are copied out at once:
-    a plain ``Protocol`` gets a fresh 256 KiB ``bytes`` per read from asyncio, whose
-    allocation and page faults cost about 20 us per read (benchmarks/README.md, i3x).
+    Reads go into the core's one reusable buffer (``recv_into``) and reach the engine as a
+    view of it (h11 copies the octets into its own buffer; nothing keeps the view): a plain
+    ``Protocol`` gets a fresh 256 KiB ``bytes`` per read from asyncio, whose allocation and
+    page faults cost about 20 us per read (benchmarks/README.md, i3x).
     """
 
     def __init__(self, core: Core, conn_id: int) -> None:
@@ -59,7 +60,7 @@ class _Protocol(asyncio.BufferedProtocol):
         return self.core.read_buffer
 
     def buffer_updated(self, nbytes: int) -> None:
-        self.core.received(self.conn_id, bytes(self.core.read_buffer[:nbytes]))
+        self.core.received(self.conn_id, self.core.read_buffer[:nbytes])  # the engine copies what it keeps
 
     def eof_received(self) -> bool:
         self.core.received(self.conn_id, b"")
@@ -175,7 +176,7 @@ class Core:
                 transport.pause_reading()  # type: ignore[attr-defined]
         self._pump()
 
-    def received(self, conn_id: int, data: bytes) -> None:
+    def received(self, conn_id: int, data: bytes | memoryview) -> None:
         """Octets (``b""``: end of stream) on ``conn_id``."""
         if conn_id not in self._transports or self.engine.is_closed:
             return

@@ -199,12 +199,17 @@ class RelatedObject(_Model, frozen=True):
     object: ObjectInstance
 
 
-class ValueChange(_Model, frozen=True):
+class ValueChange(_Model, frozen=True, gc=False):
     """One subscription update (SSE or sync): ``{elementId, value, quality, timestamp, ...}`` (notes §5, §6).
 
     Kept beyond ``i3x-client``: ``components`` (any depth) and ``sequence_number``
     (i3x2ua and node-i3x send one per update; ``None`` when absent). node-i3x puts a
     whole current-value object in ``value``; it is kept as JSON.
+
+    Not tracked by the garbage collector (``msgspec`` ``gc=False``; streams make them by
+    the hundred thousand): being frozen, a change can only sit in a reference cycle if a
+    container in its ``value`` or ``components`` is later made to hold the change itself;
+    such a cycle is never freed.
     """
 
     element_id: str

@@ -164,14 +164,14 @@ class HTTPConnection(EngineBase[ConnState, ConnInput]):
                 continue
             self._out += self.h11.send(event) or b""
 
-    def feed(self, data: bytes) -> list[h11.Event]:
+    def feed(self, data: bytes | bytearray | memoryview) -> list[h11.Event]:
         """Give h11 the octets (``b""``: end of stream) and return the events it completed.
 
         Raises:
             DecodeError: h11 refused the response (the message says why).
         """
         try:
-            self.h11.receive_data(data)
+            self.h11.receive_data(data)  # type: ignore[arg-type]  # h11 takes any bytes-like object (and copies it)
             events: list[h11.Event] = []
             while True:
                 event = self.h11.next_event()
@@ -183,7 +183,7 @@ class HTTPConnection(EngineBase[ConnState, ConnInput]):
                 if isinstance(event, h11.ConnectionClosed):
                     return events
         except h11.RemoteProtocolError as exc:
-            raise DecodeError(f"bad HTTP response: {exc}", data=data) from None
+            raise DecodeError(f"bad HTTP response: {exc}", data=bytes(data)) from None
 
     def next_cycle(self) -> bool:
         """After a complete response: reuse the connection (True) or not (``Connection: close``).

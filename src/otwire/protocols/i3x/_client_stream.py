@@ -9,6 +9,7 @@ A :class:`StreamRecord` outlives its connections: each (re)connect sends
 from __future__ import annotations
 
 import random
+from operator import attrgetter
 from typing import ClassVar
 
 from otwire.codecs.i3x import SSEParser, StreamClosed, StreamRequest, StreamUpdates, encode, map_event
@@ -30,6 +31,7 @@ __all__ = ["RETRYABLE_STATUS", "StreamRecord", "retry_after"]
 
 #: HTTP statuses after which a stream is reconnected (others end it for good).
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+_SEQUENCE = attrgetter("sequence_number")
 _FINAL = (StreamEndReason.CLOSE_EVENT, StreamEndReason.LOCAL_CLOSE, StreamEndReason.TAKEN_OVER)
 
 
@@ -192,7 +194,20 @@ class StreamRecord(EngineBase[StreamState, StreamInput]):
         return events, False
 
     def _gaps(self, item: StreamUpdates, events: list[Event]) -> None:
-        for change in item.changes:
+        """Track ``last_sequence`` and report each jump past ``last_sequence + 1`` (notes §5).
+
+        The usual batch (numbers ``last + 1, last + 2, ...`` without a hole) is checked
+        with two list operations instead of a loop per update; anything else takes the loop.
+        """
+        changes = item.changes
+        numbers = list(map(_SEQUENCE, changes))
+        first, last = numbers[0], self.last_sequence
+        if first is not None and (last is None or first == last + 1):
+            end = first + len(numbers)
+            if numbers == list(range(first, end)):
+                self.last_sequence = end - 1
+                return
+        for change in changes:
             seq = change.sequence_number
             if seq is None:
                 continue

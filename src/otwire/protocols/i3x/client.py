@@ -217,10 +217,11 @@ class I3XClientEngine:
                 self._fail_request(request, error)
         self._dispatch()
 
-    def receive_data(self, conn_id: int, data: bytes, now: float) -> None:
+    def receive_data(self, conn_id: int, data: bytes | bytearray | memoryview, now: float) -> None:
         """Octets from the server on ``conn_id``; ``b""`` is its end of stream.
 
-        Octets for a connection the engine already closed are dropped.
+        Octets for a connection the engine already closed are dropped. ``data`` is only
+        read during the call (a view of a reused read buffer is fine).
 
         Raises:
             DecodeError: the server broke HTTP (h11), sent bad gzip, a body over
@@ -243,7 +244,7 @@ class I3XClientEngine:
         if stream is not None:
             stream.touch(now)
         try:
-            events = conn.feed(bytes(data))
+            events = conn.feed(data)  # h11 copies the octets into its own buffer
         except DecodeError as exc:
             if not data:
                 self._lost(conn, now, ConnectionLost(str(exc)), R.PEER_CLOSED)
@@ -374,7 +375,7 @@ class I3XClientEngine:
                     stream, E.HTTP_ERROR, now, status=status, server_delay=retry_after(list(event.headers))
                 )
         elif isinstance(event, h11.Data):
-            events, closed = stream.feed(bytes(event.data))
+            events, closed = stream.feed(event.data)  # h11 gives a fresh bytearray
             self._events.extend(events)
             if closed:
                 self._end_stream(stream, E.CLOSE_EVENT, now)
