@@ -55,13 +55,17 @@ LONG_RANGE = (-(2**63), 2**63 - 1)
 
 _BOOLS = {"true": True, "1": True, "false": False, "0": False}
 _INTEGER = re.compile(r"[+-]?[0-9]+\Z")
-_DOUBLE = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?\Z")
+_DOUBLE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
 _SPECIAL_DOUBLES = {"INF": Decimal("Infinity"), "+INF": Decimal("Infinity"), "-INF": Decimal("-Infinity")}
 _ZONE = r"(Z|[+-](?:(?:0[0-9]|1[0-3]):[0-5][0-9]|14:00))?"
 _DATE = r"([0-9]{4})-([0-9]{2})-([0-9]{2})"
 _TIME = r"([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]+)?"
 _DATETIME_RE = re.compile(_DATE + "T" + _TIME + _ZONE + r"\Z")
 _DATE_RE = re.compile(_DATE + _ZONE + r"\Z")
+_DOUBLE_MATCH = _DOUBLE.match
+#: ``YYYY-MM-DDThh:mm:ss`` alone: a pattern without groups, cheaper than ``_DATETIME_RE``.
+_PLAIN_DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\Z").match
+_FROM_ISO = dt.datetime.fromisoformat
 _TIME_RE = re.compile(_TIME + _ZONE + r"\Z")
 _DURATION_RE = re.compile(
     r"(-)?P(?:([0-9]+)Y)?(?:([0-9]+)M)?(?:([0-9]+)D)?"
@@ -124,17 +128,17 @@ def parse_decimal(text: str) -> Decimal:
     Raises:
         ValueError: not an ``xs:double`` literal (or longer than 400 characters).
     """
-    special = _SPECIAL_DOUBLES.get(text)
+    if len(text) <= 400 and _DOUBLE_MATCH(text) is not None:  # the common case first
+        try:
+            return Decimal(text)
+        except InvalidOperation:  # an exponent beyond the context's limits (0e1000000000000000000)
+            raise ValueError(f"{text[:40]!r} is not an xs:double") from None
+    special = _SPECIAL_DOUBLES.get(text)  # INF, +INF, -INF: none of them matches the pattern
     if special is not None:
         return special
     if text == "NaN":
         return Decimal("NaN")
-    if len(text) > 400 or not _DOUBLE.match(text):
-        raise ValueError(f"{text[:40]!r} is not an xs:double")
-    try:
-        return Decimal(text)
-    except InvalidOperation:  # pragma: no cover - the pattern admits only valid literals
-        raise ValueError(f"{text[:40]!r} is not an xs:double") from None
+    raise ValueError(f"{text[:40]!r} is not an xs:double")
 
 
 def format_decimal(value: Decimal) -> str:
@@ -165,6 +169,8 @@ def parse_datetime(text: str) -> dt.datetime:
     Raises:
         ValueError: not an ``xs:dateTime``, or a field out of range (month 13, year 0, hour 24).
     """
+    if len(text) == 19 and _PLAIN_DATETIME(text) is not None and text[11:13] != "24":
+        return _FROM_ISO(text)  # the common form: no fraction, no zone (same result as below)
     match = _DATETIME_RE.match(text) if len(text) < 80 else None
     if match is None:
         raise ValueError(f"{text[:40]!r} is not an xs:dateTime")
@@ -274,8 +280,8 @@ class XsDuration:
         Raises:
             ValueError: not an ``xs:duration`` (``P``, ``PT`` and ``P1DT`` are not).
         """
-        match = _DURATION_RE.match(text) if len(text) < 120 else None
-        if match is None or text.endswith(("P", "T")):
+        match = _DURATION_MATCH(text) if len(text) < 120 else None
+        if match is None or text[-1] in "PT":  # a match is never empty
             raise ValueError(f"{text[:40]!r} is not an xs:duration")
         sign, y, mo, d, h, mi, s = match.groups()
         # The pattern admits only valid parts, so the checks of __init__ are skipped.
@@ -312,4 +318,5 @@ class XsDuration:
 
 
 _ZERO = Decimal(0)
+_DURATION_MATCH = _DURATION_RE.match
 _make_duration = fast_constructor(XsDuration)
