@@ -158,9 +158,11 @@ def _flag_lines(unit: _Unit) -> None:
     unit.bind("FLAGS", bits)
     unit.add("bits = 0", "if len(a) > found:", "    for k, t in a.items():", "        bit = FLAGS.get(k)")
     unit.add("        if bit is not None and BOOLS[t]:", "            bits |= bit")
+    last = len(spec.flags) - 1
     for g, group in enumerate(spec.flags):
         members = unit.bind(f"M{g}", _Members(group.flag))
-        unit.fields[group.field] = f"{members}[(bits >> {g * _GROUP_SHIFT}) & MASK]"
+        shifted = f"(bits >> {g * _GROUP_SHIFT})" if g else "bits"
+        unit.fields[group.field] = f"{members}[{shifted}]" if g == last else f"{members}[{shifted} & MASK]"
 
 
 def _child_lines(unit: _Unit, compiled: dict[int, Decoder]) -> None:
@@ -177,6 +179,9 @@ def _child_lines(unit: _Unit, compiled: dict[int, Decoder]) -> None:
                 index[_PREFIX + tag] = (group, decoder)
     for group, texts in enumerate(spec.texts, start=len(spec.children)):
         index[_PREFIX + texts.tag] = (group, None)
+    if len(fields) == 1 and not spec.texts:
+        _single_group_lines(unit, {tag: decoder for tag, (_, decoder) in index.items()}, fields[0])
+        return
     unit.bind("INDEX", index)
     unit.add(f"groups = ({'[], ' * len(fields)})", "for child in element:", "    entry = INDEX.get(child.tag)")
     unit.add("    if entry is None:", "        tag = child.tag")
@@ -185,6 +190,15 @@ def _child_lines(unit: _Unit, compiled: dict[int, Decoder]) -> None:
     unit.add("    groups[group].append((child.text or '') if dec is None else dec(child))")
     for group, field in enumerate(fields):
         unit.fields[field] = f"tuple(groups[{group}])"
+
+
+def _single_group_lines(unit: _Unit, index: dict[str, Decoder | None], field: str) -> None:
+    """One child group (``node``, ``timestamp``, ...): the index gives the decoder itself."""
+    unit.bind("INDEX", index)
+    unit.add("children = []", "append = children.append", "for child in element:", "    dec = INDEX.get(child.tag)")
+    unit.add("    if dec is not None:", "        append(dec(child))", "        continue", "    tag = child.tag")
+    unit.add("    if isinstance(tag, str) and tag.startswith(PREFIX):", "        raise Unmatched(tag)")
+    unit.fields[field] = "tuple(children)"
 
 
 def _build_lines(unit: _Unit) -> None:
