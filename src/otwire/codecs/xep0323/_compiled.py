@@ -116,8 +116,10 @@ def decoder_source(spec: ElementSpec) -> str:
 
 def _generate(spec: ElementSpec, compiled: dict[int, Decoder]) -> _Unit:
     unit = _Unit(spec)
-    _attribute_lines(unit)
-    _flag_lines(unit)
+    rare = _rare_attrs(spec)
+    _attribute_lines(unit, [a for a in spec.attrs if a not in rare])
+    _flag_lines(unit, counted=bool(rare))
+    _rare_lines(unit, rare)
     _child_lines(unit, compiled)
     if spec.text is not None:
         unit.add("txt = element.text or ''")
@@ -126,10 +128,21 @@ def _generate(spec: ElementSpec, compiled: dict[int, Decoder]) -> _Unit:
     return unit
 
 
-def _attribute_lines(unit: _Unit) -> None:
+def _rare_attrs(spec: ElementSpec) -> list[_schema.Attr]:
+    """Optional attributes not written by default (``module``, ``stringIds``...), read only when present.
+
+    Empty when a flag name is also an attribute name (the count below would be wrong).
+    """
+    if set(spec.flag_index) & set(spec.attr_index):
+        return []
+    return [a for a in spec.attrs if a.default is not REQUIRED and not a.always]
+
+
+def _attribute_lines(unit: _Unit, attrs: list[_schema.Attr]) -> None:
     """One read per table attribute: required ``a[name]`` (KeyError refuses), optional ``a.get``."""
     defaults = dict(unit.spec.defaults)
-    for i, attr in enumerate(unit.spec.attrs):
+    for attr in attrs:
+        i = unit.spec.attrs.index(attr)
         parse = "" if attr.conv is STR else unit.bind(f"P{i}", attr.conv.parse)
         converted = f"{parse}(t{i})" if parse else f"t{i}"
         if attr.default is REQUIRED:
@@ -145,8 +158,27 @@ def _attribute_lines(unit: _Unit) -> None:
             unit.fields[attr.lexical] = lexical
 
 
-def _flag_lines(unit: _Unit) -> None:
-    """Flags: one pass over the attributes, only when there are more than the value attributes found."""
+def _rare_lines(unit: _Unit, rare: list[_schema.Attr]) -> None:
+    """Rare attributes: read only when the attributes outnumber those found and the flags."""
+    if not rare:
+        return
+    outer = unit.lines
+    unit.lines = []
+    _attribute_lines(unit, rare)
+    inner, unit.lines = unit.lines, outer
+    flags = " + nflag" if unit.spec.flags else ""
+    unit.add(f"if len(a) > found{flags}:", *("    " + line[4:] for line in inner), "else:")
+    defaults = dict(unit.spec.defaults)
+    for attr in rare:
+        i = unit.spec.attrs.index(attr)
+        unit.add(f"    t{i} = None", f"    v{i} = {unit.bind(f'D{i}', defaults[attr.field])}")
+
+
+def _flag_lines(unit: _Unit, counted: bool) -> None:
+    """Flags: one pass over the attributes, only when there are more than the value attributes found.
+
+    ``counted``: also count the flag attributes in ``nflag`` (for :func:`_rare_lines`).
+    """
     spec = unit.spec
     if not spec.flags:
         return
@@ -156,8 +188,12 @@ def _flag_lines(unit: _Unit) -> None:
             if field == group.field:
                 bits[name] = bit << (shift * _GROUP_SHIFT)
     unit.bind("FLAGS", bits)
-    unit.add("bits = 0", "if len(a) > found:", "    for k, t in a.items():", "        bit = FLAGS.get(k)")
-    unit.add("        if bit is not None and BOOLS[t]:", "            bits |= bit")
+    unit.add("bits = 0", "nflag = 0", "if len(a) > found:", "    for k, t in a.items():", "        bit = FLAGS.get(k)")
+    if counted:
+        unit.add("        if bit is not None:", "            nflag += 1", "            if BOOLS[t]:")
+        unit.add("                bits |= bit")
+    else:
+        unit.add("        if bit is not None and BOOLS[t]:", "            bits |= bit")
     last = len(spec.flags) - 1
     for g, group in enumerate(spec.flags):
         members = unit.bind(f"M{g}", _Members(group.flag))
