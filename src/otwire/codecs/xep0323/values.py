@@ -54,9 +54,13 @@ INT_RANGE = (-(2**31), 2**31 - 1)
 LONG_RANGE = (-(2**63), 2**63 - 1)
 
 _BOOLS = {"true": True, "1": True, "false": False, "0": False}
-_INTEGER = re.compile(r"[+-]?[0-9]+\Z")
-_DOUBLE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
+_INTEGER = re.compile(r"[+-]?+[0-9]++\Z")
+_DOUBLE = re.compile(r"[+-]?+(?:[0-9]++(?:\.[0-9]*+)?+|\.[0-9]++)(?:[eE][+-]?+[0-9]++)?+\Z")
 _SPECIAL_DOUBLES = {"INF": Decimal("Infinity"), "+INF": Decimal("Infinity"), "-INF": Decimal("-Infinity")}
+# Possessive quantifiers (``?+``, ``++``) never give back what they matched: in these
+# patterns every run is followed by a character it cannot contain (a unit letter, ``.``, the
+# end), so backtracking could never succeed and the language and groups are unchanged; the
+# engine only skips the useless retries (tests/xep0323/test_codec_fastpaths.py compares).
 _ZONE = r"(Z|[+-](?:(?:0[0-9]|1[0-3]):[0-5][0-9]|14:00))?"
 _DATE = r"([0-9]{4})-([0-9]{2})-([0-9]{2})"
 _TIME = r"([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]+)?"
@@ -68,8 +72,8 @@ _PLAIN_DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9
 _FROM_ISO = dt.datetime.fromisoformat
 _TIME_RE = re.compile(_TIME + _ZONE + r"\Z")
 _DURATION_RE = re.compile(
-    r"(-)?P(?:([0-9]+)Y)?(?:([0-9]+)M)?(?:([0-9]+)D)?"
-    r"(?:T(?:([0-9]+)H)?(?:([0-9]+)M)?(?:([0-9]+(?:\.[0-9]+)?)S)?)?\Z"
+    r"(-)?+P(?:([0-9]++)Y)?+(?:([0-9]++)M)?+(?:([0-9]++)D)?+"
+    r"(?:T(?:([0-9]++)H)?+(?:([0-9]++)M)?+(?:([0-9]++(?:\.[0-9]++)?+)S)?+)?+\Z"
 )
 
 
