@@ -93,3 +93,28 @@ def test_a_malformed_rare_attribute_is_refused(field: str) -> None:
         codec._DECODERS["fields"](element)
     with pytest.raises(DecodeError):
         x.decode(element)
+
+
+def test_builder_objects_become_ordinary_frozen_instances() -> None:
+    import copy
+    import pickle
+    from dataclasses import FrozenInstanceError
+
+    element = x.encode(x.Fields(seqnr=3, nodes=(x.Node(node_id="n"),)))
+    ours, walked = codec._DECODERS["fields"](element), _walk(element)
+    assert type(ours) is x.Fields and type(ours.nodes[0]) is x.Node
+    assert ours == walked and hash(ours) == hash(walked)
+    assert pickle.loads(pickle.dumps(ours)) == copy.copy(ours) == walked
+    with pytest.raises(FrozenInstanceError):
+        ours.seqnr = 4  # type: ignore[misc]
+
+
+def test_builder_refuses_a_class_with_a_dict() -> None:
+    from otwire.codecs.xep0323._build import builder
+
+    class Plain:
+        pass
+
+    with pytest.raises(TypeError):
+        builder(Plain)
+    assert builder(x.Fields).__setattr__ is object.__setattr__

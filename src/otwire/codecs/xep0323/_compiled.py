@@ -4,9 +4,12 @@
 a specialised Python function, generated from the table and compiled once (as
 ``fast_constructor`` does for the dataclasses): straight-line code that reads each
 attribute of the table by name, calls its converter, gathers the flag attributes in one
-loop (only when the element has attributes beyond the value attributes found), dispatches
-children by their full ``{namespace}tag`` to the child's compiled decoder, and sets the
-dataclass slots directly (no ``__init__``: the converters already checked every value).
+loop (only when the element has attributes beyond the value attributes found), reads the
+optional attributes that are seldom written (``module``, ``stringIds``, ``writable``) only
+when the attributes outnumber those found and the flags, dispatches
+children by their full ``{namespace}tag`` to the child's compiled decoder, and fills the
+slots directly (no ``__init__``: the converters already checked every value) through a
+builder subclass that is retyped to the dataclass at the end (``_build.py``).
 Converters, defaults, flag members and child decoders are bound in the function's
 namespace; nothing is looked up per element by name.
 
@@ -24,8 +27,9 @@ Example: the source generated for ``<started seqnr=.../>``::
         found = 1
         t0 = a['seqnr']
         v0 = P0(t0)
-        o = NEW(CLS)
-        S0(o, v0)
+        o = NEW(BUILDER)
+        o.seqnr = v0
+        o.__class__ = CLS
         return o
 """
 
@@ -37,7 +41,7 @@ from collections.abc import Callable
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from otwire.codecs.xep0323 import _schema
+from otwire.codecs.xep0323 import _build, _schema
 from otwire.codecs.xep0323._schema import REQUIRED, STR, ElementSpec
 
 __all__ = ["Decoder", "Unmatched", "compile_decoder", "decoder_source"]
@@ -238,10 +242,14 @@ def _single_group_lines(unit: _Unit, index: dict[str, Decoder | None], field: st
 
 
 def _build_lines(unit: _Unit) -> None:
-    """``o = object.__new__(cls)`` and each slot set by its descriptor (defaults for the rest)."""
-    unit.add("o = NEW(CLS)")
+    """``o = object.__new__(builder)``, each slot stored (defaults for the rest), ``o.__class__ = cls``.
+
+    The builder is the class's :func:`~otwire.codecs.xep0323._build.builder` subclass: plain
+    slot stores instead of one descriptor call per slot.
+    """
+    unit.names["BUILDER"] = _build.builder(unit.spec.cls)
+    unit.add("o = NEW(BUILDER)")
     for i, field in enumerate(dataclasses.fields(unit.spec.cls)):
-        setter = unit.bind(f"S{i}", getattr(unit.spec.cls, field.name).__set__)
         value = unit.fields.get(field.name) or unit.bind(f"F{i}", dict(unit.spec.defaults)[field.name])
-        unit.add(f"{setter}(o, {value})")
-    unit.add("return o")
+        unit.add(f"o.{field.name} = {value}")
+    unit.add("o.__class__ = CLS", "return o")
