@@ -24,8 +24,9 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
-from otwire.codecs._base import fast_constructor
+from otwire.codecs.xep0323._build import builder
 from otwire.errors import EncodeError
 
 __all__ = [
@@ -288,16 +289,18 @@ class XsDuration:
         if match is None or text[-1] in "PT":  # a match is never empty
             raise ValueError(f"{text[:40]!r} is not an xs:duration")
         sign, y, mo, d, h, mi, s = match.groups()
-        # The pattern admits only valid parts, so the checks of __init__ are skipped.
-        return _make_duration(
-            sign == "-",
-            int(y) if y else 0,
-            int(mo) if mo else 0,
-            int(d) if d else 0,
-            int(h) if h else 0,
-            int(mi) if mi else 0,
-            Decimal(s) if s else _ZERO,
-        )
+        # The pattern admits only valid parts, so the checks of __init__ are skipped: the
+        # slots are stored on a builder that then becomes an XsDuration (``_build.py``).
+        o: Any = _new(_DURATION_BUILDER)
+        o.negative = sign == "-"
+        o.years = int(y) if y else 0
+        o.months = int(mo) if mo else 0
+        o.days = int(d) if d else 0
+        o.hours = int(h) if h else 0
+        o.minutes = int(mi) if mi else 0
+        o.seconds = Decimal(s) if s else _ZERO
+        o.__class__ = XsDuration
+        return o  # type: ignore[no-any-return]
 
     def __str__(self) -> str:
         """The canonical lexical form (``PT0S`` for zero)."""
@@ -323,4 +326,5 @@ class XsDuration:
 
 _ZERO = Decimal(0)
 _DURATION_MATCH = _DURATION_RE.match
-_make_duration = fast_constructor(XsDuration)
+_DURATION_BUILDER = builder(XsDuration)
+_new = object.__new__
