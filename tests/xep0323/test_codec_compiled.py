@@ -63,3 +63,58 @@ def test_the_module_shows_the_source_it_generates() -> None:
     example = doc[doc.index("    def decode(element):") :].strip()
     lines = [line.strip() for line in example.splitlines()]
     assert lines == [line.strip() for line in _compiled.decoder_source(_schema.SPECS["started"]).splitlines()]
+
+
+_FIELDS = "<fields xmlns='urn:xmpp:iot:sensordata' seqnr='1'><node nodeId='n'><timestamp value='2024-01-01T00:00:00'>{}"
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        "<numeric name='a' value='1' unit='C' momentary='true' module='m' stringIds='1'/>",
+        "<numeric name='a' value='1' module='m'/>",
+        "<boolean name='a' value='true' writable='false' status='true' other='x'/>",
+        "<string name='a' value='b' other='x' identity='false'/>",
+        "<enum name='a' value='b' dataType='t' momentary='1' peak='0' writable='true'/>",
+        "<int name='a' value='7' stringIds='1|m|2'/>",
+    ],
+)
+def test_rare_attributes_are_read_whatever_the_flags(field: str) -> None:
+    element = x.parse_xml((_FIELDS.format(field) + "</timestamp></node></fields>").encode())
+    assert codec._DECODERS["fields"](element) == _walk(element)
+
+
+@pytest.mark.parametrize(
+    "field", ["<boolean name='a' value='true' writable='maybe'/>", "<int name='a' value='7' stringIds='|'/>"]
+)
+def test_a_malformed_rare_attribute_is_refused(field: str) -> None:
+    element = x.parse_xml((_FIELDS.format(field) + "</timestamp></node></fields>").encode())
+    with pytest.raises((KeyError, ValueError)):
+        codec._DECODERS["fields"](element)
+    with pytest.raises(DecodeError):
+        x.decode(element)
+
+
+def test_builder_objects_become_ordinary_frozen_instances() -> None:
+    import copy
+    import pickle
+    from dataclasses import FrozenInstanceError
+
+    element = x.encode(x.Fields(seqnr=3, nodes=(x.Node(node_id="n"),)))
+    ours, walked = codec._DECODERS["fields"](element), _walk(element)
+    assert type(ours) is x.Fields and type(ours.nodes[0]) is x.Node
+    assert ours == walked and hash(ours) == hash(walked)
+    assert pickle.loads(pickle.dumps(ours)) == copy.copy(ours) == walked
+    with pytest.raises(FrozenInstanceError):
+        ours.seqnr = 4  # type: ignore[misc]
+
+
+def test_builder_refuses_a_class_with_a_dict() -> None:
+    from otwire.codecs.xep0323._build import builder
+
+    class Plain:
+        pass
+
+    with pytest.raises(TypeError):
+        builder(Plain)
+    assert builder(x.Fields).__setattr__ is object.__setattr__

@@ -4,9 +4,12 @@
 a specialised Python function, generated from the table and compiled once (as
 ``fast_constructor`` does for the dataclasses): straight-line code that reads each
 attribute of the table by name, calls its converter, gathers the flag attributes in one
-loop (only when the element has attributes beyond the value attributes found), dispatches
-children by their full ``{namespace}tag`` to the child's compiled decoder, and sets the
-dataclass slots directly (no ``__init__``: the converters already checked every value).
+loop (only when the element has attributes beyond the value attributes found), reads the
+optional attributes that are seldom written (``module``, ``stringIds``, ``writable``) only
+when the attributes outnumber those found and the flags, dispatches
+children by their full ``{namespace}tag`` to the child's compiled decoder, and fills the
+slots directly (no ``__init__``: the converters already checked every value) through a
+builder subclass that is retyped to the dataclass at the end (``_build.py``).
 Converters, defaults, flag members and child decoders are bound in the function's
 namespace; nothing is looked up per element by name.
 
@@ -24,8 +27,9 @@ Example: the source generated for ``<started seqnr=.../>``::
         found = 1
         t0 = a['seqnr']
         v0 = P0(t0)
-        o = NEW(CLS)
-        S0(o, v0)
+        o = NEW(BUILDER)
+        o.seqnr = v0
+        o.__class__ = CLS
         return o
 """
 
@@ -37,7 +41,7 @@ from collections.abc import Callable
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from otwire.codecs.xep0323 import _schema
+from otwire.codecs.xep0323 import _build, _schema
 from otwire.codecs.xep0323._schema import REQUIRED, STR, ElementSpec
 
 __all__ = ["Decoder", "Unmatched", "compile_decoder", "decoder_source"]
@@ -116,8 +120,10 @@ def decoder_source(spec: ElementSpec) -> str:
 
 def _generate(spec: ElementSpec, compiled: dict[int, Decoder]) -> _Unit:
     unit = _Unit(spec)
-    _attribute_lines(unit)
-    _flag_lines(unit)
+    rare = _rare_attrs(spec)
+    _attribute_lines(unit, [a for a in spec.attrs if a not in rare])
+    _flag_lines(unit, counted=bool(rare))
+    _rare_lines(unit, rare)
     _child_lines(unit, compiled)
     if spec.text is not None:
         unit.add("txt = element.text or ''")
@@ -126,10 +132,21 @@ def _generate(spec: ElementSpec, compiled: dict[int, Decoder]) -> _Unit:
     return unit
 
 
-def _attribute_lines(unit: _Unit) -> None:
+def _rare_attrs(spec: ElementSpec) -> list[_schema.Attr]:
+    """Optional attributes not written by default (``module``, ``stringIds``...), read only when present.
+
+    Empty when a flag name is also an attribute name (the count below would be wrong).
+    """
+    if set(spec.flag_index) & set(spec.attr_index):
+        return []
+    return [a for a in spec.attrs if a.default is not REQUIRED and not a.always]
+
+
+def _attribute_lines(unit: _Unit, attrs: list[_schema.Attr]) -> None:
     """One read per table attribute: required ``a[name]`` (KeyError refuses), optional ``a.get``."""
     defaults = dict(unit.spec.defaults)
-    for i, attr in enumerate(unit.spec.attrs):
+    for attr in attrs:
+        i = unit.spec.attrs.index(attr)
         parse = "" if attr.conv is STR else unit.bind(f"P{i}", attr.conv.parse)
         converted = f"{parse}(t{i})" if parse else f"t{i}"
         if attr.default is REQUIRED:
@@ -145,8 +162,27 @@ def _attribute_lines(unit: _Unit) -> None:
             unit.fields[attr.lexical] = lexical
 
 
-def _flag_lines(unit: _Unit) -> None:
-    """Flags: one pass over the attributes, only when there are more than the value attributes found."""
+def _rare_lines(unit: _Unit, rare: list[_schema.Attr]) -> None:
+    """Rare attributes: read only when the attributes outnumber those found and the flags."""
+    if not rare:
+        return
+    outer = unit.lines
+    unit.lines = []
+    _attribute_lines(unit, rare)
+    inner, unit.lines = unit.lines, outer
+    flags = " + nflag" if unit.spec.flags else ""
+    unit.add(f"if len(a) > found{flags}:", *("    " + line[4:] for line in inner), "else:")
+    defaults = dict(unit.spec.defaults)
+    for attr in rare:
+        i = unit.spec.attrs.index(attr)
+        unit.add(f"    t{i} = None", f"    v{i} = {unit.bind(f'D{i}', defaults[attr.field])}")
+
+
+def _flag_lines(unit: _Unit, counted: bool) -> None:
+    """Flags: one pass over the attributes, only when there are more than the value attributes found.
+
+    ``counted``: also count the flag attributes in ``nflag`` (for :func:`_rare_lines`).
+    """
     spec = unit.spec
     if not spec.flags:
         return
@@ -156,11 +192,17 @@ def _flag_lines(unit: _Unit) -> None:
             if field == group.field:
                 bits[name] = bit << (shift * _GROUP_SHIFT)
     unit.bind("FLAGS", bits)
-    unit.add("bits = 0", "if len(a) > found:", "    for k, t in a.items():", "        bit = FLAGS.get(k)")
-    unit.add("        if bit is not None and BOOLS[t]:", "            bits |= bit")
+    unit.add("bits = 0", "nflag = 0", "if len(a) > found:", "    for k, t in a.items():", "        bit = FLAGS.get(k)")
+    if counted:
+        unit.add("        if bit is not None:", "            nflag += 1", "            if BOOLS[t]:")
+        unit.add("                bits |= bit")
+    else:
+        unit.add("        if bit is not None and BOOLS[t]:", "            bits |= bit")
+    last = len(spec.flags) - 1
     for g, group in enumerate(spec.flags):
         members = unit.bind(f"M{g}", _Members(group.flag))
-        unit.fields[group.field] = f"{members}[(bits >> {g * _GROUP_SHIFT}) & MASK]"
+        shifted = f"(bits >> {g * _GROUP_SHIFT})" if g else "bits"
+        unit.fields[group.field] = f"{members}[{shifted}]" if g == last else f"{members}[{shifted} & MASK]"
 
 
 def _child_lines(unit: _Unit, compiled: dict[int, Decoder]) -> None:
@@ -177,6 +219,9 @@ def _child_lines(unit: _Unit, compiled: dict[int, Decoder]) -> None:
                 index[_PREFIX + tag] = (group, decoder)
     for group, texts in enumerate(spec.texts, start=len(spec.children)):
         index[_PREFIX + texts.tag] = (group, None)
+    if len(fields) == 1 and not spec.texts:
+        _single_group_lines(unit, {tag: decoder for tag, (_, decoder) in index.items()}, fields[0])
+        return
     unit.bind("INDEX", index)
     unit.add(f"groups = ({'[], ' * len(fields)})", "for child in element:", "    entry = INDEX.get(child.tag)")
     unit.add("    if entry is None:", "        tag = child.tag")
@@ -187,11 +232,24 @@ def _child_lines(unit: _Unit, compiled: dict[int, Decoder]) -> None:
         unit.fields[field] = f"tuple(groups[{group}])"
 
 
+def _single_group_lines(unit: _Unit, index: dict[str, Decoder | None], field: str) -> None:
+    """One child group (``node``, ``timestamp``, ...): the index gives the decoder itself."""
+    unit.bind("INDEX", index)
+    unit.add("children = []", "append = children.append", "for child in element:", "    dec = INDEX.get(child.tag)")
+    unit.add("    if dec is not None:", "        append(dec(child))", "        continue", "    tag = child.tag")
+    unit.add("    if isinstance(tag, str) and tag.startswith(PREFIX):", "        raise Unmatched(tag)")
+    unit.fields[field] = "tuple(children)"
+
+
 def _build_lines(unit: _Unit) -> None:
-    """``o = object.__new__(cls)`` and each slot set by its descriptor (defaults for the rest)."""
-    unit.add("o = NEW(CLS)")
+    """``o = object.__new__(builder)``, each slot stored (defaults for the rest), ``o.__class__ = cls``.
+
+    The builder is the class's :func:`~otwire.codecs.xep0323._build.builder` subclass: plain
+    slot stores instead of one descriptor call per slot.
+    """
+    unit.names["BUILDER"] = _build.builder(unit.spec.cls)
+    unit.add("o = NEW(BUILDER)")
     for i, field in enumerate(dataclasses.fields(unit.spec.cls)):
-        setter = unit.bind(f"S{i}", getattr(unit.spec.cls, field.name).__set__)
         value = unit.fields.get(field.name) or unit.bind(f"F{i}", dict(unit.spec.defaults)[field.name])
-        unit.add(f"{setter}(o, {value})")
-    unit.add("return o")
+        unit.add(f"o.{field.name} = {value}")
+    unit.add("o.__class__ = CLS", "return o")

@@ -24,8 +24,9 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
-from otwire.codecs._base import fast_constructor
+from otwire.codecs.xep0323._build import builder
 from otwire.errors import EncodeError
 
 __all__ = [
@@ -54,18 +55,26 @@ INT_RANGE = (-(2**31), 2**31 - 1)
 LONG_RANGE = (-(2**63), 2**63 - 1)
 
 _BOOLS = {"true": True, "1": True, "false": False, "0": False}
-_INTEGER = re.compile(r"[+-]?[0-9]+\Z")
-_DOUBLE = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?\Z")
+_INTEGER = re.compile(r"[+-]?+[0-9]++\Z")
+_DOUBLE = re.compile(r"[+-]?+(?:[0-9]++(?:\.[0-9]*+)?+|\.[0-9]++)(?:[eE][+-]?+[0-9]++)?+\Z")
 _SPECIAL_DOUBLES = {"INF": Decimal("Infinity"), "+INF": Decimal("Infinity"), "-INF": Decimal("-Infinity")}
+# Possessive quantifiers (``?+``, ``++``) never give back what they matched: in these
+# patterns every run is followed by a character it cannot contain (a unit letter, ``.``, the
+# end), so backtracking could never succeed and the language and groups are unchanged; the
+# engine only skips the useless retries (tests/xep0323/test_codec_fastpaths.py compares).
 _ZONE = r"(Z|[+-](?:(?:0[0-9]|1[0-3]):[0-5][0-9]|14:00))?"
 _DATE = r"([0-9]{4})-([0-9]{2})-([0-9]{2})"
 _TIME = r"([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]+)?"
 _DATETIME_RE = re.compile(_DATE + "T" + _TIME + _ZONE + r"\Z")
 _DATE_RE = re.compile(_DATE + _ZONE + r"\Z")
+_DOUBLE_MATCH = _DOUBLE.match
+#: ``YYYY-MM-DDThh:mm:ss`` alone: a pattern without groups, cheaper than ``_DATETIME_RE``.
+_PLAIN_DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\Z").match
+_FROM_ISO = dt.datetime.fromisoformat
 _TIME_RE = re.compile(_TIME + _ZONE + r"\Z")
 _DURATION_RE = re.compile(
-    r"(-)?P(?:([0-9]+)Y)?(?:([0-9]+)M)?(?:([0-9]+)D)?"
-    r"(?:T(?:([0-9]+)H)?(?:([0-9]+)M)?(?:([0-9]+(?:\.[0-9]+)?)S)?)?\Z"
+    r"(-)?+P(?:([0-9]++)Y)?+(?:([0-9]++)M)?+(?:([0-9]++)D)?+"
+    r"(?:T(?:([0-9]++)H)?+(?:([0-9]++)M)?+(?:([0-9]++(?:\.[0-9]++)?+)S)?+)?+\Z"
 )
 
 
@@ -124,17 +133,17 @@ def parse_decimal(text: str) -> Decimal:
     Raises:
         ValueError: not an ``xs:double`` literal (or longer than 400 characters).
     """
-    special = _SPECIAL_DOUBLES.get(text)
+    if len(text) <= 400 and _DOUBLE_MATCH(text) is not None:  # the common case first
+        try:
+            return Decimal(text)
+        except InvalidOperation:  # an exponent beyond the context's limits (0e1000000000000000000)
+            raise ValueError(f"{text[:40]!r} is not an xs:double") from None
+    special = _SPECIAL_DOUBLES.get(text)  # INF, +INF, -INF: none of them matches the pattern
     if special is not None:
         return special
     if text == "NaN":
         return Decimal("NaN")
-    if len(text) > 400 or not _DOUBLE.match(text):
-        raise ValueError(f"{text[:40]!r} is not an xs:double")
-    try:
-        return Decimal(text)
-    except InvalidOperation:  # pragma: no cover - the pattern admits only valid literals
-        raise ValueError(f"{text[:40]!r} is not an xs:double") from None
+    raise ValueError(f"{text[:40]!r} is not an xs:double")
 
 
 def format_decimal(value: Decimal) -> str:
@@ -165,6 +174,8 @@ def parse_datetime(text: str) -> dt.datetime:
     Raises:
         ValueError: not an ``xs:dateTime``, or a field out of range (month 13, year 0, hour 24).
     """
+    if len(text) == 19 and _PLAIN_DATETIME(text) is not None and text[11:13] != "24":
+        return _FROM_ISO(text)  # the common form: no fraction, no zone (same result as below)
     match = _DATETIME_RE.match(text) if len(text) < 80 else None
     if match is None:
         raise ValueError(f"{text[:40]!r} is not an xs:dateTime")
@@ -274,20 +285,22 @@ class XsDuration:
         Raises:
             ValueError: not an ``xs:duration`` (``P``, ``PT`` and ``P1DT`` are not).
         """
-        match = _DURATION_RE.match(text) if len(text) < 120 else None
-        if match is None or text.endswith(("P", "T")):
+        match = _DURATION_MATCH(text) if len(text) < 120 else None
+        if match is None or text[-1] in "PT":  # a match is never empty
             raise ValueError(f"{text[:40]!r} is not an xs:duration")
         sign, y, mo, d, h, mi, s = match.groups()
-        # The pattern admits only valid parts, so the checks of __init__ are skipped.
-        return _make_duration(
-            sign == "-",
-            int(y) if y else 0,
-            int(mo) if mo else 0,
-            int(d) if d else 0,
-            int(h) if h else 0,
-            int(mi) if mi else 0,
-            Decimal(s) if s else _ZERO,
-        )
+        # The pattern admits only valid parts, so the checks of __init__ are skipped: the
+        # slots are stored on a builder that then becomes an XsDuration (``_build.py``).
+        o: Any = _new(_DURATION_BUILDER)
+        o.negative = sign == "-"
+        o.years = int(y) if y else 0
+        o.months = int(mo) if mo else 0
+        o.days = int(d) if d else 0
+        o.hours = int(h) if h else 0
+        o.minutes = int(mi) if mi else 0
+        o.seconds = Decimal(s) if s else _ZERO
+        o.__class__ = XsDuration
+        return o  # type: ignore[no-any-return]
 
     def __str__(self) -> str:
         """The canonical lexical form (``PT0S`` for zero)."""
@@ -312,4 +325,6 @@ class XsDuration:
 
 
 _ZERO = Decimal(0)
-_make_duration = fast_constructor(XsDuration)
+_DURATION_MATCH = _DURATION_RE.match
+_DURATION_BUILDER = builder(XsDuration)
+_new = object.__new__
