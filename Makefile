@@ -44,7 +44,7 @@ bench: $(STAMP_DEV) bench-tshark
 
 # XEP-0323 tests run a throw-away Prosody (Debian package); where apt-get is unavailable they skip.
 prosody:
-	@command -v prosody >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && { SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); export DEBIAN_FRONTEND=noninteractive; $$SUDO apt-get install -y -qq --no-install-recommends prosody >/dev/null 2>&1 || { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends prosody >/dev/null; }; }; } || echo "prosody not installed (no apt-get): the XEP-0323 XMPP tests will skip"
+	@command -v prosody >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && { SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo -n ); export DEBIAN_FRONTEND=noninteractive; $$SUDO apt-get install -y -qq --no-install-recommends prosody >/dev/null 2>&1 || { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends prosody >/dev/null; }; }; } || echo "prosody not installed (no apt-get or no root): the XEP-0323 XMPP tests will skip"
 
 # tshark for benchmarks/inspect_tshark.py: installed when missing if root and apt-get work; never fails make bench.
 bench-tshark:
