@@ -1,8 +1,8 @@
-"""Regenerate ``otwire.codecs.mxgateway._generated`` from the ``.proto`` files beside this script.
+"""Regenerate ``otwire.codecs.mxgateway.generated`` from the ``.proto`` files beside this script.
 
 Usage (from the project root, dev extra installed)::
 
-    python specs/mxgateway/generate.py            # rewrite src/otwire/codecs/mxgateway/_generated
+    python specs/mxgateway/generate.py            # rewrite src/otwire/codecs/mxgateway/generated
     python specs/mxgateway/generate.py OUT_DIR    # write the output somewhere else (the test does this)
 
 The compiler is pinned in ``pyproject.toml`` (``betterproto2-compiler==0.10.1``, runtime
@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-TARGET = HERE.parent.parent / "src" / "otwire" / "codecs" / "mxgateway" / "_generated"
+TARGET = HERE.parent.parent / "src" / "otwire" / "codecs" / "mxgateway" / "generated"
 PROTOS = ("mxaccess_gateway.proto", "galaxy_repository.proto")
 
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-GENERATED = ROOT / "src" / "otwire" / "codecs" / "mxgateway" / "_generated"
+GENERATED = ROOT / "src" / "otwire" / "codecs" / "mxgateway" / "generated"
 
 
 def _files(base: Path) -> set[Path]:

@@ -5,7 +5,8 @@
 ``galaxy`` the ``galaxy_repository.v1`` package (``GalaxyRepositoryStub``/``GalaxyRepositoryBase``).
 The ``.proto`` files are reconstructions of the upstream contracts (every element tagged [C]
 confirmed, [N] name confirmed, [P] proposed; see ``specs/mxgateway/README.md``); regenerate with
-``python specs/mxgateway/generate.py``. Field numbers are those of the reconstruction.
+``python specs/mxgateway/generate.py``. Field numbers are those of the reconstruction. The
+``generated`` subpackage is the compiler's output, never edited; import it through ``pb`` and ``galaxy``.
 :func:`to_mx_value`/:func:`from_mx_value` convert Python values to and from ``MxValue``
 (``values.py``). The fast path (``specs/mxgateway/notes.md`` §"Fast path"): :func:`fast_parse`
 decodes wire octets into the same betterproto2 objects as ``cls.parse``, several times faster;
@@ -16,8 +17,8 @@ from __future__ import annotations
 
 from ._fast_decode import fast_parse, fast_parser
 from ._fast_encode import EventEncoder
-from ._generated.galaxy_repository import v1 as galaxy
-from ._generated.mxaccess_gateway import v1 as pb
+from .generated.galaxy_repository import v1 as galaxy
+from .generated.mxaccess_gateway import v1 as pb
 from .values import SparseArray, from_mx_value, to_mx_value
 
 __all__ = ["EventEncoder", "SparseArray", "fast_parse", "fast_parser", "from_mx_value", "galaxy", "pb", "to_mx_value"]

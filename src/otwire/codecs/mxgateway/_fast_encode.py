@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from ._generated.mxaccess_gateway import v1 as pb
+from .generated.mxaccess_gateway import v1 as pb
 
 __all__ = ["CACHE_LIMIT", "EventEncoder"]
 

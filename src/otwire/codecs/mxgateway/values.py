@@ -39,7 +39,7 @@ import betterproto2
 
 from otwire.errors import InvalidArgument, InvalidArgumentType
 
-from ._generated.mxaccess_gateway import v1 as pb
+from .generated.mxaccess_gateway import v1 as pb
 
 __all__ = ["SparseArray", "from_mx_value", "to_mx_value"]
 
