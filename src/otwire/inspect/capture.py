@@ -162,6 +162,13 @@ def _read(path: CaptureInput, kind: CaptureKind, ports: frozenset[int], stats: C
             yield from _read_packets(source, kind, ports, stats)
 
 
+def packet_capture_kind(head: bytes) -> CaptureKind | None:
+    """``"pcap"`` or ``"pcapng"`` for the first four octets of such a capture, else ``None``."""
+    if len(head) == 4 and int.from_bytes(head, "big") in _PCAP_MAGICS:
+        return "pcap"
+    return "pcapng" if head == _PCAPNG_MAGIC else None
+
+
 def _sniff(source: Source) -> CaptureKind:
     """Return the kind of the open file, leaving it at its start."""
     try:
@@ -169,10 +176,9 @@ def _sniff(source: Source) -> CaptureKind:
     except Truncated as exc:
         raise CaptureError(f"{source.name}: {exc}") from exc
     source.rewind()
-    if len(head) == 4 and int.from_bytes(head, "big") in _PCAP_MAGICS:
-        return "pcap"
-    if head == _PCAPNG_MAGIC:
-        return "pcapng"
+    kind = packet_capture_kind(head)
+    if kind is not None:
+        return kind
     is_hex = is_hex_text(source)
     source.rewind()
     return "hex" if is_hex else "raw"

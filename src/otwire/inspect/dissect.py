@@ -210,8 +210,14 @@ def dissect(
     kind = check_input(path, proto)
     stats = stats or CaptureStats()
     records = read_capture(path, list(ports), stats=stats)
-    state = _Streams(ports, proto or "", per_record=kind == "hex")
     kinds: Counter[str] = Counter()
+    yield from stream_rows(records, _Streams(ports, proto or "", per_record=kind == "hex"), kinds)
+    if not kinds["apdu"]:
+        yield Row("notice", None, None, message=_notice(path, kind, ports, proto, stats, kinds))
+
+
+def stream_rows(records: Iterable[Any], state: _Streams, kinds: Counter[str]) -> Iterator[Row]:
+    """The rows of ``records`` (capture order) through ``state``, then its end rows; ``kinds`` counts them."""
     for record in records:
         rows = state.record(record)
         if rows:
@@ -222,8 +228,6 @@ def dissect(
     for row in rows:
         kinds[row.kind] += 1
     yield from rows
-    if not kinds["apdu"]:
-        yield Row("notice", None, None, message=_notice(path, kind, ports, proto, stats, kinds))
 
 
 def _notice(
@@ -239,6 +243,11 @@ def _notice(
         return f"empty file; the right one? record a session with {_RECORD_HINT}"
     if kind in ("hex", "raw"):
         return f"nothing decoded as {proto} ({_problems(kinds)}); another protocol? (--proto NAME)"
+    return traffic_notice(ports, stats, kinds)
+
+
+def traffic_notice(ports: Mapping[int, str], stats: CaptureStats, kinds: Counter[str]) -> str:
+    """Say why nothing was decoded in a packet capture (file, stdin or live), and what to try."""
     if not stats.packets:
         return f"no packets in this capture; was traffic flowing? record a session with {_RECORD_HINT}"
     if stats.segments:

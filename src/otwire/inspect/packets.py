@@ -19,17 +19,13 @@ from typing import IO, Any, Final
 
 import dpkt
 
-from otwire.inspect.capture import CaptureError, CaptureStats, CaptureWarning
-from otwire.inspect.dissect import Row, _Streams, check_ports
+from otwire.inspect.capture import CaptureError, CaptureStats, CaptureWarning, packet_capture_kind
+from otwire.inspect.dissect import Row, _Streams, check_ports, stream_rows, traffic_notice
 from otwire.inspect.flows import FlowTable
 from otwire.inspect.tcp import LINKTYPES
 
 __all__ = ["Packet", "packet_rows", "read_packets"]
 
-_PCAP_MAGICS: Final = {
-    b"\xa1\xb2\xc3\xd4", b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\x3c\x4d", b"\x4d\x3c\xb2\xa1",
-}  # fmt: skip
-_PCAPNG_MAGIC: Final = b"\x0a\x0d\x0d\x0a"
 _READER_ERRORS: Final = (
     dpkt.Error,
     ValueError,
@@ -96,9 +92,10 @@ def read_packets(stream: IO[bytes], name: str = "-") -> Iterator[Packet | Captur
         CaptureError: The stream is empty, not pcap or pcapng, or of an unsupported link type.
     """
     head = stream.read(4)
-    if head in _PCAP_MAGICS:
+    kind = packet_capture_kind(head)
+    if kind == "pcap":
         factory: Any = dpkt.pcap.Reader
-    elif head == _PCAPNG_MAGIC:
+    elif kind == "pcapng":
         factory = dpkt.pcapng.Reader
     else:
         what = "empty" if not head else "not a pcap or pcapng capture (needed for stdin, -w and live capture)"
@@ -148,37 +145,21 @@ def packet_rows(
     """
     check_ports(ports)
     stats = stats or CaptureStats()
-    tracker = FlowTable(frozenset(ports), stats)
-    streams = _Streams(ports, "", per_record=False)
     kinds: Counter[str] = Counter()
+    records = _records(packets, FlowTable(frozenset(ports), stats), stats)
+    yield from stream_rows(records, _Streams(ports, "", per_record=False), kinds)
+    if not kinds["apdu"]:
+        yield Row("notice", None, None, message=f"{name}: {traffic_notice(ports, stats, kinds)}")
+
+
+def _records(packets: Iterable[Packet | CaptureWarning], tracker: FlowTable, stats: CaptureStats) -> Iterator[Any]:
+    """The capture records of ``packets`` (warnings passed on), as ``read_capture`` gives them for a file."""
     number, ts = 0, 0.0
     for packet in packets:
         if isinstance(packet, CaptureWarning):
-            records: list[Any] = [packet]
-        else:
-            number, ts = packet.number, packet.timestamp
-            stats.packets = number
-            records = tracker.packet(packet.linktype, packet.frame, ts, number)
-        for record in records:
-            for row in streams.record(record):
-                kinds[row.kind] += 1
-                yield row
-    for record in tracker.finish(ts, number):
-        for row in streams.record(record):
-            kinds[row.kind] += 1
-            yield row
-    for row in streams.finish():
-        kinds[row.kind] += 1
-        yield row
-    if not kinds["apdu"]:
-        yield Row("notice", None, None, message=_notice(name, stats, ports))
-
-
-def _notice(name: str, stats: CaptureStats, ports: Mapping[int, str]) -> str:
-    followed = ", ".join(f"{proto} on {port}" for port, proto in sorted(ports.items()))
-    if not stats.packets:
-        return f"{name}: no packets"
-    if not stats.segments:
-        seen = ", ".join(str(port) for port, _ in stats.other_ports.most_common(8)) or "none"
-        return f"{name}: no traffic on the followed ports ({followed}); TCP ports seen: {seen}"
-    return f"{name}: nothing decoded in {stats.segments} segments; another protocol? (--port PROTO:PORT)"
+            yield packet
+            continue
+        number, ts = packet.number, packet.timestamp
+        stats.packets = number
+        yield from tracker.packet(packet.linktype, packet.frame, ts, number)
+    yield from tracker.finish(ts, number)
