@@ -32,6 +32,7 @@ __all__ = ["GatewayClient"]
 
 log = logging.getLogger("otwire.clients.mxgateway")
 T = TypeVar("T")
+_STREAM_EVENTS = "/mxaccess_gateway.v1.MxAccessGateway/StreamEvents"
 
 
 class GatewayClient:
@@ -171,9 +172,10 @@ class GatewayClient:
             MxGatewayUnavailableError: the stream was cut.
         """
         request = pb.StreamEventsRequest(session_id=session_id, after_worker_sequence=after_worker_sequence)
-        async with contextlib.aclosing(self._stream_events(request)) as events:
-            async for event in events:
-                yield event
+        async with contextlib.aclosing(self._stream_events(request)) as batches:
+            async for batch in batches:
+                for event in batch:
+                    yield event
 
     # -- alarms (session-less) ----------------------------------------------------------
 
@@ -258,9 +260,6 @@ class GatewayClient:
     async def _close_session(self, request: pb.CloseSessionRequest, timeout: float | None) -> pb.CloseSessionReply:
         return await self._call("CloseSession", lambda t: self._stub.close_session(request, **self._kw(t)), timeout)
 
-    def _stream_events(self, request: pb.StreamEventsRequest) -> AsyncGenerator[pb.MxEvent, None]:
-        metadata = self._connection.metadata
-        return self._connection.stream(
-            "StreamEvents",
-            lambda: self._stub.stream_events(request, metadata=metadata),
-        )
+    def _stream_events(self, request: pb.StreamEventsRequest) -> AsyncGenerator[list[pb.MxEvent], None]:
+        """``StreamEvents``: the events, a list per read of the stream (``GatewayConnection.stream_batches``)."""
+        return self._connection.stream_batches("StreamEvents", _STREAM_EVENTS, request, pb.MxEvent)

@@ -42,7 +42,7 @@ class _Client(Protocol):
 
     async def _close_session(self, request: pb.CloseSessionRequest, timeout: float | None) -> pb.CloseSessionReply: ...
 
-    def _stream_events(self, request: pb.StreamEventsRequest) -> AsyncGenerator[pb.MxEvent, None]: ...
+    def _stream_events(self, request: pb.StreamEventsRequest) -> AsyncGenerator[list[pb.MxEvent], None]: ...
 
 
 __all__ = ["Session"]
@@ -408,14 +408,15 @@ class Session:
             request = self.logic.stream_request(after_worker_sequence=after_worker_sequence)
         except LocalProtocolError as exc:
             raise _local(exc) from None
-        source = self._client._stream_events(request)
-        async with contextlib.aclosing(source) as events:
-            async for event in events:
-                try:
-                    self.logic.event_received(event)
-                except RemoteProtocolError:
-                    return  # the session closed under the stream
-                yield event
+        received = self.logic.event_received
+        async with contextlib.aclosing(self._client._stream_events(request)) as batches:
+            async for batch in batches:  # the events of one read of the stream
+                for event in batch:
+                    try:
+                        received(event)
+                    except RemoteProtocolError:
+                        return  # the session closed under the stream
+                    yield event
 
     async def close(self, *, timeout: float | None = None) -> pb.CloseSessionReply | None:
         """``CloseSession`` (idempotent, also when called concurrently: one request is sent).
