@@ -19,12 +19,20 @@ VALUES = st.one_of(
     st.builds(pb.MxValue, variant_type=st.sampled_from(pb.VariantType), int32_value=INT32),
     st.builds(pb.MxValue, string_value=st.text(max_size=20), is_null=st.booleans()),
     st.builds(pb.MxValue, bool_value=st.booleans(), raw_data_type=INT32),
+    st.builds(pb.MxValue, int64_value=st.integers(-(2**63), 2**63 - 1), raw_diagnostic=st.text(max_size=5)),
+    st.builds(pb.MxValue, data_type=st.sampled_from(pb.MxDataType), is_null=st.booleans()),  # no arm
+    st.builds(pb.MxValue, float_value=st.floats(width=32, allow_nan=False)),  # betterproto2's path
+    st.builds(pb.MxValue, double_value=st.floats(), int32_value=INT32),  # two arms: betterproto2's path
+    st.builds(pb.MxValue, bytes_value=st.binary(max_size=5), string_value=st.text(max_size=3)),
 )
 STATUSES = st.builds(
     pb.MxStatusProxy,
     success=INT32,
     category=st.sampled_from(pb.MxStatusCategory),
+    detected_by=st.sampled_from(pb.MxStatusSource),
     detail=INT32,
+    raw_category=INT32,
+    raw_detected_by=INT32,
     diagnostic_text=st.text(max_size=10),
 )
 

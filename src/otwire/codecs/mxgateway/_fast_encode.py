@@ -12,6 +12,7 @@ beyond the ``OnDataChange`` shape fall back to ``bytes(event)``. The hypothesis 
 from __future__ import annotations
 
 import datetime
+import struct
 from typing import Any
 
 from .generated.mxaccess_gateway import v1 as pb
@@ -22,6 +23,16 @@ __all__ = ["CACHE_LIMIT", "EventEncoder"]
 CACHE_LIMIT = 4096
 
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+_DOUBLE = struct.Struct("<d")
+#: The ``MxValue`` oneof arms :func:`_value` leaves to betterproto2 (``float_value``: binary32 range checks).
+_OTHER_ARMS = (
+    "float_value",
+    "timestamp_value",
+    "duration_value",
+    "array_value",
+    "sparse_array_value",
+    "bytes_value",
+)
 
 
 def _varint(value: int) -> bytes:
@@ -51,6 +62,69 @@ def _timestamp(moment: datetime.datetime) -> bytes:
     return _varint_field(1, seconds) + _varint_field(2, delta.microseconds * 1000)
 
 
+def _value(value: pb.MxValue) -> bytes | None:
+    """The body of an ``MxValue`` with a bool, int32, int64, double or string arm (or none), else ``None``.
+
+    A oneof arm that is set is written even when it holds its type's default, as betterproto2 does.
+    """
+    if any(getattr(value, name) is not None for name in _OTHER_ARMS):
+        return None
+    arms = [
+        (number, arm)
+        for number, arm in (
+            (10, value.bool_value),
+            (11, value.int32_value),
+            (12, value.int64_value),
+            (14, value.double_value),
+            (15, value.string_value),
+        )
+        if arm is not None
+    ]
+    if len(arms) > 1:
+        return None
+    head = (
+        _varint_field(1, int(value.data_type))
+        + _varint_field(2, int(value.variant_type))
+        + _varint_field(3, int(value.is_null))
+        + _varint_field(4, value.raw_data_type)
+        + (_bytes_field(5, value.raw_diagnostic.encode()) if value.raw_diagnostic else b"")
+    )
+    if not arms:
+        return head
+    number, arm = arms[0]
+    if number == 14:
+        return head + b"\x71" + _DOUBLE.pack(arm)
+    if number == 15:
+        return head + _bytes_field(15, arm.encode())
+    return head + _varint(number << 3) + _varint(int(arm))
+
+
+def _status(status: pb.MxStatusProxy) -> bytes:
+    """The body of an ``MxStatusProxy`` (scalar fields only)."""
+    return (
+        _varint_field(1, status.success)
+        + _varint_field(2, int(status.category))
+        + _varint_field(3, int(status.detected_by))
+        + _varint_field(4, status.detail)
+        + _varint_field(5, status.raw_category)
+        + _varint_field(6, status.raw_detected_by)
+        + (_bytes_field(7, status.diagnostic_text.encode()) if status.diagnostic_text else b"")
+    )
+
+
+def _body(message: Any) -> bytes:
+    """The wire body of a part: timestamps, scalar values and statuses here, anything else by betterproto2."""
+    if isinstance(message, datetime.datetime):
+        return _timestamp(message)
+    if type(message) is pb.MxStatusProxy:
+        return _status(message)
+    if type(message) is pb.MxValue:
+        body = _value(message)
+        if body is not None:
+            return body
+    return bytes(message)
+
+
 class EventEncoder:
     """Encodes ``MxEvent``\\ s, reusing the bytes of shared sub-messages (see the module docstring).
 
@@ -69,8 +143,7 @@ class EventEncoder:
             return cached[1]
         if len(self._parts) >= CACHE_LIMIT:
             self._parts.clear()
-        data = _timestamp(message) if isinstance(message, datetime.datetime) else bytes(message)
-        encoded = _bytes_field(number, data)
+        encoded = _bytes_field(number, _body(message))
         self._parts[key] = (message, encoded)
         return encoded
 
