@@ -33,8 +33,10 @@ import asyncio
 import contextlib
 import datetime
 import importlib
+import math
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -42,6 +44,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+from typing import NamedTuple
 
 import grpc
 from grpclib.client import Channel
@@ -55,7 +58,7 @@ STREAM_EVENTS = int(os.environ.get("MXGW_BENCH_EVENTS", "20000"))
 INVOKE_CALLS = int(os.environ.get("MXGW_BENCH_CALLS", "2000"))
 DECODE_ROUNDS = int(os.environ.get("MXGW_BENCH_DECODES", "20000"))
 #: Stream and Invoke rounds per client; the best (fastest) round counts (the machine is shared).
-ROUNDS = int(os.environ.get("MXGW_BENCH_ROUNDS", "3"))
+ROUNDS = int(os.environ.get("MXGW_BENCH_ROUNDS", "5"))
 
 _SERVER = """
 import sys
@@ -92,148 +95,203 @@ def _tags(n: int, prefix: str) -> list[str]:
     return [f"Bench.{prefix}{i:06d}" for i in range(n)]
 
 
-class Best:
-    """The best of repeated stream rounds: least wall time, least client CPU time (s), fewest events."""
+def simulator_cpu(pid: int) -> float:
+    """CPU seconds (user + system) the simulator process used so far; NaN where ``/proc`` is missing."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return math.nan
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    def __init__(self) -> None:
-        self.wall = self.cpu = float("inf")
-        self.count = STREAM_EVENTS
-        self._wall = self._cpu = 0.0
 
-    def start(self) -> int:
-        """Start a round; returns 0 (the round's event count so far)."""
-        self._wall, self._cpu = time.perf_counter(), time.process_time()
-        return 0
+class Round(NamedTuple):
+    """One stream round of one client."""
 
-    def stop(self, count: int) -> None:
+    wall: float  #: seconds from the request to the last event
+    cpu: float  #: CPU seconds of this process (every thread: grpcio's core threads too)
+    simulator: float  #: CPU seconds of the simulator process
+    count: int  #: events received
+
+
+class Meter:
+    """Measures rounds: wall clock, this process's CPU time and the simulator's CPU time."""
+
+    def __init__(self, simulator_pid: int) -> None:
+        self.pid = simulator_pid
+        self._start = (0.0, 0.0, 0.0)
+
+    def start(self) -> None:
+        """Start a round."""
+        self._start = (time.perf_counter(), time.process_time(), simulator_cpu(self.pid))
+
+    def stop(self, count: int) -> Round:
         """End a round that received ``count`` events."""
-        self.wall = min(self.wall, time.perf_counter() - self._wall)
-        self.cpu = min(self.cpu, time.process_time() - self._cpu)
-        self.count = min(self.count, count)
+        wall, cpu, sim = self._start
+        return Round(time.perf_counter() - wall, time.process_time() - cpu, simulator_cpu(self.pid) - sim, count)
 
 
-# -- betterproto2 + grpclib -----------------------------------------------------------------------
+# -- the three clients: open (session, subscriptions), stream one round, Invoke calls, close -----------
 
 
-async def _bp_session(stub: pb.MxAccessGatewayStub, prefix: str) -> tuple[str, int]:
-    session_id = (await stub.open_session(pb.OpenSessionRequest(client_session_name="bench"))).session_id
-    register = pb.MxCommand(kind=pb.MxCommandKind.REGISTER, register=pb.RegisterCommand(client_name="bench"))
-    reply = await stub.invoke(pb.MxCommandRequest(session_id=session_id, command=register))
-    assert reply.register is not None
-    sh = reply.register.server_handle
-    bulk = pb.AddItemBulkCommand(server_handle=sh, tag_addresses=_tags(STREAM_EVENTS, prefix))
-    command = pb.MxCommand(kind=pb.MxCommandKind.SUBSCRIBE_BULK, subscribe_bulk=bulk)
-    await stub.invoke(pb.MxCommandRequest(session_id=session_id, command=command), timeout=120)
-    return session_id, sh
+class StubClient:
+    """The raw betterproto2 stubs on grpclib (``pb.MxAccessGatewayStub``, betterproto2's own decoding)."""
 
+    name = "betterproto2+grpclib"
 
-async def betterproto_run(port: int) -> tuple[float, int, float, float]:
-    """(events/s, events received, Invoke round trips/s, client CPU µs/event) of the raw betterproto2/grpclib stubs."""
-    async with Channel("127.0.0.1", port) as channel:
-        stub = pb.MxAccessGatewayStub(channel, timeout=120)
-        session_id, sh = await _bp_session(stub, "bp")
-        request = pb.StreamEventsRequest(session_id=session_id, after_worker_sequence=0)
-        best = Best()
-        for _ in range(ROUNDS):  # each round replays the same events from the session's ring
-            count = best.start()
-            async with contextlib.aclosing(stub.stream_events(request)) as events:
-                async for _ in events:
-                    count += 1
-                    if count == STREAM_EVENTS:
-                        break
-            best.stop(count)
+    async def open(self, port: int) -> None:
+        """Connect, open a session, register and subscribe ``STREAM_EVENTS`` tags."""
+        self.channel = Channel("127.0.0.1", port)
+        self.stub = stub = pb.MxAccessGatewayStub(self.channel, timeout=120)
+        self.session_id = (await stub.open_session(pb.OpenSessionRequest(client_session_name="bench"))).session_id
+        register = pb.MxCommand(kind=pb.MxCommandKind.REGISTER, register=pb.RegisterCommand(client_name="bench"))
+        reply = await stub.invoke(pb.MxCommandRequest(session_id=self.session_id, command=register))
+        assert reply.register is not None
+        sh = reply.register.server_handle
+        bulk = pb.AddItemBulkCommand(server_handle=sh, tag_addresses=_tags(STREAM_EVENTS, "bp"))
+        command = pb.MxCommand(kind=pb.MxCommandKind.SUBSCRIBE_BULK, subscribe_bulk=bulk)
+        await stub.invoke(pb.MxCommandRequest(session_id=self.session_id, command=command), timeout=120)
+        interval = pb.SetBufferedUpdateIntervalCommand(server_handle=sh, update_interval_ms=1)
         command = pb.MxCommand(
-            kind=pb.MxCommandKind.SET_BUFFERED_UPDATE_INTERVAL,
-            set_buffered_update_interval=pb.SetBufferedUpdateIntervalCommand(server_handle=sh, update_interval_ms=1),
+            kind=pb.MxCommandKind.SET_BUFFERED_UPDATE_INTERVAL, set_buffered_update_interval=interval
         )
-        invoke = pb.MxCommandRequest(session_id=session_id, command=command)
-        invoke_time = float("inf")
-        for _ in range(ROUNDS):
-            start = time.perf_counter()
-            for _ in range(INVOKE_CALLS):
-                await stub.invoke(invoke)
-            invoke_time = min(invoke_time, time.perf_counter() - start)
-        await stub.close_session(pb.CloseSessionRequest(session_id=session_id))
-    return best.count / best.wall, best.count, INVOKE_CALLS / invoke_time, best.cpu / best.count * 1e6
+        self.invoke_request = pb.MxCommandRequest(session_id=self.session_id, command=command)
 
-
-# -- otwire client -----------------------------------------------------------------------------------
-
-
-async def otwire_run(port: int) -> tuple[float, int, float, float]:
-    """(events/s, events received, Invoke round trips/s, client CPU µs/event) of ``otwire.clients.mxgateway``.
-
-    ``Session.stream_events()`` (sequence tracking, error mapping, the fast decoder) and
-    ``Session.invoke()`` (correlation, failure checks).
-    """
-    async with await GatewayClient.connect(endpoint=f"127.0.0.1:{port}", api_key="", plaintext=True) as client:
-        session = await client.open_session(client_session_name="bench")
-        server = await session.register("bench")
-        await session.subscribe_bulk(server, _tags(STREAM_EVENTS, "otwire"), timeout=120)
-        best = Best()
-        for _ in range(ROUNDS):
-            count = best.start()
-            async with contextlib.aclosing(session.stream_events(after_worker_sequence=0)) as events:
-                async for _ in events:
-                    count += 1
-                    if count == STREAM_EVENTS:
-                        break
-            best.stop(count)
-        command = pb.MxCommand(
-            kind=pb.MxCommandKind.SET_BUFFERED_UPDATE_INTERVAL,
-            set_buffered_update_interval=pb.SetBufferedUpdateIntervalCommand(
-                server_handle=server, update_interval_ms=1
-            ),
-        )
-        invoke_time = float("inf")
-        for _ in range(ROUNDS):
-            start = time.perf_counter()
-            for _ in range(INVOKE_CALLS):
-                await session.invoke(command)
-            invoke_time = min(invoke_time, time.perf_counter() - start)
-        await session.close()
-    return best.count / best.wall, best.count, INVOKE_CALLS / invoke_time, best.cpu / best.count * 1e6
-
-
-# -- grpcio -----------------------------------------------------------------------------------------
-
-
-def grpcio_run(port: int, m: ModuleType) -> tuple[float, int, float, float]:
-    """(events/s, events received, Invoke round trips/s, client CPU µs/event) of a grpcio client."""
-    grpc_module = sys.modules["mxaccess_gateway_pb2_grpc"]
-    options = [("grpc.max_receive_message_length", 64 << 20), ("grpc.max_send_message_length", 64 << 20)]
-    with grpc.insecure_channel(f"127.0.0.1:{port}", options=options) as channel:
-        stub = grpc_module.MxAccessGatewayStub(channel)
-        session_id = stub.OpenSession(m.OpenSessionRequest(client_session_name="bench")).session_id
-        command = m.MxCommand(kind=m.MX_COMMAND_KIND_REGISTER, register=m.RegisterCommand(client_name="bench"))
-        sh = stub.Invoke(m.MxCommandRequest(session_id=session_id, command=command)).register.server_handle
-        bulk = m.AddItemBulkCommand(server_handle=sh, tag_addresses=_tags(STREAM_EVENTS, "grpcio"))
-        command = m.MxCommand(kind=m.MX_COMMAND_KIND_SUBSCRIBE_BULK, subscribe_bulk=bulk)
-        stub.Invoke(m.MxCommandRequest(session_id=session_id, command=command), timeout=120)
-        best = Best()
-        for _ in range(ROUNDS):
-            count = best.start()
-            request = m.StreamEventsRequest(session_id=session_id, after_worker_sequence=0)
-            stream = stub.StreamEvents(request, timeout=120)
-            for _ in stream:
+    async def stream(self) -> int:
+        """Stream the session's events from ``after_worker_sequence=0``; the count received."""
+        count = 0
+        request = pb.StreamEventsRequest(session_id=self.session_id, after_worker_sequence=0)
+        async with contextlib.aclosing(self.stub.stream_events(request)) as events:
+            async for _ in events:
                 count += 1
                 if count == STREAM_EVENTS:
                     break
-            best.stop(count)
-            stream.cancel()
+        return count
+
+    async def invoke(self) -> None:
+        """``INVOKE_CALLS`` sequential ``SetBufferedUpdateInterval`` commands."""
+        for _ in range(INVOKE_CALLS):
+            await self.stub.invoke(self.invoke_request)
+
+    async def close(self) -> None:
+        """Close the session and the channel."""
+        await self.stub.close_session(pb.CloseSessionRequest(session_id=self.session_id))
+        self.channel.close()
+
+
+class OtwireClient:
+    """``otwire.clients.mxgateway``: ``Session.stream_events()`` (sequence tracking, error mapping, fast decoding)."""
+
+    name = "otwire stream_events()"
+
+    async def open(self, port: int) -> None:
+        """Connect, open a session, register and subscribe ``STREAM_EVENTS`` tags."""
+        self.client = await GatewayClient.connect(endpoint=f"127.0.0.1:{port}", api_key="", plaintext=True)
+        self.session = await self.client.open_session(client_session_name="bench")
+        server = await self.session.register("bench")
+        await self.session.subscribe_bulk(server, _tags(STREAM_EVENTS, "otwire"), timeout=120)
+        interval = pb.SetBufferedUpdateIntervalCommand(server_handle=server, update_interval_ms=1)
+        self.command = pb.MxCommand(
+            kind=pb.MxCommandKind.SET_BUFFERED_UPDATE_INTERVAL, set_buffered_update_interval=interval
+        )
+
+    async def stream(self) -> int:
+        """Stream the session's events from ``after_worker_sequence=0``; the count received."""
+        count = 0
+        async with contextlib.aclosing(self.session.stream_events(after_worker_sequence=0)) as events:
+            async for _ in events:
+                count += 1
+                if count == STREAM_EVENTS:
+                    break
+        return count
+
+    async def invoke(self) -> None:
+        """``INVOKE_CALLS`` sequential ``Session.invoke()`` calls (correlation, failure checks)."""
+        for _ in range(INVOKE_CALLS):
+            await self.session.invoke(self.command)
+
+    async def close(self) -> None:
+        """Close the session and the client."""
+        await self.session.close()
+        await self.client.close()
+
+
+class GrpcioClient:
+    """grpcio with the stubs grpcio-tools generates (blocking calls: the event loop waits meanwhile)."""
+
+    name = "grpcio"
+
+    def __init__(self, m: ModuleType) -> None:
+        self.m = m
+
+    async def open(self, port: int) -> None:
+        """Connect, open a session, register and subscribe ``STREAM_EVENTS`` tags."""
+        m, grpc_module = self.m, sys.modules["mxaccess_gateway_pb2_grpc"]
+        options = [("grpc.max_receive_message_length", 64 << 20), ("grpc.max_send_message_length", 64 << 20)]
+        self.channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=options)
+        self.stub = stub = grpc_module.MxAccessGatewayStub(self.channel)
+        self.session_id = stub.OpenSession(m.OpenSessionRequest(client_session_name="bench")).session_id
+        command = m.MxCommand(kind=m.MX_COMMAND_KIND_REGISTER, register=m.RegisterCommand(client_name="bench"))
+        sh = stub.Invoke(m.MxCommandRequest(session_id=self.session_id, command=command)).register.server_handle
+        bulk = m.AddItemBulkCommand(server_handle=sh, tag_addresses=_tags(STREAM_EVENTS, "grpcio"))
+        command = m.MxCommand(kind=m.MX_COMMAND_KIND_SUBSCRIBE_BULK, subscribe_bulk=bulk)
+        stub.Invoke(m.MxCommandRequest(session_id=self.session_id, command=command), timeout=120)
         interval = m.SetBufferedUpdateIntervalCommand(server_handle=sh, update_interval_ms=1)
         command = m.MxCommand(
             kind=m.MX_COMMAND_KIND_SET_BUFFERED_UPDATE_INTERVAL, set_buffered_update_interval=interval
         )
-        invoke = m.MxCommandRequest(session_id=session_id, command=command)
-        invoke_time = float("inf")
-        for _ in range(ROUNDS):
-            start = time.perf_counter()
-            for _ in range(INVOKE_CALLS):
-                stub.Invoke(invoke)
-            invoke_time = min(invoke_time, time.perf_counter() - start)
-        stub.CloseSession(m.CloseSessionRequest(session_id=session_id))
-    return best.count / best.wall, best.count, INVOKE_CALLS / invoke_time, best.cpu / best.count * 1e6
+        self.invoke_request = m.MxCommandRequest(session_id=self.session_id, command=command)
+
+    async def stream(self) -> int:
+        """Stream the session's events from ``after_worker_sequence=0``; the count received."""
+        count = 0
+        request = self.m.StreamEventsRequest(session_id=self.session_id, after_worker_sequence=0)
+        stream = self.stub.StreamEvents(request, timeout=120)
+        for _ in stream:
+            count += 1
+            if count == STREAM_EVENTS:
+                break
+        stream.cancel()
+        return count
+
+    async def invoke(self) -> None:
+        """``INVOKE_CALLS`` sequential ``Invoke`` calls."""
+        for _ in range(INVOKE_CALLS):
+            self.stub.Invoke(self.invoke_request)
+
+    async def close(self) -> None:
+        """Close the session and the channel."""
+        self.stub.CloseSession(self.m.CloseSessionRequest(session_id=self.session_id))
+        self.channel.close()
+
+
+Client = StubClient | OtwireClient | GrpcioClient
+
+
+async def measure(port: int, simulator_pid: int, m: ModuleType) -> tuple[dict[str, list[Round]], dict[str, float]]:
+    """Stream rounds and Invoke batches of the three clients, interleaved (the order rotates each round).
+
+    Returns each client's stream rounds and its best Invoke rate (calls/s).
+    """
+    clients: list[Client] = [OtwireClient(), StubClient(), GrpcioClient(m)]
+    for client in clients:
+        await client.open(port)
+    meter = Meter(simulator_pid)
+    rounds: dict[str, list[Round]] = {client.name: [] for client in clients}
+    best_invoke = dict.fromkeys(rounds, math.inf)
+    try:
+        for turn in range(ROUNDS):
+            for client in clients[turn % 3 :] + clients[: turn % 3]:
+                meter.start()
+                rounds[client.name].append(meter.stop(await client.stream()))
+        for turn in range(ROUNDS):
+            for client in clients[turn % 3 :] + clients[: turn % 3]:
+                start = time.perf_counter()
+                await client.invoke()
+                best_invoke[client.name] = min(best_invoke[client.name], time.perf_counter() - start)
+    finally:
+        for client in clients:
+            await client.close()
+    return rounds, {name: INVOKE_CALLS / seconds for name, seconds in best_invoke.items()}
 
 
 # -- decode -----------------------------------------------------------------------------------------
@@ -307,24 +365,38 @@ def _start_server() -> tuple[subprocess.Popen[str], int]:
     return server, int(server.stdout.readline())
 
 
-def report_stream(*rows: tuple[float, int, float]) -> None:
-    """Print section 1 from (events/s, received, CPU µs/event) of otwire, raw stubs and grpcio."""
-    names = ("otwire stream_events()", "betterproto2+grpclib", "grpcio")
-    print(f"\n1. StreamEvents from the simulator, {STREAM_EVENTS:,} events per client")
-    print("   (client CPU per event: this process's CPU time, all its threads, best round)")
-    for name, (rate, count, cpu) in zip(names, rows, strict=True):
-        print(f"   {name:22s} {rate:12,.0f} events/s ({count:,} received) {cpu:8.1f} us CPU/event")
-    (ow_events, _, ow_cpu), (bp_events, _, _), (io_events, _, io_cpu) = rows
-    print(f"   CPU per event otwire:grpcio {ow_cpu / io_cpu:6.2f} (below 1: otwire uses less)")
-    print(f"   ratio otwire/grpcio {ow_events / io_events:6.2f}x   raw stubs/grpcio {bp_events / io_events:6.2f}x")
-    met = "met" if ow_events >= io_events else "NOT met"
-    print(f"   target (issue 10 §7): otwire stream_events() >= 1.0x grpcio: {met}")
+def _median_range(values: list[float]) -> str:
+    return f"{statistics.median(values):6.2f}x (rounds {min(values):.2f}-{max(values):.2f})"
 
 
-def report_calls(calls: tuple[float, float, float]) -> None:
-    """Print section 2 from the Invoke calls/s of otwire, raw stubs and grpcio."""
-    ow_calls, bp_calls, io_calls = calls
-    print(f"\n2. unary Invoke round trips, {INVOKE_CALLS:,} sequential calls per client")
+def report_stream(rounds: dict[str, list[Round]]) -> None:
+    """Print section 1: per client the median rate and CPU per event; the ratios of otwire to grpcio."""
+    print(f"\n1. StreamEvents from the simulator, {STREAM_EVENTS:,} events per client and round, {ROUNDS} rounds")
+    print("   (clients interleaved, order rotating; medians over the rounds. events/s: wall clock from the")
+    print("   request to the last event. CPU: this process, all its threads (grpcio's core threads too);")
+    print("   simulator: the simulator process, which shares the machine's cores with the client)")
+    print(f"   {'client':24s} {'events/s':>10s} {'CPU us/event':>13s} {'simulator us/event':>19s}")
+    for name, rows in rounds.items():
+        rate = statistics.median(row.count / row.wall for row in rows)
+        cpu = statistics.median(row.cpu / row.count * 1e6 for row in rows)
+        sim = statistics.median(row.simulator / row.count * 1e6 for row in rows)
+        received = min(row.count for row in rows)
+        print(f"   {name:24s} {rate:10,.0f} {cpu:13.1f} {sim:19.1f}   ({received:,} received)")
+    ours, stubs, theirs = rounds.values()
+    wall = [t.wall / o.wall for o, t in zip(ours, theirs, strict=True)]
+    cpu = [t.cpu / o.cpu for o, t in zip(ours, theirs, strict=True)]
+    print(f"   wall ratio otwire/grpcio   {_median_range(wall)}   (events/s; above 1: otwire faster)")
+    print(f"   CPU ratio grpcio/otwire    {_median_range(cpu)}   (CPU per event; above 1: otwire uses less)")
+    stub_wall = [t.wall / b.wall for b, t in zip(stubs, theirs, strict=True)]
+    print(f"   wall ratio raw stubs/grpcio {_median_range(stub_wall)}")
+    met = "met" if statistics.median(wall) >= 1.0 else "NOT met"
+    print(f"   target (issue 10 §7): otwire stream_events() >= 1.0x grpcio (median wall ratio): {met}")
+
+
+def report_calls(calls: dict[str, float]) -> None:
+    """Print section 2 from the best Invoke calls/s of each client."""
+    ow_calls, bp_calls, io_calls = calls.values()
+    print(f"\n2. unary Invoke round trips, {INVOKE_CALLS:,} sequential calls per client (best of {ROUNDS} batches)")
     print(f"   otwire Session.invoke  {ow_calls:12,.0f} calls/s")
     print(f"   betterproto2+grpclib   {bp_calls:12,.0f} calls/s")
     print(f"   grpcio                 {io_calls:12,.0f} calls/s")
@@ -337,20 +409,18 @@ def main() -> int:
         m = grpcio_stubs(Path(folder))
         server, port = _start_server()
         try:
-            bp_events, bp_count, bp_calls, bp_cpu = asyncio.run(betterproto_run(port))
-            io_events, io_count, io_calls, io_cpu = grpcio_run(port, m)
-            ow_events, ow_count, ow_calls, ow_cpu = asyncio.run(otwire_run(port))
+            rounds, calls = asyncio.run(measure(port, server.pid, m))
         finally:
             assert server.stdin is not None and server.stdout is not None
             server.stdin.close()
             server_peak_kib = int(server.stdout.readline() or 0)
             server.wait(30)
-        report_stream((ow_events, ow_count, ow_cpu), (bp_events, bp_count, bp_cpu), (io_events, io_count, io_cpu))
-        report_calls((ow_calls, bp_calls, io_calls))
+        report_stream(rounds)
+        report_calls(calls)
         bench_decode(m)
     own_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(f"\n4. peak memory: clients {own_peak / 1024:.1f} MiB, simulator {server_peak_kib / 1024:.1f} MiB")
-    return 0 if bp_count == io_count == ow_count == STREAM_EVENTS else 1
+    return 0 if all(row.count == STREAM_EVENTS for rows in rounds.values() for row in rows) else 1
 
 
 if __name__ == "__main__":
