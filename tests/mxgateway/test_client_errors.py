@@ -82,7 +82,9 @@ def test_parse_endpoint(endpoint: str, expected: tuple[str, int]) -> None:
     assert parse_endpoint(endpoint) == expected
 
 
-@pytest.mark.parametrize("endpoint", ["", "gw:0", "gw:70000", "gw:x", ":1"])
+@pytest.mark.parametrize(
+    "endpoint", ["", "gw:0", "gw:70000", "gw:x", ":1", "[::1", "[::1:5000", "[::1]5000", "[]:5000"]
+)
 def test_bad_endpoints(endpoint: str) -> None:
     with pytest.raises(InvalidArgument):
         parse_endpoint(endpoint)

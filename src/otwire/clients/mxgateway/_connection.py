@@ -108,7 +108,8 @@ def parse_endpoint(endpoint: str) -> tuple[str, int]:
     """Split ``"host:port"`` (also ``"[v6]:port"``, ``"http(s)://host:port"``, bare ``"host"``).
 
     Raises:
-        InvalidArgument: empty host or a port that is not 1..65535.
+        InvalidArgument: empty host, a port that is not 1..65535, an unclosed ``[`` or
+            anything but ``:port`` after ``]``.
     """
     text = endpoint.strip()
     for scheme in ("http://", "https://", "grpc://", "grpcs://", "dns:///"):
@@ -117,7 +118,11 @@ def parse_endpoint(endpoint: str) -> tuple[str, int]:
     text = text.rstrip("/")
     host, port_text = text, ""
     if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
+        host, bracket, rest = text[1:].partition("]")
+        if not bracket:
+            raise InvalidArgument(f"endpoint {endpoint!r}: '[' without a closing ']'")
+        if rest and not rest.startswith(":"):
+            raise InvalidArgument(f"endpoint {endpoint!r}: {rest!r} after ']' (expected ':port')")
         port_text = rest.removeprefix(":")
     elif text.count(":") == 1:
         host, port_text = text.split(":")
