@@ -83,7 +83,7 @@ def test_parse_endpoint(endpoint: str, expected: tuple[str, int]) -> None:
 
 
 @pytest.mark.parametrize(
-    "endpoint", ["", "gw:0", "gw:70000", "gw:x", ":1", "[::1", "[::1:5000", "[::1]5000", "[]:5000"]
+    "endpoint", ["", "gw:0", "gw:70000", "gw:x", ":1", "[::1", "[::1:5000", "[::1]5000", "[]:5000", " h : 5", "g w:5"]
 )
 def test_bad_endpoints(endpoint: str) -> None:
     with pytest.raises(InvalidArgument):

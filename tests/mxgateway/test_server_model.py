@@ -7,10 +7,10 @@ import datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from otwire.codecs.mxgateway import pb
+from otwire.codecs.mxgateway import SparseArray, from_mx_value, pb, to_mx_value
 from otwire.servers.mxgateway.invoke import HANDLERS, execute, slow_delay_of
 from otwire.servers.mxgateway.model import GatewayModel
-from otwire.servers.mxgateway.values import kind_of, python_value, value_at
+from otwire.servers.mxgateway.values import expand_sparse, kind_of, python_value, value_at
 
 NOW = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
 K = pb.MxCommandKind
@@ -36,6 +36,27 @@ def test_value_kinds_and_determinism() -> None:
     assert value_at("A.PV", 7) == value_at("A.PV", 7) and value_at("A.PV", 7) != value_at("A.PV", 8)
     assert python_value(value_at("A.Count", 3)) == value_at("A.Count", 3).int32_value
     assert python_value(None) is None and python_value(pb.MxValue(is_null=True, int32_value=1)) is None
+
+
+def test_sparse_writes_expand_to_full_default_filled_arrays() -> None:
+    cases = [
+        (SparseArray(4, {1: 7}), [0, 7, 0, 0], pb.VariantType.VT_I4),
+        (SparseArray(3, {0: 2**40}), [2**40, 0, 0], pb.VariantType.VT_I8),
+        (SparseArray(3, {2: "x"}), ["", "", "x"], pb.VariantType.VT_BSTR),
+        (SparseArray(2, {0: True}), [True, False], pb.VariantType.VT_BOOL),
+        (SparseArray(2, {}), [None, None], pb.VariantType.VT_EMPTY),
+        (SparseArray(0, {}), [], pb.VariantType.VT_EMPTY),
+    ]
+    for sparse, expected, variant in cases:
+        held = expand_sparse(to_mx_value(sparse))
+        assert held.sparse_array_value is None and held.array_value is not None
+        assert from_mx_value(held) == expected
+        assert held.array_value.element_variant_type == variant
+        assert len(bytes(held)) >= 0  # encodable
+    typed = pb.MxValue(sparse_array_value=pb.MxSparseArray(element_data_type=pb.MxDataType.DOUBLE, length=2))
+    assert from_mx_value(expand_sparse(typed)) == [0.0, 0.0]
+    plain = to_mx_value([1, 2])
+    assert expand_sparse(plain) is plain
 
 
 def test_sequences_ring_and_subscribers() -> None:

@@ -17,6 +17,7 @@ from otwire.clients.mxgateway import (
     MxGatewayPermissionError,
     MxGatewayUnavailableError,
     Session,
+    SparseArray,
     from_mx_value,
     pb,
 )
@@ -95,6 +96,22 @@ def test_writes_complete_and_read_back(how: str) -> None:
             assert (done.family, done.item_handle) == (F.ON_WRITE_COMPLETE, item)
             result = await session.read(handle, "Boiler_001.SP")
             assert from_mx_value(result.value) == 42.5 and result.was_successful
+
+    run(scenario())
+
+
+def test_a_sparse_write_reads_back_as_the_full_default_filled_array() -> None:
+    async def scenario() -> None:
+        async with simulator() as (_, client):
+            session = await client.open_session("sparse")
+            handle = await session.register("s")
+            item = await session.add_item(handle, "Boiler_001.SP")
+            await session.write(handle, item, SparseArray(5, {1: 2.5, 3: -1.0}))
+            [done] = await take(session, 1)
+            assert done.family == F.ON_WRITE_COMPLETE
+            result = await session.read(handle, "Boiler_001.SP")
+            assert from_mx_value(result.value) == [0.0, 2.5, 0.0, -1.0, 0.0]
+            assert result.value.array_value.element_variant_type == pb.VariantType.VT_R8
 
     run(scenario())
 

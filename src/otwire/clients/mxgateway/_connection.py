@@ -108,7 +108,7 @@ def parse_endpoint(endpoint: str) -> tuple[str, int]:
     """Split ``"host:port"`` (also ``"[v6]:port"``, ``"http(s)://host:port"``, bare ``"host"``).
 
     Raises:
-        InvalidArgument: empty host, a port that is not 1..65535, an unclosed ``[`` or
+        InvalidArgument: empty host or one with spaces, a port that is not 1..65535, an unclosed ``[`` or
             anything but ``:port`` after ``]``.
     """
     text = endpoint.strip()
@@ -130,7 +130,7 @@ def parse_endpoint(endpoint: str) -> tuple[str, int]:
         port = int(port_text) if port_text else DEFAULT_PORT
     except ValueError:
         raise InvalidArgument(f"endpoint {endpoint!r}: port {port_text!r} is not a number") from None
-    if not host or not 0 < port < 65536:
+    if not host or any(ch.isspace() for ch in host) or not 0 < port < 65536:
         raise InvalidArgument(f"endpoint {endpoint!r} is not host:port")
     return host, port
 

@@ -118,7 +118,13 @@ class GalaxyRepositoryClient:
     async def iter_hierarchy(
         self, *, page_size: int = 500, timeout: float | None = None, **filters: Any
     ) -> AsyncIterator[galaxy.GalaxyObject]:
-        """Every object of ``DiscoverHierarchy``, page by page, fetched lazily (one page in memory)."""
+        """Every object of ``DiscoverHierarchy``, page by page, fetched lazily (one page in memory).
+
+        A deploy between two pages invalidates the page token: the next page fails with
+        ``MxGatewayRpcError`` (INVALID_ARGUMENT, "stale page_token") and the iteration ends there.
+        It is not restarted here, because the objects already yielded would come again; call
+        ``iter_hierarchy`` again (``get_last_deploy_time`` tells whether a deploy happened).
+        """
         token = ""
         while True:
             reply = await self.discover_hierarchy(page_size=page_size, page_token=token, timeout=timeout, **filters)

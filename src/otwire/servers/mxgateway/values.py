@@ -4,7 +4,9 @@ The attribute part of a reference (after the last ``.``) picks the type: names c
 ``Running``, ``Alarm``, ``Open``, ``Flag`` or ``Bool`` are booleans; ``Count``, ``Hours``,
 ``Mode`` or ``Int`` 32-bit integers; ``Desc``, ``Name``, ``Text``, ``State`` or ``String``
 strings; anything else doubles. Values move every tick until a client writes one; a written
-value then holds (``specs/mxgateway/notes.md``, "Simulator").
+value then holds (``specs/mxgateway/notes.md``, "Simulator"). A written sparse array is held
+as the gateway holds it: expanded into a full ``MxArray`` of its length, default-filled
+(:func:`expand_sparse`; the contract's note on ``MxSparseArray``).
 """
 
 from __future__ import annotations
@@ -13,9 +15,35 @@ import datetime
 import math
 import zlib
 
+import betterproto2
+
 from otwire.codecs.mxgateway import from_mx_value, pb, to_mx_value
 
-__all__ = ["QUALITY_GOOD", "TagState", "kind_of", "python_value", "value_at"]
+__all__ = ["QUALITY_GOOD", "TagState", "expand_sparse", "kind_of", "python_value", "value_at"]
+
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+#: The default element of each ``kind`` arm (what an index the write did not name holds).
+_DEFAULTS: dict[str, object] = {
+    "bool_value": False,
+    "int32_value": 0,
+    "int64_value": 0,
+    "float_value": 0.0,
+    "double_value": 0.0,
+    "string_value": "",
+    "timestamp_value": _EPOCH,
+    "duration_value": datetime.timedelta(0),
+    "bytes_value": b"",
+}
+#: The arm and variant type of an element type, when the write named no element to copy them from.
+_BY_TYPE = {
+    pb.MxDataType.BOOLEAN: ("bool_value", pb.VariantType.VT_BOOL),
+    pb.MxDataType.INTEGER: ("int32_value", pb.VariantType.VT_I4),
+    pb.MxDataType.FLOAT: ("float_value", pb.VariantType.VT_R4),
+    pb.MxDataType.DOUBLE: ("double_value", pb.VariantType.VT_R8),
+    pb.MxDataType.STRING: ("string_value", pb.VariantType.VT_BSTR),
+    pb.MxDataType.TIME: ("timestamp_value", pb.VariantType.VT_DATE),
+    pb.MxDataType.ELAPSED_TIME: ("duration_value", pb.VariantType.VT_R8),
+}
 
 #: OPC DA quality word "Good" (``0xC0``).
 QUALITY_GOOD = 192
@@ -58,6 +86,35 @@ def python_value(value: pb.MxValue | None) -> object:
     return None if value is None else from_mx_value(value)
 
 
+def expand_sparse(value: pb.MxValue) -> pb.MxValue:
+    """A sparse-array write as the gateway holds it: a full ``MxArray`` of ``length`` elements.
+
+    The indexes the write names hold its values; every other index holds the default of the
+    element type (0, 0.0, ``False``, ``""``, the epoch, a zero duration, empty bytes; a null
+    ``MxValue`` for element types without a scalar arm). The element arm and variant type are
+    those of the written elements (``INTEGER`` elements written as int64 stay int64), else
+    those of ``element_data_type``. Any other value is returned as it is.
+    """
+    sparse = value.sparse_array_value
+    if sparse is None:
+        return value
+    given = {entry.index: entry.value or pb.MxValue() for entry in sparse.entries}
+    arm, variant = _BY_TYPE.get(sparse.element_data_type, ("", pb.VariantType.VT_EMPTY))
+    if given:
+        sample = next(iter(given.values()))
+        arm, variant = betterproto2.which_one_of(sample, "kind")[0], sample.variant_type
+    if arm in _DEFAULTS:
+        default = pb.MxValue(data_type=sparse.element_data_type, variant_type=variant, **{arm: _DEFAULTS[arm]})
+    else:
+        default = pb.MxValue(is_null=True, data_type=pb.MxDataType.NO_DATA, variant_type=pb.VariantType.VT_EMPTY)
+    array = pb.MxArray(
+        element_data_type=sparse.element_data_type,
+        element_variant_type=variant,
+        elements=[given.get(index, default) for index in range(sparse.length)],
+    )
+    return pb.MxValue(data_type=value.data_type, variant_type=pb.VariantType.VT_ARRAY, array_value=array)
+
+
 class TagState:
     """The current value, quality and timestamp of one tag.
 
@@ -81,5 +138,5 @@ class TagState:
         self.timestamp = now
 
     def write(self, value: pb.MxValue, now: datetime.datetime) -> None:
-        """Hold ``value`` from now on."""
-        self.value, self.timestamp, self.written = value, now, True
+        """Hold ``value`` from now on (a sparse array expanded: :func:`expand_sparse`)."""
+        self.value, self.timestamp, self.written = expand_sparse(value), now, True
