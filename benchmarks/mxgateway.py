@@ -7,23 +7,26 @@ so that it does not share the clients' GIL:
 1. StreamEvents: each client opens its own session, subscribes ``STREAM_EVENTS`` tags in one
    ``SubscribeBulk`` (values do not tick: ``rate=0``), so the session's replay ring holds
    exactly that many ``OnDataChange`` events, then streams them from ``after_worker_sequence=0``
-   and counts them (events/s delivered, from the request to the last event; best of
-   ``ROUNDS`` replays of the same events). Clients: raw
+   and counts them. ``ROUNDS`` rounds, the three clients interleaved in each (the order
+   rotates), so a busy spell of the shared machine hits all of them. Per round and client:
+   events/s (wall clock, from the request to the last event), this process's CPU time per
+   event (``time.process_time()``: every thread, grpcio's core threads too; the simulator
+   runs in another process) and the simulator's CPU time per event (``/proc``). Printed: the
+   medians, the wall ratio otwire/grpcio and the CPU ratio grpcio/otwire (medians of the
+   per-round ratios, with their ranges). The target of issue 10 §7, otwire
+   ``stream_events()`` >= 1.0x grpcio, is judged on the CPU ratio (benchmarks/README.md
+   says why) and printed as met or not. Clients: ``otwire.clients.mxgateway``, the raw
    betterproto2 stubs on grpclib (``pb.MxAccessGatewayStub``), and grpcio with stubs that
    grpcio-tools generates from ``specs/mxgateway/*.proto`` into a temporary directory.
 2. Invoke round trips: ``INVOKE_CALLS`` sequential ``SetBufferedUpdateInterval`` commands
-   (no state change) per client, best of ``ROUNDS`` batches.
+   (no state change) per client, best of ``ROUNDS`` batches (interleaved as above); otwire's
+   ``Session.invoke()`` adds correlation and failure checks.
 3. Decode: an ``MxValue`` (double) and an ``OnDataChange`` ``MxEvent`` from their wire
-   bytes, betterproto2 against protobuf (the grpcio-tools classes), ``DECODE_ROUNDS`` each.
+   bytes, betterproto2 and the codec's ``fast_parse`` against protobuf (the grpcio-tools
+   classes), ``DECODE_ROUNDS`` each; ``EventEncoder`` and ``to_mx_value``/``from_mx_value``.
 4. Peak memory (ru_maxrss) of this process and of the simulator process.
 
-The otwire client (``otwire.clients.mxgateway``: ``Session.stream_events()`` and
-``Session.invoke()``, with the codec's fast decoder) runs the same measurements, and the
-decode part adds ``fast_parse``, ``EventEncoder`` and ``to_mx_value``/``from_mx_value``.
-Section 1 also gives each client's CPU time per event (``time.process_time()``: every
-thread of this process; the simulator runs elsewhere). Ratios are otwire-side rate /
-grpcio-side rate (above 1: otwire's stack is faster); the target of issue 10 §7 is otwire
-``stream_events()`` >= 1.0x grpcio, printed as met or not.
+Ratios of rates are otwire-side / grpcio-side (above 1: otwire's stack is faster).
 The exit status is 1 only when a client lost events.
 """
 
@@ -389,8 +392,11 @@ def report_stream(rounds: dict[str, list[Round]]) -> None:
     print(f"   CPU ratio grpcio/otwire    {_median_range(cpu)}   (CPU per event; above 1: otwire uses less)")
     stub_wall = [t.wall / b.wall for b, t in zip(stubs, theirs, strict=True)]
     print(f"   wall ratio raw stubs/grpcio {_median_range(stub_wall)}")
-    met = "met" if statistics.median(wall) >= 1.0 else "NOT met"
-    print(f"   target (issue 10 §7): otwire stream_events() >= 1.0x grpcio (median wall ratio): {met}")
+    judged = statistics.median(cpu)
+    met = "met" if judged >= 1.0 else "NOT met"
+    print(f"   target (issue 10 §7): otwire stream_events() >= 1.0x grpcio: {met} ({judged:.2f}x)")
+    print("   (judged on the median CPU ratio: the wall ratio also measures how the scheduler shares the")
+    print("   cores between the clients, the simulator and other jobs; benchmarks/README.md)")
 
 
 def report_calls(calls: dict[str, float]) -> None:
