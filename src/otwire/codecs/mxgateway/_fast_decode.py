@@ -267,7 +267,12 @@ def _decode(plan: _Plan, data: bytes, pos: int, end: int) -> Any:
             else:
                 raw, pos = _varint(data, pos)
             if kind < _FIXED:
-                value = raw if kind <= _U64 and raw < _SIGN32 else _scalar(kind, arg, raw)
+                if kind <= _U64 and raw < _SIGN32:
+                    value = raw
+                elif kind == _ENUM and raw in arg:  # a known member (negative ones arrive as 2**64 - n)
+                    value = arg[raw]
+                else:
+                    value = _scalar(kind, arg, raw)
             else:
                 stop = pos + raw
                 if stop > end:
