@@ -269,10 +269,8 @@ def _decode(plan: _Plan, data: bytes, pos: int, end: int) -> Any:
             if kind < _FIXED:
                 if kind <= _U64 and raw < _SIGN32:
                     value = raw
-                elif kind == _ENUM and raw in arg:  # a known member (negative ones arrive as 2**64 - n)
-                    value = arg[raw]
-                else:
-                    value = _scalar(kind, arg, raw)
+                else:  # a known enum member at once (negative ones arrive as 2**64 - n: _scalar)
+                    value = arg[raw] if kind == _ENUM and raw in arg else _scalar(kind, arg, raw)
             else:
                 stop = pos + raw
                 if stop > end:

@@ -67,20 +67,8 @@ def _value(value: pb.MxValue) -> bytes | None:
 
     A oneof arm that is set is written even when it holds its type's default, as betterproto2 does.
     """
-    if any(getattr(value, name) is not None for name in _OTHER_ARMS):
-        return None
-    arms = [
-        (number, arm)
-        for number, arm in (
-            (10, value.bool_value),
-            (11, value.int32_value),
-            (12, value.int64_value),
-            (14, value.double_value),
-            (15, value.string_value),
-        )
-        if arm is not None
-    ]
-    if len(arms) > 1:
+    scalars = (value.bool_value, value.int32_value, value.int64_value, value.double_value, value.string_value)
+    if sum(arm is not None for arm in scalars) > 1 or any(getattr(value, name) is not None for name in _OTHER_ARMS):
         return None
     head = (
         _varint_field(1, int(value.data_type))
@@ -89,14 +77,14 @@ def _value(value: pb.MxValue) -> bytes | None:
         + _varint_field(4, value.raw_data_type)
         + (_bytes_field(5, value.raw_diagnostic.encode()) if value.raw_diagnostic else b"")
     )
-    if not arms:
-        return head
-    number, arm = arms[0]
-    if number == 14:
-        return head + b"\x71" + _DOUBLE.pack(arm)
-    if number == 15:
-        return head + _bytes_field(15, arm.encode())
-    return head + _varint(number << 3) + _varint(int(arm))
+    if value.double_value is not None:
+        return head + b"\x71" + _DOUBLE.pack(value.double_value)
+    if value.string_value is not None:
+        return head + _bytes_field(15, value.string_value.encode())
+    for number, arm in ((10, value.bool_value), (11, value.int32_value), (12, value.int64_value)):
+        if arm is not None:
+            return head + _varint(number << 3) + _varint(int(arm))
+    return head
 
 
 def _status(status: pb.MxStatusProxy) -> bytes:

@@ -104,7 +104,8 @@ def expand_sparse(value: pb.MxValue) -> pb.MxValue:
         sample = next(iter(given.values()))
         arm, variant = betterproto2.which_one_of(sample, "kind")[0], sample.variant_type
     if arm in _DEFAULTS:
-        default = pb.MxValue(data_type=sparse.element_data_type, variant_type=variant, **{arm: _DEFAULTS[arm]})
+        default = pb.MxValue(data_type=sparse.element_data_type, variant_type=variant)
+        setattr(default, arm, _DEFAULTS[arm])
     else:
         default = pb.MxValue(is_null=True, data_type=pb.MxDataType.NO_DATA, variant_type=pb.VariantType.VT_EMPTY)
     array = pb.MxArray(
