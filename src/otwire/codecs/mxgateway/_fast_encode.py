@@ -35,8 +35,14 @@ _OTHER_ARMS = (
 )
 
 
+#: The one-octet varints (0..127), made once.
+_SMALL = [bytes((octet,)) for octet in range(0x80)]
+
+
 def _varint(value: int) -> bytes:
     """A protobuf base-128 varint (negative values as their 64-bit two's complement)."""
+    if 0 <= value < 0x80:
+        return _SMALL[value]
     if value < 0:
         value += 1 << 64
     out = bytearray()
@@ -47,12 +53,17 @@ def _varint(value: int) -> bytes:
     return bytes(out)
 
 
+#: The keys (field number and wire type) of fields 1..31: varint (wire type 0) and length-delimited (2).
+_VARINT_KEYS = [_varint(number << 3) for number in range(32)]
+_BYTES_KEYS = [_varint(number << 3 | 2) for number in range(32)]
+
+
 def _varint_field(number: int, value: int) -> bytes:
-    return _varint(number << 3) + _varint(value) if value else b""
+    return _VARINT_KEYS[number] + _varint(value) if value else b""
 
 
 def _bytes_field(number: int, data: bytes) -> bytes:
-    return _varint(number << 3 | 2) + _varint(len(data)) + data
+    return _BYTES_KEYS[number] + _varint(len(data)) + data
 
 
 def _timestamp(moment: datetime.datetime) -> bytes:
