@@ -15,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from helpers import async_wait_until
+from otwire.clients.mxgateway import MxGatewayUnavailableError
 from otwire.clients.mxgateway._stream import message_batches, reads_buffer
 from otwire.codecs.mxgateway import fast_parser, pb
 from otwire.codecs.mxgateway.framing import MessageFramer, frame_message
@@ -121,5 +122,27 @@ def test_batches_equal_grpclib_messages_against_the_simulator() -> None:
             assert [event for batch in fast for event in batch] == [event for batch in general for event in batch]
             assert [event.worker_sequence for batch in fast for event in batch] == list(range(1, 301))
             assert {len(batch) for batch in general} == {1}
+
+    run(scenario())
+
+
+def test_a_dropped_connection_wakes_a_waiting_fast_reader() -> None:
+    async def scenario() -> None:
+        async with simulator() as (server, client):
+            session = await client.open_session("dropped")
+            handle = await session.register("dropped")
+            item = await session.add_item(handle, "SimTags.Tag0001")
+            await session.advise(handle, item)
+            events = session.stream_events()
+            first = await anext(events)  # the advise's initial OnDataChange; the reader then waits
+            assert first.worker_sequence == 1
+            waiting = asyncio.ensure_future(anext(events))
+            await asyncio.sleep(0)
+            assert server._grpc is not None
+            for guard in list(server._grpc.guards):  # drop the TCP connection under the waiting reader
+                guard.transport.abort()  # type: ignore[union-attr]
+            with pytest.raises(MxGatewayUnavailableError, match="unavailable"):
+                await asyncio.wait_for(waiting, 10)
+            await events.aclose()  # type: ignore[attr-defined]
 
     run(scenario())
