@@ -86,11 +86,11 @@ def _split_lf(text: bytes | bytearray, last: int) -> tuple[list[bytes | bytearra
     ``bytes.split`` looks at every octet in turn; ``bytes.find`` skips to the next LF
     (memchr) far faster. Long lines (the usual ``data: [...]`` of many updates) take a
     ``find`` per line; short ones one ``split``, cheaper than a Python step per line.
-    A ``bytearray`` is cut as it is (its pieces are ``bytearray``s: no copy of the whole first).
+    Long lines of a ``bytearray`` are cut from it as they are (no copy of the whole first).
     """
     lines: list[bytes | bytearray]
     if 0 <= text.find(b"\n", 0, _LONG_LINE) < last:
-        lines = cast("list[bytes | bytearray]", text.split(b"\n"))
+        lines = cast("list[bytes | bytearray]", bytes(text).split(b"\n"))  # bytes pieces: cheaper to read
         return lines, lines.pop()
     lines = []
     find = text.find
@@ -219,7 +219,11 @@ class SSEParser:
                     size = 0
                 self._event = ""
             elif raw[:5] == b"data:" or raw == b"data":
-                value = str(memoryview(raw)[6 if raw[5:6] == b" " else 5 :], "utf-8", "replace")  # one copy
+                start = 6 if raw[5:6] == b" " else 5
+                if len(raw) > _LONG_LINE:  # decoded from a view: no copy of the line first
+                    value = str(memoryview(raw)[start:], "utf-8", "replace")
+                else:
+                    value = raw[start:].decode("utf-8", "replace")
                 size += len(value) + 1
                 if size > self.max_data:
                     self._data_overflow(raw, self._offset + sum(len(line) + 1 for line in lines[:index]))
