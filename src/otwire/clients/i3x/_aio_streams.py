@@ -39,6 +39,7 @@ class Inbox:
     def __init__(self) -> None:
         self.items: deque[Any] = deque()
         self.count = 0
+        self._loop: asyncio.AbstractEventLoop | None = None  # looked up once: each lookup may cost a getpid()
         self._waiter: asyncio.Future[None] | None = None  # the consumer waiting in get(), if any
 
     def put(self, item: Any) -> None:
@@ -52,7 +53,10 @@ class Inbox:
     async def get(self) -> Any:
         """The oldest item; waits for one (without suspending when one is queued)."""
         while not self.items:
-            self._waiter = asyncio.get_running_loop().create_future()
+            loop = self._loop
+            if loop is None:
+                loop = self._loop = asyncio.get_running_loop()
+            self._waiter = loop.create_future()
             try:
                 await self._waiter
             finally:
