@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given
@@ -202,13 +203,18 @@ class GeneralParser(SSEParser):
         return None
 
 
-def run(parser: SSEParser, stream: bytes, points: list[int]) -> tuple[object, ...]:
-    """Everything observable of one parse: events, the error (type, message, data), then the state."""
+def run(
+    parser: SSEParser, stream: bytes, points: list[int], wrap: Callable[[bytes], bytes | bytearray] = bytes
+) -> tuple[object, ...]:
+    """Everything observable of one parse: events, the error (type, message, data), then the state.
+
+    ``wrap`` gives each piece its type (``bytearray``: as h11 hands a body over).
+    """
     events: list[SSEEvent] = []
     error: tuple[object, ...] = ()
     try:
         for piece in splits(stream, points):
-            events += parser.feed(piece)
+            events += parser.feed(wrap(piece))
     except DecodeError as exc:
         error = (str(exc), exc.data)
     return events, error, parser.retry, parser.last_event_id, parser.comments
@@ -256,6 +262,38 @@ def test_fast_path_equals_general_path_with_long_lines(
 ) -> None:
     max_line, max_data = limits
     fast = run(SSEParser(max_line=max_line, max_data=max_data), stream, points)
+    general = run(GeneralParser(max_line=max_line, max_data=max_data), stream, points)
+    assert fast == general
+
+
+#: Events with long ``data`` lines (decoded from a view by the fast path), also bad UTF-8.
+LONG_DATA = st.lists(
+    st.sampled_from(
+        [
+            b"data: " + b"x" * 300,
+            b"data:" + b"[1]" * 120,
+            b"data: " + "é".encode() * 200 + b"\xff",
+            b"id: 7",
+            b"",
+            b": c",
+        ]
+    ),
+    max_size=12,
+).map(lambda lines: b"\n".join(lines) + b"\n\n")
+WIDE_LIMITS = st.sampled_from([(1 << 20, 4 << 20), (350, 1 << 20), (1 << 20, 700), (5, 4)])
+
+
+@given(
+    st.one_of(LONG_DATA, LONG_STREAMS.map(b"".join), ODD_STREAMS, sse_streams()),
+    st.lists(st.integers(0, 4000), max_size=6),
+    WIDE_LIMITS,
+)
+def test_fast_path_on_bytearray_pieces_equals_general_path(
+    stream: bytes, points: list[int], limits: tuple[int, int]
+) -> None:
+    """The fast path cuts long lines out of a fed ``bytearray`` as it is and decodes data from a view."""
+    max_line, max_data = limits
+    fast = run(SSEParser(max_line=max_line, max_data=max_data), stream, points, bytearray)
     general = run(GeneralParser(max_line=max_line, max_data=max_data), stream, points)
     assert fast == general
 

@@ -39,18 +39,28 @@ class Inbox:
     def __init__(self) -> None:
         self.items: deque[Any] = deque()
         self.count = 0
-        self._ready = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None  # looked up once: each lookup may cost a getpid()
+        self._waiter: asyncio.Future[None] | None = None  # the consumer waiting in get(), if any
 
     def put(self, item: Any) -> None:
         if type(item) is list:
             self.count += len(item)
         self.items.append(item)
-        self._ready.set()
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     async def get(self) -> Any:
+        """The oldest item; waits for one (without suspending when one is queued)."""
         while not self.items:
-            self._ready.clear()
-            await self._ready.wait()
+            loop = self._loop
+            if loop is None:
+                loop = self._loop = asyncio.get_running_loop()
+            self._waiter = loop.create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
         return self.items.popleft()
 
     def drop_oldest(self, n: int) -> int:

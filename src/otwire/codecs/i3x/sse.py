@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import NoReturn, cast
 
 from otwire.errors import DecodeError, InvalidState
 
@@ -80,15 +80,17 @@ def _event_maker() -> Callable[[str, str, str], SSEEvent]:
 _new_event = _event_maker()
 
 
-def _split_lf(text: bytes, last: int) -> tuple[list[bytes], bytes]:
+def _split_lf(text: bytes | bytearray, last: int) -> tuple[list[bytes | bytearray], bytes | bytearray]:
     """``text`` cut at each LF up to ``last`` (its last LF): the lines, and what follows ``last``.
 
     ``bytes.split`` looks at every octet in turn; ``bytes.find`` skips to the next LF
     (memchr) far faster. Long lines (the usual ``data: [...]`` of many updates) take a
     ``find`` per line; short ones one ``split``, cheaper than a Python step per line.
+    Long lines of a ``bytearray`` are cut from it as they are (no copy of the whole first).
     """
+    lines: list[bytes | bytearray]
     if 0 <= text.find(b"\n", 0, _LONG_LINE) < last:
-        lines = text.split(b"\n")
+        lines = cast("list[bytes | bytearray]", bytes(text).split(b"\n"))  # bytes pieces: cheaper to read
         return lines, lines.pop()
     lines = []
     find = text.find
@@ -204,7 +206,7 @@ class SSEParser:
                 buffer += source
             self._check_rest()
             return []
-        lines, rest = _split_lf(text if type(text) is bytes else bytes(text), last)
+        lines, rest = _split_lf(text, last)
         if max(map(len, lines)) > self.max_line:
             return None
         events: list[SSEEvent] = []
@@ -217,7 +219,11 @@ class SSEParser:
                     size = 0
                 self._event = ""
             elif raw[:5] == b"data:" or raw == b"data":
-                value = (raw[6:] if raw[5:6] == b" " else raw[5:]).decode("utf-8", "replace")
+                start = 6 if raw[5:6] == b" " else 5
+                if len(raw) > _LONG_LINE:  # decoded from a view: no copy of the line first
+                    value = str(memoryview(raw)[start:], "utf-8", "replace")
+                else:
+                    value = raw[start:].decode("utf-8", "replace")
                 size += len(value) + 1
                 if size > self.max_data:
                     self._data_overflow(raw, self._offset + sum(len(line) + 1 for line in lines[:index]))
@@ -260,14 +266,14 @@ class SSEParser:
                 f"SSE line at stream offset {self._offset} longer than {self.max_line} octets", data=bytes(buffer[:64])
             )
 
-    def _data_overflow(self, raw: bytes, offset: int) -> NoReturn:
+    def _data_overflow(self, raw: bytes | bytearray, offset: int) -> NoReturn:
         self._closed = True
         raise DecodeError(
             f"SSE event data longer than {self.max_data} characters (line at stream offset {offset})",
             data=bytes(raw[:64]),
         )
 
-    def _line(self, raw: bytes, offset: int, events: list[SSEEvent]) -> None:
+    def _line(self, raw: bytes | bytearray, offset: int, events: list[SSEEvent]) -> None:
         if not raw:
             self._dispatch(events)
             return

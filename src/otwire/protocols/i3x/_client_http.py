@@ -62,7 +62,7 @@ class BodyDecoder:
         DecodeError: an unknown encoding (from the constructor).
     """
 
-    __slots__ = ("_cap", "_raw", "_size", "_zlib")
+    __slots__ = ("_cap", "_raw", "_size", "_zlib", "passthrough")
 
     def __init__(self, encoding: bytes | None, cap: int | None) -> None:
         self._cap = cap
@@ -75,6 +75,8 @@ class BodyDecoder:
             if wbits is None:
                 raise DecodeError(f"unsupported Content-Encoding {coding!r}", data=coding)
             self._zlib = zlib.decompressobj(wbits)
+        self.passthrough = self._zlib is None and cap is None
+        """:meth:`feed` would yield its octets unchanged (no encoding, no cap): a caller may skip it."""
 
     def feed(self, data: bytes) -> Iterator[bytes]:
         """Yield the decoded octets of ``data`` in pieces of at most 64 KiB.

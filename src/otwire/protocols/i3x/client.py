@@ -366,7 +366,12 @@ class I3XClientEngine:
             self._dispatch()
 
     def _on_stream_http(self, conn: HTTPConnection, stream: StreamRecord, event: h11.Event, now: float) -> None:
-        if isinstance(event, h11.Response):
+        if type(event) is h11.Data:  # the usual event first
+            events, closed = stream.feed(event.data)  # h11 gives a fresh bytearray
+            self._events.extend(events)
+            if closed:
+                self._end_stream(stream, E.CLOSE_EVENT, now)
+        elif isinstance(event, h11.Response):
             status = event.status_code
             if 200 <= status < 300:
                 self._events.append(stream.opened(status, list(event.headers), now))
@@ -374,11 +379,6 @@ class I3XClientEngine:
                 self._end_stream(
                     stream, E.HTTP_ERROR, now, status=status, server_delay=retry_after(list(event.headers))
                 )
-        elif isinstance(event, h11.Data):
-            events, closed = stream.feed(event.data)  # h11 gives a fresh bytearray
-            self._events.extend(events)
-            if closed:
-                self._end_stream(stream, E.CLOSE_EVENT, now)
         elif isinstance(event, h11.EndOfMessage):
             self._end_stream(stream, E.CLEAN_END, now)
 
