@@ -33,6 +33,7 @@ from otwire.codecs.iec104 import elements as el
 from otwire.codecs.iec104.apci import APDU
 from otwire.codecs.iec104.asdu import InformationObject
 from otwire.errors import DecodeError
+from otwire.inspect._iec104_json import JsonFill, compile_json_view
 from otwire.inspect.model import Column, Finding, PerSender, ProtocolView
 
 
@@ -105,6 +106,27 @@ def apdu_json(apdu: APDU) -> dict[str, Any]:
         case UFrame(function=function):
             return {"format": "U", "u_function": function.name}
     raise TypeError(apdu)
+
+
+def apdu_json_into(apdu: APDU, raw: bytes, out: dict[str, Any]) -> None:
+    """Add the JSON view of ``apdu``, decoded from the frame ``raw``, to ``out``.
+
+    The same as ``out.update(apdu_json(apdu))``; I-frames of a type with a fixed-size
+    layout are read from ``raw`` by a view compiled once per type
+    (:func:`otwire.inspect._iec104_json.compile_json_view`).
+    """
+    if type(apdu) is IFrame:
+        type_id = raw[6]
+        fill = _FILLS.get(type_id, _UNKNOWN)
+        if fill is _UNKNOWN:
+            fill = _FILLS[type_id] = compile_json_view(type_id, element_json, (_type_name, _cot_name))
+        if fill is not None:
+            fill(raw, out)
+            return
+    out.update(apdu_json(apdu))
+
+
+_FILLS: dict[int, JsonFill | None] = {}
 
 
 def apdu_format(apdu: APDU) -> str:
@@ -390,4 +412,4 @@ why): message.
 
 
 #: How IEC 104 APDUs are shown (named by :mod:`otwire.registry`).
-VIEW = ProtocolView(apdu_json, COLUMNS, apdu_cells, apdu_format, apdu_type_name)
+VIEW = ProtocolView(apdu_json, COLUMNS, apdu_cells, apdu_format, apdu_type_name, apdu_json_into)

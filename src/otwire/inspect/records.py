@@ -369,7 +369,7 @@ def _values(row: Row, out: dict[str, Any]) -> dict[str, Any]:
         out["offset"] = finding.offset
         out["raw"] = finding.raw.hex()
         if kind == "apdu":
-            out.update(_json_view(row.protocol or "")(finding.message))
+            _json_view(row.protocol or "")(finding.message, finding.raw, out)
         else:
             out["error"] = finding.error
             out["error_offset"] = finding.error_offset
@@ -383,11 +383,14 @@ def _values(row: Row, out: dict[str, Any]) -> dict[str, Any]:
 
 
 @cache
-def _json_view(protocol: str) -> Callable[[Any], dict[str, Any]]:
-    """Return ``ProtocolView.json`` of a protocol, imported once through :mod:`otwire.registry`."""
+def _json_view(protocol: str) -> Callable[[Any, bytes, dict[str, Any]], None]:
+    """Return ``ProtocolView.json_into`` of a protocol (imported once through :mod:`otwire.registry`)."""
     shown: Any = registry.load(str(registry.get_dissectable(protocol).view))
+    if shown.json_into is not None:
+        fill: Callable[[Any, bytes, dict[str, Any]], None] = shown.json_into
+        return fill
     convert: Callable[[Any], dict[str, Any]] = shown.json
-    return convert
+    return lambda message, raw, out: out.update(convert(message))
 
 
 _FLOW_TEXTS: dict[Flow, str] = {}

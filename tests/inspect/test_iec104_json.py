@@ -1,0 +1,77 @@
+"""The compiled JSON view of IEC 104 I-frames equals the general one (``apdu_json(decode_apdu(frame))``)."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from otwire.codecs.iec104 import decode_apdu
+from otwire.codecs.iec104.asdu import information_length
+from otwire.codecs.iec104.layouts import LAYOUTS, element_size
+from otwire.errors import DecodeError
+from otwire.inspect.iec104 import VIEW, apdu_json, apdu_json_into
+
+FIXED = sorted(int(t) for t, layout in LAYOUTS.items() if element_size(layout) is not None)
+
+
+@st.composite
+def frames(draw: st.DrawFn, type_id: int) -> bytes:
+    """An I-frame of ``type_id``: random control field, header and information octets of the right size."""
+    sq = draw(st.booleans())
+    size = information_length(type_id, sq, 1) or 3
+    per = size - (3 if sq else 0) if sq else size
+    most = (249 - 6 - (3 if sq else 0)) // max(per, 1) if per else 127
+    n = draw(st.integers(0, min(127, most)))
+    info_size = information_length(type_id, sq, n)
+    assert info_size is not None
+    info = draw(st.binary(min_size=info_size, max_size=info_size))
+    ns, nr = draw(st.integers(0, 32767)), draw(st.integers(0, 32767))
+    cot, oa, ca = draw(st.integers(0, 255)), draw(st.integers(0, 255)), draw(st.integers(0, 0xFFFF))
+    asdu = struct.pack("<BBBBH", type_id, n | (0x80 if sq else 0), cot, oa, ca) + info
+    return struct.pack("<BBHH", 0x68, 4 + len(asdu), ns << 1, nr << 1) + asdu
+
+
+@pytest.mark.parametrize("type_id", FIXED)
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_compiled_view_equals_general_view(type_id: int, data: st.DataObject) -> None:
+    frame = data.draw(frames(type_id))
+    try:
+        apdu = decode_apdu(frame)
+    except DecodeError:
+        return  # not a record the view is asked about
+    out: dict[str, object] = {"kind": "apdu"}
+    apdu_json_into(apdu, frame, out)
+    expected = {"kind": "apdu", **apdu_json(apdu)}
+    assert out == expected
+    assert list(out) == list(expected)  # the key order is the JSON's
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        bytes.fromhex("680401000200"),  # S-frame
+        bytes.fromhex("680407000000"),  # STARTDT act
+        bytes.fromhex("680e0000000082010300010001020304"),  # type 130: no layout, raw information
+    ],
+)
+def test_other_frames_use_the_general_view(frame: bytes) -> None:
+    apdu = decode_apdu(frame)
+    out: dict[str, object] = {}
+    apdu_json_into(apdu, frame, out)
+    assert out == apdu_json(apdu)
+    assert VIEW.json_into is apdu_json_into
+
+
+def test_non_finite_r32_values_are_strings() -> None:
+    for bits, text in ((0x7FC00000, "NaN"), (0x7F800000, "Infinity"), (0xFF800000, "-Infinity"), (0x7F800001, "NaN")):
+        frame = bytes.fromhex("6812040000000d0103000100140500") + bits.to_bytes(4, "little") + b"\x00"
+        apdu = decode_apdu(frame)
+        out: dict[str, object] = {}
+        apdu_json_into(apdu, frame, out)
+        elements = [{"element": "R32", "value": text}, {"element": "QDS", "quality": [], "reserved": 0}]
+        assert out["objects"] == [{"ioa": 0x000514, "elements": elements}]
+        assert out == apdu_json(apdu)
