@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, cast
 
 from otwire.codecs.iec104 import (
@@ -32,6 +32,7 @@ from otwire.codecs.iec104 import (
 from otwire.codecs.iec104 import elements as el
 from otwire.codecs.iec104.apci import APDU
 from otwire.codecs.iec104.asdu import InformationObject
+from otwire.codecs.iec104.framing import FramerItem
 from otwire.errors import DecodeError
 from otwire.inspect._iec104_json import JsonFill, compile_json_view
 from otwire.inspect.model import Column, Finding, PerSender, ProtocolView
@@ -45,29 +46,30 @@ class IEC104StreamDissector:
 
     def feed(self, data: bytes) -> list[Finding]:
         """Consume stream octets and return what became complete."""
-        self._framer.receive_data(data)
-        return self._drain()
+        return _findings(self._framer.feed(data))
 
     def close(self) -> list[Finding]:
         """End of stream: report what is left over."""
         self._framer.close()
-        return self._drain()
+        return _findings(self._framer)
 
-    def _drain(self) -> list[Finding]:
-        out: list[Finding] = []
-        for item in self._framer:
-            if type(item) is RawAPDU:
-                data = item.data
-                try:
-                    out.append(Finding("apdu", item.offset, data, decode_apdu(data)))
-                except DecodeError as exc:
-                    out.append(Finding("error", item.offset, data, error=str(exc), error_offset=exc.offset))
-            elif isinstance(item, Junk):
-                out.append(Finding("junk", item.offset, item.data, error=f"{len(item.data)} junk octets before 0x68"))
-            elif isinstance(item, LengthError):
-                error = f"APDU length {item.length} outside 4..253"
-                out.append(Finding("error", item.offset, item.data, error=error, error_offset=1))
-        return out
+
+def _findings(items: Iterable[FramerItem]) -> list[Finding]:
+    """The findings of framer items: APDUs decoded (or decode errors), junk, length errors."""
+    out: list[Finding] = []
+    for item in items:
+        if type(item) is RawAPDU:
+            data = item.data
+            try:
+                out.append(Finding("apdu", item.offset, data, decode_apdu(data)))
+            except DecodeError as exc:
+                out.append(Finding("error", item.offset, data, error=str(exc), error_offset=exc.offset))
+        elif isinstance(item, Junk):
+            out.append(Finding("junk", item.offset, item.data, error=f"{len(item.data)} junk octets before 0x68"))
+        elif isinstance(item, LengthError):
+            error = f"APDU length {item.length} outside 4..253"
+            out.append(Finding("error", item.offset, item.data, error=error, error_offset=1))
+    return out
 
 
 class IEC104Dissector(PerSender):
