@@ -321,7 +321,7 @@ def _emit(args: argparse.Namespace, output: _Output, selection: Selection, rows:
     summary = Summary()
     rows = _counted(rows, summary, source)
     if output.format == "jsonl":
-        write_jsonl(rows, source, sys.stdout)
+        write_jsonl(rows, source, sys.stdout, batch=_jsonl_batch(args, source))
     elif output.writer is not None:
         for row in rows:
             output.writer.write(selection.values(row, source))
@@ -332,6 +332,16 @@ def _emit(args: argparse.Namespace, output: _Output, selection: Selection, rows:
             summary.render(output.console)
         else:
             print(json.dumps({"summary": summary.as_json()}), file=sys.stderr)
+
+
+#: JSON lines encoded and written at once when reading a file into a file or pipe.
+JSONL_BATCH = 256
+
+
+def _jsonl_batch(args: argparse.Namespace, source: str) -> int:
+    """Rows per write: one by one for live input (``-i``, stdin) or a terminal, else :data:`JSONL_BATCH`."""
+    live = getattr(args, "interface", None) or source == STDIN
+    return 1 if live or sys.stdout.isatty() else JSONL_BATCH
 
 
 def _table(output: _Output, rows: Iterator[Row], source: str) -> None:
