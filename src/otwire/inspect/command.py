@@ -83,6 +83,11 @@ class Selection:
 
     def select(self, rows: Iterator[Row], source: str) -> Iterator[Row]:
         """Yield the rows that pass the filter, until the limit; tap each kept one."""
+        if self.predicate is None and self.limit is None and self.tap is None:  # every row: only count them
+            for row in rows:
+                self.kept += 1
+                yield row
+            return
         for row in rows:
             if self.done:
                 return

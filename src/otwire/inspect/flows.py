@@ -21,6 +21,7 @@ import socket
 from collections import OrderedDict
 from typing import Final, Literal, TypeAlias
 
+from otwire.codecs._base import fast_constructor
 from otwire.inspect.frames import ETH_IPV4_TCP, Segment, decode_frame
 from otwire.inspect.records import (
     CaptureStats,
@@ -58,6 +59,8 @@ MAX_LIVE_FLOWS: Final = 1 << 16
 #: Packets between two checks for idle flows.
 SWEEP_PACKETS: Final = 256
 
+#: ``Data(flow, sender, timestamp, data, packet_number)`` without the frozen dataclass's checks (one per segment).
+_make_data = fast_constructor(Data)
 _Key: TypeAlias = tuple[bytes, int, bytes, int]  # client, client port, server, server port
 _Reason: TypeAlias = Literal["closed", "idle", "full"]
 
@@ -157,7 +160,7 @@ class FlowTable:
         conn.last = ts
         self._conns.move_to_end(key)
         self._stats.segments += 1
-        return [Data(conn.flow, sender, ts, frame[34 + doff : 14 + total], n)] if size else []
+        return [_make_data(conn.flow, sender, ts, frame[34 + doff : 14 + total], n)] if size else []
 
     def finish(self, ts: float, number: int) -> list[Record]:
         """Return the records of the octets still buffered at the end of the capture."""
@@ -258,7 +261,7 @@ def _records(events: list[Event], flow: Flow, sender: Sender, ts: float, n: int,
     for event in events:
         kind = type(event)
         if kind is Delivered:
-            out.append(Data(flow, sender, ts, event.data, n))  # type: ignore[union-attr]
+            out.append(_make_data(flow, sender, ts, event.data, n))  # type: ignore[union-attr]
         elif kind is Missing:
             out.append(Gap(flow, sender, ts, event.count, n))  # type: ignore[union-attr]
         elif kind is Duplicate:

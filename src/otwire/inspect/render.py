@@ -20,6 +20,7 @@ from rich.table import Table
 
 from otwire.inspect.capture import Sender
 from otwire.inspect.dissect import Row, row_json, view
+from otwire.inspect.model import ProtocolView
 
 _IEC104_FORMATS = ("I-format", "S-format", "U-format")
 _ARROW = {Sender.CLIENT: "C>S", Sender.SERVER: "S>C", None: "   "}
@@ -151,6 +152,7 @@ class Summary:
     def __init__(self) -> None:
         self.files: dict[str, Counter[str]] = {}
         self.types: dict[str, Counter[str]] = {}
+        self._views: dict[str | None, ProtocolView] = {}
 
     def add(self, source: str, row: Row) -> None:
         """Count one row (notices are not counted)."""
@@ -168,7 +170,9 @@ class Summary:
                 counts["missing octets"] += row.missing
             return
         if finding.kind == "apdu":
-            shown = view(row.protocol or "")
+            shown = self._views.get(row.protocol)
+            if shown is None:
+                shown = self._views[row.protocol] = view(row.protocol or "")
             counts["APDUs"] += 1
             counts[_format_key(shown.format(finding.message))] += 1
             type_name = shown.type_name(finding.message)
