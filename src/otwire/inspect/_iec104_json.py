@@ -64,7 +64,10 @@ def _octet_expr(cls: type[el.OctetElement], i: int, k: int, element_json: Elemen
 
 
 def _element_expr(cls: type[el.Element], i: int, k: int, element_json: ElementJson, env: dict[str, Any]) -> str:
-    """Source of the JSON dict of element ``i`` (raw values from ``v[k]``)."""
+    """Source of the JSON dict of element ``i`` (raw values from ``v[k]``).
+
+    The expressions' own names (``x``, ``o``) must not be names of ``fill`` (:func:`_source`).
+    """
     if issubclass(cls, el.OctetElement):
         return _octet_expr(cls, i, k, element_json, env)
     if cls is el.R32:  # read as a float ("f"): the same number as R32.value; non-finite as strings
@@ -73,13 +76,23 @@ def _element_expr(cls: type[el.Element], i: int, k: int, element_json: ElementJs
         return f'{{"element": "NVA", "raw": v[{k}], "value": v[{k}] / 32768}}'
     if cls in _PLAIN:
         return f'{{"element": "{cls.__name__}", "{_PLAIN[cls]}": v[{k}]}}'
+    if cls is el.CP56Time2a:  # the seven octets ("7s"): fields as CP56Time2a's properties read them
+        return f"CP56(v[{k}])"
+    if cls is el.CP24Time2a:
+        return (
+            f'{{"element": "CP24Time2a", "raw": (o := v[{k}]).hex(), "milliseconds": o[0] | o[1] << 8,'
+            ' "minute": o[2] & 0x3F, "invalid": o[2] > 0x7F}'
+        )
     env[f"C{i}"], env["EJ"] = cls.from_raw, element_json
     count = 1 if cls.FORMAT.endswith("s") else len(cls.FORMAT)
     return f"EJ(C{i}({', '.join(f'v[{k + j}]' for j in range(count))}))"
 
 
 def compile_json_view(
-    type_id: int, element_json: ElementJson, names: tuple[Callable[[int], str], Callable[[int], str]]
+    type_id: int,
+    element_json: ElementJson,
+    names: tuple[Callable[[int], str], Callable[[int], str]],
+    iso: Callable[[bytes], str | None],
 ) -> JsonFill | None:
     """Return the compiled JSON view of I-frames of ``type_id``, or ``None`` without a fixed-size layout.
 
@@ -87,6 +100,7 @@ def compile_json_view(
         type_id: The type identification.
         element_json: The general view of one element (``otwire.inspect.iec104.element_json``).
         names: The type and cause names of the general view (a number -> its mnemonic).
+        iso: The ``iso`` text of a CP56Time2a's seven octets, as the general view gives it.
 
     Returns:
         ``fill(frame, out)``: adds ``format``, ``ns`` ... ``raw_information`` to ``out``, as
@@ -96,6 +110,7 @@ def compile_json_view(
     if layout is None or element_size(layout) is None:
         return None
     env: dict[str, Any] = {"H": _HEAD, "TN": names[0](type_id), "CN": names[1], "NF": _non_finite}
+    env["CP56"] = _cp56_json(iso)
     formats, exprs0, exprs1, k = [], [], [], 0
     for i, cls in enumerate(layout):
         formats.append("f" if cls is el.R32 else cls.FORMAT)
@@ -145,6 +160,29 @@ def _source(exprs0: list[str], exprs1: list[str], fmt: str) -> str:
         "    out['objects'] = objects\n"
         "    out['raw_information'] = None\n"
     )
+
+
+def _cp56_json(iso: Callable[[bytes], str | None]) -> Callable[[bytes], dict[str, Any]]:
+    """Return the JSON view of CP56Time2a octets (``element_json`` of the element, the same keys in order)."""
+
+    def view(t: bytes) -> dict[str, Any]:
+        return {
+            "element": "CP56Time2a",
+            "raw": t.hex(),
+            "year": t[6] & 0x7F,
+            "month": t[5] & 0x0F,
+            "day": t[4] & 0x1F,
+            "day_of_week": t[4] >> 5,
+            "hour": t[3] & 0x1F,
+            "minute": t[2] & 0x3F,
+            "milliseconds": t[0] | t[1] << 8,
+            "invalid": t[2] > 0x7F,
+            "summer_time": t[3] > 0x7F,
+            "substituted": t[2] & 0x40 != 0,
+            "iso": iso(t),
+        }
+
+    return view
 
 
 def _non_finite(value: float) -> str:

@@ -121,7 +121,7 @@ def apdu_json_into(apdu: APDU, raw: bytes, out: dict[str, Any]) -> None:
         type_id = raw[6]
         fill = _FILLS.get(type_id, _UNKNOWN)
         if fill is _UNKNOWN:
-            fill = _FILLS[type_id] = compile_json_view(type_id, element_json, (_type_name, _cot_name))
+            fill = _FILLS[type_id] = compile_json_view(type_id, element_json, (_type_name, _cot_name), _iso_of)
         if fill is not None:
             fill(raw, out)
             return
@@ -249,6 +249,13 @@ def _time_fields(t: CP56Time2a) -> dict[str, Any]:
         "summer_time": t.summer_time,
         "substituted": t.substituted,
     }
+
+
+def _iso_of(raw: bytes) -> str | None:
+    """:func:`_iso` of the CP56Time2a with these seven octets."""
+    if raw in _ISO_TEXTS:
+        return _ISO_TEXTS[raw]
+    return _iso(CP56Time2a(raw=raw))
 
 
 def _iso(t: CP56Time2a) -> str | None:
