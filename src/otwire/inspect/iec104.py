@@ -33,6 +33,7 @@ from otwire.codecs.iec104 import elements as el
 from otwire.codecs.iec104.apci import APDU
 from otwire.codecs.iec104.asdu import InformationObject
 from otwire.codecs.iec104.framing import FramerItem
+from otwire.codecs.iec104.layouts import LAYOUTS, element_size
 from otwire.errors import DecodeError
 from otwire.inspect._iec104_json import JsonFill, compile_json_view
 from otwire.inspect.model import Column, Finding, PerSender, ProtocolView
@@ -54,12 +55,66 @@ class IEC104StreamDissector:
         return _findings(self._framer)
 
 
+class _DecodedOnDemand(Finding):
+    """The finding of an APDU that :func:`decodes` vouches for: decoded when ``message`` is first read.
+
+    The JSON view and the summary read its octets (:func:`apdu_json_into`, :func:`apdu_counted`),
+    so ``--format jsonl`` decodes nothing; the table, ``-V`` and Parquet read ``message``.
+    """
+
+    __slots__ = ()
+
+    @property
+    def message(self) -> APDU:
+        """The decoded APDU (decoded once)."""
+        apdu: APDU | None = _MESSAGE.__get__(self)
+        if apdu is None:
+            apdu = decode_apdu(self.raw)
+            _MESSAGE.__set__(self, apdu)
+        return apdu
+
+    @message.setter
+    def message(self, value: APDU | None) -> None:
+        _MESSAGE.__set__(self, value)
+
+
+_MESSAGE: Any = Finding.__dict__["message"]  # the slot behind _DecodedOnDemand.message
+
+
+def decodes(frame: bytes) -> bool:
+    """Whether :func:`decode_apdu` decodes this framed APDU (a :class:`RawAPDU`'s octets) for sure.
+
+    ``True`` for an I-frame whose type has a fixed-size layout and whose information part has
+    the size its VSQ says; ``False`` for every other frame (which may decode or not).
+    ``tests/inspect/test_iec104_json.py`` checks that ``True`` is never wrong.
+    """
+    n = len(frame)
+    if n < 12 or frame[2] & 1 or frame[4] & 1:
+        return False
+    size = _OBJECT_SIZES.get(frame[6])
+    if size is None:
+        return False
+    vsq = frame[7]
+    if vsq > 0x7F:
+        return n - 12 == (3 + (vsq & 0x7F) * size if vsq & 0x7F else 0)
+    return n - 12 == vsq * (3 + size)
+
+
+#: type_id -> element octets per object, for the types with a fixed-size layout.
+_OBJECT_SIZES: dict[int, int] = {
+    int(t): size for t, layout in LAYOUTS.items() if (size := element_size(layout)) is not None
+}
+
+
 def _findings(items: Iterable[FramerItem]) -> list[Finding]:
     """The findings of framer items: APDUs decoded (or decode errors), junk, length errors."""
     out: list[Finding] = []
     for item in items:
         if type(item) is RawAPDU:
             data = item.data
+            if decodes(data):
+                out.append(_DecodedOnDemand("apdu", item.offset, data))
+                continue
             try:
                 out.append(Finding("apdu", item.offset, data, decode_apdu(data)))
             except DecodeError as exc:
@@ -110,14 +165,15 @@ def apdu_json(apdu: APDU) -> dict[str, Any]:
     raise TypeError(apdu)
 
 
-def apdu_json_into(apdu: APDU, raw: bytes, out: dict[str, Any]) -> None:
-    """Add the JSON view of ``apdu``, decoded from the frame ``raw``, to ``out``.
+def apdu_json_into(finding: Finding, out: dict[str, Any]) -> None:
+    """Add the JSON view of an APDU finding's message to ``out``.
 
-    The same as ``out.update(apdu_json(apdu))``; I-frames of a type with a fixed-size
-    layout are read from ``raw`` by a view compiled once per type
-    (:func:`otwire.inspect._iec104_json.compile_json_view`).
+    The same as ``out.update(apdu_json(finding.message))``; I-frames of a type with a
+    fixed-size layout are read from the finding's octets by a view compiled once per
+    type (:func:`otwire.inspect._iec104_json.compile_json_view`), without decoding them.
     """
-    if type(apdu) is IFrame:
+    raw = finding.raw
+    if not raw[2] & 1:  # an I-frame (the finding's frame decodes)
         type_id = raw[6]
         fill = _FILLS.get(type_id, _UNKNOWN)
         if fill is _UNKNOWN:
@@ -125,7 +181,15 @@ def apdu_json_into(apdu: APDU, raw: bytes, out: dict[str, Any]) -> None:
         if fill is not None:
             fill(raw, out)
             return
-    out.update(apdu_json(apdu))
+    out.update(apdu_json(finding.message))
+
+
+def apdu_counted(finding: Finding) -> tuple[str, str | None]:
+    """``(apdu_format(m), apdu_type_name(m))`` of an APDU finding's message ``m``, read from its octets."""
+    c1 = finding.raw[2]
+    if not c1 & 1:
+        return "I", _type_name(finding.raw[6])
+    return ("S" if c1 == 0x01 else "U"), None
 
 
 _FILLS: dict[int, JsonFill | None] = {}
@@ -421,4 +485,4 @@ why): message.
 
 
 #: How IEC 104 APDUs are shown (named by :mod:`otwire.registry`).
-VIEW = ProtocolView(apdu_json, COLUMNS, apdu_cells, apdu_format, apdu_type_name, apdu_json_into)
+VIEW = ProtocolView(apdu_json, COLUMNS, apdu_cells, apdu_format, apdu_type_name, apdu_json_into, apdu_counted)

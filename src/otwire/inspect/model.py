@@ -103,9 +103,12 @@ class ProtocolView:
         cells: Message -> one text per column.
         format: Message -> a short format tag counted in the summary (``"I"``, ``"EV"``, ...).
         type_name: Message -> the type counted in the summary, or ``None``.
-        json_into: ``(message, raw, out)``: add the keys of ``json(message)`` to the dict ``out``,
-            reading the message's octets ``raw`` where that is faster (the same keys and values,
-            proven by a differential test); ``None``: ``out.update(json(message))``.
+        json_into: ``(finding, out)``: add the keys of ``json(finding.message)`` to the dict ``out``,
+            reading the finding's octets where that is faster (the same keys and values, proven
+            by a differential test; a dissector may then decode the message only when asked);
+            ``None``: ``out.update(json(finding.message))``.
+        counted: ``finding -> (format(message), type_name(message))``, read from the finding's
+            octets where that is faster (the summary's counts); ``None``: from the message.
     """
 
     json: Callable[[Any], dict[str, Any]]
@@ -113,4 +116,5 @@ class ProtocolView:
     cells: Callable[[Any], tuple[str, ...]]
     format: Callable[[Any], str]
     type_name: Callable[[Any], str | None]
-    json_into: Callable[[Any, bytes, dict[str, Any]], None] | None = None
+    json_into: Callable[[Finding, dict[str, Any]], None] | None = None
+    counted: Callable[[Finding], tuple[str, str | None]] | None = None

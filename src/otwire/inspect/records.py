@@ -381,7 +381,7 @@ def _values(row: Row, out: dict[str, Any]) -> dict[str, Any]:
         out["offset"] = finding.offset
         out["raw"] = finding.raw.hex()
         if kind == "apdu":
-            _json_view(row.protocol or "")(finding.message, finding.raw, out)
+            _json_view(row.protocol or "")(finding, out)
         else:
             out["error"] = finding.error
             out["error_offset"] = finding.error_offset
@@ -395,14 +395,14 @@ def _values(row: Row, out: dict[str, Any]) -> dict[str, Any]:
 
 
 @cache
-def _json_view(protocol: str) -> Callable[[Any, bytes, dict[str, Any]], None]:
+def _json_view(protocol: str) -> Callable[[Finding, dict[str, Any]], None]:
     """Return ``ProtocolView.json_into`` of a protocol (imported once through :mod:`otwire.registry`)."""
     shown: Any = registry.load(str(registry.get_dissectable(protocol).view))
     if shown.json_into is not None:
-        fill: Callable[[Any, bytes, dict[str, Any]], None] = shown.json_into
+        fill: Callable[[Finding, dict[str, Any]], None] = shown.json_into
         return fill
     convert: Callable[[Any], dict[str, Any]] = shown.json
-    return lambda message, raw, out: out.update(convert(message))
+    return lambda finding, out: out.update(convert(finding.message))
 
 
 _FLOW_TEXTS: dict[Flow, str] = {}

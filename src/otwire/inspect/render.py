@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import IO, Any
 
 import msgspec
@@ -20,7 +20,7 @@ from rich.table import Table
 
 from otwire.inspect.capture import Sender
 from otwire.inspect.dissect import Row, row_json, view
-from otwire.inspect.model import ProtocolView
+from otwire.inspect.model import Finding, ProtocolView
 
 _IEC104_FORMATS = ("I-format", "S-format", "U-format")
 _ARROW = {Sender.CLIENT: "C>S", Sender.SERVER: "S>C", None: "   "}
@@ -152,7 +152,7 @@ class Summary:
     def __init__(self) -> None:
         self.files: dict[str, Counter[str]] = {}
         self.types: dict[str, Counter[str]] = {}
-        self._views: dict[str | None, ProtocolView] = {}
+        self._counted: dict[str | None, Callable[[Finding], tuple[str, str | None]]] = {}
 
     def add(self, source: str, row: Row) -> None:
         """Count one row (notices are not counted)."""
@@ -170,12 +170,12 @@ class Summary:
                 counts["missing octets"] += row.missing
             return
         if finding.kind == "apdu":
-            shown = self._views.get(row.protocol)
-            if shown is None:
-                shown = self._views[row.protocol] = view(row.protocol or "")
+            counted = self._counted.get(row.protocol)
+            if counted is None:
+                counted = self._counted[row.protocol] = _counter(view(row.protocol or ""))
             counts["APDUs"] += 1
-            counts[_format_key(shown.format(finding.message))] += 1
-            type_name = shown.type_name(finding.message)
+            tag, type_name = counted(finding)
+            counts[_format_key(tag)] += 1
             if type_name is not None:
                 self.types[source][type_name] += 1
         elif finding.kind == "junk":
@@ -203,6 +203,13 @@ class Summary:
             for name, n in sorted(self.types[source].items(), key=lambda kv: (-kv[1], kv[0])):
                 table.add_row(f"  {name}", str(n))
             console.print(table)
+
+
+def _counter(shown: ProtocolView) -> Callable[[Finding], tuple[str, str | None]]:
+    """``ProtocolView.counted``, or the same from the message."""
+    if shown.counted is not None:
+        return shown.counted
+    return lambda finding: (shown.format(finding.message), shown.type_name(finding.message))
 
 
 _FORMAT_KEYS: dict[str, str] = {}
