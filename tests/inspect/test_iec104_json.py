@@ -1,6 +1,7 @@
-"""The compiled JSON view of IEC 104 I-frames equals the general one (``apdu_json(decode_apdu(frame))``),
-the summary's counts read from the octets equal those of the message, and a finding decoded on
-demand is vouched for by ``decodes`` only when its frame decodes."""
+"""The compiled JSON and table views of IEC 104 I-frames equal the general ones
+(``apdu_json``/``apdu_cells`` of ``decode_apdu(frame)``), the summary's counts read from the
+octets equal those of the message, and a finding decoded on demand is vouched for by
+``decodes`` only when its frame decodes."""
 
 from __future__ import annotations
 
@@ -14,9 +15,12 @@ from otwire.codecs.iec104 import decode_apdu
 from otwire.codecs.iec104.asdu import information_length
 from otwire.codecs.iec104.layouts import LAYOUTS, element_size
 from otwire.errors import DecodeError
+from otwire.inspect._iec104_lazy import DecodedOnDemand
 from otwire.inspect.iec104 import (
     VIEW,
     IEC104StreamDissector,
+    apdu_cells,
+    apdu_cells_of,
     apdu_counted,
     apdu_format,
     apdu_json,
@@ -64,10 +68,11 @@ def test_compiled_view_equals_general_view(type_id: int, data: st.DataObject) ->
     assert out == expected
     assert list(out) == list(expected)  # the key order is the JSON's
     assert apdu_counted(Finding("apdu", 0, frame, apdu)) == (apdu_format(apdu), apdu_type_name(apdu))
+    assert apdu_cells_of(Finding("apdu", 0, frame, apdu)) == apdu_cells(apdu)
     [finding] = IEC104StreamDissector().feed(frame)
     assert (finding.kind, finding.message) == ("apdu", apdu)  # decoded on demand or at once, the same APDU
     if decodes(frame):
-        assert type(finding) is not Finding
+        assert type(finding) is DecodedOnDemand
 
 
 @given(st.binary(min_size=4, max_size=253), st.sampled_from([None, *FIXED]))
@@ -101,16 +106,18 @@ def test_other_frames_use_the_general_view(frame: bytes) -> None:
     apdu_json_into(finding, out)
     assert out == apdu_json(apdu)
     assert apdu_counted(finding) == (apdu_format(apdu), apdu_type_name(apdu))
+    assert apdu_cells_of(finding) == apdu_cells(apdu)
     assert VIEW.json_into is apdu_json_into
     assert VIEW.counted is apdu_counted
+    assert VIEW.cells_of is apdu_cells_of
 
 
 def test_an_i_frame_of_a_fixed_type_is_decoded_on_demand() -> None:
     frame = bytes.fromhex("6812040000000d01030001001405000000c03f00")
     [finding] = IEC104StreamDissector().feed(frame)
-    assert type(finding) is not Finding
+    assert type(finding) is DecodedOnDemand
     assert finding.message == decode_apdu(frame)
-    assert repr(finding).startswith("_DecodedOnDemand(kind='apdu', offset=0, raw=")
+    assert repr(finding).startswith("DecodedOnDemand(kind='apdu', offset=0, raw=")
 
 
 def test_non_finite_r32_values_are_strings() -> None:

@@ -33,9 +33,10 @@ from otwire.codecs.iec104 import elements as el
 from otwire.codecs.iec104.apci import APDU
 from otwire.codecs.iec104.asdu import InformationObject
 from otwire.codecs.iec104.framing import FramerItem
-from otwire.codecs.iec104.layouts import LAYOUTS, element_size
 from otwire.errors import DecodeError
+from otwire.inspect._iec104_cells import CellsOf, compile_cells_view
 from otwire.inspect._iec104_json import JsonFill, compile_json_view
+from otwire.inspect._iec104_lazy import DecodedOnDemand, decodes
 from otwire.inspect.model import Column, Finding, PerSender, ProtocolView
 
 
@@ -55,57 +56,6 @@ class IEC104StreamDissector:
         return _findings(self._framer)
 
 
-class _DecodedOnDemand(Finding):
-    """The finding of an APDU that :func:`decodes` vouches for: decoded when ``message`` is first read.
-
-    The JSON view and the summary read its octets (:func:`apdu_json_into`, :func:`apdu_counted`),
-    so ``--format jsonl`` decodes nothing; the table, ``-V`` and Parquet read ``message``.
-    """
-
-    __slots__ = ()
-
-    @property
-    def message(self) -> APDU:
-        """The decoded APDU (decoded once)."""
-        apdu: APDU | None = _MESSAGE.__get__(self)
-        if apdu is None:
-            apdu = decode_apdu(self.raw)
-            _MESSAGE.__set__(self, apdu)
-        return apdu
-
-    @message.setter
-    def message(self, value: APDU | None) -> None:
-        _MESSAGE.__set__(self, value)
-
-
-_MESSAGE: Any = Finding.__dict__["message"]  # the slot behind _DecodedOnDemand.message
-
-
-def decodes(frame: bytes) -> bool:
-    """Whether :func:`decode_apdu` decodes this framed APDU (a :class:`RawAPDU`'s octets) for sure.
-
-    ``True`` for an I-frame whose type has a fixed-size layout and whose information part has
-    the size its VSQ says; ``False`` for every other frame (which may decode or not).
-    ``tests/inspect/test_iec104_json.py`` checks that ``True`` is never wrong.
-    """
-    n = len(frame)
-    if n < 12 or frame[2] & 1 or frame[4] & 1:
-        return False
-    size = _OBJECT_SIZES.get(frame[6])
-    if size is None:
-        return False
-    vsq = frame[7]
-    if vsq > 0x7F:
-        return n - 12 == (3 + (vsq & 0x7F) * size if vsq & 0x7F else 0)
-    return n - 12 == vsq * (3 + size)
-
-
-#: type_id -> element octets per object, for the types with a fixed-size layout.
-_OBJECT_SIZES: dict[int, int] = {
-    int(t): size for t, layout in LAYOUTS.items() if (size := element_size(layout)) is not None
-}
-
-
 def _findings(items: Iterable[FramerItem]) -> list[Finding]:
     """The findings of framer items: APDUs decoded (or decode errors), junk, length errors."""
     out: list[Finding] = []
@@ -113,7 +63,7 @@ def _findings(items: Iterable[FramerItem]) -> list[Finding]:
         if type(item) is RawAPDU:
             data = item.data
             if decodes(data):
-                out.append(_DecodedOnDemand("apdu", item.offset, data))
+                out.append(DecodedOnDemand("apdu", item.offset, data))
                 continue
             try:
                 out.append(Finding("apdu", item.offset, data, decode_apdu(data)))
@@ -410,6 +360,34 @@ def apdu_cells(apdu: APDU) -> tuple[str, ...]:
     raise TypeError(apdu)
 
 
+def apdu_cells_of(finding: Finding) -> tuple[str, ...]:
+    """Return ``apdu_cells(finding.message)`` of an APDU finding.
+
+    I-frames of a type with a fixed-size layout are read from the finding's octets by a
+    view compiled once per type (:func:`otwire.inspect._iec104_cells.compile_cells_view`).
+    """
+    raw = finding.raw
+    if not raw[2] & 1:  # an I-frame (the finding's frame decodes)
+        type_id = raw[6]
+        cells = _CELLS.get(type_id, _UNKNOWN)
+        if cells is _UNKNOWN:
+            cells = _CELLS[type_id] = compile_cells_view(type_id, element_text, (_type_name, _cot_name), _cp56_text_of)
+        if cells is not None:
+            return cells(raw)  # type: ignore[no-any-return]
+    return apdu_cells(finding.message)
+
+
+_CELLS: dict[int, CellsOf | None] = {}
+
+
+def _cp56_text_of(raw: bytes) -> str:
+    """``element_text`` of the CP56Time2a with these seven octets."""
+    iso = _iso_of(raw)
+    if iso is None:
+        return _cp56_text(CP56Time2a(raw=raw))
+    return iso + (" IV" if raw[2] > 0x7F else "") + (" SU" if raw[3] > 0x7F else "")
+
+
 def element_text(element: Element) -> str:
     """Return a short human view, e.g. ``ON IV``, ``12.5``, ``2009-08-13T10:05:03.123``."""
     kind = type(element)  # the most frequent types first, by identity (the match below tries them in turn)
@@ -485,4 +463,6 @@ why): message.
 
 
 #: How IEC 104 APDUs are shown (named by :mod:`otwire.registry`).
-VIEW = ProtocolView(apdu_json, COLUMNS, apdu_cells, apdu_format, apdu_type_name, apdu_json_into, apdu_counted)
+VIEW = ProtocolView(
+    apdu_json, COLUMNS, apdu_cells, apdu_format, apdu_type_name, apdu_json_into, apdu_counted, apdu_cells_of
+)

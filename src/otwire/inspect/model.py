@@ -109,6 +109,8 @@ class ProtocolView:
             ``None``: ``out.update(json(finding.message))``.
         counted: ``finding -> (format(message), type_name(message))``, read from the finding's
             octets where that is faster (the summary's counts); ``None``: from the message.
+        cells_of: ``finding -> cells(finding.message)``, read from the finding's octets where
+            that is faster (proven equal by a differential test); ``None``: from the message.
     """
 
     json: Callable[[Any], dict[str, Any]]
@@ -118,3 +120,4 @@ class ProtocolView:
     type_name: Callable[[Any], str | None]
     json_into: Callable[[Finding, dict[str, Any]], None] | None = None
     counted: Callable[[Finding], tuple[str, str | None]] | None = None
+    cells_of: Callable[[Finding], tuple[str, ...]] | None = None

@@ -98,7 +98,7 @@ class TableWriter:
         if row.protocol is not None and row.protocol != self._columns_of:
             self._columns_of = row.protocol
             shown = view(row.protocol)
-            self._cells = shown.cells
+            self._cells = shown.cells_of or _cells_of_message(shown)
             self._template = " ".join(f"{{:{c.align}{c.width}}}" if c.width else "{}" for c in shown.columns)
             labels = (c.cell(c.label) for c in shown.columns)
             self._console.print(f"[dim]{escape(' '.join((_LEAD, *labels)))}[/dim]")
@@ -107,7 +107,7 @@ class TableWriter:
         lead = f"{self._clock(row.timestamp):<12} {'-' if n is None else n:>7} {stream:>3} {_ARROW[row.sender]:<3}"
         finding = row.finding
         if finding is not None and finding.kind == "apdu":
-            cells = self._template.format(*self._cells(finding.message))
+            cells = self._template.format(*self._cells(finding))
             self._out.write(f"{lead} {cells}".rstrip() + "\n")
         elif finding is not None:
             style = "red" if finding.kind == "error" else "yellow"
@@ -203,6 +203,11 @@ class Summary:
             for name, n in sorted(self.types[source].items(), key=lambda kv: (-kv[1], kv[0])):
                 table.add_row(f"  {name}", str(n))
             console.print(table)
+
+
+def _cells_of_message(shown: ProtocolView) -> Callable[[Finding], tuple[str, ...]]:
+    """``ProtocolView.cells`` of a finding's message."""
+    return lambda finding: shown.cells(finding.message)
 
 
 def _counter(shown: ProtocolView) -> Callable[[Finding], tuple[str, str | None]]:
