@@ -31,39 +31,40 @@ _LEAD = f"{'time':<12} {'frame':>7} {'str':>3} {'dir':<3}"
 def write_jsonl(rows: Iterable[Row], source: str, out: IO[str], *, batch: int = 1) -> None:
     """Write one JSON object per row (keys: :func:`~otwire.inspect.records.row_json`).
 
-    msgspec encodes them, ``batch`` rows at a time (one encode and one write per batch;
-    1 writes each row as it comes, for live output). A batch with text beyond ASCII, or a
-    value msgspec cannot encode (an integer beyond 64 bits), is written row by row, and
-    such a row by :func:`json.dumps`, with ``\\uXXXX`` escapes as before, so the output
-    stays ASCII whatever the terminal's encoding. Rows already read are written when
+    msgspec encodes each row as it comes (its dict is freed at once: holding many would
+    cost the garbage collector more than the encoding); the lines are written ``batch``
+    at a time (1: each at once, for live output). A row with text beyond ASCII, or a
+    value msgspec cannot encode (an integer beyond 64 bits), is written by
+    :func:`json.dumps` instead, with ``\\uXXXX`` escapes as before, so the output stays
+    ASCII whatever the terminal's encoding. Lines already encoded are written when
     ``rows`` raises.
     """
-    encode_lines = msgspec.json.Encoder().encode_lines
-    pending: list[dict[str, Any]] = []
+    encode = msgspec.json.Encoder().encode
+    lines: list[bytes] = []
     try:
         for row in rows:
-            pending.append(row_json(row, source))
-            if len(pending) >= batch:
-                values, pending = pending, []
-                _write_lines(values, encode_lines, out)
+            values = row_json(row, source)
+            try:
+                line = encode(values)
+            except (TypeError, OverflowError, msgspec.EncodeError):
+                line = b"\xff"  # not ASCII: written by json.dumps
+            if line.isascii():
+                lines.append(line)
+                if len(lines) < batch:
+                    continue
+            else:
+                lines.append(json.dumps(values, separators=(",", ":")).encode("ascii"))
+            _write_lines(lines, out)
+            lines = []
     finally:
-        if pending:
-            _write_lines(pending, encode_lines, out)
+        if lines:
+            _write_lines(lines, out)
 
 
-def _write_lines(values: list[dict[str, Any]], encode_lines: Any, out: IO[str]) -> None:
-    """Write JSON lines of ``values``: one msgspec call when they are ASCII, else one by one."""
-    try:
-        lines = encode_lines(values)
-    except (TypeError, OverflowError, msgspec.EncodeError):
-        lines = b"\xff"  # not ASCII: written one by one
-    if lines.isascii():
-        out.write(lines.decode("ascii"))
-    elif len(values) > 1:
-        for one in values:
-            _write_lines([one], encode_lines, out)
-    else:
-        out.write(json.dumps(values[0], separators=(",", ":")) + "\n")
+def _write_lines(lines: list[bytes], out: IO[str]) -> None:
+    """Write ASCII JSON lines, one write."""
+    lines.append(b"")
+    out.write(b"\n".join(lines).decode("ascii"))
 
 
 class TableWriter:
