@@ -84,12 +84,15 @@ class TableWriter:
         self._template = ""  # str.format template of the protocol's columns (Column.cell for each)
         self._cells: Any = None
         self._second = (-1, "")  # the last whole second and its text
+        self._lead_key: tuple[Any, ...] | None = None  # time, packet, stream and sender of the last lead
+        self._lead = ""
 
     def header(self, source: str) -> None:
         """Print the file name and start numbering streams afresh; the column header follows with the first row."""
         self._console.print(f"[bold]== {escape(source)}[/bold]")
         self._columns_of = None
         self._shown = 0
+        self._lead_key = None
 
     def write(self, row: Row) -> None:
         """Print one row."""
@@ -103,9 +106,14 @@ class TableWriter:
             self._template = " ".join(f"{{:{c.align}{c.width}}}" if c.width else "{}" for c in shown.columns)
             labels = (c.cell(c.label) for c in shown.columns)
             self._console.print(f"[dim]{escape(' '.join((_LEAD, *labels)))}[/dim]")
-        stream = self._stream(row)
-        n = row.packet_number
-        lead = f"{self._clock(row.timestamp):<12} {'-' if n is None else n:>7} {stream:>3} {_ARROW[row.sender]:<3}"
+        key = (row.timestamp, row.packet_number, row.stream, row.sender)
+        if key == self._lead_key:  # another message of the same packet: the same lead
+            lead = self._lead
+        else:
+            stream = self._stream(row)
+            n = row.packet_number
+            lead = f"{self._clock(row.timestamp):<12} {'-' if n is None else n:>7} {stream:>3} {_ARROW[row.sender]:<3}"
+            self._lead_key, self._lead = key, lead
         finding = row.finding
         if finding is not None and finding.kind == "apdu":
             cells = self._template.format(*self._cells(finding))
@@ -157,32 +165,39 @@ class Summary:
 
     def add(self, source: str, row: Row) -> None:
         """Count one row (notices are not counted)."""
+        finding = row.finding
+        if finding is not None and finding.kind == "apdu":  # the common case first
+            counts = self.files.get(source)
+            if counts is None:
+                counts = self._new(source)
+            counted = self._counted.get(row.protocol)
+            if counted is None:
+                counted = self._counted[row.protocol] = _counter(view(row.protocol or ""))
+            tag, type_name = counted(finding)
+            counts["APDUs"] += 1
+            counts[_FORMAT_KEYS.get(tag) or _format_key(tag)] += 1
+            if type_name is not None:
+                self.types[source][type_name] += 1
+            return
         kind = row.kind
         if kind == "notice":
             return
         counts = self.files.get(source)
         if counts is None:
-            counts = self.files[source] = Counter()
-            self.types[source] = Counter()
-        finding = row.finding
+            counts = self._new(source)
         if finding is None:
             counts[kind + "s"] += 1
             if kind == "gap":
                 counts["missing octets"] += row.missing
-            return
-        if finding.kind == "apdu":
-            counted = self._counted.get(row.protocol)
-            if counted is None:
-                counted = self._counted[row.protocol] = _counter(view(row.protocol or ""))
-            counts["APDUs"] += 1
-            tag, type_name = counted(finding)
-            counts[_format_key(tag)] += 1
-            if type_name is not None:
-                self.types[source][type_name] += 1
         elif finding.kind == "junk":
             counts["junk octets"] += len(finding.raw)
         else:
             counts["decode errors"] += 1
+
+    def _new(self, source: str) -> Counter[str]:
+        counts = self.files[source] = Counter()
+        self.types[source] = Counter()
+        return counts
 
     def as_json(self) -> dict[str, Any]:
         """Return ``{file: {"counts": {...}, "types": {...}}}``."""
