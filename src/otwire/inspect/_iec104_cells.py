@@ -28,28 +28,28 @@ CellsOf = Callable[[bytes], tuple[str, ...]]
 
 #: The APCI control octets and the ASDU header, from octet 2: N(S) << 1, N(R) << 1, type, VSQ, COT, OA, CA.
 _HEAD = struct.Struct("<HHBBBBH")
-#: Elements formatted from their struct value (``v`` stands for it), as ``element_text`` does.
+#: Elements formatted from their struct value (``v`` stands for it), as ``element_text`` does: f-string fields.
 _FORMATTED: dict[type[el.Element], str] = {
-    el.R32: 'f"{v:g}"',
-    el.SVA: 'f"{v:g}"',
-    el.NVA: 'f"{v / 32768:.5g}"',
-    el.BSI: 'f"{v:#010x}"',
-    el.CP16Time2a: 'f"{v}ms"',
+    el.R32: "{v:g}",
+    el.SVA: "{v:g}",
+    el.NVA: "{v / 32768:.5g}",
+    el.BSI: "{v:#010x}",
+    el.CP16Time2a: "{v}ms",
 }
 
 
 def _text_expr(cls: type[el.Element], i: int, k: int, element_text: Callable[[Any], str], env: dict[str, Any]) -> str:
-    """Source of the text of element ``i`` (raw values from ``v[k]``)."""
+    """The f-string part (fields in braces, no quotes) giving the text of element ``i`` (raw values from ``v[k]``)."""
     if issubclass(cls, el.OctetElement):
         env[f"T{i}"] = tuple(element_text(cls._TABLE[octet]) for octet in range(256))
-        return f"T{i}[v[{k}]]"
+        return f"{{T{i}[v[{k}]]}}"
     if cls in _FORMATTED:
         return _FORMATTED[cls].replace("{v", f"{{v[{k}]")
     if cls is el.CP56Time2a:
-        return f"CP56(v[{k}])"
+        return f"{{CP56(v[{k}])}}"
     env[f"C{i}"], env["ET"] = cls.from_raw, element_text
     count = 1 if cls.FORMAT.endswith("s") else len(cls.FORMAT)
-    return f"ET(C{i}({', '.join(f'v[{k + j}]' for j in range(count))}))"
+    return f"{{ET(C{i}({', '.join(f'v[{k + j}]' for j in range(count))}))}}"
 
 
 def compile_cells_view(
@@ -90,11 +90,11 @@ def compile_cells_view(
         "    if not n:\n"
         "        objects = ''\n"
         "    elif vsq < 0x80:\n"
-        f"        objects = '; '.join([str(v[0] | v[1] << 16) + ': ' + {_joined(texts0)}\n"
+        f"        objects = '; '.join([f'{{v[0] | v[1] << 16}}: {' '.join(texts0)}'\n"
         "                             for v in S0.iter_unpack(frame[12:])])\n"
         "    else:\n"
         "        a = frame[12] | frame[13] << 8 | frame[14] << 16\n"
-        f"        objects = '; '.join([str((a + i) & 0xFFFFFF) + ': ' + {_joined(texts1)}\n"
+        f"        objects = '; '.join([f'{{(a + i) & 0xFFFFFF}}: {' '.join(texts1)}'\n"
         f"                             for i, v in {each1}])\n"
         "    c = CN(cot & 0x3F) + (' NEG' if cot & 0x40 else '') + (' TEST' if cot > 0x7F else '')\n"
         "    return ('I', f'{ns >> 1}/{nr >> 1}', TNSQ if vsq > 0x7F else TN, c, str(ca), objects)\n"
@@ -102,8 +102,3 @@ def compile_cells_view(
     exec(source, env)
     cells: CellsOf = env["cells"]
     return cells
-
-
-def _joined(texts: list[str]) -> str:
-    """Source of the element texts joined by spaces (``" ".join`` of them)."""
-    return " + ' ' + ".join(texts) if texts else "''"
