@@ -8,8 +8,9 @@ Two captures are generated deterministically into a temporary directory:
 * ``iec104``: N APDUs, one ``M_ME_NC_1`` (one object) per packet, one connection;
 * ``mixed``: IEC 104 with several objects per ASDU and several APDUs per segment
   (``M_ME_NC_1``, ``M_SP_TB_1``, ``M_ME_NB_1`` with SQ, S-frames, interrogation) on
-  several connections, and the bundled IMB3 and i3X sample conversations replayed on
-  fresh connections, packets interleaved.
+  several connections, and the bundled IMB3, i3X and XMPP (XEP-0323) sample
+  conversations replayed on fresh connections, packets interleaved. (MXAccess over gRPC
+  is not dissected by ``otwire inspect``, so it is not in the capture.)
 
 Each tool runs once per capture and output, as a subprocess writing to ``/dev/null``;
 its CPU time (user + system), wall time and peak resident memory (``wait4``) are
@@ -55,7 +56,7 @@ TSHARK_FIELDS = [
     "iec60870_asdu.addr",
     "iec60870_asdu.ioa",
 ]
-IEC104_PORT, IMB_PORT, I3X_PORT = 2404, 4000, 8080
+IEC104_PORT, IMB_PORT, I3X_PORT, XMPP_PORT = 2404, 4000, 8080, 5222
 
 
 # --- pcap writing ---------------------------------------------------------------------
@@ -164,7 +165,7 @@ def _conversations(name: str, port: int) -> list[tuple[bool, bytes]]:
 
 
 def write_mixed(path: Path, apdus: int) -> None:
-    """Write the mixed capture: about ``apdus`` IEC 104 APDUs on 4 connections, IMB and i3X replays."""
+    """Write the mixed capture: about ``apdus`` IEC 104 APDUs on 4 connections, IMB, i3X and XMPP replays."""
     flows: list[tuple[int, list[tuple[bool, bytes]]]] = []
     iec = list(_mixed_apdus(apdus))
     for k in range(4):
@@ -177,8 +178,10 @@ def write_mixed(path: Path, apdus: int) -> None:
             i += len(chunk)
         flows.append((IEC104_PORT, grouped))
     imb, i3x = _conversations("otwire_imb_hub.pcap", IMB_PORT), _conversations("otwire_i3x.pcap", I3X_PORT)
+    xmpp = _conversations("otwire_xmpp_c2s.pcap", XMPP_PORT)
     replays = max(1, apdus // 200)
     flows += [(IMB_PORT, imb)] * replays + [(I3X_PORT, i3x)] * max(1, replays // 4)
+    flows += [(XMPP_PORT, xmpp)] * max(1, replays // 4)
     with path.open("wb") as f:
         _interleave(PcapWriter(f), flows)
 
@@ -312,7 +315,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"captures generated in {time.perf_counter() - started:.1f} s (peak RSS below includes at most"
               f" this script's {own:.1f} MiB)")  # fmt: skip
         misses = report("iec104 (one M_ME_NC_1 per packet)", single, tshark)
-        misses += report("mixed (IEC 104 multi-object/multi-APDU, IMB, i3X)", mixed, tshark)
+        misses += report("mixed (IEC 104 multi-object/multi-APDU, IMB, i3X, XMPP)", mixed, tshark)
     print(f"\n{len(misses)} target(s) missed" + (": " + "; ".join(misses) if misses else ""))
     return 0
 

@@ -241,3 +241,39 @@ def test_engine_frames_as_the_framer_for_any_split(kinds: list[str], tail: bytes
     else:
         assert error_at is None
         assert conn.state is State.STARTED
+
+
+def fed(pieces: Iterable[bytes]) -> list[FramerItem]:
+    """As :func:`feed`, through :meth:`APDUFramer.feed` (its fast path for whole APDUs)."""
+    framer = c.APDUFramer()
+    items: list[FramerItem] = []
+    for piece in pieces:
+        items.extend(framer.feed(piece))
+    framer.close()
+    items.extend(framer)
+    assert framer.buffered == 0
+    return items
+
+
+@given(streams(), st.data())
+def test_feed_equals_receive_and_pull_for_any_split(parts: list[StreamPart], data: st.DataObject) -> None:
+    stream = joined(parts)
+    points = data.draw(st.lists(st.integers(0, len(stream)), max_size=12), label="cuts")
+    assert fed(cut(stream, points)) == feed(cut(stream, points))
+
+
+@given(st.binary(max_size=400), st.data())
+def test_feed_equals_receive_and_pull_on_arbitrary_octets(stream: bytes, data: st.DataObject) -> None:
+    points = data.draw(st.lists(st.integers(0, len(stream)), max_size=8), label="cuts")
+    pieces = cut(stream, points)
+    assert fed(pieces) == feed(pieces)
+    assert fed([bytearray(p) for p in pieces]) == feed(pieces)
+
+
+def test_feed_cuts_whole_apdus_in_place() -> None:
+    framer = c.APDUFramer()
+    assert framer.feed(GI + TESTFR) == [c.RawAPDU(GI, 0), c.RawAPDU(TESTFR, len(GI))]
+    assert framer.buffered == 0
+    assert framer.feed(GI[:3]) == []
+    assert framer.feed(GI[3:] + b"\x00") == [c.RawAPDU(GI, len(GI) + 6)]
+    assert framer.buffered == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from importlib import resources
@@ -14,6 +15,7 @@ from otwire.codecs.iec104 import UFrame, UFunction, encode_apdu
 from otwire.codecs.imb import SetClientInfo, encode_command
 from otwire.inspect import read, record_values, row_json
 from otwire.inspect.files import SAMPLES
+from otwire.inspect.render import write_jsonl
 from otwire.transports import Direction
 from otwire.transports.record import PcapRecorder
 
@@ -80,3 +82,19 @@ def test_jsonl_stays_ascii_with_escapes_for_text_beyond_ascii(
     assert len(lines) == 2 and all(line.isascii() for line in lines)
     assert "Z\\u00fcrich \\u2603" in lines[0]
     assert [json.loads(line) for line in lines] == [row_json(row, str(path)) for row in read(path)]
+
+
+@pytest.mark.parametrize("batch", [1, 2, 256])
+def test_jsonl_batches_give_the_lines_of_one_by_one(tmp_path: Path, batch: int) -> None:
+    """Lines written ``batch`` at a time, a non-ASCII row among them, come out as written one by one."""
+    path = tmp_path / "names.pcap"
+    with PcapRecorder(path, local=("10.0.0.1", 50001), remote=("10.0.0.3", 4000)) as recorder:
+        for k, name in enumerate(["a", "b", "Zürich", "c", "d"]):
+            recorder.record(
+                Direction.OUT, encode_command(SetClientInfo(owner_id=k, owner_name=name)), timestamp=2.0 + k
+            )
+    one, many = io.StringIO(), io.StringIO()
+    write_jsonl(read(path), "x", one, batch=1)
+    write_jsonl(read(path), "x", many, batch=batch)
+    assert many.getvalue() == one.getvalue()
+    assert [json.loads(line) for line in one.getvalue().splitlines()] == [row_json(row, "x") for row in read(path)]

@@ -37,7 +37,16 @@ from typing import Any, Final, Literal
 
 import dpkt
 
-from otwire.inspect.files import CaptureInput, Source, Truncated, input_name, is_hex_text, read_hex, read_raw
+from otwire.inspect.files import (
+    READ_ERRORS,
+    CaptureInput,
+    Source,
+    Truncated,
+    input_name,
+    is_hex_text,
+    read_hex,
+    read_raw,
+)
 from otwire.inspect.flows import FlowTable
 from otwire.inspect.records import (  # re-exported: the public names of this module
     CaptureError,
@@ -193,6 +202,7 @@ class _TrackedFile:
 
     def __init__(self, source: Source) -> None:
         self._source = source
+        self._read = source.file.read  # Source.read without its frame (two calls per packet)
         self.name = source.name
         self.got = 0  # octets returned by the last read
         self.missing = 0  # octets the last read came short of
@@ -201,9 +211,12 @@ class _TrackedFile:
         if size < 0 or size > _MAX_RECORD:
             raise _CorruptRecord(f"record length {size} is implausible")
         try:
-            data = self._source.read(size)
-        except Truncated as exc:
-            raise _CorruptRecord(str(exc)) from exc
+            data = self._read(size)
+        except READ_ERRORS as exc:
+            error = self._source.read_error(exc)
+            if isinstance(error, Truncated):
+                raise _CorruptRecord(str(error)) from exc
+            raise error from exc
         self.got = len(data)
         self.missing = size - len(data)
         return data

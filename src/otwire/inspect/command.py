@@ -83,6 +83,11 @@ class Selection:
 
     def select(self, rows: Iterator[Row], source: str) -> Iterator[Row]:
         """Yield the rows that pass the filter, until the limit; tap each kept one."""
+        if self.predicate is None and self.limit is None and self.tap is None:  # every row: only count them
+            for row in rows:
+                self.kept += 1
+                yield row
+            return
         for row in rows:
             if self.done:
                 return
@@ -321,7 +326,7 @@ def _emit(args: argparse.Namespace, output: _Output, selection: Selection, rows:
     summary = Summary()
     rows = _counted(rows, summary, source)
     if output.format == "jsonl":
-        write_jsonl(rows, source, sys.stdout)
+        write_jsonl(rows, source, sys.stdout, batch=_jsonl_batch(args, source))
     elif output.writer is not None:
         for row in rows:
             output.writer.write(selection.values(row, source))
@@ -332,6 +337,16 @@ def _emit(args: argparse.Namespace, output: _Output, selection: Selection, rows:
             summary.render(output.console)
         else:
             print(json.dumps({"summary": summary.as_json()}), file=sys.stderr)
+
+
+#: JSON lines encoded and written at once when reading a file into a file or pipe.
+JSONL_BATCH = 256
+
+
+def _jsonl_batch(args: argparse.Namespace, source: str) -> int:
+    """Rows per write: one by one for live input (``-i``, stdin) or a terminal, else :data:`JSONL_BATCH`."""
+    live = getattr(args, "interface", None) or source == STDIN
+    return 1 if live or sys.stdout.isatty() else JSONL_BATCH
 
 
 def _table(output: _Output, rows: Iterator[Row], source: str) -> None:

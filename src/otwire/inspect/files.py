@@ -30,6 +30,7 @@ SAMPLES = (
 
 __all__ = [
     "GZIP_MAGIC",
+    "READ_ERRORS",
     "SAMPLES",
     "CaptureInput",
     "Source",
@@ -47,6 +48,8 @@ _RAW_CHUNK: Final = 1 << 16
 _HEX_LINE_MAX: Final = 1 << 20
 #: What reading a damaged gzip stream raises besides OSError (gzip.BadGzipFile).
 _DECOMPRESSION_ERRORS: Final = (EOFError, zlib.error, gzip.BadGzipFile)
+#: What reading a capture's :attr:`Source.file` may raise (:meth:`Source.read_error` says what it means).
+READ_ERRORS: Final = (OSError, *_DECOMPRESSION_ERRORS)
 
 
 class Truncated(Exception):
@@ -107,10 +110,14 @@ class Source:
         """
         try:
             return self.file.read(size)
-        except _DECOMPRESSION_ERRORS as exc:
-            raise Truncated(f"compressed data truncated or corrupt ({exc})") from exc
-        except OSError as exc:
-            raise CaptureError(f"cannot read {self.name}: {exc.strerror or exc}") from exc
+        except READ_ERRORS as exc:
+            raise self.read_error(exc) from exc
+
+    def read_error(self, exc: Exception) -> Truncated | CaptureError:
+        """Return what :meth:`read` raises for an exception (one of :data:`READ_ERRORS`) of ``file.read``."""
+        if isinstance(exc, _DECOMPRESSION_ERRORS):
+            return Truncated(f"compressed data truncated or corrupt ({exc})")
+        return CaptureError(f"cannot read {self.name}: {getattr(exc, 'strerror', None) or exc}")
 
     def readline(self, limit: int) -> bytes:
         """Return the next line (at most ``limit`` octets); errors as :meth:`read`."""

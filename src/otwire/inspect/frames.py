@@ -100,9 +100,11 @@ def decode_frame(
     return Segment(src, sport, dst, dport, seq, off_flags & 0xFF, frame[t + doff : end], end - t - doff)
 
 
-#: The fields of Ethernet II + IPv4 without options + TCP read by :func:`_fast_ipv4_tcp`, from
+#: The fields of Ethernet II + IPv4 without options + TCP read by :func:`_fast_ipv4_tcp` (and the
+#: fast lane of :class:`otwire.inspect.flows.FlowTable`), from
 #: octet 16: total length, fragment field, protocol, addresses, ports, sequence number, data offset and flags.
-_FAST: Final = struct.Struct("!H2xH1xB2x4s4sHHI4xH")
+ETH_IPV4_TCP: Final = struct.Struct("!H2xH1xB2x4s4sHHI4xH")
+_FAST: Final = ETH_IPV4_TCP
 #: :func:`_fast_ipv4_tcp` leaves the frame to the general path.
 _GENERAL: Final = "general"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, cast
 
 from otwire.codecs.iec104 import (
@@ -32,7 +32,11 @@ from otwire.codecs.iec104 import (
 from otwire.codecs.iec104 import elements as el
 from otwire.codecs.iec104.apci import APDU
 from otwire.codecs.iec104.asdu import InformationObject
+from otwire.codecs.iec104.framing import FramerItem
 from otwire.errors import DecodeError
+from otwire.inspect._iec104_cells import CellsOf, compile_cells_view
+from otwire.inspect._iec104_json import JsonFill, compile_json_view
+from otwire.inspect._iec104_lazy import DecodedOnDemand, decodes
 from otwire.inspect.model import Column, Finding, PerSender, ProtocolView
 
 
@@ -44,29 +48,33 @@ class IEC104StreamDissector:
 
     def feed(self, data: bytes) -> list[Finding]:
         """Consume stream octets and return what became complete."""
-        self._framer.receive_data(data)
-        return self._drain()
+        return _findings(self._framer.feed(data))
 
     def close(self) -> list[Finding]:
         """End of stream: report what is left over."""
         self._framer.close()
-        return self._drain()
+        return _findings(self._framer)
 
-    def _drain(self) -> list[Finding]:
-        out: list[Finding] = []
-        for item in self._framer:
-            if type(item) is RawAPDU:
-                data = item.data
-                try:
-                    out.append(Finding("apdu", item.offset, data, decode_apdu(data)))
-                except DecodeError as exc:
-                    out.append(Finding("error", item.offset, data, error=str(exc), error_offset=exc.offset))
-            elif isinstance(item, Junk):
-                out.append(Finding("junk", item.offset, item.data, error=f"{len(item.data)} junk octets before 0x68"))
-            elif isinstance(item, LengthError):
-                error = f"APDU length {item.length} outside 4..253"
-                out.append(Finding("error", item.offset, item.data, error=error, error_offset=1))
-        return out
+
+def _findings(items: Iterable[FramerItem]) -> list[Finding]:
+    """The findings of framer items: APDUs decoded (or decode errors), junk, length errors."""
+    out: list[Finding] = []
+    for item in items:
+        if type(item) is RawAPDU:
+            data = item.data
+            if decodes(data):
+                out.append(DecodedOnDemand("apdu", item.offset, data))
+                continue
+            try:
+                out.append(Finding("apdu", item.offset, data, decode_apdu(data)))
+            except DecodeError as exc:
+                out.append(Finding("error", item.offset, data, error=str(exc), error_offset=exc.offset))
+        elif isinstance(item, Junk):
+            out.append(Finding("junk", item.offset, item.data, error=f"{len(item.data)} junk octets before 0x68"))
+        elif isinstance(item, LengthError):
+            error = f"APDU length {item.length} outside 4..253"
+            out.append(Finding("error", item.offset, item.data, error=error, error_offset=1))
+    return out
 
 
 class IEC104Dissector(PerSender):
@@ -105,6 +113,36 @@ def apdu_json(apdu: APDU) -> dict[str, Any]:
         case UFrame(function=function):
             return {"format": "U", "u_function": function.name}
     raise TypeError(apdu)
+
+
+def apdu_json_into(finding: Finding, out: dict[str, Any]) -> None:
+    """Add the JSON view of an APDU finding's message to ``out``.
+
+    The same as ``out.update(apdu_json(finding.message))``; I-frames of a type with a
+    fixed-size layout are read from the finding's octets by a view compiled once per
+    type (:func:`otwire.inspect._iec104_json.compile_json_view`), without decoding them.
+    """
+    raw = finding.raw
+    if not raw[2] & 1:  # an I-frame (the finding's frame decodes)
+        type_id = raw[6]
+        fill = _FILLS.get(type_id, _UNKNOWN)
+        if fill is _UNKNOWN:
+            fill = _FILLS[type_id] = compile_json_view(type_id, element_json, (_type_name, _cot_name), _iso_of)
+        if fill is not None:
+            fill(raw, out)
+            return
+    out.update(apdu_json(finding.message))
+
+
+def apdu_counted(finding: Finding) -> tuple[str, str | None]:
+    """``(apdu_format(m), apdu_type_name(m))`` of an APDU finding's message ``m``, read from its octets."""
+    c1 = finding.raw[2]
+    if not c1 & 1:
+        return "I", _type_name(finding.raw[6])
+    return ("S" if c1 == 0x01 else "U"), None
+
+
+_FILLS: dict[int, JsonFill | None] = {}
 
 
 def apdu_format(apdu: APDU) -> str:
@@ -227,6 +265,13 @@ def _time_fields(t: CP56Time2a) -> dict[str, Any]:
     }
 
 
+def _iso_of(raw: bytes) -> str | None:
+    """:func:`_iso` of the CP56Time2a with these seven octets."""
+    if raw in _ISO_TEXTS:
+        return _ISO_TEXTS[raw]
+    return _iso(CP56Time2a(raw=raw))
+
+
 def _iso(t: CP56Time2a) -> str | None:
     """Return the time as ISO 8601 (milliseconds), ``None`` if not a valid time; remembered by octets (bounded)."""
     raw = t.raw
@@ -315,6 +360,34 @@ def apdu_cells(apdu: APDU) -> tuple[str, ...]:
     raise TypeError(apdu)
 
 
+def apdu_cells_of(finding: Finding) -> tuple[str, ...]:
+    """Return ``apdu_cells(finding.message)`` of an APDU finding.
+
+    I-frames of a type with a fixed-size layout are read from the finding's octets by a
+    view compiled once per type (:func:`otwire.inspect._iec104_cells.compile_cells_view`).
+    """
+    raw = finding.raw
+    if not raw[2] & 1:  # an I-frame (the finding's frame decodes)
+        type_id = raw[6]
+        cells = _CELLS.get(type_id, _UNKNOWN)
+        if cells is _UNKNOWN:
+            cells = _CELLS[type_id] = compile_cells_view(type_id, element_text, (_type_name, _cot_name), _cp56_text_of)
+        if cells is not None:
+            return cells(raw)  # type: ignore[no-any-return]
+    return apdu_cells(finding.message)
+
+
+_CELLS: dict[int, CellsOf | None] = {}
+
+
+def _cp56_text_of(raw: bytes) -> str:
+    """``element_text`` of the CP56Time2a with these seven octets."""
+    iso = _iso_of(raw)
+    if iso is None:
+        return _cp56_text(CP56Time2a(raw=raw))
+    return iso + (" IV" if raw[2] > 0x7F else "") + (" SU" if raw[3] > 0x7F else "")
+
+
 def element_text(element: Element) -> str:
     """Return a short human view, e.g. ``ON IV``, ``12.5``, ``2009-08-13T10:05:03.123``."""
     kind = type(element)  # the most frequent types first, by identity (the match below tries them in turn)
@@ -390,4 +463,6 @@ why): message.
 
 
 #: How IEC 104 APDUs are shown (named by :mod:`otwire.registry`).
-VIEW = ProtocolView(apdu_json, COLUMNS, apdu_cells, apdu_format, apdu_type_name)
+VIEW = ProtocolView(
+    apdu_json, COLUMNS, apdu_cells, apdu_format, apdu_type_name, apdu_json_into, apdu_counted, apdu_cells_of
+)

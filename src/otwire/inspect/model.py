@@ -103,6 +103,14 @@ class ProtocolView:
         cells: Message -> one text per column.
         format: Message -> a short format tag counted in the summary (``"I"``, ``"EV"``, ...).
         type_name: Message -> the type counted in the summary, or ``None``.
+        json_into: ``(finding, out)``: add the keys of ``json(finding.message)`` to the dict ``out``,
+            reading the finding's octets where that is faster (the same keys and values, proven
+            by a differential test; a dissector may then decode the message only when asked);
+            ``None``: ``out.update(json(finding.message))``.
+        counted: ``finding -> (format(message), type_name(message))``, read from the finding's
+            octets where that is faster (the summary's counts); ``None``: from the message.
+        cells_of: ``finding -> cells(finding.message)``, read from the finding's octets where
+            that is faster (proven equal by a differential test); ``None``: from the message.
     """
 
     json: Callable[[Any], dict[str, Any]]
@@ -110,3 +118,6 @@ class ProtocolView:
     cells: Callable[[Any], tuple[str, ...]]
     format: Callable[[Any], str]
     type_name: Callable[[Any], str | None]
+    json_into: Callable[[Finding, dict[str, Any]], None] | None = None
+    counted: Callable[[Finding], tuple[str, str | None]] | None = None
+    cells_of: Callable[[Finding], tuple[str, ...]] | None = None

@@ -80,6 +80,18 @@ class Flow:
     client_port: int
     server: str
     server_port: int
+    _hash: int = field(init=False, repr=False, compare=False)  # a dict key per record: hashed once
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash((self.client, self.client_port, self.server, self.server_port)))
+
+    def __hash__(self) -> int:
+        """The hash of the four fields (computed once)."""
+        return self._hash
+
+    def __reduce__(self) -> tuple[type[Flow], tuple[str, int, str, int]]:
+        """Pickled as its four fields (the hash is computed again: string hashes differ between processes)."""
+        return Flow, (self.client, self.client_port, self.server, self.server_port)
 
     @classmethod
     def pseudo(cls, name: str) -> Flow:
@@ -360,8 +372,8 @@ def _values(row: Row, out: dict[str, Any]) -> dict[str, Any]:
     out["time"] = row.timestamp
     out["packet"] = row.packet_number
     out["stream"] = row.stream
-    out["flow"] = _flow_text(flow) if flow is not None else None
-    out["direction"] = sender.direction if sender is not None else None
+    out["flow"] = (_FLOW_TEXTS.get(flow) or _flow_text(flow)) if flow is not None else None
+    out["direction"] = _DIRECTIONS[sender]
     out["protocol"] = row.protocol
     out["kind"] = kind = row.kind
     finding = row.finding
@@ -369,7 +381,7 @@ def _values(row: Row, out: dict[str, Any]) -> dict[str, Any]:
         out["offset"] = finding.offset
         out["raw"] = finding.raw.hex()
         if kind == "apdu":
-            out.update(_json_view(row.protocol or "")(finding.message))
+            _json_view(row.protocol or "")(finding, out)
         else:
             out["error"] = finding.error
             out["error_offset"] = finding.error_offset
@@ -383,14 +395,19 @@ def _values(row: Row, out: dict[str, Any]) -> dict[str, Any]:
 
 
 @cache
-def _json_view(protocol: str) -> Callable[[Any], dict[str, Any]]:
-    """Return ``ProtocolView.json`` of a protocol, imported once through :mod:`otwire.registry`."""
+def _json_view(protocol: str) -> Callable[[Finding, dict[str, Any]], None]:
+    """Return ``ProtocolView.json_into`` of a protocol (imported once through :mod:`otwire.registry`)."""
     shown: Any = registry.load(str(registry.get_dissectable(protocol).view))
+    if shown.json_into is not None:
+        fill: Callable[[Finding, dict[str, Any]], None] = shown.json_into
+        return fill
     convert: Callable[[Any], dict[str, Any]] = shown.json
-    return convert
+    return lambda finding, out: out.update(convert(finding.message))
 
 
 _FLOW_TEXTS: dict[Flow, str] = {}
+#: The JSON ``direction`` of a sender (:attr:`Sender.direction`), ``None`` without one.
+_DIRECTIONS: dict[Sender | None, str | None] = {Sender.CLIENT: "to_server", Sender.SERVER: "to_client", None: None}
 
 
 def _flow_text(flow: Flow) -> str:

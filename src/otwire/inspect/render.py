@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import IO, Any
 
 import msgspec
@@ -20,6 +20,7 @@ from rich.table import Table
 
 from otwire.inspect.capture import Sender
 from otwire.inspect.dissect import Row, row_json, view
+from otwire.inspect.model import Finding, ProtocolView
 
 _IEC104_FORMATS = ("I-format", "S-format", "U-format")
 _ARROW = {Sender.CLIENT: "C>S", Sender.SERVER: "S>C", None: "   "}
@@ -27,25 +28,43 @@ _ARROW = {Sender.CLIENT: "C>S", Sender.SERVER: "S>C", None: "   "}
 _LEAD = f"{'time':<12} {'frame':>7} {'str':>3} {'dir':<3}"
 
 
-def write_jsonl(rows: Iterable[Row], source: str, out: IO[str]) -> None:
+def write_jsonl(rows: Iterable[Row], source: str, out: IO[str], *, batch: int = 1) -> None:
     """Write one JSON object per row (keys: :func:`~otwire.inspect.records.row_json`).
 
-    msgspec encodes them. A row with text beyond ASCII, or a value msgspec cannot encode
-    (an integer beyond 64 bits), is written by :func:`json.dumps` instead, with ``\\uXXXX``
-    escapes as before, so the output stays ASCII whatever the terminal's encoding.
+    msgspec encodes each row as it comes (its dict is freed at once: holding many would
+    cost the garbage collector more than the encoding); the lines are written ``batch``
+    at a time (1: each at once, for live output). A row with text beyond ASCII, or a
+    value msgspec cannot encode (an integer beyond 64 bits), is written by
+    :func:`json.dumps` instead, with ``\\uXXXX`` escapes as before, so the output stays
+    ASCII whatever the terminal's encoding. Lines already encoded are written when
+    ``rows`` raises.
     """
     encode = msgspec.json.Encoder().encode
-    write = out.write
-    for row in rows:
-        values = row_json(row, source)
-        try:
-            line = encode(values)
-        except (TypeError, OverflowError, msgspec.EncodeError):
-            line = b"\xff"  # not ASCII: written by json.dumps
-        if line.isascii():
-            write(line.decode("ascii") + "\n")
-        else:
-            write(json.dumps(values, separators=(",", ":")) + "\n")
+    lines: list[bytes] = []
+    try:
+        for row in rows:
+            values = row_json(row, source)
+            try:
+                line = encode(values)
+            except (TypeError, OverflowError, msgspec.EncodeError):
+                line = b"\xff"  # not ASCII: written by json.dumps
+            if line.isascii():
+                lines.append(line)
+                if len(lines) < batch:
+                    continue
+            else:
+                lines.append(json.dumps(values, separators=(",", ":")).encode("ascii"))
+            _write_lines(lines, out)
+            lines = []
+    finally:
+        if lines:
+            _write_lines(lines, out)
+
+
+def _write_lines(lines: list[bytes], out: IO[str]) -> None:
+    """Write ASCII JSON lines, one write."""
+    lines.append(b"")
+    out.write(b"\n".join(lines).decode("ascii"))
 
 
 class TableWriter:
@@ -65,12 +84,15 @@ class TableWriter:
         self._template = ""  # str.format template of the protocol's columns (Column.cell for each)
         self._cells: Any = None
         self._second = (-1, "")  # the last whole second and its text
+        self._lead_key: tuple[Any, ...] | None = None  # time, packet, stream and sender of the last lead
+        self._lead = ""
 
     def header(self, source: str) -> None:
         """Print the file name and start numbering streams afresh; the column header follows with the first row."""
         self._console.print(f"[bold]== {escape(source)}[/bold]")
         self._columns_of = None
         self._shown = 0
+        self._lead_key = None
 
     def write(self, row: Row) -> None:
         """Print one row."""
@@ -80,16 +102,21 @@ class TableWriter:
         if row.protocol is not None and row.protocol != self._columns_of:
             self._columns_of = row.protocol
             shown = view(row.protocol)
-            self._cells = shown.cells
+            self._cells = shown.cells_of or _cells_of_message(shown)
             self._template = " ".join(f"{{:{c.align}{c.width}}}" if c.width else "{}" for c in shown.columns)
             labels = (c.cell(c.label) for c in shown.columns)
             self._console.print(f"[dim]{escape(' '.join((_LEAD, *labels)))}[/dim]")
-        stream = self._stream(row)
-        n = row.packet_number
-        lead = f"{self._clock(row.timestamp):<12} {'-' if n is None else n:>7} {stream:>3} {_ARROW[row.sender]:<3}"
+        key = (row.timestamp, row.packet_number, row.stream, row.sender)
+        if key == self._lead_key:  # another message of the same packet: the same lead
+            lead = self._lead
+        else:
+            stream = self._stream(row)
+            n = row.packet_number
+            lead = f"{self._clock(row.timestamp):<12} {'-' if n is None else n:>7} {stream:>3} {_ARROW[row.sender]:<3}"
+            self._lead_key, self._lead = key, lead
         finding = row.finding
         if finding is not None and finding.kind == "apdu":
-            cells = self._template.format(*self._cells(finding.message))
+            cells = self._template.format(*self._cells(finding))
             self._out.write(f"{lead} {cells}".rstrip() + "\n")
         elif finding is not None:
             style = "red" if finding.kind == "error" else "yellow"
@@ -134,33 +161,43 @@ class Summary:
     def __init__(self) -> None:
         self.files: dict[str, Counter[str]] = {}
         self.types: dict[str, Counter[str]] = {}
+        self._counted: dict[str | None, Callable[[Finding], tuple[str, str | None]]] = {}
 
     def add(self, source: str, row: Row) -> None:
         """Count one row (notices are not counted)."""
+        finding = row.finding
+        if finding is not None and finding.kind == "apdu":  # the common case first
+            counts = self.files.get(source)
+            if counts is None:
+                counts = self._new(source)
+            counted = self._counted.get(row.protocol)
+            if counted is None:
+                counted = self._counted[row.protocol] = _counter(view(row.protocol or ""))
+            tag, type_name = counted(finding)
+            counts["APDUs"] += 1
+            counts[_FORMAT_KEYS.get(tag) or _format_key(tag)] += 1
+            if type_name is not None:
+                self.types[source][type_name] += 1
+            return
         kind = row.kind
         if kind == "notice":
             return
         counts = self.files.get(source)
         if counts is None:
-            counts = self.files[source] = Counter()
-            self.types[source] = Counter()
-        finding = row.finding
+            counts = self._new(source)
         if finding is None:
             counts[kind + "s"] += 1
             if kind == "gap":
                 counts["missing octets"] += row.missing
-            return
-        if finding.kind == "apdu":
-            shown = view(row.protocol or "")
-            counts["APDUs"] += 1
-            counts[_format_key(shown.format(finding.message))] += 1
-            type_name = shown.type_name(finding.message)
-            if type_name is not None:
-                self.types[source][type_name] += 1
         elif finding.kind == "junk":
             counts["junk octets"] += len(finding.raw)
         else:
             counts["decode errors"] += 1
+
+    def _new(self, source: str) -> Counter[str]:
+        counts = self.files[source] = Counter()
+        self.types[source] = Counter()
+        return counts
 
     def as_json(self) -> dict[str, Any]:
         """Return ``{file: {"counts": {...}, "types": {...}}}``."""
@@ -182,6 +219,18 @@ class Summary:
             for name, n in sorted(self.types[source].items(), key=lambda kv: (-kv[1], kv[0])):
                 table.add_row(f"  {name}", str(n))
             console.print(table)
+
+
+def _cells_of_message(shown: ProtocolView) -> Callable[[Finding], tuple[str, ...]]:
+    """``ProtocolView.cells`` of a finding's message."""
+    return lambda finding: shown.cells(finding.message)
+
+
+def _counter(shown: ProtocolView) -> Callable[[Finding], tuple[str, str | None]]:
+    """``ProtocolView.counted``, or the same from the message."""
+    if shown.counted is not None:
+        return shown.counted
+    return lambda finding: (shown.format(finding.message), shown.type_name(finding.message))
 
 
 _FORMAT_KEYS: dict[str, str] = {}

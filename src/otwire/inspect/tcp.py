@@ -224,6 +224,26 @@ class TCPReassembler:
         self._check_fin(events)
         return events
 
+    def in_order(self, seq: int, size: int) -> bool:
+        """Take a plain segment on the fast lane, if it is the next in order and nothing waits.
+
+        A plain segment has no SYN, FIN or RST and all its ``size`` payload octets were
+        captured. When it starts at the next expected octet, no out-of-order octets are
+        buffered and no FIN was seen, it is taken (its octets are the next ones
+        delivered) and this returns ``True``: what :meth:`feed` would answer is
+        ``[Delivered(payload)]``, or ``[]`` for an empty one. Otherwise nothing changes
+        and this returns ``False``: call :meth:`feed`.
+
+        Args:
+            seq: The segment's 32-bit sequence number.
+            size: Its payload length in octets.
+        """
+        at = self._next
+        if at is None or seq != at & _MASK or self._starts or self._fin is not None or self._closed:
+            return False
+        self._next = at + size
+        return True
+
     def flush(self) -> list[Event]:
         """Give up on every hole: deliver the buffered octets (end of the capture).
 

@@ -2,7 +2,8 @@
 
 Ordered like the standard. Schemas carry raw integers only; meaning (flags,
 enums, datetimes) is added by ``elements.py`` and ``asdu.py``. Every schema is
-compiled at import and must not fall back to interpreted parsing (a test checks
+compiled on first use (``APCI``, ``ASDU``, ``APDU``: the module's ``__getattr__``)
+and must not fall back to interpreted parsing (a test checks
 ``"linkedparsers[" not in source``). ``Terminated`` does fall back, so the end of
 a frame is checked with a compiled ``Tell`` instead.
 
@@ -125,14 +126,23 @@ _ASDU = Struct(
 # An APDU as one frame: APCI followed by an optional ASDU (I format only).
 _APDU = Struct("apci" / _APCI, "asdu_octets" / GreedyBytes)
 
-APCI = _APCI.compile()
-ASDU = _ASDU.compile()
-APDU = _APDU.compile()
-
-#: Every compiled hot schema, for the no-interpreted-fallback test.
-COMPILED: dict[str, Any] = {"APCI": APCI, "ASDU": ASDU, "APDU": APDU}
 #: The interpreted schemas of record, for the compiled == interpreted test.
 INTERPRETED: dict[str, Any] = {"APCI": _APCI, "ASDU": _ASDU, "APDU": _APDU}
+
+
+def __getattr__(name: str) -> Any:
+    """``APCI``, ``ASDU``, ``APDU``: the compiled schemas, compiled on first use (not at import).
+
+    Compiling takes a tenth of a second, and only the encoder of record (:func:`encode_apdu`),
+    the schema decoders and the tests use them. ``COMPILED``: all three, for the
+    no-interpreted-fallback test.
+    """
+    if name in INTERPRETED:
+        compiled = globals()[name] = INTERPRETED[name].compile()
+        return compiled
+    if name == "COMPILED":
+        return {key: __getattr__(key) if key not in globals() else globals()[key] for key in INTERPRETED}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --- element <-> schema tree (raw wire fields) --------------------------------------

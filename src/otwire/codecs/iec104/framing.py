@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from otwire.codecs._base import fast_constructor
 from otwire.codecs.iec104.apci import MAX_LENGTH, MIN_LENGTH, START
 from otwire.errors import DecodeError
 
@@ -93,6 +94,7 @@ class LengthError:
 
 
 FramerItem = RawAPDU | Junk | LengthError
+_make_raw = fast_constructor(RawAPDU)
 
 
 class APDUFramer:
@@ -117,6 +119,30 @@ class APDUFramer:
         if not data:
             self._closed = True
         self._buffer += data
+
+    def feed(self, data: bytes) -> list[FramerItem]:
+        """Append stream octets and return every item available now.
+
+        The same as :meth:`receive_data` then ``list(self)``; when nothing is buffered the
+        leading whole APDUs of ``data`` are cut in place, without the buffer (the common
+        case of a segment carrying whole APDUs; a differential test proves it equal).
+        """
+        if self._buffer or type(data) is not bytes or not data:
+            self.receive_data(data)
+            return list(FramerIterator(self))
+        out: list[FramerItem] = []
+        pos, end, offset = 0, len(data), self._offset
+        while pos < end - 1 and data[pos] == START:
+            size = data[pos + 1] + 2
+            if size < MIN_LENGTH + 2 or size > MAX_LENGTH + 2 or pos + size > end:
+                break
+            out.append(_make_raw(data[pos : pos + size], offset + pos))
+            pos += size
+        self._offset = offset + pos
+        if pos < end:
+            self._buffer += data[pos:] if pos else data
+            out.extend(FramerIterator(self))
+        return out
 
     def close(self) -> None:
         """Mark the end of the stream: what is buffered is reported by :meth:`next_item`."""

@@ -1,0 +1,104 @@
+"""The table cells of IEC 104 I-frames built straight from their octets (the fast equal of ``apdu_cells``).
+
+:func:`compile_cells_view` generates, once per type identification with a fixed-size layout,
+a function that reads an APDU frame with :mod:`struct` and returns the six table cells
+without the element dataclasses, as :mod:`otwire.inspect._iec104_json` does for JSON. The
+text of each one-octet element is taken from the general view (``element_text`` over the
+256 octets); R32, SVA, NVA, BSI and CP16Time2a are formatted from the struct values as
+``element_text`` formats them; CP56Time2a by the given function; the other elements through
+``element_text`` of the decoded element. ``tests/inspect/test_iec104_json.py`` proves every
+type equal to ``apdu_cells(decode_apdu(frame))`` (hypothesis).
+
+Only for frames :func:`~otwire.codecs.iec104.decode_apdu` decodes.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from typing import Any
+
+from otwire.codecs.iec104 import elements as el
+from otwire.codecs.iec104.layouts import LAYOUTS, element_size
+
+__all__ = ["CellsOf", "compile_cells_view"]
+
+#: A compiled view: ``cells(frame)``, the six cells of ``otwire.inspect.iec104.COLUMNS``.
+CellsOf = Callable[[bytes], tuple[str, ...]]
+
+#: The APCI control octets and the ASDU header, from octet 2: N(S) << 1, N(R) << 1, type, VSQ, COT, OA, CA.
+_HEAD = struct.Struct("<HHBBBBH")
+#: Elements formatted from their struct value (``v`` stands for it), as ``element_text`` does: f-string fields.
+_FORMATTED: dict[type[el.Element], str] = {
+    el.R32: "{v:g}",
+    el.SVA: "{v:g}",
+    el.NVA: "{v / 32768:.5g}",
+    el.BSI: "{v:#010x}",
+    el.CP16Time2a: "{v}ms",
+}
+
+
+def _text_expr(cls: type[el.Element], i: int, k: int, element_text: Callable[[Any], str], env: dict[str, Any]) -> str:
+    """The f-string part (fields in braces, no quotes) giving the text of element ``i`` (raw values from ``v[k]``)."""
+    if issubclass(cls, el.OctetElement):
+        env[f"T{i}"] = tuple(element_text(cls._TABLE[octet]) for octet in range(256))
+        return f"{{T{i}[v[{k}]]}}"
+    if cls in _FORMATTED:
+        return _FORMATTED[cls].replace("{v", f"{{v[{k}]")
+    if cls is el.CP56Time2a:
+        return f"{{CP56(v[{k}])}}"
+    env[f"C{i}"], env["ET"] = cls.from_raw, element_text
+    count = 1 if cls.FORMAT.endswith("s") else len(cls.FORMAT)
+    return f"{{ET(C{i}({', '.join(f'v[{k + j}]' for j in range(count))}))}}"
+
+
+def compile_cells_view(
+    type_id: int,
+    element_text: Callable[[Any], str],
+    names: tuple[Callable[[int], str], Callable[[int], str]],
+    cp56_text: Callable[[bytes], str],
+) -> CellsOf | None:
+    """Return the compiled table view of I-frames of ``type_id``, or ``None`` without a fixed-size layout.
+
+    Args:
+        type_id: The type identification.
+        element_text: The general text of one element (``otwire.inspect.iec104.element_text``).
+        names: The type and cause names of the general view (a number -> its mnemonic).
+        cp56_text: The text of a CP56Time2a's seven octets, as ``element_text`` gives it.
+
+    Returns:
+        ``cells(frame)``: what ``apdu_cells(decode_apdu(frame))`` returns, for a frame that decodes.
+    """
+    layout = LAYOUTS.get(type_id)
+    if layout is None or element_size(layout) is None:
+        return None
+    name = names[0](type_id)
+    env: dict[str, Any] = {"H": _HEAD, "TN": name, "TNSQ": name + " SQ", "CN": names[1], "CP56": cp56_text}
+    formats, texts0, texts1, k = [], [], [], 0
+    for i, cls in enumerate(layout):
+        formats.append("f" if cls is el.R32 else cls.FORMAT)
+        texts0.append(_text_expr(cls, i, k + 2, element_text, env))  # after the IOA's two raw values
+        texts1.append(_text_expr(cls, i, k, element_text, env))
+        k += 1 if cls.FORMAT.endswith("s") else len(cls.FORMAT)
+    fmt = "".join(formats)
+    env["S0"], env["S1"] = struct.Struct("<HB" + fmt), struct.Struct("<" + (fmt or "x"))
+    each1 = "enumerate(S1.iter_unpack(frame[15:]))" if fmt else "enumerate(range(n))"
+    source = (
+        "def cells(frame):\n"
+        "    ns, nr, t, vsq, cot, oa, ca = H.unpack_from(frame, 2)\n"
+        "    n = vsq & 0x7F\n"
+        "    if not n:\n"
+        "        objects = ''\n"
+        "    elif vsq < 0x80:\n"
+        f"        objects = '; '.join([f'{{v[0] | v[1] << 16}}: {' '.join(texts0)}'\n"
+        "                             for v in S0.iter_unpack(frame[12:])])\n"
+        "    else:\n"
+        "        a = frame[12] | frame[13] << 8 | frame[14] << 16\n"
+        f"        objects = '; '.join([f'{{(a + i) & 0xFFFFFF}}: {' '.join(texts1)}'\n"
+        f"                             for i, v in {each1}])\n"
+        "    c = CN(cot & 0x3F) + (' NEG' if cot & 0x40 else '') + (' TEST' if cot > 0x7F else '')\n"
+        "    return ('I', f'{ns >> 1}/{nr >> 1}', TNSQ if vsq > 0x7F else TN, c, str(ca), objects)\n"
+    )
+    exec(source, env)
+    cells: CellsOf = env["cells"]
+    return cells

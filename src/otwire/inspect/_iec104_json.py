@@ -1,0 +1,189 @@
+"""The JSON view of IEC 104 I-frames built straight from their octets (the fast equal of ``apdu_json``).
+
+:func:`compile_json_view` generates, once per type identification with a fixed-size layout,
+a function that reads the APCI, the ASDU header and the information objects of an
+APDU frame with :mod:`struct` and builds the JSON-ready structure directly, without
+the element dataclasses. What each one-octet element shows is taken from the general
+view itself (``element_json`` over the 256 octets, in 256-entry tables); R32, NVA and
+the plain 16/32-bit values are read by the struct format; the other elements go
+through ``element_json`` of the decoded element. ``tests/inspect/test_iec104_json.py``
+proves every type equal to ``apdu_json(decode_apdu(frame))`` (hypothesis).
+
+Only for frames :func:`~otwire.codecs.iec104.decode_apdu` decoded without error: the
+function checks nothing (the dissector decoded the frame first).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from typing import Any
+
+from otwire.codecs.iec104 import elements as el
+from otwire.codecs.iec104.layouts import LAYOUTS, element_size
+
+__all__ = ["ElementJson", "JsonFill", "compile_json_view"]
+
+#: ``element_json``: an element -> its JSON dict.
+ElementJson = Callable[[el.Element], dict[str, Any]]
+#: A compiled view: ``fill(frame, out)`` adds the APDU's JSON keys to ``out``.
+JsonFill = Callable[[bytes, dict[str, Any]], None]
+
+#: Elements of one integer whose JSON is ``{"element": name, <field>: the integer}``.
+_PLAIN: dict[type[el.Element], str] = {
+    el.SVA: "value",
+    el.BSI: "value",
+    el.FBP: "value",
+    el.TSC: "value",
+    el.NOF: "value",
+    el.CP16Time2a: "milliseconds",
+}
+#: The APCI control octets and the ASDU header, from octet 2: N(S) << 1, N(R) << 1, type, VSQ, COT, OA, CA.
+_HEAD = struct.Struct("<HHBBBBH")
+
+
+def _octet_expr(cls: type[el.OctetElement], i: int, k: int, element_json: ElementJson, env: dict[str, Any]) -> str:
+    """Source of the JSON dict of one-octet element ``cls`` at raw value ``v[k]``, from 256-entry tables."""
+    views = [element_json(cls._TABLE[octet]) for octet in range(256)]
+    keys = list(views[0])
+    if any(list(view) != keys for view in views) or keys[0] != "element":
+        env[f"C{i}"], env["EJ"] = cls.from_raw, element_json
+        return f"EJ(C{i}(v[{k}]))"
+    parts = [f'"element": "{views[0]["element"]}"']
+    for j, key in enumerate(keys[1:]):
+        values = [view[key] for view in views]
+        name = f"T{i}_{j}"
+        if all(type(value) is list for value in values):
+            env[name] = tuple(tuple(value) for value in values)
+            parts.append(f'"{key}": list({name}[v[{k}]])')
+        else:
+            assert not any(isinstance(value, list | dict) for value in values), (cls, key)
+            env[name] = tuple(values)
+            parts.append(f'"{key}": {name}[v[{k}]]')
+    return "{" + ", ".join(parts) + "}"
+
+
+def _element_expr(cls: type[el.Element], i: int, k: int, element_json: ElementJson, env: dict[str, Any]) -> str:
+    """Source of the JSON dict of element ``i`` (raw values from ``v[k]``).
+
+    The expressions' own names (``x``, ``o``) must not be names of ``fill`` (:func:`_source`).
+    """
+    if issubclass(cls, el.OctetElement):
+        return _octet_expr(cls, i, k, element_json, env)
+    if cls is el.R32:  # read as a float ("f"): the same number as R32.value; non-finite as strings
+        return f'{{"element": "R32", "value": x if (x := v[{k}]) - x == 0 else NF(x)}}'
+    if cls is el.NVA:
+        return f'{{"element": "NVA", "raw": v[{k}], "value": v[{k}] / 32768}}'
+    if cls in _PLAIN:
+        return f'{{"element": "{cls.__name__}", "{_PLAIN[cls]}": v[{k}]}}'
+    if cls is el.CP56Time2a:  # the seven octets ("7s"): fields as CP56Time2a's properties read them
+        return f"CP56(v[{k}])"
+    if cls is el.CP24Time2a:
+        return (
+            f'{{"element": "CP24Time2a", "raw": (o := v[{k}]).hex(), "milliseconds": o[0] | o[1] << 8,'
+            ' "minute": o[2] & 0x3F, "invalid": o[2] > 0x7F}'
+        )
+    env[f"C{i}"], env["EJ"] = cls.from_raw, element_json
+    count = 1 if cls.FORMAT.endswith("s") else len(cls.FORMAT)
+    return f"EJ(C{i}({', '.join(f'v[{k + j}]' for j in range(count))}))"
+
+
+def compile_json_view(
+    type_id: int,
+    element_json: ElementJson,
+    names: tuple[Callable[[int], str], Callable[[int], str]],
+    iso: Callable[[bytes], str | None],
+) -> JsonFill | None:
+    """Return the compiled JSON view of I-frames of ``type_id``, or ``None`` without a fixed-size layout.
+
+    Args:
+        type_id: The type identification.
+        element_json: The general view of one element (``otwire.inspect.iec104.element_json``).
+        names: The type and cause names of the general view (a number -> its mnemonic).
+        iso: The ``iso`` text of a CP56Time2a's seven octets, as the general view gives it.
+
+    Returns:
+        ``fill(frame, out)``: adds ``format``, ``ns`` ... ``raw_information`` to ``out``, as
+        ``out.update(apdu_json(decode_apdu(frame)))`` would, for a frame that decodes.
+    """
+    layout = LAYOUTS.get(type_id)
+    if layout is None or element_size(layout) is None:
+        return None
+    env: dict[str, Any] = {"H": _HEAD, "TN": names[0](type_id), "CN": names[1], "NF": _non_finite}
+    env["CP56"] = _cp56_json(iso)
+    formats, exprs0, exprs1, k = [], [], [], 0
+    for i, cls in enumerate(layout):
+        formats.append("f" if cls is el.R32 else cls.FORMAT)
+        exprs0.append(_element_expr(cls, i, k + 2, element_json, env))  # after the IOA's two raw values
+        exprs1.append(_element_expr(cls, i, k, element_json, env))
+        k += 1 if cls.FORMAT.endswith("s") else len(cls.FORMAT)
+    fmt = "".join(formats)
+    env["S0"], env["S1"] = struct.Struct("<HB" + fmt), struct.Struct("<" + (fmt or "x"))
+    exec(_source(exprs0, exprs1, fmt), env)
+    fill: JsonFill = env["fill"]
+    return fill
+
+
+def _source(exprs0: list[str], exprs1: list[str], fmt: str) -> str:
+    """The source of ``fill``, given the element expressions without (``v[k]``) and with SQ."""
+    return (
+        "def fill(frame, out):\n"
+        "    ns, nr, t, vsq, cot, oa, ca = H.unpack_from(frame, 2)\n"
+        "    n = vsq & 0x7F\n"
+        "    if not n:\n"
+        "        objects = []\n"
+        "    elif vsq < 0x80:\n"
+        "        if n == 1:\n"
+        "            v = S0.unpack_from(frame, 12)\n"
+        f"            objects = [{{'ioa': v[0] | v[1] << 16, 'elements': [{', '.join(exprs0)}]}}]\n"
+        "        else:\n"
+        f"            objects = [{{'ioa': v[0] | v[1] << 16, 'elements': [{', '.join(exprs0)}]}}\n"
+        "                       for v in S0.iter_unpack(frame[12:])]\n"
+        "    else:\n"
+        "        a = frame[12] | frame[13] << 8 | frame[14] << 16\n"
+        f"        objects = [{{'ioa': (a + i) & 0xFFFFFF, 'elements': [{', '.join(exprs1)}]}}\n"
+        f"                   for i, v in {'enumerate(S1.iter_unpack(frame[15:]))' if fmt else 'enumerate(range(n))'}]\n"
+        "    c = cot & 0x3F\n"
+        "    out['format'] = 'I'\n"
+        "    out['ns'] = ns >> 1\n"
+        "    out['nr'] = nr >> 1\n"
+        "    out['type_id'] = t\n"
+        "    out['type'] = TN\n"
+        "    out['sq'] = vsq > 0x7F\n"
+        "    out['number'] = n\n"
+        "    out['cot'] = c\n"
+        "    out['cot_name'] = CN(c)\n"
+        "    out['negative'] = cot & 0x40 != 0\n"
+        "    out['test'] = cot > 0x7F\n"
+        "    out['originator_address'] = oa\n"
+        "    out['common_address'] = ca\n"
+        "    out['objects'] = objects\n"
+        "    out['raw_information'] = None\n"
+    )
+
+
+def _cp56_json(iso: Callable[[bytes], str | None]) -> Callable[[bytes], dict[str, Any]]:
+    """Return the JSON view of CP56Time2a octets (``element_json`` of the element, the same keys in order)."""
+
+    def view(t: bytes) -> dict[str, Any]:
+        return {
+            "element": "CP56Time2a",
+            "raw": t.hex(),
+            "year": t[6] & 0x7F,
+            "month": t[5] & 0x0F,
+            "day": t[4] & 0x1F,
+            "day_of_week": t[4] >> 5,
+            "hour": t[3] & 0x1F,
+            "minute": t[2] & 0x3F,
+            "milliseconds": t[0] | t[1] << 8,
+            "invalid": t[2] > 0x7F,
+            "summer_time": t[3] > 0x7F,
+            "substituted": t[2] & 0x40 != 0,
+            "iso": iso(t),
+        }
+
+    return view
+
+
+def _non_finite(value: float) -> str:
+    return "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")

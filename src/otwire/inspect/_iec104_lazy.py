@@ -1,0 +1,69 @@
+"""IEC 104 findings decoded on demand: the frames :func:`decodes` vouches for.
+
+The dissector (:mod:`otwire.inspect.iec104`) gives such an APDU a :class:`DecodedOnDemand`
+finding; its JSON view, summary counts and table cells are read from its octets, so it is
+decoded only when something reads ``message`` (``-V``, Parquet, a library user).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from otwire.codecs.iec104 import decode_apdu
+from otwire.codecs.iec104.apci import APDU
+from otwire.codecs.iec104.layouts import LAYOUTS, element_size
+from otwire.inspect.model import Finding
+
+__all__ = ["DecodedOnDemand", "decodes"]
+
+
+class DecodedOnDemand(Finding):
+    """The finding of an APDU that :func:`decodes` vouches for: decoded when ``message`` is first read.
+
+    The JSON view, the summary and the table read its octets (``apdu_json_into``,
+    ``apdu_counted``, ``apdu_cells_of`` in :mod:`otwire.inspect.iec104`); ``-V``, Parquet
+    and library users read ``message``.
+    """
+
+    __slots__ = ()
+
+    @property
+    def message(self) -> APDU:
+        """The decoded APDU (decoded once)."""
+        apdu: APDU | None = _MESSAGE.__get__(self)
+        if apdu is None:
+            apdu = decode_apdu(self.raw)
+            _MESSAGE.__set__(self, apdu)
+        return apdu
+
+    @message.setter
+    def message(self, value: APDU | None) -> None:
+        _MESSAGE.__set__(self, value)
+
+
+_MESSAGE: Any = Finding.__dict__["message"]  # the slot behind DecodedOnDemand.message
+
+
+def decodes(frame: bytes) -> bool:
+    """Whether :func:`decode_apdu` decodes this framed APDU (a :class:`RawAPDU`'s octets) for sure.
+
+    ``True`` for an I-frame whose type has a fixed-size layout and whose information part has
+    the size its VSQ says; ``False`` for every other frame (which may decode or not).
+    ``tests/inspect/test_iec104_json.py`` checks that ``True`` is never wrong.
+    """
+    n = len(frame)
+    if n < 12 or frame[2] & 1 or frame[4] & 1:
+        return False
+    size = _OBJECT_SIZES.get(frame[6])
+    if size is None:
+        return False
+    vsq = frame[7]
+    if vsq > 0x7F:
+        return n - 12 == (3 + (vsq & 0x7F) * size if vsq & 0x7F else 0)
+    return n - 12 == vsq * (3 + size)
+
+
+#: type_id -> element octets per object, for the types with a fixed-size layout.
+_OBJECT_SIZES: dict[int, int] = {
+    int(t): size for t, layout in LAYOUTS.items() if (size := element_size(layout)) is not None
+}

@@ -1,0 +1,83 @@
+"""Differential test: the fast lane of :class:`otwire.inspect.flows.FlowTable` gives the records,
+and counts, of the general path (decode_frame, orientation and TCPReassembler.feed) on any
+sequence of segments: handshakes, in-order data, retransmissions, holes, FIN, RST, restarts,
+truncated frames, IP options, TCP options, other ports.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from otwire.inspect.flows import FlowTable
+from otwire.inspect.records import CaptureStats
+
+SERVER, OTHER = 2404, 8080
+FLAGS = [0x18, 0x18, 0x18, 0x10, 0x02, 0x12, 0x11, 0x19, 0x04, 0x14, 0x00]
+
+segments = st.lists(
+    st.tuples(
+        st.integers(0, 2),  # flow: 0 and 1 on the followed port, 2 on another
+        st.booleans(),  # from the server
+        st.sampled_from(FLAGS),
+        st.sampled_from([0, 0, 0, 0, -3, 5, 1 << 31, -(1 << 20)]),  # sequence offset from the next octet
+        st.integers(0, 24),  # payload octets
+        st.sampled_from([0, 0, 0, 4, 12]),  # TCP options octets
+        st.sampled_from([0, 0, 0, 0, 4]),  # IP options octets
+        st.sampled_from([None, None, None, None, 2, 60]),  # captured length cut
+    ),
+    max_size=60,
+)
+
+
+def frame(sport: int, dport: int, seq: int, flags: int, payload: bytes, tcp_opts: int, ip_opts: int) -> bytes:
+    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, 0, (5 + tcp_opts // 4) << 4, flags, 512, 0, 0)
+    tcp += b"\x01" * tcp_opts + payload
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45 + ip_opts // 4, 0, 20 + ip_opts + len(tcp), 0, 0x4000, 64, 6, 0,
+                     b"\x0a\x00\x00\x01" if sport < dport else b"\x0a\x00\x00\x02",
+                     b"\x0a\x00\x00\x02" if sport < dport else b"\x0a\x00\x00\x01")  # fmt: skip
+    return b"\x00\x00\x00\x00\x00\x02\x00\x00\x00\x00\x00\x01\x08\x00" + ip + b"\x01" * ip_opts + tcp
+
+
+def run(fast: bool, packets: list[bytes]) -> tuple[list[object], CaptureStats]:
+    stats = CaptureStats()
+    table = FlowTable(frozenset({SERVER}), stats, fast_lane=fast)
+    records: list[object] = []
+    for number, packet in enumerate(packets, 1):
+        records += table.packet(1, packet, 1000.0 + number, number)
+    records += table.finish(1000.0 + len(packets), len(packets))
+    return records, stats
+
+
+@settings(max_examples=400, deadline=None)
+@given(segments)
+def test_fast_lane_equals_general_path(specs: list[tuple[int, bool, int, int, int, int, int, int | None]]) -> None:
+    nexts: dict[tuple[int, int], int] = {}
+    packets = []
+    for flow, from_server, flags, offset, size, tcp_opts, ip_opts, cut in specs:
+        client, server = 50000 + flow, OTHER if flow == 2 else SERVER
+        sport, dport = (server, client) if from_server else (client, server)
+        at = nexts.get((sport, dport), 1000 * flow + (7 if from_server else 3))
+        seq = at + offset
+        payload = bytes(range(size))
+        nexts[(sport, dport)] = seq + size + (1 if flags & 0x03 else 0)
+        packet = frame(sport, dport, seq, flags, payload, tcp_opts, ip_opts)
+        packets.append(packet if cut is None else packet[: len(packet) - cut])
+    fast, fast_stats = run(True, packets)
+    general, general_stats = run(False, packets)
+    assert fast == general
+    assert fast_stats == general_stats
+
+
+def test_the_fast_lane_is_taken() -> None:
+    """Not a vacuous comparison: in-order data on an announced flow goes through the lane."""
+    packets = [frame(50000, SERVER, 0, 0x02, b"", 0, 0), frame(SERVER, 50000, 9, 0x12, b"", 0, 0)]
+    packets += [frame(50000, SERVER, 1 + 4 * i, 0x18, b"abcd", 0, 0) for i in range(3)]
+    table = FlowTable(frozenset({SERVER}), CaptureStats())
+    for number, packet in enumerate(packets[:2], 1):
+        table.packet(1, packet, 1.0, number)
+    assert table.packet(1, packets[2], 2.0, 3)  # announced flow: the lane answers
+    assert table._lane(packets[3], 3.0, 4) is not None
+    assert table._lane(frame(50000, SERVER, 99, 0x18, b"abcd", 0, 0), 4.0, 5) is None  # a hole: general path
