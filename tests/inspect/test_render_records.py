@@ -9,13 +9,15 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from otwire.cli import main
 from otwire.codecs.iec104 import UFrame, UFunction, encode_apdu
 from otwire.codecs.imb import SetClientInfo, encode_command
 from otwire.inspect import read, record_values, row_json
 from otwire.inspect.files import SAMPLES
-from otwire.inspect.render import write_jsonl
+from otwire.inspect.records import Flow, Row, Sender
+from otwire.inspect.render import TableWriter, write_jsonl
 from otwire.transports import Direction
 from otwire.transports.record import PcapRecorder
 
@@ -98,3 +100,34 @@ def test_jsonl_batches_give_the_lines_of_one_by_one(tmp_path: Path, batch: int) 
     write_jsonl(read(path), "x", many, batch=batch)
     assert many.getvalue() == one.getvalue()
     assert [json.loads(line) for line in one.getvalue().splitlines()] == [row_json(row, "x") for row in read(path)]
+
+
+def _warning_rows() -> list[Row]:
+    flow = Flow("2001:db8::cd:1", 50000, "2001:db8::2", 2404)  # ":cd:" is also a rich emoji code
+    return [Row("warning", 1.0, 1, flow, Sender.CLIENT, "iec104", message="[bold]not markup[/bold]", stream=1)]
+
+
+def test_table_lines_are_written_as_they_are_without_colour() -> None:
+    out = io.StringIO()
+    table = TableWriter(Console(file=out, highlight=False, soft_wrap=True))
+    table.header("capture :cd: [x].pcap")
+    for row in _warning_rows():
+        table.write(row)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "== capture :cd: [x].pcap"
+    assert lines[1].startswith("time ")
+    assert lines[2] == "stream #1: [2001:db8::cd:1]:50000 -> [2001:db8::2]:2404 (1970-01-01 UTC)"
+    assert lines[3].endswith("WARNING [bold]not markup[/bold]")
+
+
+def test_table_lines_keep_their_text_on_a_colour_console() -> None:
+    out = io.StringIO()
+    console = Console(file=out, highlight=False, soft_wrap=True, force_terminal=True, color_system="standard")
+    table = TableWriter(console)
+    table.header("capture :cd: [x].pcap")
+    for row in _warning_rows():
+        table.write(row)
+    text = re.sub(r"\x1b\[[0-9;]*m", "", out.getvalue())
+    assert text.splitlines()[0] == "== capture :cd: [x].pcap"
+    assert "[2001:db8::cd:1]:50000" in text and "\x1b[" in out.getvalue()
+    assert text.splitlines()[3].endswith("WARNING [bold]not markup[/bold]")

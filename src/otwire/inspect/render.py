@@ -79,6 +79,7 @@ class TableWriter:
     def __init__(self, console: Console) -> None:
         self._console = console
         self._out = console.file
+        self._plain = console.color_system is None  # no styles to render: lines go straight to the file
         self._shown = 0  # the highest stream number announced
         self._columns_of: str | None = None
         self._template = ""  # str.format template of the protocol's columns (Column.cell for each)
@@ -89,7 +90,7 @@ class TableWriter:
 
     def header(self, source: str) -> None:
         """Print the file name and start numbering streams afresh; the column header follows with the first row."""
-        self._console.print(f"[bold]== {escape(source)}[/bold]")
+        self._line(f"== {source}", "bold")
         self._columns_of = None
         self._shown = 0
         self._lead_key = None
@@ -97,7 +98,7 @@ class TableWriter:
     def write(self, row: Row) -> None:
         """Print one row."""
         if row.kind == "notice":
-            self._console.print(f"[yellow]{escape('notice: ' + row.message)}[/yellow]")
+            self._line(f"notice: {row.message}", "yellow")
             return
         if row.protocol is not None and row.protocol != self._columns_of:
             self._columns_of = row.protocol
@@ -105,7 +106,7 @@ class TableWriter:
             self._cells = shown.cells_of or _cells_of_message(shown)
             self._template = " ".join(f"{{:{c.align}{c.width}}}" if c.width else "{}" for c in shown.columns)
             labels = (c.cell(c.label) for c in shown.columns)
-            self._console.print(f"[dim]{escape(' '.join((_LEAD, *labels)))}[/dim]")
+            self._line(" ".join((_LEAD, *labels)), "dim")
         key = (row.timestamp, row.packet_number, row.stream, row.sender)
         if key == self._lead_key:  # another message of the same packet: the same lead
             lead = self._lead
@@ -121,14 +122,25 @@ class TableWriter:
         elif finding is not None:
             style = "red" if finding.kind == "error" else "yellow"
             text = f"{lead} {finding.kind.upper():<3} @{finding.offset} {finding.error} | {finding.raw[:32].hex(' ')}"
-            self._console.print(f"[{style}]{escape(text)}[/{style}]")
+            self._line(text, style)
         else:
             detail = {
                 "gap": f"{row.missing} octets missing",
                 "retransmission": f"{row.length} octets repeated",
             }
             text = f"{lead} {row.kind.upper()} {detail.get(row.kind, row.message)}"
-            self._console.print(f"[magenta]{escape(text)}[/magenta]")
+            self._line(text, "magenta")
+
+    def _line(self, text: str, style: str) -> None:
+        """Print one styled line: through rich on a colour console, else written as it is.
+
+        Written as it is, the text is exactly what it says: rich would also have turned
+        emoji codes into emoji (``:cd:`` inside an IPv6 address) and cost about 150 µs a line.
+        """
+        if self._plain:
+            self._out.write(text + "\n")
+        else:
+            self._console.print(f"[{style}]{escape(text)}[/{style}]", emoji=False)
 
     def _stream(self, row: Row) -> str:
         number = row.stream
@@ -139,7 +151,7 @@ class TableWriter:
             day = ""
             if row.timestamp is not None:
                 day = _dt.datetime.fromtimestamp(row.timestamp, _dt.UTC).strftime(" (%Y-%m-%d UTC)")
-            self._console.print(f"[cyan]stream #{number}: {escape(str(row.flow))}{day}[/cyan]")
+            self._line(f"stream #{number}: {row.flow}{day}", "cyan")
         return f"#{number}"
 
     def _clock(self, ts: float | None) -> str:
