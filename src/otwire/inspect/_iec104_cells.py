@@ -20,6 +20,7 @@ from typing import Any
 
 from otwire.codecs.iec104 import elements as el
 from otwire.codecs.iec104.layouts import LAYOUTS, element_size
+from otwire.inspect._iec104_json import unpack_plan
 
 __all__ = ["CellsOf", "compile_cells_view"]
 
@@ -74,13 +75,11 @@ def compile_cells_view(
         return None
     name = names[0](type_id)
     env: dict[str, Any] = {"H": _HEAD, "TN": name, "TNSQ": name + " SQ", "CN": names[1], "CP56": cp56_text}
-    formats, texts0, texts1, k = [], [], [], 0
-    for i, cls in enumerate(layout):
-        formats.append("f" if cls is el.R32 else cls.FORMAT)
-        texts0.append(_text_expr(cls, i, k + 2, element_text, env))  # after the IOA's two raw values
-        texts1.append(_text_expr(cls, i, k, element_text, env))
-        k += 1 if cls.FORMAT.endswith("s") else len(cls.FORMAT)
-    fmt = "".join(formats)
+    fmt, starts = unpack_plan(layout)
+    texts0 = [
+        _text_expr(cls, i, k + 2, element_text, env) for i, (cls, k) in enumerate(zip(layout, starts, strict=True))
+    ]
+    texts1 = [_text_expr(cls, i, k, element_text, env) for i, (cls, k) in enumerate(zip(layout, starts, strict=True))]
     env["S0"], env["S1"] = struct.Struct("<HB" + fmt), struct.Struct("<" + (fmt or "x"))
     each1 = "enumerate(S1.iter_unpack(frame[15:]))" if fmt else "enumerate(range(n))"
     source = (

@@ -88,6 +88,24 @@ def _element_expr(cls: type[el.Element], i: int, k: int, element_json: ElementJs
     return f"EJ(C{i}({', '.join(f'v[{k + j}]' for j in range(count))}))"
 
 
+def unpack_plan(layout: tuple[type[el.Element], ...]) -> tuple[str, tuple[int, ...]]:
+    """Return the ``struct`` format of one object's elements and where each element's values start.
+
+    The format joins the element classes' ``FORMAT`` (an ``R32`` as ``f``: its value, not its
+    bits); the second item is, per element, the index of its first value among those
+    ``struct.unpack`` returns (an ``Ns`` field is one value). Shared by the compiled JSON and
+    table views (the first two values of a whole object are the IOA's, hence their ``+ 2``).
+    """
+    formats: list[str] = []
+    starts: list[int] = []
+    k = 0
+    for cls in layout:
+        formats.append("f" if cls is el.R32 else cls.FORMAT)
+        starts.append(k)
+        k += 1 if cls.FORMAT.endswith("s") else len(cls.FORMAT)
+    return "".join(formats), tuple(starts)
+
+
 def compile_json_view(
     type_id: int,
     element_json: ElementJson,
@@ -111,13 +129,13 @@ def compile_json_view(
         return None
     env: dict[str, Any] = {"H": _HEAD, "TN": names[0](type_id), "CN": names[1], "NF": _non_finite}
     env["CP56"] = _cp56_json(iso)
-    formats, exprs0, exprs1, k = [], [], [], 0
-    for i, cls in enumerate(layout):
-        formats.append("f" if cls is el.R32 else cls.FORMAT)
-        exprs0.append(_element_expr(cls, i, k + 2, element_json, env))  # after the IOA's two raw values
-        exprs1.append(_element_expr(cls, i, k, element_json, env))
-        k += 1 if cls.FORMAT.endswith("s") else len(cls.FORMAT)
-    fmt = "".join(formats)
+    fmt, starts = unpack_plan(layout)
+    exprs0 = [
+        _element_expr(cls, i, k + 2, element_json, env) for i, (cls, k) in enumerate(zip(layout, starts, strict=True))
+    ]
+    exprs1 = [
+        _element_expr(cls, i, k, element_json, env) for i, (cls, k) in enumerate(zip(layout, starts, strict=True))
+    ]
     env["S0"], env["S1"] = struct.Struct("<HB" + fmt), struct.Struct("<" + (fmt or "x"))
     exec(_source(exprs0, exprs1, fmt), env)
     fill: JsonFill = env["fill"]
