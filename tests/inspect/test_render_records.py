@@ -131,3 +131,26 @@ def test_table_lines_keep_their_text_on_a_colour_console() -> None:
     assert text.splitlines()[0] == "== capture :cd: [x].pcap"
     assert "[2001:db8::cd:1]:50000" in text and "\x1b[" in out.getvalue()
     assert text.splitlines()[3].endswith("WARNING [bold]not markup[/bold]")
+
+
+class _Writes(io.StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.calls.append(text)
+        return super().write(text)
+
+
+def test_jsonl_lines_are_written_one_then_in_doubling_batches() -> None:
+    with resources.as_file(SAMPLE_DIR / SAMPLES[0]) as path:
+        rows = list(read(path))
+    assert len(rows) > 1 + 2 + 4 + 8 + 16 + 16
+    single, batched = _Writes(), _Writes()
+    write_jsonl(rows, "f", single)
+    write_jsonl(rows, "f", batched, batch=16)
+    assert batched.getvalue() == single.getvalue()
+    assert all(call.count("\n") == 1 for call in single.calls)
+    sizes = [call.count("\n") for call in batched.calls]
+    assert sizes[:6] == [1, 2, 4, 8, 16, 16] and max(sizes) == 16 and sum(sizes) == len(rows)

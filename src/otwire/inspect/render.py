@@ -32,8 +32,10 @@ def write_jsonl(rows: Iterable[Row], source: str, out: IO[str], *, batch: int = 
     """Write one JSON object per row (keys: :func:`~otwire.inspect.records.row_json`).
 
     msgspec encodes each row as it comes (its dict is freed at once: holding many would
-    cost the garbage collector more than the encoding); the lines are written ``batch``
-    at a time (1: each at once, for live output). A row with text beyond ASCII, or a
+    cost the garbage collector more than the encoding); the lines are written up to ``batch``
+    at a time (1: each at once, for live output): one line, then two, four and so on, so the
+    first lines leave as soon as unbatched ones would (``otwire inspect | head -1`` ends the
+    run at once) and a long capture is written ``batch`` lines per call. A row with text beyond ASCII, or a
     value msgspec cannot encode (an integer beyond 64 bits), is written by
     :func:`json.dumps` instead, with ``\\uXXXX`` escapes as before, so the output stays
     ASCII whatever the terminal's encoding. Lines already encoded are written when
@@ -41,6 +43,7 @@ def write_jsonl(rows: Iterable[Row], source: str, out: IO[str], *, batch: int = 
     """
     encode = msgspec.json.Encoder().encode
     lines: list[bytes] = []
+    size = 1  # lines per write now: doubles up to batch
     try:
         for row in rows:
             values = row_json(row, source)
@@ -50,12 +53,14 @@ def write_jsonl(rows: Iterable[Row], source: str, out: IO[str], *, batch: int = 
                 line = b"\xff"  # not ASCII: written by json.dumps
             if line.isascii():
                 lines.append(line)
-                if len(lines) < batch:
+                if len(lines) < size:
                     continue
             else:
                 lines.append(json.dumps(values, separators=(",", ":")).encode("ascii"))
             _write_lines(lines, out)
             lines = []
+            if size < batch:
+                size = min(size * 2, batch)
     finally:
         if lines:
             _write_lines(lines, out)
