@@ -304,28 +304,25 @@ class GatewayConnection:
         finally:
             log.debug("mxgateway %s stream closed", what)
 
-    async def stream_batches(
+    def stream_batches(
         self, what: str, path: str, request: betterproto2.Message, reply_type: type[M]
     ) -> AsyncGenerator[list[M], None]:
         """Call the server-streaming method ``path`` (``"/package.Service/Method"``); its replies, a list per read.
 
         The key goes out as in every call; the replies are decoded by :func:`fast_parse` a whole
-        read at a time (:func:`._stream.message_batches`); errors are mapped as in :meth:`stream`,
-        and leaving early resets the HTTP/2 stream.
+        read at a time (:func:`._stream.message_batches`); errors are mapped and leaving early
+        resets the HTTP/2 stream, as in :meth:`stream` (which drives it).
         """
-        self._check_open()
-        log.debug("mxgateway %s stream opened", what)
-        try:
+
+        async def batches() -> AsyncGenerator[list[M], None]:
             async with self.channel.request(
                 path, Cardinality.UNARY_STREAM, type(request), reply_type, metadata=self.metadata
             ) as stream:
                 await stream.send_message(request, end=True)
                 async for batch in message_batches(stream, fast_parser(reply_type)):
                     yield batch
-        except Exception as exc:
-            raise self.map_error(what, exc, None) from None
-        finally:
-            log.debug("mxgateway %s stream closed", what)
+
+        return self.stream(what, batches)
 
     def map_error(self, what: str, exc: BaseException, timeout: float | None) -> BaseException:
         """The client error for ``exc`` (already a client error: returned as is)."""
