@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -62,7 +62,7 @@ class BodyDecoder:
         DecodeError: an unknown encoding (from the constructor).
     """
 
-    __slots__ = ("_cap", "_raw", "_size", "_zlib", "passthrough")
+    __slots__ = ("_cap", "_raw", "_size", "_zlib")
 
     def __init__(self, encoding: bytes | None, cap: int | None) -> None:
         self._cap = cap
@@ -75,11 +75,12 @@ class BodyDecoder:
             if wbits is None:
                 raise DecodeError(f"unsupported Content-Encoding {coding!r}", data=coding)
             self._zlib = zlib.decompressobj(wbits)
-        self.passthrough = self._zlib is None and cap is None
-        """:meth:`feed` would yield its octets unchanged (no encoding, no cap): a caller may skip it."""
 
-    def feed(self, data: bytes) -> Iterator[bytes]:
-        """Yield the decoded octets of ``data`` in pieces of at most 64 KiB.
+    def feed(self, data: bytes) -> Iterable[bytes]:
+        """The decoded octets of ``data``: itself without an encoding, else pieces of at most 64 KiB.
+
+        Without an encoding ``(data,)`` comes back at once (no generator: a stream's every
+        read takes this path).
 
         Raises:
             DecodeError: corrupt compressed data, octets after its end, or more than
@@ -87,26 +88,28 @@ class BodyDecoder:
         """
         if self._zlib is None:
             self._count(len(data), data)
-            yield data
-            return
+            return (data,)
+        return self._inflate(data, self._zlib)
+
+    def _inflate(self, data: bytes, inflater: zlib._Decompress) -> Iterator[bytes]:
         self._raw += len(data)
         if self._cap is not None and self._raw > self._cap:
             raise DecodeError(f"compressed response body larger than {self._cap} octets", data=data[:64])
-        if self._zlib.eof and data:
+        if inflater.eof and data:
             raise DecodeError("octets after the end of the compressed body", data=data[:64])
         pending = data
         while pending:
             try:
-                piece = self._zlib.decompress(pending, _PIECE)
+                piece = inflater.decompress(pending, _PIECE)
             except zlib.error as exc:
                 raise DecodeError(f"bad compressed body: {exc}", data=pending) from None
-            pending = self._zlib.unconsumed_tail
+            pending = inflater.unconsumed_tail
             self._count(len(piece), data)
             if piece:
                 yield piece
-            if self._zlib.eof:
-                if self._zlib.unused_data:
-                    raise DecodeError("octets after the end of the compressed body", data=self._zlib.unused_data[:64])
+            if inflater.eof:
+                if inflater.unused_data:
+                    raise DecodeError("octets after the end of the compressed body", data=inflater.unused_data[:64])
                 return
 
     def end(self) -> None:

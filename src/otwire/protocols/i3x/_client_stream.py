@@ -178,8 +178,7 @@ class StreamRecord(EngineBase[StreamState, StreamInput]):
                 a ``message`` event whose JSON is not updates.
         """
         events: list[Event] = []
-        decoder = self._decoder
-        for piece in (data,) if decoder.passthrough else decoder.feed(data):
+        for piece in self._decoder.feed(data):
             for sse in self._parser.feed(piece):
                 item = map_event(sse)
                 if type(item) is StreamUpdates:
