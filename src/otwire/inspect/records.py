@@ -407,7 +407,7 @@ def _json_view(protocol: str) -> Callable[[Finding, dict[str, Any]], None]:
 
 _FLOW_TEXTS: dict[Flow, str] = {}
 #: The JSON ``direction`` of a sender (:attr:`Sender.direction`), ``None`` without one.
-_DIRECTIONS: dict[Sender | None, str | None] = {Sender.CLIENT: "to_server", Sender.SERVER: "to_client", None: None}
+_DIRECTIONS: dict[Sender | None, str | None] = {None: None, **{sender: sender.direction for sender in Sender}}
 
 
 def _flow_text(flow: Flow) -> str:
