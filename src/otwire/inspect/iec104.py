@@ -37,6 +37,7 @@ from otwire.errors import DecodeError
 from otwire.inspect._iec104_cells import CellsOf, compile_cells_view
 from otwire.inspect._iec104_json import JsonFill, compile_json_view
 from otwire.inspect._iec104_lazy import DecodedOnDemand, decodes
+from otwire.inspect._iec104_text import JsonText, compile_json_text
 from otwire.inspect.model import Column, Finding, PerSender, ProtocolView
 
 
@@ -132,6 +133,29 @@ def apdu_json_into(finding: Finding, out: dict[str, Any]) -> None:
             fill(raw, out)
             return
     out.update(apdu_json(finding.message))
+
+
+def apdu_json_text(finding: Finding) -> str | None:
+    """The JSON view of an APDU finding's message as JSON text (``ProtocolView.json_text``), or ``None``.
+
+    I-frames of a type with a fixed-size layout are written from the finding's octets by a
+    view compiled once per type (:func:`otwire.inspect._iec104_text.compile_json_text`),
+    S-frames directly; ``None`` for the rest (U-frames, other types: encoded from the dict).
+    """
+    raw = finding.raw
+    c1 = raw[2]
+    if not c1 & 1:  # an I-frame (the finding's frame decodes)
+        type_id = raw[6]
+        text = _TEXTS.get(type_id, _UNKNOWN)
+        if text is _UNKNOWN:
+            text = _TEXTS[type_id] = compile_json_text(type_id, element_json, (_type_name, _cot_name), _iso_of)
+        return None if text is None else text(raw)
+    if c1 == 0x01:
+        return f'"format":"S","nr":{(raw[4] | raw[5] << 8) >> 1}'
+    return None
+
+
+_TEXTS: dict[int, JsonText | None] = {}
 
 
 def apdu_counted(finding: Finding) -> tuple[str, str | None]:
@@ -464,5 +488,13 @@ why): message.
 
 #: How IEC 104 APDUs are shown (named by :mod:`otwire.registry`).
 VIEW = ProtocolView(
-    apdu_json, COLUMNS, apdu_cells, apdu_format, apdu_type_name, apdu_json_into, apdu_counted, apdu_cells_of
+    apdu_json,
+    COLUMNS,
+    apdu_cells,
+    apdu_format,
+    apdu_type_name,
+    apdu_json_into,
+    apdu_counted,
+    apdu_cells_of,
+    apdu_json_text,
 )

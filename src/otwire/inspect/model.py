@@ -111,6 +111,10 @@ class ProtocolView:
             octets where that is faster (the summary's counts); ``None``: from the message.
         cells_of: ``finding -> cells(finding.message)``, read from the finding's octets where
             that is faster (proven equal by a differential test); ``None``: from the message.
+        json_text: ``finding -> text | None``: the keys of ``json(finding.message)`` as JSON text
+            (``"format":"I",...`` without braces), byte-equal to what :mod:`msgspec` writes for
+            them (proven by a differential test), read from the finding's octets; ``None`` (the
+            function's result or the attribute): the record is encoded from its dict.
     """
 
     json: Callable[[Any], dict[str, Any]]
@@ -121,3 +125,4 @@ class ProtocolView:
     json_into: Callable[[Finding, dict[str, Any]], None] | None = None
     counted: Callable[[Finding], tuple[str, str | None]] | None = None
     cells_of: Callable[[Finding], tuple[str, ...]] | None = None
+    json_text: Callable[[Finding], str | None] | None = None

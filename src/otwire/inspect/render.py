@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from otwire.inspect._json_lines import TextLines
 from otwire.inspect.capture import Sender
 from otwire.inspect.dissect import Row, row_json, view
 from otwire.inspect.model import Finding, ProtocolView
@@ -31,32 +32,29 @@ _LEAD = f"{'time':<12} {'frame':>7} {'str':>3} {'dir':<3}"
 def write_jsonl(rows: Iterable[Row], source: str, out: IO[str], *, batch: int = 1) -> None:
     """Write one JSON object per row (keys: :func:`~otwire.inspect.records.row_json`).
 
-    msgspec encodes each row as it comes (its dict is freed at once: holding many would
-    cost the garbage collector more than the encoding); the lines are written up to ``batch``
-    at a time (1: each at once, for live output): one line, then two, four and so on, so the
-    first lines leave as soon as unbatched ones would (``otwire inspect | head -1`` ends the
-    run at once) and a long capture is written ``batch`` lines per call. A row with text beyond ASCII, or a
-    value msgspec cannot encode (an integer beyond 64 bits), is written by
-    :func:`json.dumps` instead, with ``\\uXXXX`` escapes as before, so the output stays
-    ASCII whatever the terminal's encoding. Lines already encoded are written when
-    ``rows`` raises.
+    Rows whose protocol writes its JSON as text (:class:`~otwire.inspect._json_lines.TextLines`)
+    become lines without a dict; the others are encoded by msgspec (each dict is freed
+    at once: holding many would cost the garbage collector more than the encoding). The
+    lines are written up to ``batch`` at a time (1: each at once, for live output): one
+    line, then two, four and so on, so the first lines leave as soon as unbatched ones
+    would (``otwire inspect | head -1`` ends the run at once) and a long capture is written
+    ``batch`` lines per call. A row with text beyond ASCII, or a value msgspec cannot
+    encode (an integer beyond 64 bits), is written by :func:`json.dumps` instead, with
+    ``\\uXXXX`` escapes as before, so the output stays ASCII whatever the terminal's
+    encoding. Lines already encoded are written when ``rows`` raises.
     """
     encode = msgspec.json.Encoder().encode
-    lines: list[bytes] = []
+    text_line = TextLines(source).line
+    lines: list[str] = []
     size = 1  # lines per write now: doubles up to batch
     try:
         for row in rows:
-            values = row_json(row, source)
-            try:
-                line = encode(values)
-            except (TypeError, OverflowError, msgspec.EncodeError):
-                line = b"\xff"  # not ASCII: written by json.dumps
-            if line.isascii():
-                lines.append(line)
-                if len(lines) < size:
-                    continue
-            else:
-                lines.append(json.dumps(values, separators=(",", ":")).encode("ascii"))
+            line = text_line(row)
+            if line is None:
+                line = _dict_line(row_json(row, source), encode)
+            lines.append(line)
+            if len(lines) < size:
+                continue
             _write_lines(lines, out)
             lines = []
             if size < batch:
@@ -66,10 +64,21 @@ def write_jsonl(rows: Iterable[Row], source: str, out: IO[str], *, batch: int = 
             _write_lines(lines, out)
 
 
-def _write_lines(lines: list[bytes], out: IO[str]) -> None:
-    """Write ASCII JSON lines, one write."""
-    lines.append(b"")
-    out.write(b"\n".join(lines).decode("ascii"))
+def _dict_line(values: dict[str, Any], encode: Callable[[Any], bytes]) -> str:
+    """One row's JSON line from its dict: msgspec's encoding, or json.dumps's ASCII escapes beyond ASCII."""
+    try:
+        line = encode(values)
+    except (TypeError, OverflowError, msgspec.EncodeError):
+        line = b"\xff"  # not ASCII: written by json.dumps
+    if line.isascii():
+        return line.decode("ascii")
+    return json.dumps(values, separators=(",", ":"))
+
+
+def _write_lines(lines: list[str], out: IO[str]) -> None:
+    """Write JSON lines, one write."""
+    lines.append("")
+    out.write("\n".join(lines))
 
 
 class TableWriter:
@@ -173,35 +182,35 @@ class TableWriter:
 
 
 class Summary:
-    """Counts per input file: APDUs by format and type, errors, junk, gaps."""
+    """Counts per input file: APDUs by format and type, errors, junk, gaps.
+
+    An APDU row costs one count of its ``(format tag, type name)`` pair; :attr:`files` and
+    :attr:`types` fold those into the counts by key when read.
+    """
 
     def __init__(self) -> None:
-        self.files: dict[str, Counter[str]] = {}
-        self.types: dict[str, Counter[str]] = {}
+        self._pairs: dict[str, Counter[tuple[str, str | None]]] = {}  # per file: (format tag, type) -> APDUs
+        self._other: dict[str, Counter[str]] = {}  # per file: the other counts (errors, gaps...)
         self._counted: dict[str | None, Callable[[Finding], tuple[str, str | None]]] = {}
 
     def add(self, source: str, row: Row) -> None:
         """Count one row (notices are not counted)."""
         finding = row.finding
         if finding is not None and finding.kind == "apdu":  # the common case first
-            counts = self.files.get(source)
-            if counts is None:
-                counts = self._new(source)
+            pairs = self._pairs.get(source)
+            if pairs is None:
+                pairs = self._new(source)
             counted = self._counted.get(row.protocol)
             if counted is None:
                 counted = self._counted[row.protocol] = _counter(view(row.protocol or ""))
-            tag, type_name = counted(finding)
-            counts["APDUs"] += 1
-            counts[_FORMAT_KEYS.get(tag) or _format_key(tag)] += 1
-            if type_name is not None:
-                self.types[source][type_name] += 1
+            pairs[counted(finding)] += 1
             return
         kind = row.kind
         if kind == "notice":
             return
-        counts = self.files.get(source)
-        if counts is None:
-            counts = self._new(source)
+        if source not in self._pairs:
+            self._new(source)
+        counts = self._other[source]
         if finding is None:
             counts[kind + "s"] += 1
             if kind == "gap":
@@ -211,17 +220,43 @@ class Summary:
         else:
             counts["decode errors"] += 1
 
-    def _new(self, source: str) -> Counter[str]:
-        counts = self.files[source] = Counter()
-        self.types[source] = Counter()
-        return counts
+    def _new(self, source: str) -> Counter[tuple[str, str | None]]:
+        pairs = self._pairs[source] = Counter()
+        self._other[source] = Counter()
+        return pairs
+
+    @property
+    def files(self) -> dict[str, Counter[str]]:
+        """Per input file: ``APDUs``, ``<tag>-format`` counts, then the other counts (first seen first)."""
+        files: dict[str, Counter[str]] = {}
+        for source, pairs in self._pairs.items():
+            counts = files[source] = Counter()
+            if pairs:
+                counts["APDUs"] = sum(pairs.values())
+            for (tag, _), n in pairs.items():
+                counts[_FORMAT_KEYS.get(tag) or _format_key(tag)] += n
+            counts.update(self._other[source])
+        return files
+
+    @property
+    def types(self) -> dict[str, Counter[str]]:
+        """Per input file: APDUs by type name (first seen first)."""
+        types: dict[str, Counter[str]] = {}
+        for source, pairs in self._pairs.items():
+            counts = types[source] = Counter()
+            for (_, type_name), n in pairs.items():
+                if type_name is not None:
+                    counts[type_name] += n
+        return types
 
     def as_json(self) -> dict[str, Any]:
         """Return ``{file: {"counts": {...}, "types": {...}}}``."""
-        return {f: {"counts": dict(c), "types": dict(self.types[f])} for f, c in self.files.items()}
+        types = self.types
+        return {f: {"counts": dict(c), "types": dict(types[f])} for f, c in self.files.items()}
 
     def render(self, console: Console) -> None:
         """Print one summary table per file."""
+        types = self.types
         for source, counts in self.files.items():
             table = Table(title=f"summary: {escape(source)}", show_header=True, title_justify="left")
             table.add_column("what")
@@ -233,7 +268,7 @@ class Summary:
             for key in ("gaps", "missing octets", "retransmissions", "warnings"):
                 if counts.get(key):
                     table.add_row(key, str(counts[key]))
-            for name, n in sorted(self.types[source].items(), key=lambda kv: (-kv[1], kv[0])):
+            for name, n in sorted(types[source].items(), key=lambda kv: (-kv[1], kv[0])):
                 table.add_row(f"  {name}", str(n))
             console.print(table)
 

@@ -1,0 +1,175 @@
+"""The JSON text of IEC 104 I-frames written straight from their octets (the fast equal of ``apdu_json``).
+
+:func:`compile_json_text` generates, once per type identification with a fixed-size layout,
+a function that reads an I-frame with :mod:`struct` (the plan of
+:func:`~otwire.inspect._iec104_json.unpack_plan`) and returns the JSON text of its keys
+``"format"`` ... ``"raw_information"``, exactly as :mod:`msgspec` encodes the dict of
+``apdu_json(decode_apdu(frame))``: no dicts are built. One-octet elements come from
+256-entry tables of their encoded general view; integers are written with ``%d``; floats
+by ``repr`` where that is msgspec's text (no exponent), else by msgspec itself; the other
+elements encode their general view. ``tests/inspect/test_iec104_text.py`` proves every
+type byte-equal to the encoded dict (hypothesis).
+
+Only for frames :func:`~otwire.codecs.iec104.decode_apdu` decodes without error: the
+function checks nothing (the dissector decoded or vouched for the frame first).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from otwire.codecs.iec104 import elements as el
+from otwire.codecs.iec104.layouts import LAYOUTS, element_size
+from otwire.inspect._iec104_json import ElementJson, unpack_plan
+
+__all__ = ["JsonText", "compile_json_text", "float_text", "json_text"]
+
+#: A compiled view: ``text(frame)`` is the JSON text of the APDU's keys (no braces).
+JsonText = Callable[[bytes], str]
+
+_encode = msgspec.json.Encoder().encode
+
+#: Elements of one integer whose JSON is ``{"element": name, <field>: the integer}``.
+_PLAIN: dict[type[el.Element], str] = {
+    el.SVA: "value",
+    el.BSI: "value",
+    el.FBP: "value",
+    el.TSC: "value",
+    el.NOF: "value",
+    el.CP16Time2a: "milliseconds",
+}
+#: The APCI control octets and the ASDU header, from octet 2: N(S) << 1, N(R) << 1, type, VSQ, COT, OA, CA.
+_HEAD = struct.Struct("<HHBBBBH")
+
+
+def json_text(value: object) -> str:
+    """Return ``value`` as msgspec encodes it, as text."""
+    return _encode(value).decode()
+
+
+def float_text(value: float) -> str:
+    """Return a float's JSON text as msgspec writes it (``repr`` where that has no exponent, as is usual)."""
+    text = repr(value)
+    if "e" not in text and "n" not in text:  # neither an exponent nor inf/nan: repr's digits are msgspec's
+        return text
+    return _encode(value).decode()
+
+
+def _r32_text(value: float) -> str:
+    """The JSON text of an R32's value: the float, or the general view's string for a non-finite one."""
+    text = repr(value)
+    if "e" not in text and "n" not in text:
+        return text
+    if value - value == 0:
+        return _encode(value).decode()
+    return '"NaN"' if value != value else ('"Infinity"' if value > 0 else '"-Infinity"')
+
+
+def _element_text(cls: type[el.Element], i: int, k: int, element_json: ElementJson, env: dict[str, Any]) -> str:
+    """Source of the JSON text of element ``i`` (raw values from ``v[k]``), as a piece of an f-string."""
+    if issubclass(cls, el.OctetElement):
+        env[f"O{i}"] = tuple(json_text(element_json(cls._TABLE[octet])) for octet in range(256))
+        return f"{{O{i}[v[{k}]]}}"
+    if cls is el.R32:
+        return f'{{{{"element":"R32","value":{{R(v[{k}])}}}}}}'
+    if cls is el.NVA:
+        return f'{{{{"element":"NVA","raw":{{v[{k}]}},"value":{{F(v[{k}] / 32768)}}}}}}'
+    if cls in _PLAIN:
+        return f'{{{{"element":"{cls.__name__}","{_PLAIN[cls]}":{{v[{k}]}}}}}}'
+    if cls is el.CP56Time2a:
+        return f"{{CP56(v[{k}])}}"
+    env[f"C{i}"] = cls.from_raw
+    count = 1 if cls.FORMAT.endswith("s") else len(cls.FORMAT)
+    return f"{{J(EJ(C{i}({', '.join(f'v[{k + j}]' for j in range(count))})))}}"
+
+
+def compile_json_text(
+    type_id: int,
+    element_json: ElementJson,
+    names: tuple[Callable[[int], str], Callable[[int], str]],
+    iso: Callable[[bytes], str | None],
+) -> JsonText | None:
+    """Return the compiled JSON text view of I-frames of ``type_id``, or ``None`` without a fixed-size layout.
+
+    Args:
+        type_id: The type identification.
+        element_json: The general view of one element (``otwire.inspect.iec104.element_json``).
+        names: The type and cause names of the general view (a number -> its mnemonic).
+        iso: The ``iso`` text of a CP56Time2a's seven octets, as the general view gives it.
+
+    Returns:
+        ``text(frame)``: ``"format":"I","ns":...,"raw_information":null`` (the keys of
+        ``apdu_json(decode_apdu(frame))`` as msgspec encodes them, without the braces), for
+        a frame that decodes.
+    """
+    layout = LAYOUTS.get(type_id)
+    if layout is None or element_size(layout) is None:
+        return None
+    env: dict[str, Any] = {"H": _HEAD, "R": _r32_text, "F": float_text, "EJ": element_json, "J": json_text}
+    env["CP56"] = _cp56_text(iso)
+    env["CN"] = tuple(json_text(names[1](c)) for c in range(64))
+    env["B"] = ("false", "true")
+    fmt, starts = unpack_plan(layout)
+    pairs = list(enumerate(zip(layout, starts, strict=True)))
+    elements0 = ",".join(_element_text(cls, i, k + 2, element_json, env) for i, (cls, k) in pairs)
+    elements1 = ",".join(_element_text(cls, i, k, element_json, env) for i, (cls, k) in pairs)
+    name = json_text(names[0](type_id))
+    assert "'" not in name and "\\" not in name and "{" not in name, name  # a literal of the f-string
+    tail = (
+        f'"format":"I","ns":{{ns >> 1}},"nr":{{nr >> 1}},"type_id":{type_id},"type":{name},"sq":{{B[vsq > 0x7F]}},'
+        '"number":{n},"cot":{c},"cot_name":{CN[c]},"negative":{B[cot & 0x40 != 0]},"test":{B[cot > 0x7F]},'
+        '"originator_address":{oa},"common_address":{ca},"objects":[{objects}],"raw_information":null'
+    )
+    source = _source(
+        f'{{{{"ioa":{{v[0] | v[1] << 16}},"elements":[{elements0}]}}}}',
+        f'{{{{"ioa":{{(a + i) & 0xFFFFFF}},"elements":[{elements1}]}}}}',
+        tail,
+        fmt,
+    )
+    env["S0"], env["S1"] = struct.Struct("<HB" + fmt), struct.Struct("<" + (fmt or "x"))
+    exec(source, env)
+    text: JsonText = env["text"]
+    return text
+
+
+def _source(object0: str, object1: str, tail: str, fmt: str) -> str:
+    """The source of ``text``: f-string bodies of one object without (``v[k]``) and with SQ, and of the rest."""
+    return (
+        "def text(frame):\n"
+        "    ns, nr, t, vsq, cot, oa, ca = H.unpack_from(frame, 2)\n"
+        "    n = vsq & 0x7F\n"
+        "    c = cot & 0x3F\n"
+        "    if not n:\n"
+        "        objects = ''\n"
+        "    elif vsq < 0x80:\n"
+        "        if n == 1:\n"
+        "            v = S0.unpack_from(frame, 12)\n"
+        f"            objects = f'{object0}'\n"
+        "        else:\n"
+        f"            objects = ','.join([f'{object0}' for v in S0.iter_unpack(frame[12:])])\n"
+        "    else:\n"
+        "        a = frame[12] | frame[13] << 8 | frame[14] << 16\n"
+        f"        objects = ','.join([f'{object1}'\n"
+        f"            for i, v in {'enumerate(S1.iter_unpack(frame[15:]))' if fmt else 'enumerate(range(n))'}])\n"
+        f"    return f'{tail}'\n"
+    )
+
+
+def _cp56_text(iso: Callable[[bytes], str | None]) -> Callable[[bytes], str]:
+    """Return the JSON text of CP56Time2a octets (the general view's keys, in order)."""
+
+    def text(t: bytes) -> str:
+        when = iso(t)
+        return (
+            f'{{"element":"CP56Time2a","raw":"{t.hex()}","year":{t[6] & 0x7F},"month":{t[5] & 0x0F},'
+            f'"day":{t[4] & 0x1F},"day_of_week":{t[4] >> 5},"hour":{t[3] & 0x1F},"minute":{t[2] & 0x3F},'
+            f'"milliseconds":{t[0] | t[1] << 8},"invalid":{"true" if t[2] > 0x7F else "false"},'
+            f'"summer_time":{"true" if t[3] > 0x7F else "false"},'
+            f'"substituted":{"true" if t[2] & 0x40 else "false"},"iso":{"null" if when is None else json_text(when)}}}'
+        )
+
+    return text
