@@ -32,7 +32,7 @@ _HEAD = struct.Struct("<HHBBBBH")
 #: Elements formatted from their struct value (``v`` stands for it), as ``element_text`` does: f-string fields.
 _FORMATTED: dict[type[el.Element], str] = {
     el.R32: "{v:g}",
-    el.SVA: "{v:g}",
+    el.SVA: "{v}",  # an int16: "g" would write it the same (below 10**6)
     el.NVA: "{v / 32768:.5g}",
     el.BSI: "{v:#010x}",
     el.CP16Time2a: "{v}ms",

@@ -326,12 +326,12 @@ def _emit(args: argparse.Namespace, output: _Output, selection: Selection, rows:
     summary = Summary()
     rows = _counted(rows, summary, source)
     if output.format == "jsonl":
-        write_jsonl(rows, source, sys.stdout, batch=_jsonl_batch(args, source))
+        write_jsonl(rows, source, sys.stdout, batch=_batch(args, source))
     elif output.writer is not None:
         for row in rows:
             output.writer.write(selection.values(row, source))
     else:
-        _table(output, rows, source)
+        _table(output, rows, source, _batch(args, source))
     if not args.no_summary and summary.files:
         if output.format == "table":
             summary.render(output.console)
@@ -339,26 +339,31 @@ def _emit(args: argparse.Namespace, output: _Output, selection: Selection, rows:
             print(json.dumps({"summary": summary.as_json()}), file=sys.stderr)
 
 
-#: JSON lines encoded and written at once when reading a file into a file or pipe.
-JSONL_BATCH = 256
+#: JSON lines or table lines written at once when reading a file into a file or pipe.
+LINES_BATCH = 256
 
 
-def _jsonl_batch(args: argparse.Namespace, source: str) -> int:
-    """Rows per write: one by one for live input (``-i``, stdin) or a terminal, else :data:`JSONL_BATCH`."""
+def _batch(args: argparse.Namespace, source: str) -> int:
+    """Lines per write: one by one for live input (``-i``, stdin) or a terminal, else :data:`LINES_BATCH`."""
     live = getattr(args, "interface", None) or source == STDIN
-    return 1 if live or sys.stdout.isatty() else JSONL_BATCH
+    return 1 if live or sys.stdout.isatty() else LINES_BATCH
 
 
-def _table(output: _Output, rows: Iterator[Row], source: str) -> None:
-    table = TableWriter(output.console)
-    table.header(source)
-    for row in rows:
-        table.write(row)
-        if output.detail or output.hexdump:
-            from otwire.inspect.detail import row_extras
+def _table(output: _Output, rows: Iterator[Row], source: str, batch: int) -> None:
+    """Print the rows as the table (with ``-V``/``-x`` extras under each), ``batch`` plain lines per write."""
+    extras = output.detail or output.hexdump
+    table = TableWriter(output.console, batch=1 if extras else batch)
+    try:
+        table.header(source)
+        for row in rows:
+            table.write(row)
+            if extras:
+                from otwire.inspect.detail import row_extras
 
-            for line in row_extras(row, detail=output.detail, hexdump=output.hexdump):
-                output.console.print(line, markup=False, highlight=False)
+                for line in row_extras(row, detail=output.detail, hexdump=output.hexdump):
+                    output.console.print(line, markup=False, highlight=False)
+    finally:
+        table.flush()
 
 
 def _advance(progress: Progress, task: TaskID, base: int) -> Callable[[int], None]:

@@ -87,12 +87,18 @@ class TableWriter:
     The columns after ``time``, ``frame``, ``str`` (stream) and ``dir`` are the protocol's
     own (:attr:`ProtocolView.columns`); their header is printed before the first row of a
     protocol, and again whenever the protocol changes. Decoded rows are plain text lines
-    written to the console's file; the rest goes through rich for colour.
+    written to the console's file; the rest goes through rich for colour. With ``batch``
+    above 1, plain lines are written up to ``batch`` at a time (one, then two, four... as
+    ``write_jsonl`` does); :meth:`flush` writes the rest, and is called before anything
+    else is printed on the console.
     """
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, *, batch: int = 1) -> None:
         self._console = console
         self._out = console.file
+        self._batch = batch  # plain lines held before a write: grows 1, 2, 4... up to this
+        self._size = 1
+        self._held: list[str] = []
         self._plain = console.color_system is None  # no styles to render: lines go straight to the file
         self._shown = 0  # the highest stream number announced
         self._columns_of: str | None = None
@@ -131,8 +137,10 @@ class TableWriter:
             self._lead_key, self._lead = key, lead
         finding = row.finding
         if finding is not None and finding.kind == "apdu":
-            cells = self._template.format(*self._cells(finding))
-            self._out.write(f"{lead} {cells}".rstrip() + "\n")
+            held = self._held
+            held.append(f"{lead} {self._template.format(*self._cells(finding))}".rstrip())
+            if len(held) >= self._size:
+                self.flush()
         elif finding is not None:
             style = "red" if finding.kind == "error" else "yellow"
             text = f"{lead} {finding.kind.upper():<3} @{finding.offset} {finding.error} | {finding.raw[:32].hex(' ')}"
@@ -152,9 +160,22 @@ class TableWriter:
         emoji codes into emoji (``:cd:`` inside an IPv6 address) and cost about 150 µs a line.
         """
         if self._plain:
-            self._out.write(text + "\n")
+            self._held.append(text)
+            if len(self._held) >= self._size:
+                self.flush()
         else:
+            self.flush()
             self._console.print(f"[{style}]{escape(text)}[/{style}]", emoji=False)
+
+    def flush(self) -> None:
+        """Write the plain lines held (see ``batch``)."""
+        held = self._held
+        if held:
+            held.append("")
+            self._out.write("\n".join(held))
+            self._held = []
+            if self._size < self._batch:
+                self._size = min(self._size * 2, self._batch)
 
     def _stream(self, row: Row) -> str:
         number = row.stream
