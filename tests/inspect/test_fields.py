@@ -95,3 +95,31 @@ def test_every_field_of_the_bundled_captures_is_known() -> None:
 
 def test_cells() -> None:
     assert cell(None) == "" and cell(True) == "true" and cell([1, [2, 3]], ";") == "1;2;3" and cell(1.5) == "1.5"
+
+
+def test_nested_keys_by_path_and_top_level_names_not_merged(diverse: Path) -> None:
+    """A nested key is there by its path; its bare name only where no top-level key has the name."""
+    from otwire.inspect.filter import compile_filter
+
+    with resources.as_file(SAMPLE_DIR / "otwire_xmpp_c2s.pcap") as path:
+        rows = [r for r in dissect(path, default_ports()) if r.kind == "apdu"]
+    readout = next(values for r in rows if (values := record_values(r, "x"))["element"] == "fields")
+    assert readout["type"] == "normal" and readout["fields.type"] == "numeric"  # stanza type, field type apart
+    assert compile_filter('type == "normal" and fields.type == "numeric"', known_fields())(readout)
+    assert not compile_filter('type != "normal"', known_fields())(readout)
+    timed = next(
+        values
+        for r in dissect(diverse, default_ports())
+        if r.kind == "apdu" and "objects.elements.raw" in (values := record_values(r, "x"))
+    )
+    assert isinstance(timed["raw"], str)  # the frame's octets only; the time tags' are by path
+    assert timed["objects.ioa"] == timed["ioa"] and timed["objects.elements.element"] == timed["element"]
+
+
+def test_fields_by_path_on_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:
+    with resources.as_file(SAMPLE_DIR / "otwire_xmpp_c2s.pcap") as path:
+        code, out = run(capsys, "inspect", str(path), "-Y", 'element == "fields"', "-T", "fields",
+                        "-e", "type", "-e", "fields.type", "-e", "fields.name")  # fmt: skip
+    assert code == 0
+    lines = out.splitlines()
+    assert lines and all(line.split("\t")[:2] == ["normal", "numeric"] for line in lines), lines

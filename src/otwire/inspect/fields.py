@@ -1,11 +1,14 @@
 """Record fields by name: the mapping view that filters read, ``-T fields -e`` and ``--format csv``.
 
 :func:`record_values` flattens a record's JSON object (:func:`otwire.inspect.records.row_json`)
-into ``{field: value}``: nested objects give their keys (``fields.event_name`` is
-``event_name``, ``objects[].ioa`` is ``ioa``), and a key met more than once gives the
-list of its occurrences (every ``ioa`` of an ASDU). :func:`known_fields` names every field
-the protocols' ``JSON_KEYS`` document, with its value type, so a filter or ``-e`` naming
-something else is an error.
+into ``{field: value}``. A nested key is there under its path (``fields.event_name``,
+``objects.ioa``, ``objects.elements.value``, ``error.type``) and, unless the record has a
+top-level key of that name, under its own name too (``event_name``, ``ioa``); a key met more
+than once gives the list of its occurrences (every ``ioa`` of an ASDU). So ``type`` of an
+XMPP record is the stanza's type, and its fields' types are ``fields.type``; ``raw`` is the
+frame's octets, the time tags' are ``objects.elements.raw``. :func:`known_fields` names every
+field the protocols' ``JSON_KEYS`` document (and those paths), with its value type, so a
+filter or ``-e`` naming something else is an error.
 """
 
 from __future__ import annotations
@@ -74,8 +77,13 @@ def record_values(row: Row, source: str = "") -> dict[str, object]:
     Returns:
         ``{field: value}``; a field met several times maps to the list of its values.
     """
+    obj = row_json(row, source)
     out: dict[str, object] = {}
-    _flatten(row_json(row, source), out)
+    nested: dict[str, object] = {}
+    _flatten(obj, "", out, nested)
+    for key, value in nested.items():  # the bare names of nested keys, where no top-level key has the name
+        if key not in obj:
+            out[key] = value
     return out
 
 
@@ -89,27 +97,45 @@ def _put(out: dict[str, object], key: str, value: object) -> None:
     out[key] = merged
 
 
-def _flatten(obj: Mapping[str, object], out: dict[str, object]) -> None:
+def _flatten(obj: Mapping[str, object], path: str, out: dict[str, object], nested: dict[str, object]) -> None:
+    """Put the values of ``obj`` (at ``path``: ``""`` for the record) by path in ``out``, by bare name in ``nested``."""
     for key, value in obj.items():
+        at = f"{path}.{key}" if path else key
         if isinstance(value, dict):
-            _flatten(value, out)
+            _flatten(value, at, out, nested)
         elif isinstance(value, list) and any(isinstance(v, dict) for v in value):
             for item in value:
                 if isinstance(item, dict):
-                    _flatten(item, out)
+                    _flatten(item, at, out, nested)
                 else:
-                    _put(out, key, item)
+                    _put(out, at, item)
+                    if path:
+                        _put(nested, key, item)
         else:
-            _put(out, key, value)
+            _put(out, at, value)
+            if path:
+                _put(nested, key, value)
+
+
+#: The nested objects of records, by path (IEC 104 objects and their elements, IMB command
+#: fields and stream bodies, XEP-0323 fields and the stanza error): ``path.key`` names a key inside.
+_NESTED: Final = ("objects", "objects.elements", "fields", "body", "error")
 
 
 @cache
 def known_fields() -> Mapping[str, type]:
-    """Return every documented record field and its value type (``object`` when it varies)."""
+    """Return every documented record field and its value type (``object`` when it varies).
+
+    A key of a nested object is known by its own name and by its path (``fields.type``).
+    """
     known: dict[str, type] = {}
     for table in (_COMMON, _IEC104, _IMB, _I3X, _XEP0323, _message_fields()):
         for name, kind in table.items():
             known[name] = kind if known.get(name, kind) is kind else object
+    for path in _NESTED:
+        for name, kind in list(known.items()):
+            if "." not in name:
+                known[f"{path}.{name}"] = kind
     return known
 
 
