@@ -160,10 +160,10 @@ _TEXTS: dict[int, JsonText | None] = {}
 
 def apdu_counted(finding: Finding) -> tuple[str, str | None]:
     """``(apdu_format(m), apdu_type_name(m))`` of an APDU finding's message ``m``, read from its octets."""
-    c1 = finding.raw[2]
-    if not c1 & 1:
-        return "I", _type_name(finding.raw[6])
-    return ("S" if c1 == 0x01 else "U"), None
+    raw = finding.raw
+    if not raw[2] & 1:
+        return _I_COUNTED[raw[6]]
+    return _S_COUNTED if raw[2] == 0x01 else _U_COUNTED
 
 
 _FILLS: dict[int, JsonFill | None] = {}
@@ -346,6 +346,12 @@ def _type_name(value: TypeId | int) -> str:
     """Return the mnemonic of a type identification, or its number."""
     name = _TYPE_NAMES.get(value)
     return name if name is not None else str(int(value))
+
+
+#: ``apdu_counted`` of I-frames by type identification, of S- and U-frames.
+_I_COUNTED: tuple[tuple[str, str | None], ...] = tuple(("I", _type_name(t)) for t in range(256))
+_S_COUNTED: tuple[str, str | None] = ("S", None)
+_U_COUNTED: tuple[str, str | None] = ("U", None)
 
 
 def _cot_name(value: Cot | int) -> str:
