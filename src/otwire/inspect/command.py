@@ -60,7 +60,7 @@ class Selection:
         predicate: The compiled ``-Y`` filter, or ``None``.
         limit: ``-c``: stop after this many records (``None``: no limit).
         tap: ``-w``: where the kept records' packets go.
-        kept: Records kept so far.
+        kept: Records kept so far (counted when there is a filter, a limit or a tap).
     """
 
     predicate: Predicate | None = None
@@ -82,12 +82,12 @@ class Selection:
         return self.limit is not None and self.kept >= self.limit
 
     def select(self, rows: Iterator[Row], source: str) -> Iterator[Row]:
-        """Yield the rows that pass the filter, until the limit; tap each kept one."""
-        if self.predicate is None and self.limit is None and self.tap is None:  # every row: only count them
-            for row in rows:
-                self.kept += 1
-                yield row
-            return
+        """Return the rows that pass the filter, until the limit, tapping each kept one (without any: ``rows``)."""
+        if self.predicate is None and self.limit is None and self.tap is None:  # every row: nothing to do per row
+            return rows
+        return self._selected(rows, source)
+
+    def _selected(self, rows: Iterator[Row], source: str) -> Iterator[Row]:
         for row in rows:
             if self.done:
                 return
@@ -322,16 +322,17 @@ def _field_options(items: list[str]) -> dict[str, Any]:
 
 
 def _emit(args: argparse.Namespace, output: _Output, selection: Selection, rows: Iterator[Row], source: str) -> None:
-    """Write the rows of one input in the chosen format, then its summary."""
+    """Write the rows of one input in the chosen format (each counted in its summary), then its summary."""
     summary = Summary()
-    rows = _counted(rows, summary, source)
+    count = summary.add
     if output.format == "jsonl":
-        write_jsonl(rows, source, sys.stdout, batch=_batch(args, source))
+        write_jsonl(rows, source, sys.stdout, batch=_batch(args, source), count=count)
     elif output.writer is not None:
         for row in rows:
+            count(source, row)
             output.writer.write(selection.values(row, source))
     else:
-        _table(output, rows, source, _batch(args, source))
+        _table(output, rows, source, _batch(args, source), count)
     if not args.no_summary and summary.files:
         if output.format == "table":
             summary.render(output.console)
@@ -349,13 +350,14 @@ def _batch(args: argparse.Namespace, source: str) -> int:
     return 1 if live or sys.stdout.isatty() else LINES_BATCH
 
 
-def _table(output: _Output, rows: Iterator[Row], source: str, batch: int) -> None:
+def _table(output: _Output, rows: Iterator[Row], source: str, batch: int, count: Callable[[str, Row], None]) -> None:
     """Print the rows as the table (with ``-V``/``-x`` extras under each), ``batch`` plain lines per write."""
     extras = output.detail or output.hexdump
     table = TableWriter(output.console, batch=1 if extras else batch)
     try:
         table.header(source)
         for row in rows:
+            count(source, row)
             table.write(row)
             if extras:
                 from otwire.inspect.detail import row_extras
@@ -369,13 +371,6 @@ def _table(output: _Output, rows: Iterator[Row], source: str, batch: int) -> Non
 def _advance(progress: Progress, task: TaskID, base: int) -> Callable[[int], None]:
     """Return a callback moving the bar to ``base`` plus the octets read of the current file."""
     return lambda position: progress.update(task, completed=base + position)
-
-
-def _counted(rows: Iterator[Row], summary: Summary, source: str) -> Iterator[Row]:
-    """Pass rows through, counting each in ``summary``."""
-    for row in rows:
-        summary.add(source, row)
-        yield row
 
 
 # --- --jobs N: input files dissected in parallel --------------------------------------------

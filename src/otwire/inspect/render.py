@@ -29,7 +29,9 @@ _ARROW = {Sender.CLIENT: "C>S", Sender.SERVER: "S>C", None: "   "}
 _LEAD = f"{'time':<12} {'frame':>7} {'str':>3} {'dir':<3}"
 
 
-def write_jsonl(rows: Iterable[Row], source: str, out: IO[str], *, batch: int = 1) -> None:
+def write_jsonl(
+    rows: Iterable[Row], source: str, out: IO[str], *, batch: int = 1, count: Callable[[str, Row], None] | None = None
+) -> None:
     """Write one JSON object per row (keys: :func:`~otwire.inspect.records.row_json`).
 
     Rows whose protocol writes its JSON as text (:class:`~otwire.inspect._json_lines.TextLines`)
@@ -41,7 +43,8 @@ def write_jsonl(rows: Iterable[Row], source: str, out: IO[str], *, batch: int = 
     ``batch`` lines per call. A row with text beyond ASCII, or a value msgspec cannot
     encode (an integer beyond 64 bits), is written by :func:`json.dumps` instead, with
     ``\\uXXXX`` escapes as before, so the output stays ASCII whatever the terminal's
-    encoding. Lines already encoded are written when ``rows`` raises.
+    encoding. Lines already encoded are written when ``rows`` raises. ``count(source, row)``
+    is called for each row first (``Summary.add``).
     """
     encode = msgspec.json.Encoder().encode
     text_line = TextLines(source).line
@@ -49,6 +52,8 @@ def write_jsonl(rows: Iterable[Row], source: str, out: IO[str], *, batch: int = 
     size = 1  # lines per write now: doubles up to batch
     try:
         for row in rows:
+            if count is not None:
+                count(source, row)
             line = text_line(row)
             if line is None:
                 line = _dict_line(row_json(row, source), encode)
