@@ -160,16 +160,20 @@ def _source(object0: str, object1: str, tail: str, fmt: str) -> str:
 
 
 def _cp56_text(iso: Callable[[bytes], str | None]) -> Callable[[bytes], str]:
-    """Return the JSON text of CP56Time2a octets (the general view's keys, in order)."""
+    """Return the JSON text of CP56Time2a octets (the general view's keys, in order).
+
+    ``iso`` gives digits and ``-:.T`` only: quoted as it is, the text needs no escapes.
+    """
 
     def text(t: bytes) -> str:
         when = iso(t)
+        iso_text = "null" if when is None else '"' + when + '"'
         return (
             f'{{"element":"CP56Time2a","raw":"{t.hex()}","year":{t[6] & 0x7F},"month":{t[5] & 0x0F},'
             f'"day":{t[4] & 0x1F},"day_of_week":{t[4] >> 5},"hour":{t[3] & 0x1F},"minute":{t[2] & 0x3F},'
             f'"milliseconds":{t[0] | t[1] << 8},"invalid":{"true" if t[2] > 0x7F else "false"},'
             f'"summer_time":{"true" if t[3] > 0x7F else "false"},'
-            f'"substituted":{"true" if t[2] & 0x40 else "false"},"iso":{"null" if when is None else json_text(when)}}}'
+            f'"substituted":{"true" if t[2] & 0x40 else "false"},"iso":{iso_text}}}'
         )
 
     return text

@@ -58,8 +58,10 @@ class TextLines:
 
 def _time_packet(row: Row) -> str:
     """The ``time`` and ``packet`` keys' text (each with its leading comma)."""
-    ts = row.timestamp
-    return f',"time":{float_text(ts) if type(ts) is float else json_text(ts)},"packet":{json_text(row.packet_number)}'
+    ts, n = row.timestamp, row.packet_number
+    return (
+        f',"time":{float_text(ts) if type(ts) is float else json_text(ts)},"packet":{n if type(n) is int else "null"}'
+    )
 
 
 def _middle(row: Row) -> str:
