@@ -4,6 +4,7 @@
 forms first with cheaper patterns; the references below are the plain one-pattern
 versions those fast paths replaced. Generated texts mix valid literals, near misses
 (Unicode digits, whitespace, underscores, hour 24, specials in other cases) and noise.
+The serialiser's own escaping is checked against the standard library's it replaced.
 """
 
 from __future__ import annotations
@@ -146,3 +147,14 @@ def test_fast_forms_are_taken() -> None:
     assert xs.parse_datetime("2012-01-01T23:59:59") == dt.datetime(2012, 1, 1, 23, 59, 59)
     assert str(xs.parse_decimal("23.40")) == "23.40"
     assert xs.XsDuration.parse("-P1Y2M3DT4H5M6.5S") == xs.XsDuration(True, 1, 2, 3, 4, 5, Decimal("6.5"))
+
+
+@given(st.text(), st.sampled_from([{"\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}, {"\r": "&#13;"}, {}]))
+def test_own_escaping_equals_saxutils(text: str, entities: dict[str, str]) -> None:
+    """The serialiser's escaping (written in the codec to spare an import) is the standard library's."""
+    from xml.sax.saxutils import escape, quoteattr
+
+    from otwire.codecs.xep0323.codec import _escape, _quoteattr
+
+    assert _escape(text, entities) == escape(text, entities)
+    assert _quoteattr(text, entities) == quoteattr(text, entities)

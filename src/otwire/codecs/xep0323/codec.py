@@ -21,7 +21,6 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 from xml.etree import ElementTree as ET
-from xml.sax.saxutils import escape, quoteattr
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser
@@ -253,16 +252,43 @@ def encode_bytes(message: Message, dialect: Dialect = "v0.6") -> bytes:
     return "".join(out).encode("utf-8")
 
 
+def _escape(text: str, entities: dict[str, str]) -> str:
+    """Escape ``&``, ``<``, ``>`` and then ``entities`` (as :func:`xml.sax.saxutils.escape` does).
+
+    Written here: importing :mod:`xml.sax.saxutils` imports :mod:`urllib.request` too
+    (about 10 ms of every ``otwire inspect`` run that meets XMPP).
+    """
+    text = text.replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;")
+    for char, entity in entities.items():
+        text = text.replace(char, entity)
+    return text
+
+
+def _quoteattr(text: str, entities: dict[str, str]) -> str:
+    """An escaped, quoted attribute value (as :func:`xml.sax.saxutils.quoteattr` writes it).
+
+    Newlines, carriage returns and tabs become character references whatever
+    ``entities`` says; double quotes around it, or single quotes when it has double quotes
+    and no single quote, else double quotes with ``&quot;`` inside.
+    """
+    text = _escape(text, {**entities, "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"})
+    if '"' not in text:
+        return f'"{text}"'
+    if "'" not in text:
+        return f"'{text}'"
+    return '"' + text.replace('"', "&quot;") + '"'
+
+
 def _serialise(element: ET.Element, out: list[str], xmlns: str = "") -> None:
     tag = str(element.tag).rpartition("}")[2]
-    attrs = "".join(f" {k}={quoteattr(v, _ATTR_ENTITIES)}" for k, v in element.attrib.items())
+    attrs = "".join(f" {k}={_quoteattr(v, _ATTR_ENTITIES)}" for k, v in element.attrib.items())
     out.append(f"<{tag}{xmlns}{attrs}")
     if not len(element) and not element.text:
         out.append(" />")
         return
     out.append(">")
     if element.text:
-        out.append(escape(element.text, _TEXT_ENTITIES))
+        out.append(_escape(element.text, _TEXT_ENTITIES))
     for child in element:
         _serialise(child, out)
     out.append(f"</{tag}>")
