@@ -31,7 +31,6 @@ from otwire.codecs.iec104 import (
 )
 from otwire.codecs.iec104 import elements as el
 from otwire.codecs.iec104.apci import APDU
-from otwire.codecs.iec104.asdu import InformationObject
 from otwire.codecs.iec104.framing import FramerItem
 from otwire.errors import DecodeError
 from otwire.inspect._iec104_cells import CellsOf, compile_cells_view
@@ -177,11 +176,6 @@ def apdu_format(apdu: APDU) -> str:
 def apdu_type_name(apdu: APDU) -> str | None:
     """Return the type mnemonic of an I-frame's ASDU (or its number if unknown), else ``None``."""
     return _type_name(apdu.asdu.type_id) if type(apdu) is IFrame else None
-
-
-def object_json(obj: InformationObject) -> dict[str, Any]:  # the same as inlined in apdu_json
-    """Return ``{"ioa": int, "elements": [...]}``."""
-    return {"ioa": obj.ioa, "elements": [element_json(e) for e in obj.elements]}
 
 
 def element_json(element: Element) -> dict[str, Any]:
@@ -493,14 +487,5 @@ why): message.
 
 
 #: How IEC 104 APDUs are shown (named by :mod:`otwire.registry`).
-VIEW = ProtocolView(
-    apdu_json,
-    COLUMNS,
-    apdu_cells,
-    apdu_format,
-    apdu_type_name,
-    apdu_json_into,
-    apdu_counted,
-    apdu_cells_of,
-    apdu_json_text,
-)
+VIEW = ProtocolView(apdu_json, COLUMNS, apdu_cells, apdu_format, apdu_type_name, apdu_json_into, apdu_counted,
+                    apdu_cells_of, apdu_json_text)  # fmt: skip
