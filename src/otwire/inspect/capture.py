@@ -33,6 +33,7 @@ from __future__ import annotations
 import os
 import struct
 from collections.abc import Collection, Iterator
+from decimal import Decimal
 from typing import Any, Final, Literal
 
 import dpkt
@@ -87,6 +88,7 @@ __all__ = [
 #: First four octets of a pcap file, read big-endian (micro, nano, modified).
 _PCAP_MAGICS: Final = {0xA1B2C3D4, 0xA1B23C4D, 0xA1B2CD34, 0xD4C3B2A1, 0x4D3CB2A1, 0x34CDB2A1}
 _PCAP_BIG_ENDIAN: Final = {0xA1B2C3D4, 0xA1B23C4D, 0xA1B2CD34}
+_PCAP_NANO: Final = {0xA1B23C4D, 0x4D3CB2A1}
 _PCAPNG_MAGIC: Final = b"\x0a\x0d\x0d\x0a"
 #: Longest plausible pcap/pcapng record, in octets; longer ones are corruption.
 _MAX_RECORD: Final = 1 << 24
@@ -239,8 +241,8 @@ _READER_ERRORS: Final = (
 )
 
 
-def _open_reader(f: _TrackedFile, kind: CaptureKind, name: str) -> tuple[Any, int]:
-    """Return a dpkt reader positioned at the first packet, and the link type."""
+def _open_reader(f: _TrackedFile, kind: CaptureKind, name: str) -> tuple[Iterator[tuple[Any, bytes]], int]:
+    """Return the ``(timestamp, frame)`` pairs from the first packet on, and the link type."""
     try:
         if kind == "pcap":
             head = f.read(24)
@@ -253,8 +255,10 @@ def _open_reader(f: _TrackedFile, kind: CaptureKind, name: str) -> tuple[Any, in
                 raise CaptureError(f"{name}: not a pcap file (version {major})")
             f.seek(0)
             reader: Any = dpkt.pcap.Reader(f)
+            packets = _pcap_packets(f, magic)
         else:
             reader = dpkt.pcapng.Reader(f)
+            packets = iter(reader)
         linktype = int(reader.datalink()) & 0xFFFF
     except _READER_ERRORS as exc:
         raise CaptureError(f"{name}: not a readable {kind} file ({exc})") from exc
@@ -262,13 +266,33 @@ def _open_reader(f: _TrackedFile, kind: CaptureKind, name: str) -> tuple[Any, in
         raise CaptureError(f"cannot read {name}: {exc.strerror or exc}") from exc
     if linktype not in LINKTYPES:
         raise CaptureError(f"{name}: unsupported {kind} link type {linktype}")
-    return reader, linktype
+    return packets, linktype
+
+
+def _pcap_packets(f: _TrackedFile, magic: int) -> Iterator[tuple[Any, bytes]]:
+    """The packets of a pcap file after its header, as dpkt's pcap reader gives them.
+
+    The same reads, timestamps (a ``Decimal`` for nanoseconds) and errors (a short record
+    header raises dpkt's own ``NeedData``), without a dpkt header object per packet.
+    """
+    header: Any = dpkt.pcap.MAGIC_TO_PKT_HDR[magic]
+    size = header.__hdr_len__
+    fields = struct.Struct(("<" if magic not in _PCAP_BIG_ENDIAN else ">") + "III").unpack_from
+    divisor: Any = Decimal("1E9") if magic in _PCAP_NANO else 1e6
+    read = f.read
+    while True:
+        head = read(size)
+        if len(head) < size:
+            if head:
+                header(head)  # raises dpkt's NeedData
+            return
+        sec, frac, caplen = fields(head)
+        yield sec + frac / divisor, read(caplen)
 
 
 def _read_packets(source: Source, kind: CaptureKind, ports: frozenset[int], stats: CaptureStats) -> Iterator[Record]:
     f = _TrackedFile(source)
-    reader, linktype = _open_reader(f, kind, source.name)
-    packets = iter(reader)
+    packets, linktype = _open_reader(f, kind, source.name)
     tracker = FlowTable(ports, stats)
     number, ts = 0, 0.0
     trailer: CaptureWarning | None = None
