@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from decimal import Decimal
 from typing import Any, Final, Literal
 
@@ -215,13 +215,20 @@ class _TrackedFile:
         try:
             data = self._read(size)
         except READ_ERRORS as exc:
-            error = self._source.read_error(exc)
-            if isinstance(error, Truncated):
-                raise _CorruptRecord(str(error)) from exc
-            raise error from exc
+            raise self.failed(exc) from exc
         self.got = len(data)
         self.missing = size - len(data)
         return data
+
+    def failed(self, exc: Exception) -> Exception:
+        """What :meth:`read` raises for an exception (one of ``READ_ERRORS``) of the file's ``read``."""
+        error = self._source.read_error(exc)
+        return _CorruptRecord(str(error)) if isinstance(error, Truncated) else error
+
+    @property
+    def file_read(self) -> Callable[[int], bytes]:
+        """The file's own ``read``: no checks, nothing counted (see :meth:`read`, :meth:`failed`)."""
+        return self._read
 
     def seek(self, offset: int, whence: int = 0) -> int:
         if (offset, whence) != (0, 0):
@@ -279,15 +286,23 @@ def _pcap_packets(f: _TrackedFile, magic: int) -> Iterator[tuple[Any, bytes]]:
     size = header.__hdr_len__
     fields = struct.Struct(("<" if magic not in _PCAP_BIG_ENDIAN else ">") + "III").unpack_from
     divisor: Any = Decimal("1E9") if magic in _PCAP_NANO else 1e6
-    read = f.read
+    read = f.file_read
     while True:
-        head = read(size)
-        if len(head) < size:
-            if head:
-                header(head)  # raises dpkt's NeedData
-            return
-        sec, frac, caplen = fields(head)
-        yield sec + frac / divisor, read(caplen)
+        try:  # f.read inlined: it counts only short reads, which end the capture here
+            head = read(size)
+            if len(head) < size:
+                if head:
+                    header(head)  # raises dpkt's NeedData
+                return
+            sec, frac, caplen = fields(head)
+            if caplen > _MAX_RECORD:
+                raise _CorruptRecord(f"record length {caplen} is implausible")
+            frame = read(caplen)
+        except READ_ERRORS as exc:
+            raise f.failed(exc) from exc
+        if len(frame) < caplen:
+            f.got, f.missing = len(frame), caplen - len(frame)
+        yield sec + frac / divisor, frame
 
 
 def _read_packets(source: Source, kind: CaptureKind, ports: frozenset[int], stats: CaptureStats) -> Iterator[Record]:
