@@ -61,6 +61,8 @@ SWEEP_PACKETS: Final = 256
 
 #: ``Data(flow, sender, timestamp, data, packet_number)`` without the frozen dataclass's checks (one per segment).
 _make_data = fast_constructor(Data)
+#: TCP flags that keep a segment off the fast lane.
+_NOT_PLAIN: Final = SYN | FIN | RST
 _Key: TypeAlias = tuple[bytes, int, bytes, int]  # client, client port, server, server port
 _Reason: TypeAlias = Literal["closed", "idle", "full"]
 
@@ -110,12 +112,36 @@ class FlowTable:
         self._until_sweep = SWEEP_PACKETS
 
     def packet(self, linktype: int, frame: bytes, ts: float, number: int) -> list[Record]:
-        """Return the records one captured frame produces."""
+        """Return the records one captured frame produces (the fast lane, else :meth:`_general`)."""
         self._until_sweep -= 1
-        if self._until_sweep and linktype == 1 and frame[12:15] == b"\x08\x00\x45" and self._fast_lane:
-            records = self._lane(frame, ts, number)
-            if records is not None:
-                return records
+        if self._until_sweep and linktype == 1 and frame[12:15] == b"\x08\x00\x45" and len(frame) >= 54:
+            total, frag, proto, src, dst, sport, dport, seq, off_flags = ETH_IPV4_TCP.unpack_from(frame, 16)
+            doff = off_flags >> 10 & 0x3C
+            if (
+                proto == 6
+                and not frag & 0x3FFF
+                and not off_flags & _NOT_PLAIN
+                and 20 <= doff <= total - 20
+                and 14 + total <= len(frame)
+                and self._fast_lane
+            ):
+                ports = self._ports
+                if sport in ports:
+                    key, sender = (dst, dport, src, sport), Sender.SERVER
+                    conn = None if dport in ports else self._conns.get(key)
+                else:
+                    key, sender = (src, sport, dst, dport), Sender.CLIENT
+                    conn = self._conns.get(key) if dport in ports else None
+                size = total - 20 - doff
+                if conn is not None and conn.announced and conn.sides[sender].in_order(seq, size):
+                    conn.last = ts
+                    self._conns.move_to_end(key)
+                    self._stats.segments += 1
+                    return [_make_data(conn.flow, sender, ts, frame[34 + doff : 14 + total], number)] if size else []
+        return self._general(linktype, frame, ts, number)
+
+    def _general(self, linktype: int, frame: bytes, ts: float, number: int) -> list[Record]:
+        """The records of a frame, decoded and reassembled in full (no fast lane)."""
         out: list[Record] = []
         if not self._until_sweep:
             self._until_sweep = SWEEP_PACKETS
@@ -133,34 +159,6 @@ class FlowTable:
             message = f"only {len(seg.payload)} of {seg.length} payload octets captured"
             out.append(CaptureWarning(ts, number, message))
         return out
-
-    def _lane(self, frame: bytes, ts: float, n: int) -> list[Record] | None:
-        """The fast lane (class docstring): the records of the frame, or ``None`` for the general path."""
-        if len(frame) < 54:
-            return None
-        total, frag, proto, src, dst, sport, dport, seq, off_flags = ETH_IPV4_TCP.unpack_from(frame, 16)
-        doff = off_flags >> 10 & 0x3C
-        if proto != 6 or frag & 0x3FFF or off_flags & (SYN | FIN | RST) or doff < 20 or doff > total - 20:
-            return None
-        if 14 + total > len(frame):
-            return None
-        ports = self._ports
-        if sport in ports:
-            if dport in ports:
-                return None
-            key, sender = (dst, dport, src, sport), Sender.SERVER
-        elif dport in ports:
-            key, sender = (src, sport, dst, dport), Sender.CLIENT
-        else:
-            return None
-        conn = self._conns.get(key)
-        size = total - 20 - doff
-        if conn is None or not conn.announced or not conn.sides[sender].in_order(seq, size):
-            return None
-        conn.last = ts
-        self._conns.move_to_end(key)
-        self._stats.segments += 1
-        return [_make_data(conn.flow, sender, ts, frame[34 + doff : 14 + total], n)] if size else []
 
     def finish(self, ts: float, number: int) -> list[Record]:
         """Return the records of the octets still buffered at the end of the capture."""
