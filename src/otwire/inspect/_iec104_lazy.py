@@ -12,7 +12,7 @@ from typing import Any
 from otwire.codecs.iec104 import decode_apdu
 from otwire.codecs.iec104.apci import APDU
 from otwire.codecs.iec104.layouts import LAYOUTS, element_size
-from otwire.inspect.model import Finding
+from otwire.inspect.model import Finding, FindingKind
 
 __all__ = ["DecodedOnDemand", "decodes"]
 
@@ -26,6 +26,16 @@ class DecodedOnDemand(Finding):
     """
 
     __slots__ = ()
+
+    def __init__(self, kind: FindingKind, offset: int, raw: bytes) -> None:
+        """``Finding(kind, offset, raw)``, its message slot set directly (not through the property)."""
+        self.kind = kind
+        self.offset = offset
+        self.raw = raw
+        _SET_MESSAGE(self, None)
+        self.error = None
+        self.error_offset = None
+        self.sender = None
 
     @property
     def message(self) -> APDU:
@@ -42,6 +52,7 @@ class DecodedOnDemand(Finding):
 
 
 _MESSAGE: Any = Finding.__dict__["message"]  # the slot behind DecodedOnDemand.message
+_SET_MESSAGE = _MESSAGE.__set__
 
 
 def decodes(frame: bytes) -> bool:
