@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from otwire.inspect.flows import FlowTable
-from otwire.inspect.records import CaptureStats
+from otwire.inspect.records import CaptureStats, Data
 
 SERVER, OTHER = 2404, 8080
 FLAGS = [0x18, 0x18, 0x18, 0x10, 0x02, 0x12, 0x11, 0x19, 0x04, 0x14, 0x00]
@@ -41,12 +41,14 @@ def frame(sport: int, dport: int, seq: int, flags: int, payload: bytes, tcp_opts
     return b"\x00\x00\x00\x00\x00\x02\x00\x00\x00\x00\x00\x01\x08\x00" + ip + b"\x01" * ip_opts + tcp
 
 
-def run(fast: bool, packets: list[bytes]) -> tuple[list[object], CaptureStats]:
+def run(fast: bool, packets: list[bytes], *, plain: bool = False) -> tuple[list[object], CaptureStats]:
+    """The records (a plain lane's tuples made :class:`Data` records) and the counts."""
     stats = CaptureStats()
-    table = FlowTable(frozenset({SERVER}), stats, fast_lane=fast)
+    table = FlowTable(frozenset({SERVER}), stats, fast_lane=fast, plain=plain)
     records: list[object] = []
     for number, packet in enumerate(packets, 1):
-        records += table.packet(1, packet, 1000.0 + number, number)
+        for record in table.packet(1, packet, 1000.0 + number, number):
+            records.append(Data(*record) if type(record) is tuple else record)
     records += table.finish(1000.0 + len(packets), len(packets))
     return records, stats
 
@@ -69,6 +71,7 @@ def test_fast_lane_equals_general_path(specs: list[tuple[int, bool, int, int, in
     general, general_stats = run(False, packets)
     assert fast == general
     assert fast_stats == general_stats
+    assert run(True, packets, plain=True) == (fast, fast_stats)
 
 
 def test_the_fast_lane_is_taken() -> None:

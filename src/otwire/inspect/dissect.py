@@ -40,7 +40,7 @@ from otwire.inspect.capture import (
     StreamStart,
     capture_kind,
     capture_size,
-    read_capture,
+    read_plain,
 )
 from otwire.inspect.fields import known_fields
 from otwire.inspect.fields import record_values as flat_values
@@ -209,7 +209,7 @@ def dissect(
     check_ports(ports)
     kind = check_input(path, proto)
     stats = stats or CaptureStats()
-    records = read_capture(path, list(ports), stats=stats)
+    records = read_plain(path, list(ports), stats=stats)
     kinds: Counter[str] = Counter()
     yield from stream_rows(records, _Streams(ports, proto or "", per_record=kind == "hex"), kinds)
     if not kinds["apdu"]:
@@ -222,10 +222,11 @@ def stream_rows(records: Iterable[Any], state: _Streams, kinds: Counter[str]) ->
     ``kinds`` is complete once the rows are exhausted (the ``apdu`` rows, by far the most,
     are counted as a number and added at the end).
     """
-    data, other = state.data, state.record
+    segment, data, other = state.segment, state.data, state.record
     rows_seen, counted = 0, sum(kinds.values())
     for record in records:
-        rows = data(record) if type(record) is Data else other(record)
+        kind = type(record)
+        rows = segment(*record) if kind is tuple else data(record) if kind is Data else other(record)
         if rows:
             rows_seen += len(rows)
             for row in rows:
@@ -341,7 +342,10 @@ class _Streams:
 
     def data(self, record: Data) -> list[Row]:
         """Return the rows of a :class:`Data` record (what :meth:`record` returns for it)."""
-        flow = record.flow
+        return self.segment(record.flow, record.sender, record.timestamp, record.data, record.packet_number)
+
+    def segment(self, flow: Flow, s: Sender, timestamp: float, data: bytes, n: int) -> list[Row]:
+        """Return the rows of ``Data(flow, s, timestamp, data, n)`` (a :data:`PlainData` tuple's fields)."""
         if flow is self._flow:  # the flow of the previous Data record, nothing in between
             protocol, feed, pseudo, number = self._entry
         else:
@@ -351,10 +355,9 @@ class _Streams:
             protocol, feed, pseudo = entry[0], entry[1].feed, flow.client_port == 0 and flow.server_port == 0
             number = self._numbers.get(flow)
             self._flow, self._entry = flow, (protocol, feed, pseudo, number)
-        s, n = record.sender, record.packet_number
-        ts = None if pseudo else record.timestamp
+        ts = None if pseudo else timestamp
         out = []
-        for finding in feed(s, record.data):
+        for finding in feed(s, data):
             if number is None:
                 number = self._number(flow)
                 self._entry = (protocol, feed, pseudo, number)

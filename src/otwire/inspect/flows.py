@@ -61,8 +61,13 @@ SWEEP_PACKETS: Final = 256
 
 #: ``Data(flow, sender, timestamp, data, packet_number)`` without the frozen dataclass's checks (one per segment).
 _make_data = fast_constructor(Data)
+#: The senders, read once (an enum member lookup costs a call per packet).
+_CLIENT: Final = Sender.CLIENT
+_SERVER: Final = Sender.SERVER
 #: TCP flags that keep a segment off the fast lane.
 _NOT_PLAIN: Final = SYN | FIN | RST
+#: The fields of a :class:`Data` record as a tuple: ``(flow, sender, timestamp, data, packet_number)``.
+PlainData: TypeAlias = tuple[Flow, Sender, float, bytes, int]
 _Key: TypeAlias = tuple[bytes, int, bytes, int]  # client, client port, server, server port
 _Reason: TypeAlias = Literal["closed", "idle", "full"]
 
@@ -101,17 +106,22 @@ class FlowTable:
         ports: TCP ports of the servers to follow.
         stats: Counts packets' segments, flows and the table's size.
         fast_lane: Take the fast lane (``False``: the general path only, for the differential test).
+        plain: The fast lane answers a :class:`PlainData` tuple instead of a :class:`Data` record
+            (for a consumer that reads the fields once and builds no record: ``dissect``).
     """
 
-    def __init__(self, ports: frozenset[int], stats: CaptureStats, *, fast_lane: bool = True) -> None:
+    def __init__(
+        self, ports: frozenset[int], stats: CaptureStats, *, fast_lane: bool = True, plain: bool = False
+    ) -> None:
         self._ports = ports
         self._stats = stats
         self._fast_lane = fast_lane
+        self._plain = plain
         self._conns: OrderedDict[_Key, _Conn] = OrderedDict()  # least recently active first
         self._closed: OrderedDict[_Key, None] = OrderedDict()
         self._until_sweep = SWEEP_PACKETS
 
-    def packet(self, linktype: int, frame: bytes, ts: float, number: int) -> list[Record]:
+    def packet(self, linktype: int, frame: bytes, ts: float, number: int) -> list[Record] | list[PlainData]:
         """Return the records one captured frame produces (the fast lane, else :meth:`_general`)."""
         self._until_sweep -= 1
         if self._until_sweep and linktype == 1 and frame[12:15] == b"\x08\x00\x45" and len(frame) >= 54:
@@ -127,17 +137,22 @@ class FlowTable:
             ):
                 ports = self._ports
                 if sport in ports:
-                    key, sender = (dst, dport, src, sport), Sender.SERVER
+                    key, sender = (dst, dport, src, sport), _SERVER
                     conn = None if dport in ports else self._conns.get(key)
                 else:
-                    key, sender = (src, sport, dst, dport), Sender.CLIENT
+                    key, sender = (src, sport, dst, dport), _CLIENT
                     conn = self._conns.get(key) if dport in ports else None
                 size = total - 20 - doff
                 if conn is not None and conn.announced and conn.sides[sender].in_order(seq, size):
                     conn.last = ts
                     self._conns.move_to_end(key)
                     self._stats.segments += 1
-                    return [_make_data(conn.flow, sender, ts, frame[34 + doff : 14 + total], number)] if size else []
+                    if not size:
+                        return []
+                    if self._plain:
+                        return [(conn.flow, sender, ts, frame[34 + doff : 14 + total], number)]
+                    data: Record = _make_data(conn.flow, sender, ts, frame[34 + doff : 14 + total], number)
+                    return [data]
         return self._general(linktype, frame, ts, number)
 
     def _general(self, linktype: int, frame: bytes, ts: float, number: int) -> list[Record]:
