@@ -45,6 +45,7 @@ class IEC104StreamDissector:
 
     def __init__(self) -> None:
         self._framer = APDUFramer()
+        self._empty = True  # the framer holds no octets (known here without asking it per segment)
 
     def feed(self, data: bytes) -> list[Finding]:
         """Consume stream octets and return what became complete.
@@ -54,8 +55,10 @@ class IEC104StreamDissector:
         ``tests/inspect/test_iec104_feed.py``); the rest goes through the framer.
         """
         framer = self._framer
-        if framer.buffered or type(data) is not bytes or not data:
-            return _findings(framer.feed(data))
+        if not self._empty or type(data) is not bytes or not data:
+            found = _findings(framer.feed(data))
+            self._empty = not framer.buffered
+            return found
         out: list[Finding] = []
         pos, end, offset = 0, len(data), framer.offset
         while pos < end - 1 and data[pos] == START:
@@ -69,12 +72,15 @@ class IEC104StreamDissector:
             framer.skip(pos)
         if pos < end:
             out += _findings(framer.feed(data[pos:] if pos else data))
+            self._empty = not framer.buffered
         return out
 
     def close(self) -> list[Finding]:
         """End of stream: report what is left over."""
         self._framer.close()
-        return _findings(self._framer)
+        found = _findings(self._framer)
+        self._empty = not self._framer.buffered
+        return found
 
 
 def _findings(items: Iterable[FramerItem]) -> list[Finding]:
