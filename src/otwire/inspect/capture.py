@@ -184,13 +184,15 @@ def _checked_kind(path: CaptureInput) -> CaptureKind:
 def _read(
     path: CaptureInput, kind: CaptureKind, ports: frozenset[int], stats: CaptureStats, *, plain: bool
 ) -> Iterator[Record | PlainData]:
+    if kind == "hex" or kind == "raw":
+        return _read_file(path, kind, stats)
+    return _read_packets(path, kind, FlowTable(ports, stats, plain=plain), stats)
+
+
+def _read_file(path: CaptureInput, kind: CaptureKind, stats: CaptureStats) -> Iterator[Record]:
+    """The records of a hex dump or raw stream file."""
     with Source(path) as source:
-        if kind == "hex":
-            yield from read_hex(source, stats)
-        elif kind == "raw":
-            yield from read_raw(source, stats)
-        else:
-            yield from _read_packets(source, kind, FlowTable(ports, stats, plain=plain), stats)
+        yield from read_hex(source, stats) if kind == "hex" else read_raw(source, stats)
 
 
 def packet_capture_kind(head: bytes) -> CaptureKind | None:
@@ -326,36 +328,38 @@ def _pcap_packets(f: _TrackedFile, magic: int) -> Iterator[tuple[Any, bytes]]:
 
 
 def _read_packets(
-    source: Source, kind: CaptureKind, tracker: FlowTable, stats: CaptureStats
+    path: CaptureInput, kind: CaptureKind, tracker: FlowTable, stats: CaptureStats
 ) -> Iterator[Record | PlainData]:
-    f = _TrackedFile(source)
-    packets, linktype = _open_reader(f, kind, source.name)
-    number, ts = 0, 0.0
-    trailer: CaptureWarning | None = None
-    while trailer is None:
-        try:
-            stamp, frame = next(packets)
-        except StopIteration:
-            if f.missing and f.got:
-                message = f"capture truncated: {f.got} octets of an incomplete record"
-                trailer = CaptureWarning(None, number + 1, message)
-            break
-        except _READER_ERRORS as exc:
-            trailer = CaptureWarning(None, number + 1, f"capture truncated or corrupt ({exc})")
-            break
-        except OSError as exc:
-            raise CaptureError(f"cannot read {source.name}: {exc.strerror or exc}") from exc
-        number, ts = number + 1, float(stamp)
-        stats.packets = number
-        if not number % 256:
-            stats.advance(source.position)
-        records = tracker.packet(linktype, bytes(frame), ts, number)
-        if records:
-            yield from records
-        if f.missing:
-            message = f"capture truncated: the last packet lacks {f.missing} octets"
-            trailer = CaptureWarning(ts, number, message)
-    yield from tracker.finish(ts, number)
-    stats.advance(source.position)
-    if trailer is not None:
-        yield trailer
+    """The records of a pcap or pcapng file, packet by packet through ``tracker``."""
+    with Source(path) as source:
+        f = _TrackedFile(source)
+        packets, linktype = _open_reader(f, kind, source.name)
+        number, ts = 0, 0.0
+        trailer: CaptureWarning | None = None
+        while trailer is None:
+            try:
+                stamp, frame = next(packets)
+            except StopIteration:
+                if f.missing and f.got:
+                    message = f"capture truncated: {f.got} octets of an incomplete record"
+                    trailer = CaptureWarning(None, number + 1, message)
+                break
+            except _READER_ERRORS as exc:
+                trailer = CaptureWarning(None, number + 1, f"capture truncated or corrupt ({exc})")
+                break
+            except OSError as exc:
+                raise CaptureError(f"cannot read {source.name}: {exc.strerror or exc}") from exc
+            number, ts = number + 1, float(stamp)
+            stats.packets = number
+            if not number % 256:
+                stats.advance(source.position)
+            records = tracker.packet(linktype, bytes(frame), ts, number)
+            if records:
+                yield from records
+            if f.missing:
+                message = f"capture truncated: the last packet lacks {f.missing} octets"
+                trailer = CaptureWarning(ts, number, message)
+        yield from tracker.finish(ts, number)
+        stats.advance(source.position)
+        if trailer is not None:
+            yield trailer
