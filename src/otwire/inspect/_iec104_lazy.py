@@ -13,6 +13,7 @@ from otwire.codecs.iec104 import decode_apdu
 from otwire.codecs.iec104.apci import APDU
 from otwire.codecs.iec104.layouts import LAYOUTS, element_size
 from otwire.inspect.model import Finding, FindingKind
+from otwire.inspect.records import Sender
 
 __all__ = ["DecodedOnDemand", "decodes"]
 
@@ -27,15 +28,24 @@ class DecodedOnDemand(Finding):
 
     __slots__ = ()
 
-    def __init__(self, kind: FindingKind, offset: int, raw: bytes) -> None:
-        """``Finding(kind, offset, raw)``, its message slot set directly (not through the property)."""
+    def __init__(
+        self,
+        kind: FindingKind,
+        offset: int,
+        raw: bytes,
+        message: Any = None,
+        error: str | None = None,
+        error_offset: int | None = None,
+        sender: Sender | None = None,
+    ) -> None:
+        """Finding's ``__init__``, but the message slot is set directly (not through the property)."""
         self.kind = kind
         self.offset = offset
         self.raw = raw
-        _SET_MESSAGE(self, None)
-        self.error = None
-        self.error_offset = None
-        self.sender = None
+        _SET_MESSAGE(self, message)
+        self.error = error
+        self.error_offset = error_offset
+        self.sender = sender
 
     @property
     def message(self) -> APDU:
