@@ -35,7 +35,9 @@ from otwire.inspect.capture import (
     capture_kind,
     capture_size,
     read_capture,
+    read_plain,
 )
+from otwire.registry import default_ports
 
 FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
 CLIENT, SERVER = "10.0.0.1", "10.0.0.2"
@@ -632,3 +634,14 @@ def test_automayt_pcapng() -> None:
     assert str(data.flow) == "10.104.99.22:4446 -> 10.204.70.90:2404"
     assert data.sender is TO_CLIENT
     assert len(data.data) == 124 and data.data[0] == 0x68
+
+
+@pytest.mark.parametrize(
+    "sample", sorted((Path(__file__).parents[2] / "src/otwire/inspect/samples").glob("*.pcap")), ids=lambda p: p.name
+)
+def test_read_plain_is_read_capture_with_tuples(sample: Path) -> None:
+    """``read_plain`` (dissect's reader) gives ``read_capture``'s records, some as plain tuples."""
+    ports = list(default_ports())
+    plain = list(read_plain(sample, ports))
+    assert any(type(r) is tuple for r in plain)
+    assert [Data(*r) if type(r) is tuple else r for r in plain] == list(read_capture(sample, ports))

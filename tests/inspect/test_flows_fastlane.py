@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import struct
 
-from hypothesis import given, settings
+import pytest
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from otwire.inspect import flows
 from otwire.inspect.flows import FlowTable
-from otwire.inspect.records import CaptureStats
+from otwire.inspect.records import CaptureStats, Data
 
 SERVER, OTHER = 2404, 8080
 FLAGS = [0x18, 0x18, 0x18, 0x10, 0x02, 0x12, 0x11, 0x19, 0x04, 0x14, 0x00]
@@ -41,12 +43,16 @@ def frame(sport: int, dport: int, seq: int, flags: int, payload: bytes, tcp_opts
     return b"\x00\x00\x00\x00\x00\x02\x00\x00\x00\x00\x00\x01\x08\x00" + ip + b"\x01" * ip_opts + tcp
 
 
-def run(fast: bool, packets: list[bytes]) -> tuple[list[object], CaptureStats]:
+def run(
+    fast: bool, packets: list[bytes], *, plain: bool = False, step: float = 1.0
+) -> tuple[list[object], CaptureStats]:
+    """The records (a plain lane's tuples made :class:`Data` records) and the counts; ``step`` s between packets."""
     stats = CaptureStats()
-    table = FlowTable(frozenset({SERVER}), stats, fast_lane=fast)
+    table = FlowTable(frozenset({SERVER}), stats, fast_lane=fast, plain=plain)
     records: list[object] = []
     for number, packet in enumerate(packets, 1):
-        records += table.packet(1, packet, 1000.0 + number, number)
+        for record in table.packet(1, packet, 1000.0 + number * step, number):
+            records.append(Data(*record) if type(record) is tuple else record)
     records += table.finish(1000.0 + len(packets), len(packets))
     return records, stats
 
@@ -54,6 +60,29 @@ def run(fast: bool, packets: list[bytes]) -> tuple[list[object], CaptureStats]:
 @settings(max_examples=400, deadline=None)
 @given(segments)
 def test_fast_lane_equals_general_path(specs: list[tuple[int, bool, int, int, int, int, int, int | None]]) -> None:
+    packets = build(specs)
+    fast, fast_stats = run(True, packets)
+    general, general_stats = run(False, packets)
+    assert fast == general
+    assert fast_stats == general_stats
+    assert run(True, packets, plain=True) == (fast, fast_stats)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(specs=segments)
+def test_fast_lane_equals_general_path_with_evictions(
+    specs: list[tuple[int, bool, int, int, int, int, int, int | None]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Idle flows swept every third packet (350 s apart: idle after two): the lanes are forgotten with them."""
+    monkeypatch.setattr(flows, "SWEEP_PACKETS", 3)
+    packets = build(specs)
+    fast = run(True, packets, step=350.0)
+    assert fast == run(False, packets, step=350.0)
+    assert run(True, packets, plain=True, step=350.0) == fast
+
+
+def build(specs: list[tuple[int, bool, int, int, int, int, int, int | None]]) -> list[bytes]:
+    """The frames of drawn segments (see :data:`segments`)."""
     nexts: dict[tuple[int, int], int] = {}
     packets = []
     for flow, from_server, flags, offset, size, tcp_opts, ip_opts, cut in specs:
@@ -65,10 +94,7 @@ def test_fast_lane_equals_general_path(specs: list[tuple[int, bool, int, int, in
         nexts[(sport, dport)] = seq + size + (1 if flags & 0x03 else 0)
         packet = frame(sport, dport, seq, flags, payload, tcp_opts, ip_opts)
         packets.append(packet if cut is None else packet[: len(packet) - cut])
-    fast, fast_stats = run(True, packets)
-    general, general_stats = run(False, packets)
-    assert fast == general
-    assert fast_stats == general_stats
+    return packets
 
 
 def test_the_fast_lane_is_taken() -> None:
@@ -78,6 +104,32 @@ def test_the_fast_lane_is_taken() -> None:
     table = FlowTable(frozenset({SERVER}), CaptureStats())
     for number, packet in enumerate(packets[:2], 1):
         table.packet(1, packet, 1.0, number)
+    general = table._general
+    taken: list[int] = []
+
+    def counted(linktype: int, packet: bytes, ts: float, number: int) -> list[object]:
+        taken.append(number)
+        return general(linktype, packet, ts, number)  # type: ignore[return-value]
+
+    table._general = counted  # type: ignore[method-assign]
     assert table.packet(1, packets[2], 2.0, 3)  # announced flow: the lane answers
-    assert table._lane(packets[3], 3.0, 4) is not None
-    assert table._lane(frame(50000, SERVER, 99, 0x18, b"abcd", 0, 0), 4.0, 5) is None  # a hole: general path
+    assert table.packet(1, packets[3], 3.0, 4)
+    assert taken == []
+    table.packet(1, frame(50000, SERVER, 99, 0x18, b"abcd", 0, 0), 4.0, 5)  # a hole: general path
+    assert taken == [5]
+
+
+def test_a_lane_is_forgotten_with_its_flow(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-order data after the flow was evicted (idle) or restarted (a SYN whose ISN makes the old next
+    octet the new first) starts a new stream: the remembered lane of the old connection is not taken."""
+    monkeypatch.setattr(flows, "SWEEP_PACKETS", 3)
+    start = [frame(50000, SERVER, 0, 0x02, b"", 0, 0), frame(SERVER, 50000, 9, 0x12, b"", 0, 0)]
+    start += [frame(50000, SERVER, 1, 0x18, b"abcd", 0, 0), frame(50000, SERVER, 5, 0x18, b"abcd", 0, 0)]
+    later = [frame(50000, SERVER, 9, 0x18, b"abcd", 0, 0), frame(50000, SERVER, 13, 0x18, b"abcd", 0, 0)]
+    later.append(frame(50000, SERVER, 17, 0x11, b"", 0, 0))  # the general path reads the reassembler's state
+    idle = [frame(50001, OTHER, 0, 0x18, b"x", 0, 0)] * 2
+    restart = [frame(50000, SERVER, 8, 0x02, b"", 0, 0), frame(SERVER, 50000, 99, 0x12, b"", 0, 0)]
+    for packets in (start + idle + later, start + restart + later):
+        fast = run(True, packets, step=350.0)
+        assert fast == run(False, packets, step=350.0)
+        assert [type(r).__name__ for r in fast[0]].count("StreamStart") == 2

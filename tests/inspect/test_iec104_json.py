@@ -15,7 +15,7 @@ from otwire.codecs.iec104 import decode_apdu
 from otwire.codecs.iec104.asdu import information_length
 from otwire.codecs.iec104.layouts import LAYOUTS, element_size
 from otwire.errors import DecodeError
-from otwire.inspect._iec104_lazy import DecodedOnDemand
+from otwire.inspect._iec104_lazy import DecodedOnDemand, decodes
 from otwire.inspect.iec104 import (
     VIEW,
     IEC104StreamDissector,
@@ -26,7 +26,6 @@ from otwire.inspect.iec104 import (
     apdu_json,
     apdu_json_into,
     apdu_type_name,
-    decodes,
 )
 from otwire.inspect.model import Finding
 

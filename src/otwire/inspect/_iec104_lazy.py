@@ -12,7 +12,8 @@ from typing import Any
 from otwire.codecs.iec104 import decode_apdu
 from otwire.codecs.iec104.apci import APDU
 from otwire.codecs.iec104.layouts import LAYOUTS, element_size
-from otwire.inspect.model import Finding
+from otwire.inspect.model import Finding, FindingKind
+from otwire.inspect.records import Sender
 
 __all__ = ["DecodedOnDemand", "decodes"]
 
@@ -26,6 +27,25 @@ class DecodedOnDemand(Finding):
     """
 
     __slots__ = ()
+
+    def __init__(
+        self,
+        kind: FindingKind,
+        offset: int,
+        raw: bytes,
+        message: Any = None,
+        error: str | None = None,
+        error_offset: int | None = None,
+        sender: Sender | None = None,
+    ) -> None:
+        """Finding's ``__init__``, but the message slot is set directly (not through the property)."""
+        self.kind = kind
+        self.offset = offset
+        self.raw = raw
+        _SET_MESSAGE(self, message)
+        self.error = error
+        self.error_offset = error_offset
+        self.sender = sender
 
     @property
     def message(self) -> APDU:
@@ -42,6 +62,7 @@ class DecodedOnDemand(Finding):
 
 
 _MESSAGE: Any = Finding.__dict__["message"]  # the slot behind DecodedOnDemand.message
+_SET_MESSAGE = _MESSAGE.__set__
 
 
 def decodes(frame: bytes) -> bool:

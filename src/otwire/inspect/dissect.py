@@ -40,7 +40,7 @@ from otwire.inspect.capture import (
     StreamStart,
     capture_kind,
     capture_size,
-    read_capture,
+    read_plain,
 )
 from otwire.inspect.fields import known_fields
 from otwire.inspect.fields import record_values as flat_values
@@ -209,7 +209,7 @@ def dissect(
     check_ports(ports)
     kind = check_input(path, proto)
     stats = stats or CaptureStats()
-    records = read_capture(path, list(ports), stats=stats)
+    records = read_plain(path, list(ports), stats=stats)
     kinds: Counter[str] = Counter()
     yield from stream_rows(records, _Streams(ports, proto or "", per_record=kind == "hex"), kinds)
     if not kinds["apdu"]:
@@ -217,16 +217,30 @@ def dissect(
 
 
 def stream_rows(records: Iterable[Any], state: _Streams, kinds: Counter[str]) -> Iterator[Row]:
-    """The rows of ``records`` (capture order) through ``state``, then its end rows; ``kinds`` counts them."""
+    """The rows of ``records`` (capture order) through ``state``, then its end rows; ``kinds`` counts them.
+
+    ``kinds`` is complete once the rows are exhausted (the ``apdu`` rows, by far the most,
+    are counted as a number and added at the end).
+    """
+    segment, data, other = state.segment, state.data, state.record
+    rows_seen, counted = 0, sum(kinds.values())
     for record in records:
-        rows = state.record(record)
+        kind = type(record)
+        rows = segment(*record) if kind is tuple else data(record) if kind is Data else other(record)
         if rows:
+            rows_seen += len(rows)
             for row in rows:
-                kinds[row.kind] += 1
-            yield from rows
+                if row.kind != "apdu":
+                    kinds[row.kind] += 1
+                yield row
     rows = state.finish()
+    rows_seen += len(rows)
     for row in rows:
-        kinds[row.kind] += 1
+        if row.kind != "apdu":
+            kinds[row.kind] += 1
+    apdus = rows_seen - (sum(kinds.values()) - counted)
+    if apdus:
+        kinds["apdu"] += apdus
     yield from rows
 
 
@@ -285,6 +299,10 @@ def _problems(kinds: Counter[str]) -> str:
     return f"{kinds['error']} decode errors, {kinds['junk']} junk stretches, {kinds['gap']} gaps"
 
 
+#: What :class:`_Streams` keeps of the last flow: protocol, its dissector's feed, pseudo flow, stream number.
+_Entry: TypeAlias = tuple[str, Callable[[Sender, bytes], Iterable[Finding]], bool, int | None]
+
+
 class _Streams:
     """Per-flow dissectors and stream numbers; records in, rows out."""
 
@@ -295,11 +313,14 @@ class _Streams:
         self._open: dict[Flow, tuple[str, Dissector]] = {}
         self._numbers: dict[Flow, int] = {}  # stream numbers of the flows not evicted
         self._streams = 0
+        self._flow: Flow | None = None  # the flow of the last Data record, whose entry is _entry
+        self._entry: _Entry = ("", _no_feed, False, None)
 
     def record(self, record: Any) -> list[Row]:
         """Return the rows one capture record gives."""
         if type(record) is Data:
-            return self._data(record)
+            return self.data(record)
+        self._flow = None  # the records below may close the flow or number it
         out: list[Row] = []
         match record:
             case Gap(flow=flow, sender=s, timestamp=ts, missing=missing, packet_number=n):
@@ -319,19 +340,36 @@ class _Streams:
                 out.append(Row("warning", ts, n, message=message))
         return out
 
-    def _data(self, record: Data) -> list[Row]:
-        flow, s, n = record.flow, record.sender, record.packet_number
-        ts = None if flow.client_port == 0 and flow.server_port == 0 else record.timestamp  # pseudo flow
-        entry = self._open.get(flow)
-        if entry is None:
-            entry = self._open[flow] = (protocol := self._protocol(flow), new_dissector(protocol))
-        protocol, dissector = entry
-        out = self._rows(dissector.feed(s, record.data), ts, n, flow, s, protocol, [])
+    def data(self, record: Data) -> list[Row]:
+        """Return the rows of a :class:`Data` record (what :meth:`record` returns for it)."""
+        return self.segment(record.flow, record.sender, record.timestamp, record.data, record.packet_number)
+
+    def segment(self, flow: Flow, s: Sender, timestamp: float, data: bytes, n: int) -> list[Row]:
+        """Return the rows of ``Data(flow, s, timestamp, data, n)`` (a :data:`PlainData` tuple's fields)."""
+        if flow is self._flow:  # the flow of the previous Data record, nothing in between
+            protocol, feed, pseudo, number = self._entry
+        else:
+            entry = self._open.get(flow)
+            if entry is None:
+                entry = self._open[flow] = (protocol := self._protocol(flow), new_dissector(protocol))
+            protocol, feed, pseudo = entry[0], entry[1].feed, flow.client_port == 0 and flow.server_port == 0
+            number = self._numbers.get(flow)
+            self._flow, self._entry = flow, (protocol, feed, pseudo, number)
+        ts = None if pseudo else timestamp
+        out = []
+        for finding in feed(s, data):
+            if number is None:
+                number = self._number(flow)
+                self._entry = (protocol, feed, pseudo, number)
+            out.append(Row(finding.kind, ts, n, flow, finding.sender or s, protocol, finding, 0, 0, "", number))
         if self._per_record:
             self._end(flow, s, ts, n, out)
+            self._flow = None  # the end may have numbered the flow
         return out
 
     def finish(self) -> list[Row]:
+        """Return the rows of every open flow's end (end of the capture)."""
+        self._flow = None
         out: list[Row] = []
         for flow in list(self._open):
             self._close(flow, None, None, out)
@@ -373,6 +411,11 @@ class _Streams:
                 number = self._number(flow)
             out.append(Row(finding.kind, ts, n, flow, finding.sender or s, protocol, finding, 0, 0, "", number))
         return out
+
+
+def _no_feed(sender: Sender, data: bytes) -> Iterable[Finding]:
+    """The feed of :attr:`_Streams._entry` before any Data record."""
+    return ()
 
 
 @cache

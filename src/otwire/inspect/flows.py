@@ -18,11 +18,12 @@ What is counted about flows (:attr:`CaptureStats.flows`, ``peak_live_flows``) is
 from __future__ import annotations
 
 import socket
+import struct
 from collections import OrderedDict
 from typing import Final, Literal, TypeAlias
 
 from otwire.codecs._base import fast_constructor
-from otwire.inspect.frames import ETH_IPV4_TCP, Segment, decode_frame
+from otwire.inspect.frames import Segment, decode_frame
 from otwire.inspect.records import (
     CaptureStats,
     CaptureWarning,
@@ -61,8 +62,22 @@ SWEEP_PACKETS: Final = 256
 
 #: ``Data(flow, sender, timestamp, data, packet_number)`` without the frozen dataclass's checks (one per segment).
 _make_data = fast_constructor(Data)
+#: The senders, read once (an enum member lookup costs a call per packet).
+_CLIENT: Final = Sender.CLIENT
+_SERVER: Final = Sender.SERVER
+#: TCP flags that keep a segment off the fast lane.
+_NOT_PLAIN: Final = SYN | FIN | RST
+#: The fields of a :class:`Data` record as a tuple: ``(flow, sender, timestamp, data, packet_number)``.
+PlainData: TypeAlias = tuple[Flow, Sender, float, bytes, int]
 _Key: TypeAlias = tuple[bytes, int, bytes, int]  # client, client port, server, server port
 _Reason: TypeAlias = Literal["closed", "idle", "full"]
+#: The fast lane of one direction of an announced flow: its key, connection, reassembler and sender.
+_Lane: TypeAlias = "tuple[_Key, _Conn, TCPReassembler, Sender]"
+#: From octet 16 of an Ethernet II + IPv4 frame: total length, fragment field, protocol, sequence
+#: number, data offset and flags (the fields of ``frames.ETH_IPV4_TCP`` but the addresses and ports).
+_LANE: Final = struct.Struct("!H2xH1xB14xI4xH")
+#: From octet 26: the addresses and ports.
+_ENDPOINTS: Final = struct.Struct("!4s4sHH")
 
 
 class _Conn:
@@ -91,31 +106,81 @@ class FlowTable:
 
     The common packet (an untagged Ethernet II frame with IPv4 without options, carrying
     the next in-order octets of an announced flow, nothing buffered, no SYN, FIN or RST)
-    takes a fast lane: one ``struct`` read, the flow looked up and its octets delivered,
-    skipping the general decoding and reassembly; ``tests/inspect/test_flows_fastlane.py``
-    proves the records equal with and without it.
+    takes a fast lane: one ``struct`` read, the flow's direction looked up by the frame's
+    address and port octets (remembered until a flow is added, replaced or evicted) and its
+    octets delivered, skipping the general decoding and reassembly;
+    ``tests/inspect/test_flows_fastlane.py`` proves the records equal with and without it.
 
     Args:
         ports: TCP ports of the servers to follow.
         stats: Counts packets' segments, flows and the table's size.
         fast_lane: Take the fast lane (``False``: the general path only, for the differential test).
+        plain: The fast lane answers a :class:`PlainData` tuple instead of a :class:`Data` record
+            (for a consumer that reads the fields once and builds no record: ``dissect``).
     """
 
-    def __init__(self, ports: frozenset[int], stats: CaptureStats, *, fast_lane: bool = True) -> None:
+    def __init__(
+        self, ports: frozenset[int], stats: CaptureStats, *, fast_lane: bool = True, plain: bool = False
+    ) -> None:
         self._ports = ports
         self._stats = stats
         self._fast_lane = fast_lane
+        self._plain = plain
         self._conns: OrderedDict[_Key, _Conn] = OrderedDict()  # least recently active first
         self._closed: OrderedDict[_Key, None] = OrderedDict()
         self._until_sweep = SWEEP_PACKETS
+        #: Addresses and ports octets (IPv4 header octets 12..23) -> the lane of an announced flow's
+        #: direction; forgotten whenever a flow is added, replaced or evicted.
+        self._lanes: dict[bytes, _Lane] = {}
 
-    def packet(self, linktype: int, frame: bytes, ts: float, number: int) -> list[Record]:
-        """Return the records one captured frame produces."""
+    def packet(self, linktype: int, frame: bytes, ts: float, number: int) -> list[Record] | list[PlainData]:
+        """Return the records one captured frame produces (the fast lane, else :meth:`_general`)."""
         self._until_sweep -= 1
-        if self._until_sweep and linktype == 1 and frame[12:15] == b"\x08\x00\x45" and self._fast_lane:
-            records = self._lane(frame, ts, number)
-            if records is not None:
-                return records
+        if self._until_sweep and linktype == 1 and frame[12:15] == b"\x08\x00\x45" and len(frame) >= 54:
+            total, frag, proto, seq, off_flags = _LANE.unpack_from(frame, 16)
+            doff = off_flags >> 10 & 0x3C
+            if (
+                proto == 6
+                and not frag & 0x3FFF
+                and not off_flags & _NOT_PLAIN
+                and 20 <= doff <= total - 20
+                and 14 + total <= len(frame)
+                and self._fast_lane
+            ):
+                lane = self._lanes.get(frame[26:38]) or self._lane(frame)
+                size = total - 20 - doff
+                if lane is not None and lane[2].in_order(seq, size):
+                    key, conn, _, sender = lane
+                    conn.last = ts
+                    self._conns.move_to_end(key)
+                    self._stats.segments += 1
+                    if not size:
+                        return []
+                    if self._plain:
+                        return [(conn.flow, sender, ts, frame[34 + doff : 14 + total], number)]
+                    data: Record = _make_data(conn.flow, sender, ts, frame[34 + doff : 14 + total], number)
+                    return [data]
+        return self._general(linktype, frame, ts, number)
+
+    def _lane(self, frame: bytes) -> _Lane | None:
+        """The lane of a plain frame's announced flow and direction (remembered), or ``None``."""
+        src, dst, sport, dport = _ENDPOINTS.unpack_from(frame, 26)
+        ports = self._ports
+        if sport in ports:
+            key, sender = (dst, dport, src, sport), _SERVER
+            conn = None if dport in ports else self._conns.get(key)
+        else:
+            key, sender = (src, sport, dst, dport), _CLIENT
+            conn = self._conns.get(key) if dport in ports else None
+        if conn is None or not conn.announced:
+            return None
+        if len(self._lanes) >= 2 * MAX_LIVE_FLOWS:
+            self._lanes.clear()
+        lane = self._lanes[frame[26:38]] = (key, conn, conn.sides[sender], sender)
+        return lane
+
+    def _general(self, linktype: int, frame: bytes, ts: float, number: int) -> list[Record]:
+        """The records of a frame, decoded and reassembled in full (no fast lane)."""
         out: list[Record] = []
         if not self._until_sweep:
             self._until_sweep = SWEEP_PACKETS
@@ -133,34 +198,6 @@ class FlowTable:
             message = f"only {len(seg.payload)} of {seg.length} payload octets captured"
             out.append(CaptureWarning(ts, number, message))
         return out
-
-    def _lane(self, frame: bytes, ts: float, n: int) -> list[Record] | None:
-        """The fast lane (class docstring): the records of the frame, or ``None`` for the general path."""
-        if len(frame) < 54:
-            return None
-        total, frag, proto, src, dst, sport, dport, seq, off_flags = ETH_IPV4_TCP.unpack_from(frame, 16)
-        doff = off_flags >> 10 & 0x3C
-        if proto != 6 or frag & 0x3FFF or off_flags & (SYN | FIN | RST) or doff < 20 or doff > total - 20:
-            return None
-        if 14 + total > len(frame):
-            return None
-        ports = self._ports
-        if sport in ports:
-            if dport in ports:
-                return None
-            key, sender = (dst, dport, src, sport), Sender.SERVER
-        elif dport in ports:
-            key, sender = (src, sport, dst, dport), Sender.CLIENT
-        else:
-            return None
-        conn = self._conns.get(key)
-        size = total - 20 - doff
-        if conn is None or not conn.announced or not conn.sides[sender].in_order(seq, size):
-            return None
-        conn.last = ts
-        self._conns.move_to_end(key)
-        self._stats.segments += 1
-        return [_make_data(conn.flow, sender, ts, frame[34 + doff : 14 + total], n)] if size else []
 
     def finish(self, ts: float, number: int) -> list[Record]:
         """Return the records of the octets still buffered at the end of the capture."""
@@ -183,6 +220,7 @@ class FlowTable:
     def _evict(self, key: _Key, reason: _Reason, ts: float, n: int, out: list[Record]) -> None:
         """Forget a flow: deliver what it buffered, then say so (if it was ever announced)."""
         conn = self._conns.pop(key)
+        self._lanes.clear()
         self._closed.pop(key, None)
         self._stats.live_flows = len(self._conns)
         if conn.announced:
@@ -199,6 +237,7 @@ class FlowTable:
                 self._evict(oldest, "closed" if self._conns[oldest].closed else "full", ts, n, out)
         flow = Flow(_address(key[0]), key[1], _address(key[2]), key[3])
         conn = self._conns[key] = _Conn(flow, ts)
+        self._lanes.clear()
         stats = self._stats
         stats.live_flows = len(self._conns)
         stats.peak_live_flows = max(stats.peak_live_flows, stats.live_flows)
@@ -252,6 +291,7 @@ class FlowTable:
             for sender, side in conn.sides.items():
                 _records(side.flush(), conn.flow, sender, ts, n, out)
         fresh = self._conns[key] = _Conn(conn.flow, ts)
+        self._lanes.clear()
         self._closed.pop(key, None)
         return fresh
 

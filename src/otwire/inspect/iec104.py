@@ -1,8 +1,9 @@
 """IEC 104 dissector: octets of each direction -> decoded APDUs or problems.
 
 Each direction is framed on its own (:class:`IEC104StreamDissector`); :class:`IEC104Dissector`
-is the conversation dissector the registry (:mod:`otwire.registry`) names. Also the JSON and
-table views of decoded APDUs (:data:`VIEW`; JSON keys in :data:`JSON_KEYS`).
+is the conversation dissector the registry (:mod:`otwire.registry`) names (both written in
+:mod:`otwire.inspect._iec104_stream`). Also the JSON and table views of decoded APDUs
+(:data:`VIEW`; JSON keys in :data:`JSON_KEYS`).
 """
 
 from __future__ import annotations
@@ -10,78 +11,28 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any, cast
 
 from otwire.codecs.iec104 import (
-    APDUFramer,
     Cot,
     CP16Time2a,
     CP24Time2a,
     CP56Time2a,
     Element,
     IFrame,
-    Junk,
-    LengthError,
-    RawAPDU,
     SFrame,
     TypeId,
     UFrame,
-    decode_apdu,
 )
 from otwire.codecs.iec104 import elements as el
 from otwire.codecs.iec104.apci import APDU
-from otwire.codecs.iec104.framing import FramerItem
-from otwire.errors import DecodeError
 from otwire.inspect._iec104_cells import CellsOf, compile_cells_view
 from otwire.inspect._iec104_json import JsonFill, compile_json_view
-from otwire.inspect._iec104_lazy import DecodedOnDemand, decodes
+from otwire.inspect._iec104_stream import IEC104Dissector as IEC104Dissector
+from otwire.inspect._iec104_stream import IEC104StreamDissector as IEC104StreamDissector
 from otwire.inspect._iec104_text import JsonText, compile_json_text
-from otwire.inspect.model import Column, Finding, PerSender, ProtocolView
-
-
-class IEC104StreamDissector:
-    """Dissect one direction of one IEC 104 stream; sans-IO, bounded memory."""
-
-    def __init__(self) -> None:
-        self._framer = APDUFramer()
-
-    def feed(self, data: bytes) -> list[Finding]:
-        """Consume stream octets and return what became complete."""
-        return _findings(self._framer.feed(data))
-
-    def close(self) -> list[Finding]:
-        """End of stream: report what is left over."""
-        self._framer.close()
-        return _findings(self._framer)
-
-
-def _findings(items: Iterable[FramerItem]) -> list[Finding]:
-    """The findings of framer items: APDUs decoded (or decode errors), junk, length errors."""
-    out: list[Finding] = []
-    for item in items:
-        if type(item) is RawAPDU:
-            data = item.data
-            if decodes(data):
-                out.append(DecodedOnDemand("apdu", item.offset, data))
-                continue
-            try:
-                out.append(Finding("apdu", item.offset, data, decode_apdu(data)))
-            except DecodeError as exc:
-                out.append(Finding("error", item.offset, data, error=str(exc), error_offset=exc.offset))
-        elif isinstance(item, Junk):
-            out.append(Finding("junk", item.offset, item.data, error=f"{len(item.data)} junk octets before 0x68"))
-        elif isinstance(item, LengthError):
-            error = f"APDU length {item.length} outside 4..253"
-            out.append(Finding("error", item.offset, item.data, error=error, error_offset=1))
-    return out
-
-
-class IEC104Dissector(PerSender):
-    """Dissect both directions of an IEC 104 conversation, each on its own."""
-
-    stream = IEC104StreamDissector
-
+from otwire.inspect.model import Column, Finding, ProtocolView
 
 # --- JSON and text views -------------------------------------------------------------
 

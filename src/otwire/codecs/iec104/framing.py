@@ -114,6 +114,24 @@ class APDUFramer:
         """Octets received and not yet returned."""
         return len(self._buffer)
 
+    @property
+    def offset(self) -> int:
+        """Stream offset of the first octet not yet returned (of the buffer's first octet)."""
+        return self._offset
+
+    def skip(self, count: int) -> None:
+        """Account for ``count`` octets the caller cut into whole APDUs itself, with nothing buffered.
+
+        A caller that cuts the leading whole APDUs of its octets in place (as :meth:`feed`
+        does) calls this with their total size, then :meth:`feed` with the rest.
+
+        Raises:
+            ValueError: Octets are buffered (they come first in the stream).
+        """
+        if self._buffer:
+            raise ValueError("skip() with octets buffered")
+        self._offset += count
+
     def receive_data(self, data: bytes | bytearray | memoryview) -> None:
         """Append stream octets; ``b""`` means end of stream (same as :meth:`close`)."""
         if not data:
