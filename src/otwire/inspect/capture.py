@@ -32,8 +32,7 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Callable, Collection, Iterator
-from decimal import Decimal
+from collections.abc import Collection, Iterator
 from typing import Any, Final, Literal
 
 import dpkt
@@ -89,7 +88,6 @@ __all__ = [
 #: First four octets of a pcap file, read big-endian (micro, nano, modified).
 _PCAP_MAGICS: Final = {0xA1B2C3D4, 0xA1B23C4D, 0xA1B2CD34, 0xD4C3B2A1, 0x4D3CB2A1, 0x34CDB2A1}
 _PCAP_BIG_ENDIAN: Final = {0xA1B2C3D4, 0xA1B23C4D, 0xA1B2CD34}
-_PCAP_NANO: Final = {0xA1B23C4D, 0x4D3CB2A1}
 _PCAPNG_MAGIC: Final = b"\x0a\x0d\x0d\x0a"
 #: Longest plausible pcap/pcapng record, in octets; longer ones are corruption.
 _MAX_RECORD: Final = 1 << 24
@@ -237,20 +235,13 @@ class _TrackedFile:
         try:
             data = self._read(size)
         except READ_ERRORS as exc:
-            raise self.failed(exc) from exc
+            error = self._source.read_error(exc)
+            if isinstance(error, Truncated):
+                raise _CorruptRecord(str(error)) from exc
+            raise error from exc
         self.got = len(data)
         self.missing = size - len(data)
         return data
-
-    def failed(self, exc: Exception) -> Exception:
-        """What :meth:`read` raises for an exception (one of ``READ_ERRORS``) of the file's ``read``."""
-        error = self._source.read_error(exc)
-        return _CorruptRecord(str(error)) if isinstance(error, Truncated) else error
-
-    @property
-    def file_read(self) -> Callable[[int], bytes]:
-        """The file's own ``read``: no checks, nothing counted (see :meth:`read`, :meth:`failed`)."""
-        return self._read
 
     def seek(self, offset: int, whence: int = 0) -> int:
         if (offset, whence) != (0, 0):
@@ -284,10 +275,9 @@ def _open_reader(f: _TrackedFile, kind: CaptureKind, name: str) -> tuple[Iterato
                 raise CaptureError(f"{name}: not a pcap file (version {major})")
             f.seek(0)
             reader: Any = dpkt.pcap.Reader(f)
-            packets = _pcap_packets(f, magic)
         else:
             reader = dpkt.pcapng.Reader(f)
-            packets = iter(reader)
+        packets = iter(reader)
         linktype = int(reader.datalink()) & 0xFFFF
     except _READER_ERRORS as exc:
         raise CaptureError(f"{name}: not a readable {kind} file ({exc})") from exc
@@ -296,35 +286,6 @@ def _open_reader(f: _TrackedFile, kind: CaptureKind, name: str) -> tuple[Iterato
     if linktype not in LINKTYPES:
         raise CaptureError(f"{name}: unsupported {kind} link type {linktype}")
     return packets, linktype
-
-
-def _pcap_packets(f: _TrackedFile, magic: int) -> Iterator[tuple[Any, bytes]]:
-    """The packets of a pcap file after its header, as dpkt's pcap reader gives them.
-
-    The same reads, timestamps (a ``Decimal`` for nanoseconds) and errors (a short record
-    header raises dpkt's own ``NeedData``), without a dpkt header object per packet.
-    """
-    header: Any = dpkt.pcap.MAGIC_TO_PKT_HDR[magic]
-    size = header.__hdr_len__
-    fields = struct.Struct(("<" if magic not in _PCAP_BIG_ENDIAN else ">") + "III").unpack_from
-    divisor: Any = Decimal("1E9") if magic in _PCAP_NANO else 1e6
-    read = f.file_read
-    while True:
-        try:  # f.read inlined: it counts only short reads, which end the capture here
-            head = read(size)
-            if len(head) < size:
-                if head:
-                    header(head)  # raises dpkt's NeedData
-                return
-            sec, frac, caplen = fields(head)
-            if caplen > _MAX_RECORD:
-                raise _CorruptRecord(f"record length {caplen} is implausible")
-            frame = read(caplen)
-        except READ_ERRORS as exc:
-            raise f.failed(exc) from exc
-        if len(frame) < caplen:
-            f.got, f.missing = len(frame), caplen - len(frame)
-        yield sec + frac / divisor, frame
 
 
 def _read_packets(
