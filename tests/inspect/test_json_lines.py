@@ -80,8 +80,11 @@ def test_rows_without_time_or_with_a_source_beyond_ascii() -> None:
     frame = bytes([0x68, 4, 0x01, 0, 0x0A, 0])
     finding = Finding("apdu", 0, frame, decode_apdu(frame))
     row = Row("apdu", None, None, flow, Sender.SERVER, "iec104", finding, stream=None)
-    line = TextLines("f.pcap").line(row)
-    assert line is not None and line.encode() == _encode(row_json(row, "f.pcap"))
+    lines = TextLines("f.pcap")
+    timed = Row("apdu", 1.5, 7, flow, Sender.SERVER, "iec104", finding, stream=None)
+    for each in (row, timed, row, Row("apdu", None, None, flow, Sender.CLIENT, "iec104", finding, stream=2)):
+        line = lines.line(each)  # the lead follows every change of time, packet, sender and stream
+        assert line is not None and line.encode() == _encode(row_json(each, "f.pcap"))
     assert TextLines("\u00e9t\u00e9.pcap").line(row) is None  # json.dumps escapes it: the dict path writes it
     out = io.StringIO()
     write_jsonl([row, row], "\u00e9t\u00e9.pcap", out, batch=2)

@@ -25,10 +25,15 @@ class TextLines:
 
     def __init__(self, source: str) -> None:
         self._source = '{"source":' + json_text(source)
-        self._texts: dict[str | None, Callable[[Any], str | None] | None] = {}
-        self._stream: tuple[Any, ...] = ()  # flow, sender, stream and protocol of the last row
-        self._middle = ""  # their text: from ``,"stream":`` to ``"offset":``
-        self._packet: tuple[Any, ...] = ()  # time and packet number of the last row
+        self._protocol: str | None = None  # the last row's protocol, and its json_text
+        self._text_of: Callable[[Any], str | None] | None = None
+        self._flow: Any = _UNSET  # flow, sender and stream number of the last row
+        self._sender: Any = None
+        self._number: int | None = None
+        self._middle = ""  # their text with the protocol's: from ``,"stream":`` to ``"offset":``
+        self._middles: dict[tuple[Any, ...], str] = {}  # the texts of the most recent streams (bounded)
+        self._packet: Any = _UNSET  # packet number and time of the last row
+        self._time: float | None = None
         self._lead = ""  # the text from ``{"source"`` to ``"offset":``
 
     def line(self, row: Row) -> str | None:
@@ -37,23 +42,38 @@ class TextLines:
         if finding is None or row.kind != "apdu":
             return None
         protocol = row.protocol
-        text_of = self._texts.get(protocol, _UNSET)
-        if text_of is _UNSET:
-            text_of = self._texts[protocol] = view(protocol).json_text if protocol is not None else None
+        if protocol != self._protocol:
+            self._protocol, self._text_of, self._flow = protocol, self._text_view(protocol), _UNSET
+        text_of = self._text_of
         if text_of is None:
             return None
         text = text_of(finding)
         if text is None:
             return None
-        stream = self._stream
-        if not stream or row.flow is not stream[0] or row.sender is not stream[1] or row.stream != stream[2] \
-                or protocol != stream[3]:  # fmt: skip
-            self._stream, self._middle, self._packet = (row.flow, row.sender, row.stream, protocol), _middle(row), ()
-        packet = (row.timestamp, row.packet_number)
-        if packet != self._packet:
-            self._packet, self._lead = packet, self._source + _time_packet(row) + self._middle
+        flow, sender, stream = row.flow, row.sender, row.stream
+        if flow is not self._flow or sender is not self._sender or stream != self._number:
+            self._flow, self._sender, self._number, self._packet = flow, sender, stream, _UNSET
+            self._middle = self._middle_of(row)
+        n = row.packet_number
+        if n != self._packet or row.timestamp != self._time:
+            self._packet, self._time = n, row.timestamp
+            self._lead = self._source + _time_packet(row) + self._middle
         line = f'{self._lead}{finding.offset},"raw":"{finding.raw.hex()}",{text}}}'
         return line if line.isascii() else None
+
+    def _text_view(self, protocol: str | None) -> Callable[[Any], str | None] | None:
+        """``ProtocolView.json_text`` of a protocol, or ``None``."""
+        return view(protocol).json_text if protocol is not None else None
+
+    def _middle_of(self, row: Row) -> str:
+        """:func:`_middle` of the row's stream, remembered for the most recent streams (bounded)."""
+        key = (row.flow, row.sender, row.stream, row.protocol)
+        middle = self._middles.get(key)
+        if middle is None:
+            if len(self._middles) >= 4096:
+                self._middles.clear()
+            middle = self._middles[key] = _middle(row)
+        return middle
 
 
 def _time_packet(row: Row) -> str:
