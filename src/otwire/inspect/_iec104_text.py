@@ -74,8 +74,9 @@ def _element_text(cls: type[el.Element], i: int, k: int, element_json: ElementJs
     if issubclass(cls, el.OctetElement):
         env[f"O{i}"] = tuple(json_text(element_json(cls._TABLE[octet])) for octet in range(256))
         return f"{{O{i}[v[{k}]]}}"
-    if cls is el.R32:
-        return f'{{{{"element":"R32","value":{{R(v[{k}])}}}}}}'
+    if cls is el.R32:  # repr inline where it is msgspec's text (no exponent, finite), else _r32_text
+        value = f'(r if "e" not in (r := repr(v[{k}])) and "n" not in r else R(v[{k}]))'
+        return f'{{{{"element":"R32","value":{{{value}}}}}}}'
     if cls is el.NVA:
         return f'{{{{"element":"NVA","raw":{{v[{k}]}},"value":{{F(v[{k}] / 32768)}}}}}}'
     if cls in _PLAIN:
