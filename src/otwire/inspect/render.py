@@ -125,21 +125,23 @@ class TableWriter:
         if row.kind == "notice":
             self._line(f"notice: {row.message}", "yellow")
             return
-        if row.protocol is not None and row.protocol != self._columns_of:
-            self._columns_of = row.protocol
-            shown = view(row.protocol)
+        protocol = row.protocol
+        if protocol is not None and protocol != self._columns_of:
+            self._columns_of = protocol
+            shown = view(protocol)
             self._cells = shown.cells_of or _cells_of_message(shown)
             self._template = " ".join(f"{{:{c.align}{c.width}}}" if c.width else "{}" for c in shown.columns)
             labels = (c.cell(c.label) for c in shown.columns)
             self._line(" ".join((_LEAD, *labels)), "dim")
-        key = (row.timestamp, row.packet_number, row.stream, row.sender)
-        if key == self._lead_key:  # another message of the same packet: the same lead
-            lead = self._lead
+        lead_key = self._lead_key
+        n, ts = row.packet_number, row.timestamp
+        if lead_key is not None and n == lead_key[1] and ts == lead_key[0] and row.sender is lead_key[3] \
+                and row.stream == lead_key[2]:  # fmt: skip
+            lead = self._lead  # another message of the same packet: the same lead
         else:
             stream = self._stream(row)
-            n = row.packet_number
-            lead = f"{self._clock(row.timestamp):<12} {'-' if n is None else n:>7} {stream:>3} {_ARROW[row.sender]:<3}"
-            self._lead_key, self._lead = key, lead
+            lead = f"{self._clock(ts):<12} {'-' if n is None else n:>7} {stream:>3} {_ARROW[row.sender]:<3}"
+            self._lead_key, self._lead = (ts, n, row.stream, row.sender), lead
         finding = row.finding
         if finding is not None and finding.kind == "apdu":
             held = self._held
