@@ -69,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from otwire.clients.mxgateway.cli import main as mxgw_main
 
         return mxgw_main(words[1:])
-    parser = _parser()
+    parser = _parser(protocols=words[:1] != ["inspect"])
     try:
         args = parser.parse_args(argv)
         if args.command is None:
@@ -105,13 +105,17 @@ def _run(args: argparse.Namespace) -> int:
         return 130
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(*, protocols: bool = True) -> argparse.ArgumentParser:
+    """The command line's parser; without ``protocols``, ``serve`` and ``client`` get no protocol subcommands.
+
+    ``otwire inspect ...`` never reaches those (``main`` leaves them out for it: fewer parsers to build).
+    """
     parser = _Parser(prog="otwire", description="Industrial protocols on the wire.")
     parser.add_argument("--version", action="version", version=f"otwire {__version__}")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     _inspect_parser(sub)
-    _serve_parser(sub)
-    _client_parser(sub)
+    _serve_parser(sub, full=protocols)
+    _client_parser(sub, full=protocols)
     # Listed for --help only: main() hands "otwire mxgw ..." to its own parser before this one
     # runs, so that the start-up imports no gRPC code.
     sub.add_parser("mxgw", help="MXAccess Gateway client (otwire mxgw --help)")
@@ -183,9 +187,11 @@ def _protocol_subparsers(parser: argparse.ArgumentParser, kind: str) -> argparse
     return parser.add_subparsers(dest="protocol", parser_class=_Parser, metavar="{" + ",".join(choices) + "}")
 
 
-def _serve_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
+def _serve_parser(sub: argparse._SubParsersAction[_Parser], *, full: bool) -> None:
     serve = sub.add_parser("serve", help="run a protocol peer with a demo data set",
                            description="Run a protocol peer (outstation, hub) until Ctrl-C or SIGTERM.")  # fmt: skip
+    if not full:
+        return
     protocols = _protocol_subparsers(serve, "serve")
     for entry in registry.PROTOCOLS.values():
         if entry.serve is not None:
@@ -197,8 +203,10 @@ def _serve_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
             _command_options(one, entry.title, entry.serve)
 
 
-def _client_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
+def _client_parser(sub: argparse._SubParsersAction[_Parser], *, full: bool) -> None:
     client = sub.add_parser("client", help="connect to a peer and print what it sends")
+    if not full:
+        return
     protocols = _protocol_subparsers(client, "client")
     for entry in registry.PROTOCOLS.values():
         if entry.client is not None:

@@ -8,22 +8,28 @@ import struct
 from collections.abc import Callable
 from typing import TypeVar
 
-from construct import ConstructError
-
 E = TypeVar("E", bound=enum.IntEnum)
 T = TypeVar("T")
 
-#: Exceptions a compiled construct parse may raise on bad input (STYLE.md 3.5 rule 5).
-SCHEMA_ERRORS: tuple[type[Exception], ...] = (
-    ConstructError,
-    struct.error,
-    UnicodeDecodeError,
-    ValueError,
-    IndexError,
-    KeyError,
-    TypeError,
-    OverflowError,
-)
+#: Exceptions a compiled construct parse may raise on bad input (STYLE.md 3.5 rule 5). Made on
+#: first access (module ``__getattr__``): the fast paths that never parse a schema import no construct.
+SCHEMA_ERRORS: tuple[type[Exception], ...]
+
+
+def __getattr__(name: str) -> object:
+    """Make :data:`SCHEMA_ERRORS` (importing construct) on first access.
+
+    Raises:
+        AttributeError: ``name`` is not :data:`SCHEMA_ERRORS`.
+    """
+    if name != "SCHEMA_ERRORS":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from construct import ConstructError
+
+    errors: tuple[type[Exception], ...] = (ConstructError, struct.error, UnicodeDecodeError, ValueError)
+    errors += (IndexError, KeyError, TypeError, OverflowError)
+    globals()[name] = errors
+    return errors
 
 
 def enum_or_int(enum_type: type[E], value: int) -> E | int:

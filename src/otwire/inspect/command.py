@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from importlib import resources
-from multiprocessing import Pool
 from pathlib import Path
 from typing import Any
 
@@ -386,6 +385,8 @@ def _run_jobs(
     printed before); they are copied to stdout (and their stderr text to stderr) file by file, so
     memory holds no output. An error or a closed pipe stops the workers at once.
     """
+    from multiprocessing import Pool  # --jobs only
+
     sys.stdout.flush()  # the header, if any, before the workers start (forked with a copy of the buffer)
     with tempfile.TemporaryDirectory(prefix="otwire-jobs-") as folder, Pool(min(args.jobs, len(paths))) as pool:
         outputs = [os.path.join(folder, f"{i}.out") for i in range(len(paths))]

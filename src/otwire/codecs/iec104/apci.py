@@ -24,8 +24,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from otwire.codecs._base import SCHEMA_ERRORS, fast_constructor
-from otwire.codecs.iec104 import _schema
+from otwire.codecs._base import fast_constructor
 from otwire.codecs.iec104.asdu import ASDU, MAX_ASDU_LENGTH, _decode_asdu, decode_asdu_schema, encode_asdu
 from otwire.codecs.iec104.types import UFunction
 from otwire.errors import DecodeError, EncodeError
@@ -168,6 +167,9 @@ def decode_apdu_schema(frame: bytes | bytearray | memoryview) -> APDU:
     Raises:
         DecodeError: as :func:`decode_apdu`.
     """
+    from otwire.codecs._base import SCHEMA_ERRORS
+    from otwire.codecs.iec104 import _schema
+
     frame = bytes(frame)
     try:
         tree = _schema.APDU.parse(frame)
@@ -213,6 +215,8 @@ def encode_apdu(apdu: APDU) -> bytes:
             body, c = b"", (int(function), 0, 0, 0)
         case _:
             raise EncodeError(f"not an APDU: {apdu!r}")
+    from otwire.codecs.iec104 import _schema  # the schema of record, imported on first use
+
     head = _schema.APCI.build({"length": 4 + len(body), "c1": c[0], "c2": c[1], "c3": c[2], "c4": c[3]})
     return bytes(head) + body
 

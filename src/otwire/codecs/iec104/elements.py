@@ -6,16 +6,21 @@ Element names are the standard's abbreviations (SIQ, DIQ, QDS, ...).
 
 Construction validates ranges and raises :class:`~otwire.errors.EncodeError`
 (a ``LocalProtocolError``). One-octet elements are interned: decoding looks them
-up in a 256-entry table instead of building a new object.
+up in a 256-entry table instead of building a new object. A class's table is built
+on its first use (most captures use a few of the 26 classes), without the range
+checks its octet-decoded values cannot fail (tested equal to validated construction).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import math
 import struct
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar, Self
+from typing import Any, ClassVar, Self
 
 from otwire.codecs.iec104.types import (
     DoubleCommandState,
@@ -71,12 +76,29 @@ class Element:
         raise NotImplementedError
 
 
+class _TableOnDemand:
+    """The ``_TABLE`` of every one-octet element class: built on the first access, then stored on the class.
+
+    The stored tuple shadows this descriptor, so later ``cls._TABLE`` reads are plain class attributes.
+    """
+
+    _lock = threading.Lock()
+
+    def __get__(self, instance: object, owner: type[OctetElement]) -> tuple[OctetElement, ...]:
+        with self._lock:  # one table per class, also when threads race: decoded elements stay shared
+            table = vars(owner).get("_TABLE")
+            if table is None:
+                table = octet_table(owner)
+                owner._TABLE = table  # type: ignore[assignment]
+        return table
+
+
 class OctetElement(Element):
     """An element of exactly one octet; decoded instances are shared from a table."""
 
     __slots__ = ()
     FORMAT = "B"
-    _TABLE: ClassVar[tuple[OctetElement, ...]]
+    _TABLE: ClassVar[_TableOnDemand] = _TableOnDemand()
 
     @classmethod
     def from_octet(cls, octet: int) -> Self:
@@ -102,9 +124,35 @@ class OctetElement(Element):
         return (self.octet,)
 
 
-def _intern(cls: type[OctetElement]) -> type[OctetElement]:
-    cls._TABLE = tuple(cls._decode_octet(o) for o in range(256))
-    return cls
+def unchecked_constructor(cls: type[OctetElement]) -> Callable[..., OctetElement]:
+    """Return ``make(**fields)`` building ``cls`` without ``__init__``'s range checks.
+
+    For values valid by construction (the masked bit fields of ``_decode_octet``). A call
+    that does not name every field goes to the validating constructor.
+    """
+    setters = [(f.name, getattr(cls, f.name).__set__) for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    new = object.__new__
+
+    def make(**values: Any) -> OctetElement:
+        if len(values) != len(setters):
+            return cls(**values)
+        element = new(cls)
+        for name, set_value in setters:
+            set_value(element, values[name])
+        return element
+
+    return make
+
+
+def octet_table(cls: type[OctetElement]) -> tuple[OctetElement, ...]:
+    """Return the 256 elements of ``cls`` by octet, decoded by ``cls._decode_octet`` without range checks.
+
+    Raises:
+        NotImplementedError: ``cls`` defines no ``_decode_octet``.
+    """
+    decode = cls._decode_octet.__func__  # type: ignore[attr-defined]
+    make = unchecked_constructor(cls)
+    return tuple([decode(make, octet) for octet in range(256)])
 
 
 # --- Quality descriptors (101 clause 7.2.6.1-7.2.6.4) ----------------------------
@@ -653,11 +701,6 @@ class SOF(OctetElement):
     def octet(self) -> int:
         """The SOF octet."""
         return self.status | self.last_file << 5 | self.directory << 6 | self.transfer_active << 7
-
-
-for _cls in (SIQ, DIQ, QDS, QDP, VTI, SEP, SPE, OCI, SCO, DCO, RCO, QOS, COI, QCC, QPM,
-             QOI, QRP, QPA, NOS, CHS, LSQ, FRQ, SRQ, SCQ, AFQ, SOF):  # fmt: skip
-    _intern(_cls)
 
 
 # --- Multi-octet values (101 clause 7.2.6.6-7.2.6.9, 7.2.6.13-14, 7.2.6.33-36, 7.2.6.40) ---
