@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -30,8 +31,9 @@ from otwire.errors import EncodeError
 __all__ = ["SPECS", "Attr", "BadElement", "Children", "ElementSpec", "decode_element", "encode_element"]
 
 _PREFIX = "{" + m.NS + "}"
-#: Characters XML 1.0 cannot carry (§2.2 Char), refused on output.
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+#: Characters XML 1.0 cannot carry (§2.2 Char), refused on output. Compiled on first use
+#: (:func:`_not_xml`): the set's ranges cost about 5 ms to compile, paid only by encoders.
+_NOT_XML = "[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
 
 
 class BadElement(Exception):
@@ -274,10 +276,15 @@ def encode_element(obj: Any, spec: ElementSpec, dialect: str, parent: ET.Element
     return element
 
 
+@functools.cache
+def _not_xml() -> re.Pattern[str]:
+    return re.compile(_NOT_XML)
+
+
 def _checked(text: str, where: str) -> str:
     if not isinstance(text, str):
         raise EncodeError(f"{where}: expected a str, not {type(text).__name__}")
-    if _NOT_XML.search(text):
+    if _not_xml().search(text):
         raise EncodeError(f"{where}: {text[:40]!r} holds a character XML cannot carry")
     return text
 

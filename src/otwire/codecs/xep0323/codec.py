@@ -22,9 +22,6 @@ from dataclasses import dataclass
 from typing import Literal
 from xml.etree import ElementTree as ET
 
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import DefusedXMLParser
-
 from otwire.codecs.xep0323 import _compiled, _schema
 from otwire.codecs.xep0323.messages import NS, Message
 from otwire.errors import DecodeError, EncodeError
@@ -138,6 +135,11 @@ def parse_xml(
     data = bytes(data)
     if _plain(data):
         return _parse_plain(data, max_depth)
+    # defusedxml is imported here, on the first input that may hold a DTD (its import costs
+    # about 2 ms that ``otwire inspect``, which never comes here, need not pay).
+    from defusedxml import DefusedXmlException
+    from defusedxml.ElementTree import DefusedXMLParser
+
     parser = DefusedXMLParser(target=_BoundedBuilder(max_depth), forbid_dtd=True)
     try:
         parser.feed(data)
