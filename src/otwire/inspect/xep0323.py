@@ -36,6 +36,13 @@ _STREAMS = "http://etherx.jabber.org/streams"
 _TLS = "urn:ietf:params:xml:ns:xmpp-tls"
 _SEP = "}"
 _TAIL = 4096
+_STREAM_TAG = _STREAMS + _SEP + "stream"
+_PROCEED_TAG = _TLS + _SEP + "proceed"
+_PROCEED = "{" + _TLS + "}proceed"
+_KEPT_LOCALS = ("iq", "message")
+_KEPT_ENDINGS = ("iq", "message", "proceed")
+_NAMES: dict[str, str] = {}  # expat name -> ElementTree name, for the names seen last (bounded)
+_NAMES_KEPT = 512
 
 
 class _Forbidden(Exception):
@@ -79,7 +86,7 @@ class XMPPStreamDissector:
         self._streams: list[int] = []  # depths of open <stream:stream> elements
         self._depth = 0
         self._builder: ET.TreeBuilder | None = None
-        self._stanza_at = -1
+        self._stanza_at = -1  # stream offset of the open stanza (kept or not), -1 between stanzas
 
     def feed(self, data: bytes) -> Iterator[Finding]:
         """Consume stream octets and yield the stanzas they completed."""
@@ -147,18 +154,29 @@ class XMPPStreamDissector:
         return self._parser_start + self._parser.CurrentByteIndex
 
     def _start(self, tag: str, attrs: dict[str, str]) -> None:
-        self._depth += 1
-        if self._depth > MAX_DEPTH:
+        depth = self._depth = self._depth + 1
+        if depth > MAX_DEPTH:
             self._stop(self._offset(), f"XML nested deeper than {MAX_DEPTH} elements")
             raise _Stop
-        if tag == _STREAMS + _SEP + "stream":
-            self._streams.append(self._depth)  # a stream (re)start: its children are stanzas
+        if tag == _STREAM_TAG:
+            self._streams.append(depth)  # a stream (re)start: its children are stanzas
             return
-        if self._builder is None and self._streams and self._depth == self._streams[-1] + 1:
-            self._builder = ET.TreeBuilder()
+        if self._stanza_at < 0 and self._streams and depth == self._streams[-1] + 1:
             self._stanza_at = self._offset()
+            if self._kept(tag):
+                self._builder = ET.TreeBuilder()
         if self._builder is not None:
-            self._builder.start(_qualified(tag), attrs)
+            self._builder.start(_NAMES.get(tag) or _name(tag), attrs)
+
+    @staticmethod
+    def _kept(tag: str) -> bool:
+        """True for the stanzas that may give a row: ``iq``, ``message``, and STARTTLS ``proceed``.
+
+        Every other stanza (presence, SASL, stream features) is only tracked for its offset
+        and end; no tree is built for it. Overriding this with ``True`` gives the general
+        path (a tree per stanza) that ``tests/inspect/test_xep0323_fastpath.py`` compares with.
+        """
+        return tag.endswith(_KEPT_ENDINGS) and (tag.rpartition(_SEP)[2] in _KEPT_LOCALS or tag == _PROCEED_TAG)
 
     def _text(self, text: str) -> None:
         if self._builder is not None:
@@ -169,18 +187,23 @@ class XMPPStreamDissector:
         if self._streams and depth == self._streams[-1]:
             self._streams.pop()
             return
-        if self._builder is None:
+        if self._stanza_at < 0:
             return
-        self._builder.end(_qualified(tag))
+        builder = self._builder
+        if builder is None:  # inside a stanza that is not kept
+            if self._streams and depth == self._streams[-1] + 1:
+                self._stanza_at = -1
+            return
+        builder.end(_NAMES.get(tag) or _name(tag))
         if self._streams and depth == self._streams[-1] + 1:
-            element = self._builder.close()
+            element = builder.close()
             start, self._builder, self._stanza_at = self._stanza_at, None, -1
             end = _tag_end(self._buffer, self._offset() - self._base)
             raw = bytes(self._buffer[start - self._base : end])
             self._stanza(element, start, raw)
 
     def _stanza(self, element: ET.Element, offset: int, raw: bytes) -> None:
-        if element.tag == f"{{{_TLS}}}proceed":
+        if element.tag == _PROCEED:
             self._stop(offset + len(raw), "TLS from here on (STARTTLS): not dissected", "junk")
             raise _Stop
         try:
@@ -190,6 +213,15 @@ class XMPPStreamDissector:
             return
         if stanza is not None:
             self._found.append(Finding("apdu", offset, raw, message=stanza))
+
+
+def _name(tag: str) -> str:
+    """The ElementTree name (``{namespace}local``) of an expat name, remembered in :data:`_NAMES`."""
+    name = _qualified(tag)
+    if len(_NAMES) >= _NAMES_KEPT:
+        _NAMES.clear()
+    _NAMES[tag] = name
+    return name
 
 
 def _qualified(tag: str) -> str:
