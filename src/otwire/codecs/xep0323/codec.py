@@ -91,9 +91,19 @@ def decode(element: ET.Element) -> Message:
     return message
 
 
+class _Decoders(dict[str, _compiled.Decoder]):
+    """The compiled decoder of each top-level element, by local name, compiled on first use."""
+
+    def __missing__(self, local: str) -> _compiled.Decoder:
+        decoder = self[local] = _compiled.compile_decoder(_schema.SPECS[local], _COMPILED)
+        return decoder
+
+
 _COMPILED: dict[int, _compiled.Decoder] = {}
-#: The compiled decoder of every top-level element (``_compiled.py``), by local name.
-_DECODERS = {local: _compiled.compile_decoder(spec, _COMPILED) for local, spec in _schema.SPECS.items()}
+#: The compiled decoder of every top-level element (``_compiled.py``), by local name; each is
+#: compiled when first asked for (``fields`` takes about 4 ms), so a run pays only for the
+#: elements it meets.
+_DECODERS = _Decoders()
 
 
 class _DepthLimit(Exception):
