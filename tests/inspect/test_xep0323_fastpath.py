@@ -6,6 +6,8 @@
   anywhere, malformed ones included.
 * :func:`stanza_from_xml` builds its :class:`Stanza` without ``__init__``: it equals the
   stanza built from keyword arguments as before.
+* A request's summary names ``types`` (or ``requested_types`` when ``all``/``historical``
+  add to them) through a cache: equal to naming ``requested_types`` member by member.
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ from xml.etree import ElementTree as ET
 from hypothesis import given
 from hypothesis import strategies as st
 
-from otwire.codecs.xep0323 import decode, decode_stanza_error, payload_element
+from otwire.codecs.xep0323 import FieldType, Req, decode, decode_stanza_error, payload_element
 from otwire.errors import DecodeError
 from otwire.inspect.model import Finding
-from otwire.inspect.xep0323 import XMPPStreamDissector
+from otwire.inspect.xep0323 import VIEW, XMPPStreamDissector
 from otwire.protocols.xep0323 import Stanza, stanza_from_xml
 
 
@@ -128,3 +130,17 @@ def test_stanza_from_xml_equals_the_keyword_construction(piece: bytes, type_: st
         assert made == reference
         if isinstance(made, Stanza):
             assert type(made) is Stanza and repr(made) == repr(reference) and hash(made) == hash(reference)
+
+
+def reference_types(req: Req) -> str:
+    """The ``types=`` part of a request's summary as it was: from ``requested_types``, member by member."""
+    types = req.requested_types
+    return f"types={'|'.join(str(m.name) for m in types)}" if types else ""
+
+
+@given(st.integers(0, (1 << len(FieldType)) - 1), st.booleans(), st.booleans())
+def test_request_summary_types_equal_the_requested_types(bits: int, all_types: bool, historical: bool) -> None:
+    req = Req(seqnr=1, types=FieldType(bits), all_types=all_types, historical=historical)
+    summary = VIEW.cells(Stanza(kind="iq", type="get", payload=req))[3]
+    assert summary == reference_types(req)
+    assert VIEW.json(Stanza(kind="iq", type="get", payload=req))["summary"] == summary

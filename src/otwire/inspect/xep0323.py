@@ -16,12 +16,13 @@ and per IQ of type ``error`` (v0.3+ rejections carry no XEP-0323 element); other
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import Any, NoReturn
 from xml.etree import ElementTree as ET
 from xml.parsers import expat
 
-from otwire.codecs.xep0323 import Failure, Fields, Rejected, Req, payload_element
+from otwire.codecs.xep0323 import Failure, Fields, FieldType, Rejected, Req, payload_element
 from otwire.errors import DecodeError
 from otwire.inspect.model import Column, Finding, FindingKind, PerSender, ProtocolView
 from otwire.protocols.xep0323 import Stanza, stanza_from_xml
@@ -267,10 +268,24 @@ class XEP0323Dissector(PerSender):
 
 
 def _element(stanza: Stanza) -> str:
-    if stanza.payload is not None:
-        name = type(stanza.payload).__name__
-        return name[0].lower() + name[1:]
+    payload = stanza.payload
+    if payload is not None:
+        cls = type(payload)
+        name = _ELEMENTS.get(cls)
+        if name is None:
+            name = cls.__name__
+            name = _ELEMENTS[cls] = name[0].lower() + name[1:]
+        return name
     return "error"
+
+
+_ELEMENTS: dict[type, str] = {}  # message class -> element name (a dozen classes)
+
+
+@functools.lru_cache(maxsize=1024)
+def _type_names(types: FieldType) -> str:
+    """``momentary|status``: the names of the members of a field-type set (few sets recur)."""
+    return "|".join(str(m.name) for m in types)
 
 
 def _summary(stanza: Stanza) -> str:
@@ -279,8 +294,8 @@ def _summary(stanza: Stanza) -> str:
     if isinstance(payload, Req):
         parts += [f"nodes={','.join(n.node_id for n in payload.nodes)}"] if payload.nodes else []
         parts += [f"fields={','.join(f.name for f in payload.fields)}"] if payload.fields else []
-        types = payload.requested_types
-        parts += [f"types={'|'.join(str(m.name) for m in types)}"] if types else []
+        types = payload.requested_types if payload.all_types or payload.historical else payload.types
+        parts += [f"types={_type_names(types)}"] if types else []
         parts += [f"when={payload.when.isoformat()}"] if payload.when else []
     elif isinstance(payload, Fields):
         values = [f"{f.name}={f.lexical}" for n in payload.nodes for t in n.timestamps for f in t.fields]
