@@ -6,6 +6,8 @@
   anywhere, malformed ones included.
 * :func:`stanza_from_xml` builds its :class:`Stanza` without ``__init__``: it equals the
   stanza built from keyword arguments as before.
+* The end of an end tag (``</iq>``) is found with ``bytearray.find``: equal to the scan
+  octet by octet that skips quoted attribute values.
 * A request's summary names ``types`` (or ``requested_types`` when ``all``/``historical``
   add to them) through a cache: equal to naming ``requested_types`` member by member.
 """
@@ -20,7 +22,7 @@ from hypothesis import strategies as st
 from otwire.codecs.xep0323 import FieldType, Req, decode, decode_stanza_error, payload_element
 from otwire.errors import DecodeError
 from otwire.inspect.model import Finding
-from otwire.inspect.xep0323 import VIEW, XMPPStreamDissector
+from otwire.inspect.xep0323 import VIEW, XMPPStreamDissector, _tag_end, _tag_end_scan
 from otwire.protocols.xep0323 import Stanza, stanza_from_xml
 
 
@@ -144,3 +146,20 @@ def test_request_summary_types_equal_the_requested_types(bits: int, all_types: b
     summary = VIEW.cells(Stanza(kind="iq", type="get", payload=req))[3]
     assert summary == reference_types(req)
     assert VIEW.json(Stanza(kind="iq", type="get", payload=req))["summary"] == summary
+
+
+QUOTED = st.binary(max_size=30).map(lambda b: b.replace(b"x", b"'").replace(b"y", b'"').replace(b"z", b">"))
+
+
+@given(QUOTED, st.from_regex(rb"[a-z][a-z0-9:._-]{0,8}[ \t]{0,2}", fullmatch=True), QUOTED)
+def test_tag_end_of_an_end_tag_equals_the_octet_scan(before: bytes, name: bytes, after: bytes) -> None:
+    # what expat reports an element's end at: ``</name S?>`` (no quote), then anything
+    buffer = bytearray(before + b"</" + name + b">" + after)
+    assert _tag_end(buffer, len(before)) == _tag_end_scan(buffer, len(before)) == len(before) + len(name) + 3
+
+
+@given(QUOTED, st.integers(-2, 40))
+def test_tag_end_elsewhere_is_the_octet_scan(data: bytes, index: int) -> None:
+    for buffer in (bytearray(data), bytearray(b"<a/" + data), bytearray(b"<a b='>'/>" + data)):
+        if buffer[index : index + 2] != b"</" or index < 0:
+            assert _tag_end(buffer, index) == _tag_end_scan(buffer, index)

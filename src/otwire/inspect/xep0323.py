@@ -232,6 +232,14 @@ def _qualified(tag: str) -> str:
 
 def _tag_end(buffer: bytearray, index: int) -> int:
     """Index just after the ``>`` of the tag starting at ``index`` (quotes in attributes skipped)."""
+    if index >= 0 and buffer[index : index + 2] == b"</":  # an end tag (``</name>``, expat-checked): no quote
+        end = buffer.find(b">", index)
+        return end + 1 if end >= 0 else len(buffer)
+    return _tag_end_scan(buffer, index)
+
+
+def _tag_end_scan(buffer: bytearray, index: int) -> int:
+    """:func:`_tag_end` octet by octet (any tag: an empty element's attributes may hold ``>``)."""
     quote = 0
     for i in range(max(index, 0), len(buffer)):
         byte = buffer[i]
