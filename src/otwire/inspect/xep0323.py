@@ -16,12 +16,13 @@ and per IQ of type ``error`` (v0.3+ rejections carry no XEP-0323 element); other
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import Any, NoReturn
 from xml.etree import ElementTree as ET
 from xml.parsers import expat
 
-from otwire.codecs.xep0323 import Failure, Fields, Rejected, Req, payload_element
+from otwire.codecs.xep0323 import Failure, Fields, FieldType, Rejected, Req, payload_element
 from otwire.errors import DecodeError
 from otwire.inspect.model import Column, Finding, FindingKind, PerSender, ProtocolView
 from otwire.protocols.xep0323 import Stanza, stanza_from_xml
@@ -36,6 +37,13 @@ _STREAMS = "http://etherx.jabber.org/streams"
 _TLS = "urn:ietf:params:xml:ns:xmpp-tls"
 _SEP = "}"
 _TAIL = 4096
+_STREAM_TAG = _STREAMS + _SEP + "stream"
+_PROCEED_TAG = _TLS + _SEP + "proceed"
+_PROCEED = "{" + _TLS + "}proceed"
+_KEPT_LOCALS = ("iq", "message")
+_KEPT_ENDINGS = ("iq", "message", "proceed")
+_NAMES: dict[str, str] = {}  # expat name -> ElementTree name, for the names seen last (bounded)
+_NAMES_KEPT = 512
 
 
 class _Forbidden(Exception):
@@ -79,7 +87,7 @@ class XMPPStreamDissector:
         self._streams: list[int] = []  # depths of open <stream:stream> elements
         self._depth = 0
         self._builder: ET.TreeBuilder | None = None
-        self._stanza_at = -1
+        self._stanza_at = -1  # stream offset of the open stanza (kept or not), -1 between stanzas
 
     def feed(self, data: bytes) -> Iterator[Finding]:
         """Consume stream octets and yield the stanzas they completed."""
@@ -147,18 +155,29 @@ class XMPPStreamDissector:
         return self._parser_start + self._parser.CurrentByteIndex
 
     def _start(self, tag: str, attrs: dict[str, str]) -> None:
-        self._depth += 1
-        if self._depth > MAX_DEPTH:
+        depth = self._depth = self._depth + 1
+        if depth > MAX_DEPTH:
             self._stop(self._offset(), f"XML nested deeper than {MAX_DEPTH} elements")
             raise _Stop
-        if tag == _STREAMS + _SEP + "stream":
-            self._streams.append(self._depth)  # a stream (re)start: its children are stanzas
+        if tag == _STREAM_TAG:
+            self._streams.append(depth)  # a stream (re)start: its children are stanzas
             return
-        if self._builder is None and self._streams and self._depth == self._streams[-1] + 1:
-            self._builder = ET.TreeBuilder()
+        if self._stanza_at < 0 and self._streams and depth == self._streams[-1] + 1:
             self._stanza_at = self._offset()
+            if self._kept(tag):
+                self._builder = ET.TreeBuilder()
         if self._builder is not None:
-            self._builder.start(_qualified(tag), attrs)
+            self._builder.start(_NAMES.get(tag) or _name(tag), attrs)
+
+    @staticmethod
+    def _kept(tag: str) -> bool:
+        """True for the stanzas that may give a row: ``iq``, ``message``, and STARTTLS ``proceed``.
+
+        Every other stanza (presence, SASL, stream features) is only tracked for its offset
+        and end; no tree is built for it. Overriding this with ``True`` gives the general
+        path (a tree per stanza) that ``tests/inspect/test_xep0323_fastpath.py`` compares with.
+        """
+        return tag.endswith(_KEPT_ENDINGS) and (tag.rpartition(_SEP)[2] in _KEPT_LOCALS or tag == _PROCEED_TAG)
 
     def _text(self, text: str) -> None:
         if self._builder is not None:
@@ -169,18 +188,23 @@ class XMPPStreamDissector:
         if self._streams and depth == self._streams[-1]:
             self._streams.pop()
             return
-        if self._builder is None:
+        if self._stanza_at < 0:
             return
-        self._builder.end(_qualified(tag))
+        builder = self._builder
+        if builder is None:  # inside a stanza that is not kept
+            if self._streams and depth == self._streams[-1] + 1:
+                self._stanza_at = -1
+            return
+        builder.end(_NAMES.get(tag) or _name(tag))
         if self._streams and depth == self._streams[-1] + 1:
-            element = self._builder.close()
+            element = builder.close()
             start, self._builder, self._stanza_at = self._stanza_at, None, -1
             end = _tag_end(self._buffer, self._offset() - self._base)
             raw = bytes(self._buffer[start - self._base : end])
             self._stanza(element, start, raw)
 
     def _stanza(self, element: ET.Element, offset: int, raw: bytes) -> None:
-        if element.tag == f"{{{_TLS}}}proceed":
+        if element.tag == _PROCEED:
             self._stop(offset + len(raw), "TLS from here on (STARTTLS): not dissected", "junk")
             raise _Stop
         try:
@@ -192,6 +216,15 @@ class XMPPStreamDissector:
             self._found.append(Finding("apdu", offset, raw, message=stanza))
 
 
+def _name(tag: str) -> str:
+    """The ElementTree name (``{namespace}local``) of an expat name, remembered in :data:`_NAMES`."""
+    name = _qualified(tag)
+    if len(_NAMES) >= _NAMES_KEPT:
+        _NAMES.clear()
+    _NAMES[tag] = name
+    return name
+
+
 def _qualified(tag: str) -> str:
     namespace, sep, local = tag.rpartition(_SEP)
     return f"{{{namespace}}}{local}" if sep else tag
@@ -199,6 +232,14 @@ def _qualified(tag: str) -> str:
 
 def _tag_end(buffer: bytearray, index: int) -> int:
     """Index just after the ``>`` of the tag starting at ``index`` (quotes in attributes skipped)."""
+    if index >= 0 and buffer[index : index + 2] == b"</":  # an end tag (``</name>``, expat-checked): no quote
+        end = buffer.find(b">", index)
+        return end + 1 if end >= 0 else len(buffer)
+    return _tag_end_scan(buffer, index)
+
+
+def _tag_end_scan(buffer: bytearray, index: int) -> int:
+    """:func:`_tag_end` octet by octet (any tag: an empty element's attributes may hold ``>``)."""
     quote = 0
     for i in range(max(index, 0), len(buffer)):
         byte = buffer[i]
@@ -235,10 +276,24 @@ class XEP0323Dissector(PerSender):
 
 
 def _element(stanza: Stanza) -> str:
-    if stanza.payload is not None:
-        name = type(stanza.payload).__name__
-        return name[0].lower() + name[1:]
+    payload = stanza.payload
+    if payload is not None:
+        cls = type(payload)
+        name = _ELEMENTS.get(cls)
+        if name is None:
+            name = cls.__name__
+            name = _ELEMENTS[cls] = name[0].lower() + name[1:]
+        return name
     return "error"
+
+
+_ELEMENTS: dict[type, str] = {}  # message class -> element name (a dozen classes)
+
+
+@functools.lru_cache(maxsize=1024)
+def _type_names(types: FieldType) -> str:
+    """``momentary|status``: the names of the members of a field-type set (few sets recur)."""
+    return "|".join(str(m.name) for m in types)
 
 
 def _summary(stanza: Stanza) -> str:
@@ -247,8 +302,8 @@ def _summary(stanza: Stanza) -> str:
     if isinstance(payload, Req):
         parts += [f"nodes={','.join(n.node_id for n in payload.nodes)}"] if payload.nodes else []
         parts += [f"fields={','.join(f.name for f in payload.fields)}"] if payload.fields else []
-        types = payload.requested_types
-        parts += [f"types={'|'.join(str(m.name) for m in types)}"] if types else []
+        types = payload.requested_types if payload.all_types or payload.historical else payload.types
+        parts += [f"types={_type_names(types)}"] if types else []
         parts += [f"when={payload.when.isoformat()}"] if payload.when else []
     elif isinstance(payload, Fields):
         values = [f"{f.name}={f.lexical}" for n in payload.nodes for t in n.timestamps for f in t.fields]

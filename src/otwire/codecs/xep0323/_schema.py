@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -30,8 +31,9 @@ from otwire.errors import EncodeError
 __all__ = ["SPECS", "Attr", "BadElement", "Children", "ElementSpec", "decode_element", "encode_element"]
 
 _PREFIX = "{" + m.NS + "}"
-#: Characters XML 1.0 cannot carry (§2.2 Char), refused on output.
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+#: Characters XML 1.0 cannot carry (§2.2 Char), refused on output. Compiled on first use
+#: (:func:`_not_xml`): the set's ranges cost about 5 ms to compile, paid only by encoders.
+_NOT_XML = "[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
 
 
 class BadElement(Exception):
@@ -125,7 +127,7 @@ class ElementSpec:
     flag_fields: dict[str, type[enum.Flag]] = dataclasses.field(default_factory=dict)
     handlers: dict[str, tuple[str, Any, Any]] = dataclasses.field(default_factory=dict)
     defaults: tuple[tuple[str, Any], ...] = ()
-    make: Callable[..., Any] = print
+    make: Callable[..., Any] | None = None  # fast_constructor(cls), built on first use (:func:`_make`)
     child_index: dict[str, tuple[str, ElementSpec | None]] = dataclasses.field(default_factory=dict)
     required: tuple[Attr, ...] = ()
 
@@ -140,7 +142,6 @@ class ElementSpec:
                 self.flag_index[alias] = (group.field, group.flag[name].value)
         self.handlers = {name: (field, None, bit) for name, (field, bit) in self.flag_index.items()}
         self.handlers.update({a.xml: (a.field, a.conv.parse, a.lexical) for a in self.attrs})
-        self.make = fast_constructor(self.cls)
         self.defaults = tuple((f.name, _default(f)) for f in dataclasses.fields(self.cls))
         for children in self.children:
             for spec in children.specs:
@@ -180,7 +181,14 @@ def decode_element(element: ET.Element, spec: ElementSpec, path: str) -> Any:
         kwargs[spec.text] = element.text or ""
     # Every value is valid by construction (the converters checked it), so the dataclass is
     # built without __init__ (fast_constructor); the round-trip tests prove it equal.
-    return spec.make(*[kwargs.get(name, default) for name, default in spec.defaults])
+    make = spec.make or _make(spec)
+    return make(*[kwargs.get(name, default) for name, default in spec.defaults])
+
+
+def _make(spec: ElementSpec) -> Callable[..., Any]:
+    """``spec.make``, built on first use (an ``exec`` per class, paid only by the walker)."""
+    make = spec.make = fast_constructor(spec.cls)
+    return make
 
 
 def _flag(flag: type[enum.Flag], bits: int) -> enum.Flag:
@@ -274,10 +282,15 @@ def encode_element(obj: Any, spec: ElementSpec, dialect: str, parent: ET.Element
     return element
 
 
+@functools.cache
+def _not_xml() -> re.Pattern[str]:
+    return re.compile(_NOT_XML)
+
+
 def _checked(text: str, where: str) -> str:
     if not isinstance(text, str):
         raise EncodeError(f"{where}: expected a str, not {type(text).__name__}")
-    if _NOT_XML.search(text):
+    if _not_xml().search(text):
         raise EncodeError(f"{where}: {text[:40]!r} holds a character XML cannot carry")
     return text
 

@@ -22,9 +22,6 @@ from dataclasses import dataclass
 from typing import Literal
 from xml.etree import ElementTree as ET
 
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import DefusedXMLParser
-
 from otwire.codecs.xep0323 import _compiled, _schema
 from otwire.codecs.xep0323.messages import NS, Message
 from otwire.errors import DecodeError, EncodeError
@@ -94,9 +91,19 @@ def decode(element: ET.Element) -> Message:
     return message
 
 
+class _Decoders(dict[str, _compiled.Decoder]):
+    """The compiled decoder of each top-level element, by local name, compiled on first use."""
+
+    def __missing__(self, local: str) -> _compiled.Decoder:
+        decoder = self[local] = _compiled.compile_decoder(_schema.SPECS[local], _COMPILED)
+        return decoder
+
+
 _COMPILED: dict[int, _compiled.Decoder] = {}
-#: The compiled decoder of every top-level element (``_compiled.py``), by local name.
-_DECODERS = {local: _compiled.compile_decoder(spec, _COMPILED) for local, spec in _schema.SPECS.items()}
+#: The compiled decoder of every top-level element (``_compiled.py``), by local name; each is
+#: compiled when first asked for (``fields`` takes about 4 ms), so a run pays only for the
+#: elements it meets.
+_DECODERS = _Decoders()
 
 
 class _DepthLimit(Exception):
@@ -138,6 +145,11 @@ def parse_xml(
     data = bytes(data)
     if _plain(data):
         return _parse_plain(data, max_depth)
+    # defusedxml is imported here, on the first input that may hold a DTD (its import costs
+    # about 2 ms that ``otwire inspect``, which never comes here, need not pay).
+    from defusedxml import DefusedXmlException
+    from defusedxml.ElementTree import DefusedXMLParser
+
     parser = DefusedXMLParser(target=_BoundedBuilder(max_depth), forbid_dtd=True)
     try:
         parser.feed(data)

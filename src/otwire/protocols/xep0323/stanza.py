@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 from xml.etree import ElementTree as ET
 
+from otwire.codecs._base import fast_constructor
 from otwire.codecs.xep0323 import (
     Dialect,
     Message,
@@ -55,6 +56,11 @@ class Stanza:
     error: StanzaError | None = None
 
 
+#: ``Stanza`` built from its fields in declaration order, without the frozen ``__setattr__``
+#: detour of ``__init__`` (``Stanza`` has no validation to skip); used by :func:`stanza_from_xml`.
+_make_stanza = fast_constructor(Stanza)
+
+
 def bare_jid(jid: str) -> str:
     """Return ``local@domain`` of ``local@domain/resource`` (the JID itself when it has no resource)."""
     return jid.partition("/")[0]
@@ -89,17 +95,26 @@ def stanza_from_xml(element: ET.Element) -> Stanza:
     local = str(element.tag).rpartition("}")[2]
     if local not in ("iq", "message"):
         raise DecodeError(f"not an iq or message stanza: {local[:40]!r}", path="/")
-    kind: Literal["iq", "message"] = "iq" if local == "iq" else "message"
     child = payload_element(element)
-    error = next((c for c in element if str(c.tag).rpartition("}")[2] == "error" and c is not child), None)
-    return Stanza(
-        kind=kind,
-        type=element.get("type", "normal" if kind == "message" else ""),
-        id=element.get("id"),
-        from_jid=element.get("from", ""),
-        to_jid=element.get("to", ""),
-        payload=decode(child) if child is not None else None,
-        error=decode_stanza_error(error) if error is not None else None,
+    error = None
+    for candidate in element:
+        if candidate is not child and str(candidate.tag).rpartition("}")[2] == "error":
+            error = candidate
+            break
+    get = element.get
+    if local == "iq":
+        kind: Literal["iq", "message"] = "iq"
+        type_ = get("type", "")
+    else:
+        kind, type_ = "message", get("type", "normal")
+    return _make_stanza(
+        kind,
+        type_,
+        get("id"),
+        get("from", ""),
+        get("to", ""),
+        decode(child) if child is not None else None,
+        decode_stanza_error(error) if error is not None else None,
     )
 
 
