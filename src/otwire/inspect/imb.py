@@ -25,6 +25,7 @@ from otwire.codecs.imb import (
     UnknownEvent,
     decode_command,
 )
+from otwire.codecs.imb.codec import decode_framed
 from otwire.codecs.imb.commands import Command
 from otwire.errors import DecodeError
 from otwire.inspect.model import Column, Finding, PerSender, ProtocolView
@@ -39,10 +40,18 @@ class IMBStreamDissector:
     def __init__(self) -> None:
         self._framer = IMBFramer()
 
-    def feed(self, data: bytes) -> Iterator[Finding]:
-        """Consume stream octets and yield what became complete."""
-        self._framer.receive_data(data)
-        return self._drain()
+    def feed(self, data: bytes) -> list[Finding]:
+        """Consume stream octets and return what became complete (stream order)."""
+        framer = self._framer
+        out = []
+        for frame, offset, code, length in framer.receive_frames(data):
+            try:
+                out.append(Finding("apdu", offset, frame, decode_framed(frame, code, length)))
+            except DecodeError as exc:
+                out.append(Finding("error", offset, frame, error=str(exc), error_offset=exc.offset))
+        if framer.buffered:
+            out.extend(self._drain())
+        return out
 
     def close(self) -> Iterator[Finding]:
         """End of stream: report what is left over."""

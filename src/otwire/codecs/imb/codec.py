@@ -387,6 +387,19 @@ def _decode(frame: Buffer | Frame | int, payload: Buffer | None) -> Command:
     return _read_command(decoded.command_code, Reader(data, HEADER_SIZE, HEADER_SIZE + len(decoded.payload)))
 
 
+def decode_framed(frame: bytes, command_code: int, payload_length: int) -> Command:
+    """Decode the command of a frame :class:`IMBFramer` has already checked (magic, length, trailer).
+
+    ``decode_command(frame)`` without checking the frame again: ``command_code`` and
+    ``payload_length`` are the frame's int32 at offsets 8 and 12 (as
+    :meth:`IMBFramer.receive_frames` gives them).
+
+    Raises:
+        DecodeError: as :func:`decode_command` (the offset is into ``frame``).
+    """
+    return _read_command(command_code, Reader(frame, HEADER_SIZE, HEADER_SIZE + payload_length))
+
+
 def encode_payload(command: Command) -> bytes:
     """Encode the payload of ``command`` (no header or trailer) with the schema of record.
 

@@ -1,0 +1,149 @@
+"""The fast paths of IMB3 framing and decoding equal the general ones they stand in for.
+
+``IMBFramer.receive_frames`` (whole frames cut straight from the fed octets) against
+``receive_data`` then ``next_item``; ``decode_framed`` against ``decode_command``;
+the inspect stream dissector's ``feed`` against the framer-and-decoder path it replaced.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from otwire.codecs import imb
+from otwire.codecs.imb.codec import decode_framed
+from otwire.errors import DecodeError
+from otwire.inspect.imb import IMBStreamDissector
+from otwire.inspect.records import Finding
+from strategies.imb import MAGIC, TRAILER, mutated_frames, valid_frames
+
+# A stream: valid and damaged frames, magic fragments and junk, in any order.
+PIECES = st.lists(
+    st.one_of(
+        valid_frames(),
+        mutated_frames(),
+        st.sampled_from([MAGIC, MAGIC[:5], TRAILER, b"\x2f", b"xy"]),
+        st.binary(max_size=30),
+    ),
+    max_size=8,
+)
+LIMITS = st.sampled_from([imb.MAX_PAYLOAD_SIZE, 0, 3, 40])
+
+
+def cut(data: bytes, points: Iterable[int]) -> list[bytes]:
+    """Split at ``points``; no empty pieces, since ``b""`` means end of stream."""
+    edges = [0, *sorted(points), len(data)]
+    return [data[a:b] for a, b in itertools.pairwise(edges) if b > a]
+
+
+def general_items(chunks: list[bytes], limit: int) -> list[imb.FramerItem]:
+    framer = imb.IMBFramer(max_payload_size=limit)
+    items: list[imb.FramerItem] = []
+    for chunk in chunks:
+        framer.receive_data(chunk)
+        items.extend(framer)
+    framer.close()
+    items.extend(framer)
+    return items
+
+
+def fast_items(chunks: list[bytes], limit: int, pull: list[bool]) -> list[imb.FramerItem]:
+    """``receive_frames`` per chunk, the rest pulled with ``next_item`` (now or with a later chunk)."""
+    framer = imb.IMBFramer(max_payload_size=limit)
+    items: list[imb.FramerItem] = []
+    for chunk, now in zip(chunks, itertools.cycle(pull or [True]), strict=False):
+        for data, offset, code, length in framer.receive_frames(chunk):
+            assert (code, length) == (
+                int.from_bytes(data[8:12], "little", signed=True),
+                len(data) - 20 if length else 0,
+            )
+            items.append(imb.FrameItem(imb.decode_frame(data), data, offset))
+        if now:
+            items.extend(framer)
+    framer.close()
+    items.extend(framer)
+    return items
+
+
+@given(PIECES, st.data(), LIMITS, st.lists(st.booleans(), max_size=4))
+def test_receive_frames_equals_receive_data_for_any_split(
+    pieces: list[bytes], data: st.DataObject, limit: int, pull: list[bool]
+) -> None:
+    stream = b"".join(pieces)
+    chunks = cut(stream, data.draw(st.lists(st.integers(0, len(stream)), max_size=10), label="cuts"))
+    assert fast_items(chunks, limit, pull) == general_items(chunks, limit)
+
+
+def test_receive_frames_of_other_buffers_and_end_of_stream() -> None:
+    frame = imb.encode_frame(-5, b"")
+    framer = imb.IMBFramer()
+    assert framer.receive_frames(bytearray(frame)) == []  # not bytes: buffered for next_item
+    assert framer.buffered == len(frame)
+    assert framer.receive_frames(frame) == []  # something buffered: appended
+    assert [type(i) for i in framer] == [imb.FrameItem, imb.FrameItem]
+    assert framer.receive_frames(b"") == [] and framer.next_item() is None  # b"" ends the stream
+    framer.receive_frames(frame[:5])
+    assert isinstance(framer.next_item(), imb.Junk)  # closed: a partial magic is junk
+
+
+def decoded(frame: bytes) -> imb.Command | tuple[str, int | None]:
+    try:
+        return imb.decode_command(frame)
+    except DecodeError as exc:
+        return (str(exc), exc.offset)
+
+
+def framed(frame: bytes) -> imb.Command | tuple[str, int | None]:
+    code = int.from_bytes(frame[8:12], "little", signed=True)
+    try:
+        return decode_framed(frame, code, len(frame) - 20 if len(frame) > 16 else 0)
+    except DecodeError as exc:
+        return (str(exc), exc.offset)
+
+
+@given(st.one_of(valid_frames(), mutated_frames()))
+def test_decode_framed_equals_decode_command(frame: bytes) -> None:
+    try:
+        imb.decode_frame(frame)
+    except DecodeError:
+        return  # the framer never passes it on
+    assert framed(frame) == decoded(frame)
+
+
+def general_findings(chunks: list[bytes]) -> list[Finding]:
+    """The dissector as it was: the framer's items, each frame through ``decode_command``."""
+    framer = imb.IMBFramer()
+    out: list[Finding] = []
+    for chunk in [*chunks, None]:
+        if chunk is None:
+            framer.close()
+        else:
+            framer.receive_data(chunk)
+        for item in framer:
+            if isinstance(item, imb.FrameItem):
+                result = decoded(item.data)
+                if isinstance(result, tuple):
+                    out.append(Finding("error", item.offset, item.data, error=result[0], error_offset=result[1]))
+                else:
+                    out.append(Finding("apdu", item.offset, item.data, message=result))
+            elif isinstance(item, imb.Junk):
+                out.append(
+                    Finding("junk", item.offset, item.data, error=f"{len(item.data)} octets before an IMB magic")
+                )
+            else:
+                error = item.error
+                out.append(Finding("error", item.offset, item.data, error=item.reason, error_offset=error.offset))
+    return out
+
+
+@given(PIECES, st.data())
+def test_stream_dissector_equals_the_general_path(pieces: list[bytes], data: st.DataObject) -> None:
+    stream = b"".join(pieces)
+    chunks = cut(stream, data.draw(st.lists(st.integers(0, len(stream)), max_size=10), label="cuts"))
+    dissector = IMBStreamDissector()
+    found = [f for chunk in chunks for f in dissector.feed(chunk)]
+    found.extend(dissector.close())
+    assert found == general_findings(chunks)
