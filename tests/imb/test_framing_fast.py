@@ -111,6 +111,7 @@ def test_decode_framed_equals_decode_command(frame: bytes) -> None:
     except DecodeError:
         return  # the framer never passes it on
     assert framed(frame) == decoded(frame)
+    assert repr(framed(frame)) == repr(decoded(frame))
 
 
 def general_findings(chunks: list[bytes]) -> list[Finding]:
@@ -146,4 +147,6 @@ def test_stream_dissector_equals_the_general_path(pieces: list[bytes], data: st.
     dissector = IMBStreamDissector()
     found = [f for chunk in chunks for f in dissector.feed(chunk)]
     found.extend(dissector.close())
-    assert found == general_findings(chunks)
+    general = general_findings(chunks)
+    assert found == general
+    assert repr(found) == repr(general)  # enum members where the general path has them, not equal ints

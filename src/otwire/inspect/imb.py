@@ -12,11 +12,13 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
-from collections.abc import Iterator
+import operator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from otwire.codecs.imb import (
     EventCommand,
+    EventFlag,
     FrameError,
     FrameItem,
     IMBFramer,
@@ -79,14 +81,22 @@ class IMBDissector(PerSender):
 
 
 def _name(value: Any) -> str:
-    return value.name if isinstance(value, enum.Enum) and value.name else str(int(value))
+    """An enum member's name (``_name_``, what ``.name`` returns, without the property), else the int as text."""
+    if type(value) is int:
+        return str(value)
+    return value._name_ if isinstance(value, enum.Enum) and value._name_ else str(int(value))
 
 
 def _json_value(value: Any) -> Any:
+    kind = type(value)
+    if kind is int or kind is str:
+        return value
+    if kind is bytes:
+        return value[:SHOWN_OCTETS].hex()
     if isinstance(value, enum.Flag) and not isinstance(value, enum.IntEnum):
-        return [m.name for m in type(value) if m in value]
+        return [m._name_ for m in kind if m in value]
     if isinstance(value, enum.Enum):
-        return value.name
+        return value._name_
     if isinstance(value, bytes):
         return value[:SHOWN_OCTETS].hex()
     if isinstance(value, float) and not math.isfinite(value):
@@ -109,31 +119,71 @@ def _field_names(cls: type) -> tuple[str, ...]:
     return names
 
 
+#: Per dataclass type: its fields as ``(name, name + "_length")`` pairs, and a getter of their values.
+_PLANS: dict[type, tuple[tuple[tuple[str, str], ...], Callable[[Any], tuple[Any, ...]]]] = {}
+
+
+def _plan(cls: type) -> tuple[tuple[tuple[str, str], ...], Callable[[Any], tuple[Any, ...]]]:
+    names = _field_names(cls)
+    get: Callable[[Any], Any] = operator.attrgetter(*names) if names else lambda _: ()
+    values_of = get if len(names) != 1 else lambda message: (get(message),)
+    plan = _PLANS[cls] = (tuple((name, f"{name}_length") for name in names), values_of)
+    return plan
+
+
 def _fields_json(message: Any) -> dict[str, Any]:
+    plan = _PLANS.get(type(message)) or _plan(type(message))
     out: dict[str, Any] = {}
-    for name in _field_names(type(message)):
-        value = getattr(message, name)
-        out[name] = _json_value(value)
-        if isinstance(value, bytes):
-            out[f"{name}_length"] = len(value)
+    for (name, length_key), value in zip(plan[0], plan[1](message), strict=True):
+        kind = type(value)
+        if kind is int or kind is str:
+            out[name] = value
+        elif kind is bytes:
+            out[name] = value[:SHOWN_OCTETS].hex()
+            out[length_key] = len(value)
+        else:
+            out[name] = _json_value(value)
+            if isinstance(value, bytes):
+                out[length_key] = len(value)
     return out
+
+
+#: The JSON ``flags`` of the ``EventFlag`` values seen (copied per record).
+_FLAGS_JSON: dict[int, list[str]] = {}
+
+
+def _flags_json(flags: Any) -> Any:
+    if type(flags) is not EventFlag:
+        return _json_value(flags)
+    names = _FLAGS_JSON.get(flags)
+    if names is None:
+        names = _FLAGS_JSON[flags] = _json_value(flags)
+    return names.copy()
+
+
+#: The ``command_code`` and ``command`` keys of each command class with a fixed code.
+_HEADS: dict[type, tuple[int, str]] = {}
 
 
 def command_json(command: Command) -> dict[str, Any]:
     """Return the JSON view of a decoded command (keys in :data:`JSON_KEYS`)."""
-    code = command.command_code
-    out: dict[str, Any] = {"command_code": int(code), "command": _name(code)}
+    cls = type(command)
+    head = _HEADS.get(cls)
+    if head is None:
+        code = command.command_code
+        head = (int(code), _name(code))
+        if cls is not UnknownCommand:  # the others' code is a class attribute
+            _HEADS[cls] = head
+    out: dict[str, Any] = {"command_code": head[0], "command": head[1]}
     if isinstance(command, EventCommand):
         body = command.body
         kind = body.event_kind
-        out.update(
-            event_id=command.event_id,
-            tick=command.tick,
-            flags=_json_value(command.flags),
-            event_kind=int(kind),
-            event_kind_name=_name(kind),
-            body=_fields_json(body),
-        )
+        out["event_id"] = command.event_id
+        out["tick"] = command.tick
+        out["flags"] = _flags_json(command.flags)
+        out["event_kind"] = int(kind)
+        out["event_kind_name"] = _name(kind)
+        out["body"] = _fields_json(body)
         return out
     out["fields"] = _fields_json(command)
     return out
