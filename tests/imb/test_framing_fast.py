@@ -2,19 +2,23 @@
 
 ``IMBFramer.receive_frames`` (whole frames cut straight from the fed octets) against
 ``receive_data`` then ``next_item``; ``decode_framed`` against ``decode_command``;
-the inspect stream dissector's ``feed`` against the framer-and-decoder path it replaced.
+the inspect stream dissector's ``feed`` against the framer-and-decoder path it replaced;
+``Reader``'s int32, uint32 and string reads against the checked reads they inline.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+import struct
+from collections.abc import Callable, Iterable
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from otwire.codecs import imb
 from otwire.codecs.imb.codec import decode_framed
+from otwire.codecs.imb.primitives import Reader
 from otwire.errors import DecodeError
 from otwire.inspect.imb import IMBStreamDissector
 from otwire.inspect.records import Finding
@@ -150,3 +154,57 @@ def test_stream_dissector_equals_the_general_path(pieces: list[bytes], data: st.
     general = general_findings(chunks)
     assert found == general
     assert repr(found) == repr(general)  # enum members where the general path has them, not equal ints
+
+
+# --- Reader: int32, uint32 and string without the checks' calls equal the checked reads ----------
+
+
+def reference_int(r: Reader, fmt: str, what: str) -> int:
+    value: int = struct.unpack_from(fmt, r.data, r._take(4, what))[0]
+    return value
+
+
+def reference_string(r: Reader) -> str:
+    size = r._count("string length", 1)
+    pos = r._take(size, "string")
+    try:
+        return r.data[pos : r.pos].decode()
+    except UnicodeDecodeError as exc:
+        raise DecodeError(f"invalid UTF-8: {exc.reason}", data=r.data, offset=pos + exc.start) from exc
+
+
+def outcome(read: Callable[[Reader], object], data: bytes, pos: int, end: int) -> tuple[object, ...]:
+    r = Reader(data, pos, end)
+    try:
+        return ("ok", read(r), r.pos)
+    except DecodeError as exc:
+        return ("error", str(exc), exc.offset, exc.data)
+
+
+SIZED = st.one_of(
+    st.binary(max_size=4), st.sampled_from([b"\xff\xff\xff\xff", b"\x00\x00\x00\x80", b"\x7f\xff\xff\xff"])
+)
+
+
+@given(
+    st.lists(st.one_of(st.binary(max_size=12), st.text(max_size=6).map(str.encode), SIZED), max_size=4).map(b"".join),
+    st.data(),
+)
+def test_reader_fast_reads_equal_the_checked_reads(data: bytes, draw: st.DataObject) -> None:
+    end = draw.draw(st.integers(0, len(data)), label="end")
+    pos = draw.draw(st.integers(0, end), label="pos")
+    cases: list[tuple[Callable[[Reader], object], Callable[[Reader], object]]] = [
+        (Reader.int32, lambda r: reference_int(r, "<i", "int32")),
+        (Reader.uint32, lambda r: reference_int(r, "<I", "uint32")),
+        (Reader.string, reference_string),
+    ]
+    for fast, general in cases:
+        assert outcome(fast, data, pos, end) == outcome(general, data, pos, end)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"\x03\x00\x00\x00abc", b"\x03\x00\x00\x00a\xffc", b"\x04\x00\x00\x00abc", b"\xff\xff\xff\xffabc", b"\x00\x00"],
+)
+def test_reader_string_edges(data: bytes) -> None:
+    assert outcome(Reader.string, data, 0, len(data)) == outcome(reference_string, data, 0, len(data))
