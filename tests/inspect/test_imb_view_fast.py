@@ -1,8 +1,10 @@
-"""The IMB3 JSON view (``command_json``) equals the general conversion it replaced.
+"""The IMB3 view's fast paths equal the general conversions they replaced.
 
-``REFERENCE_*`` below are the general functions as they were (one ``isinstance`` chain per
+``reference_*`` below are the general functions as they were (one ``isinstance`` chain per
 value, ``dataclasses.fields`` per message); the view now dispatches on the value's type,
-keeps a field plan per class and remembers the names of codes and flags.
+keeps a field plan per class and remembers the names of codes, kinds and flags. Also
+``command_json_text`` (the JSON text of the view, no dict per record) against msgspec's
+encoding of the record's dict, and ``command_counted`` against the format and type name.
 """
 
 from __future__ import annotations
@@ -18,7 +20,18 @@ from hypothesis import strategies as st
 
 from otwire.codecs import imb
 from otwire.errors import DecodeError
-from otwire.inspect.imb import SHOWN_OCTETS, command_json
+from otwire.inspect._json_lines import TextLines
+from otwire.inspect.capture import Flow, Sender
+from otwire.inspect.imb import (
+    SHOWN_OCTETS,
+    command_cells,
+    command_counted,
+    command_format,
+    command_json,
+    command_json_text,
+    command_type_name,
+)
+from otwire.inspect.records import Finding, Row, row_json
 from strategies.imb import any_commands, mutated_frames, valid_frames
 
 
@@ -71,11 +84,54 @@ def reference_command_json(command: Any) -> dict[str, Any]:
     return out
 
 
+def reference_text(value: Any) -> str:
+    if isinstance(value, bytes):
+        shown = value[:16].hex(" ")
+        return f"{len(value)}B[{shown}{' ..' if len(value) > 16 else ''}]"
+    if isinstance(value, str):
+        return repr(value if len(value) <= 60 else value[:57] + "...")
+    if isinstance(value, enum.Enum):
+        return reference_name(value)
+    return str(value)
+
+
+def reference_fields_text(message: Any) -> str:
+    return " ".join(f"{f.name}={reference_text(getattr(message, f.name))}" for f in dataclasses.fields(message))
+
+
+def reference_cells(command: Any) -> tuple[str, ...]:
+    name = reference_name(command.command_code)
+    if isinstance(command, imb.EventCommand):
+        body = command.body
+        kind = (
+            "UNKNOWN " + str(body.event_kind) if isinstance(body, imb.UnknownEvent) else reference_name(body.event_kind)
+        )
+        flags = f" flags={int(command.flags):#x}" if int(command.flags) else ""
+        return ("EV", str(command.event_id), name, kind, reference_fields_text(body) + flags)
+    if isinstance(command, imb.UnknownCommand):
+        name = f"UNKNOWN {command.command_code}"
+    return ("CMD", "", name, "", reference_fields_text(command))
+
+
+FLOW = Flow("10.0.0.1", 50000, "10.0.0.2", 4000)
+ENCODE = msgspec.json.Encoder().encode
+
+
 def same(command: Any) -> None:
     fast, general = command_json(command), reference_command_json(command)
     assert fast == general
     assert repr(fast) == repr(general)  # the same types (an int is not True, a list not a tuple)
     assert msgspec.json.encode(fast) == msgspec.json.encode(general)
+    assert command_cells(command) == reference_cells(command)
+    finding = Finding("apdu", 3, b"\x01\x02", command)
+    assert command_counted(finding) == (command_format(command), command_type_name(command))
+    encoded = ENCODE(general)
+    text = command_json_text(finding)
+    assert text == (encoded[1:-1].decode() if encoded.isascii() else None)
+    row = Row("apdu", 1.25, 9, FLOW, Sender.CLIENT, "imb", finding, stream=1)
+    line = TextLines("f.pcap").line(row)
+    assert line is None or line.encode() == ENCODE(row_json(row, "f.pcap"))
+    assert (line is None) == (text is None)
 
 
 @given(any_commands())
@@ -111,6 +167,9 @@ def test_command_json_of_odd_values() -> None:
         imb.StatusEventPlus(event_id=1, event_name="e", subscribers=(1, 2), publishers=()),
         imb.SetState(state=12345),
         imb.EndSession(),
+        imb.SetClientInfo(owner_id=1, owner_name="\u00e9t\u00e9"),  # not ASCII: the dict path
+        imb.SetClientInfo(owner_id=1, owner_name="x" * 70),
+        imb.EventCommand(event_id=5, body=imb.StreamBody(stream_id=1, data=bytes(range(20)))),
     ]:
         same(command)
         same(command)

@@ -16,6 +16,8 @@ import operator
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import msgspec
+
 from otwire.codecs.imb import (
     EventCommand,
     EventFlag,
@@ -201,6 +203,40 @@ def command_type_name(command: Command) -> str:
     return _name(command.command_code)
 
 
+#: ``command_counted`` by message class (of the body for icEvent); not for the unknown ones.
+_COUNTED: dict[type, tuple[str, str]] = {}
+
+
+def command_counted(finding: Finding) -> tuple[str, str | None]:
+    """``(command_format, command_type_name)`` of a finding's command, remembered per class."""
+    message = finding.message
+    cls = type(message)
+    if cls is EventCommand:
+        cls = type(message.body)
+    pair = _COUNTED.get(cls)
+    if pair is None:
+        pair = (command_format(message), command_type_name(message))
+        if cls is not UnknownEvent and cls is not UnknownCommand:
+            _COUNTED[cls] = pair
+    return pair
+
+
+_ENCODE = msgspec.json.Encoder().encode
+
+
+def command_json_text(finding: Finding) -> str | None:
+    """The keys of ``command_json(finding.message)`` as msgspec writes them, without braces.
+
+    ``None`` (the record is then encoded from its dict) when msgspec cannot encode them
+    or the text is not ASCII.
+    """
+    try:
+        text = _ENCODE(command_json(finding.message))
+    except (TypeError, OverflowError, msgspec.EncodeError):
+        return None
+    return text[1:-1].decode("ascii") if text.isascii() else None
+
+
 def _text(value: Any) -> str:
     if isinstance(value, bytes):
         shown = value[:16].hex(" ")
@@ -212,9 +248,12 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _fields_text(message: Any, skip: tuple[str, ...] = ()) -> str:
-    names = _field_names(type(message))
-    return " ".join(f"{name}={_text(getattr(message, name))}" for name in names if name not in skip)
+def _fields_text(message: Any) -> str:
+    plan = _PLANS.get(type(message)) or _plan(type(message))
+    parts = []
+    for (name, _), value in zip(plan[0], plan[1](message), strict=True):
+        parts.append(f"{name}={value}" if type(value) is int else f"{name}={_text(value)}")
+    return " ".join(parts)
 
 
 #: The table columns of IMB3 rows (after time, stream and direction).
@@ -226,17 +265,28 @@ COLUMNS = (
     Column("fields"),
 )
 
+#: The ``command`` and ``event_kind`` cells of icEvent by body class (not ``UnknownEvent``).
+_EVENT_CELLS: dict[type, tuple[str, str]] = {}
+
 
 def command_cells(command: Command) -> tuple[str, ...]:
     """Return the table cells of a command, one per column of :data:`COLUMNS`."""
-    name = _name(command.command_code)
     if isinstance(command, EventCommand):
         body = command.body
-        kind = "UNKNOWN " + str(body.event_kind) if isinstance(body, UnknownEvent) else _name(body.event_kind)
-        flags = f" flags={int(command.flags):#x}" if int(command.flags) else ""
-        return ("EV", str(command.event_id), name, kind, _fields_text(body) + flags)
+        cells = _EVENT_CELLS.get(type(body))
+        if cells is None:
+            unknown = isinstance(body, UnknownEvent)
+            kind = "UNKNOWN " + str(body.event_kind) if unknown else _name(body.event_kind)
+            cells = (_name(command.command_code), kind)
+            if not unknown:
+                _EVENT_CELLS[type(body)] = cells
+        flags = int(command.flags)
+        text = _fields_text(body) + f" flags={flags:#x}" if flags else _fields_text(body)
+        return ("EV", str(command.event_id), cells[0], cells[1], text)
     if isinstance(command, UnknownCommand):
-        name = f"UNKNOWN {command.command_code}"
+        return ("CMD", "", f"UNKNOWN {command.command_code}", "", _fields_text(command))
+    head = _HEADS.get(type(command))
+    name = head[1] if head is not None else _name(command.command_code)
     return ("CMD", "", name, "", _fields_text(command))
 
 
@@ -251,4 +301,12 @@ commands: fields {<field>: <value>}. Byte fields show at most 64 octets as hex, 
 
 
 #: How IMB3 commands are shown (named by :mod:`otwire.registry`).
-VIEW = ProtocolView(command_json, COLUMNS, command_cells, command_format, command_type_name)
+VIEW = ProtocolView(
+    command_json,
+    COLUMNS,
+    command_cells,
+    command_format,
+    command_type_name,
+    counted=command_counted,
+    json_text=command_json_text,
+)
