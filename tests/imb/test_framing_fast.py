@@ -93,7 +93,8 @@ def test_receive_frames_of_other_buffers_and_end_of_stream() -> None:
     assert isinstance(framer.next_item(), imb.Junk)  # closed: a partial magic is junk
 
 
-def decoded(frame: bytes) -> imb.Command | tuple[str, int | None]:
+def decoded(frame: imb.Frame) -> imb.Command | tuple[str, int | None]:
+    """``decode_command`` of a ``Frame``, as the dissector decoded each framer item (errors: into the payload)."""
     try:
         return imb.decode_command(frame)
     except DecodeError as exc:
@@ -111,15 +112,15 @@ def framed(frame: bytes) -> imb.Command | tuple[str, int | None]:
 @given(st.one_of(valid_frames(), mutated_frames()))
 def test_decode_framed_equals_decode_command(frame: bytes) -> None:
     try:
-        imb.decode_frame(frame)
+        whole = imb.decode_frame(frame)
     except DecodeError:
         return  # the framer never passes it on
-    assert framed(frame) == decoded(frame)
-    assert repr(framed(frame)) == repr(decoded(frame))
+    assert framed(frame) == decoded(whole)
+    assert repr(framed(frame)) == repr(decoded(whole))
 
 
 def general_findings(chunks: list[bytes]) -> list[Finding]:
-    """The dissector as it was: the framer's items, each frame through ``decode_command``."""
+    """The dissector as it was: the framer's items, each ``Frame`` through ``decode_command``."""
     framer = imb.IMBFramer()
     out: list[Finding] = []
     for chunk in [*chunks, None]:
@@ -129,7 +130,7 @@ def general_findings(chunks: list[bytes]) -> list[Finding]:
             framer.receive_data(chunk)
         for item in framer:
             if isinstance(item, imb.FrameItem):
-                result = decoded(item.data)
+                result = decoded(item.frame)
                 if isinstance(result, tuple):
                     out.append(Finding("error", item.offset, item.data, error=result[0], error_offset=result[1]))
                 else:
@@ -208,3 +209,14 @@ def test_reader_fast_reads_equal_the_checked_reads(data: bytes, draw: st.DataObj
 )
 def test_reader_string_edges(data: bytes) -> None:
     assert outcome(Reader.string, data, 0, len(data)) == outcome(reference_string, data, 0, len(data))
+
+
+@pytest.mark.parametrize("cuts", [[], [1], [17]])
+def test_a_payload_error_points_into_the_payload_however_the_frame_arrives(cuts: list[int]) -> None:
+    frame = imb.encode_frame(-54, b"\x01\x00\x00\x00")  # StatusEventPlus cut short after event_id
+    dissector = IMBStreamDissector()
+    found = [f for chunk in cut(frame, cuts) for f in dissector.feed(chunk)]
+    with pytest.raises(DecodeError) as raised:
+        imb.decode_command(imb.decode_frame(frame))
+    assert [(f.kind, f.error, f.error_offset) for f in found] == [("error", str(raised.value), 4)]
+    assert str(raised.value).endswith("at offset 4: 01 00 00 00 []")

@@ -390,14 +390,19 @@ def _decode(frame: Buffer | Frame | int, payload: Buffer | None) -> Command:
 def decode_framed(frame: bytes, command_code: int, payload_length: int) -> Command:
     """Decode the command of a frame :class:`IMBFramer` has already checked (magic, length, trailer).
 
-    ``decode_command(frame)`` without checking the frame again: ``command_code`` and
-    ``payload_length`` are the frame's int32 at offsets 8 and 12 (as
-    :meth:`IMBFramer.receive_frames` gives them).
+    ``decode_command(Frame(...))`` of the frame's code and payload, without checking the
+    frame again or copying the payload: ``command_code`` and ``payload_length`` are the
+    frame's int32 at offsets 8 and 12 (as :meth:`IMBFramer.receive_frames` gives them).
 
     Raises:
-        DecodeError: as :func:`decode_command` (the offset is into ``frame``).
+        DecodeError: as :func:`decode_command` of a ``Frame`` (the offset and octets are
+            the payload's).
     """
-    return _read_command(command_code, Reader(frame, HEADER_SIZE, HEADER_SIZE + payload_length))
+    try:
+        return _read_command(command_code, Reader(frame, HEADER_SIZE, HEADER_SIZE + payload_length))
+    except DecodeError:
+        pass  # read the payload alone: the error's offset and octets are the payload's
+    return _read_command(command_code, Reader(frame[HEADER_SIZE : HEADER_SIZE + payload_length]))
 
 
 def encode_payload(command: Command) -> bytes:
