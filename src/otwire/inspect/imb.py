@@ -150,7 +150,7 @@ def _fields_json(message: Any) -> dict[str, Any]:
     return out
 
 
-#: The JSON ``flags`` of the ``EventFlag`` values seen (copied per record).
+#: The JSON ``flags`` of the first ``EventFlag`` values seen (copied per record).
 _FLAGS_JSON: dict[int, list[str]] = {}
 
 
@@ -159,7 +159,9 @@ def _flags_json(flags: Any) -> Any:
         return _json_value(flags)
     names = _FLAGS_JSON.get(flags)
     if names is None:
-        names = _FLAGS_JSON[flags] = _json_value(flags)
+        names = _json_value(flags)
+        if len(_FLAGS_JSON) < 64:  # bounded: any of 2**24 flag values may arrive
+            _FLAGS_JSON[flags] = names
     return names.copy()
 
 
