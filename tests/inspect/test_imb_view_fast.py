@@ -169,6 +169,8 @@ def test_command_json_of_odd_values() -> None:
         imb.EndSession(),
         imb.SetClientInfo(owner_id=1, owner_name="\u00e9t\u00e9"),  # not ASCII: the dict path
         imb.SetClientInfo(owner_id=1, owner_name="x" * 70),
+        imb.SetClientInfo(owner_id=1, owner_name="y" * 60),  # the longest string shown whole
+        imb.SetClientInfo(owner_id=1, owner_name="z" * 61),
         imb.EventCommand(event_id=5, body=imb.StreamBody(stream_id=1, data=bytes(range(20)))),
     ]:
         same(command)

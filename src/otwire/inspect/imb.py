@@ -254,7 +254,13 @@ def _fields_text(message: Any) -> str:
     plan = _PLANS.get(type(message)) or _plan(type(message))
     parts = []
     for (name, _), value in zip(plan[0], plan[1](message), strict=True):
-        parts.append(f"{name}={value}" if type(value) is int else f"{name}={_text(value)}")
+        kind = type(value)
+        if kind is int:
+            parts.append(f"{name}={value}")
+        elif kind is str and len(value) <= 60:
+            parts.append(f"{name}={value!r}")
+        else:
+            parts.append(f"{name}={_text(value)}")
     return " ".join(parts)
 
 
