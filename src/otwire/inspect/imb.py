@@ -12,11 +12,15 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
-from collections.abc import Iterator
+import operator
+from collections.abc import Callable, Iterator
 from typing import Any
+
+import msgspec
 
 from otwire.codecs.imb import (
     EventCommand,
+    EventFlag,
     FrameError,
     FrameItem,
     IMBFramer,
@@ -25,6 +29,7 @@ from otwire.codecs.imb import (
     UnknownEvent,
     decode_command,
 )
+from otwire.codecs.imb.codec import decode_framed
 from otwire.codecs.imb.commands import Command
 from otwire.errors import DecodeError
 from otwire.inspect.model import Column, Finding, PerSender, ProtocolView
@@ -39,10 +44,18 @@ class IMBStreamDissector:
     def __init__(self) -> None:
         self._framer = IMBFramer()
 
-    def feed(self, data: bytes) -> Iterator[Finding]:
-        """Consume stream octets and yield what became complete."""
-        self._framer.receive_data(data)
-        return self._drain()
+    def feed(self, data: bytes) -> list[Finding]:
+        """Consume stream octets and return what became complete (stream order)."""
+        framer = self._framer
+        out = []
+        for frame, offset, code, length in framer.receive_frames(data):
+            try:
+                out.append(Finding("apdu", offset, frame, decode_framed(frame, code, length)))
+            except DecodeError as exc:
+                out.append(Finding("error", offset, frame, error=str(exc), error_offset=exc.offset))
+        if framer.buffered:
+            out.extend(self._drain())
+        return out
 
     def close(self) -> Iterator[Finding]:
         """End of stream: report what is left over."""
@@ -70,14 +83,22 @@ class IMBDissector(PerSender):
 
 
 def _name(value: Any) -> str:
-    return value.name if isinstance(value, enum.Enum) and value.name else str(int(value))
+    """An enum member's name (``_name_``, what ``.name`` returns, without the property), else the int as text."""
+    if type(value) is int:
+        return str(value)
+    return value._name_ if isinstance(value, enum.Enum) and value._name_ else str(int(value))
 
 
 def _json_value(value: Any) -> Any:
+    kind = type(value)
+    if kind is int or kind is str:
+        return value
+    if kind is bytes:
+        return value[:SHOWN_OCTETS].hex()
     if isinstance(value, enum.Flag) and not isinstance(value, enum.IntEnum):
-        return [m.name for m in type(value) if m in value]
+        return [m._name_ for m in kind if m in value]
     if isinstance(value, enum.Enum):
-        return value.name
+        return value._name_
     if isinstance(value, bytes):
         return value[:SHOWN_OCTETS].hex()
     if isinstance(value, float) and not math.isfinite(value):
@@ -100,31 +121,73 @@ def _field_names(cls: type) -> tuple[str, ...]:
     return names
 
 
+#: Per dataclass type: its fields as ``(name, name + "_length")`` pairs, and a getter of their values.
+_PLANS: dict[type, tuple[tuple[tuple[str, str], ...], Callable[[Any], tuple[Any, ...]]]] = {}
+
+
+def _plan(cls: type) -> tuple[tuple[tuple[str, str], ...], Callable[[Any], tuple[Any, ...]]]:
+    names = _field_names(cls)
+    get: Callable[[Any], Any] = operator.attrgetter(*names) if names else lambda _: ()
+    values_of = get if len(names) != 1 else lambda message: (get(message),)
+    plan = _PLANS[cls] = (tuple((name, f"{name}_length") for name in names), values_of)
+    return plan
+
+
 def _fields_json(message: Any) -> dict[str, Any]:
+    plan = _PLANS.get(type(message)) or _plan(type(message))
     out: dict[str, Any] = {}
-    for name in _field_names(type(message)):
-        value = getattr(message, name)
-        out[name] = _json_value(value)
-        if isinstance(value, bytes):
-            out[f"{name}_length"] = len(value)
+    for (name, length_key), value in zip(plan[0], plan[1](message), strict=True):
+        kind = type(value)
+        if kind is int or kind is str:
+            out[name] = value
+        elif kind is bytes:
+            out[name] = value[:SHOWN_OCTETS].hex()
+            out[length_key] = len(value)
+        else:
+            out[name] = _json_value(value)
+            if isinstance(value, bytes):
+                out[length_key] = len(value)
     return out
+
+
+#: The JSON ``flags`` of the first ``EventFlag`` values seen (copied per record).
+_FLAGS_JSON: dict[int, list[str]] = {}
+
+
+def _flags_json(flags: Any) -> Any:
+    if type(flags) is not EventFlag:
+        return _json_value(flags)
+    names = _FLAGS_JSON.get(flags)
+    if names is None:
+        names = _json_value(flags)
+        if len(_FLAGS_JSON) < 64:  # bounded: any of 2**24 flag values may arrive
+            _FLAGS_JSON[flags] = names
+    return names.copy()
+
+
+#: The ``command_code`` and ``command`` keys of each command class with a fixed code.
+_HEADS: dict[type, tuple[int, str]] = {}
 
 
 def command_json(command: Command) -> dict[str, Any]:
     """Return the JSON view of a decoded command (keys in :data:`JSON_KEYS`)."""
-    code = command.command_code
-    out: dict[str, Any] = {"command_code": int(code), "command": _name(code)}
+    cls = type(command)
+    head = _HEADS.get(cls)
+    if head is None:
+        code = command.command_code
+        head = (int(code), _name(code))
+        if cls is not UnknownCommand:  # the others' code is a class attribute
+            _HEADS[cls] = head
+    out: dict[str, Any] = {"command_code": head[0], "command": head[1]}
     if isinstance(command, EventCommand):
         body = command.body
         kind = body.event_kind
-        out.update(
-            event_id=command.event_id,
-            tick=command.tick,
-            flags=_json_value(command.flags),
-            event_kind=int(kind),
-            event_kind_name=_name(kind),
-            body=_fields_json(body),
-        )
+        out["event_id"] = command.event_id
+        out["tick"] = command.tick
+        out["flags"] = _flags_json(command.flags)
+        out["event_kind"] = int(kind)
+        out["event_kind_name"] = _name(kind)
+        out["body"] = _fields_json(body)
         return out
     out["fields"] = _fields_json(command)
     return out
@@ -142,6 +205,40 @@ def command_type_name(command: Command) -> str:
     return _name(command.command_code)
 
 
+#: ``command_counted`` by message class (of the body for icEvent); not for the unknown ones.
+_COUNTED: dict[type, tuple[str, str]] = {}
+
+
+def command_counted(finding: Finding) -> tuple[str, str | None]:
+    """``(command_format, command_type_name)`` of a finding's command, remembered per class."""
+    message = finding.message
+    cls = type(message)
+    if cls is EventCommand:
+        cls = type(message.body)
+    pair = _COUNTED.get(cls)
+    if pair is None:
+        pair = (command_format(message), command_type_name(message))
+        if cls is not UnknownEvent and cls is not UnknownCommand:
+            _COUNTED[cls] = pair
+    return pair
+
+
+_ENCODE = msgspec.json.Encoder().encode
+
+
+def command_json_text(finding: Finding) -> str | None:
+    """The keys of ``command_json(finding.message)`` as msgspec writes them, without braces.
+
+    ``None`` (the record is then encoded from its dict) when msgspec cannot encode them
+    or the text is not ASCII.
+    """
+    try:
+        text = _ENCODE(command_json(finding.message))
+    except (TypeError, OverflowError, msgspec.EncodeError):
+        return None
+    return text[1:-1].decode("ascii") if text.isascii() else None
+
+
 def _text(value: Any) -> str:
     if isinstance(value, bytes):
         shown = value[:16].hex(" ")
@@ -153,9 +250,18 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _fields_text(message: Any, skip: tuple[str, ...] = ()) -> str:
-    names = _field_names(type(message))
-    return " ".join(f"{name}={_text(getattr(message, name))}" for name in names if name not in skip)
+def _fields_text(message: Any) -> str:
+    plan = _PLANS.get(type(message)) or _plan(type(message))
+    parts = []
+    for (name, _), value in zip(plan[0], plan[1](message), strict=True):
+        kind = type(value)
+        if kind is int:
+            parts.append(f"{name}={value}")
+        elif kind is str and len(value) <= 60:
+            parts.append(f"{name}={value!r}")
+        else:
+            parts.append(f"{name}={_text(value)}")
+    return " ".join(parts)
 
 
 #: The table columns of IMB3 rows (after time, stream and direction).
@@ -167,17 +273,28 @@ COLUMNS = (
     Column("fields"),
 )
 
+#: The ``command`` and ``event_kind`` cells of icEvent by body class (not ``UnknownEvent``).
+_EVENT_CELLS: dict[type, tuple[str, str]] = {}
+
 
 def command_cells(command: Command) -> tuple[str, ...]:
     """Return the table cells of a command, one per column of :data:`COLUMNS`."""
-    name = _name(command.command_code)
     if isinstance(command, EventCommand):
         body = command.body
-        kind = "UNKNOWN " + str(body.event_kind) if isinstance(body, UnknownEvent) else _name(body.event_kind)
-        flags = f" flags={int(command.flags):#x}" if int(command.flags) else ""
-        return ("EV", str(command.event_id), name, kind, _fields_text(body) + flags)
+        cells = _EVENT_CELLS.get(type(body))
+        if cells is None:
+            unknown = isinstance(body, UnknownEvent)
+            kind = "UNKNOWN " + str(body.event_kind) if unknown else _name(body.event_kind)
+            cells = (_name(command.command_code), kind)
+            if not unknown:
+                _EVENT_CELLS[type(body)] = cells
+        flags = int(command.flags)
+        text = _fields_text(body) + f" flags={flags:#x}" if flags else _fields_text(body)
+        return ("EV", str(command.event_id), cells[0], cells[1], text)
     if isinstance(command, UnknownCommand):
-        name = f"UNKNOWN {command.command_code}"
+        return ("CMD", "", f"UNKNOWN {command.command_code}", "", _fields_text(command))
+    head = _HEADS.get(type(command))
+    name = head[1] if head is not None else _name(command.command_code)
     return ("CMD", "", name, "", _fields_text(command))
 
 
@@ -192,4 +309,12 @@ commands: fields {<field>: <value>}. Byte fields show at most 64 octets as hex, 
 
 
 #: How IMB3 commands are shown (named by :mod:`otwire.registry`).
-VIEW = ProtocolView(command_json, COLUMNS, command_cells, command_format, command_type_name)
+VIEW = ProtocolView(
+    command_json,
+    COLUMNS,
+    command_cells,
+    command_format,
+    command_type_name,
+    counted=command_counted,
+    json_text=command_json_text,
+)

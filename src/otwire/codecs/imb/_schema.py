@@ -4,10 +4,10 @@ Ordered like ``specs/imb/notes.md``: frame (§2), primitives (§3), command payl
 (§4), the icEvent payload and its bodies (§5). Field names are the message
 dataclasses' field names, so a parse tree maps onto a message one to one.
 
-Every schema is compiled at import and must not fall back to interpreted parsing
-(a test checks ``"linkedparsers[" not in source``): no lambdas, no
-``GreedyString`` (it falls back; ``HUBFound`` keeps raw octets and the message
-layer decodes them), no ``Terminated``. Compiled ``Bytes(n)``/``PascalString``
+Every schema is compiled on first use (the module's ``__getattr__``) and must not
+fall back to interpreted parsing (a test checks ``"linkedparsers[" not in source``):
+no lambdas, no ``GreedyString`` (it falls back; ``HUBFound`` keeps raw octets and the
+message layer decodes them), no ``Terminated``. Compiled ``Bytes(n)``/``PascalString``
 read a short or negative length without error, so the schema decoders re-encode
 what they parsed and compare it with the input (every IMB3 encoding is
 canonical); a mismatch is a ``DecodeError``.
@@ -211,15 +211,26 @@ COMMANDS: dict[int, Any] = {
 # keep the raw octets.
 _PAYLOAD = Switch(this._params.command_code, {int(k): v for k, v in COMMANDS.items()}, GreedyBytes)
 
-FRAME = _FRAME.compile()
-PAYLOAD = _PAYLOAD.compile()
-EVENT = _EVENT.compile()
-FOCUS_EVENT = _FOCUS_EVENT.compile()
-
-#: Every compiled schema, for the no-interpreted-fallback test.
-COMPILED: dict[str, Any] = {"FRAME": FRAME, "PAYLOAD": PAYLOAD, "EVENT": EVENT, "FOCUS_EVENT": FOCUS_EVENT}
 #: The interpreted schemas of record, for the compiled == interpreted test.
 INTERPRETED: dict[str, Any] = {"FRAME": _FRAME, "PAYLOAD": _PAYLOAD, "EVENT": _EVENT, "FOCUS_EVENT": _FOCUS_EVENT}
+
+
+def __getattr__(name: str) -> Any:
+    """``FRAME``, ``PAYLOAD``, ``EVENT``, ``FOCUS_EVENT``: the compiled schemas, compiled on first use.
+
+    Compiling takes tens of milliseconds, and only the encoders of record, the schema
+    decoders and the tests use them (the runtime decoders read with ``Reader``).
+    ``COMPILED``: all four, for the no-interpreted-fallback test.
+
+    Raises:
+        AttributeError: ``name`` is none of these.
+    """
+    if name in INTERPRETED:
+        compiled = globals()[name] = INTERPRETED[name].compile()
+        return compiled
+    if name == "COMPILED":
+        return {key: globals()[key] if key in globals() else __getattr__(key) for key in INTERPRETED}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --- message <-> schema tree ---------------------------------------------------------

@@ -131,6 +131,12 @@ FOCUS_LAYOUT: tuple[type[Any], Layout] = (FocusEvent, (R.float64, R.float64))
 _MAKE_BODY = {cls: fast_constructor(cls) for cls in BODY_TYPES}
 _make_event = fast_constructor(EventCommand)
 _make_unknown = _MAKE_BODY[UnknownEvent]
+#: Event kind -> (constructor, readers, what ``Reader.finish`` names); the Focus body under ``None``.
+_BODY_PLANS: dict[int | None, tuple[Callable[..., Any], Layout, str]] = {
+    kind: (_MAKE_BODY[cls], readers, f"{cls.__name__} body")
+    for kind, (cls, readers) in [*EVENT_LAYOUTS.items(), (None, FOCUS_LAYOUT)]
+}
+_EVENT_HEAD = struct.Struct("<iiI")  # event_id, tick, event_kind
 
 
 def read_event(r: Reader, *, focus: bool = False) -> EventCommand:
@@ -140,15 +146,20 @@ def read_event(r: Reader, *, focus: bool = False) -> EventCommand:
         DecodeError: the payload is truncated, a body field is malformed, or
             octets follow a body that has an end.
     """
-    event_id, tick, raw = r.int32(), r.int32(), r.uint32()
+    pos = r.pos
+    if r.end - pos >= 12:
+        event_id, tick, raw = _EVENT_HEAD.unpack_from(r.data, pos)
+        r.pos = pos + 12
+    else:
+        event_id, tick, raw = r.int32(), r.int32(), r.uint32()  # the error
     kind, bits = raw & EVENT_KIND_MASK, raw & ~EVENT_KIND_MASK
     flags = EventFlag(bits) if bits else _NO_FLAGS
-    layout = FOCUS_LAYOUT if focus and kind == 0 else EVENT_LAYOUTS.get(kind)
-    if layout is None:
+    plan = _BODY_PLANS.get(None if focus and kind == 0 else kind)
+    if plan is None:
         return _make_event(event_id, tick, flags, _make_unknown(kind, r.rest()))
-    cls, readers = layout
-    body = _MAKE_BODY[cls](*[read(r) for read in readers])
-    r.finish(f"{cls.__name__} body")
+    make, readers, what = plan
+    body = make(*[read(r) for read in readers])
+    r.finish(what)
     return _make_event(event_id, tick, flags, body)
 
 
@@ -181,9 +192,6 @@ def encode_event(event: EventCommand) -> bytes:
         raise EncodeError(f"not an EventCommand: {event!r}")
     schema = _schema.FOCUS_EVENT if type(event.body) is FocusEvent else _schema.EVENT
     return bytes(schema.build(event_tree(event)))
-
-
-_EVENT_HEAD = struct.Struct("<iiI")
 
 
 def encode_event_frame(event_id: int, tick: int, event_kind: int, body: Buffer) -> bytes:
@@ -329,17 +337,21 @@ _COMMAND_CLASSES: list[tuple[Any, Layout]] = [
 COMMAND_LAYOUTS: dict[int, tuple[type[Any], Layout]] = {cls.command_code: (cls, r) for cls, r in _COMMAND_CLASSES}
 _MAKE = {cls: fast_constructor(cls) for cls, _ in COMMAND_LAYOUTS.values()}
 _COMMAND_TYPES = (EventCommand, UnknownCommand, *_MAKE)
+#: Command code -> (constructor, readers, what ``Reader.finish`` names).
+_COMMAND_PLANS = {
+    code: (_MAKE[cls], readers, f"{cls.__name__} payload") for code, (cls, readers) in COMMAND_LAYOUTS.items()
+}
 
 
 def _read_command(code: int, r: Reader) -> Command:
     if code == C.EVENT:
         return read_event(r)
-    layout = COMMAND_LAYOUTS.get(code)
-    if layout is None:
+    plan = _COMMAND_PLANS.get(code)
+    if plan is None:
         return UnknownCommand(command_code=code, payload=r.rest())
-    cls, readers = layout
-    command: Command = _MAKE[cls](*[read(r) for read in readers])
-    r.finish(f"{cls.__name__} payload")
+    make, readers, what = plan
+    command: Command = make(*[read(r) for read in readers])
+    r.finish(what)
     return command
 
 
@@ -385,6 +397,24 @@ def _decode(frame: Buffer | Frame | int, payload: Buffer | None) -> Command:
     data = bytes(frame)
     decoded = decode_frame(data)
     return _read_command(decoded.command_code, Reader(data, HEADER_SIZE, HEADER_SIZE + len(decoded.payload)))
+
+
+def decode_framed(frame: bytes, command_code: int, payload_length: int) -> Command:
+    """Decode the command of a frame :class:`IMBFramer` has already checked (magic, length, trailer).
+
+    ``decode_command(Frame(...))`` of the frame's code and payload, without checking the
+    frame again or copying the payload: ``command_code`` and ``payload_length`` are the
+    frame's int32 at offsets 8 and 12 (as :meth:`IMBFramer.receive_frames` gives them).
+
+    Raises:
+        DecodeError: as :func:`decode_command` of a ``Frame`` (the offset and octets are
+            the payload's).
+    """
+    try:
+        return _read_command(command_code, Reader(frame, HEADER_SIZE, HEADER_SIZE + payload_length))
+    except DecodeError:
+        pass  # read the payload alone: the error's offset and octets are the payload's
+    return _read_command(command_code, Reader(frame[HEADER_SIZE : HEADER_SIZE + payload_length]))
 
 
 def encode_payload(command: Command) -> bytes:

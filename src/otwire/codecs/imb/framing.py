@@ -238,6 +238,37 @@ class IMBFramer:
             self._closed = True
         self._buffer += data
 
+    def receive_frames(self, data: bytes) -> list[tuple[bytes, int, int, int]]:
+        """Append stream octets, cutting the well-formed frames at their front directly.
+
+        The fast path of :meth:`receive_data` then :meth:`next_item`: with nothing
+        buffered, the frames that ``data`` starts with come back as
+        ``(frame octets, stream offset, command_code, payload_length)``, exactly the
+        ``FrameItem``s :meth:`next_item` would give first (``tests/imb/test_framing.py``
+        proves it for any split); the octets after them (or all of ``data`` when
+        something was buffered, or it is not ``bytes``) are buffered for :meth:`next_item`.
+        """
+        if self._buffer or type(data) is not bytes or not data:
+            self.receive_data(data)
+            return []
+        frames: list[tuple[bytes, int, int, int]] = []
+        pos, end, limit, offset = 0, len(data), self._max, self._offset
+        while end - pos >= HEADER_SIZE and data.startswith(MAGIC_BYTES, pos):
+            code, length = _HEADER.unpack_from(data, pos + _MAGIC_SIZE)
+            if not length:
+                size = HEADER_SIZE
+            elif 0 < length <= limit and pos + (size := length + HEADER_SIZE + TRAILER_SIZE) <= end:
+                if not data.startswith(END_PAYLOAD_MAGIC_BYTES, pos + size - TRAILER_SIZE):
+                    break
+            else:
+                break
+            frames.append((data[pos : pos + size], offset + pos, code, length))
+            pos += size
+        self._offset = offset + pos
+        if pos < end:
+            self._buffer += data[pos:] if pos else data
+        return frames
+
     def close(self) -> None:
         """Mark the end of the stream: what is buffered is reported by :meth:`next_item`."""
         self._closed = True

@@ -171,11 +171,21 @@ class Reader:
 
     def int32(self) -> int:
         """Read an int32."""
-        return int(_I32.unpack_from(self.data, self._take(4, "int32"))[0])
+        pos = self.pos
+        if self.end - pos < 4:
+            pos = self._take(4, "int32")  # raises
+        self.pos = pos + 4
+        value: int = _I32.unpack_from(self.data, pos)[0]
+        return value
 
     def uint32(self) -> int:
         """Read a uint32."""
-        return int(_U32.unpack_from(self.data, self._take(4, "uint32"))[0])
+        pos = self.pos
+        if self.end - pos < 4:
+            pos = self._take(4, "uint32")  # raises
+        self.pos = pos + 4
+        value: int = _U32.unpack_from(self.data, pos)[0]
+        return value
 
     def int64(self) -> int:
         """Read an int64."""
@@ -214,6 +224,17 @@ class Reader:
 
     def string(self) -> str:
         """Read an int32-prefixed UTF-8 string."""
+        data, pos, end = self.data, self.pos, self.end
+        if end - pos >= 4:  # the common case, without the checks' calls
+            size = _I32.unpack_from(data, pos)[0]
+            if 0 <= size <= end - pos - 4:
+                self.pos = stop = pos + 4 + size
+                try:
+                    text: str = data[pos + 4 : stop].decode()
+                except UnicodeDecodeError:
+                    self.pos = pos  # read again below, for the error
+                else:
+                    return text
         size = self._count("string length", 1)
         pos = self._take(size, "string")
         try:
