@@ -53,7 +53,12 @@ _LINES = re.compile(rb"[^\r\n]*(?:\r|\n)|[^\r\n]+")
 
 
 class _Direction:
-    """One sender's h11 connection, stream offsets and the current message's octets."""
+    """One sender's h11 connection, stream offsets and the current message's octets.
+
+    ``start`` is the stream offset of the current message; ``fed == start`` means its
+    connection holds no octets (h11 would answer ``NEED_DATA`` unless ``closed``).
+    ``asked`` tells whether the answered request was sent into a client-role connection.
+    """
 
     def __init__(self, role: type[h11.SERVER] | type[h11.CLIENT]) -> None:
         self.role = role
@@ -62,6 +67,8 @@ class _Direction:
         self.start = 0
         self.raw = bytearray()
         self.broken = False
+        self.closed = False
+        self.asked = False
 
     def receive(self, data: bytes) -> None:
         self.fed += len(data)
@@ -80,10 +87,16 @@ class _Direction:
         self.conn = h11.Connection(self.role, max_incomplete_event_size=MAX_RAW)
         self.start = self.fed - len(trailing)
         self.raw = bytearray(trailing[:MAX_RAW])
+        self.closed = closed
+        self.asked = False
         if trailing:
             self.conn.receive_data(bytes(trailing))
         if closed:
             self.conn.receive_data(b"")
+
+    def idle(self) -> bool:
+        """Whether the connection holds nothing to parse (``next_event`` would be ``NEED_DATA``)."""
+        return self.fed == self.start and not self.closed
 
 
 class I3XDissector:
@@ -100,6 +113,7 @@ class I3XDissector:
         self._request: HTTPRequest | None = None
         self._request_body: Body | None = None
         self._answering: HTTPRequest | None = None  # sent into the server direction's connection
+        self._answered = False  # _answering's response ended, the server direction starts afresh
         self._response: h11.Response | None = None
         self._response_body: Body | None = None
         self._sse: SSEParser | None = None
@@ -126,7 +140,7 @@ class I3XDissector:
 
     def _requests(self) -> Iterator[Finding]:
         d = self._client
-        while not d.broken:
+        while not d.broken and not d.idle():
             try:
                 event = d.conn.next_event()
             except h11.ProtocolError as exc:
@@ -139,6 +153,8 @@ class I3XDissector:
                     continue
                 return
             yield from self._request_event(event)
+            if type(event) is h11.EndOfMessage and d.conn.their_state is h11.DONE:
+                d.next_message()  # what PAUSED leads to, without asking h11 for it
 
     def _request_event(self, event: Any) -> Iterator[Finding]:
         d = self._client
@@ -176,6 +192,12 @@ class I3XDissector:
     def _responses(self) -> Iterator[Finding]:
         d = self._server
         while not d.broken:
+            if self._answered:  # the last response ended: h11 pauses once the next octets come
+                if d.fed == d.start:  # none yet: NEED_DATA, or ConnectionClosed (then none to answer)
+                    if d.closed:
+                        self._answering, self._answered = None, False
+                    return
+                self._answering, self._answered = None, False
             if self._answering is None and not self._answer_next():
                 if d.fed - d.start > MAX_UNANSWERED:
                     d.broken = True
@@ -183,6 +205,13 @@ class I3XDissector:
                         "error", d.start, bytes(d.raw), error="response without request", sender=Sender.SERVER
                     )
                 return
+            if d.idle():
+                return
+            if not d.asked:
+                assert self._answering is not None
+                d.conn.send(_asked(self._answering.method))
+                d.conn.send(_END)
+                d.asked = True
             try:
                 event = d.conn.next_event()
             except h11.ProtocolError as exc:
@@ -198,15 +227,15 @@ class I3XDissector:
                     continue
                 return
             yield from self._response_event(event)
+            if type(event) is h11.EndOfMessage and d.conn.their_state is h11.DONE:
+                d.next_message()  # what PAUSED leads to, without asking h11 for it
+                self._answered = True
 
     def _answer_next(self) -> bool:
-        """Give the next unanswered request to the server direction's connection (False: none yet)."""
-        d = self._server
+        """Take the next unanswered request (False: none yet); it is sent to h11 when octets need it."""
         if not self._pending:
             return False
-        request = self._answering = self._pending.popleft()
-        d.conn.send(h11.Request(method=request.method, target=request.target, headers=[("host", "i3x")]))
-        d.conn.send(h11.EndOfMessage())
+        self._answering = self._pending.popleft()
         return True
 
     def _response_event(self, event: Any) -> Iterator[Finding]:
@@ -273,6 +302,7 @@ class I3XDissector:
         cut = d.fed > d.start and self._answering is not None  # a response started: did it end?
         if cut and not d.broken and self._sse is None:  # an SSE stream just stops
             d.conn.receive_data(b"")
+            d.closed = True
             yield from self._responses()
             if self._answering is not None and self._response is not None and not d.broken:
                 yield Finding(
@@ -280,6 +310,7 @@ class I3XDissector:
                 )
         self._server = _Direction(h11.CLIENT)
         self._answering = self._response = self._response_body = self._sse = None
+        self._answered = False
         self._pending.clear()
 
     def _end_client(self) -> Iterator[Finding]:
@@ -288,6 +319,21 @@ class I3XDissector:
             yield Finding("error", d.start, bytes(d.raw), error="stream ended inside a request", sender=Sender.CLIENT)
         self._client = _Direction(h11.SERVER)
         self._request = self._request_body = None
+
+
+#: The request a client-role connection is given before each response, by method (h11 reads only that).
+_ASKED: dict[str, h11.Request] = {}
+_END = h11.EndOfMessage()
+
+
+def _asked(method: str) -> h11.Request:
+    """The request standing for one with ``method`` in a client-role connection (made once per method)."""
+    asked = _ASKED.get(method)
+    if asked is None:
+        asked = h11.Request(method=method, target="/", headers=[("host", "i3x")])
+        if len(_ASKED) < 64:  # methods come off the wire: a bounded memo
+            _ASKED[method] = asked
+    return asked
 
 
 def _broken(d: _Direction, sender: Sender, exc: h11.ProtocolError) -> Finding:
