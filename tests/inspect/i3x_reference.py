@@ -16,7 +16,7 @@ from typing import Any
 
 import h11
 
-from otwire.codecs.i3x import SSEParser
+from otwire.codecs.i3x import SSEParser, decode_bulk, decode_response, decode_sync
 from otwire.errors import DecodeError
 from otwire.inspect._i3x_bodies import (
     MAX_BODY,
@@ -27,7 +27,6 @@ from otwire.inspect._i3x_bodies import (
     StreamEvent,
     request_fields,
     stream_findings,
-    summary,
 )
 from otwire.inspect.i3x import MAX_PENDING, MAX_UNANSWERED
 from otwire.inspect.model import Finding
@@ -286,3 +285,68 @@ def _guard(body: Body, data: bytes, d: _Direction, sender: Sender) -> Iterator[F
     except zlib.error as exc:
         d.broken = True
         yield Finding("error", d.start, bytes(d.raw), error=f"bad {body.encoding} body: {exc}", sender=sender)
+
+
+# -- the former response summary ------------------------------------------------------
+
+
+def summary(response: h11.Response, request: HTTPRequest, body: Body) -> tuple[HTTPResponse, str | None]:
+    """The response row of a complete (non-stream) response, and an error text if its body is bad."""
+    headers = dict(response.headers)
+    base = HTTPResponse(
+        response.status_code,
+        response.reason.decode("latin-1"),
+        request.method,
+        request.target,
+        body_length=body.length,
+        content_encoding=body.encoding,
+    )
+    if body.too_large:
+        return base, f"response body larger than {MAX_BODY} octets"
+    octets = bytes(body.octets)
+    if not octets.strip():
+        return base, None
+    if b"json" not in headers.get(b"content-type", b"").lower() and octets.lstrip()[:1] not in (b"{", b"["):
+        return _replace(base, envelope="other"), None
+    try:
+        return _envelope(base, octets, request.target.split("?")[0]), None
+    except DecodeError as exc:
+        return _replace(base, envelope="other"), f"response body: {exc}"
+
+
+def _replace(base: HTTPResponse, **changes: Any) -> HTTPResponse:
+    fields = {name: getattr(base, name) for name in HTTPResponse.__slots__}
+    return HTTPResponse(**(fields | changes))
+
+
+def _envelope(base: HTTPResponse, body: bytes, path: str) -> HTTPResponse:
+    """Decode an i3X envelope (bulk when it has ``results``, sync by path, else single)."""
+    if path.rstrip("/").endswith("/subscriptions/sync"):
+        sync = decode_sync(body)
+        failure = sync.failure
+        items = len(sync.result) if sync.result is not None else None
+        return _replace(base, envelope="sync", success=sync.success, items=items, **_failure_fields(failure))
+    if b'"results"' in body:
+        bulk = decode_bulk(body, Any)
+        failures = bulk.failures
+        first = failures[0].detail if failures else bulk.failure
+        return _replace(
+            base,
+            envelope="bulk",
+            success=bulk.success,
+            items=len(bulk.results),
+            failures=len(failures),
+            **_failure_fields(first),
+        )
+    single = decode_response(body, Any)
+    result = single.result
+    items = len(result) if isinstance(result, list) else None
+    detail = single.failure or (single.response_detail if single.partial else None)
+    return _replace(base, envelope="single", success=single.success, items=items, **_failure_fields(detail))
+
+
+def _failure_fields(detail: Any) -> dict[str, Any]:
+    if detail is None:
+        return {}
+    code = detail.status if detail.status is not None else (detail.title or None)
+    return {"code": None if code is None else str(code), "detail": detail.detail or detail.title}

@@ -115,6 +115,7 @@ class I3XDissector:
         self._answering: HTTPRequest | None = None  # sent into the server direction's connection
         self._answered = False  # _answering's response ended, the server direction starts afresh
         self._response: h11.Response | None = None
+        self._response_type = b""  # its content-type
         self._response_body: Body | None = None
         self._sse: SSEParser | None = None
 
@@ -159,13 +160,13 @@ class I3XDissector:
     def _request_event(self, event: Any) -> Iterator[Finding]:
         d = self._client
         if type(event) is h11.Request:
-            headers = dict(event.headers)
+            content_type, encoding = _content_headers(event.headers)
             self._request = HTTPRequest(
                 event.method.decode("ascii", "replace"),
                 event.target.decode("ascii", "replace"),
-                content_type=headers.get(b"content-type", b"").decode("latin-1"),
+                content_type=content_type.decode("latin-1"),
             )
-            self._request_body = Body(headers.get(b"content-encoding", b"").decode("latin-1").lower())
+            self._request_body = Body(encoding.decode("latin-1").lower())
             if len(self._pending) >= MAX_PENDING:
                 d.broken = True
                 yield Finding(
@@ -245,10 +246,10 @@ class I3XDissector:
             message = HTTPResponse(event.status_code, event.reason.decode("latin-1"), request.method, request.target)
             yield Finding("apdu", d.start, b"", message=message, sender=Sender.SERVER)
         elif type(event) is h11.Response:
-            headers = dict(event.headers)
-            self._response = event
-            self._response_body = Body(headers.get(b"content-encoding", b"").decode("latin-1").lower())
-            if headers.get(b"content-type", b"").split(b";")[0].strip().lower() == b"text/event-stream":
+            content_type, encoding = _content_headers(event.headers)
+            self._response, self._response_type = event, content_type
+            self._response_body = Body(encoding.decode("latin-1").lower())
+            if content_type.split(b";")[0].strip().lower() == b"text/event-stream":
                 self._sse = SSEParser(max_line=MAX_RAW, max_data=MAX_BODY)
                 message = HTTPResponse(
                     event.status_code, event.reason.decode("latin-1"), request.method, request.target, envelope="stream"
@@ -271,7 +272,9 @@ class I3XDissector:
         if response is None or body is None:
             return
         raw = d.message_raw()
-        message, error = summary(response, request, body)
+        message, error = summary(
+            response.status_code, response.reason.decode("latin-1"), self._response_type, request, body
+        )
         if error is not None:
             yield Finding("error", d.start, raw, error=error, sender=Sender.SERVER)
         yield Finding("apdu", d.start, raw, message=message, sender=Sender.SERVER)
@@ -334,6 +337,18 @@ def _asked(method: str) -> h11.Request:
         if len(_ASKED) < 64:  # methods come off the wire: a bounded memo
             _ASKED[method] = asked
     return asked
+
+
+def _content_headers(headers: Any) -> tuple[bytes, bytes]:
+    """``(content-type, content-encoding)`` of h11 headers (``b""`` when absent; the last one counts)."""
+    content_type = encoding = b""
+    for name, value in headers.raw_items():
+        name = name.lower()
+        if name == b"content-type":
+            content_type = value
+        elif name == b"content-encoding":
+            encoding = value
+    return content_type, encoding
 
 
 def _broken(d: _Direction, sender: Sender, exc: h11.ProtocolError) -> Finding:
