@@ -16,11 +16,10 @@ from otwire.codecs.i3x import (
     StreamClosed,
     StreamUpdates,
     decode,
-    decode_bulk,
     decode_response,
-    decode_sync,
     map_event,
 )
+from otwire.codecs.i3x.codec import bulk_summary, sync_summary
 from otwire.errors import DecodeError
 from otwire.inspect.model import Finding
 from otwire.inspect.records import Sender
@@ -176,14 +175,11 @@ def _envelope(body: bytes, path: str) -> tuple[str, bool | None, int | None, int
     :class:`HTTPResponse` after ``target``.
     """
     if path.rstrip("/").endswith("/subscriptions/sync"):
-        sync = decode_sync(body)
-        items = len(sync.result) if sync.result is not None else None
-        return ("sync", sync.success, items, 0, *_failure_fields(sync.failure))
+        success, batches, failure = sync_summary(body)
+        return ("sync", success, batches, 0, *_failure_fields(failure))
     if b'"results"' in body:
-        bulk = decode_bulk(body, Any)
-        failures = bulk.failures
-        first = failures[0].detail if failures else bulk.failure
-        return ("bulk", bulk.success, len(bulk.results), len(failures), *_failure_fields(first))
+        success, count, failures, first = bulk_summary(body)
+        return ("bulk", success, count, failures, *_failure_fields(first))
     single = decode_response(body, Any)
     result = single.result
     items = len(result) if isinstance(result, list) else None
