@@ -20,7 +20,6 @@ from __future__ import annotations
 import re
 import zlib
 from collections import deque
-from collections.abc import Iterator
 from typing import Any
 
 import h11
@@ -119,45 +118,47 @@ class I3XDissector:
         self._response_body: Body | None = None
         self._sse: SSEParser | None = None
 
-    def feed(self, sender: Sender, data: bytes) -> Iterator[Finding]:
-        """Consume octets ``sender`` sent; yield the findings they complete (either direction)."""
+    def feed(self, sender: Sender, data: bytes) -> list[Finding]:
+        """Consume octets ``sender`` sent; return the findings they complete (either direction)."""
         direction = self._client if sender is Sender.CLIENT else self._server
+        out: list[Finding] = []
         if direction.broken or not data:
-            return iter(())
+            return out
         direction.receive(data)
-        return self._pump()
+        self._requests(out)
+        self._responses(out)
+        return out
 
-    def end(self, sender: Sender) -> Iterator[Finding]:
+    def end(self, sender: Sender) -> list[Finding]:
         """``sender``'s stream ended: finish a read-until-close response, report a cut message, start afresh."""
+        out: list[Finding] = []
         if sender is Sender.SERVER:
-            return self._end_server()
-        return self._end_client()
-
-    def _pump(self) -> Iterator[Finding]:
-        yield from self._requests()
-        yield from self._responses()
+            self._end_server(out)
+        else:
+            self._end_client(out)
+        return out
 
     # -- requests (client octets) ---------------------------------------------------------
 
-    def _requests(self) -> Iterator[Finding]:
+    def _requests(self, out: list[Finding]) -> None:
         d = self._client
         while not d.broken and not d.idle():
             try:
                 event = d.conn.next_event()
             except h11.ProtocolError as exc:
                 d.broken = True
-                yield _broken(d, Sender.CLIENT, exc)
+                out.append(_broken(d, Sender.CLIENT, exc))
                 return
             if event is h11.NEED_DATA or event is h11.PAUSED or type(event) is h11.ConnectionClosed:
                 if event is h11.PAUSED:
                     d.next_message()
                     continue
                 return
-            yield from self._request_event(event)
+            self._request_event(event, out)
             if type(event) is h11.EndOfMessage and d.conn.their_state is h11.DONE:
                 d.next_message()  # what PAUSED leads to, without asking h11 for it
 
-    def _request_event(self, event: Any) -> Iterator[Finding]:
+    def _request_event(self, event: Any, out: list[Finding]) -> None:
         d = self._client
         if type(event) is h11.Request:
             content_type, encoding = _content_headers(event.headers)
@@ -169,28 +170,30 @@ class I3XDissector:
             self._request_body = Body(encoding.decode("latin-1").lower())
             if len(self._pending) >= MAX_PENDING:
                 d.broken = True
-                yield Finding(
-                    "error", d.start, d.message_raw(), error="too many unanswered requests", sender=Sender.CLIENT
+                out.append(
+                    Finding(
+                        "error", d.start, d.message_raw(), error="too many unanswered requests", sender=Sender.CLIENT
+                    )
                 )
                 return
             self._pending.append(self._request)
         elif type(event) is h11.Data and self._request_body is not None:
-            yield from _guard(self._request_body, event.data, d, Sender.CLIENT)
+            _guard(self._request_body, event.data, d, Sender.CLIENT, out)
         elif type(event) is h11.EndOfMessage and self._request is not None:
-            yield from self._request_done(self._request, self._request_body)
+            self._request_done(self._request, self._request_body, out)
 
-    def _request_done(self, request: HTTPRequest, body: Body | None) -> Iterator[Finding]:
+    def _request_done(self, request: HTTPRequest, body: Body | None, out: list[Finding]) -> None:
         d = self._client
         raw = d.message_raw()
         error = request_fields(request, body) if body is not None else None
         if error is not None:
-            yield Finding("error", d.start, raw, error=error, sender=Sender.CLIENT)
-        yield Finding("apdu", d.start, raw, message=request, sender=Sender.CLIENT)
+            out.append(Finding("error", d.start, raw, error=error, sender=Sender.CLIENT))
+        out.append(Finding("apdu", d.start, raw, message=request, sender=Sender.CLIENT))
         self._request = self._request_body = None
 
     # -- responses (server octets) --------------------------------------------------------
 
-    def _responses(self) -> Iterator[Finding]:
+    def _responses(self, out: list[Finding]) -> None:
         d = self._server
         while not d.broken:
             if self._answered:  # the last response ended: h11 pauses once the next octets come
@@ -202,8 +205,8 @@ class I3XDissector:
             if self._answering is None and not self._answer_next():
                 if d.fed - d.start > MAX_UNANSWERED:
                     d.broken = True
-                    yield Finding(
-                        "error", d.start, bytes(d.raw), error="response without request", sender=Sender.SERVER
+                    out.append(
+                        Finding("error", d.start, bytes(d.raw), error="response without request", sender=Sender.SERVER)
                     )
                 return
             if d.idle():
@@ -217,7 +220,7 @@ class I3XDissector:
                 event = d.conn.next_event()
             except h11.ProtocolError as exc:
                 d.broken = True
-                yield _broken(d, Sender.SERVER, exc)
+                out.append(_broken(d, Sender.SERVER, exc))
                 return
             if event is h11.NEED_DATA:
                 return
@@ -227,7 +230,7 @@ class I3XDissector:
                     d.next_message()
                     continue
                 return
-            yield from self._response_event(event)
+            self._response_event(event, out)
             if type(event) is h11.EndOfMessage and d.conn.their_state is h11.DONE:
                 d.next_message()  # what PAUSED leads to, without asking h11 for it
                 self._answered = True
@@ -239,12 +242,12 @@ class I3XDissector:
         self._answering = self._pending.popleft()
         return True
 
-    def _response_event(self, event: Any) -> Iterator[Finding]:
+    def _response_event(self, event: Any, out: list[Finding]) -> None:
         d, request = self._server, self._answering
         assert request is not None
         if type(event) is h11.InformationalResponse:
             message = HTTPResponse(event.status_code, event.reason.decode("latin-1"), request.method, request.target)
-            yield Finding("apdu", d.start, b"", message=message, sender=Sender.SERVER)
+            out.append(Finding("apdu", d.start, b"", message=message, sender=Sender.SERVER))
         elif type(event) is h11.Response:
             content_type, encoding = _content_headers(event.headers)
             self._response, self._response_type = event, content_type
@@ -254,16 +257,16 @@ class I3XDissector:
                 message = HTTPResponse(
                     event.status_code, event.reason.decode("latin-1"), request.method, request.target, envelope="stream"
                 )
-                yield Finding("apdu", d.start, bytes(d.raw), message=message, sender=Sender.SERVER)
+                out.append(Finding("apdu", d.start, bytes(d.raw), message=message, sender=Sender.SERVER))
         elif type(event) is h11.Data and self._response_body is not None:
             if self._sse is not None:
-                yield from self._stream_data(event.data, request)
+                self._stream_data(event.data, request, out)
             else:
-                yield from _guard(self._response_body, event.data, d, Sender.SERVER)
+                _guard(self._response_body, event.data, d, Sender.SERVER, out)
         elif type(event) is h11.EndOfMessage:
-            yield from self._response_done(request)
+            self._response_done(request, out)
 
-    def _response_done(self, request: HTTPRequest) -> Iterator[Finding]:
+    def _response_done(self, request: HTTPRequest, out: list[Finding]) -> None:
         d, response, body = self._server, self._response, self._response_body
         self._response = self._response_body = None
         if self._sse is not None:
@@ -276,10 +279,10 @@ class I3XDissector:
             response.status_code, response.reason.decode("latin-1"), self._response_type, request, body
         )
         if error is not None:
-            yield Finding("error", d.start, raw, error=error, sender=Sender.SERVER)
-        yield Finding("apdu", d.start, raw, message=message, sender=Sender.SERVER)
+            out.append(Finding("error", d.start, raw, error=error, sender=Sender.SERVER))
+        out.append(Finding("apdu", d.start, raw, message=message, sender=Sender.SERVER))
 
-    def _stream_data(self, data: bytes, request: HTTPRequest) -> Iterator[Finding]:
+    def _stream_data(self, data: bytes, request: HTTPRequest, out: list[Finding]) -> None:
         parser, body, d = self._sse, self._response_body, self._server
         assert parser is not None and body is not None
         subscription = request.subscription_ids[0] if request.subscription_ids else None
@@ -290,36 +293,40 @@ class I3XDissector:
             for line in _LINES.findall(decoded):  # one line at a time: comments keep their place
                 comments = parser.comments
                 for event in parser.feed(line):
-                    yield from stream_findings(event, subscription, offset, sender=Sender.SERVER)
+                    out.extend(stream_findings(event, subscription, offset, sender=Sender.SERVER))
                 if parser.comments > comments:
                     comment = StreamEvent(subscription, "comment")
-                    yield Finding("apdu", offset, b"", message=comment, sender=Sender.SERVER)
+                    out.append(Finding("apdu", offset, b"", message=comment, sender=Sender.SERVER))
         except (DecodeError, zlib.error) as exc:
             d.broken = True
-            yield Finding("error", offset, data[:MAX_RAW], error=f"SSE stream: {exc}", sender=Sender.SERVER)
+            out.append(Finding("error", offset, data[:MAX_RAW], error=f"SSE stream: {exc}", sender=Sender.SERVER))
 
     # -- ends ---------------------------------------------------------------------------
 
-    def _end_server(self) -> Iterator[Finding]:
+    def _end_server(self, out: list[Finding]) -> None:
         d = self._server
         cut = d.fed > d.start and self._answering is not None  # a response started: did it end?
         if cut and not d.broken and self._sse is None:  # an SSE stream just stops
             d.conn.receive_data(b"")
             d.closed = True
-            yield from self._responses()
+            self._responses(out)
             if self._answering is not None and self._response is not None and not d.broken:
-                yield Finding(
-                    "error", d.start, bytes(d.raw), error="stream ended inside a response", sender=Sender.SERVER
+                out.append(
+                    Finding(
+                        "error", d.start, bytes(d.raw), error="stream ended inside a response", sender=Sender.SERVER
+                    )
                 )
         self._server = _Direction(h11.CLIENT)
         self._answering = self._response = self._response_body = self._sse = None
         self._answered = False
         self._pending.clear()
 
-    def _end_client(self) -> Iterator[Finding]:
+    def _end_client(self, out: list[Finding]) -> None:
         d = self._client
         if not d.broken and self._request is not None:
-            yield Finding("error", d.start, bytes(d.raw), error="stream ended inside a request", sender=Sender.CLIENT)
+            out.append(
+                Finding("error", d.start, bytes(d.raw), error="stream ended inside a request", sender=Sender.CLIENT)
+            )
         self._client = _Direction(h11.SERVER)
         self._request = self._request_body = None
 
@@ -356,13 +363,13 @@ def _broken(d: _Direction, sender: Sender, exc: h11.ProtocolError) -> Finding:
     return Finding("error", d.start, bytes(d.raw), error=f"malformed HTTP: {exc}", sender=sender)
 
 
-def _guard(body: Body, data: bytes, d: _Direction, sender: Sender) -> Iterator[Finding]:
+def _guard(body: Body, data: bytes, d: _Direction, sender: Sender, out: list[Finding]) -> None:
     """Add body octets; an undecodable compressed body ends that direction with one error."""
     try:
         body.add(data)
     except zlib.error as exc:
         d.broken = True
-        yield Finding("error", d.start, bytes(d.raw), error=f"bad {body.encoding} body: {exc}", sender=sender)
+        out.append(Finding("error", d.start, bytes(d.raw), error=f"bad {body.encoding} body: {exc}", sender=sender))
 
 
 # -- views --------------------------------------------------------------------------------
