@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from otwire.codecs.i3x import (
     StreamClosed,
@@ -30,8 +31,7 @@ MAX_BODY = 4 << 20
 MAX_RAW = 1 << 16
 
 
-@dataclass(slots=True)
-class HTTPRequest:
+class HTTPRequest(msgspec.Struct):
     """One request: ``method``, ``target`` and what its JSON body names (empty when absent)."""
 
     method: str
@@ -43,8 +43,7 @@ class HTTPRequest:
     content_type: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class HTTPResponse:
+class HTTPResponse(msgspec.Struct, frozen=True):
     """One response, with the request it answers and a summary of its envelope.
 
     ``envelope`` is ``"single"``, ``"bulk"``, ``"sync"``, ``"stream"`` (SSE; the rows
@@ -66,8 +65,7 @@ class HTTPResponse:
     content_encoding: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class StreamUpdate:
+class StreamUpdate(msgspec.Struct, frozen=True):
     """One value update of an SSE stream (notes §5)."""
 
     subscription_id: str | None
@@ -79,8 +77,7 @@ class StreamUpdate:
     event_id: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class StreamEvent:
+class StreamEvent(msgspec.Struct, frozen=True):
     """An SSE event that carries no update: ``close``, another type, an empty message, or a comment."""
 
     subscription_id: str | None
@@ -88,12 +85,11 @@ class StreamEvent:
     data: str = ""
 
 
-@dataclass(slots=True)
-class Body:
+class Body(msgspec.Struct):
     """A body being received: decompressed (gzip/deflate) and bounded."""
 
     encoding: str
-    octets: bytearray = field(default_factory=bytearray)
+    octets: bytearray = msgspec.field(default_factory=bytearray)
     length: int = 0
     too_large: bool = False
     inflater: Any = None
