@@ -9,20 +9,18 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
-import h11
+import msgspec
 
 from otwire.codecs.i3x import (
     StreamClosed,
     StreamUpdates,
     decode,
-    decode_bulk,
     decode_response,
-    decode_sync,
     map_event,
 )
+from otwire.codecs.i3x.codec import bulk_summary, sync_summary
 from otwire.errors import DecodeError
 from otwire.inspect.model import Finding
 from otwire.inspect.records import Sender
@@ -33,8 +31,7 @@ MAX_BODY = 4 << 20
 MAX_RAW = 1 << 16
 
 
-@dataclass(slots=True)
-class HTTPRequest:
+class HTTPRequest(msgspec.Struct):
     """One request: ``method``, ``target`` and what its JSON body names (empty when absent)."""
 
     method: str
@@ -46,8 +43,7 @@ class HTTPRequest:
     content_type: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class HTTPResponse:
+class HTTPResponse(msgspec.Struct, frozen=True):
     """One response, with the request it answers and a summary of its envelope.
 
     ``envelope`` is ``"single"``, ``"bulk"``, ``"sync"``, ``"stream"`` (SSE; the rows
@@ -69,8 +65,7 @@ class HTTPResponse:
     content_encoding: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class StreamUpdate:
+class StreamUpdate(msgspec.Struct, frozen=True):
     """One value update of an SSE stream (notes §5)."""
 
     subscription_id: str | None
@@ -82,8 +77,7 @@ class StreamUpdate:
     event_id: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class StreamEvent:
+class StreamEvent(msgspec.Struct, frozen=True):
     """An SSE event that carries no update: ``close``, another type, an empty message, or a comment."""
 
     subscription_id: str | None
@@ -91,12 +85,11 @@ class StreamEvent:
     data: str = ""
 
 
-@dataclass(slots=True)
-class Body:
+class Body(msgspec.Struct):
     """A body being received: decompressed (gzip/deflate) and bounded."""
 
     encoding: str
-    octets: bytearray = field(default_factory=bytearray)
+    octets: bytearray = msgspec.field(default_factory=bytearray)
     length: int = 0
     too_large: bool = False
     inflater: Any = None
@@ -145,66 +138,57 @@ def request_fields(request: HTTPRequest, body: Body) -> str | None:
     return None
 
 
-def summary(response: h11.Response, request: HTTPRequest, body: Body) -> tuple[HTTPResponse, str | None]:
-    """The response row of a complete (non-stream) response, and an error text if its body is bad."""
-    headers = dict(response.headers)
-    base = HTTPResponse(
-        response.status_code,
-        response.reason.decode("latin-1"),
-        request.method,
-        request.target,
-        body_length=body.length,
-        content_encoding=body.encoding,
-    )
+def summary(
+    status: int, reason: str, content_type: bytes, request: HTTPRequest, body: Body
+) -> tuple[HTTPResponse, str | None]:
+    """The response row of a complete (non-stream) response, and an error text if its body is bad.
+
+    ``status`` and ``reason`` are the response's, ``content_type`` its header value (``b""``
+    when absent). The row is made once, with its envelope's fields.
+    """
+    method, target, length, encoding = request.method, request.target, body.length, body.encoding
     if body.too_large:
-        return base, f"response body larger than {MAX_BODY} octets"
+        row = HTTPResponse(status, reason, method, target, body_length=length, content_encoding=encoding)
+        return row, f"response body larger than {MAX_BODY} octets"
     octets = bytes(body.octets)
     if not octets.strip():
-        return base, None
-    if b"json" not in headers.get(b"content-type", b"").lower() and octets.lstrip()[:1] not in (b"{", b"["):
-        return _replace(base, envelope="other"), None
-    try:
-        return _envelope(base, octets, request.target.split("?")[0]), None
-    except DecodeError as exc:
-        return _replace(base, envelope="other"), f"response body: {exc}"
+        return HTTPResponse(status, reason, method, target, body_length=length, content_encoding=encoding), None
+    error = None
+    if b"json" not in content_type.lower() and octets.lstrip()[:1] not in (b"{", b"["):
+        envelope: tuple[str, bool | None, int | None, int, str | None, str] = ("other", None, None, 0, None, "")
+    else:
+        try:
+            envelope = _envelope(octets, target.split("?")[0])
+        except DecodeError as exc:
+            envelope, error = ("other", None, None, 0, None, ""), f"response body: {exc}"
+    return HTTPResponse(status, reason, method, target, *envelope, length, encoding), error
 
 
-def _replace(base: HTTPResponse, **changes: Any) -> HTTPResponse:
-    fields = {name: getattr(base, name) for name in HTTPResponse.__slots__}
-    return HTTPResponse(**(fields | changes))
+def _envelope(body: bytes, path: str) -> tuple[str, bool | None, int | None, int, str | None, str]:
+    """Decode an i3X envelope (bulk when it has ``results``, sync by path, else single).
 
-
-def _envelope(base: HTTPResponse, body: bytes, path: str) -> HTTPResponse:
-    """Decode an i3X envelope (bulk when it has ``results``, sync by path, else single)."""
+    Returns ``(envelope, success, items, failures, code, detail)``: the fields of
+    :class:`HTTPResponse` after ``target``.
+    """
     if path.rstrip("/").endswith("/subscriptions/sync"):
-        sync = decode_sync(body)
-        failure = sync.failure
-        items = len(sync.result) if sync.result is not None else None
-        return _replace(base, envelope="sync", success=sync.success, items=items, **_failure_fields(failure))
+        success, batches, failure = sync_summary(body)
+        return ("sync", success, batches, 0, *_failure_fields(failure))
     if b'"results"' in body:
-        bulk = decode_bulk(body, Any)
-        failures = bulk.failures
-        first = failures[0].detail if failures else bulk.failure
-        return _replace(
-            base,
-            envelope="bulk",
-            success=bulk.success,
-            items=len(bulk.results),
-            failures=len(failures),
-            **_failure_fields(first),
-        )
+        success, count, failures, first = bulk_summary(body)
+        return ("bulk", success, count, failures, *_failure_fields(first))
     single = decode_response(body, Any)
     result = single.result
     items = len(result) if isinstance(result, list) else None
     detail = single.failure or (single.response_detail if single.partial else None)
-    return _replace(base, envelope="single", success=single.success, items=items, **_failure_fields(detail))
+    return ("single", single.success, items, 0, *_failure_fields(detail))
 
 
-def _failure_fields(detail: Any) -> dict[str, Any]:
+def _failure_fields(detail: Any) -> tuple[str | None, str]:
+    """``(code, detail)`` of a responseDetail or error (``(None, "")`` when there is none)."""
     if detail is None:
-        return {}
+        return None, ""
     code = detail.status if detail.status is not None else (detail.title or None)
-    return {"code": None if code is None else str(code), "detail": detail.detail or detail.title}
+    return None if code is None else str(code), detail.detail or detail.title
 
 
 def stream_findings(event: Any, subscription: str | None, offset: int, *, sender: Sender) -> Iterator[Finding]:

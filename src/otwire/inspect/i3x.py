@@ -20,7 +20,6 @@ from __future__ import annotations
 import re
 import zlib
 from collections import deque
-from collections.abc import Iterator
 from typing import Any
 
 import h11
@@ -53,7 +52,12 @@ _LINES = re.compile(rb"[^\r\n]*(?:\r|\n)|[^\r\n]+")
 
 
 class _Direction:
-    """One sender's h11 connection, stream offsets and the current message's octets."""
+    """One sender's h11 connection, stream offsets and the current message's octets.
+
+    ``start`` is the stream offset of the current message; ``fed == start`` means its
+    connection holds no octets (h11 would answer ``NEED_DATA`` unless ``closed``).
+    ``asked`` tells whether the answered request was sent into a client-role connection.
+    """
 
     def __init__(self, role: type[h11.SERVER] | type[h11.CLIENT]) -> None:
         self.role = role
@@ -62,6 +66,8 @@ class _Direction:
         self.start = 0
         self.raw = bytearray()
         self.broken = False
+        self.closed = False
+        self.asked = False
 
     def receive(self, data: bytes) -> None:
         self.fed += len(data)
@@ -80,10 +86,16 @@ class _Direction:
         self.conn = h11.Connection(self.role, max_incomplete_event_size=MAX_RAW)
         self.start = self.fed - len(trailing)
         self.raw = bytearray(trailing[:MAX_RAW])
+        self.closed = closed
+        self.asked = False
         if trailing:
             self.conn.receive_data(bytes(trailing))
         if closed:
             self.conn.receive_data(b"")
+
+    def idle(self) -> bool:
+        """Whether the connection holds nothing to parse (``next_event`` would be ``NEED_DATA``)."""
+        return self.fed == self.start and not self.closed
 
 
 class I3XDissector:
@@ -100,94 +112,115 @@ class I3XDissector:
         self._request: HTTPRequest | None = None
         self._request_body: Body | None = None
         self._answering: HTTPRequest | None = None  # sent into the server direction's connection
+        self._answered = False  # _answering's response ended, the server direction starts afresh
         self._response: h11.Response | None = None
+        self._response_type = b""  # its content-type
         self._response_body: Body | None = None
         self._sse: SSEParser | None = None
 
-    def feed(self, sender: Sender, data: bytes) -> Iterator[Finding]:
-        """Consume octets ``sender`` sent; yield the findings they complete (either direction)."""
+    def feed(self, sender: Sender, data: bytes) -> list[Finding]:
+        """Consume octets ``sender`` sent; return the findings they complete (either direction)."""
         direction = self._client if sender is Sender.CLIENT else self._server
+        out: list[Finding] = []
         if direction.broken or not data:
-            return iter(())
+            return out
         direction.receive(data)
-        return self._pump()
+        self._requests(out)
+        self._responses(out)
+        return out
 
-    def end(self, sender: Sender) -> Iterator[Finding]:
+    def end(self, sender: Sender) -> list[Finding]:
         """``sender``'s stream ended: finish a read-until-close response, report a cut message, start afresh."""
+        out: list[Finding] = []
         if sender is Sender.SERVER:
-            return self._end_server()
-        return self._end_client()
-
-    def _pump(self) -> Iterator[Finding]:
-        yield from self._requests()
-        yield from self._responses()
+            self._end_server(out)
+        else:
+            self._end_client(out)
+        return out
 
     # -- requests (client octets) ---------------------------------------------------------
 
-    def _requests(self) -> Iterator[Finding]:
+    def _requests(self, out: list[Finding]) -> None:
         d = self._client
-        while not d.broken:
+        while not d.broken and not d.idle():
             try:
                 event = d.conn.next_event()
             except h11.ProtocolError as exc:
                 d.broken = True
-                yield _broken(d, Sender.CLIENT, exc)
+                out.append(_broken(d, Sender.CLIENT, exc))
                 return
             if event is h11.NEED_DATA or event is h11.PAUSED or type(event) is h11.ConnectionClosed:
                 if event is h11.PAUSED:
                     d.next_message()
                     continue
                 return
-            yield from self._request_event(event)
+            self._request_event(event, out)
+            if type(event) is h11.EndOfMessage and d.conn.their_state is h11.DONE:
+                d.next_message()  # what PAUSED leads to, without asking h11 for it
 
-    def _request_event(self, event: Any) -> Iterator[Finding]:
+    def _request_event(self, event: Any, out: list[Finding]) -> None:
         d = self._client
         if type(event) is h11.Request:
-            headers = dict(event.headers)
+            content_type, encoding = _content_headers(event.headers)
             self._request = HTTPRequest(
                 event.method.decode("ascii", "replace"),
                 event.target.decode("ascii", "replace"),
-                content_type=headers.get(b"content-type", b"").decode("latin-1"),
+                content_type=content_type.decode("latin-1"),
             )
-            self._request_body = Body(headers.get(b"content-encoding", b"").decode("latin-1").lower())
+            self._request_body = Body(encoding.decode("latin-1").lower())
             if len(self._pending) >= MAX_PENDING:
                 d.broken = True
-                yield Finding(
-                    "error", d.start, d.message_raw(), error="too many unanswered requests", sender=Sender.CLIENT
+                out.append(
+                    Finding(
+                        "error", d.start, d.message_raw(), error="too many unanswered requests", sender=Sender.CLIENT
+                    )
                 )
                 return
             self._pending.append(self._request)
         elif type(event) is h11.Data and self._request_body is not None:
-            yield from _guard(self._request_body, event.data, d, Sender.CLIENT)
+            _guard(self._request_body, event.data, d, Sender.CLIENT, out)
         elif type(event) is h11.EndOfMessage and self._request is not None:
-            yield from self._request_done(self._request, self._request_body)
+            self._request_done(self._request, self._request_body, out)
 
-    def _request_done(self, request: HTTPRequest, body: Body | None) -> Iterator[Finding]:
+    def _request_done(self, request: HTTPRequest, body: Body | None, out: list[Finding]) -> None:
         d = self._client
         raw = d.message_raw()
         error = request_fields(request, body) if body is not None else None
         if error is not None:
-            yield Finding("error", d.start, raw, error=error, sender=Sender.CLIENT)
-        yield Finding("apdu", d.start, raw, message=request, sender=Sender.CLIENT)
+            out.append(Finding("error", d.start, raw, error=error, sender=Sender.CLIENT))
+        out.append(Finding("apdu", d.start, raw, message=request, sender=Sender.CLIENT))
         self._request = self._request_body = None
 
     # -- responses (server octets) --------------------------------------------------------
 
-    def _responses(self) -> Iterator[Finding]:
+    def _responses(self, out: list[Finding]) -> None:
         d = self._server
         while not d.broken:
+            if self._answered:  # the last response ended: h11 pauses once the next octets come
+                if d.fed == d.start:  # none yet: NEED_DATA, or ConnectionClosed (then none to answer)
+                    if d.closed:
+                        self._answering, self._answered = None, False
+                    return
+                self._answering, self._answered = None, False
             if self._answering is None and not self._answer_next():
                 if d.fed - d.start > MAX_UNANSWERED:
                     d.broken = True
-                    yield Finding(
-                        "error", d.start, bytes(d.raw), error="response without request", sender=Sender.SERVER
+                    out.append(
+                        Finding("error", d.start, bytes(d.raw), error="response without request", sender=Sender.SERVER)
                     )
                 return
+            if d.idle():
+                return
+            if not d.asked:
+                assert self._answering is not None
+                d.conn.send(_asked(self._answering.method))
+                d.conn.send(_END)
+                d.asked = True
             try:
                 event = d.conn.next_event()
             except h11.ProtocolError as exc:
                 d.broken = True
-                yield _broken(d, Sender.SERVER, exc)
+                out.append(_broken(d, Sender.SERVER, exc))
                 return
             if event is h11.NEED_DATA:
                 return
@@ -197,43 +230,43 @@ class I3XDissector:
                     d.next_message()
                     continue
                 return
-            yield from self._response_event(event)
+            self._response_event(event, out)
+            if type(event) is h11.EndOfMessage and d.conn.their_state is h11.DONE:
+                d.next_message()  # what PAUSED leads to, without asking h11 for it
+                self._answered = True
 
     def _answer_next(self) -> bool:
-        """Give the next unanswered request to the server direction's connection (False: none yet)."""
-        d = self._server
+        """Take the next unanswered request (False: none yet); it is sent to h11 when octets need it."""
         if not self._pending:
             return False
-        request = self._answering = self._pending.popleft()
-        d.conn.send(h11.Request(method=request.method, target=request.target, headers=[("host", "i3x")]))
-        d.conn.send(h11.EndOfMessage())
+        self._answering = self._pending.popleft()
         return True
 
-    def _response_event(self, event: Any) -> Iterator[Finding]:
+    def _response_event(self, event: Any, out: list[Finding]) -> None:
         d, request = self._server, self._answering
         assert request is not None
         if type(event) is h11.InformationalResponse:
             message = HTTPResponse(event.status_code, event.reason.decode("latin-1"), request.method, request.target)
-            yield Finding("apdu", d.start, b"", message=message, sender=Sender.SERVER)
+            out.append(Finding("apdu", d.start, b"", message=message, sender=Sender.SERVER))
         elif type(event) is h11.Response:
-            headers = dict(event.headers)
-            self._response = event
-            self._response_body = Body(headers.get(b"content-encoding", b"").decode("latin-1").lower())
-            if headers.get(b"content-type", b"").split(b";")[0].strip().lower() == b"text/event-stream":
+            content_type, encoding = _content_headers(event.headers)
+            self._response, self._response_type = event, content_type
+            self._response_body = Body(encoding.decode("latin-1").lower())
+            if content_type.split(b";")[0].strip().lower() == b"text/event-stream":
                 self._sse = SSEParser(max_line=MAX_RAW, max_data=MAX_BODY)
                 message = HTTPResponse(
                     event.status_code, event.reason.decode("latin-1"), request.method, request.target, envelope="stream"
                 )
-                yield Finding("apdu", d.start, bytes(d.raw), message=message, sender=Sender.SERVER)
+                out.append(Finding("apdu", d.start, bytes(d.raw), message=message, sender=Sender.SERVER))
         elif type(event) is h11.Data and self._response_body is not None:
             if self._sse is not None:
-                yield from self._stream_data(event.data, request)
+                self._stream_data(event.data, request, out)
             else:
-                yield from _guard(self._response_body, event.data, d, Sender.SERVER)
+                _guard(self._response_body, event.data, d, Sender.SERVER, out)
         elif type(event) is h11.EndOfMessage:
-            yield from self._response_done(request)
+            self._response_done(request, out)
 
-    def _response_done(self, request: HTTPRequest) -> Iterator[Finding]:
+    def _response_done(self, request: HTTPRequest, out: list[Finding]) -> None:
         d, response, body = self._server, self._response, self._response_body
         self._response = self._response_body = None
         if self._sse is not None:
@@ -242,12 +275,14 @@ class I3XDissector:
         if response is None or body is None:
             return
         raw = d.message_raw()
-        message, error = summary(response, request, body)
+        message, error = summary(
+            response.status_code, response.reason.decode("latin-1"), self._response_type, request, body
+        )
         if error is not None:
-            yield Finding("error", d.start, raw, error=error, sender=Sender.SERVER)
-        yield Finding("apdu", d.start, raw, message=message, sender=Sender.SERVER)
+            out.append(Finding("error", d.start, raw, error=error, sender=Sender.SERVER))
+        out.append(Finding("apdu", d.start, raw, message=message, sender=Sender.SERVER))
 
-    def _stream_data(self, data: bytes, request: HTTPRequest) -> Iterator[Finding]:
+    def _stream_data(self, data: bytes, request: HTTPRequest, out: list[Finding]) -> None:
         parser, body, d = self._sse, self._response_body, self._server
         assert parser is not None and body is not None
         subscription = request.subscription_ids[0] if request.subscription_ids else None
@@ -258,36 +293,69 @@ class I3XDissector:
             for line in _LINES.findall(decoded):  # one line at a time: comments keep their place
                 comments = parser.comments
                 for event in parser.feed(line):
-                    yield from stream_findings(event, subscription, offset, sender=Sender.SERVER)
+                    out.extend(stream_findings(event, subscription, offset, sender=Sender.SERVER))
                 if parser.comments > comments:
                     comment = StreamEvent(subscription, "comment")
-                    yield Finding("apdu", offset, b"", message=comment, sender=Sender.SERVER)
+                    out.append(Finding("apdu", offset, b"", message=comment, sender=Sender.SERVER))
         except (DecodeError, zlib.error) as exc:
             d.broken = True
-            yield Finding("error", offset, data[:MAX_RAW], error=f"SSE stream: {exc}", sender=Sender.SERVER)
+            out.append(Finding("error", offset, data[:MAX_RAW], error=f"SSE stream: {exc}", sender=Sender.SERVER))
 
     # -- ends ---------------------------------------------------------------------------
 
-    def _end_server(self) -> Iterator[Finding]:
+    def _end_server(self, out: list[Finding]) -> None:
         d = self._server
         cut = d.fed > d.start and self._answering is not None  # a response started: did it end?
         if cut and not d.broken and self._sse is None:  # an SSE stream just stops
             d.conn.receive_data(b"")
-            yield from self._responses()
+            d.closed = True
+            self._responses(out)
             if self._answering is not None and self._response is not None and not d.broken:
-                yield Finding(
-                    "error", d.start, bytes(d.raw), error="stream ended inside a response", sender=Sender.SERVER
+                out.append(
+                    Finding(
+                        "error", d.start, bytes(d.raw), error="stream ended inside a response", sender=Sender.SERVER
+                    )
                 )
         self._server = _Direction(h11.CLIENT)
         self._answering = self._response = self._response_body = self._sse = None
+        self._answered = False
         self._pending.clear()
 
-    def _end_client(self) -> Iterator[Finding]:
+    def _end_client(self, out: list[Finding]) -> None:
         d = self._client
         if not d.broken and self._request is not None:
-            yield Finding("error", d.start, bytes(d.raw), error="stream ended inside a request", sender=Sender.CLIENT)
+            out.append(
+                Finding("error", d.start, bytes(d.raw), error="stream ended inside a request", sender=Sender.CLIENT)
+            )
         self._client = _Direction(h11.SERVER)
         self._request = self._request_body = None
+
+
+#: The request a client-role connection is given before each response, by method (h11 reads only that).
+_ASKED: dict[str, h11.Request] = {}
+_END = h11.EndOfMessage()
+
+
+def _asked(method: str) -> h11.Request:
+    """The request standing for one with ``method`` in a client-role connection (made once per method)."""
+    asked = _ASKED.get(method)
+    if asked is None:
+        asked = h11.Request(method=method, target="/", headers=[("host", "i3x")])
+        if len(_ASKED) < 64:  # methods come off the wire: a bounded memo
+            _ASKED[method] = asked
+    return asked
+
+
+def _content_headers(headers: Any) -> tuple[bytes, bytes]:
+    """``(content-type, content-encoding)`` of h11 headers (``b""`` when absent; the last one counts)."""
+    content_type = encoding = b""
+    for name, value in headers.raw_items():
+        name = name.lower()
+        if name == b"content-type":
+            content_type = value
+        elif name == b"content-encoding":
+            encoding = value
+    return content_type, encoding
 
 
 def _broken(d: _Direction, sender: Sender, exc: h11.ProtocolError) -> Finding:
@@ -295,13 +363,13 @@ def _broken(d: _Direction, sender: Sender, exc: h11.ProtocolError) -> Finding:
     return Finding("error", d.start, bytes(d.raw), error=f"malformed HTTP: {exc}", sender=sender)
 
 
-def _guard(body: Body, data: bytes, d: _Direction, sender: Sender) -> Iterator[Finding]:
+def _guard(body: Body, data: bytes, d: _Direction, sender: Sender, out: list[Finding]) -> None:
     """Add body octets; an undecodable compressed body ends that direction with one error."""
     try:
         body.add(data)
     except zlib.error as exc:
         d.broken = True
-        yield Finding("error", d.start, bytes(d.raw), error=f"bad {body.encoding} body: {exc}", sender=sender)
+        out.append(Finding("error", d.start, bytes(d.raw), error=f"bad {body.encoding} body: {exc}", sender=sender))
 
 
 # -- views --------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from otwire.codecs.i3x.envelopes import (
+    BulkFailure,
     BulkResponse,
     Response,
     ResponseDetail,
@@ -48,6 +49,7 @@ from otwire.codecs.i3x.models import VQT, CurrentValue, HistoricalValue, ServerI
 from otwire.errors import DecodeError
 
 __all__ = [
+    "bulk_summary",
     "decode",
     "decode_bulk",
     "decode_response",
@@ -57,6 +59,7 @@ __all__ = [
     "encode_bulk",
     "encode_error",
     "encode_response",
+    "sync_summary",
 ]
 
 T = TypeVar("T")
@@ -150,6 +153,28 @@ def decode_bulk(body: bytes, result_type: Any) -> BulkResponse[Any]:
     return BulkResponse(wire.success, results, wire.response_detail, wire.error)
 
 
+def bulk_summary(body: bytes) -> tuple[bool, int, int, ResponseDetail | None]:
+    """``(success, items, failed items, detail)`` of a bulk envelope whose results are any JSON.
+
+    ``detail`` is the first failed item's detail, else the whole-call failure (``None``
+    when there is neither): what ``decode_bulk(body, Any)`` gives as ``failures[0].detail``
+    or ``failure``, without making its items.
+
+    Raises:
+        DecodeError: as :func:`decode_bulk`.
+    """
+    wire: WireBulk[Any] = decode(body, WireBulk[Any])
+    results = wire.results or ()
+    failed = [item for item in results if not item.success]
+    if failed:
+        first = failed[0].public()
+        assert isinstance(first, BulkFailure)
+        return wire.success, len(results), len(failed), first.detail
+    if results:
+        return wire.success, len(results), 0, None
+    return wire.success, 0, 0, BulkResponse(wire.success, [], wire.response_detail, wire.error).failure
+
+
 class _SyncEntry(msgspec.Struct, frozen=True, rename="camel"):
     """A 1.0 batch ``{sequenceNumber, updates}`` or a Beta flat entry ``{sequenceNumber, elementId, ...}``."""
 
@@ -178,6 +203,23 @@ def decode_sync(body: bytes) -> Response[list[SyncBatch]]:
     if wire.result is not None:
         batches = [_batch(entry, k, body) for k, entry in enumerate(wire.result)]
     return Response(wire.success, batches, wire.response_detail, wire.error)
+
+
+def sync_summary(body: bytes) -> tuple[bool, int | None, ResponseDetail | None]:
+    """``(success, batches, failure)`` of a sync envelope, as :func:`decode_sync` would give them.
+
+    ``batches`` is ``len(result)`` (``None`` without a result); no batch is made.
+
+    Raises:
+        DecodeError: as :func:`decode_sync` (the same messages).
+    """
+    wire: Response[list[_SyncEntry]] = decode(body, Response[list[_SyncEntry]])
+    if wire.result is None:
+        return wire.success, None, wire.failure
+    for k, entry in enumerate(wire.result):
+        if entry.updates is None and entry.element_id is None:
+            _batch(entry, k, body)  # raises its error
+    return wire.success, len(wire.result), wire.failure
 
 
 def _batch(entry: _SyncEntry, index: int, body: bytes) -> SyncBatch:
