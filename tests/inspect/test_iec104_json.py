@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import struct
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -15,10 +16,16 @@ from otwire.codecs.iec104 import decode_apdu
 from otwire.codecs.iec104.asdu import information_length
 from otwire.codecs.iec104.layouts import LAYOUTS, element_size
 from otwire.errors import DecodeError
+from otwire.inspect._iec104_cells import compile_cells_view
 from otwire.inspect._iec104_lazy import DecodedOnDemand, decodes
+from otwire.inspect._iec104_text import FLAT_OBJECTS, compile_json_text
 from otwire.inspect.iec104 import (
     VIEW,
     IEC104StreamDissector,
+    _cot_name,
+    _cp56_text_of,
+    _iso_of,
+    _type_name,
     apdu_cells,
     apdu_cells_of,
     apdu_counted,
@@ -26,6 +33,8 @@ from otwire.inspect.iec104 import (
     apdu_json,
     apdu_json_into,
     apdu_type_name,
+    element_json,
+    element_text,
 )
 from otwire.inspect.model import Finding
 
@@ -128,3 +137,27 @@ def test_non_finite_r32_values_are_strings() -> None:
         elements = [{"element": "R32", "value": text}, {"element": "QDS", "quality": [], "reserved": 0}]
         assert out["objects"] == [{"ioa": 0x000514, "elements": elements}]
         assert out == apdu_json(apdu)
+
+
+@pytest.mark.parametrize("type_id", FIXED)
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_views_compiled_per_vsq_octet_equal_the_views_with_a_loop(type_id: int, data: st.DataObject) -> None:
+    """The views written for one VSQ octet (no loop over the objects) give what the type's views give."""
+    frame = data.draw(frames(type_id))
+    try:
+        apdu = decode_apdu(frame)
+    except DecodeError:
+        return
+    vsq, names = frame[7], (_type_name, _cot_name)
+    flat_text = compile_json_text(type_id, element_json, names, _iso_of, vsq)
+    flat_cells = compile_cells_view(type_id, element_text, names, _cp56_text_of, vsq)
+    if not 0 < vsq & 0x7F <= FLAT_OBJECTS:
+        assert flat_text is None and flat_cells is None  # the views with a loop write these frames
+        return
+    text = compile_json_text(type_id, element_json, names, _iso_of)
+    cells = compile_cells_view(type_id, element_text, names, _cp56_text_of)
+    assert flat_text is not None and flat_cells is not None and text is not None and cells is not None
+    assert flat_text(frame) == text(frame)
+    assert ("{" + flat_text(frame) + "}").encode() == msgspec.json.encode(apdu_json(apdu))
+    assert flat_cells(frame) == cells(frame) == apdu_cells(apdu)

@@ -21,6 +21,7 @@ from typing import Any
 from otwire.codecs.iec104 import elements as el
 from otwire.codecs.iec104.layouts import LAYOUTS, element_size
 from otwire.inspect._iec104_json import unpack_plan
+from otwire.inspect._iec104_text import FLAT_OBJECTS
 
 __all__ = ["CellsOf", "compile_cells_view"]
 
@@ -58,14 +59,20 @@ def compile_cells_view(
     element_text: Callable[[Any], str],
     names: tuple[Callable[[int], str], Callable[[int], str]],
     cp56_text: Callable[[bytes], str],
+    vsq: int | None = None,
 ) -> CellsOf | None:
     """Return the compiled table view of I-frames of ``type_id``, or ``None`` without a fixed-size layout.
+
+    With ``vsq`` (the variable structure qualifier octet), the view is for frames with exactly
+    that octet: one ``unpack_from`` and one f-string, without a loop over the objects
+    (:data:`~otwire.inspect._iec104_text.FLAT_OBJECTS` objects at most; ``None`` beyond).
 
     Args:
         type_id: The type identification.
         element_text: The general text of one element (``otwire.inspect.iec104.element_text``).
         names: The type and cause names of the general view (a number -> its mnemonic).
         cp56_text: The text of a CP56Time2a's seven octets, as ``element_text`` gives it.
+        vsq: The VSQ octet (octet 7 of the frame) of the frames the view is for, or ``None`` for any.
 
     Returns:
         ``cells(frame)``: what ``apdu_cells(decode_apdu(frame))`` returns, for a frame that decodes.
@@ -76,6 +83,12 @@ def compile_cells_view(
     name = names[0](type_id)
     env: dict[str, Any] = {"H": _HEAD, "TN": name, "TNSQ": name + " SQ", "CN": names[1], "CP56": cp56_text}
     fmt, starts = unpack_plan(layout)
+    if vsq is not None:
+        if not 0 < vsq & 0x7F <= FLAT_OBJECTS:
+            return None
+        exec(_flat_source(layout, fmt, starts, vsq, element_text, env), env)
+        flat: CellsOf = env["cells"]
+        return flat
     texts0 = [
         _text_expr(cls, i, k + 2, element_text, env) for i, (cls, k) in enumerate(zip(layout, starts, strict=True))
     ]
@@ -101,3 +114,37 @@ def compile_cells_view(
     exec(source, env)
     cells: CellsOf = env["cells"]
     return cells
+
+
+def _flat_source(
+    layout: tuple[type[el.Element], ...],
+    fmt: str,
+    starts: tuple[int, ...],
+    vsq: int,
+    element_text: Callable[[Any], str],
+    env: dict[str, Any],
+) -> str:
+    """The source of ``cells`` for frames whose VSQ octet is ``vsq``: one unpack, one f-string of the objects.
+
+    ``v`` holds the head's seven values (:data:`_HEAD`), then per object its IOA's two (without
+    SQ) and its elements' values; with SQ the one IOA comes before all elements.
+    """
+    n, sq = vsq & 0x7F, vsq > 0x7F
+    size = len(struct.unpack("<" + fmt, bytes(struct.calcsize("<" + fmt)))) if fmt else 0
+    objects = []
+    for j in range(n):
+        base = 9 + j * size if sq else 9 + j * (size + 2)
+        ioa = f"(a + {j}) & 0xFFFFFF" if sq else f"v[{base - 2}] | v[{base - 1}] << 16"
+        pairs = enumerate(zip(layout, starts, strict=True))
+        texts = " ".join(_text_expr(cls, i, k + base, element_text, env) for i, (cls, k) in pairs)
+        objects.append(f"{{{ioa}}}: {texts}")
+    env["SF"] = struct.Struct("<HHBBBBH" + ("HB" + fmt * n if sq else ("HB" + fmt) * n))
+    return (
+        "def cells(frame):\n"
+        "    v = SF.unpack_from(frame, 2)\n"
+        "    cot = v[4]\n"
+        + ("    a = v[7] | v[8] << 16\n" if sq else "")
+        + "    c = CN(cot & 0x3F) + (' NEG' if cot & 0x40 else '') + (' TEST' if cot > 0x7F else '')\n"
+        + f"    return ('I', f'{{v[0] >> 1}}/{{v[1] >> 1}}', {'TNSQ' if sq else 'TN'}, c, str(v[6]),"
+        + f" f'{'; '.join(objects)}')\n"
+    )

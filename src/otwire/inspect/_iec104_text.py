@@ -69,8 +69,14 @@ def _r32_text(value: float) -> str:
     return '"NaN"' if value != value else ('"Infinity"' if value > 0 else '"-Infinity"')
 
 
-def _element_text(cls: type[el.Element], i: int, k: int, element_json: ElementJson, env: dict[str, Any]) -> str:
-    """Source of the JSON text of element ``i`` (raw values from ``v[k]``), as a piece of an f-string."""
+def _element_text(
+    cls: type[el.Element], i: int, k: int, element_json: ElementJson, env: dict[str, Any], *, inline: bool = False
+) -> str:
+    """Source of the JSON text of element ``i`` (raw values from ``v[k]``), as a piece of an f-string.
+
+    ``inline``: a CP56Time2a's keys are written in the f-string itself (through the local ``t``)
+    rather than by a call of ``CP56``.
+    """
     if issubclass(cls, el.OctetElement):
         env[f"O{i}"] = tuple(json_text(element_json(cls._TABLE[octet])) for octet in range(256))
         return f"{{O{i}[v[{k}]]}}"
@@ -81,6 +87,13 @@ def _element_text(cls: type[el.Element], i: int, k: int, element_json: ElementJs
         return f'{{{{"element":"NVA","raw":{{v[{k}]}},"value":{{F(v[{k}] / 32768)}}}}}}'
     if cls in _PLAIN:
         return f'{{{{"element":"{cls.__name__}","{_PLAIN[cls]}":{{v[{k}]}}}}}}'
+    if cls is el.CP56Time2a and inline:
+        return (
+            f'{{{{"element":"CP56Time2a","raw":"{{(t := v[{k}]).hex()}}","year":{{t[6] & 0x7F}},'
+            '"month":{t[5] & 0x0F},"day":{t[4] & 0x1F},"day_of_week":{t[4] >> 5},"hour":{t[3] & 0x1F},'
+            '"minute":{t[2] & 0x3F},"milliseconds":{t[0] | t[1] << 8},"invalid":{B[t[2] > 0x7F]},'
+            '"summer_time":{B[t[3] > 0x7F]},"substituted":{B[t[2] >> 6 & 1]},"iso":{QT.get(t) or QI(t)}}}'
+        )
     if cls is el.CP56Time2a:
         return f"{{CP56(v[{k}])}}"
     env[f"C{i}"] = cls.from_raw
@@ -93,14 +106,21 @@ def compile_json_text(
     element_json: ElementJson,
     names: tuple[Callable[[int], str], Callable[[int], str]],
     iso: Callable[[bytes], str | None],
+    vsq: int | None = None,
 ) -> JsonText | None:
     """Return the compiled JSON text view of I-frames of ``type_id``, or ``None`` without a fixed-size layout.
+
+    With ``vsq`` (the variable structure qualifier octet), the view is for frames with
+    exactly that octet only: the whole frame is read by one ``unpack_from`` and written by
+    one f-string, without a loop over the objects (:data:`FLAT_OBJECTS` objects at most;
+    ``None`` beyond).
 
     Args:
         type_id: The type identification.
         element_json: The general view of one element (``otwire.inspect.iec104.element_json``).
         names: The type and cause names of the general view (a number -> its mnemonic).
         iso: The ``iso`` text of a CP56Time2a's seven octets, as the general view gives it.
+        vsq: The VSQ octet (octet 7 of the frame) of the frames the view is for, or ``None`` for any.
 
     Returns:
         ``text(frame)``: ``"format":"I","ns":...,"raw_information":null`` (the keys of
@@ -112,14 +132,22 @@ def compile_json_text(
         return None
     env: dict[str, Any] = {"H": _HEAD, "R": _r32_text, "F": float_text, "EJ": element_json, "J": json_text}
     env["CP56"] = _cp56_text(iso)
+    quoted: dict[bytes, str] = {}  # the text QI(t) by t: read in the f-string, filled (bounded) by QI
+    env["QT"], env["QI"] = quoted, _quoted_iso(iso, quoted)
     env["CN"] = tuple(json_text(names[1](c)) for c in range(64))
     env["B"] = ("false", "true")
     fmt, starts = unpack_plan(layout)
     pairs = list(enumerate(zip(layout, starts, strict=True)))
-    elements0 = ",".join(_element_text(cls, i, k + 2, element_json, env) for i, (cls, k) in pairs)
-    elements1 = ",".join(_element_text(cls, i, k, element_json, env) for i, (cls, k) in pairs)
     name = json_text(names[0](type_id))
     assert "'" not in name and "\\" not in name and "{" not in name, name  # a literal of the f-string
+    if vsq is not None:
+        if not 0 < vsq & 0x7F <= FLAT_OBJECTS:
+            return None
+        exec(_flat_source(type_id, name, vsq, fmt, pairs, element_json, env), env)
+        flat: JsonText = env["text"]
+        return flat
+    elements0 = ",".join(_element_text(cls, i, k + 2, element_json, env) for i, (cls, k) in pairs)
+    elements1 = ",".join(_element_text(cls, i, k, element_json, env) for i, (cls, k) in pairs)
     tail = (
         f'"format":"I","ns":{{ns >> 1}},"nr":{{nr >> 1}},"type_id":{type_id},"type":{name},"sq":{{B[vsq > 0x7F]}},'
         '"number":{n},"cot":{c},"cot_name":{CN[c]},"negative":{B[cot & 0x40 != 0]},"test":{B[cot > 0x7F]},'
@@ -135,6 +163,47 @@ def compile_json_text(
     exec(source, env)
     text: JsonText = env["text"]
     return text
+
+
+#: The most objects of a frame a view compiled for one VSQ octet writes (more: the view with a loop).
+FLAT_OBJECTS = 16
+
+
+def _flat_source(
+    type_id: int,
+    name: str,
+    vsq: int,
+    fmt: str,
+    pairs: list[tuple[int, tuple[type[el.Element], int]]],
+    element_json: ElementJson,
+    env: dict[str, Any],
+) -> str:
+    """The source of ``text`` for frames whose VSQ octet is ``vsq``: one unpack, one f-string.
+
+    ``v`` holds the head's seven values (:data:`_HEAD`), then per object its IOA's two
+    (without SQ) and its elements' values; with SQ the one IOA comes before all elements.
+    """
+    n, sq = vsq & 0x7F, vsq > 0x7F
+    size = len(struct.unpack("<" + fmt, bytes(struct.calcsize("<" + fmt)))) if fmt else 0
+    objects = []
+    for j in range(n):
+        base = 9 + j * size if sq else 9 + j * (size + 2)
+        ioa = f"(a + {j}) & 0xFFFFFF" if sq else f"v[{base - 2}] | v[{base - 1}] << 16"
+        elements = ",".join(_element_text(cls, i, k + base, element_json, env, inline=True) for i, (cls, k) in pairs)
+        objects.append(f'{{{{"ioa":{{{ioa}}},"elements":[{elements}]}}}}')
+    env["SF"] = struct.Struct("<HHBBBBH" + ("HB" + fmt * n if sq else ("HB" + fmt) * n))
+    text = (
+        f'"format":"I","ns":{{v[0] >> 1}},"nr":{{v[1] >> 1}},"type_id":{type_id},"type":{name},'
+        f'"sq":{"true" if sq else "false"},"number":{n},"cot":{{c}},"cot_name":{{CN[c]}},'
+        '"negative":{B[cot & 0x40 != 0]},"test":{B[cot > 0x7F]},"originator_address":{v[5]},'
+        f'"common_address":{{v[6]}},"objects":[{",".join(objects)}],"raw_information":null'
+    )
+    return (
+        "def text(frame):\n"
+        "    v = SF.unpack_from(frame, 2)\n"
+        "    cot = v[4]\n"
+        "    c = cot & 0x3F\n" + ("    a = v[7] | v[8] << 16\n" if sq else "") + f"    return f'{text}'\n"
+    )
 
 
 def _source(object0: str, object1: str, tail: str, fmt: str) -> str:
@@ -178,3 +247,20 @@ def _cp56_text(iso: Callable[[bytes], str | None]) -> Callable[[bytes], str]:
         )
 
     return text
+
+
+def _quoted_iso(iso: Callable[[bytes], str | None], texts: dict[bytes, str]) -> Callable[[bytes], str]:
+    """Return the JSON text of ``iso(t)`` (``null`` or the quoted text: digits and ``-:.T``, no escapes).
+
+    The text is also kept in ``texts`` (at most 4,096 entries), where the compiled views read it first.
+    """
+
+    def quoted(t: bytes) -> str:
+        when = iso(t)
+        text = "null" if when is None else f'"{when}"'
+        if len(texts) >= 4096:
+            texts.clear()
+        texts[t] = text
+        return text
+
+    return quoted

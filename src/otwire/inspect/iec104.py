@@ -12,7 +12,7 @@ import dataclasses
 import enum
 import math
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any, Generic, TypeVar, cast
 
 from otwire.codecs.iec104 import (
     Cot,
@@ -89,23 +89,60 @@ def apdu_json_text(finding: Finding) -> str | None:
     """The JSON view of an APDU finding's message as JSON text (``ProtocolView.json_text``), or ``None``.
 
     I-frames of a type with a fixed-size layout are written from the finding's octets by a
-    view compiled once per type (:func:`otwire.inspect._iec104_text.compile_json_text`),
-    S-frames directly; ``None`` for the rest (U-frames, other types: encoded from the dict).
+    view compiled once per type and VSQ octet (:func:`otwire.inspect._iec104_text.compile_json_text`;
+    past :data:`_FLAT_VIEWS` such views, or :data:`~otwire.inspect._iec104_text.FLAT_OBJECTS`
+    objects, by the type's view with a loop), S-frames directly; ``None`` for the rest
+    (U-frames, other types: encoded from the dict).
     """
     raw = finding.raw
     c1 = raw[2]
     if not c1 & 1:  # an I-frame (the finding's frame decodes)
-        type_id = raw[6]
-        text = _TEXTS.get(type_id, _UNKNOWN)
+        text = _TEXTS.get(raw[6] << 8 | raw[7], _UNKNOWN)
         if text is _UNKNOWN:
-            text = _TEXTS[type_id] = compile_json_text(type_id, element_json, (_type_name, _cot_name), _iso_of)
+            text = _TEXT_VIEWS.view(raw[6], raw[7])
         return None if text is None else text(raw)
     if c1 == 0x01:
         return f'"format":"S","nr":{(raw[4] | raw[5] << 8) >> 1}'
     return None
 
 
-_TEXTS: dict[int, JsonText | None] = {}
+_V = TypeVar("_V")
+
+
+class _Views(Generic[_V]):
+    """Compiled views of I-frames by ``type_id << 8 | vsq`` (:attr:`by_key`, at most 65,536 references).
+
+    ``compiler(type_id, vsq)`` gives the view of frames with exactly that VSQ octet (a function of
+    its own, :data:`_FLAT_VIEWS` of them at most, ``None`` where it does not apply);
+    ``compiler(type_id, None)`` the type's view with a loop over the objects.
+    """
+
+    def __init__(self, compiler: Callable[[int, int | None], _V | None]) -> None:
+        self._compile = compiler
+        self.by_key: dict[int, _V | None] = {}
+        self._by_type: dict[int, _V | None] = {}
+        self._flat = 0
+
+    def view(self, type_id: int, vsq: int) -> _V | None:
+        """Compile (or find) and remember the view of I-frames with this type and VSQ octet."""
+        found = None
+        if self._flat < _FLAT_VIEWS:
+            found = self._compile(type_id, vsq)
+            self._flat += found is not None
+        if found is None:
+            if type_id not in self._by_type:
+                self._by_type[type_id] = self._compile(type_id, None)
+            found = self._by_type[type_id]
+        self.by_key[type_id << 8 | vsq] = found
+        return found
+
+
+#: The most views compiled for one type and VSQ octet, per kind of view (each is a function of its own).
+_FLAT_VIEWS = 256
+_TEXT_VIEWS: _Views[JsonText] = _Views(
+    lambda type_id, vsq: compile_json_text(type_id, element_json, (_type_name, _cot_name), _iso_of, vsq)
+)
+_TEXTS = _TEXT_VIEWS.by_key
 
 
 def apdu_counted(finding: Finding) -> tuple[str, str | None]:
@@ -339,20 +376,23 @@ def apdu_cells_of(finding: Finding) -> tuple[str, ...]:
     """Return ``apdu_cells(finding.message)`` of an APDU finding.
 
     I-frames of a type with a fixed-size layout are read from the finding's octets by a
-    view compiled once per type (:func:`otwire.inspect._iec104_cells.compile_cells_view`).
+    view compiled once per type and VSQ octet (:func:`otwire.inspect._iec104_cells.compile_cells_view`,
+    remembered as :func:`apdu_json_text` remembers its views).
     """
     raw = finding.raw
     if not raw[2] & 1:  # an I-frame (the finding's frame decodes)
-        type_id = raw[6]
-        cells = _CELLS.get(type_id, _UNKNOWN)
+        cells = _CELLS.get(raw[6] << 8 | raw[7], _UNKNOWN)
         if cells is _UNKNOWN:
-            cells = _CELLS[type_id] = compile_cells_view(type_id, element_text, (_type_name, _cot_name), _cp56_text_of)
+            cells = _CELL_VIEWS.view(raw[6], raw[7])
         if cells is not None:
             return cells(raw)  # type: ignore[no-any-return]
     return apdu_cells(finding.message)
 
 
-_CELLS: dict[int, CellsOf | None] = {}
+_CELL_VIEWS: _Views[CellsOf] = _Views(
+    lambda type_id, vsq: compile_cells_view(type_id, element_text, (_type_name, _cot_name), _cp56_text_of, vsq)
+)
+_CELLS = _CELL_VIEWS.by_key
 
 
 def _cp56_text_of(raw: bytes) -> str:
