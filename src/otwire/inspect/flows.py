@@ -89,7 +89,7 @@ class _Conn:
         self.flow = flow
         self.announced = False
         self.last = ts  # capture time of the last segment
-        self.sides = {s: TCPReassembler() for s in Sender}
+        self.sides = {_CLIENT: TCPReassembler(), _SERVER: TCPReassembler()}  # every Sender (iterating the enum is slow)
 
     @property
     def started(self) -> bool:
