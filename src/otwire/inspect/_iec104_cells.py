@@ -6,8 +6,10 @@ without the element dataclasses, as :mod:`otwire.inspect._iec104_json` does for 
 text of each one-octet element is taken from the general view (``element_text`` over the
 256 octets); R32, SVA, NVA, BSI and CP16Time2a are formatted from the struct values as
 ``element_text`` formats them; CP56Time2a by the given function; the other elements through
-``element_text`` of the decoded element. ``tests/inspect/test_iec104_json.py`` proves every
-type equal to ``apdu_cells(decode_apdu(frame))`` (hypothesis).
+``element_text`` of the decoded element. Given the VSQ octet too, it builds the cells of a
+frame with that octet without a loop over the objects (as the JSON text views do).
+``tests/inspect/test_iec104_json.py`` proves every type, both ways, equal to
+``apdu_cells(decode_apdu(frame))`` (hypothesis).
 
 Only for frames :func:`~otwire.codecs.iec104.decode_apdu` decodes.
 """

@@ -7,8 +7,11 @@ a function that reads an I-frame with :mod:`struct` (the plan of
 ``apdu_json(decode_apdu(frame))``: no dicts are built. One-octet elements come from
 256-entry tables of their encoded general view; integers are written with ``%d``; floats
 by ``repr`` where that is msgspec's text (no exponent), else by msgspec itself; the other
-elements encode their general view. ``tests/inspect/test_iec104_text.py`` proves every
-type byte-equal to the encoded dict (hypothesis).
+elements encode their general view. Given the VSQ octet too, it writes a frame with that
+octet (up to :data:`FLAT_OBJECTS` objects) by one ``unpack_from`` and one f-string, with no
+loop over the objects and CP56Time2a keys inline. ``tests/inspect/test_json_lines.py``
+proves every type byte-equal to the encoded dict, and ``tests/inspect/test_iec104_json.py``
+the per-VSQ views equal to the views with a loop (hypothesis).
 
 Only for frames :func:`~otwire.codecs.iec104.decode_apdu` decodes without error: the
 function checks nothing (the dissector decoded or vouched for the frame first).
