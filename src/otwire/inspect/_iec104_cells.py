@@ -22,7 +22,7 @@ from typing import Any
 
 from otwire.codecs.iec104 import elements as el
 from otwire.codecs.iec104.layouts import LAYOUTS, element_size
-from otwire.inspect._iec104_json import unpack_plan
+from otwire.inspect._iec104_json import flat_plan, unpack_plan
 from otwire.inspect._iec104_text import FLAT_OBJECTS
 
 __all__ = ["CellsOf", "compile_cells_view"]
@@ -126,21 +126,15 @@ def _flat_source(
     element_text: Callable[[Any], str],
     env: dict[str, Any],
 ) -> str:
-    """The source of ``cells`` for frames whose VSQ octet is ``vsq``: one unpack, one f-string of the objects.
-
-    ``v`` holds the head's seven values (:data:`_HEAD`), then per object its IOA's two (without
-    SQ) and its elements' values; with SQ the one IOA comes before all elements.
-    """
-    n, sq = vsq & 0x7F, vsq > 0x7F
-    size = len(struct.unpack("<" + fmt, bytes(struct.calcsize("<" + fmt)))) if fmt else 0
+    """The source of ``cells`` for frames whose VSQ octet is ``vsq``: one unpack, one f-string of the
+    objects (``v``: see :func:`~otwire.inspect._iec104_json.flat_plan`)."""
+    sq = vsq > 0x7F
+    env["SF"], plan = flat_plan(fmt, vsq)
     objects = []
-    for j in range(n):
-        base = 9 + j * size if sq else 9 + j * (size + 2)
-        ioa = f"(a + {j}) & 0xFFFFFF" if sq else f"v[{base - 2}] | v[{base - 1}] << 16"
+    for ioa, base in plan:
         pairs = enumerate(zip(layout, starts, strict=True))
         texts = " ".join(_text_expr(cls, i, k + base, element_text, env) for i, (cls, k) in pairs)
         objects.append(f"{{{ioa}}}: {texts}")
-    env["SF"] = struct.Struct("<HHBBBBH" + ("HB" + fmt * n if sq else ("HB" + fmt) * n))
     return (
         "def cells(frame):\n"
         "    v = SF.unpack_from(frame, 2)\n"

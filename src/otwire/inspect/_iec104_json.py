@@ -106,6 +106,25 @@ def unpack_plan(layout: tuple[type[el.Element], ...]) -> tuple[str, tuple[int, .
     return "".join(formats), tuple(starts)
 
 
+def flat_plan(fmt: str, vsq: int) -> tuple[struct.Struct, list[tuple[str, int]]]:
+    """Return how to read a whole frame whose VSQ octet is ``vsq`` in one ``unpack_from(frame, 2)``.
+
+    ``fmt`` is one object's elements' format (:func:`unpack_plan`). The struct's values
+    ``v`` are the head's seven (N(S) << 1, N(R) << 1, type, VSQ, COT, OA, CA), then per
+    object its IOA's two (without SQ) and its elements' values; with SQ the one IOA comes
+    before all elements. Per object: the source of its IOA (over ``v``, and ``a``: the SQ
+    IOA, ``v[7] | v[8] << 16``) and the index in ``v`` of its first element value. Shared
+    by the JSON text and table views compiled for one VSQ octet.
+    """
+    n, sq = vsq & 0x7F, vsq > 0x7F
+    size = len(struct.unpack("<" + fmt, bytes(struct.calcsize("<" + fmt)))) if fmt else 0
+    objects = []
+    for j in range(n):
+        base = 9 + j * size if sq else 9 + j * (size + 2)
+        objects.append((f"(a + {j}) & 0xFFFFFF" if sq else f"v[{base - 2}] | v[{base - 1}] << 16", base))
+    return struct.Struct("<HHBBBBH" + ("HB" + fmt * n if sq else ("HB" + fmt) * n)), objects
+
+
 def compile_json_view(
     type_id: int,
     element_json: ElementJson,

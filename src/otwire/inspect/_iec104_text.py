@@ -27,7 +27,7 @@ import msgspec
 
 from otwire.codecs.iec104 import elements as el
 from otwire.codecs.iec104.layouts import LAYOUTS, element_size
-from otwire.inspect._iec104_json import ElementJson, unpack_plan
+from otwire.inspect._iec104_json import ElementJson, flat_plan, unpack_plan
 
 __all__ = ["JsonText", "compile_json_text", "float_text", "json_text"]
 
@@ -181,20 +181,14 @@ def _flat_source(
     element_json: ElementJson,
     env: dict[str, Any],
 ) -> str:
-    """The source of ``text`` for frames whose VSQ octet is ``vsq``: one unpack, one f-string.
-
-    ``v`` holds the head's seven values (:data:`_HEAD`), then per object its IOA's two
-    (without SQ) and its elements' values; with SQ the one IOA comes before all elements.
-    """
+    """The source of ``text`` for frames whose VSQ octet is ``vsq``: one unpack, one f-string (``v``: see
+    :func:`~otwire.inspect._iec104_json.flat_plan`)."""
     n, sq = vsq & 0x7F, vsq > 0x7F
-    size = len(struct.unpack("<" + fmt, bytes(struct.calcsize("<" + fmt)))) if fmt else 0
+    env["SF"], plan = flat_plan(fmt, vsq)
     objects = []
-    for j in range(n):
-        base = 9 + j * size if sq else 9 + j * (size + 2)
-        ioa = f"(a + {j}) & 0xFFFFFF" if sq else f"v[{base - 2}] | v[{base - 1}] << 16"
+    for ioa, base in plan:
         elements = ",".join(_element_text(cls, i, k + base, element_json, env, inline=True) for i, (cls, k) in pairs)
         objects.append(f'{{{{"ioa":{{{ioa}}},"elements":[{elements}]}}}}')
-    env["SF"] = struct.Struct("<HHBBBBH" + ("HB" + fmt * n if sq else ("HB" + fmt) * n))
     text = (
         f'"format":"I","ns":{{v[0] >> 1}},"nr":{{v[1] >> 1}},"type_id":{type_id},"type":{name},'
         f'"sq":{"true" if sq else "false"},"number":{n},"cot":{{c}},"cot_name":{{CN[c]}},'
