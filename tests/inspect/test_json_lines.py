@@ -82,7 +82,9 @@ def test_rows_without_time_or_with_a_source_beyond_ascii() -> None:
     row = Row("apdu", None, None, flow, Sender.SERVER, "iec104", finding, stream=None)
     lines = TextLines("f.pcap")
     timed = Row("apdu", 1.5, 7, flow, Sender.SERVER, "iec104", finding, stream=None)
-    for each in (row, timed, row, Row("apdu", None, None, flow, Sender.CLIENT, "iec104", finding, stream=2)):
+    same_time = Row("apdu", 1.5, 8, flow, Sender.SERVER, "iec104", finding, stream=None)
+    other = Row("apdu", None, None, flow, Sender.CLIENT, "iec104", finding, stream=2)
+    for each in (row, timed, same_time, row, other):
         line = lines.line(each)  # the lead follows every change of time, packet, sender and stream
         assert line is not None and line.encode() == _encode(row_json(each, "f.pcap"))
     assert TextLines("\u00e9t\u00e9.pcap").line(row) is None  # json.dumps escapes it: the dict path writes it

@@ -32,9 +32,8 @@ class TextLines:
         self._number: int | None = None
         self._middle = ""  # their text with the protocol's: from ``,"stream":`` to ``"offset":``
         self._middles: dict[tuple[Any, ...], str] = {}  # the texts of the most recent streams (bounded)
-        self._packet: Any = _UNSET  # packet number and time of the last row
-        self._time: float | None = None
-        self._lead = ""  # the text from ``{"source"`` to ``"offset":``
+        self._time: Any = _UNSET  # the last row's time, and its text from ``,"time":`` to ``"packet":``
+        self._time_text = ""
 
     def line(self, row: Row) -> str | None:
         """Return the row's JSON line (no newline), or ``None`` for the dict path."""
@@ -52,13 +51,15 @@ class TextLines:
             return None
         flow, sender, stream = row.flow, row.sender, row.stream
         if flow is not self._flow or sender is not self._sender or stream != self._number:
-            self._flow, self._sender, self._number, self._packet = flow, sender, stream, _UNSET
+            self._flow, self._sender, self._number = flow, sender, stream
             self._middle = self._middle_of(row)
-        n = row.packet_number
-        if n != self._packet or row.timestamp != self._time:
-            self._packet, self._time = n, row.timestamp
-            self._lead = self._source + _time_packet(row) + self._middle
-        line = f'{self._lead}{finding.offset},"raw":"{finding.raw.hex()}",{text}}}'
+        ts, n = row.timestamp, row.packet_number
+        if ts != self._time or type(ts) is not type(self._time):
+            self._time, self._time_text = ts, _time_text(ts)
+        line = (
+            f"{self._source}{self._time_text}{n if type(n) is int else 'null'}{self._middle}"
+            f'{finding.offset},"raw":"{finding.raw.hex()}",{text}}}'
+        )
         return line if line.isascii() else None
 
     def _text_view(self, protocol: str | None) -> Callable[[Any], str | None] | None:
@@ -76,12 +77,9 @@ class TextLines:
         return middle
 
 
-def _time_packet(row: Row) -> str:
-    """The ``time`` and ``packet`` keys' text (each with its leading comma)."""
-    ts, n = row.timestamp, row.packet_number
-    return (
-        f',"time":{float_text(ts) if type(ts) is float else json_text(ts)},"packet":{n if type(n) is int else "null"}'
-    )
+def _time_text(ts: float | None) -> str:
+    """The ``time`` key's text and the ``packet`` key (each with its leading comma), up to the packet's value."""
+    return f',"time":{float_text(ts) if type(ts) is float else json_text(ts)},"packet":'
 
 
 def _middle(row: Row) -> str:
