@@ -126,6 +126,10 @@ def test_an_i_frame_of_a_fixed_type_is_decoded_on_demand() -> None:
     assert type(finding) is DecodedOnDemand
     assert finding.message == decode_apdu(frame)
     assert repr(finding).startswith("DecodedOnDemand(kind='apdu', offset=0, raw=")
+    plain = Finding("apdu", 0, frame, decode_apdu(frame))
+    assert finding == plain and plain == finding  # compared as the Finding it stands for, both ways
+    assert finding != Finding("apdu", 1, frame, decode_apdu(frame)) and plain != Finding("junk", 0, frame)
+    assert IEC104StreamDissector().feed(frame) == [plain]
 
 
 def test_non_finite_r32_values_are_strings() -> None:

@@ -60,6 +60,26 @@ class DecodedOnDemand(Finding):
     def message(self, value: APDU | None) -> None:
         _MESSAGE.__set__(self, value)
 
+    def __eq__(self, other: object) -> bool:
+        """Equal to any :class:`Finding` with equal fields, as a plain ``Finding`` would be (decodes to compare)."""
+        if not isinstance(other, Finding):
+            return NotImplemented
+        return _fields(self) == _fields(other)
+
+    __hash__ = None  # type: ignore[assignment]  # as Finding's (a mutable dataclass)
+
+
+def _fields(finding: Finding) -> tuple[Any, ...]:
+    return (
+        finding.kind,
+        finding.offset,
+        finding.raw,
+        finding.message,
+        finding.error,
+        finding.error_offset,
+        finding.sender,
+    )
+
 
 _MESSAGE: Any = Finding.__dict__["message"]  # the slot behind DecodedOnDemand.message
 _SET_MESSAGE = _MESSAGE.__set__
