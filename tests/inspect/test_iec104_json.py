@@ -17,6 +17,7 @@ from otwire.codecs.iec104.asdu import information_length
 from otwire.codecs.iec104.layouts import LAYOUTS, element_size
 from otwire.errors import DecodeError
 from otwire.inspect._iec104_cells import compile_cells_view
+from otwire.inspect._iec104_json import FLAT_VIEWS, CompiledViews
 from otwire.inspect._iec104_lazy import DecodedOnDemand, decodes
 from otwire.inspect._iec104_text import FLAT_OBJECTS, compile_json_text
 from otwire.inspect.iec104 import (
@@ -165,3 +166,21 @@ def test_views_compiled_per_vsq_octet_equal_the_views_with_a_loop(type_id: int, 
     assert flat_text(frame) == text(frame)
     assert ("{" + flat_text(frame) + "}").encode() == msgspec.json.encode(apdu_json(apdu))
     assert flat_cells(frame) == cells(frame) == apdu_cells(apdu)
+
+
+def test_compiled_views_are_bounded_then_the_types_view_serves() -> None:
+    """At most FLAT_VIEWS per-VSQ views are compiled; later keys, and keys without one, get the type's view."""
+    calls: list[tuple[int, int | None]] = []
+
+    def compiler(type_id: int, vsq: int | None) -> str | None:
+        calls.append((type_id, vsq))
+        return None if vsq == 0 else f"{type_id}:{vsq}"
+
+    views: CompiledViews[str] = CompiledViews(compiler)
+    got = {(t, vsq): views.view(t, vsq) for t in (1, 2, 3) for vsq in range(256)}
+    flat = [key for key, view in got.items() if view == f"{key[0]}:{key[1]}"]
+    assert len(flat) == FLAT_VIEWS  # the first ones asked for, in order
+    assert flat == [key for key in got if key[1] != 0][:FLAT_VIEWS]
+    assert all(got[key] == f"{key[0]}:None" for key in got if key not in flat)
+    assert sorted(c for c in calls if c[1] is None) == [(1, None), (2, None), (3, None)]  # each type's once
+    assert views.by_key[3 << 8 | 255] == "3:None" and len(views.by_key) == 3 * 256

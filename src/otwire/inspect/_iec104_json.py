@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from otwire.codecs.iec104 import elements as el
 from otwire.codecs.iec104.layouts import LAYOUTS, element_size
 
-__all__ = ["ElementJson", "JsonFill", "compile_json_view"]
+__all__ = ["FLAT_VIEWS", "CompiledViews", "ElementJson", "JsonFill", "compile_json_view", "flat_plan", "unpack_plan"]
 
 #: ``element_json``: an element -> its JSON dict.
 ElementJson = Callable[[el.Element], dict[str, Any]]
@@ -104,6 +104,41 @@ def unpack_plan(layout: tuple[type[el.Element], ...]) -> tuple[str, tuple[int, .
         starts.append(k)
         k += 1 if cls.FORMAT.endswith("s") else len(cls.FORMAT)
     return "".join(formats), tuple(starts)
+
+
+_V = TypeVar("_V")  # a compiled view: JSON text or table cells
+
+
+class CompiledViews(Generic[_V]):
+    """Compiled views of I-frames by ``type_id << 8 | vsq`` (:attr:`by_key`, at most 65,536 references).
+
+    ``compiler(type_id, vsq)`` gives the view of frames with exactly that VSQ octet (a function of
+    its own, :data:`FLAT_VIEWS` of them at most, ``None`` where it does not apply);
+    ``compiler(type_id, None)`` the type's view with a loop over the objects.
+    """
+
+    def __init__(self, compiler: Callable[[int, int | None], _V | None]) -> None:
+        self._compile = compiler
+        self.by_key: dict[int, _V | None] = {}
+        self._by_type: dict[int, _V | None] = {}
+        self._flat = 0
+
+    def view(self, type_id: int, vsq: int) -> _V | None:
+        """Compile (or find) and remember the view of I-frames with this type and VSQ octet."""
+        found = None
+        if self._flat < FLAT_VIEWS:
+            found = self._compile(type_id, vsq)
+            self._flat += found is not None
+        if found is None:
+            if type_id not in self._by_type:
+                self._by_type[type_id] = self._compile(type_id, None)
+            found = self._by_type[type_id]
+        self.by_key[type_id << 8 | vsq] = found
+        return found
+
+
+#: The most views a :class:`CompiledViews` compiles for one type and VSQ octet (each a function of its own).
+FLAT_VIEWS = 256
 
 
 def flat_plan(fmt: str, vsq: int) -> tuple[struct.Struct, list[tuple[str, int]]]:

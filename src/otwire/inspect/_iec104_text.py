@@ -133,12 +133,7 @@ def compile_json_text(
     layout = LAYOUTS.get(type_id)
     if layout is None or element_size(layout) is None:
         return None
-    env: dict[str, Any] = {"H": _HEAD, "R": _r32_text, "F": float_text, "EJ": element_json, "J": json_text}
-    env["CP56"] = _cp56_text(iso)
-    quoted: dict[bytes, str] = {}  # the text QI(t) by t: read in the f-string, filled (bounded) by QI
-    env["QT"], env["QI"] = quoted, _quoted_iso(iso, quoted)
-    env["CN"] = tuple(json_text(names[1](c)) for c in range(64))
-    env["B"] = ("false", "true")
+    env = _env(element_json, names[1], iso)
     fmt, starts = unpack_plan(layout)
     pairs = list(enumerate(zip(layout, starts, strict=True)))
     name = json_text(names[0](type_id))
@@ -166,6 +161,25 @@ def compile_json_text(
     exec(source, env)
     text: JsonText = env["text"]
     return text
+
+
+def _env(
+    element_json: ElementJson, cot_name: Callable[[int], str], iso: Callable[[bytes], str | None]
+) -> dict[str, Any]:
+    """The names the generated source of a view reads (each view gets its own)."""
+    quoted: dict[bytes, str] = {}  # the text QI(t) by t: read in the f-string, filled (bounded) by QI
+    return {
+        "H": _HEAD,
+        "R": _r32_text,
+        "F": float_text,
+        "EJ": element_json,
+        "J": json_text,
+        "CP56": _cp56_text(iso),
+        "QT": quoted,
+        "QI": _quoted_iso(iso, quoted),
+        "CN": tuple(json_text(cot_name(c)) for c in range(64)),
+        "B": ("false", "true"),
+    }
 
 
 #: The most objects of a frame a view compiled for one VSQ octet writes (more: the view with a loop).

@@ -12,7 +12,7 @@ import dataclasses
 import enum
 import math
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, cast
 
 from otwire.codecs.iec104 import (
     Cot,
@@ -28,7 +28,7 @@ from otwire.codecs.iec104 import (
 from otwire.codecs.iec104 import elements as el
 from otwire.codecs.iec104.apci import APDU
 from otwire.inspect._iec104_cells import CellsOf, compile_cells_view
-from otwire.inspect._iec104_json import JsonFill, compile_json_view
+from otwire.inspect._iec104_json import CompiledViews, JsonFill, compile_json_view
 from otwire.inspect._iec104_stream import IEC104Dissector as IEC104Dissector
 from otwire.inspect._iec104_stream import IEC104StreamDissector as IEC104StreamDissector
 from otwire.inspect._iec104_text import JsonText, compile_json_text
@@ -89,10 +89,9 @@ def apdu_json_text(finding: Finding) -> str | None:
     """The JSON view of an APDU finding's message as JSON text (``ProtocolView.json_text``), or ``None``.
 
     I-frames of a type with a fixed-size layout are written from the finding's octets by a
-    view compiled once per type and VSQ octet (:func:`otwire.inspect._iec104_text.compile_json_text`;
-    past :data:`_FLAT_VIEWS` such views, or :data:`~otwire.inspect._iec104_text.FLAT_OBJECTS`
-    objects, by the type's view with a loop), S-frames directly; ``None`` for the rest
-    (U-frames, other types: encoded from the dict).
+    view compiled once per type and VSQ octet (:func:`otwire.inspect._iec104_text.compile_json_text`,
+    kept by :class:`~otwire.inspect._iec104_json.CompiledViews`), S-frames directly; ``None``
+    for the rest (U-frames, other types: encoded from the dict).
     """
     raw = finding.raw
     c1 = raw[2]
@@ -106,40 +105,7 @@ def apdu_json_text(finding: Finding) -> str | None:
     return None
 
 
-_V = TypeVar("_V")
-
-
-class _Views(Generic[_V]):
-    """Compiled views of I-frames by ``type_id << 8 | vsq`` (:attr:`by_key`, at most 65,536 references).
-
-    ``compiler(type_id, vsq)`` gives the view of frames with exactly that VSQ octet (a function of
-    its own, :data:`_FLAT_VIEWS` of them at most, ``None`` where it does not apply);
-    ``compiler(type_id, None)`` the type's view with a loop over the objects.
-    """
-
-    def __init__(self, compiler: Callable[[int, int | None], _V | None]) -> None:
-        self._compile = compiler
-        self.by_key: dict[int, _V | None] = {}
-        self._by_type: dict[int, _V | None] = {}
-        self._flat = 0
-
-    def view(self, type_id: int, vsq: int) -> _V | None:
-        """Compile (or find) and remember the view of I-frames with this type and VSQ octet."""
-        found = None
-        if self._flat < _FLAT_VIEWS:
-            found = self._compile(type_id, vsq)
-            self._flat += found is not None
-        if found is None:
-            if type_id not in self._by_type:
-                self._by_type[type_id] = self._compile(type_id, None)
-            found = self._by_type[type_id]
-        self.by_key[type_id << 8 | vsq] = found
-        return found
-
-
-#: The most views compiled for one type and VSQ octet, per kind of view (each is a function of its own).
-_FLAT_VIEWS = 256
-_TEXT_VIEWS: _Views[JsonText] = _Views(
+_TEXT_VIEWS: CompiledViews[JsonText] = CompiledViews(
     lambda type_id, vsq: compile_json_text(type_id, element_json, (_type_name, _cot_name), _iso_of, vsq)
 )
 _TEXTS = _TEXT_VIEWS.by_key
@@ -389,7 +355,7 @@ def apdu_cells_of(finding: Finding) -> tuple[str, ...]:
     return apdu_cells(finding.message)
 
 
-_CELL_VIEWS: _Views[CellsOf] = _Views(
+_CELL_VIEWS: CompiledViews[CellsOf] = CompiledViews(
     lambda type_id, vsq: compile_cells_view(type_id, element_text, (_type_name, _cot_name), _cp56_text_of, vsq)
 )
 _CELLS = _CELL_VIEWS.by_key
