@@ -17,9 +17,9 @@ from otwire.codecs.iec104.asdu import information_length
 from otwire.codecs.iec104.layouts import LAYOUTS, element_size
 from otwire.errors import DecodeError
 from otwire.inspect._iec104_cells import compile_cells_view
-from otwire.inspect._iec104_json import FLAT_VIEWS, CompiledViews
+from otwire.inspect._iec104_json import FLAT_OBJECTS, FLAT_VIEWS, CompiledViews
 from otwire.inspect._iec104_lazy import DecodedOnDemand, decodes
-from otwire.inspect._iec104_text import FLAT_OBJECTS, compile_json_text
+from otwire.inspect._iec104_text import compile_json_text
 from otwire.inspect.iec104 import (
     VIEW,
     IEC104StreamDissector,

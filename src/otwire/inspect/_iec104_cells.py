@@ -23,7 +23,6 @@ from typing import Any
 from otwire.codecs.iec104 import elements as el
 from otwire.codecs.iec104.layouts import LAYOUTS, element_size
 from otwire.inspect._iec104_json import flat_plan, unpack_plan
-from otwire.inspect._iec104_text import FLAT_OBJECTS
 
 __all__ = ["CellsOf", "compile_cells_view"]
 
@@ -67,7 +66,7 @@ def compile_cells_view(
 
     With ``vsq`` (the variable structure qualifier octet), the view is for frames with exactly
     that octet: one ``unpack_from`` and one f-string, without a loop over the objects
-    (:data:`~otwire.inspect._iec104_text.FLAT_OBJECTS` objects at most; ``None`` beyond).
+    (``None`` where :func:`~otwire.inspect._iec104_json.flat_plan` gives none).
 
     Args:
         type_id: The type identification.
@@ -85,19 +84,31 @@ def compile_cells_view(
     name = names[0](type_id)
     env: dict[str, Any] = {"H": _HEAD, "TN": name, "TNSQ": name + " SQ", "CN": names[1], "CP56": cp56_text}
     fmt, starts = unpack_plan(layout)
-    if vsq is not None:
-        if not 0 < vsq & 0x7F <= FLAT_OBJECTS:
-            return None
-        exec(_flat_source(layout, fmt, starts, vsq, element_text, env), env)
-        flat: CellsOf = env["cells"]
-        return flat
+    source: str | None
+    if vsq is None:
+        source = _loop_source(layout, fmt, starts, element_text, env)
+    elif (source := _flat_source(layout, fmt, starts, vsq, element_text, env)) is None:
+        return None
+    exec(source, env)
+    cells: CellsOf = env["cells"]
+    return cells
+
+
+def _loop_source(
+    layout: tuple[type[el.Element], ...],
+    fmt: str,
+    starts: tuple[int, ...],
+    element_text: Callable[[Any], str],
+    env: dict[str, Any],
+) -> str:
+    """The source of ``cells`` for frames of any VSQ octet: a loop over the objects."""
     texts0 = [
         _text_expr(cls, i, k + 2, element_text, env) for i, (cls, k) in enumerate(zip(layout, starts, strict=True))
     ]
     texts1 = [_text_expr(cls, i, k, element_text, env) for i, (cls, k) in enumerate(zip(layout, starts, strict=True))]
     env["S0"], env["S1"] = struct.Struct("<HB" + fmt), struct.Struct("<" + (fmt or "x"))
     each1 = "enumerate(S1.iter_unpack(frame[15:]))" if fmt else "enumerate(range(n))"
-    source = (
+    return (
         "def cells(frame):\n"
         "    ns, nr, t, vsq, cot, oa, ca = H.unpack_from(frame, 2)\n"
         "    n = vsq & 0x7F\n"
@@ -113,9 +124,6 @@ def compile_cells_view(
         "    c = CN(cot & 0x3F) + (' NEG' if cot & 0x40 else '') + (' TEST' if cot > 0x7F else '')\n"
         "    return ('I', f'{ns >> 1}/{nr >> 1}', TNSQ if vsq > 0x7F else TN, c, str(ca), objects)\n"
     )
-    exec(source, env)
-    cells: CellsOf = env["cells"]
-    return cells
 
 
 def _flat_source(
@@ -125,14 +133,17 @@ def _flat_source(
     vsq: int,
     element_text: Callable[[Any], str],
     env: dict[str, Any],
-) -> str:
+) -> str | None:
     """The source of ``cells`` for frames whose VSQ octet is ``vsq``: one unpack, one f-string of the
-    objects (``v``: see :func:`~otwire.inspect._iec104_json.flat_plan`)."""
+    objects (``v``: see :func:`~otwire.inspect._iec104_json.flat_plan`); ``None`` where that gives no plan."""
+    planned = flat_plan(fmt, vsq)
+    if planned is None:
+        return None
     sq = vsq > 0x7F
-    env["SF"], plan = flat_plan(fmt, vsq)
+    env["SF"], plan = planned
+    pairs = list(enumerate(zip(layout, starts, strict=True)))
     objects = []
     for ioa, base in plan:
-        pairs = enumerate(zip(layout, starts, strict=True))
         texts = " ".join(_text_expr(cls, i, k + base, element_text, env) for i, (cls, k) in pairs)
         objects.append(f"{{{ioa}}}: {texts}")
     return (

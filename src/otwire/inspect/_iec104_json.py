@@ -22,7 +22,16 @@ from typing import Any, Generic, TypeVar
 from otwire.codecs.iec104 import elements as el
 from otwire.codecs.iec104.layouts import LAYOUTS, element_size
 
-__all__ = ["FLAT_VIEWS", "CompiledViews", "ElementJson", "JsonFill", "compile_json_view", "flat_plan", "unpack_plan"]
+__all__ = [
+    "FLAT_OBJECTS",
+    "FLAT_VIEWS",
+    "CompiledViews",
+    "ElementJson",
+    "JsonFill",
+    "compile_json_view",
+    "flat_plan",
+    "unpack_plan",
+]
 
 #: ``element_json``: an element -> its JSON dict.
 ElementJson = Callable[[el.Element], dict[str, Any]]
@@ -141,8 +150,14 @@ class CompiledViews(Generic[_V]):
 FLAT_VIEWS = 256
 
 
-def flat_plan(fmt: str, vsq: int) -> tuple[struct.Struct, list[tuple[str, int]]]:
+#: The most objects of a frame a view compiled for one VSQ octet writes (more: the view with a loop).
+FLAT_OBJECTS = 16
+
+
+def flat_plan(fmt: str, vsq: int) -> tuple[struct.Struct, list[tuple[str, int]]] | None:
     """Return how to read a whole frame whose VSQ octet is ``vsq`` in one ``unpack_from(frame, 2)``.
+
+    ``None`` for no objects or more than :data:`FLAT_OBJECTS` (the views with a loop write those).
 
     ``fmt`` is one object's elements' format (:func:`unpack_plan`). The struct's values
     ``v`` are the head's seven (N(S) << 1, N(R) << 1, type, VSQ, COT, OA, CA), then per
@@ -152,6 +167,8 @@ def flat_plan(fmt: str, vsq: int) -> tuple[struct.Struct, list[tuple[str, int]]]
     by the JSON text and table views compiled for one VSQ octet.
     """
     n, sq = vsq & 0x7F, vsq > 0x7F
+    if not 0 < n <= FLAT_OBJECTS:
+        return None
     size = len(struct.unpack("<" + fmt, bytes(struct.calcsize("<" + fmt)))) if fmt else 0
     objects = []
     for j in range(n):

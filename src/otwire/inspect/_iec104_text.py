@@ -8,7 +8,7 @@ a function that reads an I-frame with :mod:`struct` (the plan of
 256-entry tables of their encoded general view; integers are written with ``%d``; floats
 by ``repr`` where that is msgspec's text (no exponent), else by msgspec itself; the other
 elements encode their general view. Given the VSQ octet too, it writes a frame with that
-octet (up to :data:`FLAT_OBJECTS` objects) by one ``unpack_from`` and one f-string, with no
+octet (up to :data:`~otwire.inspect._iec104_json.FLAT_OBJECTS` objects) by one ``unpack_from`` and one f-string, with no
 loop over the objects and CP56Time2a keys inline. ``tests/inspect/test_json_lines.py``
 proves every type byte-equal to the encoded dict, and ``tests/inspect/test_iec104_json.py``
 the per-VSQ views equal to the views with a loop (hypothesis).
@@ -72,13 +72,11 @@ def _r32_text(value: float) -> str:
     return '"NaN"' if value != value else ('"Infinity"' if value > 0 else '"-Infinity"')
 
 
-def _element_text(
-    cls: type[el.Element], i: int, k: int, element_json: ElementJson, env: dict[str, Any], *, inline: bool = False
-) -> str:
+def _element_text(cls: type[el.Element], i: int, k: int, element_json: ElementJson, env: dict[str, Any]) -> str:
     """Source of the JSON text of element ``i`` (raw values from ``v[k]``), as a piece of an f-string.
 
-    ``inline``: a CP56Time2a's keys are written in the f-string itself (through the local ``t``)
-    rather than by a call of ``CP56``.
+    A CP56Time2a's keys are written in the f-string itself, through the local ``t`` (the
+    general view's keys, in order; its ``iso`` text has digits and ``-:.T`` only, no escapes).
     """
     if issubclass(cls, el.OctetElement):
         env[f"O{i}"] = tuple(json_text(element_json(cls._TABLE[octet])) for octet in range(256))
@@ -90,15 +88,13 @@ def _element_text(
         return f'{{{{"element":"NVA","raw":{{v[{k}]}},"value":{{F(v[{k}] / 32768)}}}}}}'
     if cls in _PLAIN:
         return f'{{{{"element":"{cls.__name__}","{_PLAIN[cls]}":{{v[{k}]}}}}}}'
-    if cls is el.CP56Time2a and inline:
+    if cls is el.CP56Time2a:
         return (
             f'{{{{"element":"CP56Time2a","raw":"{{(t := v[{k}]).hex()}}","year":{{t[6] & 0x7F}},'
             '"month":{t[5] & 0x0F},"day":{t[4] & 0x1F},"day_of_week":{t[4] >> 5},"hour":{t[3] & 0x1F},'
             '"minute":{t[2] & 0x3F},"milliseconds":{t[0] | t[1] << 8},"invalid":{B[t[2] > 0x7F]},'
             '"summer_time":{B[t[3] > 0x7F]},"substituted":{B[t[2] >> 6 & 1]},"iso":{QT.get(t) or QI(t)}}}'
         )
-    if cls is el.CP56Time2a:
-        return f"{{CP56(v[{k}])}}"
     env[f"C{i}"] = cls.from_raw
     count = 1 if cls.FORMAT.endswith("s") else len(cls.FORMAT)
     return f"{{J(EJ(C{i}({', '.join(f'v[{k + j}]' for j in range(count))})))}}"
@@ -115,8 +111,8 @@ def compile_json_text(
 
     With ``vsq`` (the variable structure qualifier octet), the view is for frames with
     exactly that octet only: the whole frame is read by one ``unpack_from`` and written by
-    one f-string, without a loop over the objects (:data:`FLAT_OBJECTS` objects at most;
-    ``None`` beyond).
+    one f-string, without a loop over the objects (``None`` where
+    :func:`~otwire.inspect._iec104_json.flat_plan` gives none).
 
     Args:
         type_id: The type identification.
@@ -138,26 +134,11 @@ def compile_json_text(
     pairs = list(enumerate(zip(layout, starts, strict=True)))
     name = json_text(names[0](type_id))
     assert "'" not in name and "\\" not in name and "{" not in name, name  # a literal of the f-string
-    if vsq is not None:
-        if not 0 < vsq & 0x7F <= FLAT_OBJECTS:
-            return None
-        exec(_flat_source(type_id, name, vsq, fmt, pairs, element_json, env), env)
-        flat: JsonText = env["text"]
-        return flat
-    elements0 = ",".join(_element_text(cls, i, k + 2, element_json, env) for i, (cls, k) in pairs)
-    elements1 = ",".join(_element_text(cls, i, k, element_json, env) for i, (cls, k) in pairs)
-    tail = (
-        f'"format":"I","ns":{{ns >> 1}},"nr":{{nr >> 1}},"type_id":{type_id},"type":{name},"sq":{{B[vsq > 0x7F]}},'
-        '"number":{n},"cot":{c},"cot_name":{CN[c]},"negative":{B[cot & 0x40 != 0]},"test":{B[cot > 0x7F]},'
-        '"originator_address":{oa},"common_address":{ca},"objects":[{objects}],"raw_information":null'
-    )
-    source = _source(
-        f'{{{{"ioa":{{v[0] | v[1] << 16}},"elements":[{elements0}]}}}}',
-        f'{{{{"ioa":{{(a + i) & 0xFFFFFF}},"elements":[{elements1}]}}}}',
-        tail,
-        fmt,
-    )
-    env["S0"], env["S1"] = struct.Struct("<HB" + fmt), struct.Struct("<" + (fmt or "x"))
+    source: str | None
+    if vsq is None:
+        source = _loop_source(type_id, name, fmt, pairs, element_json, env)
+    elif (source := _flat_source(type_id, name, vsq, fmt, pairs, element_json, env)) is None:
+        return None
     exec(source, env)
     text: JsonText = env["text"]
     return text
@@ -174,16 +155,11 @@ def _env(
         "F": float_text,
         "EJ": element_json,
         "J": json_text,
-        "CP56": _cp56_text(iso),
         "QT": quoted,
         "QI": _quoted_iso(iso, quoted),
         "CN": tuple(json_text(cot_name(c)) for c in range(64)),
         "B": ("false", "true"),
     }
-
-
-#: The most objects of a frame a view compiled for one VSQ octet writes (more: the view with a loop).
-FLAT_OBJECTS = 16
 
 
 def _flat_source(
@@ -194,14 +170,17 @@ def _flat_source(
     pairs: list[tuple[int, tuple[type[el.Element], int]]],
     element_json: ElementJson,
     env: dict[str, Any],
-) -> str:
+) -> str | None:
     """The source of ``text`` for frames whose VSQ octet is ``vsq``: one unpack, one f-string (``v``: see
-    :func:`~otwire.inspect._iec104_json.flat_plan`)."""
+    :func:`~otwire.inspect._iec104_json.flat_plan`); ``None`` where that gives no plan."""
+    planned = flat_plan(fmt, vsq)
+    if planned is None:
+        return None
     n, sq = vsq & 0x7F, vsq > 0x7F
-    env["SF"], plan = flat_plan(fmt, vsq)
+    env["SF"], plan = planned
     objects = []
     for ioa, base in plan:
-        elements = ",".join(_element_text(cls, i, k + base, element_json, env, inline=True) for i, (cls, k) in pairs)
+        elements = ",".join(_element_text(cls, i, k + base, element_json, env) for i, (cls, k) in pairs)
         objects.append(f'{{{{"ioa":{{{ioa}}},"elements":[{elements}]}}}}')
     text = (
         f'"format":"I","ns":{{v[0] >> 1}},"nr":{{v[1] >> 1}},"type_id":{type_id},"type":{name},'
@@ -214,6 +193,31 @@ def _flat_source(
         "    v = SF.unpack_from(frame, 2)\n"
         "    cot = v[4]\n"
         "    c = cot & 0x3F\n" + ("    a = v[7] | v[8] << 16\n" if sq else "") + f"    return f'{text}'\n"
+    )
+
+
+def _loop_source(
+    type_id: int,
+    name: str,
+    fmt: str,
+    pairs: list[tuple[int, tuple[type[el.Element], int]]],
+    element_json: ElementJson,
+    env: dict[str, Any],
+) -> str:
+    """The source of ``text`` for frames of any VSQ octet: a loop over the objects."""
+    elements0 = ",".join(_element_text(cls, i, k + 2, element_json, env) for i, (cls, k) in pairs)
+    elements1 = ",".join(_element_text(cls, i, k, element_json, env) for i, (cls, k) in pairs)
+    tail = (
+        f'"format":"I","ns":{{ns >> 1}},"nr":{{nr >> 1}},"type_id":{type_id},"type":{name},"sq":{{B[vsq > 0x7F]}},'
+        '"number":{n},"cot":{c},"cot_name":{CN[c]},"negative":{B[cot & 0x40 != 0]},"test":{B[cot > 0x7F]},'
+        '"originator_address":{oa},"common_address":{ca},"objects":[{objects}],"raw_information":null'
+    )
+    env["S0"], env["S1"] = struct.Struct("<HB" + fmt), struct.Struct("<" + (fmt or "x"))
+    return _source(
+        f'{{{{"ioa":{{v[0] | v[1] << 16}},"elements":[{elements0}]}}}}',
+        f'{{{{"ioa":{{(a + i) & 0xFFFFFF}},"elements":[{elements1}]}}}}',
+        tail,
+        fmt,
     )
 
 
@@ -238,26 +242,6 @@ def _source(object0: str, object1: str, tail: str, fmt: str) -> str:
         f"            for i, v in {'enumerate(S1.iter_unpack(frame[15:]))' if fmt else 'enumerate(range(n))'}])\n"
         f"    return f'{tail}'\n"
     )
-
-
-def _cp56_text(iso: Callable[[bytes], str | None]) -> Callable[[bytes], str]:
-    """Return the JSON text of CP56Time2a octets (the general view's keys, in order).
-
-    ``iso`` gives digits and ``-:.T`` only: quoted as it is, the text needs no escapes.
-    """
-
-    def text(t: bytes) -> str:
-        when = iso(t)
-        iso_text = "null" if when is None else '"' + when + '"'
-        return (
-            f'{{"element":"CP56Time2a","raw":"{t.hex()}","year":{t[6] & 0x7F},"month":{t[5] & 0x0F},'
-            f'"day":{t[4] & 0x1F},"day_of_week":{t[4] >> 5},"hour":{t[3] & 0x1F},"minute":{t[2] & 0x3F},'
-            f'"milliseconds":{t[0] | t[1] << 8},"invalid":{"true" if t[2] > 0x7F else "false"},'
-            f'"summer_time":{"true" if t[3] > 0x7F else "false"},'
-            f'"substituted":{"true" if t[2] & 0x40 else "false"},"iso":{iso_text}}}'
-        )
-
-    return text
 
 
 def _quoted_iso(iso: Callable[[bytes], str | None], texts: dict[bytes, str]) -> Callable[[bytes], str]:

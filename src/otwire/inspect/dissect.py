@@ -47,7 +47,7 @@ from otwire.inspect.fields import record_values as flat_values
 from otwire.inspect.files import CaptureInput, input_name
 from otwire.inspect.filter import compile_filter
 from otwire.inspect.model import Dissector, Finding, ProtocolView
-from otwire.inspect.records import Row, RowKind, record_values, row_json
+from otwire.inspect.records import SENDERS, Row, RowKind, record_values, row_json
 
 __all__ = [
     "RecordFilter",
@@ -299,9 +299,6 @@ def _problems(kinds: Counter[str]) -> str:
     return f"{kinds['error']} decode errors, {kinds['junk']} junk stretches, {kinds['gap']} gaps"
 
 
-#: Every :class:`Sender` (a tuple: iterating the enum itself is slow).
-_SENDERS: tuple[Sender, ...] = tuple(Sender)
-
 #: What :class:`_Streams` keeps of the last flow: protocol, its dissector's feed, pseudo flow, stream number.
 _Entry: TypeAlias = tuple[str, Callable[[Sender, bytes], Iterable[Finding]], bool, int | None]
 
@@ -394,7 +391,7 @@ class _Streams:
             self._rows(entry[1].end(s), ts, n, flow, s, entry[0], out)
 
     def _close(self, flow: Flow, ts: float | None, n: int | None, out: list[Row]) -> None:
-        for s in _SENDERS:
+        for s in SENDERS:
             self._end(flow, s, ts, n, out)
         self._open.pop(flow, None)
 

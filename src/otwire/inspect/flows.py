@@ -25,6 +25,7 @@ from typing import Final, Literal, TypeAlias
 from otwire.codecs._base import fast_constructor
 from otwire.inspect.frames import Segment, decode_frame
 from otwire.inspect.records import (
+    SENDERS,
     CaptureStats,
     CaptureWarning,
     Data,
@@ -89,7 +90,7 @@ class _Conn:
         self.flow = flow
         self.announced = False
         self.last = ts  # capture time of the last segment
-        self.sides = {_CLIENT: TCPReassembler(), _SERVER: TCPReassembler()}  # every Sender (iterating the enum is slow)
+        self.sides = {s: TCPReassembler() for s in SENDERS}
 
     @property
     def started(self) -> bool:

@@ -64,6 +64,10 @@ class Sender(enum.StrEnum):
         return "to_server" if self is Sender.CLIENT else "to_client"
 
 
+#: Every :class:`Sender`, client first (a tuple: iterating the enum class is a Python call per member).
+SENDERS: tuple[Sender, ...] = tuple(Sender)
+
+
 @dataclass(frozen=True, slots=True)
 class Flow:
     """A TCP conversation, oriented client to server (see the module docstring).
