@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import subprocess
+import sys
 from importlib import resources
 from pathlib import Path
 
@@ -216,3 +219,18 @@ def test_every_notice_has_a_hint(tmp_path: Path) -> None:
     for path in files:
         message = notice(path)
         assert "; " in message and ("--" in message or "tcpdump" in message), message
+
+
+def test_json_lines_into_a_pipe_load_neither_rich_nor_construct() -> None:
+    """jsonl of every bundled sample (every protocol) into a pipe imports no rich and no construct."""
+    code = (
+        "import sys, io, contextlib\n"
+        "from otwire.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    assert main(['inspect', '--format', 'jsonl', '--progress', 'auto']) == 0\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'rich', 'construct'}))"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert run.stdout.strip() == "[]", run.stdout
+    assert '"summary"' in run.stderr  # the samples were dissected

@@ -20,10 +20,7 @@ from contextlib import ExitStack, redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
-
-from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn
+from typing import TYPE_CHECKING, Any
 
 from otwire.errors import InvalidArgument
 from otwire.inspect.capture import CaptureStats, capture_size
@@ -35,20 +32,13 @@ from otwire.inspect.packets import packet_rows, read_packets
 from otwire.inspect.pcapout import PacketTap
 from otwire.inspect.render import Summary, TableWriter, write_jsonl
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 #: Show a progress bar when the inputs are at least this large (octets) and stderr is a terminal.
 PROGRESS_THRESHOLD = 1 << 20
 #: The name of standard input among the paths.
 STDIN = "-"
-
-
-class _Console(Console):
-    """A console whose closed pipe (``otwire inspect | head``) ends the command like any other."""
-
-    def on_broken_pipe(self) -> None:
-        try:
-            super().on_broken_pipe()  # points stdout at /dev/null, then exits with status 1
-        except SystemExit:
-            raise BrokenPipeError from None  # otwire.cli.main: exit status 0, as for --format jsonl
 
 
 @dataclass
@@ -184,29 +174,42 @@ def _dissect_all(
 ) -> None:
     """Dissect the inputs in turn (until ``-c`` is reached), with a progress bar over their octets."""
     sizes = [0 if str(p) == STDIN else capture_size(p) for p in paths]
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
-    show = args.progress == "always" or (
-        args.progress == "auto" and err.is_terminal and sum(sizes) >= PROGRESS_THRESHOLD
-    )
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), console=err,
-                        disable=not show)  # fmt: skip
-    stack.enter_context(progress)
-    task = progress.add_task("dissecting", total=sum(sizes))
+    show = _progress_bar(args, sum(sizes), stack)
     named = bool(args.paths or getattr(args, "read", None))
     if getattr(args, "jobs", 1) > 1 and len(paths) > 1:
         names = [str(p) if named else p.name for p in paths]
-        _run_jobs(args, paths, names, lambda size: progress.advance(task, size), sizes)
+        _run_jobs(args, paths, names, show, sizes)
         return
     done = 0
     for path, size in zip(paths, sizes, strict=True):
         if selection.done:
             break
-        stats = CaptureStats(progress=_advance(progress, task, done))
+        stats = CaptureStats(progress=None if show is None else _advance(show, done))
         source = str(path) if named else path.name
         rows = _rows(args, path, stats, selection, stack)
         _emit(args, output, selection, selection.select(rows, source), source)
         done += size
-        progress.update(task, completed=done)
+        if show is not None:
+            show(done)
+
+
+def _progress_bar(args: argparse.Namespace, total: int, stack: ExitStack) -> Callable[[int], None] | None:
+    """``--progress``: the bar's ``show(completed octets)``, or ``None`` when no bar is shown.
+
+    ``auto`` shows one for inputs of :data:`PROGRESS_THRESHOLD` octets or more when rich
+    judges stderr a terminal; rich is not even imported where it could not (stderr no tty,
+    and neither ``TTY_COMPATIBLE=1`` nor ``FORCE_COLOR`` set, the variables rich obeys).
+    """
+    if args.progress == "never" or (args.progress == "auto" and total < PROGRESS_THRESHOLD):
+        return None
+    environ = os.environ
+    if args.progress == "auto" and not (
+        sys.stderr.isatty() or environ.get("TTY_COMPATIBLE") == "1" or environ.get("FORCE_COLOR")
+    ):
+        return None
+    from otwire.inspect._terminal import progress_bar
+
+    return progress_bar(total, stack, always=args.progress == "always")
 
 
 def _check_options(args: argparse.Namespace) -> None:
@@ -278,15 +281,24 @@ class _Output:
     """The chosen output: a table console (with ``-V``/``-x`` extras), or a writer of fields or CSV lines."""
 
     format: str
-    console: Console
     writer: Any = None
     detail: bool = False
     hexdump: bool = False
+    _console: Console | None = field(default=None, init=False, repr=False)
+
+    @property
+    def console(self) -> Console:
+        """The table's console on stdout (rich: made, and imported, on first use)."""
+        if self._console is None:
+            from otwire.inspect._terminal import PipeConsole
+
+            self._console = PipeConsole(highlight=False, soft_wrap=True)
+        return self._console
 
 
 def _output(args: argparse.Namespace, *, header: bool = True) -> _Output:
     """Return the output ``args`` ask for (``header=False``: no fields/CSV header line, as a ``--jobs`` worker)."""
-    out = _Output(args.format, _Console(highlight=False, soft_wrap=True))
+    out = _Output(args.format)
     out.detail, out.hexdump = bool(getattr(args, "detail", False)), bool(getattr(args, "hexdump", False))
     fields = getattr(args, "fields", None) or []
     if args.format == "fields":
@@ -367,16 +379,20 @@ def _table(output: _Output, rows: Iterator[Row], source: str, batch: int, count:
         table.flush()
 
 
-def _advance(progress: Progress, task: TaskID, base: int) -> Callable[[int], None]:
+def _advance(show: Callable[[int], None], base: int) -> Callable[[int], None]:
     """Return a callback moving the bar to ``base`` plus the octets read of the current file."""
-    return lambda position: progress.update(task, completed=base + position)
+    return lambda position: show(base + position)
 
 
 # --- --jobs N: input files dissected in parallel --------------------------------------------
 
 
 def _run_jobs(
-    args: argparse.Namespace, paths: list[Path], names: list[str], advance: Callable[[int], None], sizes: list[int]
+    args: argparse.Namespace,
+    paths: list[Path],
+    names: list[str],
+    show: Callable[[int], None] | None,
+    sizes: list[int],
 ) -> None:
     """Dissect the files in up to ``args.jobs`` processes; print each file's output in input order.
 
@@ -391,13 +407,16 @@ def _run_jobs(
     with tempfile.TemporaryDirectory(prefix="otwire-jobs-") as folder, Pool(min(args.jobs, len(paths))) as pool:
         outputs = [os.path.join(folder, f"{i}.out") for i in range(len(paths))]
         jobs = list(zip([args] * len(paths), paths, names, outputs, strict=True))
+        done = 0
         for (out_path, err), size in zip(pool.imap(_job, jobs), sizes, strict=True):
             with open(out_path, encoding="utf-8") as out:
                 shutil.copyfileobj(out, sys.stdout)
             os.unlink(out_path)
             sys.stdout.flush()
             sys.stderr.write(err)
-            advance(size)
+            done += size
+            if show is not None:
+                show(done)
 
 
 def _job(job: tuple[argparse.Namespace, Path, str, str]) -> tuple[str, str]:

@@ -11,22 +11,27 @@ import datetime as _dt
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import msgspec
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from otwire.inspect._json_lines import TextLines
 from otwire.inspect.capture import Sender
 from otwire.inspect.dissect import Row, row_json, view
 from otwire.inspect.model import Finding, ProtocolView
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 _IEC104_FORMATS = ("I-format", "S-format", "U-format")
 _ARROW = {Sender.CLIENT: "C>S", Sender.SERVER: "S>C", None: "   "}
 #: The common columns: time of day (UTC), frame (packet) number, stream number, direction.
 _LEAD = f"{'time':<12} {'frame':>7} {'str':>3} {'dir':<3}"
+
+
+#: Characters of JSON lines written at once, at most (plus the last line's): under the C
+#: allocator's default ``mmap`` threshold of 128 KiB, so the joined text reuses heap memory.
+BATCH_CHARS = 1 << 15
 
 
 def write_jsonl(
@@ -40,7 +45,9 @@ def write_jsonl(
     lines are written up to ``batch`` at a time (1: each at once, for live output): one
     line, then two, four and so on, so the first lines leave as soon as unbatched ones
     would (``otwire inspect | head -1`` ends the run at once) and a long capture is written
-    ``batch`` lines per call. A row with text beyond ASCII, or a value msgspec cannot
+    ``batch`` lines per call, or fewer: a write holds about :data:`BATCH_CHARS` characters
+    at most (a larger joined text may be a fresh ``mmap`` of the C allocator, its pages
+    faulted in anew on every write). A row with text beyond ASCII, or a value msgspec cannot
     encode (an integer beyond 64 bits), is written by :func:`json.dumps` instead, with
     ``\\uXXXX`` escapes as before, so the output stays ASCII whatever the terminal's
     encoding. Lines already encoded are written when ``rows`` raises. ``count(source, row)``
@@ -50,6 +57,7 @@ def write_jsonl(
     text_line = TextLines(source).line
     lines: list[str] = []
     size = 1  # lines per write now: doubles up to batch
+    chars = 0  # characters held in lines
     try:
         for row in rows:
             if count is not None:
@@ -58,10 +66,11 @@ def write_jsonl(
             if line is None:
                 line = _dict_line(row_json(row, source), encode)
             lines.append(line)
-            if len(lines) < size:
+            chars += len(line)
+            if len(lines) < size and chars < BATCH_CHARS:
                 continue
             _write_lines(lines, out)
-            lines = []
+            lines, chars = [], 0
             if size < batch:
                 size = min(size * 2, batch)
     finally:
@@ -171,6 +180,8 @@ class TableWriter:
             if len(self._held) >= self._size:
                 self.flush()
         else:
+            from rich.markup import escape  # a colour console: rich is loaded
+
             self.flush()
             self._console.print(f"[{style}]{escape(text)}[/{style}]", emoji=False)
 
@@ -284,6 +295,9 @@ class Summary:
 
     def render(self, console: Console) -> None:
         """Print one summary table per file."""
+        from rich.markup import escape
+        from rich.table import Table
+
         types = self.types
         for source, counts in self.files.items():
             table = Table(title=f"summary: {escape(source)}", show_header=True, title_justify="left")

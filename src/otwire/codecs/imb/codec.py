@@ -9,7 +9,9 @@ Two decoders per message kind, as in the IEC 104 codec:
   schemas of record, then re-encode and compare (compiled construct does not
   notice a short read). The differential tests prove both paths equal.
 
-Encoding always goes through the schemas of record.
+Encoding always goes through the schemas of record. They (and construct) are imported by
+the first encoding or schema decoding, so a program that only decodes (``otwire inspect``)
+never loads them.
 """
 
 from __future__ import annotations
@@ -18,8 +20,7 @@ import struct
 from collections.abc import Callable
 from typing import Any, overload
 
-from otwire.codecs._base import SCHEMA_ERRORS, enum_or_int, fast_constructor
-from otwire.codecs.imb import _schema
+from otwire.codecs._base import enum_or_int, fast_constructor
 from otwire.codecs.imb import admin as a
 from otwire.codecs.imb.commands import (
     AllVariables,
@@ -188,6 +189,8 @@ def encode_event(event: EventCommand) -> bytes:
     Raises:
         EncodeError: ``event`` is not an ``EventCommand``.
     """
+    from otwire.codecs.imb import _schema  # construct: imported on first use
+
     if not isinstance(event, EventCommand):
         raise EncodeError(f"not an EventCommand: {event!r}")
     schema = _schema.FOCUS_EVENT if type(event.body) is FocusEvent else _schema.EVENT
@@ -222,6 +225,8 @@ def encode_event_frame(event_id: int, tick: int, event_kind: int, body: Buffer) 
 
 def event_tree(event: EventCommand) -> dict[str, Any]:
     """Return the schema value of ``event`` (the inverse of :func:`event_from_tree`)."""
+    from otwire.codecs.imb import _schema  # construct: imported on first use
+
     body = event.body
     return {
         "event_id": event.event_id,
@@ -233,6 +238,8 @@ def event_tree(event: EventCommand) -> dict[str, Any]:
 
 def event_from_tree(tree: Any, *, focus: bool = False) -> EventCommand:
     """Build an ``EventCommand`` from what ``EVENT`` (or ``FOCUS_EVENT``) parsed."""
+    from otwire.codecs.imb import _schema  # construct: imported on first use
+
     kind = tree.event_kind & EVENT_KIND_MASK
     cls = FocusEvent if focus and kind == 0 else EVENT_LAYOUTS[kind][0] if kind in EVENT_LAYOUTS else None
     body = UnknownEvent(event_kind=kind, data=tree.body) if cls is None else cls(**_schema.tree_fields(tree.body))
@@ -246,6 +253,9 @@ def decode_event_schema(payload: Buffer, *, focus: bool = False) -> EventCommand
     Raises:
         DecodeError: as :func:`decode_event`.
     """
+    from otwire.codecs._base import SCHEMA_ERRORS  # construct's errors
+    from otwire.codecs.imb import _schema  # construct: imported on first use
+
     data = bytes(payload)
     schema = _schema.FOCUS_EVENT if focus and len(data) > 8 and data[8] == 0 else _schema.EVENT
     try:
@@ -423,6 +433,8 @@ def encode_payload(command: Command) -> bytes:
     Raises:
         EncodeError: ``command`` is not a command dataclass.
     """
+    from otwire.codecs.imb import _schema  # construct: imported on first use
+
     if type(command) is EventCommand:
         return encode_event(command)
     if type(command) is UnknownCommand:
@@ -448,6 +460,8 @@ def encode_command(command: Command) -> bytes:
 
 def _from_tree(code: int, tree: Any) -> Command:
     """Build a command from what ``PAYLOAD`` parsed for ``code``."""
+    from otwire.codecs.imb import _schema  # construct: imported on first use
+
     if code == C.EVENT:
         return event_from_tree(tree)
     if code not in COMMAND_LAYOUTS:
@@ -471,6 +485,9 @@ def decode_command_schema(frame: Buffer | Frame | int, payload: Buffer | None = 
         DecodeError: as :func:`decode_command`.
         LocalProtocolError: as :func:`decode_command`.
     """
+    from otwire.codecs._base import SCHEMA_ERRORS  # construct's errors
+    from otwire.codecs.imb import _schema  # construct: imported on first use
+
     if isinstance(frame, int) and payload is not None:
         code, body = frame, bytes(payload)
     elif isinstance(frame, Frame) and payload is None:

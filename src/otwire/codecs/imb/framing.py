@@ -31,8 +31,7 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from otwire.codecs._base import SCHEMA_ERRORS, enum_or_int, fast_constructor
-from otwire.codecs.imb import _schema
+from otwire.codecs._base import enum_or_int, fast_constructor
 from otwire.codecs.imb.primitives import Buffer, check_int32
 from otwire.codecs.imb.types import (
     END_PAYLOAD_MAGIC_BYTES,
@@ -83,6 +82,8 @@ def encode_frame(command_code: int, payload: Buffer = b"") -> bytes:
     Raises:
         EncodeError: ``command_code`` is not an int32 or the payload exceeds 10 MiB.
     """
+    from otwire.codecs.imb import _schema  # construct: imported on first use
+
     frame = Frame(command_code=command_code, payload=bytes(payload))
     n = len(frame.payload)
     return bytes(
@@ -152,6 +153,9 @@ def decode_frame_schema(frame: Buffer) -> Frame:
     Raises:
         DecodeError: as :func:`decode_frame`.
     """
+    from otwire.codecs._base import SCHEMA_ERRORS  # construct's errors
+    from otwire.codecs.imb import _schema  # construct: imported on first use
+
     data = bytes(frame)
     try:
         tree = _schema.FRAME.parse(data)
