@@ -15,7 +15,7 @@ from otwire.codecs.iec104.layouts import LAYOUTS, element_size
 from otwire.inspect.model import Finding, FindingKind
 from otwire.inspect.records import Sender
 
-__all__ = ["DecodedOnDemand", "decodes"]
+__all__ = ["FRAME_SIZES", "DecodedOnDemand", "decodes"]
 
 
 class DecodedOnDemand(Finding):
@@ -89,21 +89,27 @@ def decodes(frame: bytes) -> bool:
     """Whether :func:`decode_apdu` decodes this framed APDU (a :class:`RawAPDU`'s octets) for sure.
 
     ``True`` for an I-frame whose type has a fixed-size layout and whose information part has
-    the size its VSQ says; ``False`` for every other frame (which may decode or not).
-    ``tests/inspect/test_iec104_json.py`` checks that ``True`` is never wrong.
+    the size its VSQ says (:data:`FRAME_SIZES`); ``False`` for every other frame (which may
+    decode or not). ``tests/inspect/test_iec104_json.py`` checks that ``True`` is never wrong.
     """
-    n = len(frame)
-    if n < 12 or frame[2] & 1 or frame[4] & 1:
-        return False
-    size = _OBJECT_SIZES.get(frame[6])
-    if size is None:
-        return False
-    vsq = frame[7]
-    if vsq > 0x7F:
-        return n - 12 == (3 + (vsq & 0x7F) * size if vsq & 0x7F else 0)
-    return n - 12 == vsq * (3 + size)
+    return len(frame) >= 12 and not (frame[2] | frame[4]) & 1 and FRAME_SIZES[frame[6] << 8 | frame[7]] == len(frame)
 
 
+class _FrameSizes(dict[int, int]):
+    """``type_id << 8 | VSQ octet`` -> octets of the whole frame (from 0x68), 0 for a type without
+    a fixed-size layout; each computed on its first lookup."""
+
+    def __missing__(self, key: int) -> int:
+        size = _OBJECT_SIZES.get(key >> 8)
+        vsq = key & 0xFF
+        n = vsq & 0x7F
+        octets = 0 if size is None else 12 + ((3 + n * size if n else 0) if vsq > 0x7F else n * (3 + size))
+        self[key] = octets
+        return octets
+
+
+#: The frames :func:`decodes` vouches for: those whose length is this (by type and VSQ octet).
+FRAME_SIZES: dict[int, int] = _FrameSizes()
 #: type_id -> element octets per object, for the types with a fixed-size layout.
 _OBJECT_SIZES: dict[int, int] = {
     int(t): size for t, layout in LAYOUTS.items() if (size := element_size(layout)) is not None

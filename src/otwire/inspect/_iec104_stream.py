@@ -11,7 +11,7 @@ from otwire.codecs.iec104 import APDUFramer, Junk, LengthError, RawAPDU, decode_
 from otwire.codecs.iec104.apci import MAX_LENGTH, MIN_LENGTH, START
 from otwire.codecs.iec104.framing import FramerItem
 from otwire.errors import DecodeError
-from otwire.inspect._iec104_lazy import DecodedOnDemand, decodes
+from otwire.inspect._iec104_lazy import FRAME_SIZES, DecodedOnDemand, decodes
 from otwire.inspect.model import Finding, PerSender
 
 __all__ = ["IEC104Dissector", "IEC104StreamDissector"]
@@ -43,7 +43,11 @@ class IEC104StreamDissector:
             if size < MIN_LENGTH + 2 or size > MAX_LENGTH + 2 or pos + size > end:
                 break
             frame = data[pos : pos + size]
-            out.append(DecodedOnDemand("apdu", offset + pos, frame) if decodes(frame) else _apdu(frame, offset + pos))
+            # decodes(frame), inline: an I-frame of a fixed-size layout whose length its VSQ gives
+            if size >= 12 and not (frame[2] | frame[4]) & 1 and FRAME_SIZES[frame[6] << 8 | frame[7]] == size:
+                out.append(DecodedOnDemand("apdu", offset + pos, frame))
+            else:
+                out.append(_apdu(frame, offset + pos))
             pos += size
         if pos:
             framer.skip(pos)
