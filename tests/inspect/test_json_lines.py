@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import io
 import struct
+import subprocess
+import sys
+from contextlib import nullcontext
 from importlib import resources
+from pathlib import Path
 
 import msgspec
 import pytest
@@ -18,13 +22,15 @@ from otwire.errors import DecodeError
 from otwire.inspect import read, row_json
 from otwire.inspect._iec104_text import float_text, json_text
 from otwire.inspect._json_lines import TextLines
+from otwire.inspect.dissect import default_ports, dissect, dissect_parts, found_rows
 from otwire.inspect.files import SAMPLES
 from otwire.inspect.iec104 import apdu_json, apdu_json_text
 from otwire.inspect.model import Finding
 from otwire.inspect.records import Flow, Row, Sender
-from otwire.inspect.render import write_jsonl
+from otwire.inspect.render import Summary, write_jsonl, write_jsonl_parts
 
 SAMPLE_DIR = resources.files("otwire.inspect") / "samples"
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 _encode = msgspec.json.encode
 
 
@@ -92,3 +98,30 @@ def test_rows_without_time_or_with_a_source_beyond_ascii() -> None:
     write_jsonl([row, row], "\u00e9t\u00e9.pcap", out, batch=2)
     assert out.getvalue().splitlines()[0].startswith('{"source":"\\u00e9t\\u00e9.pcap"')
     assert json_text("x") == '"x"'
+
+
+def _bench_capture(tmp_path: Path) -> Path:
+    """A small capture of the benchmark's mixed kind: IEC 104 with several APDUs per segment, IMB, i3X, XMPP."""
+    path = tmp_path / "mixed.pcap"
+    code = f"import sys; sys.path.insert(0, {str(BENCHMARKS)!r}); import inspect_tshark; inspect_tshark.write_mixed("
+    subprocess.run([sys.executable, "-c", f"{code}__import__('pathlib').Path({str(path)!r}), 600)"], check=True)
+    return path
+
+
+@pytest.mark.parametrize("name", [*SAMPLES, "mixed"])
+def test_parts_write_the_lines_and_counts_of_the_rows(name: str, tmp_path: Path) -> None:
+    """``dissect_parts`` + ``write_jsonl_parts`` (the CLI's path) write what the rows one by one write, and count it."""
+    with resources.as_file(SAMPLE_DIR / name) if name != "mixed" else nullcontext(_bench_capture(tmp_path)) as path:
+        ports = default_ports()
+        by_rows, by_parts = io.StringIO(), io.StringIO()
+        rows_summary, parts_summary = Summary(), Summary()
+        write_jsonl(dissect(path, ports), "s", by_rows, batch=256, summary=rows_summary)
+        parts = list(dissect_parts(path, ports))
+        write_jsonl_parts(iter(parts), "s", by_parts, batch=256, summary=parts_summary)
+    assert by_parts.getvalue() == by_rows.getvalue()
+    assert parts_summary.as_json() == rows_summary.as_json()
+    assert [row for part in parts for row in (part if isinstance(part, list) else found_rows(part))] == list(
+        dissect(path, ports)
+    )
+    if name == "mixed":  # segments of several APDUs come as one part
+        assert any(isinstance(part, tuple) and len(part[6]) > 1 for part in parts)

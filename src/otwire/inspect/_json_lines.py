@@ -5,7 +5,8 @@
 (``source`` ... ``raw``, as :func:`~otwire.inspect.records.row_json` orders them) then
 the protocol's own text. The line is byte-equal to msgspec's encoding of the row's dict
 (``tests/inspect/test_json_lines.py``); every other row, and any line that would not be
-ASCII, is left to the dict path (``None``).
+ASCII (a file name or address beyond ASCII: the protocol's text is ASCII), is left to the
+dict path (``None``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from otwire.inspect._iec104_text import float_text, json_text
-from otwire.inspect.dissect import view
+from otwire.inspect.dissect import Found, view
 from otwire.inspect.records import Row, record_values
 
 __all__ = ["TextLines"]
@@ -40,40 +41,62 @@ class TextLines:
         finding = row.finding
         if finding is None or row.kind != "apdu":
             return None
-        protocol = row.protocol
+        found = (row.timestamp, row.packet_number, row.flow, row.sender, row.protocol, row.stream, [finding])
+        return self.found_lines(found)[0]  # type: ignore[arg-type]
+
+    def found_lines(self, found: Found) -> list[str | None]:
+        """Return the JSON lines (no newlines) of a segment's rows (:func:`~otwire.inspect.dissect.found_rows`).
+
+        ``None`` stands for the line of a row that the dict path writes.
+        """
+        ts, n, flow, s, protocol, stream, findings = found
         if protocol != self._protocol:
             self._protocol, self._text_of, self._flow = protocol, self._text_view(protocol), _UNSET
         text_of = self._text_of
         if text_of is None:
-            return None
-        text = text_of(finding)
-        if text is None:
-            return None
-        flow, sender, stream = row.flow, row.sender, row.stream
+            return [None] * len(findings)
+        out: list[str | None] = []
+        lead: str | None = None  # the text up to "offset": of the rows of lead_sender (None: not ASCII)
+        lead_sender: Any = _UNSET
+        for finding in findings:
+            text = text_of(finding) if finding.kind == "apdu" else None
+            if text is None:
+                out.append(None)
+                continue
+            sender = finding.sender or s
+            if sender is not lead_sender:
+                lead, lead_sender = self._lead(ts, n, flow, sender, protocol, stream), sender
+            out.append(None if lead is None else f'{lead}{finding.offset},"raw":"{finding.raw.hex()}",{text}}}')
+        return out
+
+    def _lead(
+        self, ts: float | None, n: int | None, flow: Any, sender: Any, protocol: str, stream: int | None
+    ) -> str | None:
+        """The text of a row's keys from ``{"source":`` to ``"offset":``, or ``None`` where it is not ASCII.
+
+        The parts of the last row's are kept. The rest of a line is ASCII: ``json_text`` gives ASCII
+        text only (:class:`~otwire.inspect.model.ProtocolView`), a hex string and an integer.
+        """
         if flow is not self._flow or sender is not self._sender or stream != self._number:
             self._flow, self._sender, self._number = flow, sender, stream
-            self._middle = self._middle_of(row)
-        ts, n = row.timestamp, row.packet_number
+            self._middle = self._middle_of(flow, sender, stream, protocol)
         if ts != self._time or type(ts) is not type(self._time):
             self._time, self._time_text = ts, _time_text(ts)
-        line = (
-            f"{self._source}{self._time_text}{n if type(n) is int else 'null'}{self._middle}"
-            f'{finding.offset},"raw":"{finding.raw.hex()}",{text}}}'
-        )
-        return line if line.isascii() else None
+        lead = f"{self._source}{self._time_text}{n if type(n) is int else 'null'}{self._middle}"
+        return lead if lead.isascii() else None
 
     def _text_view(self, protocol: str | None) -> Callable[[Any], str | None] | None:
         """``ProtocolView.json_text`` of a protocol, or ``None``."""
         return view(protocol).json_text if protocol is not None else None
 
-    def _middle_of(self, row: Row) -> str:
-        """:func:`_middle` of the row's stream, remembered for the most recent streams (bounded)."""
-        key = (row.flow, row.sender, row.stream, row.protocol)
+    def _middle_of(self, flow: Any, sender: Any, stream: int | None, protocol: str) -> str:
+        """:func:`_middle` of a stream, remembered for the most recent streams (bounded)."""
+        key = (flow, sender, stream, protocol)
         middle = self._middles.get(key)
         if middle is None:
             if len(self._middles) >= 4096:
                 self._middles.clear()
-            middle = self._middles[key] = _middle(row)
+            middle = self._middles[key] = _middle(Row("apdu", None, None, flow, sender, protocol, stream=stream))
         return middle
 
 

@@ -24,13 +24,13 @@ from typing import TYPE_CHECKING, Any
 
 from otwire.errors import InvalidArgument
 from otwire.inspect.capture import CaptureStats, capture_size
-from otwire.inspect.dissect import Row, check_input, default_ports, dissect
+from otwire.inspect.dissect import Part, Row, check_input, default_ports, dissect_parts, rows_of
 from otwire.inspect.fields import CsvWriter, FieldsWriter, known_fields, record_values
 from otwire.inspect.files import SAMPLES, Source
 from otwire.inspect.filter import Predicate, compile_filter
 from otwire.inspect.packets import packet_rows, read_packets
 from otwire.inspect.pcapout import PacketTap
-from otwire.inspect.render import Summary, TableWriter, write_jsonl
+from otwire.inspect.render import Summary, TableWriter, write_jsonl_parts
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -76,6 +76,12 @@ class Selection:
             return rows
         return self._selected(rows, source)
 
+    def select_parts(self, parts: Iterator[Part], source: str) -> Iterator[Part]:
+        """:meth:`select` over parts (:data:`~otwire.inspect.dissect.Part`): ``parts`` itself when all pass."""
+        if self.predicate is None and self.limit is None and self.tap is None:
+            return parts
+        return ([row] for row in self._selected(rows_of(parts), source))
+
     def _selected(self, rows: Iterator[Row], source: str) -> Iterator[Row]:
         for row in rows:
             if self.done:
@@ -117,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
             watch = tap.watch if tap else None
             rows = capture_rows(live, ports, duration=args.duration, stop=interrupted.is_set, tap=watch)
             print(f"capturing on {live}", file=sys.stderr, flush=True)  # as tshark says; the socket is open
-            _emit(args, output, selection, selection.select(rows, live), live)
+            _emit(args, output, selection, selection.select_parts(_as_parts(rows), live), live)
         else:
             _dissect_all(args, stack, paths, selection, output)
     return 0
@@ -186,8 +192,8 @@ def _dissect_all(
             break
         stats = CaptureStats(progress=None if show is None else _advance(show, done))
         source = str(path) if named else path.name
-        rows = _rows(args, path, stats, selection, stack)
-        _emit(args, output, selection, selection.select(rows, source), source)
+        parts = _parts(args, path, stats, selection, stack)
+        _emit(args, output, selection, selection.select_parts(parts, source), source)
         done += size
         if show is not None:
             show(done)
@@ -262,10 +268,22 @@ def _paths(args: argparse.Namespace, stack: ExitStack) -> list[Path]:
 def _rows(
     args: argparse.Namespace, path: Path, stats: CaptureStats, selection: Selection, stack: ExitStack
 ) -> Iterator[Row]:
-    """The rows of one input: files by path, stdin and ``-w`` inputs as a packet stream."""
+    """The rows of one input (:func:`_parts`)."""
+    return rows_of(_parts(args, path, stats, selection, stack))
+
+
+def _as_parts(rows: Iterator[Row]) -> Iterator[Part]:
+    """Rows as parts, one row each."""
+    return ([row] for row in rows)
+
+
+def _parts(
+    args: argparse.Namespace, path: Path, stats: CaptureStats, selection: Selection, stack: ExitStack
+) -> Iterator[Part]:
+    """The rows of one input in parts: files by path dissected, stdin and ``-w`` inputs as a packet stream."""
     ports = {**default_ports(), **dict(args.port)}
     if str(path) != STDIN and selection.tap is None:
-        return dissect(path, ports, proto=args.proto, stats=stats)
+        return dissect_parts(path, ports, proto=args.proto, stats=stats)
     if str(path) == STDIN:
         packets = read_packets(sys.stdin.buffer, STDIN)
     else:
@@ -273,7 +291,7 @@ def _rows(
         packets = read_packets(source.file, str(path))
     if selection.tap is not None:
         packets = selection.tap.watch(packets)
-    return packet_rows(packets, ports, name=str(path), stats=stats)
+    return _as_parts(packet_rows(packets, ports, name=str(path), stats=stats))
 
 
 @dataclass
@@ -332,12 +350,13 @@ def _field_options(items: list[str]) -> dict[str, Any]:
     return options
 
 
-def _emit(args: argparse.Namespace, output: _Output, selection: Selection, rows: Iterator[Row], source: str) -> None:
+def _emit(args: argparse.Namespace, output: _Output, selection: Selection, parts: Iterator[Part], source: str) -> None:
     """Write the rows of one input in the chosen format (each counted in its summary), then its summary."""
     summary = Summary()
     count = summary.add
+    rows = rows_of(parts)
     if output.format == "jsonl":
-        write_jsonl(rows, source, sys.stdout, batch=_batch(args, source), count=count)
+        write_jsonl_parts(parts, source, sys.stdout, batch=_batch(args, source), summary=summary)
     elif output.writer is not None:
         for row in rows:
             count(source, row)
@@ -426,6 +445,6 @@ def _job(job: tuple[argparse.Namespace, Path, str, str]) -> tuple[str, str]:
     with open(out_path, "w", encoding="utf-8") as out, redirect_stdout(out), redirect_stderr(err):
         output = _output(args, header=False)  # the parent's output printed the header
         selection = Selection(_compiled(args))
-        rows = dissect(path, {**default_ports(), **dict(args.port)}, proto=args.proto, stats=CaptureStats())
-        _emit(args, output, selection, selection.select(rows, source), source)
+        parts = dissect_parts(path, {**default_ports(), **dict(args.port)}, proto=args.proto, stats=CaptureStats())
+        _emit(args, output, selection, selection.select_parts(parts, source), source)
     return out_path, err.getvalue()

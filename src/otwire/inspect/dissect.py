@@ -50,6 +50,8 @@ from otwire.inspect.model import Dissector, Finding, ProtocolView
 from otwire.inspect.records import SENDERS, Row, RowKind, record_values, row_json
 
 __all__ = [
+    "Found",
+    "Part",
     "RecordFilter",
     "Row",
     "RowKind",
@@ -57,10 +59,13 @@ __all__ = [
     "check_ports",
     "default_ports",
     "dissect",
+    "dissect_parts",
+    "found_rows",
     "new_dissector",
     "read",
     "record_values",
     "row_json",
+    "rows_of",
     "view",
 ]
 
@@ -206,33 +211,76 @@ def dissect(
         InvalidArgument: a protocol name is unknown, or a port is not in 1..65535.
         InvalidArgumentType: ``ports`` is not a mapping of int ports.
     """
+    return rows_of(dissect_parts(path, ports, proto=proto, stats=stats))
+
+
+def dissect_parts(
+    path: CaptureInput,
+    ports: Mapping[int, str],
+    *,
+    proto: str | None = None,
+    stats: CaptureStats | None = None,
+) -> Iterator[Part]:
+    """:func:`dissect`'s rows in parts: the findings of a segment as one :data:`Found`, the other rows in lists.
+
+    For a consumer that handles a segment's findings at once (``--format jsonl``) and
+    needs no :class:`Row` for most of them. Arguments and errors as :func:`dissect`.
+    """
     check_ports(ports)
     kind = check_input(path, proto)
     stats = stats or CaptureStats()
     records = read_plain(path, list(ports), stats=stats)
     kinds: Counter[str] = Counter()
-    yield from stream_rows(records, _Streams(ports, proto or "", per_record=kind == "hex"), kinds)
+    yield from stream_parts(records, _Streams(ports, proto or "", per_record=kind == "hex"), kinds)
     if not kinds["apdu"]:
-        yield Row("notice", None, None, message=_notice(path, kind, ports, proto, stats, kinds))
+        yield [Row("notice", None, None, message=_notice(path, kind, ports, proto, stats, kinds))]
+
+
+#: The findings of one segment in their context: ``(timestamp, packet number, flow, sender,
+#: protocol, stream number, findings)``; :func:`found_rows` gives its rows.
+Found: TypeAlias = tuple[float | None, int, Flow, Sender, str, int, list[Finding]]
+#: A part of the rows of a capture: a segment's :data:`Found`, or rows.
+Part: TypeAlias = Found | list[Row]
+
+
+def found_rows(found: Found) -> list[Row]:
+    """The rows of a segment's findings (each finding's own sender, where it names one, else the segment's)."""
+    ts, n, flow, s, protocol, number, findings = found
+    return [Row(f.kind, ts, n, flow, f.sender or s, protocol, f, 0, 0, "", number) for f in findings]
+
+
+def rows_of(parts: Iterable[Part]) -> Iterator[Row]:
+    """The rows of ``parts``, in order."""
+    for part in parts:
+        yield from part if isinstance(part, list) else found_rows(part)
 
 
 def stream_rows(records: Iterable[Any], state: _Streams, kinds: Counter[str]) -> Iterator[Row]:
     """The rows of ``records`` (capture order) through ``state``, then its end rows; ``kinds`` counts them.
 
-    ``kinds`` is complete once the rows are exhausted (the ``apdu`` rows, by far the most,
-    are counted as a number and added at the end).
+    ``kinds`` is complete once the rows are exhausted (see :func:`stream_parts`).
     """
-    segment, data, other = state.segment, state.data, state.record
+    return rows_of(stream_parts(records, state, kinds))
+
+
+def stream_parts(records: Iterable[Any], state: _Streams, kinds: Counter[str]) -> Iterator[Part]:
+    """:func:`stream_rows` in parts (:data:`Part`): a segment's findings as one :data:`Found`.
+
+    ``kinds`` counts the rows by kind, complete once the parts are exhausted (the ``apdu``
+    rows, by far the most, are counted as a number and added at the end).
+    """
+    part_of, data, other = state.part, state.data, state.record
     rows_seen, counted = 0, sum(kinds.values())
     for record in records:
         kind = type(record)
-        rows = segment(*record) if kind is tuple else data(record) if kind is Data else other(record)
-        if rows:
-            rows_seen += len(rows)
-            for row in rows:
-                if row.kind != "apdu":
-                    kinds[row.kind] += 1
-                yield row
+        part = part_of(*record) if kind is tuple else data(record) if kind is Data else other(record)
+        if part:
+            each_of: list[Row] | list[Finding] = part if isinstance(part, list) else part[6]
+            rows_seen += len(each_of)
+            for each in each_of:
+                if each.kind != "apdu":
+                    kinds[each.kind] += 1
+            yield part
     rows = state.finish()
     rows_seen += len(rows)
     for row in rows:
@@ -241,7 +289,8 @@ def stream_rows(records: Iterable[Any], state: _Streams, kinds: Counter[str]) ->
     apdus = rows_seen - (sum(kinds.values()) - counted)
     if apdus:
         kinds["apdu"] += apdus
-    yield from rows
+    if rows:
+        yield rows
 
 
 def _notice(
@@ -309,7 +358,7 @@ class _Streams:
     def __init__(self, ports: Mapping[int, str], default: str, per_record: bool) -> None:
         self._ports = ports
         self._default = default
-        self._per_record = per_record  # hex dump: every line is a stream of its own
+        self.per_record = per_record  # hex dump: every line is a stream of its own
         self._open: dict[Flow, tuple[str, Dissector]] = {}
         self._numbers: dict[Flow, int] = {}  # stream numbers of the flows not evicted
         self._streams = 0
@@ -346,6 +395,14 @@ class _Streams:
 
     def segment(self, flow: Flow, s: Sender, timestamp: float, data: bytes, n: int) -> list[Row]:
         """Return the rows of ``Data(flow, s, timestamp, data, n)`` (a :data:`PlainData` tuple's fields)."""
+        part = self.part(flow, s, timestamp, data, n)
+        return [] if part is None else part if isinstance(part, list) else found_rows(part)
+
+    def part(self, flow: Flow, s: Sender, timestamp: float, data: bytes, n: int) -> Part | None:
+        """:meth:`segment`'s rows as one part: the findings as a :data:`Found` (``None``: no findings).
+
+        In a hex dump (every line a stream of its own) the part is the rows, then the stream's end rows.
+        """
         if flow is self._flow:  # the flow of the previous Data record, nothing in between
             protocol, feed, pseudo, number = self._entry
         else:
@@ -356,16 +413,21 @@ class _Streams:
             number = self._numbers.get(flow)
             self._flow, self._entry = flow, (protocol, feed, pseudo, number)
         ts = None if pseudo else timestamp
-        out = []
-        for finding in feed(s, data):
+        findings = feed(s, data)
+        if type(findings) is not list:
+            findings = list(findings)
+        found: Found | None = None
+        if findings:
             if number is None:
                 number = self._number(flow)
                 self._entry = (protocol, feed, pseudo, number)
-            out.append(Row(finding.kind, ts, n, flow, finding.sender or s, protocol, finding, 0, 0, "", number))
-        if self._per_record:
-            self._end(flow, s, ts, n, out)
-            self._flow = None  # the end may have numbered the flow
-        return out
+            found = (ts, n, flow, s, protocol, number, findings)
+        if not self.per_record:
+            return found
+        out = [] if found is None else found_rows(found)
+        self._end(flow, s, ts, n, out)
+        self._flow = None  # the end may have numbered the flow
+        return out or None
 
     def finish(self) -> list[Row]:
         """Return the rows of every open flow's end (end of the capture)."""

@@ -113,8 +113,9 @@ class ProtocolView:
             that is faster (proven equal by a differential test); ``None``: from the message.
         json_text: ``finding -> text | None``: the keys of ``json(finding.message)`` as JSON text
             (``"format":"I",...`` without braces), byte-equal to what :mod:`msgspec` writes for
-            them (proven by a differential test), read from the finding's octets; ``None`` (the
-            function's result or the attribute): the record is encoded from its dict.
+            them (proven by a differential test), read from the finding's octets; ASCII only
+            (``None`` where it would not be); ``None`` (the function's result or the
+            attribute): the record is encoded from its dict.
     """
 
     json: Callable[[Any], dict[str, Any]]

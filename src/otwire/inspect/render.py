@@ -17,7 +17,7 @@ import msgspec
 
 from otwire.inspect._json_lines import TextLines
 from otwire.inspect.capture import Sender
-from otwire.inspect.dissect import Row, row_json, view
+from otwire.inspect.dissect import Found, Part, Row, found_rows, row_json, view
 from otwire.inspect.model import Finding, ProtocolView
 
 if TYPE_CHECKING:
@@ -35,38 +35,59 @@ BATCH_CHARS = 1 << 15
 
 
 def write_jsonl(
-    rows: Iterable[Row], source: str, out: IO[str], *, batch: int = 1, count: Callable[[str, Row], None] | None = None
+    rows: Iterable[Row], source: str, out: IO[str], *, batch: int = 1, summary: Summary | None = None
 ) -> None:
-    """Write one JSON object per row (keys: :func:`~otwire.inspect.records.row_json`).
+    """Write one JSON object per row: :func:`write_jsonl_parts` of one part per row."""
+    write_jsonl_parts(([row] for row in rows), source, out, batch=batch, summary=summary)
+
+
+def write_jsonl_parts(
+    parts: Iterable[Part], source: str, out: IO[str], *, batch: int = 1, summary: Summary | None = None
+) -> None:
+    """Write one JSON object per row of ``parts`` (keys: :func:`~otwire.inspect.records.row_json`).
 
     Rows whose protocol writes its JSON as text (:class:`~otwire.inspect._json_lines.TextLines`)
-    become lines without a dict; the others are encoded by msgspec (each dict is freed
-    at once: holding many would cost the garbage collector more than the encoding). The
-    lines are written up to ``batch`` at a time (1: each at once, for live output): one
-    line, then two, four and so on, so the first lines leave as soon as unbatched ones
-    would (``otwire inspect | head -1`` ends the run at once) and a long capture is written
-    ``batch`` lines per call, or fewer: a write holds about :data:`BATCH_CHARS` characters
-    at most (a larger joined text may be a fresh ``mmap`` of the C allocator, its pages
-    faulted in anew on every write). A row with text beyond ASCII, or a value msgspec cannot
-    encode (an integer beyond 64 bits), is written by :func:`json.dumps` instead, with
-    ``\\uXXXX`` escapes as before, so the output stays ASCII whatever the terminal's
-    encoding. Lines already encoded are written when ``rows`` raises. ``count(source, row)``
-    is called for each row first (``Summary.add``).
+    become lines without a dict, a segment's at once (its findings need no :class:`Row`:
+    :func:`~otwire.inspect.dissect.dissect_parts`); the others are encoded by msgspec (each
+    dict is freed at once: holding many would cost the garbage collector more than the
+    encoding). The lines are written up to ``batch`` at a time (1: each part's at once, for
+    live output): one line, then two, four and so on, so the first lines leave as soon as
+    unbatched ones would (``otwire inspect | head -1`` ends the run at once) and a long
+    capture is written ``batch`` lines per call, or fewer: a write holds about
+    :data:`BATCH_CHARS` characters at most (a larger joined text may be a fresh ``mmap`` of
+    the C allocator, its pages faulted in anew on every write). A row with text beyond
+    ASCII, or a value msgspec cannot encode (an integer beyond 64 bits), is written by
+    :func:`json.dumps` instead, with ``\\uXXXX`` escapes as before, so the output stays ASCII
+    whatever the terminal's encoding. Lines already encoded are written when ``parts``
+    raises. Each row is counted in ``summary`` first.
     """
     encode = msgspec.json.Encoder().encode
-    text_line = TextLines(source).line
+    text_lines = TextLines(source)
+    found_lines, text_line = text_lines.found_lines, text_lines.line
     lines: list[str] = []
     size = 1  # lines per write now: doubles up to batch
     chars = 0  # characters held in lines
     try:
-        for row in rows:
-            if count is not None:
-                count(source, row)
-            line = text_line(row)
-            if line is None:
-                line = _dict_line(row_json(row, source), encode)
-            lines.append(line)
-            chars += len(line)
+        for part in parts:
+            if not isinstance(part, list):  # a segment's Found
+                if summary is not None:
+                    summary.add_found(source, part)
+                texts = found_lines(part)
+                if None in texts:  # rows of the dict path
+                    rows = found_rows(part)
+                    texts = [_dict_line(row_json(row, source), encode) if text is None else text
+                             for text, row in zip(texts, rows, strict=True)]  # fmt: skip
+                lines += texts  # type: ignore[arg-type]  # no None left
+                chars += sum(map(len, texts))  # type: ignore[arg-type]
+            else:
+                for row in part:
+                    if summary is not None:
+                        summary.add(source, row)
+                    line = text_line(row)
+                    if line is None:
+                        line = _dict_line(row_json(row, source), encode)
+                    lines.append(line)
+                    chars += len(line)
             if len(lines) < size and chars < BATCH_CHARS:
                 continue
             _write_lines(lines, out)
@@ -258,6 +279,22 @@ class Summary:
             counts["junk octets"] += len(finding.raw)
         else:
             counts["decode errors"] += 1
+
+    def add_found(self, source: str, found: Found) -> None:
+        """Count the rows of a segment's findings (:func:`~otwire.inspect.dissect.found_rows`), as :meth:`add` each."""
+        findings, protocol = found[6], found[4]
+        pairs = self._pairs.get(source)
+        if pairs is None:
+            pairs = self._new(source)
+        counted = self._counted.get(protocol)
+        if counted is None:
+            counted = self._counted[protocol] = _counter(view(protocol or ""))
+        for finding in findings:
+            if finding.kind == "apdu":
+                pairs[counted(finding)] += 1
+            else:
+                ts, n, flow, sender, _, number, _ = found
+                self.add(source, found_rows((ts, n, flow, sender, protocol, number, [finding]))[0])
 
     def _new(self, source: str) -> Counter[tuple[str, str | None]]:
         pairs = self._pairs[source] = Counter()
