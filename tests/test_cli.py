@@ -286,3 +286,17 @@ def test_client_help_shows_the_retry_defaults(capsys: pytest.CaptureFixture[str]
     out = " ".join(out.split())
     assert code == 0
     assert "fails (default 3)" in out and "attempts (default 1)" in out
+
+
+def test_inspect_runs_with_fewer_collections(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The collector's thresholds are raised while ``otwire inspect`` runs, and restored after it."""
+    import gc
+
+    import otwire.inspect.command
+
+    before = gc.get_threshold()
+    seen: list[tuple[int, ...]] = []
+    monkeypatch.setattr(otwire.inspect.command, "run", lambda args: seen.append(gc.get_threshold()) or 0)
+    assert cli.main(["inspect", "--no-summary"]) == 0
+    assert seen == [cli.INSPECT_GC_THRESHOLDS] != [before]
+    assert gc.get_threshold() == before
