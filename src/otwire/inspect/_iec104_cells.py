@@ -22,7 +22,7 @@ from typing import Any
 
 from otwire.codecs.iec104 import elements as el
 from otwire.codecs.iec104.layouts import LAYOUTS, element_size
-from otwire.inspect._iec104_json import flat_plan, unpack_plan
+from otwire.inspect._iec104_json import decimals, flat_plan, ioa_text, unpack_plan
 
 __all__ = ["CellsOf", "compile_cells_view"]
 
@@ -31,13 +31,14 @@ CellsOf = Callable[[bytes], tuple[str, ...]]
 
 #: The APCI control octets and the ASDU header, from octet 2: N(S) << 1, N(R) << 1, type, VSQ, COT, OA, CA.
 _HEAD = struct.Struct("<HHBBBBH")
-#: Elements formatted from their struct value (``v`` stands for it), as ``element_text`` does: f-string fields.
+#: Elements formatted from their struct value (``V`` stands for it), as ``element_text`` does: f-string
+#: fields; an integer's decimal text is read from ``U`` or ``S`` (:func:`~otwire.inspect._iec104_json.decimals`).
 _FORMATTED: dict[type[el.Element], str] = {
-    el.R32: "{v:g}",
-    el.SVA: "{v}",  # an int16: "g" would write it the same (below 10**6)
-    el.NVA: "{v / 32768:.5g}",
-    el.BSI: "{v:#010x}",
-    el.CP16Time2a: "{v}ms",
+    el.R32: "{V:g}",
+    el.SVA: "{S[V]}",  # an int16: "g" would write it the same (below 10**6)
+    el.NVA: "{V / 32768:.5g}",
+    el.BSI: "{V:#010x}",
+    el.CP16Time2a: "{U[V]}ms",
 }
 
 
@@ -47,7 +48,7 @@ def _text_expr(cls: type[el.Element], i: int, k: int, element_text: Callable[[An
         env[f"T{i}"] = tuple(element_text(cls._TABLE[octet]) for octet in range(256))
         return f"{{T{i}[v[{k}]]}}"
     if cls in _FORMATTED:
-        return _FORMATTED[cls].replace("{v", f"{{v[{k}]")
+        return _FORMATTED[cls].replace("V", f"v[{k}]")
     if cls is el.CP56Time2a:
         return f"{{CP56(v[{k}])}}"
     env[f"C{i}"], env["ET"] = cls.from_raw, element_text
@@ -83,6 +84,7 @@ def compile_cells_view(
         return None
     name = names[0](type_id)
     env: dict[str, Any] = {"H": _HEAD, "TN": name, "TNSQ": name + " SQ", "CN": names[1], "CP56": cp56_text}
+    env["U"], env["S"] = decimals()
     fmt, starts = unpack_plan(layout)
     source: str | None
     if vsq is None:
@@ -115,14 +117,14 @@ def _loop_source(
         "    if not n:\n"
         "        objects = ''\n"
         "    elif vsq < 0x80:\n"
-        f"        objects = '; '.join([f'{{v[0] | v[1] << 16}}: {' '.join(texts0)}'\n"
+        f"        objects = '; '.join([f'{ioa_text('v[0] | v[1] << 16')}: {' '.join(texts0)}'\n"
         "                             for v in S0.iter_unpack(frame[12:])])\n"
         "    else:\n"
         "        a = frame[12] | frame[13] << 8 | frame[14] << 16\n"
-        f"        objects = '; '.join([f'{{(a + i) & 0xFFFFFF}}: {' '.join(texts1)}'\n"
+        f"        objects = '; '.join([f'{ioa_text('(a + i) & 0xFFFFFF')}: {' '.join(texts1)}'\n"
         f"                             for i, v in {each1}])\n"
         "    c = CN(cot & 0x3F) + (' NEG' if cot & 0x40 else '') + (' TEST' if cot > 0x7F else '')\n"
-        "    return ('I', f'{ns >> 1}/{nr >> 1}', TNSQ if vsq > 0x7F else TN, c, str(ca), objects)\n"
+        "    return ('I', f'{U[ns >> 1]}/{U[nr >> 1]}', TNSQ if vsq > 0x7F else TN, c, U[ca], objects)\n"
     )
 
 
@@ -145,13 +147,13 @@ def _flat_source(
     objects = []
     for ioa, base in plan:
         texts = " ".join(_text_expr(cls, i, k + base, element_text, env) for i, (cls, k) in pairs)
-        objects.append(f"{{{ioa}}}: {texts}")
+        objects.append(f"{ioa_text(ioa)}: {texts}")
     return (
         "def cells(frame):\n"
         "    v = SF.unpack_from(frame, 2)\n"
         "    cot = v[4]\n"
         + ("    a = v[7] | v[8] << 16\n" if sq else "")
         + "    c = CN(cot & 0x3F) + (' NEG' if cot & 0x40 else '') + (' TEST' if cot > 0x7F else '')\n"
-        + f"    return ('I', f'{{v[0] >> 1}}/{{v[1] >> 1}}', {'TNSQ' if sq else 'TN'}, c, str(v[6]),"
+        + f"    return ('I', f'{{U[v[0] >> 1]}}/{{U[v[1] >> 1]}}', {'TNSQ' if sq else 'TN'}, c, U[v[6]],"
         + f" f'{'; '.join(objects)}')\n"
     )

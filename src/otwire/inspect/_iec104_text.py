@@ -27,7 +27,7 @@ import msgspec
 
 from otwire.codecs.iec104 import elements as el
 from otwire.codecs.iec104.layouts import LAYOUTS, element_size
-from otwire.inspect._iec104_json import ElementJson, flat_plan, unpack_plan
+from otwire.inspect._iec104_json import ElementJson, decimals, flat_plan, ioa_text, unpack_plan
 
 __all__ = ["JsonText", "compile_json_text", "float_text", "json_text"]
 
@@ -85,14 +85,15 @@ def _element_text(cls: type[el.Element], i: int, k: int, element_json: ElementJs
         value = f'(r if "e" not in (r := repr(v[{k}])) and "n" not in r else R(v[{k}]))'
         return f'{{{{"element":"R32","value":{{{value}}}}}}}'
     if cls is el.NVA:
-        return f'{{{{"element":"NVA","raw":{{v[{k}]}},"value":{{F(v[{k}] / 32768)}}}}}}'
+        return f'{{{{"element":"NVA","raw":{{S[v[{k}]]}},"value":{{F(v[{k}] / 32768)}}}}}}'
     if cls in _PLAIN:
-        return f'{{{{"element":"{cls.__name__}","{_PLAIN[cls]}":{{v[{k}]}}}}}}'
+        value = {"h": f"S[v[{k}]]", "H": f"U[v[{k}]]"}.get(cls.FORMAT, f"v[{k}]")  # a table's text, or %d's
+        return f'{{{{"element":"{cls.__name__}","{_PLAIN[cls]}":{{{value}}}}}}}'
     if cls is el.CP56Time2a:
         return (
-            f'{{{{"element":"CP56Time2a","raw":"{{(t := v[{k}]).hex()}}","year":{{t[6] & 0x7F}},'
-            '"month":{t[5] & 0x0F},"day":{t[4] & 0x1F},"day_of_week":{t[4] >> 5},"hour":{t[3] & 0x1F},'
-            '"minute":{t[2] & 0x3F},"milliseconds":{t[0] | t[1] << 8},"invalid":{B[t[2] > 0x7F]},'
+            f'{{{{"element":"CP56Time2a","raw":"{{(t := v[{k}]).hex()}}","year":{{U[t[6] & 0x7F]}},'
+            '"month":{U[t[5] & 0x0F]},"day":{U[t[4] & 0x1F]},"day_of_week":{U[t[4] >> 5]},"hour":{U[t[3] & 0x1F]},'
+            '"minute":{U[t[2] & 0x3F]},"milliseconds":{U[t[0] | t[1] << 8]},"invalid":{B[t[2] > 0x7F]},'
             '"summer_time":{B[t[3] > 0x7F]},"substituted":{B[t[2] >> 6 & 1]},"iso":{QT.get(t) or QI(t)}}}'
         )
     env[f"C{i}"] = cls.from_raw
@@ -159,6 +160,8 @@ def _env(
         "QI": _quoted_iso(iso, quoted),
         "CN": tuple(json_text(cot_name(c)) for c in range(64)),
         "B": ("false", "true"),
+        "U": decimals()[0],
+        "S": decimals()[1],
     }
 
 
@@ -181,12 +184,12 @@ def _flat_source(
     objects = []
     for ioa, base in plan:
         elements = ",".join(_element_text(cls, i, k + base, element_json, env) for i, (cls, k) in pairs)
-        objects.append(f'{{{{"ioa":{{{ioa}}},"elements":[{elements}]}}}}')
+        objects.append(f'{{{{"ioa":{ioa_text(ioa)},"elements":[{elements}]}}}}')
     text = (
-        f'"format":"I","ns":{{v[0] >> 1}},"nr":{{v[1] >> 1}},"type_id":{type_id},"type":{name},'
+        f'"format":"I","ns":{{U[v[0] >> 1]}},"nr":{{U[v[1] >> 1]}},"type_id":{type_id},"type":{name},'
         f'"sq":{"true" if sq else "false"},"number":{n},"cot":{{c}},"cot_name":{{CN[c]}},'
-        '"negative":{B[cot & 0x40 != 0]},"test":{B[cot > 0x7F]},"originator_address":{v[5]},'
-        f'"common_address":{{v[6]}},"objects":[{",".join(objects)}],"raw_information":null'
+        '"negative":{B[cot & 0x40 != 0]},"test":{B[cot > 0x7F]},"originator_address":{U[v[5]]},'
+        f'"common_address":{{U[v[6]]}},"objects":[{",".join(objects)}],"raw_information":null'
     )
     return (
         "def text(frame):\n"
@@ -208,14 +211,15 @@ def _loop_source(
     elements0 = ",".join(_element_text(cls, i, k + 2, element_json, env) for i, (cls, k) in pairs)
     elements1 = ",".join(_element_text(cls, i, k, element_json, env) for i, (cls, k) in pairs)
     tail = (
-        f'"format":"I","ns":{{ns >> 1}},"nr":{{nr >> 1}},"type_id":{type_id},"type":{name},"sq":{{B[vsq > 0x7F]}},'
-        '"number":{n},"cot":{c},"cot_name":{CN[c]},"negative":{B[cot & 0x40 != 0]},"test":{B[cot > 0x7F]},'
-        '"originator_address":{oa},"common_address":{ca},"objects":[{objects}],"raw_information":null'
+        f'"format":"I","ns":{{U[ns >> 1]}},"nr":{{U[nr >> 1]}},"type_id":{type_id},"type":{name},'
+        '"sq":{B[vsq > 0x7F]},"number":{U[n]},"cot":{c},"cot_name":{CN[c]},"negative":{B[cot & 0x40 != 0]},'
+        '"test":{B[cot > 0x7F]},"originator_address":{U[oa]},"common_address":{U[ca]},"objects":[{objects}],'
+        '"raw_information":null'
     )
     env["S0"], env["S1"] = struct.Struct("<HB" + fmt), struct.Struct("<" + (fmt or "x"))
     return _source(
-        f'{{{{"ioa":{{v[0] | v[1] << 16}},"elements":[{elements0}]}}}}',
-        f'{{{{"ioa":{{(a + i) & 0xFFFFFF}},"elements":[{elements1}]}}}}',
+        f'{{{{"ioa":{ioa_text("v[0] | v[1] << 16")},"elements":[{elements0}]}}}}',
+        f'{{{{"ioa":{ioa_text("(a + i) & 0xFFFFFF")},"elements":[{elements1}]}}}}',
         tail,
         fmt,
     )
