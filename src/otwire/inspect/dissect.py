@@ -258,7 +258,7 @@ def rows_of(parts: Iterable[Part]) -> Iterator[Row]:
 def stream_rows(records: Iterable[Any], state: _Streams, kinds: Counter[str]) -> Iterator[Row]:
     """The rows of ``records`` (capture order) through ``state``, then its end rows; ``kinds`` counts them.
 
-    ``kinds`` is complete once the rows are exhausted (see :func:`stream_parts`).
+    ``kinds`` counts the rows by kind up to the first ``apdu`` row (see :func:`stream_parts`).
     """
     return rows_of(stream_parts(records, state, kinds))
 
@@ -266,30 +266,24 @@ def stream_rows(records: Iterable[Any], state: _Streams, kinds: Counter[str]) ->
 def stream_parts(records: Iterable[Any], state: _Streams, kinds: Counter[str]) -> Iterator[Part]:
     """:func:`stream_rows` in parts (:data:`Part`): a segment's findings as one :data:`Found`.
 
-    ``kinds`` counts the rows by kind, complete once the parts are exhausted (the ``apdu``
-    rows, by far the most, are counted as a number and added at the end).
+    ``kinds`` counts the rows by kind up to the part with the first ``apdu`` row, then stops
+    (``kinds["apdu"]`` says one was seen): all that the notice of a capture without any needs.
     """
     part_of, data, other = state.part, state.data, state.record
-    rows_seen, counted = 0, sum(kinds.values())
+    counting = not kinds["apdu"]
     for record in records:
         kind = type(record)
         part = part_of(*record) if kind is tuple else data(record) if kind is Data else other(record)
         if part:
-            each_of: list[Row] | list[Finding] = part if isinstance(part, list) else part[6]
-            rows_seen += len(each_of)
-            for each in each_of:
-                if each.kind != "apdu":
+            if counting:
+                for each in part if isinstance(part, list) else part[6]:
                     kinds[each.kind] += 1
+                counting = not kinds["apdu"]
             yield part
     rows = state.finish()
-    rows_seen += len(rows)
-    for row in rows:
-        if row.kind != "apdu":
-            kinds[row.kind] += 1
-    apdus = rows_seen - (sum(kinds.values()) - counted)
-    if apdus:
-        kinds["apdu"] += apdus
     if rows:
+        if counting:
+            kinds.update(row.kind for row in rows)
         yield rows
 
 
