@@ -17,7 +17,7 @@ from otwire.codecs.iec104.asdu import information_length
 from otwire.codecs.iec104.layouts import LAYOUTS, element_size
 from otwire.errors import DecodeError
 from otwire.inspect._iec104_cells import compile_cells_view
-from otwire.inspect._iec104_json import FLAT_OBJECTS, FLAT_VIEWS, CompiledViews
+from otwire.inspect._iec104_json import FLAT_OBJECTS, FLAT_VIEWS, FSTRING_FIELDS, CompiledViews, joined_fstring
 from otwire.inspect._iec104_lazy import DecodedOnDemand, decodes
 from otwire.inspect._iec104_text import compile_json_text
 from otwire.inspect.iec104 import (
@@ -184,3 +184,13 @@ def test_compiled_views_are_bounded_then_the_types_view_serves() -> None:
     assert all(got[key] == f"{key[0]}:None" for key in got if key not in flat)
     assert sorted(c for c in calls if c[1] is None) == [(1, None), (2, None), (3, None)]  # each type's once
     assert views.by_key[3 << 8 | 255] == "3:None" and len(views.by_key) == 3 * 256
+
+
+def test_joined_fstring_is_the_same_text_in_pieces() -> None:
+    """Long generated f-strings are joined from pieces of FSTRING_FIELDS fields at most: the same text."""
+    body = "".join(f'{{{{"k{i}":{{v[{i}]}}}}}},' for i in range(2 * FSTRING_FIELDS + 3))  # {"ki":v[i]}, ...
+    source = joined_fstring(body)
+    assert source.startswith("''.join((") and source.count("f'") == 3
+    v = list(range(100, 200))
+    assert eval(source) == eval(f"f'{body}'") == "".join(f'{{"k{i}":{v[i]}}},' for i in range(2 * FSTRING_FIELDS + 3))
+    assert joined_fstring("{v[0]}-{{x}}") == "f'{v[0]}-{{x}}'"

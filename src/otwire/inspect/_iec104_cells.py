@@ -22,7 +22,7 @@ from typing import Any
 
 from otwire.codecs.iec104 import elements as el
 from otwire.codecs.iec104.layouts import LAYOUTS, element_size
-from otwire.inspect._iec104_json import decimals, flat_plan, ioa_text, unpack_plan
+from otwire.inspect._iec104_json import decimals, flat_plan, ioa_text, joined_fstring, unpack_plan
 
 __all__ = ["CellsOf", "compile_cells_view"]
 
@@ -155,5 +155,5 @@ def _flat_source(
         + ("    a = v[7] | v[8] << 16\n" if sq else "")
         + "    c = CN(cot & 0x3F) + (' NEG' if cot & 0x40 else '') + (' TEST' if cot > 0x7F else '')\n"
         + f"    return ('I', f'{{U[v[0] >> 1]}}/{{U[v[1] >> 1]}}', {'TNSQ' if sq else 'TN'}, c, U[v[6]],"
-        + f" f'{'; '.join(objects)}')\n"
+        + f" {joined_fstring('; '.join(objects))})\n"
     )

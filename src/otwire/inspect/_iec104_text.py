@@ -29,7 +29,7 @@ import msgspec
 
 from otwire.codecs.iec104 import elements as el
 from otwire.codecs.iec104.layouts import LAYOUTS, element_size
-from otwire.inspect._iec104_json import ElementJson, decimals, flat_plan, ioa_text, unpack_plan
+from otwire.inspect._iec104_json import ElementJson, decimals, flat_plan, ioa_text, joined_fstring, unpack_plan
 
 __all__ = ["JsonText", "compile_json_text", "float_text", "json_text"]
 
@@ -190,7 +190,7 @@ def _flat_source(
         "def text(frame):\n"
         "    v = SF.unpack_from(frame, 2)\n"
         "    cot = v[4]\n"
-        "    c = cot & 0x3F\n" + ("    a = v[7] | v[8] << 16\n" if sq else "") + f"    return f'{text}'\n"
+        "    c = cot & 0x3F\n" + ("    a = v[7] | v[8] << 16\n" if sq else "") + f"    return {joined_fstring(text)}\n"
     )
 
 
