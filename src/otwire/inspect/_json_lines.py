@@ -42,31 +42,33 @@ class TextLines:
         if finding is None or row.kind != "apdu":
             return None
         found = (row.timestamp, row.packet_number, row.flow, row.sender, row.protocol, row.stream, [finding])
-        return self.found_lines(found)[0]  # type: ignore[arg-type]
+        lines = self.found_lines(found)  # type: ignore[arg-type]
+        return None if lines is None else lines[0]
 
-    def found_lines(self, found: Found) -> list[str | None]:
+    def found_lines(self, found: Found) -> list[str] | None:
         """Return the JSON lines (no newlines) of a segment's rows (:func:`~otwire.inspect.dissect.found_rows`).
 
-        ``None`` stands for the line of a row that the dict path writes.
+        ``None`` when the dict path writes any of them (then :meth:`line` tells which).
         """
         ts, n, flow, s, protocol, stream, findings = found
         if protocol != self._protocol:
             self._protocol, self._text_of, self._flow = protocol, self._text_view(protocol), _UNSET
         text_of = self._text_of
         if text_of is None:
-            return [None] * len(findings)
-        out: list[str | None] = []
+            return None
+        out: list[str] = []
         lead: str | None = None  # the text up to "offset": of the rows of lead_sender (None: not ASCII)
         lead_sender: Any = _UNSET
         for finding in findings:
             text = text_of(finding) if finding.kind == "apdu" else None
             if text is None:
-                out.append(None)
-                continue
+                return None
             sender = finding.sender or s
             if sender is not lead_sender:
                 lead, lead_sender = self._lead(ts, n, flow, sender, protocol, stream), sender
-            out.append(None if lead is None else f'{lead}{finding.offset},"raw":"{finding.raw.hex()}",{text}}}')
+                if lead is None:
+                    return None
+            out.append(f'{lead}{finding.offset},"raw":"{finding.raw.hex()}",{text}}}')
         return out
 
     def _lead(

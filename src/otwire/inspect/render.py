@@ -69,25 +69,27 @@ def write_jsonl_parts(
     chars = 0  # characters held in lines
     try:
         for part in parts:
-            if not isinstance(part, list):  # a segment's Found
+            if isinstance(part, list):
+                rows = part
+                if summary is not None:
+                    for row in rows:
+                        summary.add(source, row)
+            else:  # a segment's Found: its lines at once, unless the dict path writes any
                 if summary is not None:
                     summary.add_found(source, part)
                 texts = found_lines(part)
-                if None in texts:  # rows of the dict path
+                if texts is not None:
+                    lines += texts
+                    chars += sum(map(len, texts))
+                    rows = []
+                else:
                     rows = found_rows(part)
-                    texts = [_dict_line(row_json(row, source), encode) if text is None else text
-                             for text, row in zip(texts, rows, strict=True)]  # fmt: skip
-                lines += texts  # type: ignore[arg-type]  # no None left
-                chars += sum(map(len, texts))  # type: ignore[arg-type]
-            else:
-                for row in part:
-                    if summary is not None:
-                        summary.add(source, row)
-                    line = text_line(row)
-                    if line is None:
-                        line = _dict_line(row_json(row, source), encode)
-                    lines.append(line)
-                    chars += len(line)
+            for row in rows:
+                line = text_line(row)
+                if line is None:
+                    line = _dict_line(row_json(row, source), encode)
+                lines.append(line)
+                chars += len(line)
             if len(lines) < size and chars < BATCH_CHARS:
                 continue
             _write_lines(lines, out)
