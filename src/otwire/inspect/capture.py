@@ -226,8 +226,8 @@ class _TrackedFile:
         self._source = source
         self._read = source.file.read  # Source.read without its frame (two calls per packet)
         self.name = source.name
-        self.got = 0  # octets returned by the last read
-        self.missing = 0  # octets the last read came short of
+        self.got = 0  # octets returned by the short read (the last: only the end of a file reads short)
+        self.missing = 0  # octets it came short of
 
     def read(self, size: int = -1) -> bytes:
         if size < 0 or size > _MAX_RECORD:
@@ -239,8 +239,8 @@ class _TrackedFile:
             if isinstance(error, Truncated):
                 raise _CorruptRecord(str(error)) from exc
             raise error from exc
-        self.got = len(data)
-        self.missing = size - len(data)
+        if len(data) < size:  # at the end of the file only: the last read tells
+            self.got, self.missing = len(data), size - len(data)
         return data
 
     def seek(self, offset: int, whence: int = 0) -> int:
