@@ -352,7 +352,7 @@ class _Streams:
     def __init__(self, ports: Mapping[int, str], default: str, per_record: bool) -> None:
         self._ports = ports
         self._default = default
-        self.per_record = per_record  # hex dump: every line is a stream of its own
+        self._per_record = per_record  # hex dump: every line is a stream of its own
         self._open: dict[Flow, tuple[str, Dissector]] = {}
         self._numbers: dict[Flow, int] = {}  # stream numbers of the flows not evicted
         self._streams = 0
@@ -416,7 +416,7 @@ class _Streams:
                 number = self._number(flow)
                 self._entry = (protocol, feed, pseudo, number)
             found = (ts, n, flow, s, protocol, number, findings)
-        if not self.per_record:
+        if not self._per_record:
             return found
         out = [] if found is None else found_rows(found)
         self._end(flow, s, ts, n, out)
