@@ -9,9 +9,7 @@ Two decoders per message kind, as in the IEC 104 codec:
   schemas of record, then re-encode and compare (compiled construct does not
   notice a short read). The differential tests prove both paths equal.
 
-Encoding always goes through the schemas of record. They (and construct) are imported by
-the first encoding or schema decoding, so a program that only decodes (``otwire inspect``)
-never loads them.
+Encoding always goes through the schemas of record (imported, with construct, on first use).
 """
 
 from __future__ import annotations
@@ -20,6 +18,7 @@ import struct
 from collections.abc import Callable
 from typing import Any, overload
 
+from otwire.codecs import _base
 from otwire.codecs._base import enum_or_int, fast_constructor
 from otwire.codecs.imb import admin as a
 from otwire.codecs.imb.commands import (
@@ -72,7 +71,7 @@ from otwire.codecs.imb.events import (
     TimerTick,
     UnknownEvent,
 )
-from otwire.codecs.imb.framing import Frame, decode_frame, decode_frame_schema, encode_frame
+from otwire.codecs.imb.framing import Frame, _schemas, decode_frame, decode_frame_schema, encode_frame
 from otwire.codecs.imb.primitives import Buffer, Reader, check_int32
 from otwire.codecs.imb.types import (
     EVENT_KIND_MASK,
@@ -189,11 +188,9 @@ def encode_event(event: EventCommand) -> bytes:
     Raises:
         EncodeError: ``event`` is not an ``EventCommand``.
     """
-    from otwire.codecs.imb import _schema  # construct: imported on first use
-
     if not isinstance(event, EventCommand):
         raise EncodeError(f"not an EventCommand: {event!r}")
-    schema = _schema.FOCUS_EVENT if type(event.body) is FocusEvent else _schema.EVENT
+    schema = _schemas().FOCUS_EVENT if type(event.body) is FocusEvent else _schemas().EVENT
     return bytes(schema.build(event_tree(event)))
 
 
@@ -225,24 +222,20 @@ def encode_event_frame(event_id: int, tick: int, event_kind: int, body: Buffer) 
 
 def event_tree(event: EventCommand) -> dict[str, Any]:
     """Return the schema value of ``event`` (the inverse of :func:`event_from_tree`)."""
-    from otwire.codecs.imb import _schema  # construct: imported on first use
-
     body = event.body
     return {
         "event_id": event.event_id,
         "tick": event.tick,
         "event_kind": int(event.flags) | int(body.event_kind),
-        "body": body.data if type(body) is UnknownEvent else _schema.to_tree(body),
+        "body": body.data if type(body) is UnknownEvent else _schemas().to_tree(body),
     }
 
 
 def event_from_tree(tree: Any, *, focus: bool = False) -> EventCommand:
     """Build an ``EventCommand`` from what ``EVENT`` (or ``FOCUS_EVENT``) parsed."""
-    from otwire.codecs.imb import _schema  # construct: imported on first use
-
     kind = tree.event_kind & EVENT_KIND_MASK
     cls = FocusEvent if focus and kind == 0 else EVENT_LAYOUTS[kind][0] if kind in EVENT_LAYOUTS else None
-    body = UnknownEvent(event_kind=kind, data=tree.body) if cls is None else cls(**_schema.tree_fields(tree.body))
+    body = UnknownEvent(event_kind=kind, data=tree.body) if cls is None else cls(**_schemas().tree_fields(tree.body))
     flags = EventFlag(tree.event_kind & ~EVENT_KIND_MASK)
     return EventCommand(event_id=tree.event_id, tick=tree.tick, flags=flags, body=body)
 
@@ -253,14 +246,11 @@ def decode_event_schema(payload: Buffer, *, focus: bool = False) -> EventCommand
     Raises:
         DecodeError: as :func:`decode_event`.
     """
-    from otwire.codecs._base import SCHEMA_ERRORS  # construct's errors
-    from otwire.codecs.imb import _schema  # construct: imported on first use
-
     data = bytes(payload)
-    schema = _schema.FOCUS_EVENT if focus and len(data) > 8 and data[8] == 0 else _schema.EVENT
+    schema = _schemas().FOCUS_EVENT if focus and len(data) > 8 and data[8] == 0 else _schemas().EVENT
     try:
         event = event_from_tree(schema.parse(data), focus=focus)
-    except SCHEMA_ERRORS as exc:
+    except _base.SCHEMA_ERRORS as exc:
         raise _event_error(data, focus, f"malformed icEvent payload: {exc!r}") from exc
     if encode_event(event) != data:  # a short or negative length read by the compiled schema
         raise _event_error(data, focus, "icEvent payload is not the encoding of what it decodes to")
@@ -433,18 +423,16 @@ def encode_payload(command: Command) -> bytes:
     Raises:
         EncodeError: ``command`` is not a command dataclass.
     """
-    from otwire.codecs.imb import _schema  # construct: imported on first use
-
     if type(command) is EventCommand:
         return encode_event(command)
     if type(command) is UnknownCommand:
         return command.payload
     if type(command) not in _MAKE:
         raise EncodeError(f"not an IMB command: {command!r}")
-    tree = _schema.to_tree(command)
+    tree = _schemas().to_tree(command)
     if type(command) is a.HUBFound:
         tree["uri"] = command.uri.encode()
-    return bytes(_schema.PAYLOAD.build(tree, command_code=int(command.command_code)))
+    return bytes(_schemas().PAYLOAD.build(tree, command_code=int(command.command_code)))
 
 
 def encode_command(command: Command) -> bytes:
@@ -460,16 +448,14 @@ def encode_command(command: Command) -> bytes:
 
 def _from_tree(code: int, tree: Any) -> Command:
     """Build a command from what ``PAYLOAD`` parsed for ``code``."""
-    from otwire.codecs.imb import _schema  # construct: imported on first use
-
     if code == C.EVENT:
         return event_from_tree(tree)
     if code not in COMMAND_LAYOUTS:
         return UnknownCommand(command_code=code, payload=tree)
     cls = COMMAND_LAYOUTS[code][0]
-    fields = _schema.tree_fields(tree)
+    fields = _schemas().tree_fields(tree)
     if cls is EventNames:
-        fields["entries"] = tuple(EventNameEntry(**_schema.tree_fields(e)) for e in fields["entries"])
+        fields["entries"] = tuple(EventNameEntry(**_schemas().tree_fields(e)) for e in fields["entries"])
     elif cls is a.HUBFound:
         fields["uri"] = fields["uri"].decode()
     command: Command = cls(**fields)
@@ -485,9 +471,6 @@ def decode_command_schema(frame: Buffer | Frame | int, payload: Buffer | None = 
         DecodeError: as :func:`decode_command`.
         LocalProtocolError: as :func:`decode_command`.
     """
-    from otwire.codecs._base import SCHEMA_ERRORS  # construct's errors
-    from otwire.codecs.imb import _schema  # construct: imported on first use
-
     if isinstance(frame, int) and payload is not None:
         code, body = frame, bytes(payload)
     elif isinstance(frame, Frame) and payload is None:
@@ -498,8 +481,8 @@ def decode_command_schema(frame: Buffer | Frame | int, payload: Buffer | None = 
     else:
         return _decode(frame, payload)  # the same LocalProtocolError
     try:
-        command = _from_tree(code, _schema.PAYLOAD.parse(body, command_code=int(code)))
-    except SCHEMA_ERRORS as exc:
+        command = _from_tree(code, _schemas().PAYLOAD.parse(body, command_code=int(code)))
+    except _base.SCHEMA_ERRORS as exc:
         raise _fast_error(frame, payload, f"malformed payload: {exc!r}") from exc
     if encode_payload(command) != body:  # a short or negative length read by the compiled schema
         raise _fast_error(frame, payload, "payload is not the encoding of what it decodes to")

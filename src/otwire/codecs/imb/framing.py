@@ -30,7 +30,10 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cache
+from types import ModuleType
 
+from otwire.codecs import _base
 from otwire.codecs._base import enum_or_int, fast_constructor
 from otwire.codecs.imb.primitives import Buffer, check_int32
 from otwire.codecs.imb.types import (
@@ -76,18 +79,24 @@ class Frame:
 _make_frame = fast_constructor(Frame)
 
 
+@cache
+def _schemas() -> ModuleType:
+    """The construct schemas of record (:mod:`otwire.codecs.imb._schema`), imported with construct on first use."""
+    from otwire.codecs.imb import _schema
+
+    return _schema
+
+
 def encode_frame(command_code: int, payload: Buffer = b"") -> bytes:
     """Encode one frame: header, then payload and trailer when the payload is not empty.
 
     Raises:
         EncodeError: ``command_code`` is not an int32 or the payload exceeds 10 MiB.
     """
-    from otwire.codecs.imb import _schema  # construct: imported on first use
-
     frame = Frame(command_code=command_code, payload=bytes(payload))
     n = len(frame.payload)
     return bytes(
-        _schema.FRAME.build({"command_code": frame.command_code, "payload_length": n, "payload": frame.payload})
+        _schemas().FRAME.build({"command_code": frame.command_code, "payload_length": n, "payload": frame.payload})
     )
 
 
@@ -153,13 +162,10 @@ def decode_frame_schema(frame: Buffer) -> Frame:
     Raises:
         DecodeError: as :func:`decode_frame`.
     """
-    from otwire.codecs._base import SCHEMA_ERRORS  # construct's errors
-    from otwire.codecs.imb import _schema  # construct: imported on first use
-
     data = bytes(frame)
     try:
-        tree = _schema.FRAME.parse(data)
-    except SCHEMA_ERRORS as exc:
+        tree = _schemas().FRAME.parse(data)
+    except _base.SCHEMA_ERRORS as exc:
         raise _frame_error(data) from exc
     length = tree.payload_length
     payload = tree.payload or b""
