@@ -33,6 +33,7 @@ __all__ = [
     "compile_json_view",
     "flat_plan",
     "joined_fstring",
+    "non_finite",
     "unpack_plan",
 ]
 
@@ -249,7 +250,7 @@ def compile_json_view(
     layout = LAYOUTS.get(type_id)
     if layout is None or element_size(layout) is None:
         return None
-    env: dict[str, Any] = {"H": _HEAD, "TN": names[0](type_id), "CN": names[1], "NF": _non_finite}
+    env: dict[str, Any] = {"H": _HEAD, "TN": names[0](type_id), "CN": names[1], "NF": non_finite}
     env["CP56"] = _cp56_json(iso)
     fmt, starts = unpack_plan(layout)
     exprs0 = [
@@ -325,5 +326,6 @@ def _cp56_json(iso: Callable[[bytes], str | None]) -> Callable[[bytes], dict[str
     return view
 
 
-def _non_finite(value: float) -> str:
+def non_finite(value: float) -> str:
+    """The general view's string of a non-finite float: ``NaN``, ``Infinity`` or ``-Infinity``."""
     return "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")

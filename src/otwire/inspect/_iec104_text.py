@@ -29,7 +29,15 @@ import msgspec
 
 from otwire.codecs.iec104 import elements as el
 from otwire.codecs.iec104.layouts import LAYOUTS, element_size
-from otwire.inspect._iec104_json import ElementJson, decimals, flat_plan, ioa_text, joined_fstring, unpack_plan
+from otwire.inspect._iec104_json import (
+    ElementJson,
+    decimals,
+    flat_plan,
+    ioa_text,
+    joined_fstring,
+    non_finite,
+    unpack_plan,
+)
 
 __all__ = ["JsonText", "compile_json_text", "float_text", "json_text"]
 
@@ -62,8 +70,8 @@ def float_text(value: float) -> str:
 
 
 def _non_finite_text(value: float) -> str:
-    """The JSON text of a non-finite R32 value: the general view's string."""
-    return '"NaN"' if value != value else ('"Infinity"' if value > 0 else '"-Infinity"')
+    """The JSON text of a non-finite R32 value: the general view's string (quoted)."""
+    return f'"{non_finite(value)}"'
 
 
 def _element_text(cls: type[el.Element], i: int, k: int, element_json: ElementJson, env: dict[str, Any]) -> str:
@@ -144,6 +152,7 @@ def _env(
 ) -> dict[str, Any]:
     """The names the generated source of a view reads (each view gets its own)."""
     quoted: dict[bytes, str] = {}  # the text QI(t) by t: read in the f-string, filled (bounded) by QI
+    unsigned, signed = decimals()
     return {
         "H": _HEAD,
         "R": _non_finite_text,
@@ -155,8 +164,8 @@ def _env(
         "QI": _quoted_iso(iso, quoted),
         "CN": tuple(json_text(cot_name(c)) for c in range(64)),
         "B": ("false", "true"),
-        "U": decimals()[0],
-        "S": decimals()[1],
+        "U": unsigned,
+        "S": signed,
     }
 
 
